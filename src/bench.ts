@@ -1,0 +1,98 @@
+import { inject, test as baseTest } from 'vitest';
+import { VirtbenchError } from './errors.js';
+import { createPlatform } from './harness/platforms/index.js';
+import { resolveProfile, type Profile } from './harness/profiles.js';
+import { prepareWorkload, type PreparedWorkload } from './harness/runner.js';
+import { PROVIDE_KEY, type BenchmarkRecord } from './harness/session.js';
+import { WORKLOAD_NAMES, workloads, type Workload, type WorkloadName } from './harness/workloads.js';
+
+/** What `prepare(name)` hands a bench file: the task function and the options to pass on. */
+export interface PreparedBench {
+  /** The tinybench task: runs the workload once, records the figure, returns the in-platform time. */
+  sample: () => Promise<{ overriddenDuration: number }>;
+  /** Per-benchmark options for `bench(name, options, fn)`. */
+  benchOptions: { perProject: true; async: true; beforeEach: () => Promise<void> };
+  /** Run options for `.run()`: a fixed number of runs, no warmup, no time budget. */
+  runOptions: { time: 0; iterations: number; warmup: false };
+}
+
+export interface VirtbenchFixture {
+  platform: string;
+  profile: Profile;
+  prepare(workload: WorkloadName): Promise<PreparedBench>;
+}
+
+/**
+ * `test` with a `virtbench` fixture that connects to the project's platform.
+ * Benchmarks recorded through it land in task meta, where the virtbench
+ * reporter reads them, including the runs that finished before a failure.
+ */
+export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
+  virtbench: async ({ task, skip, signal }, use) => {
+    const session = inject(PROVIDE_KEY);
+    if (!session) {
+      throw new VirtbenchError(
+        'VIRTBENCH_BAD_OPTION',
+        'no virtbench session: run bench files through a config that uses the virtbench() plugin (`vitest bench`)',
+      );
+    }
+    const profile = resolveProfile(session.profile);
+    // Recorded before anything can fail, so a connection error still shows as this benchmark's failure.
+    task.meta.virtbench = recordFor(session.platform, task.name, profile, session.skipReason);
+    if (session.skipReason) skip(session.skipReason);
+
+    const platform = await createPlatform(session.platform).connect(session.facts ?? {});
+    const prepared: PreparedWorkload[] = [];
+    try {
+      const platformInfo = await platform.describe();
+      await use({
+        platform: session.platform,
+        profile,
+        async prepare(name) {
+          const workload = workloads[name];
+          if (!workload) {
+            throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown workload "${name}"; valid workloads: ${WORKLOAD_NAMES.join(', ')}`);
+          }
+          const record: BenchmarkRecord = { ...recordFor(session.platform, name, profile), platformInfo };
+          task.meta.virtbench = record;
+          const ready = await prepareWorkload(platform, workload, profile, { cacheDir: session.cacheDir, signal });
+          prepared.push(ready);
+          return {
+            async sample() {
+              const figure = await ready.runOnce();
+              record.samples.push({ time: Date.now() / 1000, value: figure.value, seconds: figure.seconds, extra: figure.extra });
+              return { overriddenDuration: workload.sampleMs(figure) };
+            },
+            benchOptions: {
+              perProject: true,
+              async: true,
+              async beforeEach() {
+                const flushed = await platform.flushCaches();
+                record.cachesFlushed = (record.cachesFlushed ?? true) && flushed;
+              },
+            },
+            runOptions: { time: 0, iterations: profile.runs, warmup: false },
+          };
+        },
+      });
+    } finally {
+      for (const ready of prepared) await ready.dispose().catch(() => {});
+      await platform.close();
+    }
+  },
+});
+
+function recordFor(platform: string, benchmark: string, profile: Profile, skipReason?: string): BenchmarkRecord {
+  const workload = workloads[benchmark as WorkloadName] as Workload | undefined;
+  return {
+    platform,
+    benchmark,
+    title: workload?.title ?? benchmark,
+    unit: workload?.unit ?? '',
+    better: workload?.better ?? 'lower',
+    variant: workload?.variant,
+    profile: profile.name,
+    samples: [],
+    ...(skipReason ? { skipReason } : {}),
+  };
+}

@@ -1,0 +1,39 @@
+/*
+ * Vitest exits the process from its own SIGINT/SIGTERM handler without
+ * running globalSetup teardowns, so every resource owner also registers a
+ * synchronous last-resort stop here. It runs on exit and on those signals.
+ */
+
+const cleanups = new Set<() => void>();
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+function runAll(): void {
+  for (const cleanup of [...cleanups]) {
+    cleanups.delete(cleanup);
+    try {
+      cleanup();
+    } catch (error) {
+      process.stderr.write(`virtbench: cleanup failed: ${(error as Error).message}\n`);
+    }
+  }
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  runAll();
+  // Vitest's own handler exits within a millisecond; should nobody else exit, do it as Node would have.
+  const code = 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1);
+  setTimeout(() => process.exit(process.exitCode ?? code), 500);
+}
+
+let installed = false;
+
+/** Registers fn to run once on exit or a terminating signal; returns the function that unregisters it. */
+export function onExitSync(fn: () => void): () => void {
+  if (!installed) {
+    installed = true;
+    process.on('exit', runAll);
+    for (const signal of SIGNALS) process.once(signal, onSignal);
+  }
+  cleanups.add(fn);
+  return () => cleanups.delete(fn);
+}

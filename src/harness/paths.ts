@@ -1,0 +1,16 @@
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The package root (where fixtures/ lives), whether run from src/ or a build. */
+export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const fixturesDir = join(packageRoot, 'fixtures');
+
+/**
+ * Built binaries and images are cached here between runs: $VIRTBENCH_CACHE_DIR,
+ * else $XDG_CACHE_HOME/virtbench, else ~/.cache/virtbench.
+ */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.VIRTBENCH_CACHE_DIR) return resolve(env.VIRTBENCH_CACHE_DIR);
+  return join(env.XDG_CACHE_HOME ? resolve(env.XDG_CACHE_HOME) : join(homedir(), '.cache'), 'virtbench');
+}

@@ -1,0 +1,150 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VirtbenchError, WorkloadFailedError } from '../errors.js';
+import { buildProgram } from './build.js';
+import type { Figure } from './figure.js';
+import type { ExecResult, ServiceAddress, StartedPlatform } from './platform.js';
+import type { Profile } from './profiles.js';
+import type { CommandWorkload, ServedContext, ServedWorkload, Tool, Workload } from './workloads.js';
+
+/** A workload made ready on one platform: run it as often as needed, then dispose. */
+export interface PreparedWorkload {
+  readonly workload: Workload;
+  runOnce(): Promise<Figure>;
+  dispose(): Promise<void>;
+}
+
+export interface PrepareOptions {
+  cacheDir: string;
+  signal?: AbortSignal;
+}
+
+/** Same steps on every platform: build or find the program, put it in place, then run and parse. */
+export async function prepareWorkload(
+  platform: StartedPlatform,
+  workload: Workload,
+  profile: Profile,
+  options: PrepareOptions,
+): Promise<PreparedWorkload> {
+  return workload.kind === 'command'
+    ? prepareCommand(platform, workload, profile, options)
+    : prepareServed(platform, workload, profile, options);
+}
+
+function missingTool(platform: StartedPlatform, workload: Workload, tool: Tool, result: ExecResult): VirtbenchError {
+  return new VirtbenchError(
+    'VIRTBENCH_MISSING_TOOL',
+    `${workload.name} needs \`${tool.command}\`, which is not installed on this platform (${result.stderr.trim() || `exit ${result.exitCode}`}); fix: ${tool.install}`,
+    { platform: platform.name },
+  );
+}
+
+async function requireTool(platform: StartedPlatform, workload: Workload, tool: Tool): Promise<void> {
+  // `-v` prints a version for both fio and nginx and exits 0; 127 means not found.
+  const result = await platform.exec([tool.command, tool.command === 'fio' ? '--version' : '-v'], { timeoutMs: 30_000 });
+  if (result.exitCode !== 0) throw missingTool(platform, workload, tool, result);
+}
+
+async function execChecked(platform: StartedPlatform, workload: Workload, argv: string[], timeoutMs: number): Promise<ExecResult> {
+  const result = await platform.exec(argv, { timeoutMs });
+  if (result.exitCode !== 0 || result.timedOut) throw new WorkloadFailedError(platform.name, workload.name, result);
+  return result;
+}
+
+async function prepareCommand(
+  platform: StartedPlatform,
+  workload: CommandWorkload,
+  profile: Profile,
+  { cacheDir }: PrepareOptions,
+): Promise<PreparedWorkload> {
+  let program: string;
+  if ('build' in workload.program) {
+    const built = await buildProgram(workload.program.build, cacheDir);
+    program = await platform.copyIn(built.path, `${built.name}-${built.hash}`, { executable: true });
+  } else {
+    await requireTool(platform, workload, workload.program.tool);
+    program = workload.program.tool.command;
+  }
+  const argv = [program, ...workload.args(profile, platform.workDir)];
+  return {
+    workload,
+    async runOnce() {
+      const result = await execChecked(platform, workload, argv, workload.timeoutMs(profile));
+      try {
+        return workload.parse(result.stdout);
+      } catch (error) {
+        if (error instanceof VirtbenchError) throw new VirtbenchError(error.code, error.message, { platform: platform.name, cause: error });
+        throw error;
+      }
+    },
+    async dispose() {},
+  };
+}
+
+const START_ATTEMPTS = 3;
+
+async function prepareServed(
+  platform: StartedPlatform,
+  workload: ServedWorkload,
+  profile: Profile,
+  { signal }: PrepareOptions,
+): Promise<PreparedWorkload> {
+  await requireTool(platform, workload, workload.tool);
+  const dir = `${platform.workDir}/${workload.name}`;
+  let address: ServiceAddress | undefined;
+  let context: ServedContext | undefined;
+
+  for (let attempt = 1; !address; attempt++) {
+    const candidate = await platform.serviceAddress();
+    context = { dir, listen: candidate.listen, profile };
+    if (attempt === 1) for (const step of workload.prepare(context)) await execChecked(platform, workload, step, 600_000);
+    await writeConfig(platform, workload, context);
+    const started = await platform.exec(workload.start(context), { timeoutMs: 60_000 });
+    if (started.exitCode === 0) {
+      address = candidate;
+    } else if (attempt >= START_ATTEMPTS || !/in use/i.test(started.stderr)) {
+      // Only a lost race for the port is worth another try.
+      throw new WorkloadFailedError(platform.name, workload.name, started);
+    }
+  }
+  const readyContext = context!;
+  await waitForPort(address, platform.name, 30_000);
+
+  return {
+    workload,
+    runOnce: () => workload.measure(address, profile, signal),
+    async dispose() {
+      await platform.exec(workload.stop(readyContext), { timeoutMs: 30_000 });
+    },
+  };
+}
+
+/** The config is rendered on the host and copied in, like a program. */
+async function writeConfig(platform: StartedPlatform, workload: ServedWorkload, context: ServedContext): Promise<void> {
+  const local = await mkdtemp(join(tmpdir(), 'virtbench-config-'));
+  try {
+    const file = join(local, workload.configName);
+    await writeFile(file, workload.config(context));
+    await platform.copyIn(file, `${workload.name}/${workload.configName}`);
+  } finally {
+    await rm(local, { recursive: true, force: true });
+  }
+}
+
+async function waitForPort(address: ServiceAddress, platform: string, timeoutMs: number): Promise<void> {
+  const { connect } = await import('node:net');
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(address.port, address.host);
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new VirtbenchError('VIRTBENCH_WORKLOAD_FAILED', `server did not accept connections on ${address.host}:${address.port} within ${timeoutMs} ms`, {
+    platform,
+  });
+}

@@ -1,0 +1,197 @@
+import { parseFioJson, parseResultLine, type Figure } from './figure.js';
+import { downloadInParallel } from './http-download.js';
+import type { Profile } from './profiles.js';
+import type { ServiceAddress } from './platform.js';
+
+export type Better = 'higher' | 'lower';
+
+/** A program that must exist inside the platform, and how a user gets it. */
+export interface Tool {
+  command: string;
+  install: string;
+}
+
+interface WorkloadBase {
+  name: string;
+  title: string;
+  unit: string;
+  better: Better;
+  /** Marks a variant in the report (e.g. "threads"). */
+  variant?: string;
+  /**
+   * The sample handed to tinybench as overriddenDuration, in ms: the in-platform
+   * time of one unit of work. For lower-is-better workloads it is the figure
+   * itself; for rates it is the time per unit, so Vitest's hz is proportional
+   * to the figure.
+   */
+  sampleMs(figure: Figure): number;
+  /** Upper bound for one run, after which the run is killed and fails. */
+  timeoutMs(profile: Profile): number;
+}
+
+/** Runs one command inside the platform and parses what it prints. */
+export interface CommandWorkload extends WorkloadBase {
+  kind: 'command';
+  /** Either one of our C programs (fixtures/workloads/<build>.c) or a tool from the platform's packages. */
+  program: { build: string } | { tool: Tool };
+  args(profile: Profile, workDir: string): string[];
+  parse(stdout: string): Figure;
+}
+
+export interface ServedContext {
+  /** Directory inside the platform holding the server's files. */
+  dir: string;
+  listen: string;
+  profile: Profile;
+}
+
+/** A server started inside the platform and driven from the host (the only such benchmark is nginx). */
+export interface ServedWorkload extends WorkloadBase {
+  kind: 'served';
+  tool: Tool;
+  /** Text of the server's configuration file, written to <dir>/<configName>. */
+  configName: string;
+  config(context: ServedContext): string;
+  /** Commands that create the served content inside the platform (run once per session). */
+  prepare(context: ServedContext): string[][];
+  start(context: ServedContext): string[];
+  stop(context: ServedContext): string[];
+  /** The host side of one run. */
+  measure(address: ServiceAddress, profile: Profile, signal?: AbortSignal): Promise<Figure>;
+}
+
+export type Workload = CommandWorkload | ServedWorkload;
+
+const SERVED_FILE = 'payload.bin';
+
+const definitions = {
+  cpu: {
+    kind: 'command',
+    name: 'cpu',
+    title: 'LINPACK (LU factorisation + solve)',
+    unit: 'kFLOPS',
+    better: 'higher',
+    program: { build: 'linpack' },
+    args: (p) => [String(p.cpu.n), String(p.cpu.lda), String(p.cpu.minSeconds)],
+    parse: (stdout) => parseResultLine('cpu', stdout, 'kFLOPS'),
+    sampleMs: (f) => (f.seconds * 1000) / Number(f.extra.solves ?? 1),
+    timeoutMs: (p) => 120_000 + p.cpu.minSeconds * 60_000,
+  },
+  mem: {
+    kind: 'command',
+    name: 'mem',
+    title: 'memsweep (4097-byte stride)',
+    unit: 's',
+    better: 'lower',
+    program: { build: 'memsweep' },
+    args: (p) => [String(p.mem.bytes), String(p.mem.passes)],
+    parse: (stdout) => parseResultLine('mem', stdout, 's'),
+    sampleMs: (f) => f.value * 1000,
+    timeoutMs: () => 600_000,
+  },
+  fork: {
+    kind: 'command',
+    name: 'fork',
+    title: 'forksum (fork + pipe per half)',
+    unit: 's',
+    better: 'lower',
+    program: { build: 'forksum' },
+    args: (p) => [String(p.fork.start), String(p.fork.end)],
+    parse: (stdout) => parseResultLine('fork', stdout, 's'),
+    sampleMs: (f) => f.value * 1000,
+    timeoutMs: () => 600_000,
+  },
+  'fork-threads': {
+    kind: 'command',
+    name: 'fork-threads',
+    title: 'forksum, thread per half',
+    unit: 's',
+    better: 'lower',
+    variant: 'threads',
+    program: { build: 'forksum' },
+    args: (p) => ['--threads', String(p.fork.start), String(p.fork.end)],
+    parse: (stdout) => parseResultLine('fork-threads', stdout, 's'),
+    sampleMs: (f) => f.value * 1000,
+    timeoutMs: () => 600_000,
+  },
+  'disk-random': {
+    kind: 'command',
+    name: 'disk-random',
+    title: 'fio random write 4 KiB, direct, libaio, QD 64',
+    unit: 'IOPS',
+    better: 'higher',
+    program: { tool: { command: 'fio', install: 'apt-get install fio' } },
+    args: (p, workDir) => [
+      '--name=randwrite',
+      '--rw=randwrite',
+      '--bs=4k',
+      '--direct=1',
+      '--ioengine=libaio',
+      '--iodepth=64',
+      `--size=${p.disk.fileMiB}M`,
+      `--runtime=${p.disk.seconds}`,
+      '--time_based',
+      `--filename=${workDir}/fio-randwrite.dat`,
+      '--output-format=json',
+    ],
+    parse: parseFioJson,
+    sampleMs: (f) => 1000 / f.value,
+    timeoutMs: (p) => 300_000 + p.disk.seconds * 2_000,
+  },
+  nginx: {
+    kind: 'served',
+    name: 'nginx',
+    title: 'nginx static file, parallel downloads from the host',
+    unit: 's',
+    better: 'lower',
+    tool: { command: 'nginx', install: 'apt-get install nginx-light' },
+    configName: 'nginx.conf',
+    config: ({ dir, listen }) => nginxConfig(dir, listen),
+    prepare: ({ dir, profile }) => [
+      ['mkdir', '-p', `${dir}/html`, `${dir}/logs`, `${dir}/temp`],
+      // Random bytes, not a sparse file: reading holes would never touch the disk.
+      ['dd', 'if=/dev/urandom', `of=${dir}/html/${SERVED_FILE}`, 'bs=1M', `count=${profile.nginx.fileMiB}`],
+    ],
+    start: ({ dir }) => ['nginx', '-p', dir, '-c', `${dir}/nginx.conf`],
+    stop: ({ dir }) => ['nginx', '-p', dir, '-c', `${dir}/nginx.conf`, '-s', 'quit'],
+    measure: (address, p, signal) =>
+      downloadInParallel({
+        url: `http://${address.host}:${address.port}/${SERVED_FILE}`,
+        expectedBytes: p.nginx.fileMiB * 1024 * 1024,
+        parallel: p.nginx.parallel,
+        seconds: p.nginx.seconds,
+        signal,
+      }),
+    sampleMs: (f) => f.value * 1000,
+    timeoutMs: (p) => 300_000 + p.nginx.seconds * 2_000,
+  },
+} satisfies Record<string, Workload>;
+
+export type WorkloadName = keyof typeof definitions;
+export const workloads: Record<WorkloadName, Workload> = definitions;
+export const WORKLOAD_NAMES = Object.keys(workloads) as WorkloadName[];
+
+/** nginx as its own master on one port; all paths inside dir so it never touches /etc or /var. */
+function nginxConfig(dir: string, listen: string): string {
+  return `daemon on;
+worker_processes 2;
+pid ${dir}/nginx.pid;
+error_log ${dir}/logs/error.log warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  default_type application/octet-stream;
+  client_body_temp_path ${dir}/temp/body;
+  proxy_temp_path ${dir}/temp/proxy;
+  fastcgi_temp_path ${dir}/temp/fastcgi;
+  uwsgi_temp_path ${dir}/temp/uwsgi;
+  scgi_temp_path ${dir}/temp/scgi;
+  server {
+    listen ${listen};
+    root ${dir}/html;
+  }
+}
+`;
+}

@@ -1,0 +1,124 @@
+import { fileURLToPath } from 'node:url';
+import type { Plugin } from 'vite';
+import type { TestProjectInlineConfiguration } from 'vitest/config';
+import { VirtbenchError } from './errors.js';
+import { cacheDir } from './harness/paths.js';
+import { PLATFORM_NAMES } from './harness/platforms/index.js';
+import { PROFILE_NAMES, resolveProfile, type Profile } from './harness/profiles.js';
+import { PROVIDE_KEY, type ProvidedSession } from './harness/session.js';
+import { workloads } from './harness/workloads.js';
+import { VirtbenchReporter } from './reporters/virtbench-reporter.js';
+
+export interface VirtbenchOptions {
+  /** Platforms to benchmark, one Vitest project each. Default: every platform virtbench knows. */
+  platforms?: string[];
+  /** quick | standard | assignment. VIRTBENCH_PROFILE overrides it. Default: standard. */
+  profile?: string;
+  /** Where results.json and the CSV files go, relative to the root. VIRTBENCH_REPORT_DIR overrides it. */
+  reportDir?: string;
+  /** Bench files. Default: bench/**\/*.bench.ts */
+  include?: string[];
+}
+
+const OPTION_NAMES = ['platforms', 'profile', 'reportDir', 'include'];
+const BENCH_SUFFIX = ' (bench)';
+
+export interface ResolvedOptions {
+  platforms: string[];
+  profile: Profile;
+  reportDir: string;
+  include: string[];
+  cacheDir: string;
+}
+
+/** Validates once, where options come in; every error lists the valid values. */
+export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `virtbench() takes an options object, got ${typeof options}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_NAMES.includes(key)) {
+      throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown virtbench option "${key}"; valid options: ${OPTION_NAMES.join(', ')}`);
+    }
+  }
+  const platforms = options.platforms ?? PLATFORM_NAMES;
+  if (!Array.isArray(platforms) || platforms.length === 0) {
+    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `option "platforms" must be a non-empty array; valid platforms: ${PLATFORM_NAMES.join(', ')}`);
+  }
+  for (const name of platforms) {
+    if (!PLATFORM_NAMES.includes(name)) {
+      throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown platform "${name}"; valid platforms: ${PLATFORM_NAMES.join(', ')}`);
+    }
+  }
+  if (new Set(platforms).size !== platforms.length) {
+    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `option "platforms" lists a platform twice: ${platforms.join(', ')}`);
+  }
+  if (options.profile !== undefined && !(PROFILE_NAMES as readonly string[]).includes(options.profile)) {
+    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown profile "${options.profile}"; valid profiles: ${PROFILE_NAMES.join(', ')}`);
+  }
+  return {
+    platforms,
+    profile: resolveProfile(env.VIRTBENCH_PROFILE || options.profile),
+    reportDir: env.VIRTBENCH_REPORT_DIR || options.reportDir || 'virtbench-report',
+    include: options.include ?? ['bench/**/*.bench.ts'],
+    cacheDir: cacheDir(env),
+  };
+}
+
+/** Generous bound for one benchmark test: every run at its own timeout, plus preparation. */
+function testTimeoutMs(profile: Profile): number {
+  const longestRun = Math.max(...Object.values(workloads).map((w) => w.timeoutMs(profile)));
+  return profile.runs * longestRun + 600_000;
+}
+
+function platformProject(platform: string, options: ResolvedOptions, requested: boolean): TestProjectInlineConfiguration {
+  const session: ProvidedSession & { requested: boolean } = {
+    platform,
+    profile: options.profile.name,
+    cacheDir: options.cacheDir,
+    requested,
+  };
+  return {
+    extends: true,
+    test: {
+      name: platform,
+      // Platform projects hold benchmarks only; `vitest run` finds nothing in them.
+      include: [],
+      benchmark: { include: options.include },
+      provide: { [PROVIDE_KEY]: session },
+      globalSetup: [fileURLToPath(new URL('./harness/global-setup.ts', import.meta.url))],
+      testTimeout: testTimeoutMs(options.profile),
+      hookTimeout: 600_000,
+    },
+  };
+}
+
+/**
+ * The Vitest plugin: one project per platform, `--project <platform>` selecting
+ * that platform's benchmarks, and the virtbench reporter.
+ */
+export function virtbench(userOptions: VirtbenchOptions = {}): Plugin {
+  const options = resolveOptions(userOptions);
+  const reporter = new VirtbenchReporter({ reportDir: options.reportDir, profile: options.profile.name });
+  return {
+    name: 'virtbench',
+    config(config) {
+      const test = (config as { test?: Record<string, unknown> }).test ?? {};
+      // Project configs inherit this plugin (extends: true); only the root config gets the projects.
+      if (test.name !== undefined) return;
+      const requested = [test.project ?? []].flat() as string[];
+      const projects = options.platforms.map((p) => platformProject(p, options, requested.includes(p)));
+      test.projects = [...((test.projects as unknown[]) ?? []), ...projects];
+      // Vitest 5 names a project's benchmark variant "<name> (bench)"; let `--project native` mean it.
+      if (requested.length > 0) {
+        test.project = requested.flatMap((name) => (options.platforms.includes(name) ? [name, name + BENCH_SUFFIX] : [name]));
+      }
+      (config as { test?: unknown }).test = test;
+    },
+    configureVitest({ vitest }) {
+      // Added here rather than in config() so that a --reporter on the command line cannot drop it.
+      const reporters = vitest.config.reporters as unknown[];
+      if (!reporters.some((entry) => entry === reporter)) reporters.push(reporter);
+    },
+  } as Plugin;
+}

@@ -1,0 +1,38 @@
+import { readFile } from 'node:fs/promises';
+import { cpus, hostname, release, totalmem } from 'node:os';
+import { execa } from 'execa';
+
+/** First line of `<tool> <flag>` (stdout or stderr: nginx prints its version on stderr), or "not installed". */
+async function toolVersion(command: string, flag: string): Promise<string> {
+  const result = await execa(command, [flag], { reject: false, timeout: 10_000, all: true });
+  if (result.exitCode !== 0) return 'not installed';
+  return String(result.all ?? '').split('\n')[0]!.trim();
+}
+
+async function osName(): Promise<string> {
+  const text = await readFile('/etc/os-release', 'utf8').catch(() => '');
+  return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(text)?.[1] ?? 'unknown';
+}
+
+/** The machine the run happened on, for results.json: read-only facts, nothing is started. */
+export async function hostEnvironment(vitestVersion: string): Promise<Record<string, string | number>> {
+  const [os, gcc, fio, nginx] = await Promise.all([
+    osName(),
+    toolVersion('gcc', '--version'),
+    toolVersion('fio', '--version'),
+    toolVersion('nginx', '-v'),
+  ]);
+  return {
+    hostname: hostname(),
+    os,
+    kernel: release(),
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    cpus: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    vitest: vitestVersion,
+    gcc,
+    fio,
+    nginx,
+  };
+}

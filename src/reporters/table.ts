@@ -1,0 +1,89 @@
+import type { BenchmarkResult } from './results-file.js';
+import { performanceRatio } from './statistics.js';
+
+/*
+ * The cross-platform comparison as plain strings: rows are benchmarks,
+ * columns are platforms. Pure functions; colour and I/O belong to the caller.
+ */
+
+const SI = [
+  { factor: 1e9, suffix: 'G' },
+  { factor: 1e6, suffix: 'M' },
+  { factor: 1e3, suffix: 'k' },
+];
+
+/** Three significant digits, SI suffixes for large numbers: 5.65M, 62.5k, 0.340, 20.5. */
+export function formatValue(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  for (const { factor, suffix } of SI) {
+    if (Math.abs(value) >= factor) return `${(value / factor).toPrecision(3)}${suffix}`;
+  }
+  return value === 0 ? '0' : value.toPrecision(3);
+}
+
+export function formatPercent(fraction: number): string {
+  const percent = fraction * 100;
+  return `${percent < 10 ? percent.toFixed(1) : Math.round(percent)}%`;
+}
+
+export function benchmarkLabel(result: Pick<BenchmarkResult, 'benchmark' | 'variant'>): string {
+  return result.variant && !result.benchmark.includes(result.variant) ? `${result.benchmark} (${result.variant})` : result.benchmark;
+}
+
+/** One cell: median with its relative IQR, and the performance ratio to the baseline platform. */
+export function formatCell(result: BenchmarkResult | undefined, baseline: BenchmarkResult | undefined): string {
+  if (!result) return '-';
+  if (result.status === 'skipped') return 'skipped';
+  if (result.status === 'failed') {
+    return result.samples.length > 0 ? `FAILED (${result.samples.length} runs kept)` : 'FAILED';
+  }
+  if (!result.summary) return 'no runs';
+  let cell = `${formatValue(result.summary.median)} ±${formatPercent(result.summary.relativeIqr / 2)}`;
+  if (baseline && baseline !== result && baseline.summary && baseline.status === 'passed') {
+    const ratio = performanceRatio(result.summary.median, baseline.summary.median, result.better);
+    if (Number.isFinite(ratio)) cell += `  ${ratio.toFixed(2)}x`;
+  }
+  return cell;
+}
+
+function pad(text: string, width: number): string {
+  return text + ' '.repeat(Math.max(0, width - text.length));
+}
+
+/** Lays out rows of cells with aligned columns, two spaces apart. */
+export function layoutColumns(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : pad(cell, widths[i]!))).join('  ').trimEnd());
+}
+
+export interface ComparisonTable {
+  baseline?: string;
+  lines: string[];
+}
+
+/** The comparison table plus a legend; the baseline is native when it ran, else the first platform. */
+export function renderComparison(results: BenchmarkResult[], platforms: string[]): ComparisonTable {
+  const benchmarks = [...new Set(results.map((r) => r.benchmark))];
+  const find = (platform: string, benchmark: string) => results.find((r) => r.platform === platform && r.benchmark === benchmark);
+  const baseline = platforms.includes('native') ? 'native' : platforms[0];
+
+  const header = ['benchmark', 'unit', 'better', ...platforms];
+  const rows = benchmarks.map((benchmark) => {
+    const any = results.find((r) => r.benchmark === benchmark)!;
+    const base = baseline ? find(baseline, benchmark) : undefined;
+    return [benchmarkLabel(any), any.unit, any.better, ...platforms.map((p) => formatCell(find(p, benchmark), base))];
+  });
+  const lines = layoutColumns([header, ...rows]);
+  const rule = '-'.repeat(Math.max(...lines.map((l) => l.length)));
+  return {
+    baseline,
+    lines: [
+      lines[0]!,
+      rule,
+      ...lines.slice(1),
+      rule,
+      `median ±half the IQR (relative); Nx = performance vs ${baseline ?? 'baseline'}, above 1 is better`,
+    ],
+  };
+}

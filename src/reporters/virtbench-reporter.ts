@@ -1,0 +1,118 @@
+import { relative, resolve } from 'node:path';
+import type { Reporter, TestCase, TestModule, Vitest } from 'vitest/node';
+import type { BenchmarkRecord } from '../harness/session.js';
+import { hostEnvironment } from './environment.js';
+import { RESULTS_SCHEMA, withSummary, writeResults, type BenchmarkResult, type ResultsFile } from './results-file.js';
+import { renderComparison } from './table.js';
+
+export interface VirtbenchReporterOptions {
+  reportDir: string;
+  profile: string;
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? '';
+}
+
+/** Turns one finished test case and its recorded samples into a result row. */
+export function toBenchmarkResult(record: BenchmarkRecord, testCase: Pick<TestCase, 'result'>): BenchmarkResult {
+  const outcome = testCase.result();
+  const { platformInfo: _info, profile: _profile, skipReason, ...row } = record;
+  if (outcome.state === 'skipped' || skipReason) {
+    const note = outcome.state === 'skipped' ? outcome.note : undefined;
+    return withSummary({ ...row, status: 'skipped', skipReason: skipReason ?? note ?? 'skipped' });
+  }
+  if (outcome.state === 'passed') return withSummary({ ...row, status: 'passed' });
+  const error =
+    outcome.state === 'failed'
+      ? (outcome.errors ?? []).map((e) => e.message).join('\n') || 'failed without an error message'
+      : 'interrupted before it finished';
+  return withSummary({ ...row, status: 'failed', error });
+}
+
+/**
+ * Reads what the benchmark tests recorded, prints the cross-platform table and
+ * writes results.json and the CSV files. It never starts or stops anything.
+ */
+export class VirtbenchReporter implements Reporter {
+  private vitest?: Vitest;
+
+  constructor(private readonly options: VirtbenchReporterOptions) {}
+
+  onInit(vitest: Vitest): void {
+    this.vitest = vitest;
+  }
+
+  async onTestRunEnd(testModules: ReadonlyArray<TestModule>): Promise<void> {
+    const results: BenchmarkResult[] = [];
+    const platformInfo: Record<string, Record<string, string | number | boolean>> = {};
+    for (const module of testModules) {
+      for (const testCase of module.children.allTests()) {
+        const record = testCase.meta().virtbench;
+        if (!record) continue;
+        results.push(toBenchmarkResult(record, testCase));
+        if (record.platformInfo) platformInfo[record.platform] = record.platformInfo;
+      }
+    }
+    if (results.length === 0) return; // not a benchmark run
+
+    const log = (line = '') => (this.vitest ? this.vitest.logger.log(line) : console.log(line));
+    const platforms = orderPlatforms(results.map((r) => r.platform));
+    const root = this.vitest?.config.root ?? process.cwd();
+    const dir = resolve(root, this.options.reportDir);
+    const file: ResultsFile = {
+      schema: RESULTS_SCHEMA,
+      createdAt: new Date().toISOString(),
+      profile: this.options.profile,
+      environment: { host: await hostEnvironment(this.vitest?.version ?? 'unknown'), platforms: platformInfo },
+      results: sortResults(results, platforms),
+    };
+
+    log();
+    log(`virtbench: ${this.options.profile} profile, ${platforms.join(' vs ')}`);
+    for (const line of renderComparison(file.results, platforms).lines) log(line);
+    for (const skipped of uniqueSkips(file.results)) log(`  ${skipped.platform} skipped: ${skipped.reason}`);
+    for (const failed of file.results.filter((r) => r.status === 'failed')) {
+      log(`  ${failed.platform} ${failed.benchmark} failed: ${firstLine(failed.error ?? '')}`);
+    }
+    try {
+      const written = await writeResults(dir, file);
+      log(`  results: ${relative(process.cwd(), written[0]!) || written[0]} and ${written.length - 1} CSV files`);
+    } catch (error) {
+      log(`  virtbench could not write results to ${dir}: ${(error as Error).message}`);
+      process.exitCode = 1;
+    }
+  }
+}
+
+const PREFERRED_ORDER = ['native', 'docker', 'qemu-kvm', 'qemu-tcg', 'unikernel'];
+
+/** native first, then the order a reader expects, variants after their platform. */
+export function orderPlatforms(names: string[]): string[] {
+  const rank = (name: string) => {
+    const index = PREFERRED_ORDER.findIndex((p) => name === p || name.startsWith(`${p}-`));
+    return index < 0 ? PREFERRED_ORDER.length : index;
+  };
+  return [...new Set(names)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+const BENCHMARK_ORDER = ['cpu', 'mem', 'disk-random', 'fork', 'fork-threads', 'nginx'];
+
+function sortResults(results: BenchmarkResult[], platforms: string[]): BenchmarkResult[] {
+  const benchRank = (name: string) => {
+    const index = BENCHMARK_ORDER.indexOf(name);
+    return index < 0 ? BENCHMARK_ORDER.length : index;
+  };
+  return [...results].sort(
+    (a, b) =>
+      benchRank(a.benchmark) - benchRank(b.benchmark) ||
+      a.benchmark.localeCompare(b.benchmark) ||
+      platforms.indexOf(a.platform) - platforms.indexOf(b.platform),
+  );
+}
+
+function uniqueSkips(results: BenchmarkResult[]): { platform: string; reason: string }[] {
+  const seen = new Map<string, string>();
+  for (const r of results) if (r.status === 'skipped' && !seen.has(r.platform)) seen.set(r.platform, r.skipReason ?? 'skipped');
+  return [...seen].map(([platform, reason]) => ({ platform, reason }));
+}
