@@ -19,7 +19,8 @@ export interface PreparedBench {
 export interface VirtbenchFixture {
   platform: string;
   profile: Profile;
-  prepare(workload: WorkloadName): Promise<PreparedBench>;
+  /** A built-in workload by name, or your own workload description. */
+  prepare(workload: WorkloadName | Workload): Promise<PreparedBench>;
 }
 
 /**
@@ -38,7 +39,7 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
     }
     const profile = resolveProfile(session.profile);
     // Recorded before anything can fail, so a connection error still shows as this benchmark's failure.
-    task.meta.virtbench = recordFor(session.platform, task.name, profile, session.skipReason);
+    task.meta.virtbench = recordFor(session.platform, workloads[task.name as WorkloadName] ?? task.name, profile, session.skipReason);
     if (session.skipReason) skip(session.skipReason);
 
     const platform = await createPlatform(session.platform).connect(session.facts ?? {});
@@ -48,12 +49,15 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
       await use({
         platform: session.platform,
         profile,
-        async prepare(name) {
-          const workload = workloads[name];
+        async prepare(nameOrWorkload) {
+          const workload = typeof nameOrWorkload === 'string' ? workloads[nameOrWorkload] : nameOrWorkload;
           if (!workload) {
-            throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown workload "${name}"; valid workloads: ${WORKLOAD_NAMES.join(', ')}`);
+            throw new VirtbenchError(
+              'VIRTBENCH_BAD_OPTION',
+              `unknown workload "${String(nameOrWorkload)}"; valid workloads: ${WORKLOAD_NAMES.join(', ')}`,
+            );
           }
-          const record: BenchmarkRecord = { ...recordFor(session.platform, name, profile), platformInfo };
+          const record: BenchmarkRecord = { ...recordFor(session.platform, workload, profile), platformInfo };
           task.meta.virtbench = record;
           const ready = await prepareWorkload(platform, workload, profile, { cacheDir: session.cacheDir, signal });
           prepared.push(ready);
@@ -82,15 +86,16 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
   },
 });
 
-function recordFor(platform: string, benchmark: string, profile: Profile, skipReason?: string): BenchmarkRecord {
-  const workload = workloads[benchmark as WorkloadName] as Workload | undefined;
+/** The record a benchmark starts with; before prepare() only the test name may be known. */
+function recordFor(platform: string, workload: Workload | string, profile: Profile, skipReason?: string): BenchmarkRecord {
+  const known = typeof workload === 'string' ? undefined : workload;
   return {
     platform,
-    benchmark,
-    title: workload?.title ?? benchmark,
-    unit: workload?.unit ?? '',
-    better: workload?.better ?? 'lower',
-    variant: workload?.variant,
+    benchmark: known?.name ?? String(workload),
+    title: known?.title ?? String(workload),
+    unit: known?.unit ?? '',
+    better: known?.better ?? 'lower',
+    variant: known?.variant,
     profile: profile.name,
     samples: [],
     ...(skipReason ? { skipReason } : {}),

@@ -94,6 +94,26 @@ function platformProject(platform: string, options: ResolvedOptions, requested: 
 }
 
 /**
+ * `--project qemu` would otherwise end in Vitest's bare "no projects matched";
+ * name the platforms instead. Only checked when every other project is an
+ * inline config with a name, so that all valid names are known.
+ */
+function checkRequestedProjects(requested: string[], platforms: string[], otherProjects: unknown[]): void {
+  const otherNames = otherProjects.map((p) => (p as { test?: { name?: unknown } } | null)?.test?.name);
+  if (otherNames.some((name) => typeof name !== 'string')) return;
+  for (const name of requested) {
+    if (name.includes('*') || name.startsWith('!') || platforms.includes(name) || otherNames.includes(name)) continue;
+    if (name.endsWith(BENCH_SUFFIX) && platforms.includes(name.slice(0, -BENCH_SUFFIX.length))) continue;
+    const known = PLATFORM_NAMES.includes(name) ? ` ("${name}" is a virtbench platform, but not in this config's platforms option)` : '';
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_OPTION',
+      `--project ${name} matches no project${known}; platforms in this config: ${platforms.join(', ')}` +
+        (otherNames.length ? `; other projects: ${otherNames.join(', ')}` : ''),
+    );
+  }
+}
+
+/**
  * The Vitest plugin: one project per platform, `--project <platform>` selecting
  * that platform's benchmarks, and the virtbench reporter.
  */
@@ -107,6 +127,7 @@ export function virtbench(userOptions: VirtbenchOptions = {}): Plugin {
       // Project configs inherit this plugin (extends: true); only the root config gets the projects.
       if (test.name !== undefined) return;
       const requested = [test.project ?? []].flat() as string[];
+      checkRequestedProjects(requested, options.platforms, (test.projects as unknown[]) ?? []);
       const projects = options.platforms.map((p) => platformProject(p, options, requested.includes(p)));
       test.projects = [...((test.projects as unknown[]) ?? []), ...projects];
       // Vitest 5 names a project's benchmark variant "<name> (bench)"; let `--project native` mean it.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { VirtbenchError } from '../errors.js';
 import { fixturesDir } from './paths.js';
@@ -21,10 +21,20 @@ export interface BuiltProgram {
   hash: string;
 }
 
-/** Compiles fixtures/workloads/<name>.c once per source hash into cacheDir/bin, reusing earlier builds. */
-export async function buildProgram(name: string, cacheDir: string): Promise<BuiltProgram> {
-  const source = join(fixturesDir, 'workloads', `${name}.c`);
-  const text = await readFile(source);
+/** Path of one of our own workloads' C sources. */
+export function workloadSource(name: string): string {
+  return join(fixturesDir, 'workloads', `${name}.c`);
+}
+
+/** Compiles a C source once per source hash into cacheDir/bin, reusing earlier builds. */
+export async function buildProgram(source: string, cacheDir: string): Promise<BuiltProgram> {
+  const name = basename(source, '.c');
+  let text: Buffer;
+  try {
+    text = await readFile(source);
+  } catch (cause) {
+    throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `cannot read workload source ${source}: ${(cause as Error).message}`, { cause });
+  }
   const hash = createHash('sha256').update(text).update(CFLAGS.join(' ')).update(LIBS.join(' ')).digest('hex').slice(0, 16);
   const binDir = join(cacheDir, 'bin');
   const path = join(binDir, `${name}-${hash}`);

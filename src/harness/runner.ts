@@ -59,8 +59,8 @@ async function prepareCommand(
   { cacheDir }: PrepareOptions,
 ): Promise<PreparedWorkload> {
   let program: string;
-  if ('build' in workload.program) {
-    const built = await buildProgram(workload.program.build, cacheDir);
+  if ('source' in workload.program) {
+    const built = await buildProgram(workload.program.source, cacheDir);
     program = await platform.copyIn(built.path, `${built.name}-${built.hash}`, { executable: true });
   } else {
     await requireTool(platform, workload, workload.program.tool);

@@ -30,13 +30,15 @@ export async function createWorkDir(platform: string, root = workRoot()): Promis
   return dir;
 }
 
+/** Alive and not a zombie: a killed child stays in the process table until its parent reaps it. */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+  const stat = readText(`/proc/${pid}/stat`);
+  return !/^\d+ \(.*\) Z/s.test(stat);
 }
 
 /** Work directories whose owner process is gone: left by a crash or a hard kill. */

@@ -1,3 +1,4 @@
+import { workloadSource } from './build.js';
 import { parseFioJson, parseResultLine, type Figure } from './figure.js';
 import { downloadInParallel } from './http-download.js';
 import type { Profile } from './profiles.js';
@@ -32,8 +33,8 @@ interface WorkloadBase {
 /** Runs one command inside the platform and parses what it prints. */
 export interface CommandWorkload extends WorkloadBase {
   kind: 'command';
-  /** Either one of our C programs (fixtures/workloads/<build>.c) or a tool from the platform's packages. */
-  program: { build: string } | { tool: Tool };
+  /** Either a C program built on the host (a path to its source) or a tool from the platform's packages. */
+  program: { source: string } | { tool: Tool };
   args(profile: Profile, workDir: string): string[];
   parse(stdout: string): Figure;
 }
@@ -71,7 +72,7 @@ const definitions = {
     title: 'LINPACK (LU factorisation + solve)',
     unit: 'kFLOPS',
     better: 'higher',
-    program: { build: 'linpack' },
+    program: { source: workloadSource('linpack') },
     args: (p) => [String(p.cpu.n), String(p.cpu.lda), String(p.cpu.minSeconds)],
     parse: (stdout) => parseResultLine('cpu', stdout, 'kFLOPS'),
     sampleMs: (f) => (f.seconds * 1000) / Number(f.extra.solves ?? 1),
@@ -83,7 +84,7 @@ const definitions = {
     title: 'memsweep (4097-byte stride)',
     unit: 's',
     better: 'lower',
-    program: { build: 'memsweep' },
+    program: { source: workloadSource('memsweep') },
     args: (p) => [String(p.mem.bytes), String(p.mem.passes)],
     parse: (stdout) => parseResultLine('mem', stdout, 's'),
     sampleMs: (f) => f.value * 1000,
@@ -95,7 +96,7 @@ const definitions = {
     title: 'forksum (fork + pipe per half)',
     unit: 's',
     better: 'lower',
-    program: { build: 'forksum' },
+    program: { source: workloadSource('forksum') },
     args: (p) => [String(p.fork.start), String(p.fork.end)],
     parse: (stdout) => parseResultLine('fork', stdout, 's'),
     sampleMs: (f) => f.value * 1000,
@@ -108,7 +109,7 @@ const definitions = {
     unit: 's',
     better: 'lower',
     variant: 'threads',
-    program: { build: 'forksum' },
+    program: { source: workloadSource('forksum') },
     args: (p) => ['--threads', String(p.fork.start), String(p.fork.end)],
     parse: (stdout) => parseResultLine('fork-threads', stdout, 's'),
     sampleMs: (f) => f.value * 1000,

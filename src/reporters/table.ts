@@ -35,7 +35,8 @@ export function formatCell(result: BenchmarkResult | undefined, baseline: Benchm
   if (!result) return '-';
   if (result.status === 'skipped') return 'skipped';
   if (result.status === 'failed') {
-    return result.samples.length > 0 ? `FAILED (${result.samples.length} runs kept)` : 'FAILED';
+    const kept = result.samples.length;
+    return kept > 0 ? `FAILED (${kept} run${kept === 1 ? '' : 's'} kept)` : 'FAILED';
   }
   if (!result.summary) return 'no runs';
   let cell = `${formatValue(result.summary.median)} ±${formatPercent(result.summary.relativeIqr / 2)}`;

@@ -72,12 +72,12 @@ export class VirtbenchReporter implements Reporter {
     log(`virtbench: ${this.options.profile} profile, ${platforms.join(' vs ')}`);
     for (const line of renderComparison(file.results, platforms).lines) log(line);
     for (const skipped of uniqueSkips(file.results)) log(`  ${skipped.platform} skipped: ${skipped.reason}`);
-    for (const failed of file.results.filter((r) => r.status === 'failed')) {
-      log(`  ${failed.platform} ${failed.benchmark} failed: ${firstLine(failed.error ?? '')}`);
-    }
+    // The error text already names the platform and the workload.
+    for (const failed of file.results.filter((r) => r.status === 'failed')) log(`  FAILED ${firstLine(failed.error ?? '')}`);
     try {
       const written = await writeResults(dir, file);
-      log(`  results: ${relative(process.cwd(), written[0]!) || written[0]} and ${written.length - 1} CSV files`);
+      const shown = relative(process.cwd(), written[0]!);
+      log(`  results: ${shown.startsWith('..') ? written[0] : shown} and ${written.length - 1} CSV files`);
     } catch (error) {
       log(`  virtbench could not write results to ${dir}: ${(error as Error).message}`);
       process.exitCode = 1;

@@ -1,0 +1,105 @@
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNativePlatform } from '../../src/harness/platforms/native.js';
+import type { Provisioned, StartedPlatform } from '../../src/harness/platform.js';
+import { PROFILES } from '../../src/harness/profiles.js';
+import { prepareWorkload } from '../../src/harness/runner.js';
+import { workloads, type CommandWorkload } from '../../src/harness/workloads.js';
+import { cacheDir } from '../../src/harness/paths.js';
+import { processesMentioning } from './helpers.js';
+
+const quick = PROFILES.quick;
+let provisioned: Provisioned;
+let platform: StartedPlatform;
+
+beforeAll(async () => {
+  const native = createNativePlatform();
+  provisioned = await native.provision({ cacheDir: cacheDir(), log: () => {} });
+  platform = await native.connect(provisioned.facts);
+});
+
+afterAll(async () => {
+  await platform?.close();
+  await provisioned?.stop();
+});
+
+async function runOnce(name: keyof typeof workloads) {
+  const prepared = await prepareWorkload(platform, workloads[name], quick, { cacheDir: cacheDir() });
+  try {
+    return await prepared.runOnce();
+  } finally {
+    await prepared.dispose();
+  }
+}
+
+describe('native platform, quick profile, one real run of each workload', () => {
+  it('cpu: LINPACK solves a correct system and reports kFLOPS', async () => {
+    const figure = await runOnce('cpu');
+    expect(figure.unit).toBe('kFLOPS');
+    expect(figure.value).toBeGreaterThan(1000);
+    expect(figure.extra).toMatchObject({ n: quick.cpu.n, lda: quick.cpu.lda });
+    expect(Number(figure.extra.residual)).toBeLessThan(100);
+    expect(figure.seconds).toBeGreaterThanOrEqual(quick.cpu.minSeconds);
+  });
+
+  it('mem: memsweep touches every byte it allocated', async () => {
+    const figure = await runOnce('mem');
+    expect(figure).toMatchObject({ unit: 's', extra: { bytes: quick.mem.bytes, passes: quick.mem.passes } });
+    expect(figure.value).toBeGreaterThan(0);
+    expect(Number(figure.extra.checksum)).toBeGreaterThan(0);
+  });
+
+  it.each(['fork', 'fork-threads'] as const)('%s: the sum of the range matches the closed form', async (name) => {
+    const figure = await runOnce(name);
+    const { start, end } = quick.fork;
+    expect(figure.extra).toMatchObject({ sum: ((end - start + 1) * (start + end)) / 2, spawned: 2 * (end - start) });
+    expect(figure.extra.mode).toBe(name === 'fork' ? 'processes' : 'threads');
+  });
+
+  it('disk-random: fio writes with direct I/O on the platform disk and reports IOPS', async () => {
+    const figure = await runOnce('disk-random');
+    expect(figure.unit).toBe('IOPS');
+    expect(figure.value).toBeGreaterThan(10);
+    expect(Number(figure.extra.ios)).toBeGreaterThan(0);
+  });
+
+  it('nginx: parallel downloads of the whole file, then no nginx left', async () => {
+    const figure = await runOnce('nginx');
+    expect(figure.unit).toBe('s');
+    expect(figure.extra.parallel).toBe(2);
+    expect(Number(figure.extra.downloads)).toBeGreaterThanOrEqual(2);
+    expect(Number(figure.extra.MBps)).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 500)); // nginx -s quit lets workers finish
+    expect(await processesMentioning(platform.workDir)).toEqual([]);
+  });
+
+  it('a missing tool fails with the fix', async () => {
+    const missing: CommandWorkload = {
+      ...(workloads['disk-random'] as CommandWorkload),
+      name: 'needs-tool',
+      program: { tool: { command: 'virtbench-no-such-tool', install: 'apt-get install virtbench-no-such-tool' } },
+    };
+    await expect(prepareWorkload(platform, missing, quick, { cacheDir: cacheDir() })).rejects.toMatchObject({
+      code: 'VIRTBENCH_MISSING_TOOL',
+      message: expect.stringMatching(/needs `virtbench-no-such-tool`.*command not found.*fix: apt-get install virtbench-no-such-tool/),
+    });
+  });
+
+  it('a run that exceeds its timeout is killed and fails', async () => {
+    const result = await platform.exec(['sleep', '10'], { timeoutMs: 200 });
+    expect(result.timedOut).toBe(true);
+    expect(result.wallMs).toBeLessThan(5_000);
+  });
+});
+
+describe('native provisioning', () => {
+  it('stop() removes the work directory and is idempotent', async () => {
+    const native = createNativePlatform();
+    const own = await native.provision({ cacheDir: cacheDir(), log: () => {} });
+    const dir = String(own.facts.workDir);
+    expect(existsSync(dir)).toBe(true);
+    await own.stop();
+    await own.stop();
+    expect(existsSync(dir)).toBe(false);
+  });
+});

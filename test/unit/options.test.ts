@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { VirtbenchError } from '../../src/errors.js';
+import { PROFILES, resolveProfile } from '../../src/harness/profiles.js';
+import { resolveOptions, virtbench } from '../../src/plugin.js';
+
+function errorOf(fn: () => unknown): VirtbenchError {
+  try {
+    fn();
+  } catch (error) {
+    return error as VirtbenchError;
+  }
+  throw new Error('expected an error');
+}
+
+describe('resolveOptions', () => {
+  it('defaults to every platform, the standard profile and virtbench-report/', () => {
+    const options = resolveOptions({}, {});
+    expect(options.platforms).toContain('native');
+    expect(options.profile).toBe(PROFILES.standard);
+    expect(options.reportDir).toBe('virtbench-report');
+    expect(options.cacheDir).toMatch(/\/\.cache\/virtbench$/);
+  });
+
+  it('lets the environment choose profile, report and cache directories', () => {
+    const options = resolveOptions({ profile: 'assignment' }, { VIRTBENCH_PROFILE: 'quick', VIRTBENCH_REPORT_DIR: 'out', VIRTBENCH_CACHE_DIR: '/tmp/c' });
+    expect(options.profile.name).toBe('quick');
+    expect(options.reportDir).toBe('out');
+    expect(options.cacheDir).toBe('/tmp/c');
+  });
+
+  it('rejects an unknown platform, listing the valid ones', () => {
+    const error = errorOf(() => resolveOptions({ platforms: ['native', 'vmware'] }, {}));
+    expect(error).toBeInstanceOf(VirtbenchError);
+    expect(error.code).toBe('VIRTBENCH_BAD_OPTION');
+    expect(error.message).toMatch(/unknown platform "vmware"; valid platforms: .*native/);
+  });
+
+  it('rejects an unknown option, an empty or repeated platform list, and a bad profile', () => {
+    expect(errorOf(() => resolveOptions({ platfroms: ['native'] } as never, {})).message).toMatch(
+      /unknown virtbench option "platfroms"; valid options: platforms, profile, reportDir, include/,
+    );
+    expect(errorOf(() => resolveOptions({ platforms: [] }, {})).message).toMatch(/non-empty array/);
+    expect(errorOf(() => resolveOptions({ platforms: ['native', 'native'] }, {})).message).toMatch(/twice/);
+    expect(errorOf(() => resolveOptions({ profile: 'fast' }, {})).message).toMatch(/valid profiles: quick, standard, assignment/);
+    expect(errorOf(() => resolveOptions({}, { VIRTBENCH_PROFILE: 'fast' })).message).toMatch(/VIRTBENCH_PROFILE/);
+  });
+
+  it('resolves profiles by name and rejects others', () => {
+    expect(resolveProfile(undefined).name).toBe('standard');
+    expect(resolveProfile('assignment').runs).toBe(48);
+    expect(() => resolveProfile('slow')).toThrow(/valid profiles/);
+  });
+});
+
+type ConfigHook = (config: { test?: Record<string, unknown> }) => void;
+
+describe('virtbench() plugin config', () => {
+  const configure = (test: Record<string, unknown>) => {
+    const config = { test };
+    (virtbench({ platforms: ['native'] }).config as unknown as ConfigHook)(config);
+    return config.test!;
+  };
+
+  it('adds one benchmark-only project per platform after the existing ones', () => {
+    const test = configure({ projects: [{ test: { name: 'unit' } }] });
+    const projects = test.projects as { test: { name: string; include: string[]; benchmark: { include: string[] }; provide: Record<string, unknown> } }[];
+    expect(projects.map((p) => p.test.name)).toEqual(['unit', 'native']);
+    expect(projects[1]!.test.include).toEqual([]);
+    expect(projects[1]!.test.benchmark.include).toEqual(['bench/**/*.bench.ts']);
+    expect(projects[1]!.test.provide.virtbench).toMatchObject({ platform: 'native', requested: false });
+  });
+
+  it('maps --project <platform> to the platform benchmark variant Vitest 5 creates', () => {
+    const test = configure({ project: ['native', 'unit'], projects: [{ test: { name: 'unit' } }] });
+    expect(test.project).toEqual(['native', 'native (bench)', 'unit']);
+    const projects = test.projects as { test: { provide: { virtbench: { requested: boolean } } } }[];
+    expect(projects[1]!.test.provide.virtbench.requested).toBe(true);
+  });
+
+  it('names the platforms when --project matches nothing', () => {
+    expect(() => configure({ project: ['qemu'], projects: [{ test: { name: 'unit' } }] })).toThrow(
+      /--project qemu matches no project; platforms in this config: native; other projects: unit/,
+    );
+  });
+
+  it('leaves project configs that inherit the plugin alone', () => {
+    const test = configure({ name: 'unit' });
+    expect(test.projects).toBeUndefined();
+  });
+});
