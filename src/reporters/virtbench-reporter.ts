@@ -1,5 +1,5 @@
 import { relative, resolve } from 'node:path';
-import type { Reporter, TestCase, TestModule, Vitest } from 'vitest/node';
+import type { Reporter, TestCase, Vitest } from 'vitest/node';
 import type { BenchmarkRecord } from '../harness/session.js';
 import { hostEnvironment } from './environment.js';
 import { RESULTS_SCHEMA, withSummary, writeResults, type BenchmarkResult, type ResultsFile } from './results-file.js';
@@ -36,6 +36,10 @@ export function toBenchmarkResult(record: BenchmarkRecord, testCase: Pick<TestCa
  */
 export class VirtbenchReporter implements Reporter {
   private vitest?: Vitest;
+  private results = new Map<string, BenchmarkResult>();
+  private platformInfo: Record<string, Record<string, string | number | boolean>> = {};
+  private host?: Promise<Record<string, string | number>>;
+  private writing: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: VirtbenchReporterOptions) {}
 
@@ -43,30 +47,29 @@ export class VirtbenchReporter implements Reporter {
     this.vitest = vitest;
   }
 
-  async onTestRunEnd(testModules: ReadonlyArray<TestModule>): Promise<void> {
-    const results: BenchmarkResult[] = [];
-    const platformInfo: Record<string, Record<string, string | number | boolean>> = {};
-    for (const module of testModules) {
-      for (const testCase of module.children.allTests()) {
-        const record = testCase.meta().virtbench;
-        if (!record) continue;
-        results.push(toBenchmarkResult(record, testCase));
-        if (record.platformInfo) platformInfo[record.platform] = record.platformInfo;
-      }
-    }
-    if (results.length === 0) return; // not a benchmark run
+  onTestRunStart(): void {
+    this.results.clear(); // watch mode and IDE runs start afresh
+    this.platformInfo = {};
+  }
 
+  /**
+   * Every finished benchmark is written at once, so an interrupted run (Ctrl-C
+   * exits without onTestRunEnd) keeps what it had measured.
+   */
+  onTestCaseResult(testCase: TestCase): void {
+    const record = testCase.meta().virtbench;
+    if (!record) return;
+    this.results.set(testCase.id, toBenchmarkResult(record, testCase));
+    if (record.platformInfo) this.platformInfo[record.platform] = record.platformInfo;
+    this.writing = this.writing.then(() => this.write()).catch(() => {}); // reported by the final write
+  }
+
+  async onTestRunEnd(): Promise<void> {
+    if (this.results.size === 0) return; // not a benchmark run
+    await this.writing;
     const log = (line = '') => (this.vitest ? this.vitest.logger.log(line) : console.log(line));
-    const platforms = orderPlatforms(results.map((r) => r.platform));
-    const root = this.vitest?.config.root ?? process.cwd();
-    const dir = resolve(root, this.options.reportDir);
-    const file: ResultsFile = {
-      schema: RESULTS_SCHEMA,
-      createdAt: new Date().toISOString(),
-      profile: this.options.profile,
-      environment: { host: await hostEnvironment(this.vitest?.version ?? 'unknown'), platforms: platformInfo },
-      results: sortResults(results, platforms),
-    };
+    const file = await this.resultsFile();
+    const platforms = orderPlatforms(file.results.map((r) => r.platform));
 
     log();
     log(`virtbench: ${this.options.profile} profile, ${platforms.join(' vs ')}`);
@@ -75,13 +78,33 @@ export class VirtbenchReporter implements Reporter {
     // The error text already names the platform and the workload.
     for (const failed of file.results.filter((r) => r.status === 'failed')) log(`  FAILED ${firstLine(failed.error ?? '')}`);
     try {
-      const written = await writeResults(dir, file);
+      const written = await this.write();
       const shown = relative(process.cwd(), written[0]!);
       log(`  results: ${shown.startsWith('..') ? written[0] : shown} and ${written.length - 1} CSV files`);
     } catch (error) {
-      log(`  virtbench could not write results to ${dir}: ${(error as Error).message}`);
+      log(`  virtbench could not write results to ${this.reportDir()}: ${(error as Error).message}`);
       process.exitCode = 1;
     }
+  }
+
+  private reportDir(): string {
+    return resolve(this.vitest?.config.root ?? process.cwd(), this.options.reportDir);
+  }
+
+  private async resultsFile(): Promise<ResultsFile> {
+    this.host ??= hostEnvironment(this.vitest?.version ?? 'unknown');
+    const results = [...this.results.values()];
+    return {
+      schema: RESULTS_SCHEMA,
+      createdAt: new Date().toISOString(),
+      profile: this.options.profile,
+      environment: { host: await this.host, platforms: this.platformInfo },
+      results: sortResults(results, orderPlatforms(results.map((r) => r.platform))),
+    };
+  }
+
+  private async write(): Promise<string[]> {
+    return writeResults(this.reportDir(), await this.resultsFile());
   }
 }
 

@@ -1,0 +1,89 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestCase } from 'vitest/node';
+import { describe, expect, it, vi } from 'vitest';
+import type { BenchmarkRecord } from '../../src/harness/session.js';
+import { readResults } from '../../src/reporters/results-file.js';
+import { orderPlatforms, toBenchmarkResult, VirtbenchReporter } from '../../src/reporters/virtbench-reporter.js';
+
+const record = (platform: string, values: number[], over: Partial<BenchmarkRecord> = {}): BenchmarkRecord => ({
+  platform,
+  benchmark: 'mem',
+  title: 'memsweep',
+  unit: 's',
+  better: 'lower',
+  profile: 'quick',
+  samples: values.map((value, i) => ({ time: 1_795_000_000 + i, value, seconds: value, extra: {} })),
+  ...over,
+});
+
+function testCase(id: string, meta: BenchmarkRecord, result: ReturnType<TestCase['result']>): TestCase {
+  return { id, meta: () => ({ virtbench: meta }), result: () => result } as unknown as TestCase;
+}
+
+describe('toBenchmarkResult', () => {
+  it('keeps samples of a failed test and joins its error messages', () => {
+    const row = toBenchmarkResult(record('native', [1, 2]), {
+      result: () => ({ state: 'failed', errors: [{ message: 'fio exited with code 1' }] }) as never,
+    });
+    expect(row).toMatchObject({ status: 'failed', error: 'fio exited with code 1', samples: [{ value: 1 }, { value: 2 }] });
+    expect(row.summary?.median).toBe(1.5);
+  });
+
+  it('marks skipped platforms with their reason and drops worker-only fields', () => {
+    const row = toBenchmarkResult(record('qemu-kvm', [], { skipReason: 'no /dev/kvm' }), { result: () => ({ state: 'skipped' }) as never });
+    expect(row).toMatchObject({ status: 'skipped', skipReason: 'no /dev/kvm' });
+    expect(row).not.toHaveProperty('profile');
+    expect(row.summary).toBeUndefined();
+  });
+
+  it('calls an unfinished test interrupted', () => {
+    expect(toBenchmarkResult(record('native', [1]), { result: () => ({ state: 'pending' }) as never })).toMatchObject({
+      status: 'failed',
+      error: 'interrupted before it finished',
+    });
+  });
+});
+
+describe('VirtbenchReporter', () => {
+  it('writes each finished benchmark at once, then prints the table at the end', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'virtbench-reporter-'));
+    const reporter = new VirtbenchReporter({ reportDir: dir, profile: 'quick' });
+    const log = vi.fn();
+    reporter.onInit({ logger: { log }, config: { root: '/' }, version: 'test' } as never);
+    reporter.onTestRunStart();
+
+    reporter.onTestCaseResult(testCase('a', record('native', [1, 1, 1]), { state: 'passed' } as never));
+    await vi.waitFor(async () => expect((await readResults(join(dir, 'results.json'))).results).toHaveLength(1));
+
+    reporter.onTestCaseResult(testCase('b', record('docker', [2, 2, 2]), { state: 'passed' } as never));
+    await reporter.onTestRunEnd();
+    const printed = log.mock.calls.map((c) => String(c[0] ?? '')).join('\n');
+    expect(printed).toContain('virtbench: quick profile, native vs docker');
+    expect(printed).toMatch(/mem\s+s\s+lower\s+1\.00 ±0\.0%\s+2\.00 ±0\.0%  0\.50x/);
+    const file = await readResults(join(dir, 'results.json'));
+    expect(file.results.map((r) => r.platform)).toEqual(['native', 'docker']);
+  });
+
+  it('stays silent in a run without benchmarks', async () => {
+    const reporter = new VirtbenchReporter({ reportDir: 'unused', profile: 'quick' });
+    const log = vi.fn();
+    reporter.onInit({ logger: { log }, config: { root: '/' }, version: 'test' } as never);
+    await reporter.onTestRunEnd();
+    expect(log).not.toHaveBeenCalled();
+  });
+});
+
+describe('orderPlatforms', () => {
+  it('puts native first and variants after their platform', () => {
+    expect(orderPlatforms(['qemu-tcg-ide', 'docker', 'native', 'qemu-tcg', 'docker-volume', 'mine'])).toEqual([
+      'native',
+      'docker',
+      'docker-volume',
+      'qemu-tcg',
+      'qemu-tcg-ide',
+      'mine',
+    ]);
+  });
+});
