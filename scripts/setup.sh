@@ -2,10 +2,13 @@
 # Installs what virtbench needs on a fresh Debian machine: the compiler for
 # the workloads, fio and nginx from Debian's packages, and the npm packages
 # (which bring their own Node 22). Idempotent: already present means skipped.
+#   scripts/setup.sh        what `npm run bench` needs
+#   scripts/setup.sh test   and what the tests need too (Chromium for the HTML report check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(gcc libc6-dev fio nginx-light libaio1)
+[[ "${1:-}" == test ]] && packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

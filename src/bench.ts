@@ -2,6 +2,7 @@ import { inject, test as baseTest } from 'vitest';
 import { VirtbenchError } from './errors.js';
 import { createPlatform } from './harness/platforms/index.js';
 import { resolveProfile, type Profile } from './harness/profiles.js';
+import { enoughRuns } from './harness/run-count.js';
 import { prepareWorkload, type PreparedWorkload } from './harness/runner.js';
 import { PROVIDE_KEY, type BenchmarkRecord } from './harness/session.js';
 import { WORKLOAD_NAMES, workloads, type Workload, type WorkloadName } from './harness/workloads.js';
@@ -9,11 +10,14 @@ import { WORKLOAD_NAMES, workloads, type Workload, type WorkloadName } from './h
 /** What `prepare(name)` hands a bench file: the task function and the options to pass on. */
 export interface PreparedBench {
   /** The tinybench task: runs the workload once, records the figure, returns the in-platform time. */
-  sample: () => Promise<{ overriddenDuration: number }>;
+  sample: () => Promise<{ overriddenDuration: number; overriddenIterationCost: number }>;
   /** Per-benchmark options for `bench(name, options, fn)`. */
   benchOptions: { perProject: true; async: true; beforeEach: () => Promise<void> };
-  /** Run options for `.run()`: a fixed number of runs, no warmup, no time budget. */
-  runOptions: { time: 0; iterations: number; warmup: false };
+  /**
+   * Run options for `.run()`: no warmup; the profile's runs, then (when a
+   * stability target is set) more until the figures are stable.
+   */
+  runOptions: { time: number; iterations: number; warmup: false };
 }
 
 export interface VirtbenchFixture {
@@ -65,7 +69,10 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
             async sample() {
               const figure = await ready.runOnce();
               record.samples.push({ time: Date.now() / 1000, value: figure.value, seconds: figure.seconds, extra: figure.extra });
-              return { overriddenDuration: workload.sampleMs(figure) };
+              // tinybench runs while its time budget (1 ms when adaptive) is unspent or the
+              // minimum count unmet; a declared cost of 0 keeps it going, 1 lets it stop.
+              const done = enoughRuns(record.samples.map((s) => s.value), profile.runs, session.untilStable);
+              return { overriddenDuration: workload.sampleMs(figure), overriddenIterationCost: done ? 1 : 0 };
             },
             benchOptions: {
               perProject: true,
@@ -75,7 +82,7 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
                 record.cachesFlushed = (record.cachesFlushed ?? true) && flushed;
               },
             },
-            runOptions: { time: 0, iterations: profile.runs, warmup: false },
+            runOptions: { time: session.untilStable ? 1 : 0, iterations: profile.runs, warmup: false },
           };
         },
       });

@@ -5,6 +5,7 @@ import { VirtbenchError } from './errors.js';
 import { cacheDir } from './harness/paths.js';
 import { PLATFORM_NAMES } from './harness/platforms/index.js';
 import { PROFILE_NAMES, resolveProfile, type Profile } from './harness/profiles.js';
+import { resolveUntilStable, type UntilStable } from './harness/run-count.js';
 import { PROVIDE_KEY, type ProvidedSession } from './harness/session.js';
 import { workloads } from './harness/workloads.js';
 import { VirtbenchReporter } from './reporters/virtbench-reporter.js';
@@ -18,9 +19,20 @@ export interface VirtbenchOptions {
   reportDir?: string;
   /** Bench files. Default: bench/**\/*.bench.ts */
   include?: string[];
+  /** Compare every run with this baseline (a saved name or a path) and fail on a regression. VIRTBENCH_BASELINE overrides it. */
+  baseline?: string;
+  /** Noise threshold for the baseline comparison, as a fraction (default 0.05). */
+  threshold?: number;
+  /** A regression beyond this fraction fails the run (default: the threshold). */
+  failThreshold?: number;
+  /**
+   * After the profile's runs, keep running until sd / mean <= relativeSd or
+   * maxRuns (default 30). VIRTBENCH_UNTIL_SD and VIRTBENCH_MAX_RUNS override it.
+   */
+  untilStable?: UntilStable;
 }
 
-const OPTION_NAMES = ['platforms', 'profile', 'reportDir', 'include'];
+const OPTION_NAMES = ['platforms', 'profile', 'reportDir', 'include', 'baseline', 'threshold', 'failThreshold', 'untilStable'];
 const BENCH_SUFFIX = ' (bench)';
 
 export interface ResolvedOptions {
@@ -29,6 +41,8 @@ export interface ResolvedOptions {
   reportDir: string;
   include: string[];
   cacheDir: string;
+  untilStable?: UntilStable;
+  gate?: { baseline: string; threshold?: number; failThreshold?: number };
 }
 
 /** Validates once, where options come in; every error lists the valid values. */
@@ -56,9 +70,19 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
   if (options.profile !== undefined && !(PROFILE_NAMES as readonly string[]).includes(options.profile)) {
     throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown profile "${options.profile}"; valid profiles: ${PROFILE_NAMES.join(', ')}`);
   }
+  for (const name of ['threshold', 'failThreshold'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(typeof value === 'number' && value >= 0 && value < 10)) {
+      throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `option "${name}" must be a fraction such as 0.05 for 5 %, got ${JSON.stringify(value)}`);
+    }
+  }
+  const baseline = env.VIRTBENCH_BASELINE || options.baseline;
+  const profile = resolveProfile(env.VIRTBENCH_PROFILE || options.profile);
   return {
+    untilStable: resolveUntilStable(options.untilStable, env, profile.runs),
+    gate: baseline ? { baseline, threshold: options.threshold, failThreshold: options.failThreshold } : undefined,
     platforms,
-    profile: resolveProfile(env.VIRTBENCH_PROFILE || options.profile),
+    profile,
     reportDir: env.VIRTBENCH_REPORT_DIR || options.reportDir || 'virtbench-report',
     include: options.include ?? ['bench/**/*.bench.ts'],
     cacheDir: cacheDir(env),
@@ -66,9 +90,9 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
 }
 
 /** Generous bound for one benchmark test: every run at its own timeout, plus preparation. */
-function testTimeoutMs(profile: Profile): number {
+function testTimeoutMs(profile: Profile, untilStable?: UntilStable): number {
   const longestRun = Math.max(...Object.values(workloads).map((w) => w.timeoutMs(profile)));
-  return profile.runs * longestRun + 600_000;
+  return (untilStable?.maxRuns ?? profile.runs) * longestRun + 600_000;
 }
 
 function platformProject(platform: string, options: ResolvedOptions, requested: boolean): TestProjectInlineConfiguration {
@@ -77,6 +101,7 @@ function platformProject(platform: string, options: ResolvedOptions, requested: 
     profile: options.profile.name,
     cacheDir: options.cacheDir,
     requested,
+    ...(options.untilStable ? { untilStable: options.untilStable } : {}),
   };
   return {
     extends: true,
@@ -87,7 +112,7 @@ function platformProject(platform: string, options: ResolvedOptions, requested: 
       benchmark: { include: options.include },
       provide: { [PROVIDE_KEY]: session },
       globalSetup: [fileURLToPath(new URL('./harness/global-setup.ts', import.meta.url))],
-      testTimeout: testTimeoutMs(options.profile),
+      testTimeout: testTimeoutMs(options.profile, options.untilStable),
       hookTimeout: 600_000,
     },
   };
@@ -119,7 +144,7 @@ function checkRequestedProjects(requested: string[], platforms: string[], otherP
  */
 export function virtbench(userOptions: VirtbenchOptions = {}): Plugin {
   const options = resolveOptions(userOptions);
-  const reporter = new VirtbenchReporter({ reportDir: options.reportDir, profile: options.profile.name });
+  const reporter = new VirtbenchReporter({ reportDir: options.reportDir, profile: options.profile.name, gate: options.gate });
   return {
     name: 'virtbench',
     config(config) {

@@ -1,6 +1,10 @@
 import type { ConnectionFacts } from './platform.js';
 import type { ProfileName } from './profiles.js';
-import type { Better } from './workloads.js';
+import type { UntilStable } from './run-count.js';
+import type {} from 'vitest'; // the module augmented below
+
+/** Whether a larger or a smaller figure is the better one. */
+export type Better = 'higher' | 'lower';
 
 /** What the main process hands each benchmark worker (structured-clone safe), under the key `virtbench`. */
 export interface ProvidedSession {
@@ -10,6 +14,8 @@ export interface ProvidedSession {
   /** Set when this platform cannot run here: every benchmark is skipped with it. */
   skipReason?: string;
   facts?: ConnectionFacts;
+  /** Adaptive run count: more runs until the figures are this stable. */
+  untilStable?: UntilStable;
 }
 
 export interface Sample {

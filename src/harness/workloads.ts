@@ -3,8 +3,9 @@ import { parseFioJson, parseResultLine, type Figure } from './figure.js';
 import { downloadInParallel } from './http-download.js';
 import type { Profile } from './profiles.js';
 import type { ServiceAddress } from './platform.js';
+import type { Better } from './session.js';
 
-export type Better = 'higher' | 'lower';
+export type { Better };
 
 /** A program that must exist inside the platform, and how a user gets it. */
 export interface Tool {

@@ -1,8 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VirtbenchError } from '../errors.js';
-import type { Sample } from '../harness/session.js';
-import type { Better } from '../harness/workloads.js';
+import type { Better, Sample } from '../harness/session.js';
 import { summarize, type Summary } from './statistics.js';
 
 /** Bumped whenever a field changes meaning or disappears; readers reject other versions. */

@@ -1,3 +1,5 @@
+import { baselinePlatform } from './ordering.js';
+import type { Comparison } from './compare.js';
 import type { BenchmarkResult } from './results-file.js';
 import { performanceRatio } from './statistics.js';
 
@@ -67,7 +69,7 @@ export interface ComparisonTable {
 export function renderComparison(results: BenchmarkResult[], platforms: string[]): ComparisonTable {
   const benchmarks = [...new Set(results.map((r) => r.benchmark))];
   const find = (platform: string, benchmark: string) => results.find((r) => r.platform === platform && r.benchmark === benchmark);
-  const baseline = platforms.includes('native') ? 'native' : platforms[0];
+  const baseline = baselinePlatform(platforms);
 
   const header = ['benchmark', 'unit', 'better', ...platforms];
   const rows = benchmarks.map((benchmark) => {
@@ -87,4 +89,18 @@ export function renderComparison(results: BenchmarkResult[], platforms: string[]
       `median ±half the IQR (relative); Nx = performance vs ${baseline ?? 'baseline'}, above 1 is better`,
     ],
   };
+}
+
+/** "+3.1% [+1.0%, +5.2%], p=0.009": performance change against a baseline, + is better. */
+export function formatChange(c: Comparison): string {
+  if (c.change === undefined) return c.note ?? '';
+  const sign = (x: number) => `${x >= 0 ? '+' : '-'}${formatPercent(Math.abs(x))}`;
+  const ci = c.changeCi95 ? ` [${sign(c.changeCi95[0])}, ${sign(c.changeCi95[1])}]` : '';
+  return `${sign(c.change)}${ci}, p=${c.pValue!.toFixed(3)}`;
+}
+
+/** The baseline comparison as aligned lines, for the terminal. */
+export function renderBaselineComparison(comparisons: readonly Comparison[]): string[] {
+  const rows = comparisons.map((c) => [c.platform, c.benchmark, c.verdict + (c.failsGate ? ' (fails)' : ''), formatChange(c)]);
+  return layoutColumns([['platform', 'benchmark', 'verdict', 'change (+ is better) [95% CI], p'], ...rows]);
 }

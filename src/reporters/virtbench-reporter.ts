@@ -2,12 +2,17 @@ import { relative, resolve } from 'node:path';
 import type { Reporter, TestCase, Vitest } from 'vitest/node';
 import type { BenchmarkRecord } from '../harness/session.js';
 import { hostEnvironment } from './environment.js';
-import { RESULTS_SCHEMA, withSummary, writeResults, type BenchmarkResult, type ResultsFile } from './results-file.js';
-import { renderComparison } from './table.js';
+import { readResults, RESULTS_SCHEMA, withSummary, writeResults, type BenchmarkResult, type ResultsFile } from './results-file.js';
+import { orderPlatforms, sortResults } from './ordering.js';
+import { resolveBaseline } from './baselines.js';
+import { compareResults, gateFails } from './compare.js';
+import { renderBaselineComparison, renderComparison } from './table.js';
 
 export interface VirtbenchReporterOptions {
   reportDir: string;
   profile: string;
+  /** Compare with a baseline at the end and fail the run on a regression beyond the fail threshold. */
+  gate?: { baseline: string; threshold?: number; failThreshold?: number };
 }
 
 function firstLine(text: string): string {
@@ -85,6 +90,25 @@ export class VirtbenchReporter implements Reporter {
       log(`  virtbench could not write results to ${this.reportDir()}: ${(error as Error).message}`);
       process.exitCode = 1;
     }
+    if (this.options.gate) await this.applyGate(file, log);
+  }
+
+  /** Runs after the results are written, so a bad baseline never costs the run its results. */
+  private async applyGate(file: ResultsFile, log: (line?: string) => void): Promise<void> {
+    const { baseline, threshold, failThreshold } = this.options.gate!;
+    try {
+      const comparisons = compareResults(await readResults(await resolveBaseline(baseline, process.env)), file, { threshold, failThreshold });
+      log();
+      log(`virtbench: against baseline ${baseline}`);
+      for (const line of renderBaselineComparison(comparisons)) log(`  ${line}`);
+      if (gateFails(comparisons)) {
+        log('  virtbench: regression beyond the fail threshold: failing the run');
+        process.exitCode = 1;
+      }
+    } catch (error) {
+      log(`  virtbench: cannot compare with baseline ${baseline}: ${(error as Error).message}`);
+      process.exitCode = 1;
+    }
   }
 
   private reportDir(): string {
@@ -106,32 +130,6 @@ export class VirtbenchReporter implements Reporter {
   private async write(): Promise<string[]> {
     return writeResults(this.reportDir(), await this.resultsFile());
   }
-}
-
-const PREFERRED_ORDER = ['native', 'docker', 'qemu-kvm', 'qemu-tcg', 'unikernel'];
-
-/** native first, then the order a reader expects, variants after their platform. */
-export function orderPlatforms(names: string[]): string[] {
-  const rank = (name: string) => {
-    const index = PREFERRED_ORDER.findIndex((p) => name === p || name.startsWith(`${p}-`));
-    return index < 0 ? PREFERRED_ORDER.length : index;
-  };
-  return [...new Set(names)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-}
-
-const BENCHMARK_ORDER = ['cpu', 'mem', 'disk-random', 'fork', 'fork-threads', 'nginx'];
-
-function sortResults(results: BenchmarkResult[], platforms: string[]): BenchmarkResult[] {
-  const benchRank = (name: string) => {
-    const index = BENCHMARK_ORDER.indexOf(name);
-    return index < 0 ? BENCHMARK_ORDER.length : index;
-  };
-  return [...results].sort(
-    (a, b) =>
-      benchRank(a.benchmark) - benchRank(b.benchmark) ||
-      a.benchmark.localeCompare(b.benchmark) ||
-      platforms.indexOf(a.platform) - platforms.indexOf(b.platform),
-  );
 }
 
 function uniqueSkips(results: BenchmarkResult[]): { platform: string; reason: string }[] {

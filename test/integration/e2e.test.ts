@@ -8,7 +8,7 @@ const config = ['--root', 'fixtures/e2e'];
 describe('vitest bench with the virtbench plugin', () => {
   it('reports broken workloads with their stderr and still writes every other result', async () => {
     const before = await workDirs('native');
-    const run = await runVitestBench(config);
+    const run = await runVitestBench([...config, 'cpu', 'broken']);
     expect(run.exitCode, run.output).not.toBe(0);
 
     const byName = Object.fromEntries(run.results!.results.map((r) => [r.benchmark, r]));
@@ -36,6 +36,14 @@ describe('vitest bench with the virtbench plugin', () => {
     // Nothing left behind: the run's work directory and its processes are gone.
     const after = await workDirs('native');
     expect(after.filter((d) => !before.includes(d))).toEqual([]);
+  });
+
+  it('adds runs until the figures are stable, up to the maximum', async () => {
+    const run = await runVitestBench([...config, 'stability'], { VIRTBENCH_UNTIL_SD: '5%', VIRTBENCH_MAX_RUNS: '6' });
+    expect(run.exitCode, run.output).toBe(0);
+    const runs = Object.fromEntries(run.results!.results.map((r) => [r.benchmark, r.samples.length]));
+    // quick profile: 2 runs at least; steady is stable at once, noisy never is.
+    expect(runs).toEqual({ steady: 2, noisy: 6 });
   });
 
   it('--project native runs the native benchmarks only, under its own name', async () => {

@@ -88,3 +88,23 @@ describe('virtbench() plugin config', () => {
     expect(test.projects).toBeUndefined();
   });
 });
+
+describe('run count', () => {
+  it('stops at the profile count without a target, else when stable or at the maximum', async () => {
+    const { enoughRuns, relativeSd } = await import('../../src/harness/run-count.js');
+    expect(relativeSd([1, 1, 1])).toBe(0);
+    expect(relativeSd([1, 3])).toBeCloseTo(Math.SQRT2 / 2, 12);
+    expect(enoughRuns([1], 2)).toBe(false);
+    expect(enoughRuns([1, 9], 2)).toBe(true);
+    expect(enoughRuns([1, 3], 2, { relativeSd: 0.03, maxRuns: 4 })).toBe(false);
+    expect(enoughRuns([1, 3, 1, 3], 2, { relativeSd: 0.03, maxRuns: 4 })).toBe(true);
+    expect(enoughRuns([1, 1.01], 2, { relativeSd: 0.03, maxRuns: 4 })).toBe(true);
+  });
+
+  it('reads the target from the environment and rejects nonsense', () => {
+    expect(resolveOptions({}, { VIRTBENCH_UNTIL_SD: '3%' }).untilStable).toEqual({ relativeSd: 0.03, maxRuns: 30 });
+    expect(resolveOptions({ untilStable: { relativeSd: 0.02, maxRuns: 10 } }, {}).untilStable).toEqual({ relativeSd: 0.02, maxRuns: 10 });
+    expect(() => resolveOptions({}, { VIRTBENCH_UNTIL_SD: '300%' })).toThrow(/between 0 and 100 %/);
+    expect(() => resolveOptions({}, { VIRTBENCH_UNTIL_SD: '3%', VIRTBENCH_MAX_RUNS: '2' })).toThrow(/at least 5/);
+  });
+});

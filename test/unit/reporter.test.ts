@@ -5,7 +5,8 @@ import type { TestCase } from 'vitest/node';
 import { describe, expect, it, vi } from 'vitest';
 import type { BenchmarkRecord } from '../../src/harness/session.js';
 import { readResults } from '../../src/reporters/results-file.js';
-import { orderPlatforms, toBenchmarkResult, VirtbenchReporter } from '../../src/reporters/virtbench-reporter.js';
+import { orderPlatforms } from '../../src/reporters/ordering.js';
+import { toBenchmarkResult, VirtbenchReporter } from '../../src/reporters/virtbench-reporter.js';
 
 const record = (platform: string, values: number[], over: Partial<BenchmarkRecord> = {}): BenchmarkRecord => ({
   platform,

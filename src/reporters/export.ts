@@ -1,0 +1,29 @@
+import type { ResultsFile } from './results-file.js';
+import { formatValue } from './table.js';
+
+/** github-action-benchmark's custom format: one entry per platform and benchmark. */
+export interface GithubBenchmarkEntry {
+  name: string;
+  unit: string;
+  value: number;
+  range?: string;
+  extra?: string;
+}
+
+/**
+ * Two files, because the tool takes the direction per file:
+ * `customBiggerIsBetter` for kFLOPS and IOPS, `customSmallerIsBetter` for seconds.
+ */
+export function toGithubBenchmark(file: ResultsFile): { biggerIsBetter: GithubBenchmarkEntry[]; smallerIsBetter: GithubBenchmarkEntry[] } {
+  const entries = (better: 'higher' | 'lower') =>
+    file.results
+      .filter((r) => r.better === better && r.status === 'passed' && r.summary)
+      .map((r) => ({
+        name: `${r.benchmark} (${r.platform})`,
+        unit: r.unit,
+        value: r.summary!.median,
+        range: `± ${formatValue(r.summary!.iqr / 2)}`,
+        extra: `median of ${r.summary!.n} runs, ${file.profile} profile; IQR ${formatValue(r.summary!.q1)}..${formatValue(r.summary!.q3)}`,
+      }));
+  return { biggerIsBetter: entries('higher'), smallerIsBetter: entries('lower') };
+}

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { compareResults } from '../../src/reporters/compare.js';
+import { toGithubBenchmark } from '../../src/reporters/export.js';
+import { findings } from '../../src/reporters/findings.js';
+import { renderMarkdown } from '../../src/reporters/markdown.js';
+import { mergeResults } from '../../src/reporters/merge.js';
+import { RESULTS_SCHEMA, withSummary, type BenchmarkResult, type ResultsFile } from '../../src/reporters/results-file.js';
+
+function result(platform: string, benchmark: string, values: number[], over: Partial<BenchmarkResult> = {}): BenchmarkResult {
+  const higher = benchmark === 'disk-random';
+  return withSummary({
+    platform,
+    benchmark,
+    title: benchmark,
+    unit: higher ? 'IOPS' : 's',
+    better: higher ? 'higher' : 'lower',
+    status: 'passed',
+    samples: values.map((value, i) => ({ time: i, value, seconds: 1, extra: {} })),
+    ...over,
+  });
+}
+
+const file = (hostname: string, ...results: BenchmarkResult[]): ResultsFile => ({
+  schema: RESULTS_SCHEMA,
+  createdAt: '2026-11-24T00:00:00Z',
+  profile: 'standard',
+  environment: { host: { hostname, cpuModel: 'AMD EPYC', cpus: 2 }, platforms: Object.fromEntries(results.map((r) => [r.platform, { kernel: '6.1' }])) },
+  results,
+});
+
+const run = file(
+  'vm',
+  result('native', 'disk-random', [64_000, 65_000, 63_000, 64_000, 64_000]),
+  result('docker', 'disk-random', [52_000, 52_000, 51_000, 53_000, 52_000]),
+  result('native', 'mem', [0.34, 0.34, 0.35, 0.34, 0.34]),
+  result('docker', 'mem', [], { status: 'failed', error: 'memsweep exited with code 1\nstderr: ...' }),
+);
+
+describe('findings', () => {
+  it('states measured ratios and spreads only', () => {
+    expect(findings(run.results, ['native', 'docker'])).toEqual([
+      'docker disk-random: 0.81x native (docker 52.0k IOPS, IQR ±0.0%, 5 runs; native 64.0k IOPS, IQR ±0.0%, 5 runs; higher is better)',
+    ]);
+  });
+});
+
+describe('renderMarkdown', () => {
+  it('is a GFM table with ratios, failures, the baseline change and findings, short enough for a PR comment', () => {
+    const slower = file('vm', result('native', 'disk-random', [50_000, 50_500, 49_500, 50_000, 50_000]));
+    const md = renderMarkdown(slower, compareResults(run, slower));
+    expect(md).toContain('| benchmark | unit | native |');
+    expect(md).toContain('| disk-random | IOPS (higher) | 50.0k ±0.0% |');
+    expect(md).toMatch(/\| native \| disk-random \| 64\.0k IOPS \| 50\.0k IOPS \| -22% \[-2\d%, -2\d%\], p=0\.0\d\d \| \*\*REGRESSED\*\* \(fails the gate\) \|/);
+    expect(md).toContain('| docker | mem | - | - |  | removed |');
+    expect(md.length).toBeLessThan(65_536);
+    const full = renderMarkdown(run);
+    expect(full).toContain('- docker mem failed: memsweep exited with code 1');
+    expect(full).toContain('### Findings');
+    expect(full).toMatch(/\| disk-random \| IOPS \(higher\) \| 64\.0k ±0\.0% \| 52\.0k ±0\.0%  0\.81x \|/);
+  });
+});
+
+describe('toGithubBenchmark', () => {
+  it('splits entries by direction with median, range and extra', () => {
+    const { biggerIsBetter, smallerIsBetter } = toGithubBenchmark(run);
+    expect(biggerIsBetter).toEqual([
+      { name: 'disk-random (native)', unit: 'IOPS', value: 64_000, range: '± 0', extra: 'median of 5 runs, standard profile; IQR 64.0k..64.0k' },
+      { name: 'disk-random (docker)', unit: 'IOPS', value: 52_000, range: '± 0', extra: 'median of 5 runs, standard profile; IQR 52.0k..52.0k' },
+    ]);
+    expect(smallerIsBetter.map((e) => e.name)).toEqual(['mem (native)']); // the failed docker mem is left out
+  });
+});
+
+describe('mergeResults', () => {
+  it('qualifies a platform by host when two machines ran it, and keeps unique ones as they are', () => {
+    const a = file('build-1', result('native', 'mem', [1]), result('docker', 'mem', [2]));
+    const b = file('build-2', result('native', 'mem', [3]), result('qemu-tcg', 'mem', [40]));
+    const merged = mergeResults([
+      { path: 'a.json', file: a },
+      { path: 'b.json', file: b },
+    ]);
+    expect(merged.results.map((r) => r.platform)).toEqual(['native@build-1', 'docker', 'native@build-2', 'qemu-tcg']);
+    expect(merged.environment.platforms['native@build-2']).toEqual({ kernel: '6.1', host: 'build-2' });
+    expect(merged.environment.host.mergedFrom).toBe('a.json, b.json');
+  });
+
+  it('numbers shards of one host', () => {
+    const shard = file('ci', result('native', 'mem', [1]));
+    const merged = mergeResults([
+      { path: '1.json', file: shard },
+      { path: '2.json', file: shard },
+    ]);
+    expect(merged.results.map((r) => r.platform)).toEqual(['native@ci#1', 'native@ci#2']);
+  });
+});
