@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { VirtbenchError } from '../errors.js';
@@ -17,8 +17,16 @@ const LIBS = ['-lm'];
 export interface BuiltProgram {
   name: string;
   path: string;
-  /** Hash of source and flags; part of the binary's file name. */
+  /** Hash of sources and flags; part of the binary's file name. */
   hash: string;
+}
+
+export interface BuildOptions {
+  /**
+   * A C file whose main() calls the workload's main, renamed workload_main:
+   * how a workload becomes a single-application guest's /init.
+   */
+  entry?: string;
 }
 
 /** Path of one of our own workloads' C sources. */
@@ -26,38 +34,12 @@ export function workloadSource(name: string): string {
   return join(fixturesDir, 'workloads', `${name}.c`);
 }
 
-/** Compiles a C source once per source hash into cacheDir/bin, reusing earlier builds. */
-export async function buildProgram(source: string, cacheDir: string): Promise<BuiltProgram> {
-  const name = basename(source, '.c');
-  let text: Buffer;
+async function readSource(path: string): Promise<Buffer> {
   try {
-    text = await readFile(source);
+    return await readFile(path);
   } catch (cause) {
-    throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `cannot read workload source ${source}: ${(cause as Error).message}`, { cause });
+    throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `cannot read workload source ${path}: ${(cause as Error).message}`, { cause });
   }
-  const hash = createHash('sha256').update(text).update(CFLAGS.join(' ')).update(LIBS.join(' ')).digest('hex').slice(0, 16);
-  const binDir = join(cacheDir, 'bin');
-  const path = join(binDir, `${name}-${hash}`);
-  if (await isFile(path)) return { name, path, hash };
-
-  await mkdir(binDir, { recursive: true });
-  // Build to a private name and rename: an interrupted or concurrent build never leaves a half binary.
-  const partial = `${path}.${process.pid}.partial`;
-  try {
-    await execa('gcc', [...CFLAGS, '-o', partial, source, ...LIBS], { timeout: 120_000 });
-    await rename(partial, path);
-  } catch (cause) {
-    await rm(partial, { force: true });
-    const missing = (cause as { code?: string }).code === 'ENOENT';
-    throw new VirtbenchError(
-      missing ? 'VIRTBENCH_MISSING_TOOL' : 'VIRTBENCH_BUILD_FAILED',
-      missing
-        ? `gcc not found: the workloads are C programs built on the host; install it with \`apt-get install gcc libc6-dev\``
-        : `building ${name} from ${source} failed: ${(cause as { stderr?: string }).stderr ?? (cause as Error).message}`,
-      { cause },
-    );
-  }
-  return { name, path, hash };
 }
 
 async function isFile(path: string): Promise<boolean> {
@@ -66,4 +48,48 @@ async function isFile(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+async function gcc(args: string[], source: string): Promise<void> {
+  try {
+    await execa('gcc', args, { timeout: 120_000 });
+  } catch (cause) {
+    const missing = (cause as { code?: string }).code === 'ENOENT';
+    throw new VirtbenchError(
+      missing ? 'VIRTBENCH_MISSING_TOOL' : 'VIRTBENCH_BUILD_FAILED',
+      missing
+        ? 'gcc not found: the workloads are C programs built on the host; install it with `apt-get install gcc libc6-dev`'
+        : `building ${source} failed: ${(cause as { stderr?: string }).stderr ?? (cause as Error).message}`,
+      { cause },
+    );
+  }
+}
+
+/** Compiles a C source once per hash of its sources and flags into cacheDir/bin, reusing earlier builds. */
+export async function buildProgram(source: string, cacheDir: string, options: BuildOptions = {}): Promise<BuiltProgram> {
+  const name = basename(source, '.c') + (options.entry ? `-${basename(options.entry, '.c')}` : '');
+  const hasher = createHash('sha256').update(await readSource(source));
+  if (options.entry) hasher.update(await readSource(options.entry));
+  const hash = hasher.update(CFLAGS.join(' ')).update(LIBS.join(' ')).digest('hex').slice(0, 16);
+  const binDir = join(cacheDir, 'bin');
+  const path = join(binDir, `${name}-${hash}`);
+  if (await isFile(path)) return { name, path, hash };
+
+  await mkdir(binDir, { recursive: true });
+  // Build in a private directory and rename: an interrupted or concurrent build never leaves a half binary.
+  const scratch = await mkdtemp(join(binDir, '.build-'));
+  try {
+    const output = join(scratch, name);
+    if (options.entry) {
+      const object = join(scratch, 'workload.o');
+      await gcc([...CFLAGS, '-Dmain=workload_main', '-c', '-o', object, source], source);
+      await gcc([...CFLAGS, '-o', output, options.entry, object, ...LIBS], options.entry);
+    } else {
+      await gcc([...CFLAGS, '-o', output, source, ...LIBS], source);
+    }
+    await rename(output, path);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return { name, path, hash };
 }

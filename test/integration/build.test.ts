@@ -1,0 +1,53 @@
+import { mkdtemp, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { buildProgram, workloadSource } from '../../src/harness/build.js';
+import { fixturesDir } from '../../src/harness/paths.js';
+
+describe('building workloads with gcc', () => {
+  it('builds a static binary once per source hash and reuses it', async () => {
+    const cache = await mkdtemp(join(tmpdir(), 'virtbench-build-'));
+    const first = await buildProgram(workloadSource('forksum'), cache);
+    const again = await buildProgram(workloadSource('forksum'), cache);
+    expect(again).toEqual(first);
+    expect((await stat(first.path)).mode & 0o111).not.toBe(0);
+    const file = await execa('file', [first.path], { reject: false });
+    if (file.exitCode === 0) expect(file.stdout).toMatch(/statically linked/);
+    const run = await execa(first.path, ['100', '1000']);
+    expect(run.stdout).toMatch(/^RESULT value=[\d.]+ unit=s seconds=[\d.]+ sum=495550 spawned=1800 mode=processes$/);
+  });
+
+  it('rebuilds when the source changes', async () => {
+    const cache = await mkdtemp(join(tmpdir(), 'virtbench-build-'));
+    const source = join(cache, 'tiny.c');
+    await writeFile(source, 'int main(void) { return 0; }\n');
+    const one = await buildProgram(source, cache);
+    await writeFile(source, 'int main(void) { return 1; }\n');
+    const two = await buildProgram(source, cache);
+    expect(two.hash).not.toBe(one.hash);
+    expect((await execa(two.path, [], { reject: false })).exitCode).toBe(1);
+  });
+
+  it('links a workload behind an entry wrapper, as a single-application guest needs', async () => {
+    const cache = await mkdtemp(join(tmpdir(), 'virtbench-build-'));
+    const entry = join(cache, 'entry.c');
+    await writeFile(entry, '#include <stdio.h>\nint workload_main(int, char **);\nint main(int c, char **v) { int s = workload_main(c, v); printf("EXIT %d\\n", s); return 0; }\n');
+    const built = await buildProgram(workloadSource('forksum'), cache, { entry });
+    expect(built.name).toBe('forksum-entry');
+    const run = await execa(built.path, ['--threads', '1', '10']);
+    expect(run.stdout).toMatch(/sum=55 .*mode=threads\nEXIT 0$/);
+  });
+
+  it('names the source and shows gcc errors when a build fails', async () => {
+    const cache = await mkdtemp(join(tmpdir(), 'virtbench-build-'));
+    const source = join(cache, 'broken.c');
+    await writeFile(source, 'int main(void) { return undefined_symbol; }\n');
+    await expect(buildProgram(source, cache)).rejects.toMatchObject({
+      code: 'VIRTBENCH_BUILD_FAILED',
+      message: expect.stringMatching(/building .*broken\.c failed: .*undefined_symbol/s),
+    });
+    await expect(buildProgram(join(fixturesDir, 'nope.c'), cache)).rejects.toThrow(/cannot read workload source .*nope\.c/);
+  });
+});
