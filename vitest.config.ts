@@ -2,11 +2,16 @@ import { defineConfig } from 'vitest/config';
 import { virtbench } from './src/index.js';
 
 export default defineConfig({
-  plugins: [virtbench({ platforms: ['native'] })],
+  plugins: [
+    virtbench({
+      // Every platform and variant; those this machine cannot run are skipped with the reason.
+      platforms: ['native', 'qemu-kvm', 'qemu-kvm-qcow2', 'qemu-kvm-ide', 'qemu-tcg', 'qemu-tcg-qcow2', 'qemu-tcg-ide', 'unikernel'],
+    }),
+  ],
   test: {
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 300_000 } },
+      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 900_000 } },
     ],
   },
 });

@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Installs what virtbench needs on a fresh Debian machine: the compiler for
-# the workloads, fio and nginx from Debian's packages, and the npm packages
-# (which bring their own Node 22). Idempotent: already present means skipped.
-#   scripts/setup.sh        what `npm run bench` needs
-#   scripts/setup.sh test   and what the tests need too (Chromium for the HTML report check)
+# Installs what virtbench needs on a fresh Debian machine, then the npm
+# packages (which bring their own Node 22). Idempotent: what is present is
+# skipped, so a second run takes seconds.
+#   scripts/setup.sh        what `npm run bench` needs, for every platform
+#   scripts/setup.sh test   and what the tests need too
+# Images (container image, guest image) are built by the first run that needs
+# them and cached in $VIRTBENCH_CACHE_DIR (default ~/.cache/virtbench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(gcc libc6-dev fio nginx-light libaio1)
-[[ "${1:-}" == test ]] && packages+=(chromium)
+packages=(
+  # native: the workloads are static C programs built on the host; fio and nginx are Debian's
+  gcc libc6-dev fio nginx-light libaio1
+  # qemu-tcg, qemu-kvm and unikernel: the emulator, qemu-img for qcow2 disks, and the guest image
+  # builder (mmdebstrap builds the root file system, mkfs.ext4 -d turns it into a disk without a loop mount)
+  qemu-system-x86 qemu-utils mmdebstrap debian-archive-keyring e2fsprogs ca-certificates
+)
+[[ "${1:-}" == test ]] && packages+=(chromium) # the HTML report is checked in headless Chromium
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,9 +29,10 @@ if ((${#missing[@]})); then
   fi
   echo "virtbench setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
+  # Another apt run may hold the lock: wait for it rather than fail.
+  apt-get update -qq -o DPkg::Lock::Timeout=600
   # nginx's package would start a system nginx where an init system runs; we start our own per run.
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
 fi
 
 if [[ ! -x node_modules/.bin/vitest || package-lock.json -nt node_modules/.package-lock.json ]]; then

@@ -46,7 +46,7 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
     task.meta.virtbench = recordFor(session.platform, workloads[task.name as WorkloadName] ?? task.name, profile, session.skipReason);
     if (session.skipReason) skip(session.skipReason);
 
-    const platform = await createPlatform(session.platform).connect(session.facts ?? {});
+    const platform = await createPlatform(session.platform, session.settings).connect(session.facts ?? {});
     const prepared: PreparedWorkload[] = [];
     try {
       const platformInfo = await platform.describe();
@@ -63,6 +63,11 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
           }
           const record: BenchmarkRecord = { ...recordFor(session.platform, workload, profile), platformInfo };
           task.meta.virtbench = record;
+          const unsupported = platform.unsupported?.(workload);
+          if (unsupported) {
+            record.skipReason = `n/a: ${unsupported}`;
+            skip(record.skipReason);
+          }
           const ready = await prepareWorkload(platform, workload, profile, { cacheDir: session.cacheDir, signal });
           prepared.push(ready);
           return {

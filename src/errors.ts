@@ -7,7 +7,11 @@ export type VirtbenchErrorCode =
   | 'VIRTBENCH_BUILD_FAILED'
   | 'VIRTBENCH_WORKLOAD_FAILED'
   | 'VIRTBENCH_BAD_OUTPUT'
-  | 'VIRTBENCH_BAD_RESULTS_FILE';
+  | 'VIRTBENCH_BAD_RESULTS_FILE'
+  | 'VIRTBENCH_BOOT_FAILED'
+  | 'VIRTBENCH_BOOT_TIMEOUT'
+  | 'VIRTBENCH_HOST_KEY_MISMATCH'
+  | 'VIRTBENCH_GUEST_LOST';
 
 /** Every error virtbench raises: a stable code, the platform when there is one, and the cause. */
 export class VirtbenchError extends Error {

@@ -6,7 +6,8 @@ import { cacheDir } from './harness/paths.js';
 import { PLATFORM_NAMES } from './harness/platforms/index.js';
 import { PROFILE_NAMES, resolveProfile, type Profile } from './harness/profiles.js';
 import { resolveUntilStable, type UntilStable } from './harness/run-count.js';
-import { PROVIDE_KEY, type ProvidedSession } from './harness/session.js';
+import { PROVIDE_KEY, type PlatformSettings, type ProvidedSession } from './harness/session.js';
+import { validateImageOptions, type UnikernelImageOptions } from './harness/unikernel/guest-command.js';
 import { workloads } from './harness/workloads.js';
 import { VirtbenchReporter } from './reporters/virtbench-reporter.js';
 
@@ -30,9 +31,11 @@ export interface VirtbenchOptions {
    * maxRuns (default 30). VIRTBENCH_UNTIL_SD and VIRTBENCH_MAX_RUNS override it.
    */
   untilStable?: UntilStable;
+  /** Boot your own unikernel images (rumprun, Unikraft builds of our workloads) on the unikernel platform. */
+  unikernel?: UnikernelImageOptions;
 }
 
-const OPTION_NAMES = ['platforms', 'profile', 'reportDir', 'include', 'baseline', 'threshold', 'failThreshold', 'untilStable'];
+const OPTION_NAMES = ['platforms', 'profile', 'reportDir', 'include', 'baseline', 'threshold', 'failThreshold', 'untilStable', 'unikernel'];
 const BENCH_SUFFIX = ' (bench)';
 
 export interface ResolvedOptions {
@@ -42,6 +45,7 @@ export interface ResolvedOptions {
   include: string[];
   cacheDir: string;
   untilStable?: UntilStable;
+  settings: PlatformSettings;
   gate?: { baseline: string; threshold?: number; failThreshold?: number };
 }
 
@@ -78,7 +82,9 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
   }
   const baseline = env.VIRTBENCH_BASELINE || options.baseline;
   const profile = resolveProfile(env.VIRTBENCH_PROFILE || options.profile);
+  if (options.unikernel) validateImageOptions(options.unikernel);
   return {
+    settings: options.unikernel ? { unikernel: options.unikernel } : {},
     untilStable: resolveUntilStable(options.untilStable, env, profile.runs),
     gate: baseline ? { baseline, threshold: options.threshold, failThreshold: options.failThreshold } : undefined,
     platforms,
@@ -101,6 +107,7 @@ function platformProject(platform: string, options: ResolvedOptions, requested: 
     profile: options.profile.name,
     cacheDir: options.cacheDir,
     requested,
+    settings: options.settings,
     ...(options.untilStable ? { untilStable: options.untilStable } : {}),
   };
   return {
@@ -138,6 +145,11 @@ function checkRequestedProjects(requested: string[], platforms: string[], otherP
   }
 }
 
+function isVirtbenchReporter(entry: unknown): boolean {
+  const instance = Array.isArray(entry) ? entry[0] : entry;
+  return (instance as { isVirtbenchReporter?: unknown } | null)?.isVirtbenchReporter === true;
+}
+
 /**
  * The Vitest plugin: one project per platform, `--project <platform>` selecting
  * that platform's benchmarks, and the virtbench reporter.
@@ -163,8 +175,9 @@ export function virtbench(userOptions: VirtbenchOptions = {}): Plugin {
     },
     configureVitest({ vitest }) {
       // Added here rather than in config() so that a --reporter on the command line cannot drop it.
+      // Project configs that extend the root load this plugin again: one reporter per run, whoever made it.
       const reporters = vitest.config.reporters as unknown[];
-      if (!reporters.some((entry) => entry === reporter)) reporters.push(reporter);
+      if (!reporters.some(isVirtbenchReporter)) reporters.push(reporter);
     },
   } as Plugin;
 }

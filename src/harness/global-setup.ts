@@ -12,7 +12,7 @@ import { PROVIDE_KEY, type ProvidedSession } from './session.js';
 export default async function setupPlatform(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const session = project.config.provide[PROVIDE_KEY] as (ProvidedSession & { requested?: boolean }) | undefined;
   if (!session) return undefined;
-  const platform = createPlatform(session.platform);
+  const platform = createPlatform(session.platform, session.settings);
   const log = (line: string) => console.log(`virtbench [${session.platform}] ${line}`);
 
   const availability = await platform.availability();

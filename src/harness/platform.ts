@@ -1,3 +1,5 @@
+import type { BuiltProgram } from './build.js';
+
 /**
  * The one interface every platform implements. Only files under
  * src/harness/platforms/ know how a platform works; everything else talks to
@@ -57,6 +59,13 @@ export interface StartedPlatform extends AsyncDisposable {
   describe(): Promise<PlatformInfo>;
   /** Releases what connect() opened (sessions, not the platform itself). Idempotent. */
   close(): Promise<void>;
+  /**
+   * Why this platform cannot run a workload at all (a single-application
+   * guest has no fork()); the benchmark is then reported n/a with the reason.
+   */
+  unsupported?(workload: { name: string; kind: string }): string | undefined;
+  /** How this platform builds a C workload, when the shared static binary is not enough. */
+  buildProgram?(source: string, cacheDir: string): Promise<BuiltProgram>;
 }
 
 /** Plain, structured-clone-safe facts a worker needs to reach a provisioned platform. */

@@ -60,7 +60,8 @@ async function prepareCommand(
 ): Promise<PreparedWorkload> {
   let program: string;
   if ('source' in workload.program) {
-    const built = await buildProgram(workload.program.source, cacheDir);
+    const build = platform.buildProgram?.bind(platform) ?? buildProgram;
+    const built = await build(workload.program.source, cacheDir);
     program = await platform.copyIn(built.path, `${built.name}-${built.hash}`, { executable: true });
   } else {
     await requireTool(platform, workload, workload.program.tool);

@@ -1,10 +1,17 @@
 import type { ConnectionFacts } from './platform.js';
 import type { ProfileName } from './profiles.js';
 import type { UntilStable } from './run-count.js';
+import type { UnikernelImageOptions } from './unikernel/guest-command.js';
 import type {} from 'vitest'; // the module augmented below
 
 /** Whether a larger or a smaller figure is the better one. */
 export type Better = 'higher' | 'lower';
+
+/** Platform-specific options from the plugin, passed to every platform factory. */
+export interface PlatformSettings {
+  /** A user's own unikernel image instead of ours (see README). */
+  unikernel?: UnikernelImageOptions;
+}
 
 /** What the main process hands each benchmark worker (structured-clone safe), under the key `virtbench`. */
 export interface ProvidedSession {
@@ -16,6 +23,7 @@ export interface ProvidedSession {
   facts?: ConnectionFacts;
   /** Adaptive run count: more runs until the figures are this stable. */
   untilStable?: UntilStable;
+  settings?: PlatformSettings;
 }
 
 export interface Sample {

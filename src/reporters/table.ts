@@ -35,7 +35,7 @@ export function benchmarkLabel(result: Pick<BenchmarkResult, 'benchmark' | 'vari
 /** One cell: median with its relative IQR, and the performance ratio to the baseline platform. */
 export function formatCell(result: BenchmarkResult | undefined, baseline: BenchmarkResult | undefined): string {
   if (!result) return '-';
-  if (result.status === 'skipped') return 'skipped';
+  if (result.status === 'skipped') return result.skipReason?.startsWith('n/a') ? 'n/a' : 'skipped';
   if (result.status === 'failed') {
     const kept = result.samples.length;
     return kept > 0 ? `FAILED (${kept} run${kept === 1 ? '' : 's'} kept)` : 'FAILED';

@@ -40,6 +40,8 @@ export function toBenchmarkResult(record: BenchmarkRecord, testCase: Pick<TestCa
  * writes results.json and the CSV files. It never starts or stops anything.
  */
 export class VirtbenchReporter implements Reporter {
+  /** A brand rather than instanceof: the plugin may be loaded more than once per run. */
+  readonly isVirtbenchReporter = true;
   private vitest?: Vitest;
   private results = new Map<string, BenchmarkResult>();
   private platformInfo: Record<string, Record<string, string | number | boolean>> = {};
@@ -79,7 +81,7 @@ export class VirtbenchReporter implements Reporter {
     log();
     log(`virtbench: ${this.options.profile} profile, ${platforms.join(' vs ')}`);
     for (const line of renderComparison(file.results, platforms).lines) log(line);
-    for (const skipped of uniqueSkips(file.results)) log(`  ${skipped.platform} skipped: ${skipped.reason}`);
+    for (const line of skipLines(file.results)) log(`  ${line}`);
     // The error text already names the platform and the workload.
     for (const failed of file.results.filter((r) => r.status === 'failed')) log(`  FAILED ${firstLine(failed.error ?? '')}`);
     try {
@@ -132,8 +134,21 @@ export class VirtbenchReporter implements Reporter {
   }
 }
 
-function uniqueSkips(results: BenchmarkResult[]): { platform: string; reason: string }[] {
-  const seen = new Map<string, string>();
-  for (const r of results) if (r.status === 'skipped' && !seen.has(r.platform)) seen.set(r.platform, r.skipReason ?? 'skipped');
-  return [...seen].map(([platform, reason]) => ({ platform, reason }));
+/**
+ * One line per platform and reason: "qemu-kvm skipped: ..." when a whole
+ * platform cannot run, "unikernel fork: n/a: ..." for a benchmark it cannot run.
+ */
+export function skipLines(results: readonly BenchmarkResult[]): string[] {
+  const byReason = new Map<string, { platform: string; reason: string; benchmarks: string[] }>();
+  for (const r of results.filter((x) => x.status === 'skipped')) {
+    const reason = r.skipReason ?? 'skipped';
+    const key = `${r.platform}\u0000${reason}`;
+    const entry = byReason.get(key) ?? { platform: r.platform, reason, benchmarks: [] };
+    entry.benchmarks.push(r.benchmark);
+    byReason.set(key, entry);
+  }
+  return [...byReason.values()].map(({ platform, reason, benchmarks }) => {
+    const all = results.filter((r) => r.platform === platform).length === benchmarks.length;
+    return all ? `${platform} skipped: ${reason}` : `${platform} ${benchmarks.join(', ')}: ${reason}`;
+  });
 }

@@ -6,34 +6,20 @@ import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { compareResults } from '../../src/reporters/compare.js';
 import { renderHtml } from '../../src/reporters/html.js';
-import { RESULTS_SCHEMA, withSummary, type BenchmarkResult, type ResultsFile } from '../../src/reporters/results-file.js';
+import { resultOf, resultsFileOf } from '../builders.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
-function result(platform: string, benchmark: string, values: number[]): BenchmarkResult {
-  return withSummary({
-    platform,
-    benchmark,
-    title: `${benchmark} title`,
-    unit: benchmark === 'cpu' ? 'kFLOPS' : 's',
-    better: benchmark === 'cpu' ? 'higher' : 'lower',
-    status: 'passed',
-    samples: values.map((value, i) => ({ time: i, value, seconds: 1, extra: {} })),
-  });
-}
-
-const file: ResultsFile = {
-  schema: RESULTS_SCHEMA,
-  createdAt: '2026-11-24T00:00:00Z',
-  profile: 'standard',
-  environment: { host: { cpuModel: 'AMD EPYC </script><b>', cpus: 2 }, platforms: { docker: { storageDriver: 'overlay2' } } },
-  results: [
-    result('native', 'cpu', [5.6e6, 5.5e6, 5.7e6]),
-    result('docker', 'cpu', [5.4e6, 5.5e6, 5.3e6]),
-    result('native', 'mem', [0.34, 0.35, 0.33]),
-    result('docker', 'mem', [0.36, 0.37, 0.35]),
+const file = resultsFileOf(
+  [
+    resultOf('native', 'cpu', [5.6e6, 5.5e6, 5.7e6]),
+    resultOf('docker', 'cpu', [5.4e6, 5.5e6, 5.3e6]),
+    resultOf('native', 'mem', [0.34, 0.35, 0.33]),
+    resultOf('docker', 'mem', [0.36, 0.37, 0.35]),
   ],
-};
+  { cpuModel: 'AMD EPYC </script><b>', cpus: 2 },
+);
+file.environment.platforms.docker = { storageDriver: 'overlay2' };
 
 describe.skipIf(!existsSync(CHROMIUM))(`HTML report in headless Chromium (${CHROMIUM}; apt-get install chromium)`, () => {
   it('renders offline with a chart per benchmark, the environment and the baseline comparison, without console errors', async () => {

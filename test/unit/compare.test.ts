@@ -1,28 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { bootstrapChangeCi, compareResults, gateFails, parseThreshold, rankTestPValue } from '../../src/reporters/compare.js';
-import { RESULTS_SCHEMA, withSummary, type BenchmarkResult, type ResultsFile } from '../../src/reporters/results-file.js';
+import type { BenchmarkResult } from '../../src/reporters/results-file.js';
+import { resultOf, resultsFileOf } from '../builders.js';
 
-function result(benchmark: string, values: number[], over: Partial<BenchmarkResult> = {}): BenchmarkResult {
-  const higher = benchmark === 'cpu';
-  return withSummary({
-    platform: 'native',
-    benchmark,
-    title: benchmark,
-    unit: higher ? 'kFLOPS' : 's',
-    better: higher ? 'higher' : 'lower',
-    status: 'passed',
-    samples: values.map((value, i) => ({ time: i, value, seconds: 1, extra: {} })),
-    ...over,
-  });
-}
-
-const file = (...results: BenchmarkResult[]): ResultsFile => ({
-  schema: RESULTS_SCHEMA,
-  createdAt: '2026-11-24T00:00:00Z',
-  profile: 'standard',
-  environment: { host: {}, platforms: {} },
-  results,
-});
+const result = (benchmark: string, values: number[], over: Partial<BenchmarkResult> = {}) => resultOf('native', benchmark, values, over);
+const file = (...results: BenchmarkResult[]) => resultsFileOf(results);
 
 describe('rank test', () => {
   it('matches the Kruskal-Wallis (two-group Mann-Whitney) p-value for separated samples', () => {

@@ -88,3 +88,20 @@ describe('orderPlatforms', () => {
     ]);
   });
 });
+
+describe('skipLines', () => {
+  it('says a whole platform was skipped once, and names benchmarks a platform cannot run', async () => {
+    const { skipLines } = await import('../../src/reporters/virtbench-reporter.js');
+    const { withSummary } = await import('../../src/reporters/results-file.js');
+    const row = (platform: string, benchmark: string, skipReason?: string) =>
+      withSummary({ platform, benchmark, title: '', unit: 's', better: 'lower' as const, status: skipReason ? ('skipped' as const) : ('passed' as const), skipReason, samples: [] });
+    expect(
+      skipLines([
+        row('qemu-kvm', 'cpu', 'KVM is not usable here'),
+        row('qemu-kvm', 'mem', 'KVM is not usable here'),
+        row('unikernel', 'cpu'),
+        row('unikernel', 'fork', 'n/a: no fork()'),
+      ]),
+    ).toEqual(['qemu-kvm skipped: KVM is not usable here', 'unikernel fork: n/a: no fork()']);
+  });
+});

@@ -4,29 +4,11 @@ import { toGithubBenchmark } from '../../src/reporters/export.js';
 import { findings } from '../../src/reporters/findings.js';
 import { renderMarkdown } from '../../src/reporters/markdown.js';
 import { mergeResults } from '../../src/reporters/merge.js';
-import { RESULTS_SCHEMA, withSummary, type BenchmarkResult, type ResultsFile } from '../../src/reporters/results-file.js';
+import type { BenchmarkResult } from '../../src/reporters/results-file.js';
+import { resultOf, resultsFileOf } from '../builders.js';
 
-function result(platform: string, benchmark: string, values: number[], over: Partial<BenchmarkResult> = {}): BenchmarkResult {
-  const higher = benchmark === 'disk-random';
-  return withSummary({
-    platform,
-    benchmark,
-    title: benchmark,
-    unit: higher ? 'IOPS' : 's',
-    better: higher ? 'higher' : 'lower',
-    status: 'passed',
-    samples: values.map((value, i) => ({ time: i, value, seconds: 1, extra: {} })),
-    ...over,
-  });
-}
-
-const file = (hostname: string, ...results: BenchmarkResult[]): ResultsFile => ({
-  schema: RESULTS_SCHEMA,
-  createdAt: '2026-11-24T00:00:00Z',
-  profile: 'standard',
-  environment: { host: { hostname, cpuModel: 'AMD EPYC', cpus: 2 }, platforms: Object.fromEntries(results.map((r) => [r.platform, { kernel: '6.1' }])) },
-  results,
-});
+const result = resultOf;
+const file = (hostname: string, ...results: BenchmarkResult[]) => resultsFileOf(results, { hostname, cpuModel: 'AMD EPYC', cpus: 2 });
 
 const run = file(
   'vm',

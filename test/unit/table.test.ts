@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { withSummary, type BenchmarkResult } from '../../src/reporters/results-file.js';
+import { resultOf } from '../builders.js';
 import { formatCell, formatValue, layoutColumns, renderComparison } from '../../src/reporters/table.js';
 
-function result(platform: string, benchmark: string, values: number[], over: Partial<BenchmarkResult> = {}): BenchmarkResult {
-  return withSummary({
-    platform,
-    benchmark,
-    title: benchmark,
-    unit: benchmark === 'cpu' ? 'kFLOPS' : 's',
-    better: benchmark === 'cpu' ? 'higher' : 'lower',
-    status: 'passed',
-    samples: values.map((value, i) => ({ time: 1_700_000_000 + i, value, seconds: 1, extra: {} })),
-    ...over,
-  });
-}
+const result = resultOf;
 
 describe('formatValue', () => {
   it.each([
@@ -40,6 +29,7 @@ describe('formatCell', () => {
     expect(formatCell(result('native', 'mem', [1, 2], { status: 'failed', error: 'boom' }), native)).toBe('FAILED (2 runs kept)');
     expect(formatCell(result('native', 'mem', [], { status: 'failed' }), native)).toBe('FAILED');
     expect(formatCell(result('x', 'mem', [], { status: 'skipped' }), native)).toBe('skipped');
+    expect(formatCell(result('x', 'fork', [], { status: 'skipped', skipReason: 'n/a: no fork()' }), native)).toBe('n/a');
     expect(formatCell(undefined, native)).toBe('-');
   });
 });

@@ -1,18 +1,29 @@
 import { VirtbenchError } from '../../errors.js';
 import type { Platform } from '../platform.js';
+import type { PlatformSettings } from '../session.js';
 import { createNativePlatform } from './native.js';
+import { createQemuPlatform } from './qemu.js';
+import { createUnikernelPlatform } from './unikernel.js';
 
 /** Every platform virtbench can run, by project name. A platform is added here and in its own file. */
-const factories: Record<string, () => Platform> = {
+const factories: Record<string, (settings: PlatformSettings) => Platform> = {
   native: createNativePlatform,
+  'qemu-tcg': () => createQemuPlatform({ accel: 'tcg' }),
+  'qemu-tcg-qcow2': () => createQemuPlatform({ accel: 'tcg', format: 'qcow2' }),
+  'qemu-tcg-ide': () => createQemuPlatform({ accel: 'tcg', bus: 'ide' }),
+  'qemu-kvm': () => createQemuPlatform({ accel: 'kvm' }),
+  'qemu-kvm-qcow2': () => createQemuPlatform({ accel: 'kvm', format: 'qcow2' }),
+  'qemu-kvm-ide': () => createQemuPlatform({ accel: 'kvm', bus: 'ide' }),
+  unikernel: (settings) => createUnikernelPlatform(settings.unikernel),
 };
 
 export const PLATFORM_NAMES = Object.keys(factories);
 
-export function createPlatform(name: string): Platform {
+/** Settings are the plugin's platform-specific options (plain data, so they reach workers too). */
+export function createPlatform(name: string, settings: PlatformSettings = {}): Platform {
   const factory = factories[name];
   if (!factory) {
     throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown platform "${name}"; valid platforms: ${PLATFORM_NAMES.join(', ')}`);
   }
-  return factory();
+  return factory(settings);
 }

@@ -1,0 +1,202 @@
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { execa } from 'execa';
+import { VirtbenchError } from '../../errors.js';
+import { cacheDir } from '../paths.js';
+import type { Availability, ConnectionFacts, Platform, ProvisionContext, StartedPlatform } from '../platform.js';
+import { ensureGuestImage, findGuestImage, type GuestImage } from '../qemu/guest-image.js';
+import { GUEST_WORK_DIR } from '../qemu/guest-recipe.js';
+import { kvmAvailability, readKvmHostFacts } from '../qemu/kvm.js';
+import { GUEST_SERVICE_PORT, MACHINE_TYPE, QEMU_BINARY, cpuModel, type Accel, type DiskBus, type DiskFormat } from '../qemu/qemu-argv.js';
+import { bootGuest, type RunningGuest } from '../qemu/qemu-guest.js';
+import { commandLine, connectSsh, shellQuote, type SshSession } from '../qemu/ssh.js';
+
+/**
+ * A Debian guest under QEMU, reached over ssh. qemu-tcg and qemu-kvm share
+ * everything but the accelerator; variants change the benchmark disk's
+ * format (raw, qcow2) and bus (virtio, ide). Never falls back from KVM to TCG.
+ */
+export interface QemuPlatformOptions {
+  accel: Accel;
+  format?: DiskFormat;
+  bus?: DiskBus;
+  /** QEMU -cpu; default: max under TCG, host under KVM. */
+  cpu?: string;
+  /** Project name; defaults to qemu-<accel>[-qcow2][-ide]. */
+  name?: string;
+  cpus?: number;
+  memoryMiB?: number;
+  /** Spawn to ssh banner. Default 120 s under TCG (slow, shared hosts), 60 s under KVM. */
+  bootTimeoutMs?: number;
+}
+
+const QEMU_TOOLS = [QEMU_BINARY, 'qemu-img', 'mkfs.ext4'];
+const BUILD_TOOLS = ['mmdebstrap', 'dpkg-deb', 'apt-get'];
+const KVM_PROBE_TIMEOUT_MS = 30_000;
+
+async function missingTools(tools: string[]): Promise<string[]> {
+  const found = await Promise.all(tools.map((t) => execa('sh', ['-c', 'command -v "$1"', 'sh', t], { reject: false })));
+  return tools.filter((_, i) => found[i]!.exitCode !== 0);
+}
+
+async function qemuVersion(): Promise<string> {
+  const { stdout } = await execa(QEMU_BINARY, ['--version']);
+  return /version\s+(.+)/.exec(stdout.split('\n')[0] ?? '')?.[1]?.trim() ?? 'unknown';
+}
+
+export function createQemuPlatform(options: QemuPlatformOptions): Platform {
+  const format = options.format ?? 'raw';
+  const bus = options.bus ?? 'virtio';
+  const name = options.name ?? ['qemu', options.accel, ...(format === 'raw' ? [] : [format]), ...(bus === 'virtio' ? [] : [bus])].join('-');
+  const bootTimeoutMs = options.bootTimeoutMs ?? (options.accel === 'kvm' ? 60_000 : 120_000);
+  let kvmProbe: Promise<Availability> | undefined;
+
+  async function boot(image: GuestImage, log: (line: string) => void, timeoutMs = bootTimeoutMs): Promise<RunningGuest> {
+    return bootGuest(image, {
+      platform: name,
+      accel: options.accel,
+      cpu: options.cpu,
+      disk: { format, bus },
+      cpus: options.cpus ?? 2,
+      memoryMiB: options.memoryMiB ?? 2048,
+      bootTimeoutMs: timeoutMs,
+      dataDiskSize: '4G',
+      log,
+    });
+  }
+
+  /** The static rule passed: one real boot under a short deadline decides. */
+  async function probeKvm(): Promise<Availability> {
+    const log = (line: string) => console.log(`virtbench [${name}] ${line}`);
+    const image = await ensureGuestImage({ cacheDir: cacheDir(), log });
+    try {
+      const guest = await boot(image, log, KVM_PROBE_TIMEOUT_MS);
+      await guest.kill();
+      return { available: true };
+    } catch (error) {
+      const firstLine = (error as Error).message.split('\n')[0];
+      return { available: false, reason: `KVM passed the static checks, but a probe boot failed: ${firstLine}` };
+    }
+  }
+
+  return {
+    name,
+    async availability() {
+      const missing = await missingTools(findGuestImage(cacheDir()) ? QEMU_TOOLS : [...QEMU_TOOLS, ...BUILD_TOOLS]);
+      if (missing.length) return { available: false, reason: `${missing.join(', ')} not installed; run scripts/setup.sh (as root)` };
+      if (!findGuestImage(cacheDir()) && process.getuid?.() !== 0) {
+        return { available: false, reason: 'the guest image is not built yet and building it (mmdebstrap) needs root' };
+      }
+      if (options.accel === 'tcg') return { available: true };
+      const rule = kvmAvailability(readKvmHostFacts());
+      if (!rule.available) return rule;
+      kvmProbe ??= probeKvm();
+      return kvmProbe;
+    },
+
+    async provision(context: ProvisionContext) {
+      const image = await ensureGuestImage({ cacheDir: context.cacheDir, log: context.log });
+      const version = await qemuVersion();
+      context.log(`booting ${options.accel.toUpperCase()} guest (${format}, ${bus}; kernel ${image.manifest.kernelRelease})`);
+      const guest = await boot(image, context.log);
+      let ssh: SshSession | undefined;
+      try {
+        const facts: ConnectionFacts = {
+          host: '127.0.0.1',
+          sshPort: guest.sshPort,
+          servicePort: guest.servicePort,
+          clientKey: image.clientKey,
+          hostKey: image.manifest.hostKey.publicBlob,
+          hostKeyFingerprint: image.manifest.hostKey.fingerprint,
+          workDir: GUEST_WORK_DIR,
+          qemu: version,
+          accelerator: options.accel,
+          machine: MACHINE_TYPE,
+          cpuModel: options.cpu ?? cpuModel(options.accel),
+          vcpus: options.cpus ?? 2,
+          memoryMiB: options.memoryMiB ?? 2048,
+          guestKernel: image.manifest.kernelRelease,
+          diskFormat: format,
+          diskBus: bus,
+          diskCache: 'none',
+          network: 'user (slirp), hostfwd 127.0.0.1',
+          bootSeconds: Math.round(guest.bootMs / 100) / 10,
+        };
+        ssh = await sessionFor(name, facts);
+        // The work directory must be on the benchmark disk, not the root disk or a tmpfs.
+        const check = await ssh.run(`mountpoint -q /mnt/bench && test -d ${shellQuote(GUEST_WORK_DIR)} && grep -m1 'model name' /proc/cpuinfo`);
+        if (check.exitCode !== 0) throw new VirtbenchError('VIRTBENCH_BOOT_FAILED', `the guest's benchmark disk is not mounted at /mnt/bench (${check.stderr.trim() || `exit ${check.exitCode}`})`, { platform: name });
+        facts.guestCpu = check.stdout.split(':').slice(1).join(':').trim();
+        const session = ssh;
+        let stopped = false;
+        return {
+          facts,
+          async stop() {
+            if (stopped) return;
+            stopped = true;
+            // Power off from inside (flushes nothing we keep, but exits cleanly); SIGKILL if that does not end QEMU soon.
+            await session.run(`sync; echo o > /proc/sysrq-trigger`, { timeoutMs: 3_000 }).catch(() => undefined);
+            session.close();
+            await guest.waitForExit(5_000);
+            await guest.kill();
+          },
+          stopSync() {
+            stopped = true;
+            guest.killSync();
+          },
+        };
+      } catch (error) {
+        ssh?.close();
+        await guest.kill();
+        throw error;
+      }
+    },
+
+    async connect(facts) {
+      return connectQemu(name, facts, await sessionFor(name, facts));
+    },
+  };
+}
+
+async function sessionFor(platform: string, facts: ConnectionFacts): Promise<SshSession> {
+  return connectSsh({
+    platform,
+    host: String(facts.host),
+    port: Number(facts.sshPort),
+    privateKey: await readFile(String(facts.clientKey)),
+    hostKey: String(facts.hostKey),
+  });
+}
+
+function connectQemu(name: string, facts: ConnectionFacts, ssh: SshSession): StartedPlatform {
+  const workDir = String(facts.workDir);
+  const close = async () => ssh.close();
+  return {
+    name,
+    workDir,
+    exec: (argv, options = {}) => ssh.run(commandLine(argv, { cwd: options.cwd ?? workDir, timeoutMs: options.timeoutMs }), { argv, timeoutMs: options.timeoutMs }),
+    async copyIn(hostPath, fileName, options = {}) {
+      const target = `${workDir}/${fileName}`;
+      const steps = [`mkdir -p ${shellQuote(dirname(target))}`, `cat > ${shellQuote(target)}`, ...(options.executable ? [`chmod 755 ${shellQuote(target)}`] : [])];
+      const result = await ssh.run(steps.join(' && '), { argv: ['copyIn', hostPath, target], stdin: createReadStream(hostPath), timeoutMs: 300_000 });
+      if (result.exitCode !== 0) {
+        throw new VirtbenchError('VIRTBENCH_WORKLOAD_FAILED', `copying ${hostPath} to the guest's ${target} failed (exit ${result.exitCode}): ${result.stderr.trim()}`, { platform: name });
+      }
+      return target;
+    },
+    async serviceAddress() {
+      return { listen: `0.0.0.0:${GUEST_SERVICE_PORT}`, host: String(facts.host), port: Number(facts.servicePort) };
+    },
+    async flushCaches() {
+      const result = await ssh.run('sync && echo 3 > /proc/sys/vm/drop_caches', { timeoutMs: 60_000 });
+      return result.exitCode === 0;
+    },
+    async describe() {
+      const { host: _host, sshPort: _ssh, servicePort: _svc, clientKey: _key, hostKey: _hostKey, workDir: _dir, ...info } = facts;
+      return info;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

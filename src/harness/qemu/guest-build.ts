@@ -1,0 +1,116 @@
+import { appendFile, chmod, copyFile, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { VirtbenchError } from '../../errors.js';
+import type { Apt } from './apt.js';
+import { runTool } from './run-tool.js';
+import { GUEST_HOST_KEY_PATH, GUEST_PACKAGES, GUEST_SHELL, INITTAB, RC_SCRIPT, ROOT_IMAGE_SIZE, initramfsInit } from './guest-recipe.js';
+import { resolveGuestModules } from './kernel-modules.js';
+
+/*
+ * The steps of one image build, all inside a private directory that only
+ * becomes the cached image once every step has succeeded.
+ */
+
+function run(tool: string, args: string[], options: { cwd?: string; input?: string; stdoutFile?: string; timeoutMs?: number } = {}) {
+  return runTool(tool, args, { ...options, code: 'VIRTBENCH_BUILD_FAILED' });
+}
+
+export interface KernelFiles {
+  vmlinuz: string;
+  /** The extracted lib/modules/<release> directory. */
+  moduleDir: string;
+  /** `uname -r` of the guest, e.g. 6.1.0-56-amd64. */
+  release: string;
+}
+
+/** Downloads the kernel image package and unpacks it: vmlinuz and modules from one .deb. */
+export async function fetchKernel(apt: Apt, name: string, version: string, workDir: string): Promise<KernelFiles> {
+  const debs = join(workDir, 'debs');
+  await mkdir(debs, { recursive: true });
+  const deb = await apt.download(name, version, debs);
+  const tree = join(workDir, 'kernel');
+  await run('dpkg-deb', ['-x', deb, tree]);
+  const release = (await readdir(join(tree, 'lib', 'modules')))[0];
+  const vmlinuz = (await readdir(join(tree, 'boot'))).find((f) => f.startsWith('vmlinuz-'));
+  if (!release || !vmlinuz) throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `${deb} holds no vmlinuz or no lib/modules`);
+  return { vmlinuz: join(tree, 'boot', vmlinuz), moduleDir: join(tree, 'lib', 'modules', release), release };
+}
+
+/** mmdebstrap (minbase) with the benchmark tools, pinned to the versions in the cache key. */
+export async function buildRootTree(target: string, suite: string, sourcesFile: string, versions: Record<string, string>): Promise<void> {
+  const include = GUEST_PACKAGES.map((p) => `${p}=${versions[p]}`).join(',');
+  await run(
+    'mmdebstrap',
+    [
+      '--variant=minbase',
+      `--include=${include}`,
+      '--aptopt=Acquire::Languages "none"',
+      '--dpkgopt=path-exclude=/usr/share/man/*',
+      '--dpkgopt=path-exclude=/usr/share/locale/*',
+      '--dpkgopt=path-exclude=/usr/share/doc/*',
+      suite,
+      target,
+      sourcesFile,
+    ],
+    { timeoutMs: 1_200_000 },
+  );
+}
+
+/** Our init, the ssh keys and the hostname; the tree is then ready to become an ext4 image. */
+export async function customizeRootTree(root: string, files: { hostKey: Buffer; authorizedKey: string }): Promise<void> {
+  await mkdir(join(root, 'virtbench'), { recursive: true });
+  await writeFile(join(root, 'virtbench', 'rc'), RC_SCRIPT, { mode: 0o755 });
+  await writeFile(join(root, 'etc', 'inittab'), INITTAB);
+  await writeFile(join(root, 'etc', 'hostname'), 'virtbench\n');
+  // dropbear starts root's shell for every exec. Under TCG a dynamically linked program takes ~150 ms
+  // to start, the static busybox ~40 ms: root's shell is busybox sh (named sh, so busybox runs its sh).
+  await mkdir(join(root, dirname(GUEST_SHELL.slice(1))), { recursive: true });
+  await symlink('/bin/busybox', join(root, GUEST_SHELL.slice(1)));
+  await appendFile(join(root, 'etc', 'shells'), `${GUEST_SHELL}\n`);
+  const passwd = await readFile(join(root, 'etc', 'passwd'), 'utf8');
+  await writeFile(join(root, 'etc', 'passwd'), passwd.replace(/^(root:.*:)[^:\n]*$/m, `$1${GUEST_SHELL}`));
+  await mkdir(join(root, 'etc', 'dropbear'), { recursive: true });
+  await writeFile(join(root, GUEST_HOST_KEY_PATH), files.hostKey, { mode: 0o600 });
+  // dropbear refuses keys in a directory others could write to.
+  await mkdir(join(root, 'root', '.ssh'), { recursive: true, mode: 0o700 });
+  await chmod(join(root, 'root', '.ssh'), 0o700);
+  await writeFile(join(root, 'root', '.ssh', 'authorized_keys'), `${files.authorizedKey.trim()}\n`, { mode: 0o600 });
+  await mkdir(join(root, 'mnt', 'bench'), { recursive: true });
+}
+
+/** An ext4 image of the tree, without a loop mount. Inode tables are written now, so no lazy init runs during benchmarks. */
+export async function makeExt4(tree: string | undefined, image: string, size: string, label: string): Promise<void> {
+  await run('mkfs.ext4', ['-q', '-F', '-L', label, '-m', '0', '-E', 'lazy_itable_init=0,lazy_journal_init=0', ...(tree ? ['-d', tree] : []), image, size]);
+}
+
+export async function makeRootImage(tree: string, image: string): Promise<void> {
+  await makeExt4(tree, image, ROOT_IMAGE_SIZE, 'vbench-root');
+}
+
+async function listTree(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true });
+  return entries.map((e) => e.replaceAll('\\', '/')).sort();
+}
+
+/**
+ * An uncompressed newc initramfs: /init, a static busybox (taken from the
+ * root tree: it runs on the host as well) and the kernel modules the guest
+ * needs. Packed with busybox cpio, owner root for every file.
+ */
+export async function buildInitramfs(kernel: KernelFiles, rootTree: string, stage: string, output: string): Promise<void> {
+  const modules = resolveGuestModules(kernel.moduleDir);
+  await mkdir(join(stage, 'bin'), { recursive: true });
+  await mkdir(join(stage, 'lib', 'modules'), { recursive: true });
+  for (const dir of ['dev', 'proc', 'sys', 'newroot']) await mkdir(join(stage, dir), { recursive: true });
+  const busybox = join(rootTree, 'bin', 'busybox');
+  await copyFile(busybox, join(stage, 'bin', 'busybox'));
+  await chmod(join(stage, 'bin', 'busybox'), 0o755);
+  for (const m of modules) await copyFile(join(kernel.moduleDir, m.path), join(stage, 'lib', 'modules', `${m.name}.ko`));
+  await writeFile(join(stage, 'init'), initramfsInit(modules.map((m) => m.name)), { mode: 0o755 });
+  const list = (await listTree(stage)).join('\n') + '\n';
+  await run(busybox, ['cpio', '-o', '-H', 'newc', '-R', '0:0'], { cwd: stage, input: list, stdoutFile: output });
+}
+
+export async function removeTree(path: string): Promise<void> {
+  await rm(path, { recursive: true, force: true });
+}

@@ -1,0 +1,185 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { VirtbenchError } from '../../errors.js';
+import { createApt, hostSourcesFile, parseSuite } from './apt.js';
+import { acquireBuildLock } from './build-lock.js';
+import { buildInitramfs, buildRootTree, customizeRootTree, fetchKernel, makeRootImage, removeTree } from './guest-build.js';
+import { GUEST_PACKAGES, KERNEL_METAPACKAGE, recipeHash } from './guest-recipe.js';
+import { generateHostKey, writeClientKey } from './keys.js';
+
+/*
+ * The guest image cache: <cacheDir>/qemu/guest-<recipe>-<versions>/ holds
+ * vmlinuz, initramfs.cpio, rootfs.img (the clean base), the client key pair
+ * and image.json. A pointer file per recipe names the newest build, so a warm
+ * run needs neither the network nor apt. An image directory appears only by
+ * rename at the end of a successful build.
+ */
+
+export interface ImageManifest {
+  recipe: string;
+  key: string;
+  suite: string;
+  kernelPackage: string;
+  kernelRelease: string;
+  packages: Record<string, string>;
+  hostKey: { publicBlob: string; fingerprint: string };
+  builtAt: string;
+  buildSeconds: number;
+}
+
+export interface GuestImage {
+  dir: string;
+  kernel: string;
+  initrd: string;
+  /** The base root image; boots use a qcow2 overlay over it. */
+  rootImage: string;
+  /** Client private key, mode 0600. */
+  clientKey: string;
+  manifest: ImageManifest;
+}
+
+export interface ImageOptions {
+  cacheDir: string;
+  log: (line: string) => void;
+  /** Resolve package versions again (VIRTBENCH_QEMU_REFRESH=1) and build if they changed. */
+  refresh?: boolean;
+}
+
+const imageRoot = (cacheDir: string) => join(cacheDir, 'qemu');
+const pointerPath = (cacheDir: string) => join(imageRoot(cacheDir), `guest-${recipeHash()}.current`);
+
+function loadImage(dir: string): GuestImage | undefined {
+  const manifestFile = join(dir, 'image.json');
+  if (!existsSync(manifestFile)) return undefined;
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as ImageManifest;
+  return {
+    dir,
+    kernel: join(dir, 'vmlinuz'),
+    initrd: join(dir, 'initramfs.cpio'),
+    rootImage: join(dir, 'rootfs.img'),
+    clientKey: join(dir, 'client_key'),
+    manifest,
+  };
+}
+
+/** The cached image for the current recipe, if one was built; never builds and never touches the network. */
+export function findGuestImage(cacheDir: string): GuestImage | undefined {
+  try {
+    const name = readFileSync(pointerPath(cacheDir), 'utf8').trim();
+    return name ? loadImage(join(imageRoot(cacheDir), name)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Returns the cached guest image, building it first when there is none (or when refresh finds newer packages). */
+export async function ensureGuestImage(options: ImageOptions): Promise<GuestImage> {
+  const refresh = options.refresh ?? process.env.VIRTBENCH_QEMU_REFRESH === '1';
+  const cached = findGuestImage(options.cacheDir);
+  if (cached && !refresh) return cached;
+
+  const root = imageRoot(options.cacheDir);
+  await mkdir(root, { recursive: true });
+  const lock = await acquireBuildLock(join(root, 'build.lock'), options.log);
+  try {
+    // Someone else may have built it while we waited for the lock.
+    const built = refresh ? undefined : findGuestImage(options.cacheDir);
+    if (built) return built;
+    return await buildGuestImage(root, options.log);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function writePointer(root: string, name: string): Promise<void> {
+  const temp = join(root, `.pointer-${process.pid}`);
+  await writeFile(temp, `${name}\n`);
+  await rename(temp, join(root, `guest-${recipeHash()}.current`));
+}
+
+async function buildGuestImage(root: string, log: (line: string) => void): Promise<GuestImage> {
+  const started = performance.now();
+  // Only the lock holder builds, so any half-built directory left here is from an interrupted run.
+  for (const entry of await readdir(root)) if (entry.startsWith('.building-')) await removeTree(join(root, entry));
+
+  const sourcesFile = hostSourcesFile();
+  const suite = parseSuite(await readFile(sourcesFile, 'utf8'))!;
+  const apt = await createApt(join(root, 'apt'), sourcesFile);
+  log(`guest image: resolving package versions (${suite}, sources from ${sourcesFile})`);
+  await apt.update();
+  const kernelPackage = await apt.kernelPackage(KERNEL_METAPACKAGE);
+  const packages = await apt.versions([kernelPackage, ...GUEST_PACKAGES]);
+  const recipe = recipeHash();
+  const key = createHash('sha256').update(recipe).update(JSON.stringify(packages)).digest('hex').slice(0, 12);
+  const name = `guest-${recipe}-${key}`;
+  const existing = loadImage(join(root, name));
+  if (existing) {
+    await writePointer(root, name);
+    await pruneOldImages(root, name, log);
+    log(`guest image: ${name} is up to date`);
+    return existing;
+  }
+
+  const work = join(root, `.building-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const partial = join(work, 'image');
+  await mkdir(partial, { recursive: true });
+  try {
+    log(`guest image: building ${name} (${kernelPackage} ${packages[kernelPackage]}; takes a minute or two)`);
+    log('guest image: [1/4] kernel package');
+    const kernel = await fetchKernel(apt, kernelPackage, packages[kernelPackage]!, work);
+
+    log(`guest image: [2/4] root file system with ${GUEST_PACKAGES.join(', ')} (mmdebstrap)`);
+    const tree = join(work, 'rootfs');
+    await buildRootTree(tree, suite, sourcesFile, packages);
+    const hostKey = generateHostKey();
+    const clientKey = join(partial, 'client_key');
+    const authorizedKey = await writeClientKey(clientKey);
+    await customizeRootTree(tree, { hostKey: hostKey.dropbearPrivate, authorizedKey });
+
+    log('guest image: [3/4] initramfs');
+    await buildInitramfs(kernel, tree, join(work, 'initramfs'), join(partial, 'initramfs.cpio'));
+    await rename(kernel.vmlinuz, join(partial, 'vmlinuz'));
+
+    log('guest image: [4/4] ext4 root image');
+    await makeRootImage(tree, join(partial, 'rootfs.img'));
+
+    const manifest: ImageManifest = {
+      recipe,
+      key,
+      suite,
+      kernelPackage,
+      kernelRelease: kernel.release,
+      packages,
+      hostKey: { publicBlob: hostKey.publicBlob, fingerprint: hostKey.fingerprint },
+      builtAt: new Date().toISOString(),
+      buildSeconds: Math.round((performance.now() - started) / 100) / 10,
+    };
+    await writeFile(join(partial, 'image.json'), JSON.stringify(manifest, null, 2) + '\n');
+    await rename(partial, join(root, name));
+    await writePointer(root, name);
+    await pruneOldImages(root, name, log);
+    log(`guest image: ${name} built in ${manifest.buildSeconds} s`);
+    return loadImage(join(root, name))!;
+  } catch (cause) {
+    if (cause instanceof VirtbenchError) throw cause;
+    throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `guest image build failed: ${(cause as Error).message}`, { cause });
+  } finally {
+    await removeTree(work);
+  }
+}
+
+/**
+ * Older images (other recipes or package versions) take ~300 MB each. A guest
+ * still running from one keeps working: QEMU holds its files open.
+ */
+async function pruneOldImages(root: string, keep: string, log: (line: string) => void): Promise<void> {
+  const current = `guest-${recipeHash()}.current`;
+  for (const entry of await readdir(root)) {
+    const old = (entry.startsWith('guest-') && entry.endsWith('.current') && entry !== current) || (/^guest-[0-9a-f]+-[0-9a-f]+$/.test(entry) && entry !== keep);
+    if (!old) continue;
+    await removeTree(join(root, entry));
+    log(`guest image: removed the older ${entry}`);
+  }
+}

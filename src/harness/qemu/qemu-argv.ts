@@ -1,0 +1,92 @@
+/*
+ * The QEMU command line as a pure function of the guest's layout: an argv
+ * array (never a shell string), so tests can check every variant without
+ * booting anything.
+ */
+
+export type Accel = 'tcg' | 'kvm';
+export type DiskFormat = 'raw' | 'qcow2';
+export type DiskBus = 'virtio' | 'ide';
+
+export const QEMU_BINARY = 'qemu-system-x86_64';
+/** `pc` (i440FX + PIIX): has an IDE controller for the ide variant; microvm hung in 3 of 10 boots. */
+export const MACHINE_TYPE = 'pc';
+/** The port nginx listens on inside the guest; the host reaches it through a forward. */
+export const GUEST_SERVICE_PORT = 8080;
+/** The guest's address on QEMU user networking (slirp's fixed defaults). */
+export const GUEST_NET = { address: '10.0.2.15/24', gateway: '10.0.2.2' };
+
+export interface GuestLayout {
+  /** Shown in `ps` as the process name and in QEMU's window title. */
+  name: string;
+  accel: Accel;
+  /** -cpu; defaults to cpuModel(accel). */
+  cpu?: string;
+  cpus: number;
+  memoryMiB: number;
+  kernel: string;
+  initrd: string;
+  /** qcow2 overlay over the cached base image: the base stays clean. */
+  rootDisk: string;
+  /** The benchmark disk: its format and bus are what the variants compare. */
+  dataDisk: { path: string; format: DiskFormat; bus: DiskBus };
+  /** Host ports on 127.0.0.1 forwarded to the guest's ssh and service ports. */
+  sshPort: number;
+  servicePort: number;
+  pidFile: string;
+  consoleLog: string;
+}
+
+/**
+ * -cpu: everything TCG can emulate, or the host CPU as is under KVM. TCG's max
+ * offers 5-level paging, which a Debian kernel then uses: one more level per
+ * emulated TLB walk that few hosts pay natively, so it is switched off.
+ */
+export function cpuModel(accel: Accel): string {
+  return accel === 'kvm' ? 'host' : 'max,la57=off';
+}
+
+/** Where the guest kernel finds the benchmark disk: the root disk is always the first virtio disk (vda). */
+export function dataDevice(bus: DiskBus): string {
+  return bus === 'virtio' ? '/dev/vdb' : '/dev/sda';
+}
+
+export function kernelCommandLine(layout: GuestLayout): string {
+  return [
+    'console=ttyS0',
+    'root=/dev/vda',
+    `vb.data=${dataDevice(layout.dataDisk.bus)}`,
+    `vb.ip=${GUEST_NET.address}`,
+    `vb.gw=${GUEST_NET.gateway}`,
+    // A kernel panic reboots at once, and -no-reboot turns that into QEMU exiting: no hung guest.
+    'panic=-1',
+    'quiet',
+    'loglevel=4',
+  ].join(' ');
+}
+
+export function qemuArgv(layout: GuestLayout): string[] {
+  const { dataDisk } = layout;
+  const forwards = [`hostfwd=tcp:127.0.0.1:${layout.sshPort}-:22`, `hostfwd=tcp:127.0.0.1:${layout.servicePort}-:${GUEST_SERVICE_PORT}`];
+  return [
+    QEMU_BINARY,
+    '-name', `${layout.name},process=${layout.name}`,
+    '-machine', `${MACHINE_TYPE},accel=${layout.accel}`,
+    '-cpu', layout.cpu ?? cpuModel(layout.accel),
+    '-smp', String(layout.cpus),
+    '-m', `${layout.memoryMiB}M`,
+    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    '-kernel', layout.kernel,
+    '-initrd', layout.initrd,
+    '-append', kernelCommandLine(layout),
+    // Root first, so it is /dev/vda in every variant. Its writes are throwaway: cache=unsafe.
+    '-drive', `file=${layout.rootDisk},format=qcow2,if=virtio,cache=unsafe`,
+    // cache=none: the guest's direct I/O reaches the host disk, as native fio's does.
+    '-drive', `file=${dataDisk.path},format=${dataDisk.format},if=${dataDisk.bus},cache=none,aio=threads`,
+    // restrict=on: the guest reaches nothing outside; only the two loopback forwards come in.
+    '-netdev', ['user', 'id=net0', 'restrict=on', ...forwards].join(','),
+    '-device', 'virtio-net-pci,netdev=net0',
+    '-serial', `file:${layout.consoleLog}`,
+    '-pidfile', layout.pidFile,
+  ];
+}

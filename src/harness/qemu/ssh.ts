@@ -1,0 +1,196 @@
+import { connect as connectTcp } from 'node:net';
+import { constants } from 'node:os';
+import type { Readable } from 'node:stream';
+import ssh2 from 'ssh2';
+import { VirtbenchError } from '../../errors.js';
+import type { ExecResult } from '../platform.js';
+import { fingerprintOf } from './keys.js';
+
+/*
+ * The guest's side of exec: one ssh2 connection per worker, authenticated with
+ * the image's client key, and only to the host key pinned at build time.
+ * dropbear has no SFTP, so files travel as the stdin of `cat`.
+ */
+
+export interface SshTarget {
+  platform: string;
+  host: string;
+  port: number;
+  privateKey: Buffer | string;
+  /** The pinned host key blob, base64 (from the image manifest). */
+  hostKey: string;
+  readyTimeoutMs?: number;
+}
+
+export interface SshSession {
+  /** Runs a shell command line in the guest. Throws only when the guest is gone, never for a non-zero exit. */
+  run(command: string, options?: { argv?: readonly string[]; stdin?: Readable; timeoutMs?: number }): Promise<ExecResult>;
+  readonly closed: boolean;
+  close(): void;
+}
+
+/** POSIX single-quoting: safe for any byte string but NUL. */
+export function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_\-+=/.,:@%]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * argv as the command line the guest's shell runs. With a timeout the guest
+ * kills the command itself a little after the host gives up on it, so a
+ * runaway benchmark never outlives its run.
+ */
+export function commandLine(argv: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): string {
+  const guard = options.timeoutMs ? ['timeout', '-s', 'KILL', `${Math.ceil(options.timeoutMs / 1000) + 5}`] : [];
+  const run = `exec ${[...guard, ...argv].map(shellQuote).join(' ')}`;
+  return options.cwd ? `cd ${shellQuote(options.cwd)} && ${run}` : run;
+}
+
+const OUTPUT_LIMIT = 64 * 1024 * 1024;
+const { signals } = constants;
+
+export function connectSsh(target: SshTarget): Promise<SshSession> {
+  const expected = Buffer.from(target.hostKey, 'base64');
+  let presented: Buffer | undefined;
+  const client = new ssh2.Client();
+  let closedReason: string | undefined;
+
+  const lost = (command: string) =>
+    new VirtbenchError(
+      'VIRTBENCH_GUEST_LOST',
+      `lost the guest while running \`${command}\`: ${closedReason ?? 'the ssh connection closed'} (did QEMU exit or get killed?)`,
+      { platform: target.platform },
+    );
+
+  const session: SshSession = {
+    get closed() {
+      return closedReason !== undefined;
+    },
+    close() {
+      closedReason ??= 'closed by virtbench';
+      client.end();
+    },
+    run(command, options = {}) {
+      const shown = options.argv ? options.argv.join(' ') : command;
+      if (closedReason) return Promise.reject(lost(shown));
+      const started = performance.now();
+      return new Promise((resolve, reject) => {
+        client.exec(command, (error, channel) => {
+          if (error) return reject(closedReason ? lost(shown) : new VirtbenchError('VIRTBENCH_GUEST_LOST', `cannot run \`${shown}\` in the guest: ${error.message}`, { platform: target.platform, cause: error }));
+          const out: Buffer[] = [];
+          const err: Buffer[] = [];
+          let size = 0;
+          let exit: { code: number; signal?: string } | undefined;
+          let timedOut = false;
+          const keep = (into: Buffer[]) => (chunk: Buffer) => {
+            size += chunk.length;
+            if (size <= OUTPUT_LIMIT) into.push(chunk);
+          };
+          channel.on('data', keep(out));
+          channel.stderr.on('data', keep(err));
+          channel.on('exit', (code: number | null, signal?: string) => {
+            // ssh2 names signals as SIGKILL; the protocol itself says KILL.
+            exit = { code: code ?? 128, signal: signal ? (signal.startsWith('SIG') ? signal : `SIG${signal}`) : undefined };
+          });
+          const finish = () => {
+            clearTimeout(timer);
+            const stderr = Buffer.concat(err).toString() + (exit?.signal ? `\nkilled by ${exit.signal}` : '');
+            resolve({
+              command: options.argv ? [...options.argv] : [command],
+              exitCode: exit ? (exit.signal ? 128 + (signals[exit.signal as keyof typeof signals] ?? 0) : exit.code) : 128 + signals.SIGKILL,
+              stdout: Buffer.concat(out).toString(),
+              stderr,
+              wallMs: performance.now() - started,
+              timedOut,
+            });
+          };
+          // On timeout, answer at once: dropbear confirms the close only when the command is gone, which
+          // the guest-side `timeout` guard sees to a few seconds later.
+          const timer = options.timeoutMs
+            ? setTimeout(() => {
+                timedOut = true;
+                channel.signal('KILL');
+                channel.close();
+                finish();
+              }, options.timeoutMs)
+            : undefined;
+          channel.on('close', () => {
+            if (timedOut) return;
+            if (!exit) {
+              clearTimeout(timer);
+              return reject(lost(shown));
+            }
+            finish();
+          });
+          if (options.stdin) options.stdin.pipe(channel);
+          else channel.end();
+        });
+      });
+    },
+  };
+
+  /** Why login failed: a host key other than the pinned one is named as such, whatever ssh2 reports first. */
+  const loginFailure = (error?: Error) =>
+    presented && !presented.equals(expected)
+      ? new VirtbenchError(
+          'VIRTBENCH_HOST_KEY_MISMATCH',
+          `the ssh server on ${target.host}:${target.port} presented host key ${fingerprintOf(presented)}, but the guest image pinned ${fingerprintOf(expected)}: refusing to connect (another guest or process owns that port?)`,
+          { platform: target.platform, cause: error },
+        )
+      : new VirtbenchError(
+          'VIRTBENCH_GUEST_LOST',
+          `cannot log in to the guest over ssh at ${target.host}:${target.port}: ${error?.message ?? 'the server closed the connection'}`,
+          { platform: target.platform, cause: error },
+        );
+
+  return new Promise((resolve, reject) => {
+    client.once('ready', () => resolve(session));
+    // Once ready, these only record why the connection ended; settling again is a no-op.
+    client.on('error', (error) => {
+      closedReason ??= error.message;
+      reject(loginFailure(error));
+    });
+    client.on('close', () => {
+      closedReason ??= 'the ssh connection closed';
+      reject(loginFailure());
+    });
+    client.connect({
+      host: target.host,
+      port: target.port,
+      username: 'root',
+      privateKey: target.privateKey,
+      readyTimeout: target.readyTimeoutMs ?? 30_000,
+      // A guest that stops answering (QEMU frozen) is noticed within a minute.
+      keepaliveInterval: 10_000,
+      keepaliveCountMax: 6,
+      hostVerifier: (key: Buffer) => {
+        presented = key;
+        return key.equals(expected);
+      },
+    });
+  });
+}
+
+/**
+ * QEMU's user networking accepts TCP on a forwarded port before the guest is
+ * up, so "port open" means nothing: wait until the ssh server's banner
+ * arrives. Gives up when stopped() says so (QEMU exited) or at the deadline.
+ */
+export async function waitForSshBanner(host: string, port: number, deadline: number, stopped: () => boolean): Promise<'ready' | 'stopped' | 'timeout'> {
+  for (;;) {
+    if (stopped()) return 'stopped';
+    if (Date.now() >= deadline) return 'timeout';
+    const banner = await new Promise<boolean>((resolve) => {
+      const socket = connectTcp(port, host);
+      const done = (ok: boolean) => {
+        socket.destroy();
+        resolve(ok);
+      };
+      socket.setTimeout(Math.max(100, Math.min(3_000, deadline - Date.now())), () => done(false));
+      socket.once('data', (data) => done(data.toString('latin1').startsWith('SSH-')));
+      socket.once('error', () => done(false));
+      socket.once('close', () => done(false));
+    });
+    if (banner) return 'ready';
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

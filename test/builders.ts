@@ -1,0 +1,31 @@
+import { RESULTS_SCHEMA, withSummary, type BenchmarkResult, type ResultsFile } from '../src/reporters/results-file.js';
+
+const UNITS: Record<string, { unit: string; better: 'higher' | 'lower' }> = {
+  cpu: { unit: 'kFLOPS', better: 'higher' },
+  'disk-random': { unit: 'IOPS', better: 'higher' },
+};
+
+/** A result row as the reporter writes it, with the benchmark's real unit and direction (seconds, lower, by default). */
+export function resultOf(platform: string, benchmark: string, values: number[], over: Partial<BenchmarkResult> = {}): BenchmarkResult {
+  const { unit, better } = UNITS[benchmark] ?? { unit: 's', better: 'lower' };
+  return withSummary({
+    platform,
+    benchmark,
+    title: benchmark,
+    unit,
+    better,
+    status: 'passed',
+    samples: values.map((value, i) => ({ time: 1_795_000_000 + i, value, seconds: 1, extra: {} })),
+    ...over,
+  });
+}
+
+export function resultsFileOf(results: BenchmarkResult[], host: Record<string, string | number> = { hostname: 'vm' }): ResultsFile {
+  return {
+    schema: RESULTS_SCHEMA,
+    createdAt: '2026-11-24T00:00:00Z',
+    profile: 'standard',
+    environment: { host, platforms: Object.fromEntries(results.map((r) => [r.platform, { kernel: '6.1' }])) },
+    results,
+  };
+}

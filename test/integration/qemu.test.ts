@@ -1,0 +1,179 @@
+import { statSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
+import { VirtbenchError } from '../../src/errors.js';
+import { cacheDir } from '../../src/harness/paths.js';
+import type { Provisioned, StartedPlatform } from '../../src/harness/platform.js';
+import { createQemuPlatform } from '../../src/harness/platforms/qemu.js';
+import { PROFILES, type Profile } from '../../src/harness/profiles.js';
+import { ensureGuestImage } from '../../src/harness/qemu/guest-image.js';
+import { kvmAvailability, readKvmHostFacts } from '../../src/harness/qemu/kvm.js';
+import { prepareWorkload } from '../../src/harness/runner.js';
+import { WORKLOAD_NAMES, workloads } from '../../src/harness/workloads.js';
+import { processesMentioning, workDirs } from './helpers.js';
+
+/*
+ * Real guests under TCG, no fakes. Where QEMU or the image tools are missing
+ * every test is skipped with the reason; CI runs scripts/setup.sh first
+ * and builds the image here. Guests boot with nice'd neighbours in mind: one
+ * at a time, quick profile.
+ */
+
+const context = { cacheDir: cacheDir(), log: (line: string) => console.log(`[qemu test] ${line}`) };
+const profile = PROFILES.quick;
+const tcg = createQemuPlatform({ accel: 'tcg' });
+const tcgAvailability = await tcg.availability();
+const unavailable = tcgAvailability.available ? undefined : tcgAvailability.reason;
+
+function needTcg(t: TestContext): void {
+  if (unavailable) t.skip(`qemu-tcg cannot run here: ${unavailable}`);
+}
+
+/** The QEMU process serving a forwarded ssh port (its command line names the port). */
+async function qemuFor(sshPort: number): Promise<number[]> {
+  return (await processesMentioning(`hostfwd=tcp:127.0.0.1:${sshPort}-:22`)).filter((p) => p.includes('qemu-system')).map((p) => Number(p.split(' ')[0]));
+}
+
+test('builds the guest image once and caches it (key pair 0600, pinned host key)', async (t) => {
+  needTcg(t);
+  const image = await ensureGuestImage(context);
+  for (const file of [image.kernel, image.initrd, image.rootImage]) expect(statSync(file).size).toBeGreaterThan(1_000_000);
+  expect(statSync(image.clientKey).mode & 0o777).toBe(0o600);
+  expect(image.manifest.hostKey.fingerprint).toMatch(/^SHA256:/);
+  expect(Object.keys(image.manifest.packages)).toEqual(expect.arrayContaining(['fio', 'nginx-light', 'dropbear-bin', image.manifest.kernelPackage]));
+  // Warm: found from the cache without apt or the network.
+  const started = performance.now();
+  expect((await ensureGuestImage(context)).dir).toBe(image.dir);
+  expect(performance.now() - started).toBeLessThan(1_000);
+}, 1_200_000);
+
+describe('a qemu-tcg guest', () => {
+  let provisioned: Provisioned | undefined;
+  let platform: StartedPlatform | undefined;
+  let dirsBefore: string[] = [];
+
+  beforeAll(async () => {
+    if (unavailable) return;
+    dirsBefore = await workDirs('qemu-tcg');
+    provisioned = await tcg.provision(context);
+    platform = await tcg.connect(provisioned.facts);
+  }, 1_200_000);
+  afterAll(async () => {
+    await platform?.close();
+    await provisioned?.stop();
+  });
+
+  test('has its work directory on the benchmark disk (virtio, raw), not a tmpfs', async (t) => {
+    needTcg(t);
+    const df = await platform!.exec(['df', '-P', platform!.workDir]);
+    expect(df.stdout).toMatch(/\n\/dev\/vdb\s/);
+    expect(await platform!.describe()).toMatchObject({ accelerator: 'tcg', machine: 'pc', diskFormat: 'raw', diskBus: 'virtio', network: expect.stringMatching(/^user/) });
+    expect(await platform!.flushCaches()).toBe(true);
+  });
+
+  for (const name of WORKLOAD_NAMES) {
+    test(`runs ${name} once with the quick profile`, { timeout: 300_000 }, async (t) => {
+      needTcg(t);
+      const prepared = await prepareWorkload(platform!, workloads[name], profile, { cacheDir: context.cacheDir });
+      try {
+        const figure = await prepared.runOnce();
+        expect(figure.value).toBeGreaterThan(0);
+        console.log(`[qemu test] ${name}: ${figure.value} ${figure.unit}`);
+      } finally {
+        await prepared.dispose();
+      }
+    });
+  }
+
+  test('rejects an ssh server whose host key is not the pinned one', async (t) => {
+    needTcg(t);
+    const wrongKey = Buffer.from(String(provisioned!.facts.hostKey), 'base64');
+    wrongKey[wrongKey.length - 1]! ^= 0xff;
+    const error = await tcg.connect({ ...provisioned!.facts, hostKey: wrongKey.toString('base64') }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VirtbenchError);
+    expect((error as VirtbenchError).code).toBe('VIRTBENCH_HOST_KEY_MISMATCH');
+    expect((error as Error).message).toContain(`presented host key ${provisioned!.facts.hostKeyFingerprint}`);
+  });
+
+  test('killing QEMU mid-benchmark fails that benchmark clearly, and stop() still cleans up', async (t) => {
+    needTcg(t);
+    const long: Profile = { ...profile, cpu: { ...profile.cpu, minSeconds: 60 } };
+    const prepared = await prepareWorkload(platform!, workloads.cpu, long, { cacheDir: context.cacheDir });
+    const run = prepared.runOnce().catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const [pid] = await qemuFor(Number(provisioned!.facts.sshPort));
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid!, 'SIGKILL');
+    const error = await run;
+    expect(error).toBeInstanceOf(VirtbenchError);
+    expect((error as VirtbenchError).code).toBe('VIRTBENCH_GUEST_LOST');
+    expect((error as Error).message).toMatch(/\[qemu-tcg\] lost the guest while running `.*linpack.*`/);
+    await provisioned!.stop();
+    expect(await qemuFor(Number(provisioned!.facts.sshPort))).toEqual([]);
+    expect((await workDirs('qemu-tcg')).filter((d) => !dirsBefore.includes(d))).toEqual([]);
+  }, 120_000);
+});
+
+test('a guest that does not answer in time fails with a clear error and leaves no QEMU behind', async (t) => {
+  needTcg(t);
+  const impatient = createQemuPlatform({ accel: 'tcg', name: 'qemu-tcg-impatient', bootTimeoutMs: 1_500 });
+  const error = await impatient.provision(context).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(VirtbenchError);
+  expect((error as VirtbenchError).code).toBe('VIRTBENCH_BOOT_TIMEOUT');
+  expect((error as Error).message).toMatch(/^\[qemu-tcg-impatient\] the guest did not answer on ssh within 1\.5 s \(tcg\); QEMU was killed/);
+  expect(await processesMentioning('virtbench-qemu-tcg-impatient-')).toEqual([]);
+  expect(await workDirs('qemu-tcg-impatient')).toEqual([]);
+}, 300_000);
+
+test('the qcow2 + IDE variant runs fio on an IDE disk holding a qcow2 image', async (t) => {
+  needTcg(t);
+  const variant = createQemuPlatform({ accel: 'tcg', format: 'qcow2', bus: 'ide' });
+  expect(variant.name).toBe('qemu-tcg-qcow2-ide');
+  const provisioned = await variant.provision(context);
+  const platform = await variant.connect(provisioned.facts);
+  try {
+    expect((await platform.exec(['df', '-P', platform.workDir])).stdout).toMatch(/\n\/dev\/sda\s/);
+    expect(await platform.describe()).toMatchObject({ diskFormat: 'qcow2', diskBus: 'ide' });
+    const fio = await prepareWorkload(platform, workloads['disk-random'], profile, { cacheDir: context.cacheDir });
+    expect((await fio.runOnce()).value).toBeGreaterThan(0);
+  } finally {
+    await platform.close();
+    await provisioned.stop();
+  }
+}, 600_000);
+
+const kvm = createQemuPlatform({ accel: 'kvm' });
+
+test('qemu-kvm is available only where KVM boots a guest, else skipped with a one-line reason', async (t) => {
+  needTcg(t);
+  const rule = kvmAvailability(readKvmHostFacts());
+  const availability = await kvm.availability();
+  if (rule.available) {
+    // Static checks passed: the probe boot decided. Either outcome is a fact of this machine.
+    console.log(`[qemu test] qemu-kvm after the probe boot: ${JSON.stringify(availability)}`);
+    if (!availability.available) expect(availability.reason).toMatch(/probe boot failed/);
+    return;
+  }
+  expect(availability).toEqual(rule);
+  expect((availability as { reason: string }).reason).not.toContain('\n');
+  console.log(`[qemu test] qemu-kvm skipped here: ${(availability as { reason: string }).reason}`);
+  // And never a silent fallback to TCG under the kvm name.
+  const error = await kvm.provision(context).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(VirtbenchError);
+  expect((error as VirtbenchError).code).toBe('VIRTBENCH_BOOT_FAILED');
+  expect((error as Error).message).toMatch(/kvm/i);
+}, 600_000);
+
+test('qemu-kvm runs the cpu workload in a KVM guest', async (t) => {
+  const availability = await kvm.availability();
+  if (!availability.available) t.skip(`qemu-kvm cannot run here: ${availability.reason}`);
+  const provisioned = await kvm.provision(context);
+  const platform = await kvm.connect(provisioned.facts);
+  try {
+    expect(await platform.describe()).toMatchObject({ accelerator: 'kvm', cpuModel: 'host' });
+    const cpu = await prepareWorkload(platform, workloads.cpu, profile, { cacheDir: context.cacheDir });
+    expect((await cpu.runOnce()).value).toBeGreaterThan(0);
+  } finally {
+    await platform.close();
+    await provisioned.stop();
+  }
+}, 600_000);

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { dataDevice, kernelCommandLine, qemuArgv, type GuestLayout } from '../../src/harness/qemu/qemu-argv.js';
+
+const layout: GuestLayout = {
+  name: 'virtbench-qemu-tcg',
+  accel: 'tcg',
+  cpus: 2,
+  memoryMiB: 2048,
+  kernel: '/cache/vmlinuz',
+  initrd: '/cache/initramfs.cpio',
+  rootDisk: '/run dir/root.qcow2',
+  dataDisk: { path: '/run dir/data.raw', format: 'raw', bus: 'virtio' },
+  sshPort: 40022,
+  servicePort: 40080,
+  pidFile: '/run dir/qemu.pid',
+  consoleLog: '/run dir/console.log',
+};
+
+/** The value following a flag, for each occurrence. */
+function values(argv: string[], flag: string): string[] {
+  return argv.flatMap((arg, i) => (arg === flag ? [argv[i + 1]!] : []));
+}
+
+describe('qemuArgv', () => {
+  it('is an argv array: paths with spaces stay single arguments, nothing is shell-quoted', () => {
+    const argv = qemuArgv(layout);
+    expect(argv[0]).toBe('qemu-system-x86_64');
+    expect(values(argv, '-pidfile')).toEqual(['/run dir/qemu.pid']);
+    expect(argv.join(' ')).not.toMatch(/['"]/);
+  });
+
+  it('uses the pc machine with the requested accelerator and a matching CPU model', () => {
+    expect(values(qemuArgv(layout), '-machine')).toEqual(['pc,accel=tcg']);
+    expect(values(qemuArgv(layout), '-cpu')).toEqual(['max,la57=off']);
+    const kvm = qemuArgv({ ...layout, accel: 'kvm' });
+    expect(values(kvm, '-machine')).toEqual(['pc,accel=kvm']);
+    expect(values(kvm, '-cpu')).toEqual(['host']);
+    expect(values(kvm, '-smp')).toEqual(['2']);
+    expect(values(kvm, '-m')).toEqual(['2048M']);
+  });
+
+  it('forwards ssh and the service port from 127.0.0.1 only, and isolates the guest otherwise', () => {
+    const [netdev] = values(qemuArgv(layout), '-netdev');
+    expect(netdev).toBe('user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=tcp:127.0.0.1:40080-:8080');
+  });
+
+  it('puts the root overlay first (vda) and the benchmark disk in the variant format and bus', () => {
+    const drives = values(qemuArgv(layout), '-drive');
+    expect(drives[0]).toBe('file=/run dir/root.qcow2,format=qcow2,if=virtio,cache=unsafe');
+    expect(drives[1]).toBe('file=/run dir/data.raw,format=raw,if=virtio,cache=none,aio=threads');
+    const ide = values(qemuArgv({ ...layout, dataDisk: { path: '/d.qcow2', format: 'qcow2', bus: 'ide' } }), '-drive');
+    expect(ide[1]).toBe('file=/d.qcow2,format=qcow2,if=ide,cache=none,aio=threads');
+  });
+
+  it('tells the guest where its benchmark disk is and how to configure the network', () => {
+    expect(dataDevice('virtio')).toBe('/dev/vdb');
+    expect(dataDevice('ide')).toBe('/dev/sda');
+    const cmdline = kernelCommandLine({ ...layout, dataDisk: { ...layout.dataDisk, bus: 'ide' } });
+    expect(cmdline).toContain('root=/dev/vda');
+    expect(cmdline).toContain('vb.data=/dev/sda');
+    expect(cmdline).toContain('vb.ip=10.0.2.15/24');
+    expect(cmdline).toContain('vb.gw=10.0.2.2');
+    expect(cmdline).toContain('panic=-1');
+    expect(qemuArgv(layout)).toContain('-no-reboot');
+  });
+});

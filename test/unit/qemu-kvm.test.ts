@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { cpuHasVirtualization, kvmAvailability, type KvmHostFacts } from '../../src/harness/qemu/kvm.js';
+
+const usable: KvmHostFacts = { devKvm: true, devKvmReadWrite: true, cpuVirtualization: true, kvmPvm: false };
+
+describe('KVM detection rule', () => {
+  it('accepts a read/write /dev/kvm on a CPU with vmx or svm and no kvm_pvm', () => {
+    expect(kvmAvailability(usable)).toEqual({ available: true });
+  });
+
+  it('names each failing condition on one line', () => {
+    const result = kvmAvailability({ devKvm: false, devKvmReadWrite: false, cpuVirtualization: false, kvmPvm: true });
+    expect(result.available).toBe(false);
+    const reason = (result as { reason: string }).reason;
+    expect(reason).not.toContain('\n');
+    expect(reason).toMatch(/^KVM is not usable here: /);
+    expect(reason).toContain('/dev/kvm does not exist');
+    expect(reason).toContain('neither vmx nor svm');
+    expect(reason).toContain('kvm_pvm');
+  });
+
+  it('rejects kvm_pvm even with a usable /dev/kvm: a stock Debian kernel does not boot under it', () => {
+    expect(kvmAvailability({ ...usable, cpuVirtualization: false, kvmPvm: true })).toMatchObject({ available: false, reason: expect.stringMatching(/kvm_pvm/) });
+    expect(kvmAvailability({ ...usable, kvmPvm: true }).available).toBe(false);
+  });
+
+  it('rejects a /dev/kvm this user cannot open for writing, and says how to fix it', () => {
+    const result = kvmAvailability({ ...usable, devKvmReadWrite: false });
+    expect(result).toMatchObject({ available: false, reason: expect.stringMatching(/not readable and writable.*kvm group/) });
+  });
+
+  it('reads vmx/svm from the flags line of /proc/cpuinfo only', () => {
+    expect(cpuHasVirtualization('processor\t: 0\nflags\t\t: fpu vme de pse vmx sse2\n')).toBe(true);
+    expect(cpuHasVirtualization('flags\t\t: fpu svm\n')).toBe(true);
+    expect(cpuHasVirtualization('flags\t\t: fpu vme sse2 hypervisor\nmodel name\t: vmx-less svm-less\n')).toBe(false);
+    expect(cpuHasVirtualization('flags\t\t: fpu vmxnot\n')).toBe(false);
+  });
+});
