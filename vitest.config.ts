@@ -11,7 +11,11 @@ export default defineConfig({
   test: {
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 900_000 } },
+      {
+        extends: true,
+        // One file at a time: they start real daemons, containers and guests on a 2-core machine.
+        test: { name: 'integration', include: ['test/integration/**/*.test.ts'], fileParallelism: false, testTimeout: 300_000, hookTimeout: 900_000 },
+      },
     ],
   },
 });

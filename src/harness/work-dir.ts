@@ -3,10 +3,11 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/pro
 import { join, resolve } from 'node:path';
 
 /*
- * A run's private directory on the host's disk. It records the owning
- * process, and every daemon a workload starts there leaves a *.pid file,
- * so whoever removes the directory (this run, or the next run after a
- * crash or Ctrl-C) can stop exactly those processes and nothing else.
+ * A run's private directory on the host's disk, with a random name. It
+ * records the owning process; every process started for the run names the
+ * directory on its command line (a path to a program, a config, a disk or a
+ * pid file there), so whoever removes the directory (this run, or the next
+ * run after a crash or Ctrl-C) can stop exactly those processes.
  */
 
 const OWNER_FILE = 'owner.pid';
@@ -60,16 +61,6 @@ export async function removeStaleWorkDirs(platform: string, root = workRoot()): 
   return removed;
 }
 
-function pidFiles(dir: string): string[] {
-  try {
-    return readdirSync(dir, { recursive: true, withFileTypes: true })
-      .filter((e) => e.isFile() && e.name.endsWith('.pid') && e.name !== OWNER_FILE)
-      .map((e) => join(e.parentPath, e.name));
-  } catch {
-    return [];
-  }
-}
-
 function readText(path: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -78,11 +69,23 @@ function readText(path: string): string {
   }
 }
 
-/** A pid counts as ours only if its command line names our directory (pids get reused). */
-function ownedPid(pidFile: string, dir: string): number | undefined {
-  const pid = Number(readText(pidFile).trim());
-  if (!(pid > 0)) return undefined;
-  return readText(`/proc/${pid}/cmdline`).includes(dir) ? pid : undefined;
+/**
+ * Every process whose command line names dir: daemons started there (nginx,
+ * QEMU with its pid file and disks there), and workloads or helpers (dd, fio)
+ * a killed worker left running. The directory name is random, so nothing
+ * else matches; a reused pid never does.
+ */
+function processesNaming(dir: string): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid)
+    .filter((pid) => readText(`/proc/${pid}/cmdline`).split('\0').some((arg) => arg.includes(dir)))
+    .map(Number);
 }
 
 function waitForExitSync(pid: number, ms: number): boolean {
@@ -95,17 +98,23 @@ function waitForExitSync(pid: number, ms: number): boolean {
 }
 
 /**
- * Stops the daemons recorded under dir (TERM, then KILL) and deletes dir.
- * Synchronous on purpose: it also runs from exit and signal handlers, where
- * nothing asynchronous gets to finish. Idempotent.
+ * Stops every process working in dir (TERM, then KILL after 3 s) and deletes
+ * dir. Synchronous on purpose: it also runs from exit and signal handlers,
+ * where nothing asynchronous gets to finish. Idempotent.
  */
 export function removeWorkDir(dir: string): void {
-  for (const file of pidFiles(dir)) {
-    const pid = ownedPid(file, dir);
-    if (pid === undefined) continue;
+  const pids = processesNaming(dir);
+  for (const pid of pids) {
     try {
       process.kill(pid, 'SIGTERM');
-      if (!waitForExitSync(pid, 3_000)) process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const pid of pids) {
+    if (waitForExitSync(pid, 3_000)) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
     } catch {
       // already gone
     }

@@ -31,18 +31,19 @@ async function waitUntil(check: () => boolean | Promise<boolean>, ms: number): P
 }
 
 describe('work directories', () => {
-  it('removing one stops the daemons recorded in it, but never a process that merely reused the pid', async () => {
+  it('removing one stops every process working in it (daemons, leftovers), and no other process', async () => {
     const root = await mkdtemp(join(tmpdir(), 'virtbench-root-'));
     const dir = await createWorkDir('unit', root);
-    const ours = daemonIn(dir);
+    const daemon = daemonIn(dir);
+    const leftover = daemonIn(join(dir, 'nginx', 'html', 'payload.bin')); // like a dd a killed worker left
     const stranger = daemonIn(root); // its command line does not name dir
     await mkdir(join(dir, 'nginx'));
-    await writeFile(join(dir, 'nginx', 'nginx.pid'), `${ours.pid}\n`);
-    await writeFile(join(dir, 'other.pid'), `${stranger.pid}\n`);
+    await writeFile(join(dir, 'nginx', 'nginx.pid'), `${daemon.pid}\n`);
+    await writeFile(join(dir, 'other.pid'), `${stranger.pid}\n`); // a pid file alone proves nothing
 
     removeWorkDir(dir);
     expect(existsSync(dir)).toBe(false);
-    expect(await waitUntil(() => !alive(ours.pid!), 3_000)).toBe(true);
+    expect(await waitUntil(() => !alive(daemon.pid!) && !alive(leftover.pid!), 3_000)).toBe(true);
     expect(alive(stranger.pid!)).toBe(true);
     process.kill(stranger.pid!, 'SIGKILL');
   });

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
 import { cacheDir } from '../../src/harness/paths.js';
@@ -124,17 +124,28 @@ test('a guest that does not answer in time fails with a clear error and leaves n
   expect(await workDirs('qemu-tcg-impatient')).toEqual([]);
 }, 300_000);
 
-test('the qcow2 + IDE variant runs fio on an IDE disk holding a qcow2 image', async (t) => {
+/** The scheduler state of a process once signals have settled: T when stopped (SIGSTOP). */
+async function processState(pid: number): Promise<string> {
+  await new Promise((r) => setTimeout(r, 300)); // a stop or continue signal takes effect asynchronously
+  return /^\d+ \(.*\) (\S)/s.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? '?';
+}
+
+test('the qcow2 + IDE variant runs fio on an IDE disk holding a qcow2 image; idle, the guest is frozen', async (t) => {
   needTcg(t);
   const variant = createQemuPlatform({ accel: 'tcg', format: 'qcow2', bus: 'ide' });
   expect(variant.name).toBe('qemu-tcg-qcow2-ide');
   const provisioned = await variant.provision(context);
+  const pid = Number(provisioned.facts.qemuPid);
+  expect(await processState(pid)).toBe('T'); // provisioned, nobody connected: costs no CPU
   const platform = await variant.connect(provisioned.facts);
+  expect(await processState(pid)).not.toBe('T');
   try {
     expect((await platform.exec(['df', '-P', platform.workDir])).stdout).toMatch(/\n\/dev\/sda\s/);
     expect(await platform.describe()).toMatchObject({ diskFormat: 'qcow2', diskBus: 'ide' });
     const fio = await prepareWorkload(platform, workloads['disk-random'], profile, { cacheDir: context.cacheDir });
     expect((await fio.runOnce()).value).toBeGreaterThan(0);
+    await platform.close();
+    expect(await processState(pid)).toBe('T');
   } finally {
     await platform.close();
     await provisioned.stop();
