@@ -5,7 +5,19 @@ export default defineConfig({
   plugins: [
     virtbench({
       // Every platform and variant; those this machine cannot run are skipped with the reason.
-      platforms: ['native', 'qemu-kvm', 'qemu-kvm-qcow2', 'qemu-kvm-ide', 'qemu-tcg', 'qemu-tcg-qcow2', 'qemu-tcg-ide', 'unikernel'],
+      platforms: [
+        'native',
+        'docker',
+        'docker-volume',
+        'docker-hostnet',
+        'qemu-kvm',
+        'qemu-kvm-qcow2',
+        'qemu-kvm-ide',
+        'qemu-tcg',
+        'qemu-tcg-qcow2',
+        'qemu-tcg-ide',
+        'unikernel',
+      ],
     }),
   ],
   test: {

@@ -15,7 +15,12 @@ packages=(
   # qemu-tcg, qemu-kvm and unikernel: the emulator, qemu-img for qcow2 disks, and the guest image
   # builder (mmdebstrap builds the root file system, mkfs.ext4 -d turns it into a disk without a loop mount)
   qemu-system-x86 qemu-utils mmdebstrap debian-archive-keyring e2fsprogs ca-certificates
+  # docker, docker-volume, docker-hostnet: no registry is reachable, so the image's root file system
+  # comes from debootstrap; iproute2 makes the private dockerd's own bridge
+  debootstrap iproute2
 )
+# A machine with Docker already (docker-ce, whose containerd.io conflicts with docker.io) keeps its own.
+command -v dockerd >/dev/null || packages+=(docker.io)
 [[ "${1:-}" == test ]] && packages+=(chromium) # the HTML report is checked in headless Chromium
 
 missing=()

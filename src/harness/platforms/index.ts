@@ -1,6 +1,7 @@
 import { VirtbenchError } from '../../errors.js';
 import type { Platform } from '../platform.js';
 import type { PlatformSettings } from '../session.js';
+import { createDockerPlatform } from './docker.js';
 import { createNativePlatform } from './native.js';
 import { createQemuPlatform } from './qemu.js';
 import { createUnikernelPlatform } from './unikernel.js';
@@ -8,6 +9,9 @@ import { createUnikernelPlatform } from './unikernel.js';
 /** Every platform virtbench can run, by project name. A platform is added here and in its own file. */
 const factories: Record<string, (settings: PlatformSettings) => Platform> = {
   native: createNativePlatform,
+  docker: () => createDockerPlatform('layer'),
+  'docker-volume': () => createDockerPlatform('volume'),
+  'docker-hostnet': () => createDockerPlatform('hostnet'),
   'qemu-tcg': () => createQemuPlatform({ accel: 'tcg' }),
   'qemu-tcg-qcow2': () => createQemuPlatform({ accel: 'tcg', format: 'qcow2' }),
   'qemu-tcg-ide': () => createQemuPlatform({ accel: 'tcg', bus: 'ide' }),

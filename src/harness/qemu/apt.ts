@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VirtbenchError } from '../../errors.js';
+import { parseDeb822, parseSourcesList, pickSource } from '../apt-source.js';
 import { runTool } from './run-tool.js';
 
 /*
@@ -21,16 +22,9 @@ export function hostSourcesFile(env: NodeJS.ProcessEnv = process.env): string {
   );
 }
 
-/** The first suite a sources file names (deb822 `Suites:` or one-line `deb URI SUITE ...`): the guest's release. */
+/** The release a sources file names (deb822 or one-line; not -updates or -security): the guest's release. */
 export function parseSuite(text: string): string | undefined {
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    const deb822 = /^Suites:\s*(\S+)/i.exec(line);
-    if (deb822) return deb822[1];
-    const oneLine = /^deb\s+(?:\[[^\]]*\]\s+)?\S+\s+(\S+)/.exec(line);
-    if (oneLine) return oneLine[1];
-  }
-  return undefined;
+  return pickSource([...parseDeb822(text), ...parseSourcesList(text)])?.suite;
 }
 
 export interface Apt {

@@ -1,0 +1,96 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { VirtbenchError } from '../errors.js';
+
+/*
+ * The container image and the guest image are built from the same Debian
+ * mirror the host's apt uses: no registry is reachable here, and the mirror
+ * is a fact of the machine, read at run time (never written into the
+ * repository).
+ */
+
+export interface AptSource {
+  /** e.g. http://<mirror>/debian */
+  mirror: string;
+  /** e.g. bookworm */
+  suite: string;
+}
+
+const APT_DIR = '/etc/apt';
+
+/** Entries of one-line sources.list text: `deb [options] URI suite components...`. */
+export function parseSourcesList(text: string): AptSource[] {
+  const found: AptSource[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/#.*/, '').trim();
+    const match = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/.exec(line);
+    if (match) found.push({ mirror: match[1]!, suite: match[2]! });
+  }
+  return found;
+}
+
+/** Entries of deb822 .sources text: stanzas with Types, URIs and Suites fields. */
+export function parseDeb822(text: string): AptSource[] {
+  const found: AptSource[] = [];
+  for (const stanza of text.split(/\n\s*\n/)) {
+    const fields = new Map<string, string>();
+    for (const line of stanza.split('\n')) {
+      const match = /^([A-Za-z-]+):\s*(.*)$/.exec(line);
+      if (match && !line.startsWith('#')) fields.set(match[1]!.toLowerCase(), match[2]!.trim());
+    }
+    if (!(fields.get('types') ?? '').split(/\s+/).includes('deb')) continue;
+    if ((fields.get('enabled') ?? 'yes').toLowerCase() === 'no') continue;
+    for (const mirror of (fields.get('uris') ?? '').split(/\s+/).filter(Boolean)) {
+      for (const suite of (fields.get('suites') ?? '').split(/\s+/).filter(Boolean)) found.push({ mirror, suite });
+    }
+  }
+  return found;
+}
+
+/** The first plain release suite (not -updates, -security, -backports) with an http(s) mirror. */
+export function pickSource(sources: readonly AptSource[]): AptSource | undefined {
+  return sources.find((s) => /^https?:\/\//.test(s.mirror) && /^[a-z]+$/.test(s.suite));
+}
+
+function readOr(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+export const DEFAULT_SUITE = 'bookworm';
+
+/**
+ * The host's Debian mirror and release; VIRTBENCH_DEBIAN_MIRROR and
+ * VIRTBENCH_DEBIAN_SUITE override them. The mirror is undefined when none is
+ * configured (only a build needs it); the suite falls back to bookworm.
+ */
+export function hostAptSource(env: NodeJS.ProcessEnv = process.env, aptDir = APT_DIR): { mirror?: string; suite: string } {
+  const sources = [...parseSourcesList(readOr(join(aptDir, 'sources.list')))];
+  let files: string[] = [];
+  try {
+    files = readdirSync(join(aptDir, 'sources.list.d')).sort();
+  } catch {
+    // no sources.list.d
+  }
+  for (const file of files) {
+    const text = readOr(join(aptDir, 'sources.list.d', file));
+    if (file.endsWith('.sources')) sources.push(...parseDeb822(text));
+    else if (file.endsWith('.list')) sources.push(...parseSourcesList(text));
+  }
+  const picked = pickSource(sources);
+  const mirror = (env.VIRTBENCH_DEBIAN_MIRROR || picked?.mirror)?.replace(/\/+$/, '');
+  return { mirror, suite: env.VIRTBENCH_DEBIAN_SUITE || picked?.suite || DEFAULT_SUITE };
+}
+
+export function requireMirror(source: { mirror?: string }, aptDir = APT_DIR): string {
+  if (source.mirror) return source.mirror;
+  throw new VirtbenchError(
+    'VIRTBENCH_BUILD_FAILED',
+    `no Debian mirror found in ${aptDir}/sources.list or ${aptDir}/sources.list.d to bootstrap the container image from; ` +
+      'fix: set VIRTBENCH_DEBIAN_MIRROR to a Debian mirror URL (and VIRTBENCH_DEBIAN_SUITE, e.g. bookworm)',
+    { platform: 'docker' },
+  );
+}

@@ -1,0 +1,89 @@
+import { Writable } from 'node:stream';
+import type Dockerode from 'dockerode';
+import type { ExecResult } from '../platform.js';
+
+/*
+ * `docker exec` through the API, with the same result shape as a native
+ * child process. The Docker API cannot kill an exec, so a time limit is
+ * enforced inside the container by coreutils' `timeout` (exit 124, or 137
+ * after the grace period), with a host-side guard should even that hang.
+ */
+
+const KILL_AFTER_S = 5;
+const HOST_GUARD_MS = 15_000;
+/** A workload that floods stdout must not exhaust the harness's memory. */
+const MAX_BYTES = 64 * 1024 * 1024;
+
+class Collector extends Writable {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    if (this.size + chunk.length <= MAX_BYTES) {
+      this.chunks.push(chunk);
+      this.size += chunk.length;
+    } else this.truncated = true;
+    done();
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8') + (this.truncated ? '\n[output truncated]' : '');
+  }
+}
+
+export interface ContainerExecOptions {
+  cwd: string;
+  timeoutMs?: number;
+}
+
+export async function execInContainer(
+  docker: Dockerode,
+  containerId: string,
+  argv: readonly string[],
+  { cwd, timeoutMs }: ContainerExecOptions,
+): Promise<ExecResult> {
+  const command = timeoutMs ? ['timeout', `--kill-after=${KILL_AFTER_S}`, String(timeoutMs / 1000), ...argv] : [...argv];
+  const started = performance.now();
+  const exec = await docker.getContainer(containerId).exec({ Cmd: command, AttachStdout: true, AttachStderr: true, WorkingDir: cwd });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const stdout = new Collector();
+  const stderr = new Collector();
+  docker.modem.demuxStream(stream, stdout, stderr);
+
+  let guardFired = false;
+  await new Promise<void>((resolve) => {
+    const guard = timeoutMs
+      ? setTimeout(() => {
+          guardFired = true;
+          stream.destroy();
+          resolve();
+        }, timeoutMs + KILL_AFTER_S * 1000 + HOST_GUARD_MS)
+      : undefined;
+    const finish = () => {
+      clearTimeout(guard);
+      resolve();
+    };
+    stream.once('end', finish);
+    stream.once('close', finish);
+    stream.once('error', finish);
+  });
+  const inspected = await exec.inspect();
+  let exitCode = inspected.ExitCode ?? (guardFired ? 124 : 1);
+  let err = stderr.text();
+  let out = stdout.text();
+  // Without the timeout wrapper, a missing program is an OCI error on stdout with 126; report it like a shell would.
+  if (exitCode === 126 && /executable file not found/.test(out)) {
+    exitCode = 127;
+    err = `${argv[0]}: command not found\n${out}`;
+    out = '';
+  }
+  return {
+    command: [...argv],
+    exitCode,
+    stdout: out,
+    stderr: err,
+    wallMs: performance.now() - started,
+    timedOut: guardFired || (timeoutMs !== undefined && (exitCode === 124 || exitCode === 137)),
+  };
+}

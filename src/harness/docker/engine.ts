@@ -1,0 +1,125 @@
+import type Dockerode from 'dockerode';
+import { VirtbenchError } from '../../errors.js';
+import type { Availability } from '../platform.js';
+import { onExitSync } from '../exit-cleanup.js';
+import { DEFAULT_SOCKET, dockerClient, pingEngine, removeContainersSync } from './docker-client.js';
+import { ownedByThisProcess } from './labels.js';
+import { PRIVATE_DOCKER_HOST, privateDockerdUnavailable, startPrivateDockerd, type PrivateDockerd } from './private-dockerd.js';
+
+/*
+ * Which engine the docker platforms use, in this order:
+ *   1. DOCKER_HOST, when set: the user chose it, so a dead one is an error, not a reason to start another;
+ *   2. the default socket, when an engine answers there;
+ *   3. a private dockerd (root and docker.io needed), started here and stopped when the last user releases it.
+ * docker, docker-volume and docker-hostnet run in one process and share the engine.
+ */
+
+export type EngineSource = 'DOCKER_HOST' | 'default socket' | 'private dockerd';
+
+export interface Engine {
+  readonly dockerHost: string;
+  readonly source: EngineSource;
+  readonly docker: Dockerode;
+  /** Gives this user's share back; the last one stops a private dockerd. Idempotent. */
+  release(): Promise<void>;
+  releaseSync(): void;
+}
+
+type Found = { dockerHost: string; source: EngineSource } | { startPrivate: true } | { reason: string };
+
+async function findEngine(env: NodeJS.ProcessEnv): Promise<Found> {
+  if (env.DOCKER_HOST) {
+    const ping = await pingEngine(env.DOCKER_HOST);
+    if (ping.ok) return { dockerHost: env.DOCKER_HOST, source: 'DOCKER_HOST' };
+    return {
+      reason:
+        `no Docker engine answers at DOCKER_HOST=${env.DOCKER_HOST} (${ping.error}); ` +
+        'fix: start that engine, or unset DOCKER_HOST so that virtbench uses the default socket or starts its own dockerd',
+    };
+  }
+  const defaultHost = `unix://${DEFAULT_SOCKET}`;
+  const ping = await pingEngine(defaultHost);
+  if (ping.ok) return { dockerHost: defaultHost, source: 'default socket' };
+  if ((await pingEngine(PRIVATE_DOCKER_HOST)).ok) return { startPrivate: true };
+  const cannot = privateDockerdUnavailable();
+  if (cannot) return { reason: `no Docker engine answers (DOCKER_HOST is not set; ${DEFAULT_SOCKET}: ${ping.error}) and ${cannot}` };
+  return { startPrivate: true };
+}
+
+/** Cheap: whether an engine answers or one can be started; the reason names the cause and the fix. */
+export async function engineAvailability(env: NodeJS.ProcessEnv = process.env): Promise<Availability> {
+  const found = await findEngine(env);
+  return 'reason' in found ? { available: false, reason: found.reason } : { available: true };
+}
+
+interface Shared {
+  dockerHost: string;
+  source: EngineSource;
+  dockerd?: PrivateDockerd;
+  users: number;
+  /** Unregisters the last-resort cleanup below. */
+  unregister?: () => void;
+}
+
+/*
+ * Keyed by DOCKER_HOST as the caller saw it, so a different choice is never
+ * answered with another engine. Kept on globalThis: Vitest loads each
+ * project's globalSetup through its own module runner, so this module exists
+ * once per project, while the engine must be counted once per process.
+ */
+const registry = globalThis as { [key: symbol]: Map<string, Promise<Shared>> | undefined };
+const shared = (registry[Symbol.for('virtbench.docker.engines')] ??= new Map());
+
+async function open(context: { cacheDir: string; log: (line: string) => void }, env: NodeJS.ProcessEnv): Promise<Shared> {
+  const found = await findEngine(env);
+  if ('reason' in found) throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', found.reason, { platform: 'docker' });
+  const state: Shared =
+    'dockerHost' in found
+      ? { ...found, users: 0 }
+      : await startPrivateDockerd(context.cacheDir, context.log).then((dockerd) => ({
+          dockerHost: dockerd.dockerHost,
+          source: 'private dockerd' as const,
+          dockerd,
+          users: 0,
+        }));
+  // Covers Ctrl-C while a platform is still provisioning (before globalSetup registers its stopSync):
+  // every container this process labelled goes first, then the dockerd we started.
+  state.unregister = onExitSync(() => {
+    removeContainersSync(state.dockerHost, [], ownedByThisProcess());
+    state.dockerd?.stopSync();
+  });
+  return state;
+}
+
+export async function acquireEngine(
+  context: { cacheDir: string; log: (line: string) => void },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Engine> {
+  const key = env.DOCKER_HOST ?? '';
+  let pending = shared.get(key);
+  if (!pending) shared.set(key, (pending = open(context, env)));
+  let state: Shared;
+  try {
+    state = await pending;
+  } catch (error) {
+    if (shared.get(key) === pending) shared.delete(key);
+    throw error;
+  }
+  state.users++;
+  let released = false;
+  const giveBack = (): PrivateDockerd | undefined => {
+    if (released) return undefined;
+    released = true;
+    if (--state.users > 0) return undefined;
+    if (shared.get(key) === pending) shared.delete(key);
+    state.unregister?.();
+    return state.dockerd;
+  };
+  return {
+    dockerHost: state.dockerHost,
+    source: state.source,
+    docker: dockerClient(state.dockerHost),
+    release: async () => giveBack()?.stop(),
+    releaseSync: () => giveBack()?.stopSync(),
+  };
+}

@@ -1,0 +1,84 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/*
+ * Small synchronous helpers for processes and mounts on the host. Synchronous
+ * because they also run from exit and signal handlers.
+ */
+
+export function findExecutable(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const dirs = [...(env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin'];
+  return dirs.filter(Boolean).map((d) => join(d, name)).find((p) => existsSync(p));
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A zombie has exited: our own dockerd stays one while we block in an exit handler and cannot reap it.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
+  }
+}
+
+export function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid in file if its command line contains marker (pids get reused; never kill a stranger). */
+export function pidNaming(file: string, marker: string): number | undefined {
+  const pid = readPid(file);
+  if (pid === undefined) return undefined;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** SIGTERM, up to graceMs for it to exit, then SIGKILL. */
+export function terminateSync(pid: number | undefined, graceMs: number): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+    for (const until = Date.now() + graceMs; Date.now() < until && isAlive(pid); ) Atomics.wait(pause, 0, 0, 25);
+    if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** Lazily unmounts everything mounted at or below dir, deepest first (a killed dockerd or debootstrap leaves mounts). */
+export function unmountUnder(dir: string): void {
+  let table = '';
+  try {
+    table = readFileSync('/proc/self/mounts', 'utf8');
+  } catch {
+    return;
+  }
+  const points = table
+    .split('\n')
+    .map((line) => (line.split(' ')[1] ?? '').replace(/\\040/g, ' '))
+    .filter((point) => point === dir || point.startsWith(dir + '/'))
+    .sort((a, b) => b.length - a.length);
+  for (const point of points) spawnSync('umount', ['-l', point], { stdio: 'ignore' });
+}
+
+/** Removes a directory tree without ever crossing into another file system (a mount left inside it). */
+export function removeTreeSync(dir: string): void {
+  unmountUnder(dir);
+  spawnSync('rm', ['-rf', '--one-file-system', dir], { stdio: 'ignore' });
+}

@@ -1,0 +1,121 @@
+import { hostname } from 'node:os';
+import type Dockerode from 'dockerode';
+import { GenericContainer, getContainerRuntimeClient, PullPolicy, type StartedTestContainer } from 'testcontainers';
+import { VirtbenchError } from '../../errors.js';
+import { parseDockerHost } from './docker-client.js';
+import { isAlive } from './host-process.js';
+import { OWNER_LABEL, ownerValue, PLATFORM_LABEL, SESSION_LABEL } from './labels.js';
+
+/*
+ * The one container of a project run, started through testcontainers, with
+ * virtbench's labels. A run removes the labelled containers whose owner died
+ * (a crash or a kill), and its own on stop, from exit handlers included.
+ */
+
+
+export type WorkDirStorage = 'layer' | 'volume';
+export type NetworkMode = 'bridge' | 'host';
+
+export interface ContainerPlan {
+  platform: string;
+  /** The value of the session label: how a half-started container is found again. */
+  session: string;
+  image: string;
+  storage: WorkDirStorage;
+  network: NetworkMode;
+  workDir: string;
+  /** Published on 127.0.0.1 unless on the host network. */
+  port: number;
+}
+
+/** GenericContainer plus what its builder lacks: a loopback-only port, an anonymous volume, an init process. */
+class BenchContainer extends GenericContainer {
+  constructor(image: string) {
+    super(image);
+    // docker-init as PID 1 reaps the daemonized nginx masters a `sleep` would leave as zombies.
+    this.hostConfig.Init = true;
+  }
+
+  withLoopbackPort(port: number): this {
+    this.createOpts.ExposedPorts = { ...this.createOpts.ExposedPorts, [`${port}/tcp`]: {} };
+    // Never 0.0.0.0: the benchmark server must not be reachable from the network.
+    this.hostConfig.PortBindings = { ...this.hostConfig.PortBindings, [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] };
+    return this;
+  }
+
+  withAnonymousVolume(target: string): this {
+    // Anonymous, so removing the container with its volumes (also the synchronous way) removes it too.
+    this.hostConfig.Mounts = [...(this.hostConfig.Mounts ?? []), { Type: 'volume', Source: '', Target: target }];
+    return this;
+  }
+}
+
+/** Removes labelled containers whose owning process on this host is gone. */
+export async function removeStaleContainers(docker: Dockerode, log: (line: string) => void): Promise<string[]> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [SESSION_LABEL] } });
+  const removed: string[] = [];
+  for (const info of containers) {
+    const [host, pid] = (info.Labels[OWNER_LABEL] ?? '').split(':');
+    if (host !== hostname() || isAlive(Number(pid))) continue;
+    await docker.getContainer(info.Id).remove({ force: true, v: true }).catch(() => {});
+    removed.push(info.Id);
+  }
+  if (removed.length > 0) log(`removed ${removed.length} container(s) left by an interrupted run`);
+  return removed;
+}
+
+/**
+ * testcontainers finds its engine once per process, from DOCKER_HOST at that
+ * moment. Point it at ours for that one lookup only, and refuse to go on
+ * should it already be bound to another engine.
+ */
+async function bindTestcontainers(dockerHost: string): Promise<void> {
+  const saved = { DOCKER_HOST: process.env.DOCKER_HOST, TESTCONTAINERS_HOST_OVERRIDE: process.env.TESTCONTAINERS_HOST_OVERRIDE };
+  process.env.DOCKER_HOST = dockerHost;
+  // With /.dockerenv present it would otherwise run an alpine container to find the host, and no image can be pulled.
+  process.env.TESTCONTAINERS_HOST_OVERRIDE ??= 'localhost';
+  let modem: { socketPath?: string; host?: string; port?: string | number };
+  try {
+    modem = (await getContainerRuntimeClient()).container.dockerode.modem as typeof modem;
+  } finally {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+  const wanted = parseDockerHost(dockerHost);
+  const same = wanted.socketPath ? modem.socketPath === wanted.socketPath : modem.host === wanted.host && Number(modem.port) === wanted.port;
+  if (!same) {
+    throw new VirtbenchError(
+      'VIRTBENCH_PLATFORM_UNAVAILABLE',
+      `testcontainers in this process already uses another engine (${modem.socketPath ?? `${modem.host}:${modem.port}`}), not ${dockerHost}; ` +
+        'fix: set DOCKER_HOST to one engine for the whole run (or remove tc.host/docker.host from ~/.testcontainers.properties)',
+      { platform: 'docker' },
+    );
+  }
+}
+
+export async function startSessionContainer(dockerHost: string, plan: ContainerPlan): Promise<StartedTestContainer> {
+  await bindTestcontainers(dockerHost);
+  const container = new BenchContainer(plan.image)
+    .withCommand(['sleep', 'infinity'])
+    .withLabels({ [SESSION_LABEL]: plan.session, [OWNER_LABEL]: ownerValue(), [PLATFORM_LABEL]: plan.platform })
+    .withPullPolicy(PullPolicy.neverPull())
+    // Our own labels and exit handlers clean up; the Ryuk reaper image could not be pulled anyway.
+    .withAutoCleanup(false)
+    .withStartupTimeout(60_000);
+  if (plan.storage === 'volume') container.withAnonymousVolume(plan.workDir);
+  if (plan.network === 'host') container.withNetworkMode('host');
+  else container.withLoopbackPort(plan.port);
+  return container.start();
+}
+
+/** Where the host reaches a container port, read from the engine (Docker chooses the host port). */
+export function publishedPort(inspect: Dockerode.ContainerInspectInfo, containerPort: number): number {
+  const binding = inspect.NetworkSettings.Ports?.[`${containerPort}/tcp`]?.find((b) => b.HostIp === '127.0.0.1');
+  const port = Number(binding?.HostPort);
+  if (!(port > 0)) {
+    throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', `container port ${containerPort} has no 127.0.0.1 binding`, { platform: 'docker' });
+  }
+  return port;
+}

@@ -1,0 +1,254 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
+import { VirtbenchError } from '../../src/errors.js';
+import { acquireEngine, engineAvailability, type Engine } from '../../src/harness/docker/engine.js';
+import { OWNER_LABEL, PLATFORM_LABEL, SESSION_LABEL } from '../../src/harness/docker/labels.js';
+import { cacheDir, packageRoot } from '../../src/harness/paths.js';
+import type { Provisioned, StartedPlatform } from '../../src/harness/platform.js';
+import { createDockerPlatform, type DockerVariant } from '../../src/harness/platforms/docker.js';
+import { PROFILES } from '../../src/harness/profiles.js';
+import { prepareWorkload } from '../../src/harness/runner.js';
+import { WORKLOAD_NAMES, workloads, type WorkloadName } from '../../src/harness/workloads.js';
+import { processesMentioning } from './helpers.js';
+
+/*
+ * Real containers, no fakes. When this machine cannot run Docker (no engine,
+ * and no root or docker.io to start one), every test here is skipped with the
+ * reason; CI installs docker.io and debootstrap and builds the image itself.
+ */
+
+const context = { cacheDir: cacheDir(), log: (line: string) => console.log(`[docker test] ${line}`) };
+const profile = PROFILES.quick;
+const availability = await engineAvailability();
+const unavailable = availability.available ? undefined : availability.reason;
+
+/** Provisioning problems of the machine (not of our code) skip; anything else fails. */
+function machineProblem(error: unknown): string | undefined {
+  if (error instanceof VirtbenchError && (error.code === 'VIRTBENCH_PLATFORM_UNAVAILABLE' || error.code === 'VIRTBENCH_MISSING_TOOL')) {
+    return error.message.split('\n')[0];
+  }
+  return undefined;
+}
+
+interface Session {
+  provisioned?: Provisioned;
+  platform?: StartedPlatform;
+  skip?: string;
+}
+
+/** One provisioned container per describe block, like one per project run. */
+function useSession(variant: DockerVariant): Session {
+  const session: Session = { skip: unavailable };
+  beforeAll(async () => {
+    if (session.skip) return;
+    const docker = createDockerPlatform(variant);
+    try {
+      session.provisioned = await docker.provision(context);
+    } catch (error) {
+      session.skip = machineProblem(error);
+      if (!session.skip) throw error;
+      return;
+    }
+    session.platform = await docker.connect(session.provisioned.facts);
+  }, 900_000); // a cold image build (debootstrap + apt) takes 2-3 minutes on a busy machine
+  afterAll(async () => {
+    await session.platform?.close();
+    await session.provisioned?.stop();
+  });
+  return session;
+}
+
+function ready(session: Session, t: TestContext): StartedPlatform {
+  if (session.skip) t.skip(session.skip);
+  return session.platform!;
+}
+
+async function runOnce(platform: StartedPlatform, name: WorkloadName) {
+  const prepared = await prepareWorkload(platform, workloads[name], profile, { cacheDir: context.cacheDir });
+  try {
+    return await prepared.runOnce();
+  } finally {
+    await prepared.dispose();
+  }
+}
+
+/** Containers this process labelled, as the engine sees them (running or not). */
+async function ourContainers(engine: Engine): Promise<string[]> {
+  const list = await engine.docker.listContainers({ all: true, filters: { label: [`${OWNER_LABEL}=${hostname()}:${process.pid}`] } });
+  return list.map((c) => c.Id);
+}
+
+describe('docker (container layer, published port)', () => {
+  const session = useSession('layer');
+
+  for (const name of WORKLOAD_NAMES) {
+    test(`runs ${name} in the container (quick profile)`, async (t) => {
+      const figure = await runOnce(ready(session, t), name);
+      expect(figure.value).toBeGreaterThan(0);
+      expect(figure.unit).toBe(workloads[name].unit);
+    });
+  }
+
+  test('describes the engine, storage and network', async (t) => {
+    const info = await ready(session, t).describe();
+    expect(info).toMatchObject({ storageDriver: 'overlay2' });
+    expect(String(info.workDir)).toContain('container layer');
+    expect(String(info.network)).toMatch(/^bridge; 127\.0\.0\.1:\d+ published to 8080$/);
+    expect(String(info.imageId)).toMatch(/^[0-9a-f]{12}$/);
+  });
+
+  test('serves on the container port, reached through 127.0.0.1 only', async (t) => {
+    const address = await ready(session, t).serviceAddress();
+    expect(address).toMatchObject({ listen: '0.0.0.0:8080', host: '127.0.0.1' });
+    expect(address.port).toBe(session.provisioned!.facts.hostPort);
+  });
+
+  test('exec reports exit codes, a missing program, cwd and time limits like a child process', async (t) => {
+    const platform = ready(session, t);
+    expect(await platform.exec(['pwd'])).toMatchObject({ exitCode: 0, stdout: '/bench\n', timedOut: false });
+    expect(await platform.exec(['ls', '/nonexistent'])).toMatchObject({ exitCode: 2 });
+    expect((await platform.exec(['no-such-program'])).exitCode).toBe(127);
+    expect((await platform.exec(['no-such-program'], { timeoutMs: 5_000 })).exitCode).toBe(127);
+    expect(await platform.exec(['sleep', '5'], { timeoutMs: 300 })).toMatchObject({ exitCode: 124, timedOut: true });
+  });
+});
+
+describe('docker-volume (work directory on a volume)', () => {
+  const session = useSession('volume');
+
+  test('runs disk-random on the volume', async (t) => {
+    const platform = ready(session, t);
+    expect(String((await platform.describe()).workDir)).toContain('docker volume');
+    const mounts = await platform.exec(['grep', ' /bench ', '/proc/self/mounts']);
+    expect(mounts.stdout).not.toContain('overlay');
+    expect((await runOnce(platform, 'disk-random')).value).toBeGreaterThan(0);
+  });
+});
+
+describe('docker-hostnet (host network)', () => {
+  const session = useSession('hostnet');
+
+  test('runs nginx on a loopback port of the host network', async (t) => {
+    const platform = ready(session, t);
+    const address = await platform.serviceAddress();
+    expect(address.listen).toBe(`127.0.0.1:${address.port}`);
+    expect((await runOnce(platform, 'nginx')).value).toBeGreaterThan(0);
+  });
+});
+
+describe('cleanup', () => {
+  // A share of the engine of our own keeps a private dockerd running while we look.
+  let engine: Engine | undefined;
+  let skip = unavailable;
+  beforeAll(async () => {
+    if (skip) return;
+    engine = await acquireEngine(context).catch((error) => {
+      skip = machineProblem(error);
+      if (!skip) throw error;
+      return undefined;
+    });
+  });
+  afterAll(async () => engine?.release());
+
+  test('no container is left after a benchmark that throws', async (t) => {
+    if (skip) t.skip(skip);
+    const docker = createDockerPlatform('layer');
+    const provisioned = await docker.provision(context);
+    const failingBench = async () => {
+      try {
+        const platform = await docker.connect(provisioned.facts);
+        await platform.exec(['true']);
+        throw new Error('benchmark failed');
+      } finally {
+        await provisioned.stop(); // what globalSetup's teardown does
+      }
+    };
+    await expect(failingBench()).rejects.toThrow('benchmark failed');
+    expect(await ourContainers(engine!)).toEqual([]);
+  });
+
+  test('stopSync removes the container synchronously (the Ctrl-C path)', async (t) => {
+    if (skip) t.skip(skip);
+    const provisioned = await createDockerPlatform('volume').provision(context);
+    expect(await ourContainers(engine!)).toHaveLength(1);
+    const inspect = await engine!.docker.getContainer(String(provisioned.facts.containerId)).inspect();
+    const volume = inspect.Mounts.find((m) => m.Destination === '/bench')!.Name!;
+    provisioned.stopSync();
+    expect(await ourContainers(engine!)).toEqual([]);
+    await expect(engine!.docker.getVolume(volume).inspect()).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  test('containers left by a dead run are removed at the next start', async (t) => {
+    if (skip) t.skip(skip);
+    const image = (await engine!.docker.listImages({ filters: { reference: ['virtbench-bench'] } }))[0]!.RepoTags![0]!;
+    const deadPid = 2 ** 22 + 1; // above pid_max's default: never alive
+    const stale = await engine!.docker.createContainer({
+      Image: image,
+      Cmd: ['sleep', 'infinity'],
+      Labels: { [SESSION_LABEL]: 'stale', [OWNER_LABEL]: `${hostname()}:${deadPid}`, [PLATFORM_LABEL]: 'docker' },
+    });
+    const provisioned = await createDockerPlatform('layer').provision(context);
+    try {
+      await expect(stale.inspect()).rejects.toMatchObject({ statusCode: 404 });
+    } finally {
+      await provisioned.stop();
+    }
+  });
+  test('Ctrl-C during `vitest bench --project docker` removes the container', async (t) => {
+    if (skip) t.skip(skip);
+    // A config of its own: the repository's may not list the docker platforms.
+    await mkdir(join(packageRoot, '.cache'), { recursive: true });
+    const config = join(packageRoot, '.cache', `docker-ctrl-c-${process.pid}.config.ts`);
+    await writeFile(config, `import { virtbench } from '../src/index.js';\nexport default { plugins: [virtbench({ platforms: ['docker'] })] };\n`);
+    try {
+      const child = execa(process.execPath, [join(packageRoot, 'node_modules/vitest/vitest.mjs'), 'bench', '--config', config, '--root', packageRoot, '--project', 'docker', 'nginx'], {
+        cwd: packageRoot,
+        // standard profile: 512 MiB file and 10 s runs, so there is time to interrupt mid-benchmark
+        env: { VIRTBENCH_PROFILE: 'standard', VIRTBENCH_REPORT_DIR: await mkdtemp(join(tmpdir(), 'virtbench-report-')), CI: 'true' },
+        reject: false,
+        all: true,
+      });
+      let exited = false;
+      void child.then(() => (exited = true));
+      const serving = async () => (await processesMentioning('nginx: master process')).some((p) => p.includes('/bench/nginx'));
+      let started = false;
+      for (const until = Date.now() + 180_000; !started && Date.now() < until && !exited; ) {
+        started = await serving();
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(started, 'nginx never started in the container').toBe(true);
+      await new Promise((r) => setTimeout(r, 1_000)); // downloads under way
+      child.kill('SIGINT');
+      const result = await child;
+      expect(result.exitCode ?? result.signal, result.all).not.toBe(0);
+      // Our own share of the engine kept a private dockerd running, so we can look.
+      const left = await engine!.docker.listContainers({ all: true, filters: { label: [`${OWNER_LABEL}=${hostname()}:${child.pid}`] } });
+      expect(left).toEqual([]);
+      expect(await serving()).toBe(false);
+    } finally {
+      await rm(config, { force: true });
+    }
+  });
+});
+
+describe('a dead or missing engine', () => {
+  const env = { ...process.env, DOCKER_HOST: 'unix:///tmp/virtbench-nobody-listens.sock' };
+
+  test('is reported as unavailable, with the cause and the fix', async () => {
+    const result = await createDockerPlatform('layer', { env }).availability();
+    expect(result.available).toBe(false);
+    const reason = (result as { reason: string }).reason;
+    expect(reason).toContain('DOCKER_HOST=unix:///tmp/virtbench-nobody-listens.sock');
+    expect(reason).toContain('ENOENT');
+    expect(reason).toMatch(/fix: start that engine, or unset DOCKER_HOST/);
+  });
+
+  test('makes provision fail with VIRTBENCH_PLATFORM_UNAVAILABLE', async () => {
+    const provisioning = createDockerPlatform('layer', { env }).provision(context);
+    await expect(provisioning).rejects.toBeInstanceOf(VirtbenchError);
+    await expect(provisioning).rejects.toMatchObject({ code: 'VIRTBENCH_PLATFORM_UNAVAILABLE', message: expect.stringContaining('no Docker engine answers') });
+  });
+});

@@ -1,0 +1,113 @@
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hostAptSource, parseDeb822, parseSourcesList, pickSource, requireMirror } from '../../src/harness/apt-source.js';
+import { parseDockerHost } from '../../src/harness/docker/docker-client.js';
+import { imageTags } from '../../src/harness/docker/image.js';
+import { chooseSubnet } from '../../src/harness/docker/bridge.js';
+import { tarArchive } from '../../src/harness/docker/tar.js';
+
+// Mirror names here are reserved test names (RFC 2606), never a real mirror.
+const MIRROR = 'http://apt.test/debian';
+
+describe('apt sources', () => {
+  it('reads deb822 stanzas and skips disabled ones and deb-src', () => {
+    const text = [
+      `Types: deb\nURIs: ${MIRROR}\nSuites: bookworm bookworm-updates\nComponents: main`,
+      `Types: deb-src\nURIs: http://src.test/debian\nSuites: bookworm`,
+      `Types: deb\nEnabled: no\nURIs: http://off.test/debian\nSuites: trixie`,
+    ].join('\n\n');
+    expect(parseDeb822(text)).toEqual([
+      { mirror: MIRROR, suite: 'bookworm' },
+      { mirror: MIRROR, suite: 'bookworm-updates' },
+    ]);
+  });
+
+  it('reads one-line entries with options and comments', () => {
+    const text = `# comment\ndeb [arch=amd64 signed-by=/k.gpg] ${MIRROR} bookworm main\ndeb-src ${MIRROR} bookworm main\n`;
+    expect(parseSourcesList(text)).toEqual([{ mirror: MIRROR, suite: 'bookworm' }]);
+  });
+
+  it('picks the plain release, not -security or -updates', () => {
+    expect(pickSource([{ mirror: 'http://sec.test/debian-security', suite: 'bookworm-security' }, { mirror: MIRROR, suite: 'bookworm' }])).toEqual({
+      mirror: MIRROR,
+      suite: 'bookworm',
+    });
+  });
+
+  it('reads a host apt directory; environment variables override it; a missing mirror names the fix', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'virtbench-apt-'));
+    expect(hostAptSource({}, dir)).toEqual({ mirror: undefined, suite: 'bookworm' });
+    expect(() => requireMirror(hostAptSource({}, dir), dir)).toThrow(/VIRTBENCH_DEBIAN_MIRROR/);
+    await mkdir(join(dir, 'sources.list.d'));
+    await writeFile(join(dir, 'sources.list.d', 'debian.sources'), `Types: deb\nURIs: ${MIRROR}/\nSuites: trixie\n`);
+    expect(hostAptSource({}, dir)).toEqual({ mirror: MIRROR, suite: 'trixie' });
+    expect(hostAptSource({ VIRTBENCH_DEBIAN_MIRROR: 'http://other.test/d', VIRTBENCH_DEBIAN_SUITE: 'bookworm' }, dir)).toEqual({
+      mirror: 'http://other.test/d',
+      suite: 'bookworm',
+    });
+  });
+});
+
+describe('tar archives for the Docker API', () => {
+  it('holds the files with their modes, under their parent directories', () => {
+    const archive = tarArchive([
+      { name: 'nginx/nginx.conf', data: Buffer.from('daemon on;\n') },
+      { name: 'forksum', data: Buffer.alloc(1500, 1), mode: 0o755 },
+    ]);
+    expect(archive.length % 512).toBe(0);
+    const listing = spawnSync('tar', ['-tvf', '-'], { input: archive, encoding: 'utf8' });
+    expect(listing.status).toBe(0);
+    const lines = listing.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^drwxr-xr-x .* nginx\/$/);
+    expect(lines[1]).toMatch(/^-rw-r--r-- .* 11 .* nginx\/nginx\.conf$/);
+    expect(lines[2]).toMatch(/^-rwxr-xr-x .* 1500 .* forksum$/);
+  });
+
+  it('refuses names that leave the target directory', () => {
+    expect(() => tarArchive([{ name: '../etc/passwd', data: Buffer.alloc(0) }])).toThrow(RangeError);
+  });
+});
+
+describe('bridge subnet for the private dockerd', () => {
+  it('takes the first candidate no route overlaps, ignoring the default route', () => {
+    const routes = 'default via 10.0.0.1 dev eth0\n172.29.0.0/16 dev br-x proto kernel scope link src 172.29.0.1\nlocal 127.0.0.1 dev lo table local';
+    expect(chooseSubnet(routes)).toBe('10.211.83.1/24');
+  });
+
+  it('counts a wide route as taking every candidate inside it', () => {
+    expect(() => chooseSubnet('10.0.0.0/8 dev a\n172.16.0.0/12 dev b\n192.168.0.0/16 dev c')).toThrow(/no free subnet/);
+  });
+});
+
+describe('engine addresses', () => {
+  it('understands unix sockets and tcp, with TLS from the environment', () => {
+    expect(parseDockerHost('unix:///run/x/docker.sock')).toEqual({ socketPath: '/run/x/docker.sock' });
+    expect(parseDockerHost('tcp://127.0.0.1:2375', {})).toEqual({ host: '127.0.0.1', port: 2375, protocol: 'http' });
+    expect(parseDockerHost('tcp://127.0.0.1', { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/certs' })).toEqual({
+      host: '127.0.0.1',
+      port: 2376,
+      protocol: 'https',
+      certDir: '/certs',
+    });
+  });
+
+  it('rejects what it cannot reach, with a code', () => {
+    expect(() => parseDockerHost('ssh://user@host')).toThrow(expect.objectContaining({ code: 'VIRTBENCH_BAD_OPTION' }));
+    expect(() => parseDockerHost('not a url')).toThrow(/not a URL/);
+  });
+});
+
+describe('image recipe tags', () => {
+  it('change with the suite and are stable otherwise', () => {
+    const bookworm = imageTags('bookworm');
+    expect(imageTags('bookworm')).toEqual(bookworm);
+    expect(imageTags('trixie').base).not.toBe(bookworm.base);
+    expect(imageTags('trixie').bench).not.toBe(bookworm.bench);
+    expect(bookworm.dockerfile).toContain(`FROM ${bookworm.base}`);
+    expect(bookworm.dockerfile).not.toMatch(/https?:\/\//); // the mirror is never part of a recipe
+  });
+});
