@@ -22,11 +22,19 @@ export default defineConfig({
   ],
   test: {
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // No benchmarks in the test projects: `vitest bench` would otherwise give them bench variants too.
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], benchmark: { include: [] } } },
       {
         extends: true,
         // One file at a time: they start real daemons, containers and guests on a 2-core machine.
-        test: { name: 'integration', include: ['test/integration/**/*.test.ts'], fileParallelism: false, testTimeout: 300_000, hookTimeout: 900_000 },
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          benchmark: { include: [] },
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 900_000,
+        },
       },
     ],
   },

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Comparison } from './compare.js';
 import { findings } from './findings.js';
-import { baselinePlatform, orderPlatforms } from './ordering.js';
+import { baselinePlatform, tablePlatforms } from './ordering.js';
 import type { ResultsFile } from './results-file.js';
 import { benchmarkLabel, formatCell, formatChange, formatValue } from './table.js';
 
@@ -63,7 +63,7 @@ document.body.dataset.charts = String(DATA.length);`;
 
 /** One self-contained HTML file: charts, the comparison table, the baseline comparison and the environment. */
 export async function renderHtml(file: ResultsFile, comparisons?: readonly Comparison[]): Promise<string> {
-  const platforms = orderPlatforms(file.results.map((r) => r.platform));
+  const platforms = tablePlatforms(file.results);
   const baseline = baselinePlatform(platforms);
   const benchmarks = [...new Set(file.results.map((r) => r.benchmark))];
   const charts = chartData(file, platforms);

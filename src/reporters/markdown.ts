@@ -2,7 +2,7 @@ import type { Comparison } from './compare.js';
 import { findings } from './findings.js';
 import type { ResultsFile } from './results-file.js';
 import { benchmarkLabel, formatCell, formatChange, formatPercent, formatValue } from './table.js';
-import { baselinePlatform, orderPlatforms } from './ordering.js';
+import { baselinePlatform, tablePlatforms } from './ordering.js';
 
 const VERDICT_MARK: Record<Comparison['verdict'], string> = {
   improved: 'improved',
@@ -26,7 +26,7 @@ function row(cells: string[]): string {
  * cross-platform table, the change against a baseline, the findings.
  */
 export function renderMarkdown(file: ResultsFile, comparisons?: readonly Comparison[]): string {
-  const platforms = orderPlatforms(file.results.map((r) => r.platform));
+  const platforms = tablePlatforms(file.results);
   const baseline = baselinePlatform(platforms);
   const benchmarks = [...new Set(file.results.map((r) => r.benchmark))];
   const find = (p: string, b: string) => file.results.find((r) => r.platform === p && r.benchmark === b);

@@ -32,3 +32,14 @@ export function sortResults(results: BenchmarkResult[], platforms: string[]): Be
 export function baselinePlatform(platforms: readonly string[]): string | undefined {
   return platforms.includes('native') ? 'native' : platforms[0];
 }
+
+/**
+ * The columns of a comparison: platforms that ran at least one benchmark, in
+ * reading order. A platform skipped as a whole gets its one line below the
+ * table instead of a column of "skipped" (unless nothing ran at all).
+ */
+export function tablePlatforms(results: readonly BenchmarkResult[]): string[] {
+  const all = orderPlatforms(results.map((r) => r.platform));
+  const ran = all.filter((p) => results.some((r) => r.platform === p && r.status !== 'skipped'));
+  return ran.length > 0 ? ran : all;
+}

@@ -3,7 +3,7 @@ import type { Reporter, TestCase, Vitest } from 'vitest/node';
 import type { BenchmarkRecord } from '../harness/session.js';
 import { hostEnvironment } from './environment.js';
 import { readResults, RESULTS_SCHEMA, withSummary, writeResults, type BenchmarkResult, type ResultsFile } from './results-file.js';
-import { orderPlatforms, sortResults } from './ordering.js';
+import { orderPlatforms, sortResults, tablePlatforms } from './ordering.js';
 import { resolveBaseline } from './baselines.js';
 import { compareResults, gateFails } from './compare.js';
 import { renderBaselineComparison, renderComparison } from './table.js';
@@ -76,7 +76,7 @@ export class VirtbenchReporter implements Reporter {
     await this.writing;
     const log = (line = '') => (this.vitest ? this.vitest.logger.log(line) : console.log(line));
     const file = await this.resultsFile();
-    const platforms = orderPlatforms(file.results.map((r) => r.platform));
+    const platforms = tablePlatforms(file.results);
 
     log();
     log(`virtbench: ${this.options.profile} profile, ${platforms.join(' vs ')}`);

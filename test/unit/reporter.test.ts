@@ -105,3 +105,16 @@ describe('skipLines', () => {
     ).toEqual(['qemu-kvm skipped: KVM is not usable here', 'unikernel fork: n/a: no fork()']);
   });
 });
+
+describe('tablePlatforms', () => {
+  it('gives columns only to platforms that ran something, unless none did', async () => {
+    const { tablePlatforms } = await import('../../src/reporters/ordering.js');
+    const { resultOf } = await import('../builders.js');
+    const ran = resultOf('native', 'cpu', [1]);
+    const skipped = resultOf('qemu-kvm', 'cpu', [], { status: 'skipped', skipReason: 'no KVM' });
+    const na = resultOf('unikernel', 'fork', [], { status: 'skipped', skipReason: 'n/a: no fork()' });
+    const unikernelRan = resultOf('unikernel', 'cpu', [1]);
+    expect(tablePlatforms([ran, skipped, na, unikernelRan])).toEqual(['native', 'unikernel']);
+    expect(tablePlatforms([skipped])).toEqual(['qemu-kvm']);
+  });
+});
