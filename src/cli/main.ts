@@ -61,11 +61,18 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
 }
 
+const OPTIONAL_VALUE = ['--md', '--html'];
+
+/** `--md` and `--html` take an optional file: a bare one (last, or before another option) gets the default. */
+function withOptionalValues(args: string[]): string[] {
+  return args.map((arg, i) => (OPTIONAL_VALUE.includes(arg) && (i === args.length - 1 || args[i + 1]!.startsWith('-')) ? `${arg}=` : arg));
+}
+
 /** Runs one command; returns the exit code. Errors are printed by the caller. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
   const { values, positionals } = parseArgs({
-    args: rest,
+    args: withOptionalValues(rest),
     allowPositionals: true,
     options: {
       threshold: { type: 'string', multiple: true },

@@ -66,6 +66,13 @@ describe('virtbench CLI', () => {
     expect(JSON.parse(await readFile(join(dir, 'gh', 'bigger-is-better.json'), 'utf8'))).toHaveLength(1);
   });
 
+  it('writes the reports beside the results file when --md and --html name no file', async () => {
+    const out = await cli('report', join(dir, 'slow.json'), '--md', '--html');
+    expect(out.code).toBe(0);
+    expect(await readFile(join(dir, 'report.md'), 'utf8')).toContain('## virtbench');
+    expect(await readFile(join(dir, 'report.html'), 'utf8')).toContain('<!doctype html>');
+  });
+
   it('merges files', async () => {
     const out = await cli('merge', join(dir, 'main.json'), join(dir, 'slow.json'), '-o', join(dir, 'merged.json'));
     expect(out.code).toBe(0);
