@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { execa } from 'execa';
 import { VirtbenchError } from '../../errors.js';
 import { cacheDir } from '../paths.js';
 import type { Availability, ConnectionFacts, Platform, ProvisionContext, StartedPlatform } from '../platform.js';
-import { ensureGuestImage, findGuestImage, type GuestImage } from '../qemu/guest-image.js';
+import { ensureGuestImage, type GuestImage } from '../qemu/guest-image.js';
+import { guestHostAvailability, qemuVersion } from '../qemu/host-tools.js';
 import { GUEST_WORK_DIR } from '../qemu/guest-recipe.js';
 import { kvmAvailability, readKvmHostFacts } from '../qemu/kvm.js';
 import { GUEST_SERVICE_PORT, MACHINE_TYPE, QEMU_BINARY, cpuModel, type Accel, type DiskBus, type DiskFormat } from '../qemu/qemu-argv.js';
@@ -31,19 +31,7 @@ export interface QemuPlatformOptions {
   bootTimeoutMs?: number;
 }
 
-const QEMU_TOOLS = [QEMU_BINARY, 'qemu-img', 'mkfs.ext4'];
-const BUILD_TOOLS = ['mmdebstrap', 'dpkg-deb', 'apt-get'];
 const KVM_PROBE_TIMEOUT_MS = 30_000;
-
-async function missingTools(tools: string[]): Promise<string[]> {
-  const found = await Promise.all(tools.map((t) => execa('sh', ['-c', 'command -v "$1"', 'sh', t], { reject: false })));
-  return tools.filter((_, i) => found[i]!.exitCode !== 0);
-}
-
-async function qemuVersion(): Promise<string> {
-  const { stdout } = await execa(QEMU_BINARY, ['--version']);
-  return /version\s+(.+)/.exec(stdout.split('\n')[0] ?? '')?.[1]?.trim() ?? 'unknown';
-}
 
 export function createQemuPlatform(options: QemuPlatformOptions): Platform {
   const format = options.format ?? 'raw';
@@ -83,12 +71,8 @@ export function createQemuPlatform(options: QemuPlatformOptions): Platform {
   return {
     name,
     async availability() {
-      const missing = await missingTools(findGuestImage(cacheDir()) ? QEMU_TOOLS : [...QEMU_TOOLS, ...BUILD_TOOLS]);
-      if (missing.length) return { available: false, reason: `${missing.join(', ')} not installed; run scripts/setup.sh (as root)` };
-      if (!findGuestImage(cacheDir()) && process.getuid?.() !== 0) {
-        return { available: false, reason: 'the guest image is not built yet and building it (mmdebstrap) needs root' };
-      }
-      if (options.accel === 'tcg') return { available: true };
+      const host = await guestHostAvailability(cacheDir());
+      if (!host.available || options.accel === 'tcg') return host;
       const rule = kvmAvailability(readKvmHostFacts());
       if (!rule.available) return rule;
       kvmProbe ??= probeKvm();

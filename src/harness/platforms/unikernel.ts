@@ -1,11 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { execa } from 'execa';
 import { VirtbenchError } from '../../errors.js';
 import { buildProgram } from '../build.js';
-import { fixturesDir } from '../paths.js';
+import { cacheDir, fixturesDir } from '../paths.js';
 import type { ExecResult, Platform, StartedPlatform } from '../platform.js';
 import { ensureGuestImage } from '../qemu/guest-image.js';
+import { guestHostAvailability, qemuVersion } from '../qemu/host-tools.js';
 import { kvmAvailability, readKvmHostFacts } from '../qemu/kvm.js';
 import { QEMU_BINARY } from '../qemu/qemu-argv.js';
 import { runToResult } from '../unikernel/console-run.js';
@@ -42,25 +42,17 @@ export interface UnikernelFacts {
   accel: 'kvm' | 'tcg';
   kernel: string;
   kernelRelease: string;
-  qemuVersion: string;
+  qemu: string;
   probeBootToResultMs: number;
   image?: UnikernelImageOptions;
-}
-
-async function qemuVersion(): Promise<string> {
-  const result = await execa(QEMU_BINARY, ['--version'], { reject: false });
-  return /version\s+(\S+)/.exec(String(result.stdout))?.[1] ?? 'unknown';
 }
 
 export function createUnikernelPlatform(image?: UnikernelImageOptions): Platform {
   if (image) validateImageOptions(image);
   return {
     name: 'unikernel',
-    async availability() {
-      const found = await execa(QEMU_BINARY, ['--version'], { reject: false });
-      if (found.exitCode !== 0) return { available: false, reason: `${QEMU_BINARY} not found; install it with scripts/setup.sh (apt-get install qemu-system-x86)` };
-      return { available: true };
-    },
+    // Same kernel and cache as the QEMU platforms, so the same host requirements.
+    availability: () => guestHostAvailability(cacheDir()),
     async provision(context) {
       const guest = await ensureGuestImage({ cacheDir: context.cacheDir, log: context.log });
       const kvm = kvmAvailability(readKvmHostFacts());
@@ -72,7 +64,7 @@ export function createUnikernelPlatform(image?: UnikernelImageOptions): Platform
           accel: kvm.available ? 'kvm' : 'tcg',
           kernel: guest.kernel,
           kernelRelease: guest.manifest.kernelRelease,
-          qemuVersion: await qemuVersion(),
+          qemu: await qemuVersion(),
           probeBootToResultMs: 0,
           image,
         };
@@ -158,7 +150,7 @@ function connectUnikernel(facts: UnikernelFacts): StartedPlatform {
         mode: facts.image ? 'user unikernel image' : 'single-application guest (the workload is /init)',
         accelerator: facts.accel,
         machine: MACHINE,
-        qemu: facts.qemuVersion,
+        qemu: facts.qemu,
         kernel: facts.kernelRelease,
         probeBootToResultMs: facts.probeBootToResultMs,
       };
