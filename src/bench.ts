@@ -92,6 +92,7 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
         },
       });
     } finally {
+      // A server that does not stop politely is still stopped by the owner of the platform's work directory.
       for (const ready of prepared) await ready.dispose().catch(() => {});
       await platform.close();
     }
