@@ -66,6 +66,9 @@ export type Workload = CommandWorkload | ServedWorkload;
 
 const SERVED_FILE = 'payload.bin';
 
+/** Size of the file the copy-up benchmark writes to first; the container image holds one this size. */
+export const COPYUP_MIB = 64;
+
 const definitions = {
   cpu: {
     kind: 'command',
@@ -139,6 +142,18 @@ const definitions = {
     parse: parseFioJson,
     sampleMs: (f) => 1000 / f.value,
     timeoutMs: (p) => 300_000 + p.disk.seconds * 2_000,
+  },
+  'disk-copyup': {
+    kind: 'command',
+    name: 'disk-copyup',
+    title: `first 4 KiB write to an existing ${COPYUP_MIB} MiB file (in a container: copy-up from the image layer)`,
+    unit: 's',
+    better: 'lower',
+    program: { source: workloadSource('copyup') },
+    args: (_p, workDir) => [workDir, String(COPYUP_MIB)],
+    parse: (stdout) => parseResultLine('disk-copyup', stdout, 's'),
+    sampleMs: (f) => f.value * 1000,
+    timeoutMs: () => 120_000,
   },
   nginx: {
     kind: 'served',

@@ -13,7 +13,7 @@ export function orderPlatforms(names: string[]): string[] {
   return [...new Set(names)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
-const BENCHMARK_ORDER = ['cpu', 'mem', 'disk-random', 'fork', 'fork-threads', 'nginx'];
+const BENCHMARK_ORDER = ['cpu', 'mem', 'disk-random', 'disk-copyup', 'fork', 'fork-threads', 'nginx'];
 
 export function sortResults(results: BenchmarkResult[], platforms: string[]): BenchmarkResult[] {
   const benchRank = (name: string) => {

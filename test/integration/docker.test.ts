@@ -92,6 +92,16 @@ describe('docker (container layer, published port)', () => {
     });
   }
 
+  test('the first write to a file of the image copies it up from the image layer, one name at a time', async (t) => {
+    const platform = ready(session, t);
+    const first = await runOnce(platform, 'disk-copyup');
+    const second = await runOnce(platform, 'disk-copyup');
+    // A hard link in the lower layer (64 names), copied up alone: the upper file has one name.
+    expect(first.extra).toMatchObject({ source: 'image', links_before: 64, links_after: 1, bytes: 64 * 1024 * 1024 });
+    expect(second.extra.file).toBe(Number(first.extra.file) + 1);
+    expect(second.extra).toMatchObject({ links_before: 64, links_after: 1 });
+  });
+
   test('describes the engine, storage and network', async (t) => {
     const info = await ready(session, t).describe();
     expect(info).toMatchObject({ storageDriver: 'overlay2' });

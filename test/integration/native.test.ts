@@ -73,6 +73,14 @@ describe('native platform, quick profile, one real run of each workload', () => 
     expect(await processesMentioning(platform.workDir)).toEqual([]);
   });
 
+  it('disk-copyup: the first write to an existing file, made once in the work directory (no layer to copy from)', async () => {
+    const first = await runOnce('disk-copyup');
+    const second = await runOnce('disk-copyup');
+    expect(first.extra).toMatchObject({ source: 'workdir', links_before: 64, links_after: 64, bytes: 64 * 1024 * 1024 });
+    expect(second.extra.file).toBe(Number(first.extra.file) + 1);
+    expect(first.value).toBeGreaterThan(0);
+  });
+
   it('a missing tool fails with the fix', async () => {
     const missing: CommandWorkload = {
       ...(workloads['disk-random'] as CommandWorkload),

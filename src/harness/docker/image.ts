@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
+import { COPYUP_MIB } from '../workloads.js';
 import { VirtbenchError } from '../../errors.js';
 import { hostAptSource, requireMirror } from '../apt-source.js';
 import { findExecutable, isAlive, removeTreeSync } from './host-process.js';
@@ -36,6 +37,9 @@ interface Context {
   log: (line: string) => void;
 }
 
+/** As many as copyup.c expects (LINKS): more than the 48 runs of the assignment profile. */
+const COPYUP_LINKS = 64;
+
 const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 12);
 
 function dockerfile(baseTag: string): string {
@@ -45,6 +49,11 @@ RUN apt-get -o Acquire::Check-Valid-Until=false update \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${PACKAGES.join(' ')} \\
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 RUN mkdir -m 0755 /bench
+# disk-copyup: one file in the image layer under ${COPYUP_LINKS} names (hard links); overlay (index=off)
+# copies each name up on its first write, so every run gets an untouched file.
+RUN mkdir -m 0755 /opt/virtbench-copyup \
+ && dd if=/dev/urandom of=/opt/virtbench-copyup/0 bs=1M count=${COPYUP_MIB} status=none \
+ && for i in $(seq 1 ${COPYUP_LINKS - 1}); do ln /opt/virtbench-copyup/0 /opt/virtbench-copyup/$i; done
 WORKDIR /bench
 LABEL ${IMAGE_LABEL}=bench
 `;

@@ -31,6 +31,7 @@ const BOOT_TIMEOUT_MS = 60_000;
 /** What cannot exist in one address space without a shell or an init system, and why. */
 const UNSUPPORTED: Record<string, string> = {
   fork: 'a single-address-space guest has no fork(); the same tree runs with threads as fork-threads',
+  'disk-copyup': 'there is no file system to write to: the initramfs holds only the program',
   'disk-random':
     'fio is a dynamically linked Debian program that expects /dev, /proc and a job set up by a shell; no single-program fio image can be built from the packages reachable here',
   nginx:
