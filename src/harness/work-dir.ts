@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { isAlive, terminateSync } from './host-process.js';
 
 /*
  * A run's private directory on the host's disk, with a random name. It
@@ -29,17 +30,6 @@ export async function createWorkDir(platform: string, root = workRoot()): Promis
   await chmod(dir, 0o755);
   await writeFile(join(dir, OWNER_FILE), `${process.pid}\n`);
   return dir;
-}
-
-/** Alive and not a zombie: a killed child stays in the process table until its parent reaps it. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  const stat = readText(`/proc/${pid}/stat`);
-  return !/^\d+ \(.*\) Z/s.test(stat);
 }
 
 /** Work directories whose owner process is gone: left by a crash or a hard kill. */
@@ -88,15 +78,6 @@ function processesNaming(dir: string): number[] {
     .map(Number);
 }
 
-function waitForExitSync(pid: number, ms: number): boolean {
-  const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (const until = Date.now() + ms; Date.now() < until; ) {
-    if (!isAlive(pid)) return true;
-    Atomics.wait(pause, 0, 0, 20);
-  }
-  return !isAlive(pid);
-}
-
 /**
  * Stops every process working in dir (TERM, then KILL after 3 s) and deletes
  * dir. Synchronous on purpose: it also runs from exit and signal handlers,
@@ -111,13 +92,7 @@ export function removeWorkDir(dir: string): void {
       // already gone
     }
   }
-  for (const pid of pids) {
-    if (waitForExitSync(pid, 3_000)) continue;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  // Signalled together above, so they wind down together; the grace period runs once, not once per process.
+  for (const pid of pids) terminateSync(pid, 3_000);
   rmSync(dir, { recursive: true, force: true });
 }

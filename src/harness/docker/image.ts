@@ -9,7 +9,7 @@ import type Dockerode from 'dockerode';
 import { COPYUP_MIB } from '../workloads.js';
 import { VirtbenchError } from '../../errors.js';
 import { hostAptSource, requireMirror } from '../apt-source.js';
-import { findExecutable, isAlive, removeTreeSync } from './host-process.js';
+import { findExecutable, isAlive, removeTreeSync } from '../host-process.js';
 import { tarArchive } from './tar.js';
 
 /*

@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { join } from 'node:path';
 import { VirtbenchError } from '../../errors.js';
 import { pingEngine, dockerClient } from './docker-client.js';
-import { findExecutable, isAlive, pidNaming, readPid, removeTreeSync, terminateSync } from './host-process.js';
+import { findExecutable, isAlive, pidNaming, readPid, removeTreeSync, terminateSync } from '../host-process.js';
 import { BRIDGE, createBridge, deleteBridge } from './bridge.js';
 
 /*

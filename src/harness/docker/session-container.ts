@@ -3,7 +3,7 @@ import type Dockerode from 'dockerode';
 import { GenericContainer, getContainerRuntimeClient, PullPolicy, type StartedTestContainer } from 'testcontainers';
 import { VirtbenchError } from '../../errors.js';
 import { parseDockerHost } from './docker-client.js';
-import { isAlive } from './host-process.js';
+import { isAlive } from '../host-process.js';
 import { OWNER_LABEL, ownerValue, PLATFORM_LABEL, SESSION_LABEL } from './labels.js';
 
 /*

@@ -1,5 +1,6 @@
 import { open, readFile, rm } from 'node:fs/promises';
 import { VirtbenchError } from '../../errors.js';
+import { isAlive } from '../host-process.js';
 
 /*
  * One image build at a time per cache: two projects (qemu-tcg and
@@ -7,15 +8,6 @@ import { VirtbenchError } from '../../errors.js';
  * building the same image. The lock file holds the owner's pid, so a lock
  * left by a killed run is taken over.
  */
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export interface BuildLock {
   release(): Promise<void>;

@@ -3,8 +3,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /*
- * Small synchronous helpers for processes and mounts on the host. Synchronous
- * because they also run from exit and signal handlers.
+ * Small synchronous helpers for processes and mounts on the host, shared by
+ * every platform's cleanup. Synchronous because they also run from exit and
+ * signal handlers.
  */
 
 export function findExecutable(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -18,7 +19,7 @@ export function isAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
-  // A zombie has exited: our own dockerd stays one while we block in an exit handler and cannot reap it.
+  // A zombie has exited: a killed child stays one while we block in an exit handler and cannot reap it.
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
