@@ -1,4 +1,4 @@
-import { appendFile, chmod, copyFile, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, copyFile, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { VirtbenchError } from '../../errors.js';
 import type { Apt } from './apt.js';
@@ -109,8 +109,4 @@ export async function buildInitramfs(kernel: KernelFiles, rootTree: string, stag
   await writeFile(join(stage, 'init'), initramfsInit(modules.map((m) => m.name)), { mode: 0o755 });
   const list = (await listTree(stage)).join('\n') + '\n';
   await run(busybox, ['cpio', '-o', '-H', 'newc', '-R', '0:0'], { cwd: stage, input: list, stdoutFile: output });
-}
-
-export async function removeTree(path: string): Promise<void> {
-  await rm(path, { recursive: true, force: true });
 }

@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VirtbenchError } from '../../errors.js';
 import { createApt, hostSourcesFile, parseSuite } from './apt.js';
 import { acquireBuildLock } from './build-lock.js';
-import { buildInitramfs, buildRootTree, customizeRootTree, fetchKernel, makeRootImage, removeTree } from './guest-build.js';
+import { buildInitramfs, buildRootTree, customizeRootTree, fetchKernel, makeRootImage } from './guest-build.js';
 import { GUEST_PACKAGES, KERNEL_METAPACKAGE, recipeHash } from './guest-recipe.js';
 import { generateHostKey, writeClientKey } from './keys.js';
 
@@ -102,7 +102,7 @@ async function writePointer(root: string, name: string): Promise<void> {
 async function buildGuestImage(root: string, log: (line: string) => void): Promise<GuestImage> {
   const started = performance.now();
   // Only the lock holder builds, so any half-built directory left here is from an interrupted run.
-  for (const entry of await readdir(root)) if (entry.startsWith('.building-')) await removeTree(join(root, entry));
+  for (const entry of await readdir(root)) if (entry.startsWith('.building-')) await rm(join(root, entry), { recursive: true, force: true });
 
   const sourcesFile = hostSourcesFile();
   const suite = parseSuite(await readFile(sourcesFile, 'utf8'))!;
@@ -166,7 +166,7 @@ async function buildGuestImage(root: string, log: (line: string) => void): Promi
     if (cause instanceof VirtbenchError) throw cause;
     throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `guest image build failed: ${(cause as Error).message}`, { cause });
   } finally {
-    await removeTree(work);
+    await rm(work, { recursive: true, force: true });
   }
 }
 
@@ -179,7 +179,7 @@ async function pruneOldImages(root: string, keep: string, log: (line: string) =>
   for (const entry of await readdir(root)) {
     const old = (entry.startsWith('guest-') && entry.endsWith('.current') && entry !== current) || (/^guest-[0-9a-f]+-[0-9a-f]+$/.test(entry) && entry !== keep);
     if (!old) continue;
-    await removeTree(join(root, entry));
+    await rm(join(root, entry), { recursive: true, force: true });
     log(`guest image: removed the older ${entry}`);
   }
 }
