@@ -2,12 +2,12 @@ import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'vite';
 import type { TestProjectInlineConfiguration } from 'vitest/config';
 import { VirtbenchError } from './errors.js';
-import { cacheDir } from './harness/paths.js';
+import { cacheDir } from './harness/host/paths.js';
 import { PLATFORM_NAMES } from './harness/platforms/index.js';
 import { PROFILE_NAMES, resolveProfile, type Profile } from './harness/profiles.js';
 import { resolveUntilStable, type UntilStable } from './harness/run-count.js';
 import { PROVIDE_KEY, type PlatformSettings, type ProvidedSession } from './harness/session.js';
-import { validateImageOptions, type UnikernelImageOptions } from './harness/unikernel/guest-command.js';
+import { validateImageOptions, type UnikernelImageOptions } from './harness/platforms/unikernel/guest-command.js';
 import { workloads } from './harness/workloads.js';
 import { VirtbenchReporter } from './reporters/virtbench-reporter.js';
 

@@ -1,4 +1,4 @@
-import { RESULTS_SCHEMA, withSummary, type BenchmarkResult, type ResultsFile } from '../src/reporters/results-file.js';
+import { RESULTS_SCHEMA, withSummary, type BenchmarkResult, type ResultsFile } from '../src/results/results-file.js';
 
 const UNITS: Record<string, { unit: string; better: 'higher' | 'lower' }> = {
   cpu: { unit: 'kFLOPS', better: 'higher' },

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { VirtbenchError } from '../errors.js';
-import { fixturesDir } from './paths.js';
+import { fixturesDir } from './host/paths.js';
 
 /*
  * Every platform runs the same statically linked binary: native, containers

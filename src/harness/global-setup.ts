@@ -1,6 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { VirtbenchError } from '../errors.js';
-import { onExitSync } from './exit-cleanup.js';
+import { onExitSync } from './host/exit-cleanup.js';
 import { createPlatform } from './platforms/index.js';
 import { PROVIDE_KEY, type ProvidedSession } from './session.js';
 

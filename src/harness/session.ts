@@ -1,7 +1,7 @@
 import type { ConnectionFacts } from './platform.js';
 import type { ProfileName } from './profiles.js';
 import type { UntilStable } from './run-count.js';
-import type { UnikernelImageOptions } from './unikernel/guest-command.js';
+import type { UnikernelImageOptions } from './platforms/unikernel/guest-command.js';
 import type {} from 'vitest'; // the module augmented below
 
 /** Whether a larger or a smaller figure is the better one. */

@@ -1,7 +1,7 @@
 import kruskalTest from '@stdlib/stats-kruskal-test';
 import { VirtbenchError } from '../errors.js';
-import type { BenchmarkResult, ResultsFile } from './results-file.js';
-import { performanceRatio, quantile } from './statistics.js';
+import type { BenchmarkResult, ResultsFile } from '../results/results-file.js';
+import { performanceRatio, quantile } from '../results/statistics.js';
 
 export type Verdict = 'improved' | 'unchanged' | 'regressed' | 'added' | 'removed' | 'not comparable';
 

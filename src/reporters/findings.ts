@@ -1,6 +1,6 @@
 import { baselinePlatform } from './ordering.js';
-import type { BenchmarkResult } from './results-file.js';
-import { performanceRatio } from './statistics.js';
+import type { BenchmarkResult } from '../results/results-file.js';
+import { performanceRatio } from '../results/statistics.js';
 import { benchmarkLabel, formatPercent, formatValue } from './table.js';
 
 /**

@@ -1,6 +1,6 @@
 /** Where platforms and benchmarks go in tables: the order a reader expects. */
 
-import type { BenchmarkResult } from './results-file.js';
+import type { BenchmarkResult } from '../results/results-file.js';
 
 const PREFERRED_ORDER = ['native', 'docker', 'qemu-kvm', 'qemu-tcg', 'unikernel'];
 

@@ -1,7 +1,7 @@
 import { baselinePlatform } from './ordering.js';
 import type { Comparison } from './compare.js';
-import type { BenchmarkResult } from './results-file.js';
-import { performanceRatio } from './statistics.js';
+import type { BenchmarkResult } from '../results/results-file.js';
+import { performanceRatio } from '../results/statistics.js';
 
 /*
  * The cross-platform comparison as plain strings: rows are benchmarks,

@@ -2,7 +2,7 @@ import { relative, resolve } from 'node:path';
 import type { Reporter, TestCase, Vitest } from 'vitest/node';
 import type { BenchmarkRecord } from '../harness/session.js';
 import { hostEnvironment } from './environment.js';
-import { readResults, RESULTS_SCHEMA, withSummary, writeResults, type BenchmarkResult, type ResultsFile } from './results-file.js';
+import { readResults, RESULTS_SCHEMA, withSummary, writeResults, type BenchmarkResult, type ResultsFile } from '../results/results-file.js';
 import { orderPlatforms, sortResults, tablePlatforms } from './ordering.js';
 import { resolveBaseline } from './baselines.js';
 import { compareResults, gateFails } from './compare.js';

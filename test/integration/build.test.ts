@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { buildProgram, workloadSource } from '../../src/harness/build.js';
-import { fixturesDir } from '../../src/harness/paths.js';
+import { fixturesDir } from '../../src/harness/host/paths.js';
 
 describe('building workloads with gcc', () => {
   it('builds a static binary once per source hash and reuses it', async () => {

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { packageRoot } from '../../src/harness/paths.js';
-import { createWorkDir, removeStaleWorkDirs, removeWorkDir } from '../../src/harness/work-dir.js';
+import { packageRoot } from '../../src/harness/host/paths.js';
+import { createWorkDir, removeStaleWorkDirs, removeWorkDir } from '../../src/harness/host/work-dir.js';
 import { processesMentioning, workDirs } from './helpers.js';
 
 /** A long-running process whose command line names dir, as a daemon started there would. */

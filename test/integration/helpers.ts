@@ -2,9 +2,9 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { packageRoot } from '../../src/harness/paths.js';
-import { readResults, type ResultsFile } from '../../src/reporters/results-file.js';
-import { workRoot } from '../../src/harness/work-dir.js';
+import { packageRoot } from '../../src/harness/host/paths.js';
+import { readResults, type ResultsFile } from '../../src/results/results-file.js';
+import { workRoot } from '../../src/harness/host/work-dir.js';
 
 export interface BenchRun {
   exitCode: number;

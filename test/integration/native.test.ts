@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNativePlatform } from '../../src/harness/platforms/native.js';
+import { createNativePlatform } from '../../src/harness/platforms/native/index.js';
 import type { Provisioned, StartedPlatform } from '../../src/harness/platform.js';
 import { PROFILES } from '../../src/harness/profiles.js';
 import { prepareWorkload } from '../../src/harness/runner.js';
 import { workloads, type CommandWorkload } from '../../src/harness/workloads.js';
-import { cacheDir } from '../../src/harness/paths.js';
+import { cacheDir } from '../../src/harness/host/paths.js';
 import { processesMentioning } from './helpers.js';
 
 const quick = PROFILES.quick;

@@ -1,12 +1,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
-import { cacheDir } from '../../src/harness/paths.js';
+import { cacheDir } from '../../src/harness/host/paths.js';
 import type { Provisioned, StartedPlatform } from '../../src/harness/platform.js';
-import { createQemuPlatform } from '../../src/harness/platforms/qemu.js';
+import { createQemuPlatform } from '../../src/harness/platforms/qemu/index.js';
 import { PROFILES, type Profile } from '../../src/harness/profiles.js';
-import { ensureGuestImage } from '../../src/harness/qemu/guest-image.js';
-import { kvmAvailability, readKvmHostFacts } from '../../src/harness/qemu/kvm.js';
+import { ensureGuestImage } from '../../src/harness/platforms/qemu/guest-image.js';
+import { kvmAvailability, readKvmHostFacts } from '../../src/harness/platforms/qemu/kvm.js';
 import { prepareWorkload } from '../../src/harness/runner.js';
 import { WORKLOAD_NAMES, workloads } from '../../src/harness/workloads.js';
 import { processesMentioning, workDirs } from './helpers.js';

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
-import { packageRoot } from '../../src/harness/paths.js';
-import { RESULTS_SCHEMA, withSummary, type ResultsFile } from '../../src/reporters/results-file.js';
+import { packageRoot } from '../../src/harness/host/paths.js';
+import { RESULTS_SCHEMA, withSummary, type ResultsFile } from '../../src/results/results-file.js';
 
 const results = (values: number[]): ResultsFile => ({
   schema: RESULTS_SCHEMA,

@@ -3,11 +3,11 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hostAptSource, parseDeb822, parseSourcesList, pickSource, requireMirror } from '../../src/harness/apt-source.js';
-import { parseDockerHost } from '../../src/harness/docker/docker-client.js';
-import { imageTags } from '../../src/harness/docker/image.js';
-import { chooseSubnet } from '../../src/harness/docker/bridge.js';
-import { tarArchive } from '../../src/harness/docker/tar.js';
+import { hostAptSource, parseDeb822, parseSourcesList, pickSource, requireMirror } from '../../src/harness/host/apt-sources.js';
+import { parseDockerHost } from '../../src/harness/platforms/docker/docker-client.js';
+import { imageTags } from '../../src/harness/platforms/docker/image.js';
+import { chooseSubnet } from '../../src/harness/platforms/docker/bridge.js';
+import { tarArchive } from '../../src/harness/platforms/docker/tar.js';
 
 // Mirror names here are reserved test names (RFC 2606), never a real mirror.
 const MIRROR = 'http://apt.test/debian';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dataDevice, kernelCommandLine, qemuArgv, type GuestLayout } from '../../src/harness/qemu/qemu-argv.js';
+import { dataDevice, kernelCommandLine, qemuArgv, type GuestLayout } from '../../src/harness/platforms/qemu/qemu-argv.js';
 
 const layout: GuestLayout = {
   name: 'virtbench-qemu-tcg',

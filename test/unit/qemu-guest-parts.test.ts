@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { parseSuite } from '../../src/harness/qemu/apt.js';
-import { initramfsInit, recipeHash } from '../../src/harness/qemu/guest-recipe.js';
-import { loadOrder, readModinfo } from '../../src/harness/qemu/kernel-modules.js';
-import { fingerprintOf, generateHostKey } from '../../src/harness/qemu/keys.js';
-import { commandLine, shellQuote } from '../../src/harness/qemu/ssh.js';
+import { parseSuite } from '../../src/harness/platforms/qemu/apt.js';
+import { initramfsInit, recipeHash } from '../../src/harness/platforms/qemu/guest-recipe.js';
+import { loadOrder, readModinfo } from '../../src/harness/platforms/qemu/kernel-modules.js';
+import { fingerprintOf, generateHostKey } from '../../src/harness/platforms/qemu/keys.js';
+import { commandLine, shellQuote } from '../../src/harness/platforms/qemu/ssh.js';
 
 /** A minimal ELF64 LE object with a .shstrtab and a .modinfo section, as a kernel module has. */
 function fakeModule(modinfo: string[]): Buffer {

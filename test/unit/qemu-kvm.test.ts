@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cpuHasVirtualization, kvmAvailability, type KvmHostFacts } from '../../src/harness/qemu/kvm.js';
+import { cpuHasVirtualization, kvmAvailability, type KvmHostFacts } from '../../src/harness/platforms/qemu/kvm.js';
 
 const usable: KvmHostFacts = { devKvm: true, devKvmReadWrite: true, cpuVirtualization: true, kvmPvm: false };
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { TestCase } from 'vitest/node';
 import { describe, expect, it, vi } from 'vitest';
 import type { BenchmarkRecord } from '../../src/harness/session.js';
-import { readResults } from '../../src/reporters/results-file.js';
+import { readResults } from '../../src/results/results-file.js';
 import { orderPlatforms } from '../../src/reporters/ordering.js';
 import { toBenchmarkResult, VirtbenchReporter } from '../../src/reporters/virtbench-reporter.js';
 
@@ -92,7 +92,7 @@ describe('orderPlatforms', () => {
 describe('skipLines', () => {
   it('says a whole platform was skipped once, and names benchmarks a platform cannot run', async () => {
     const { skipLines } = await import('../../src/reporters/virtbench-reporter.js');
-    const { withSummary } = await import('../../src/reporters/results-file.js');
+    const { withSummary } = await import('../../src/results/results-file.js');
     const row = (platform: string, benchmark: string, skipReason?: string) =>
       withSummary({ platform, benchmark, title: '', unit: 's', better: 'lower' as const, status: skipReason ? ('skipped' as const) : ('passed' as const), skipReason, samples: [] });
     expect(

@@ -4,7 +4,7 @@ import { toGithubBenchmark } from '../../src/reporters/export.js';
 import { findings } from '../../src/reporters/findings.js';
 import { renderMarkdown } from '../../src/reporters/markdown.js';
 import { mergeResults } from '../../src/reporters/merge.js';
-import type { BenchmarkResult } from '../../src/reporters/results-file.js';
+import type { BenchmarkResult } from '../../src/results/results-file.js';
 import { resultOf, resultsFileOf } from '../builders.js';
 
 const result = resultOf;

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RESULTS_SCHEMA, readResults, toCsv, withSummary, writeResults, type ResultsFile } from '../../src/reporters/results-file.js';
+import { RESULTS_SCHEMA, readResults, toCsv, withSummary, writeResults, type ResultsFile } from '../../src/results/results-file.js';
 
 const result = withSummary({
   platform: 'native',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { performanceRatio, quantile, summarize } from '../../src/reporters/statistics.js';
+import { performanceRatio, quantile, summarize } from '../../src/results/statistics.js';
 
 describe('summarize', () => {
   it('matches hand-computed statistics on known data', () => {

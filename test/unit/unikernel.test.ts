@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { writeCpio } from '../../src/harness/unikernel/cpio.js';
-import { defaultCommand, expandCommand, normalizeResult, validateImageOptions } from '../../src/harness/unikernel/guest-command.js';
+import { writeCpio } from '../../src/harness/platforms/unikernel/cpio.js';
+import { defaultCommand, expandCommand, normalizeResult, validateImageOptions } from '../../src/harness/platforms/unikernel/guest-command.js';
 
 describe('writeCpio (newc)', () => {
   it('writes headers, 4-byte padding and the trailer the kernel expects', () => {

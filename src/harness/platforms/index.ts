@@ -1,10 +1,10 @@
 import { VirtbenchError } from '../../errors.js';
 import type { Platform } from '../platform.js';
 import type { PlatformSettings } from '../session.js';
-import { createDockerPlatform } from './docker.js';
-import { createNativePlatform } from './native.js';
-import { createQemuPlatform } from './qemu.js';
-import { createUnikernelPlatform } from './unikernel.js';
+import { createDockerPlatform } from './docker/index.js';
+import { createNativePlatform } from './native/index.js';
+import { createQemuPlatform } from './qemu/index.js';
+import { createUnikernelPlatform } from './unikernel/index.js';
 
 /** Every platform virtbench can run, by project name. A platform is added here and in its own file. */
 const factories: Record<string, (settings: PlatformSettings) => Platform> = {

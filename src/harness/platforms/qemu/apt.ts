@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { VirtbenchError } from '../../errors.js';
-import { parseDeb822, parseSourcesList, pickSource } from '../apt-source.js';
+import { VirtbenchError } from '../../../errors.js';
+import { parseDeb822, parseSourcesList, pickSource } from '../../host/apt-sources.js';
 import { runTool } from './run-tool.js';
 
 /*

@@ -1,4 +1,4 @@
-import { VirtbenchError } from '../../errors.js';
+import { VirtbenchError } from '../../../errors.js';
 
 /*
  * How a single-application guest is started: a QEMU argv template whose

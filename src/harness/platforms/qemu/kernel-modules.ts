@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VirtbenchError } from '../../errors.js';
+import { VirtbenchError } from '../../../errors.js';
 
 /*
  * The Debian kernel builds virtio, ext4 and the IDE/SCSI drivers as modules,

@@ -1,6 +1,6 @@
 import { appendFile, chmod, copyFile, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { VirtbenchError } from '../../errors.js';
+import { VirtbenchError } from '../../../errors.js';
 import type { Apt } from './apt.js';
 import { runTool } from './run-tool.js';
 import { GUEST_HOST_KEY_PATH, GUEST_PACKAGES, GUEST_SHELL, INITTAB, RC_SCRIPT, ROOT_IMAGE_SIZE, initramfsInit } from './guest-recipe.js';

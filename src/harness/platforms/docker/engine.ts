@@ -1,7 +1,7 @@
 import type Dockerode from 'dockerode';
-import { VirtbenchError } from '../../errors.js';
-import type { Availability } from '../platform.js';
-import { onExitSync } from '../exit-cleanup.js';
+import { VirtbenchError } from '../../../errors.js';
+import type { Availability } from '../../platform.js';
+import { onExitSync } from '../../host/exit-cleanup.js';
 import { DEFAULT_SOCKET, dockerClient, pingEngine, removeContainersSync } from './docker-client.js';
 import { ownedByThisProcess } from './labels.js';
 import { PRIVATE_DOCKER_HOST, privateDockerdUnavailable, startPrivateDockerd, type PrivateDockerd } from './private-dockerd.js';

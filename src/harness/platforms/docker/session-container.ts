@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
 import type Dockerode from 'dockerode';
 import { GenericContainer, getContainerRuntimeClient, PullPolicy, type StartedTestContainer } from 'testcontainers';
-import { VirtbenchError } from '../../errors.js';
+import { VirtbenchError } from '../../../errors.js';
 import { parseDockerHost } from './docker-client.js';
-import { isAlive } from '../host-process.js';
+import { isAlive } from '../../host/process.js';
 import { OWNER_LABEL, ownerValue, PLATFORM_LABEL, SESSION_LABEL } from './labels.js';
 
 /*

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The package root (where fixtures/ lives), whether run from src/ or a build. */
-export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const fixturesDir = join(packageRoot, 'fixtures');
 
 /**

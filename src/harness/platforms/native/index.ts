@@ -2,9 +2,9 @@ import { chmod, copyFile, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { freeLoopbackPort } from '../net.js';
-import type { ExecOptions, ExecResult, Platform, StartedPlatform } from '../platform.js';
-import { createWorkDir, removeWorkDir } from '../work-dir.js';
+import { freeLoopbackPort } from '../../host/net.js';
+import type { ExecOptions, ExecResult, Platform, StartedPlatform } from '../../platform.js';
+import { createWorkDir, removeWorkDir } from '../../host/work-dir.js';
 
 /**
  * The host itself: the baseline every other platform is compared with.

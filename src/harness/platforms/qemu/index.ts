@@ -1,16 +1,16 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { VirtbenchError } from '../../errors.js';
-import { cacheDir } from '../paths.js';
-import type { Availability, ConnectionFacts, Platform, ProvisionContext, StartedPlatform } from '../platform.js';
-import { ensureGuestImage, type GuestImage } from '../qemu/guest-image.js';
-import { guestHostAvailability, qemuVersion } from '../qemu/host-tools.js';
-import { GUEST_WORK_DIR } from '../qemu/guest-recipe.js';
-import { kvmAvailability, readKvmHostFacts } from '../qemu/kvm.js';
-import { GUEST_SERVICE_PORT, MACHINE_TYPE, QEMU_BINARY, cpuModel, type Accel, type DiskBus, type DiskFormat } from '../qemu/qemu-argv.js';
-import { bootGuest, type RunningGuest } from '../qemu/qemu-guest.js';
-import { commandLine, connectSsh, shellQuote, type SshSession } from '../qemu/ssh.js';
+import { VirtbenchError } from '../../../errors.js';
+import { cacheDir } from '../../host/paths.js';
+import type { Availability, ConnectionFacts, Platform, ProvisionContext, StartedPlatform } from '../../platform.js';
+import { ensureGuestImage, type GuestImage } from './guest-image.js';
+import { guestHostAvailability, qemuVersion } from './host-tools.js';
+import { GUEST_WORK_DIR } from './guest-recipe.js';
+import { kvmAvailability, readKvmHostFacts } from './kvm.js';
+import { GUEST_SERVICE_PORT, MACHINE_TYPE, QEMU_BINARY, cpuModel, type Accel, type DiskBus, type DiskFormat } from './qemu-argv.js';
+import { bootGuest, type RunningGuest } from './qemu-guest.js';
+import { commandLine, connectSsh, shellQuote, type SshSession } from './ssh.js';
 
 /**
  * A Debian guest under QEMU, reached over ssh. qemu-tcg and qemu-kvm share

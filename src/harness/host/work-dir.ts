@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { isAlive, terminateSync } from './host-process.js';
+import { isAlive, terminateSync } from './process.js';
 
 /*
  * A run's private directory on the host's disk, with a random name. It

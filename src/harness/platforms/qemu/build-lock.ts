@@ -1,6 +1,6 @@
 import { open, readFile, rm } from 'node:fs/promises';
-import { VirtbenchError } from '../../errors.js';
-import { isAlive } from '../host-process.js';
+import { VirtbenchError } from '../../../errors.js';
+import { isAlive } from '../../host/process.js';
 
 /*
  * One image build at a time per cache: two projects (qemu-tcg and

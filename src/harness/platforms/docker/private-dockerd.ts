@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VirtbenchError } from '../../errors.js';
+import { VirtbenchError } from '../../../errors.js';
 import { pingEngine, dockerClient } from './docker-client.js';
-import { findExecutable, isAlive, pidNaming, readPid, removeTreeSync, terminateSync } from '../host-process.js';
+import { findExecutable, isAlive, pidNaming, readPid, removeTreeSync, terminateSync } from '../../host/process.js';
 import { BRIDGE, createBridge, deleteBridge } from './bridge.js';
 
 /*

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import type { Availability } from '../platform.js';
+import type { Availability } from '../../platform.js';
 import { findGuestImage } from './guest-image.js';
 import { QEMU_BINARY } from './qemu-argv.js';
 

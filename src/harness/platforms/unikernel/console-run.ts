@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import type { ExecResult } from '../platform.js';
+import type { ExecResult } from '../../platform.js';
 import { normalizeResult } from './guest-command.js';
 
 const EXIT_LINE = /^VIRTBENCH-EXIT (\d+)$/m;

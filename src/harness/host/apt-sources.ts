@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VirtbenchError } from '../errors.js';
+import { VirtbenchError } from '../../errors.js';
 
 /*
  * The container image and the guest image are built from the same Debian

@@ -2,8 +2,8 @@ import { connect as connectTcp } from 'node:net';
 import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
 import ssh2 from 'ssh2';
-import { VirtbenchError } from '../../errors.js';
-import type { ExecResult } from '../platform.js';
+import { VirtbenchError } from '../../../errors.js';
+import type { ExecResult } from '../../platform.js';
 import { fingerprintOf } from './keys.js';
 
 /*

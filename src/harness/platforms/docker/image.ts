@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
-import { COPYUP_MIB } from '../workloads.js';
-import { VirtbenchError } from '../../errors.js';
-import { hostAptSource, requireMirror } from '../apt-source.js';
-import { findExecutable, isAlive, removeTreeSync } from '../host-process.js';
+import { COPYUP_MIB } from '../../workloads.js';
+import { VirtbenchError } from '../../../errors.js';
+import { hostAptSource, requireMirror } from '../../host/apt-sources.js';
+import { findExecutable, isAlive, removeTreeSync } from '../../host/process.js';
 import { tarArchive } from './tar.js';
 
 /*

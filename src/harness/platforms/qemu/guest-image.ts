@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { VirtbenchError } from '../../errors.js';
+import { VirtbenchError } from '../../../errors.js';
 import { createApt, hostSourcesFile, parseSuite } from './apt.js';
 import { acquireBuildLock } from './build-lock.js';
 import { buildInitramfs, buildRootTree, customizeRootTree, fetchKernel, makeRootImage } from './guest-build.js';

@@ -1,5 +1,5 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
-import type { Availability } from '../platform.js';
+import type { Availability } from '../../platform.js';
 
 /** What the host tells us about KVM, gathered once so the rule itself stays a pure function. */
 export interface KvmHostFacts {

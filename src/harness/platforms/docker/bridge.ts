@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { VirtbenchError } from '../../errors.js';
+import { VirtbenchError } from '../../../errors.js';
 
 /*
  * The private dockerd's bridge. We create it ourselves (dockerd would create

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import type Dockerode from 'dockerode';
-import type { ExecResult } from '../platform.js';
+import type { ExecResult } from '../../platform.js';
 
 /*
  * `docker exec` through the API, with the same result shape as a native

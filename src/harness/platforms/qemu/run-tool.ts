@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { VirtbenchError, type VirtbenchErrorCode } from '../../errors.js';
+import { VirtbenchError, type VirtbenchErrorCode } from '../../../errors.js';
 
 export interface ToolOptions {
   cwd?: string;

@@ -1,17 +1,17 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { VirtbenchError } from '../../errors.js';
-import { buildProgram } from '../build.js';
-import { cacheDir, fixturesDir } from '../paths.js';
-import type { ExecResult, Platform, StartedPlatform } from '../platform.js';
+import { VirtbenchError } from '../../../errors.js';
+import { buildProgram } from '../../build.js';
+import { cacheDir, fixturesDir } from '../../host/paths.js';
+import type { ExecResult, Platform, StartedPlatform } from '../../platform.js';
 import { ensureGuestImage } from '../qemu/guest-image.js';
 import { guestHostAvailability, qemuVersion } from '../qemu/host-tools.js';
 import { kvmAvailability, readKvmHostFacts } from '../qemu/kvm.js';
 import { QEMU_BINARY } from '../qemu/qemu-argv.js';
-import { runToResult } from '../unikernel/console-run.js';
-import { writeCpio } from '../unikernel/cpio.js';
-import { defaultCommand, expandCommand, validateImageOptions, type UnikernelImageOptions } from '../unikernel/guest-command.js';
-import { createWorkDir, removeWorkDir } from '../work-dir.js';
+import { runToResult } from './console-run.js';
+import { writeCpio } from './cpio.js';
+import { defaultCommand, expandCommand, validateImageOptions, type UnikernelImageOptions } from './guest-command.js';
+import { createWorkDir, removeWorkDir } from '../../host/work-dir.js';
 
 /*
  * A single-application guest: QEMU boots the Debian kernel of the QEMU

@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
-import { VirtbenchError } from '../../errors.js';
-import { execInContainer } from '../docker/container-exec.js';
-import { dockerClient, removeContainersSync } from '../docker/docker-client.js';
-import { acquireEngine, engineAvailability, type Engine } from '../docker/engine.js';
-import { ensureImage } from '../docker/image.js';
-import { SESSION_LABEL } from '../docker/labels.js';
-import type { NetworkMode, WorkDirStorage } from '../docker/session-container.js';
-import { tarArchive } from '../docker/tar.js';
-import { freeLoopbackPort } from '../net.js';
-import type { ConnectionFacts, Platform, PlatformInfo, ProvisionContext, Provisioned, StartedPlatform } from '../platform.js';
+import { VirtbenchError } from '../../../errors.js';
+import { execInContainer } from './container-exec.js';
+import { dockerClient, removeContainersSync } from './docker-client.js';
+import { acquireEngine, engineAvailability, type Engine } from './engine.js';
+import { ensureImage } from './image.js';
+import { SESSION_LABEL } from './labels.js';
+import type { NetworkMode, WorkDirStorage } from './session-container.js';
+import { tarArchive } from './tar.js';
+import { freeLoopbackPort } from '../../host/net.js';
+import type { ConnectionFacts, Platform, PlatformInfo, ProvisionContext, Provisioned, StartedPlatform } from '../../platform.js';
 
 /*
  * A container from a locally built image, one per project run. The main
@@ -70,7 +70,7 @@ async function provisionDocker(
   env: NodeJS.ProcessEnv,
 ): Promise<Provisioned> {
   // Loaded here: testcontainers takes half a second to import, and only the main process needs it.
-  const { publishedPort, removeStaleContainers, startSessionContainer } = await import('../docker/session-container.js');
+  const { publishedPort, removeStaleContainers, startSessionContainer } = await import('./session-container.js');
   const engine = await acquireEngine(context, env);
   const session = randomUUID();
   try {
