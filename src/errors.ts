@@ -1,4 +1,4 @@
-import type { ExecResult } from './harness/platform.js';
+import type { ExecResult } from './harness/exec-result.js';
 
 export type VirtbenchErrorCode =
   | 'VIRTBENCH_BAD_OPTION'
@@ -26,25 +26,37 @@ export class VirtbenchError extends Error {
   }
 }
 
+/** How many lines of a failed command's output an error shows: enough for the cause, short enough to read. */
 const STDERR_TAIL_LINES = 15;
+const STDOUT_TAIL_LINES = 5;
 
-function tail(text: string, lines: number): string {
-  const all = text.trimEnd().split('\n');
-  return all.slice(-lines).join('\n');
+/** The last lines of text. */
+export function tail(text: string, lines: number): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-/** A workload exited non-zero or timed out: shows the command, the exit code and the tail of stderr. */
-export class WorkloadFailedError extends VirtbenchError {
+/** "`argv` exited with code N", then the tails of stderr and stdout: one shape for every failed command. */
+export function describeFailure(result: ExecResult): string {
+  const how = result.timedOut ? `timed out after ${Math.round(result.wallMs)} ms` : `exited with code ${result.exitCode}`;
+  const stderr = result.stderr.trim() ? `\nstderr:\n${tail(result.stderr, STDERR_TAIL_LINES)}` : '\n(no stderr)';
+  const stdout = result.stdout.trim() ? `\nstdout:\n${tail(result.stdout, STDOUT_TAIL_LINES)}` : '';
+  return `\`${result.command.join(' ')}\` ${how}${stderr}${stdout}`;
+}
+
+/** A command failed: what it was for, the command, its exit code and the tail of its output, and the fix when there is one. */
+export class CommandFailedError extends VirtbenchError {
   readonly result: ExecResult;
 
-  constructor(platform: string, workload: string, result: ExecResult) {
-    const how = result.timedOut ? `timed out after ${Math.round(result.wallMs)} ms` : `exited with code ${result.exitCode}`;
-    const stderr = result.stderr.trim() ? `\nstderr:\n${tail(result.stderr, STDERR_TAIL_LINES)}` : '\n(no stderr)';
-    const stdout = result.stdout.trim() ? `\nstdout:\n${tail(result.stdout, 5)}` : '';
-    super('VIRTBENCH_WORKLOAD_FAILED', `${workload} failed: \`${result.command.join(' ')}\` ${how}${stderr}${stdout}`, {
-      platform,
-    });
+  constructor(code: VirtbenchErrorCode, what: string, result: ExecResult, options: { platform?: string; fix?: string; cause?: unknown } = {}) {
+    super(code, `${what} failed: ${describeFailure(result)}${options.fix ? `\nfix: ${options.fix}` : ''}`, options);
     this.result = result;
+  }
+}
+
+/** A workload exited non-zero or timed out. */
+export class WorkloadFailedError extends CommandFailedError {
+  constructor(platform: string, workload: string, result: ExecResult) {
+    super('VIRTBENCH_WORKLOAD_FAILED', workload, result, { platform });
   }
 }
 

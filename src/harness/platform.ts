@@ -1,28 +1,23 @@
+import { VirtbenchError } from '../errors.js';
 import type { BuiltProgram } from './build.js';
+import type { ExecResult } from './exec-result.js';
+import type { Log } from './host/log.js';
+
+export type { ExecResult };
 
 /**
- * The one interface every platform implements. Only files under
- * src/harness/platforms/ know how a platform works; everything else talks to
- * a StartedPlatform.
+ * The one interface every platform implements. Only the platform's own folder
+ * under src/harness/platforms/ knows how it works; everything else talks to a
+ * StartedPlatform.
  *
  * Lifecycle (one owner per resource):
- *   Platform.provision()  main process, once per run (globalSetup): build images,
- *                         boot guests, start containers. Returns plain
- *                         connection facts that Vitest can hand to workers.
- *   Platform.connect()    worker: turns those facts into a StartedPlatform.
- *   Provisioned.stop()    main process: stops everything provision() started.
+ *   Platform.availability() main process: a cheap check (tools, permissions), no builds, no boots.
+ *   Platform.provision()    main process, once per run (globalSetup): build images, boot guests,
+ *                           start containers, and any expensive check (a probe boot). Returns
+ *                           plain connection facts that Vitest hands to the workers.
+ *   Platform.connect()      worker: turns those facts into a StartedPlatform.
+ *   Provisioned.stop()      main process: stops everything provision() started.
  */
-
-export interface ExecResult {
-  /** The argv that ran, for error messages. */
-  command: readonly string[];
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  /** Wall time of the whole exec as the harness saw it (includes transport). */
-  wallMs: number;
-  timedOut: boolean;
-}
 
 export interface ExecOptions {
   /** Kill the command after this many milliseconds. */
@@ -43,7 +38,7 @@ export interface ServiceAddress {
 /** Facts about a platform for the report: engine versions, kernel, accelerator, storage... */
 export type PlatformInfo = Record<string, string | number | boolean>;
 
-export interface StartedPlatform extends AsyncDisposable {
+export interface StartedPlatform {
   readonly name: string;
   /** A writable directory inside the platform on its own disk (fio and nginx files go here). */
   readonly workDir: string;
@@ -68,8 +63,8 @@ export interface StartedPlatform extends AsyncDisposable {
   buildProgram?(source: string, cacheDir: string): Promise<BuiltProgram>;
 }
 
-/** Plain, structured-clone-safe facts a worker needs to reach a provisioned platform. */
-export type ConnectionFacts = Record<string, string | number | boolean>;
+/** What the main process hands a worker: plain data that survives structured cloning. */
+export type ConnectionFacts = Readonly<Record<string, unknown>>;
 
 export interface Provisioned {
   readonly facts: ConnectionFacts;
@@ -84,17 +79,100 @@ export interface Provisioned {
 
 export type Availability = { available: true } | { available: false; reason: string };
 
-export interface Platform {
-  readonly name: string;
-  /** Cheap check whether this machine can run the platform; the reason says what is missing and how to fix it. */
-  availability(): Promise<Availability>;
-  provision(context: ProvisionContext): Promise<Provisioned>;
-  connect(facts: ConnectionFacts): Promise<StartedPlatform>;
-}
-
 export interface ProvisionContext {
   /** Where built artefacts (binaries, images) are cached between runs. */
   cacheDir: string;
   /** Progress lines for long steps (image builds, boots). */
-  log: (line: string) => void;
+  log: Log;
+}
+
+export interface Platform {
+  readonly name: string;
+  /** Cheap check whether this machine can run the platform; the reason says what is missing and how to fix it. */
+  availability(): Promise<Availability>;
+  /** May throw PlatformUnavailableError: the platform is then skipped like an unavailable one. */
+  provision(context: ProvisionContext): Promise<Provisioned>;
+  connect(facts: ConnectionFacts): Promise<StartedPlatform>;
+}
+
+/**
+ * provision() found, by a check too expensive for availability() (a probe
+ * boot), that this machine cannot run the platform: it is skipped with the
+ * reason, or fails the run when it was asked for by name.
+ */
+export class PlatformUnavailableError extends VirtbenchError {
+  /** A brand rather than instanceof: globalSetup and the platform may be loaded by different module runners. */
+  readonly unavailable = true;
+
+  constructor(
+    platform: string,
+    readonly reason: string,
+  ) {
+    super('VIRTBENCH_PLATFORM_UNAVAILABLE', reason, { platform });
+  }
+}
+
+export function isPlatformUnavailable(error: unknown): error is PlatformUnavailableError {
+  return (error as { unavailable?: unknown } | null)?.unavailable === true && typeof (error as { reason?: unknown }).reason === 'string';
+}
+
+/*
+ * Connection facts, typed per platform: a platform declares the fields it
+ * hands its workers once, and the codec checks them on the way in, so a worker
+ * never reads a field that is missing or of another type.
+ */
+
+type FieldKind = 'string' | 'number' | 'boolean' | 'info';
+type FieldValue<K extends FieldKind> = K extends 'string' ? string : K extends 'number' ? number : K extends 'boolean' ? boolean : PlatformInfo;
+export type FactsOf<S extends Record<string, FieldKind>> = { -readonly [K in keyof S]: FieldValue<S[K]> };
+
+export interface FactsCodec<F> {
+  encode(facts: F): ConnectionFacts;
+  decode(facts: ConnectionFacts): F;
+}
+
+function isInfo(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => ['string', 'number', 'boolean'].includes(typeof v))
+  );
+}
+
+function matches(value: unknown, kind: FieldKind): boolean {
+  return kind === 'info' ? isInfo(value) : typeof value === kind;
+}
+
+export function factsCodec<const S extends Record<string, FieldKind>>(platform: string, spec: S): FactsCodec<FactsOf<S>> {
+  return {
+    encode: (facts) => ({ ...facts }),
+    decode(facts) {
+      const wrong = Object.entries(spec).filter(([key, kind]) => !matches(facts[key], kind));
+      if (wrong.length > 0) {
+        throw new VirtbenchError(
+          'VIRTBENCH_PLATFORM_UNAVAILABLE',
+          `the connection facts from the main process lack or mistype ${wrong.map(([key, kind]) => `${key} (${kind})`).join(', ')}; ` +
+            'fix: run bench files through `vitest bench` with the virtbench() plugin, so that its globalSetup provisions the platform',
+          { platform },
+        );
+      }
+      // Every field was checked against the spec above.
+      return facts as FactsOf<S>;
+    },
+  };
+}
+
+/**
+ * What one folder under src/harness/platforms/ offers the registry: the
+ * project names it provides (a platform and its variants), how to make each,
+ * and, when it takes options in virtbench({...}), their key and validator.
+ */
+export interface PlatformFamily<Options = unknown> {
+  readonly names: readonly string[];
+  /** options: this family's validated options, when the user gave any. */
+  create(name: string, options: Options | undefined): Platform;
+  readonly optionsKey?: string;
+  /** Checks the user's options once, where they come in; throws VirtbenchError VIRTBENCH_BAD_OPTION. */
+  validateOptions?(value: unknown): Options;
 }

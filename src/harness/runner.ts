@@ -42,7 +42,7 @@ function missingTool(platform: StartedPlatform, workload: Workload, tool: Tool, 
 
 async function requireTool(platform: StartedPlatform, workload: Workload, tool: Tool): Promise<void> {
   // `-v` prints a version for both fio and nginx and exits 0; 127 means not found.
-  const result = await platform.exec([tool.command, tool.command === 'fio' ? '--version' : '-v'], { timeoutMs: 30_000 });
+  const result = await platform.exec([tool.command, ...(tool.versionArgs ?? ['--version'])], { timeoutMs: 30_000 });
   if (result.exitCode !== 0) throw missingTool(platform, workload, tool, result);
 }
 

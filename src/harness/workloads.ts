@@ -10,7 +10,23 @@ export type { Better };
 /** A program that must exist inside the platform, and how a user gets it. */
 export interface Tool {
   command: string;
+  /** Arguments that print a version and exit 0: how the runner tells whether the tool is there. Default --version. */
+  versionArgs?: string[];
+  /** The Debian package that provides it: platforms that build an image install it there. */
+  debianPackage?: string;
+  /** The fix shown when it is missing. */
   install: string;
+}
+
+/**
+ * Files a workload wants baked into a platform's image, made by a shell
+ * step at build time (a container image's RUN). Platforms without such an
+ * image ignore it; the workload then makes its files itself.
+ */
+export interface ImageStep {
+  /** Why, for the recipe's comment. */
+  why: string;
+  shell: string;
 }
 
 interface WorkloadBase {
@@ -29,6 +45,7 @@ interface WorkloadBase {
   sampleMs(figure: Figure): number;
   /** Upper bound for one run, after which the run is killed and fails. */
   timeoutMs(profile: Profile): number;
+  image?: ImageStep;
 }
 
 /** Runs one command inside the platform and parses what it prints. */
@@ -66,8 +83,15 @@ export type Workload = CommandWorkload | ServedWorkload;
 
 const SERVED_FILE = 'payload.bin';
 
-/** Size of the file the copy-up benchmark writes to first; the container image holds one this size. */
-export const COPYUP_MIB = 64;
+const FIO: Tool = { command: 'fio', versionArgs: ['--version'], debianPackage: 'fio', install: 'apt-get install fio' };
+const NGINX: Tool = { command: 'nginx', versionArgs: ['-v'], debianPackage: 'nginx-light', install: 'apt-get install nginx-light' };
+
+/**
+ * The copy-up benchmark's files: one file of `mib` MiB under `links` names
+ * (hard links, so an image stores the bytes once), more names than the 48
+ * runs of the assignment profile. copyup.c gets all three as arguments.
+ */
+const COPYUP = { mib: 64, links: 64, imageDir: '/opt/virtbench-copyup' };
 
 const definitions = {
   cpu: {
@@ -94,6 +118,49 @@ const definitions = {
     sampleMs: (f) => f.value * 1000,
     timeoutMs: () => 600_000,
   },
+  'disk-random': {
+    kind: 'command',
+    name: 'disk-random',
+    title: 'fio random write 4 KiB, direct, libaio, QD 64',
+    unit: 'IOPS',
+    better: 'higher',
+    program: { tool: FIO },
+    args: (p, workDir) => [
+      '--name=randwrite',
+      '--rw=randwrite',
+      '--bs=4k',
+      '--direct=1',
+      '--ioengine=libaio',
+      '--iodepth=64',
+      `--size=${p.disk.fileMiB}M`,
+      `--runtime=${p.disk.seconds}`,
+      '--time_based',
+      `--filename=${workDir}/fio-randwrite.dat`,
+      '--output-format=json',
+    ],
+    parse: parseFioJson,
+    sampleMs: (f) => 1000 / f.value,
+    timeoutMs: (p) => 300_000 + p.disk.seconds * 2_000,
+  },
+  'disk-copyup': {
+    kind: 'command',
+    name: 'disk-copyup',
+    title: `first 4 KiB write to an existing ${COPYUP.mib} MiB file (in a container: copy-up from the image layer)`,
+    unit: 's',
+    better: 'lower',
+    program: { source: workloadSource('copyup') },
+    args: (_p, workDir) => [workDir, String(COPYUP.mib), COPYUP.imageDir, String(COPYUP.links)],
+    parse: (stdout) => parseResultLine('disk-copyup', stdout, 's'),
+    sampleMs: (f) => f.value * 1000,
+    timeoutMs: () => 120_000,
+    image: {
+      why: `disk-copyup: one file in the image layer under ${COPYUP.links} names (hard links); overlay (index=off) copies each name up on its first write, so every run gets an untouched file`,
+      shell:
+        `mkdir -m 0755 ${COPYUP.imageDir}` +
+        ` && dd if=/dev/urandom of=${COPYUP.imageDir}/0 bs=1M count=${COPYUP.mib} status=none` +
+        ` && for i in $(seq 1 ${COPYUP.links - 1}); do ln ${COPYUP.imageDir}/0 ${COPYUP.imageDir}/$i; done`,
+    },
+  },
   fork: {
     kind: 'command',
     name: 'fork',
@@ -119,49 +186,13 @@ const definitions = {
     sampleMs: (f) => f.value * 1000,
     timeoutMs: () => 600_000,
   },
-  'disk-random': {
-    kind: 'command',
-    name: 'disk-random',
-    title: 'fio random write 4 KiB, direct, libaio, QD 64',
-    unit: 'IOPS',
-    better: 'higher',
-    program: { tool: { command: 'fio', install: 'apt-get install fio' } },
-    args: (p, workDir) => [
-      '--name=randwrite',
-      '--rw=randwrite',
-      '--bs=4k',
-      '--direct=1',
-      '--ioengine=libaio',
-      '--iodepth=64',
-      `--size=${p.disk.fileMiB}M`,
-      `--runtime=${p.disk.seconds}`,
-      '--time_based',
-      `--filename=${workDir}/fio-randwrite.dat`,
-      '--output-format=json',
-    ],
-    parse: parseFioJson,
-    sampleMs: (f) => 1000 / f.value,
-    timeoutMs: (p) => 300_000 + p.disk.seconds * 2_000,
-  },
-  'disk-copyup': {
-    kind: 'command',
-    name: 'disk-copyup',
-    title: `first 4 KiB write to an existing ${COPYUP_MIB} MiB file (in a container: copy-up from the image layer)`,
-    unit: 's',
-    better: 'lower',
-    program: { source: workloadSource('copyup') },
-    args: (_p, workDir) => [workDir, String(COPYUP_MIB)],
-    parse: (stdout) => parseResultLine('disk-copyup', stdout, 's'),
-    sampleMs: (f) => f.value * 1000,
-    timeoutMs: () => 120_000,
-  },
   nginx: {
     kind: 'served',
     name: 'nginx',
     title: 'nginx static file, parallel downloads from the host',
     unit: 's',
     better: 'lower',
-    tool: { command: 'nginx', install: 'apt-get install nginx-light' },
+    tool: NGINX,
     configName: 'nginx.conf',
     config: ({ dir, listen }) => nginxConfig(dir, listen),
     prepare: ({ dir, profile }) => [
@@ -186,7 +217,15 @@ const definitions = {
 
 export type WorkloadName = keyof typeof definitions;
 export const workloads: Record<WorkloadName, Workload> = definitions;
+/** In the order reports show them. */
 export const WORKLOAD_NAMES = Object.keys(workloads) as WorkloadName[];
+
+/** What the built-in workloads need from a platform's image: Debian packages and baked-in files. */
+export function workloadNeeds(list: readonly Workload[] = Object.values(workloads)): { packages: string[]; imageSteps: ImageStep[] } {
+  const tools = list.map((w) => (w.kind === 'served' ? w.tool : 'tool' in w.program ? w.program.tool : undefined));
+  const packages = [...new Set(tools.flatMap((tool) => (tool?.debianPackage ? [tool.debianPackage] : [])))];
+  return { packages, imageSteps: list.flatMap((w) => (w.image ? [w.image] : [])) };
+}
 
 /** nginx as its own master on one port; all paths inside dir so it never touches /etc or /var. */
 function nginxConfig(dir: string, listen: string): string {

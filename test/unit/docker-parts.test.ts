@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hostAptSource, parseDeb822, parseSourcesList, pickSource, requireMirror } from '../../src/harness/host/apt-sources.js';
+import { hostAptSource, parseDeb822, parseSourcesList, pickSource, requireMirror, sourcesListLine } from '../../src/harness/host/apt-sources.js';
 import { parseDockerHost } from '../../src/harness/platforms/docker/docker-client.js';
 import { imageTags } from '../../src/harness/platforms/docker/image.js';
 import { chooseSubnet } from '../../src/harness/platforms/docker/bridge.js';
@@ -43,11 +43,16 @@ describe('apt sources', () => {
     expect(() => requireMirror(hostAptSource({}, dir), dir)).toThrow(/VIRTBENCH_DEBIAN_MIRROR/);
     await mkdir(join(dir, 'sources.list.d'));
     await writeFile(join(dir, 'sources.list.d', 'debian.sources'), `Types: deb\nURIs: ${MIRROR}/\nSuites: trixie\n`);
-    expect(hostAptSource({}, dir)).toEqual({ mirror: MIRROR, suite: 'trixie' });
+    expect(hostAptSource({}, dir)).toEqual({ mirror: MIRROR, suite: 'trixie', file: join(dir, 'sources.list.d', 'debian.sources') });
     expect(hostAptSource({ VIRTBENCH_DEBIAN_MIRROR: 'http://other.test/d', VIRTBENCH_DEBIAN_SUITE: 'bookworm' }, dir)).toEqual({
       mirror: 'http://other.test/d',
       suite: 'bookworm',
     });
+    // One reader for both image builders: a sources file of the user's replaces the host's.
+    const own = join(dir, 'own.list');
+    await writeFile(own, 'deb http://own.test/debian bookworm main\n');
+    expect(hostAptSource({ VIRTBENCH_DEBIAN_SOURCES: own }, dir)).toEqual({ mirror: 'http://own.test/debian', suite: 'bookworm', file: own });
+    expect(sourcesListLine({ mirror: 'http://own.test/debian', suite: 'trixie' })).toBe('deb http://own.test/debian trixie main\n');
   });
 });
 

@@ -62,27 +62,52 @@ function readOr(path: string): string {
 
 export const DEFAULT_SUITE = 'bookworm';
 
+export interface HostAptSource {
+  /** The release mirror; undefined when none is configured (only an image build needs it). */
+  mirror?: string;
+  /** The release, e.g. bookworm; falls back to bookworm. */
+  suite: string;
+  /**
+   * The sources file apt and mmdebstrap read: the host's file that holds the
+   * chosen source (with its -updates and -security entries), or
+   * VIRTBENCH_DEBIAN_SOURCES. Undefined when VIRTBENCH_DEBIAN_MIRROR or
+   * VIRTBENCH_DEBIAN_SUITE override it: then sourcesListLine() is the source.
+   */
+  file?: string;
+}
+
+function parseFile(path: string): AptSource[] {
+  const text = readOr(path);
+  return path.endsWith('.sources') ? parseDeb822(text) : parseSourcesList(text);
+}
+
 /**
- * The host's Debian mirror and release; VIRTBENCH_DEBIAN_MIRROR and
- * VIRTBENCH_DEBIAN_SUITE override them. The mirror is undefined when none is
- * configured (only a build needs it); the suite falls back to bookworm.
+ * The one reader of the host's Debian sources, for every image build: the
+ * mirror and release the host's apt uses. Overrides, in this order:
+ * VIRTBENCH_DEBIAN_MIRROR and VIRTBENCH_DEBIAN_SUITE (each on its own), and
+ * VIRTBENCH_DEBIAN_SOURCES (a sources file read instead of the host's).
  */
-export function hostAptSource(env: NodeJS.ProcessEnv = process.env, aptDir = APT_DIR): { mirror?: string; suite: string } {
-  const sources = [...parseSourcesList(readOr(join(aptDir, 'sources.list')))];
-  let files: string[] = [];
+export function hostAptSource(env: NodeJS.ProcessEnv = process.env, aptDir = APT_DIR): HostAptSource {
+  let files = [join(aptDir, 'sources.list')];
   try {
-    files = readdirSync(join(aptDir, 'sources.list.d')).sort();
+    files.push(...readdirSync(join(aptDir, 'sources.list.d')).sort().filter((f) => f.endsWith('.sources') || f.endsWith('.list')).map((f) => join(aptDir, 'sources.list.d', f)));
   } catch {
     // no sources.list.d
   }
-  for (const file of files) {
-    const text = readOr(join(aptDir, 'sources.list.d', file));
-    if (file.endsWith('.sources')) sources.push(...parseDeb822(text));
-    else if (file.endsWith('.list')) sources.push(...parseSourcesList(text));
-  }
-  const picked = pickSource(sources);
-  const mirror = (env.VIRTBENCH_DEBIAN_MIRROR || picked?.mirror)?.replace(/\/+$/, '');
-  return { mirror, suite: env.VIRTBENCH_DEBIAN_SUITE || picked?.suite || DEFAULT_SUITE };
+  if (env.VIRTBENCH_DEBIAN_SOURCES) files = [env.VIRTBENCH_DEBIAN_SOURCES];
+  const found = files.map((file) => ({ file, source: pickSource(parseFile(file)) })).find((f) => f.source);
+  const mirror = (env.VIRTBENCH_DEBIAN_MIRROR || found?.source?.mirror)?.replace(/\/+$/, '');
+  const overridden = Boolean(env.VIRTBENCH_DEBIAN_MIRROR || env.VIRTBENCH_DEBIAN_SUITE);
+  return {
+    mirror,
+    suite: env.VIRTBENCH_DEBIAN_SUITE || found?.source?.suite || DEFAULT_SUITE,
+    ...(found && !overridden ? { file: found.file } : {}),
+  };
+}
+
+/** A one-line sources.list entry for the release: what apt reads when the source was overridden. */
+export function sourcesListLine(source: { mirror: string; suite: string }): string {
+  return `deb ${source.mirror} ${source.suite} main\n`;
 }
 
 export function requireMirror(source: { mirror?: string }, aptDir = APT_DIR): string {

@@ -1,83 +1,59 @@
-import { chmod, copyFile, writeFile } from 'node:fs/promises';
+import { chmod, copyFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
-import { freeLoopbackPort } from '../../host/net.js';
-import type { ExecOptions, ExecResult, Platform, StartedPlatform } from '../../platform.js';
+import { runCommand } from '../../host/command.js';
+import { loopbackServiceAddress } from '../../host/net.js';
+import { dropHostPageCache } from '../../host/page-cache.js';
 import { createWorkDir, removeWorkDir } from '../../host/work-dir.js';
+import { factsCodec, type Platform, type PlatformFamily, type StartedPlatform } from '../../platform.js';
 
 /**
  * The host itself: the baseline every other platform is compared with.
  * Workloads run as plain child processes in a private directory on disk
  * (not tmpfs: fio needs O_DIRECT).
  */
+
+const NAME = 'native';
+const facts = factsCodec(NAME, { workDir: 'string' });
+
 export function createNativePlatform(): Platform {
   return {
-    name: 'native',
+    name: NAME,
     async availability() {
       return { available: true };
     },
     async provision() {
-      const workDir = await createWorkDir('native');
+      const workDir = await createWorkDir(NAME);
       return {
-        facts: { workDir },
+        facts: facts.encode({ workDir }),
         stop: async () => removeWorkDir(workDir),
         stopSync: () => removeWorkDir(workDir),
       };
     },
-    async connect(facts) {
-      return connectNative(String(facts.workDir));
+    async connect(encoded) {
+      return connectNative(facts.decode(encoded).workDir);
     },
   };
 }
 
-export async function execOnHost(argv: readonly string[], options: ExecOptions & { cwd: string }): Promise<ExecResult> {
-  const [file, ...args] = argv;
-  const started = performance.now();
-  const result = await execa(file!, args, {
-    cwd: options.cwd,
-    timeout: options.timeoutMs,
-    reject: false,
-    stdin: 'ignore',
-    // A workload that floods stdout must not exhaust the harness's memory.
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  const notFound = (result.cause as { code?: string } | undefined)?.code === 'ENOENT';
-  return {
-    command: [...argv],
-    exitCode: notFound ? 127 : (result.exitCode ?? (result.signal ? 128 : 1)),
-    stdout: String(result.stdout ?? ''),
-    stderr: notFound ? `${file}: command not found` : String(result.stderr ?? '') + (result.signal ? `\nkilled by ${result.signal}` : ''),
-    wallMs: performance.now() - started,
-    timedOut: Boolean(result.timedOut),
-  };
-}
+export const nativePlatforms: PlatformFamily = {
+  names: [NAME],
+  create: () => createNativePlatform(),
+};
 
 function connectNative(workDir: string): StartedPlatform {
   return {
-    name: 'native',
+    name: NAME,
     workDir,
-    exec: (argv, options = {}) => execOnHost(argv, { ...options, cwd: options.cwd ?? workDir }),
+    exec: (argv, options = {}) => runCommand(argv, { cwd: options.cwd ?? workDir, timeoutMs: options.timeoutMs }),
     async copyIn(hostPath, name, options = {}) {
       const target = join(workDir, name);
       await copyFile(hostPath, target);
       if (options.executable) await chmod(target, 0o755);
       return target;
     },
-    async serviceAddress() {
-      const port = await freeLoopbackPort();
-      return { listen: `127.0.0.1:${port}`, host: '127.0.0.1', port };
-    },
-    async flushCaches() {
-      const sync = await execOnHost(['sync'], { cwd: workDir });
-      if (sync.exitCode !== 0) return false;
-      try {
-        await writeFile('/proc/sys/vm/drop_caches', '3\n');
-        return true;
-      } catch {
-        return false; // not root, or a read-only /proc in a sandbox
-      }
-    },
+    serviceAddress: loopbackServiceAddress,
+    flushCaches: dropHostPageCache,
     async describe() {
       return {
         kernel: release(),
@@ -87,6 +63,5 @@ function connectNative(workDir: string): StartedPlatform {
       };
     },
     async close() {},
-    async [Symbol.asyncDispose]() {},
   };
 }

@@ -1,0 +1,123 @@
+import { spawnSync } from 'node:child_process';
+import { constants } from 'node:os';
+import { execa, type Result } from 'execa';
+import { CommandFailedError, type VirtbenchErrorCode } from '../../errors.js';
+import type { ExecResult } from '../exec-result.js';
+
+/*
+ * The one way virtbench runs a program on the host: an argv array (never a
+ * shell string), the same result shape for success and failure, and one
+ * failure message (the command, its exit code, the tail of stderr, the fix).
+ */
+
+export interface CommandOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Text or bytes for stdin; without it stdin is closed. */
+  input?: string | Buffer;
+  /** Send stdout to this file instead of returning it. */
+  stdoutFile?: string;
+  /** Kill the command (SIGTERM, then SIGKILL 2 s later) after this long. */
+  timeoutMs?: number;
+  /** Called with every line of stdout and stderr as it arrives (progress of long builds). */
+  onLine?: (line: string) => void;
+  /** Most bytes kept of stdout and of stderr; more fails the command. Default 64 MiB. */
+  maxBuffer?: number;
+}
+
+export interface FailureContext {
+  /** What the command was for, in the error's first words ("building linpack.c"). */
+  what: string;
+  /** The code of a failure of the command itself; a missing program is VIRTBENCH_MISSING_TOOL. */
+  code: VirtbenchErrorCode;
+  platform?: string;
+  /** How to fix a failure, or how to install the program when it is missing. */
+  fix?: string;
+}
+
+const MAX_BUFFER = 64 * 1024 * 1024;
+const KILL_AFTER_MS = 2_000;
+const NOT_FOUND = 127;
+
+function exitCodeOf(exitCode: number | undefined, signal: string | undefined): number {
+  if (exitCode !== undefined) return exitCode;
+  return signal ? 128 + (constants.signals[signal as keyof typeof constants.signals] ?? 0) : 1;
+}
+
+function toExecResult(argv: readonly string[], result: Result, wallMs: number): ExecResult {
+  if ((result.cause as { code?: string } | undefined)?.code === 'ENOENT') {
+    return { command: [...argv], exitCode: NOT_FOUND, stdout: '', stderr: `${argv[0]}: command not found`, wallMs, timedOut: false };
+  }
+  const signal = result.signal ?? undefined;
+  return {
+    command: [...argv],
+    exitCode: exitCodeOf(result.exitCode, signal),
+    stdout: typeof result.stdout === 'string' ? result.stdout : '',
+    stderr: (typeof result.stderr === 'string' ? result.stderr : '') + (signal && !result.timedOut ? `\nkilled by ${signal}` : ''),
+    wallMs,
+    timedOut: Boolean(result.timedOut),
+  };
+}
+
+/** Runs argv on the host. Never throws for a failing command: look at exitCode (127: not found). */
+export async function runCommand(argv: readonly string[], options: CommandOptions = {}): Promise<ExecResult> {
+  const [file, ...args] = argv;
+  const tap = options.onLine
+    ? function* (line: unknown) {
+        options.onLine!(String(line));
+        yield line;
+      }
+    : undefined;
+  const started = performance.now();
+  const result = await execa(file!, args, {
+    cwd: options.cwd,
+    env: options.env,
+    ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' as const }),
+    stdout: options.stdoutFile ? { file: options.stdoutFile } : tap ? [tap, 'pipe'] : 'pipe',
+    stderr: tap ? [tap, 'pipe'] : 'pipe',
+    timeout: options.timeoutMs,
+    forceKillAfterDelay: KILL_AFTER_MS,
+    maxBuffer: options.maxBuffer ?? MAX_BUFFER,
+    reject: false,
+    stripFinalNewline: false,
+  });
+  return toExecResult(argv, result, performance.now() - started);
+}
+
+function check(result: ExecResult, context: FailureContext): ExecResult {
+  if (result.exitCode === 0 && !result.timedOut) return result;
+  if (result.exitCode === NOT_FOUND && result.stderr.endsWith('command not found')) {
+    throw new CommandFailedError('VIRTBENCH_MISSING_TOOL', context.what, result, context);
+  }
+  throw new CommandFailedError(context.code, context.what, result, context);
+}
+
+/** Runs argv on the host and throws a CommandFailedError, naming context.what, unless it exits 0. */
+export async function runChecked(argv: readonly string[], context: FailureContext, options: CommandOptions = {}): Promise<ExecResult> {
+  return check(await runCommand(argv, options), context);
+}
+
+/** The same, synchronously: for exit and signal handlers, where nothing asynchronous gets to finish. */
+export function runSync(argv: readonly string[], options: { timeoutMs?: number } = {}): ExecResult {
+  const [file, ...args] = argv;
+  const started = performance.now();
+  const result = spawnSync(file!, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: options.timeoutMs });
+  const wallMs = performance.now() - started;
+  if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+    return { command: [...argv], exitCode: NOT_FOUND, stdout: '', stderr: `${file}: command not found`, wallMs, timedOut: false };
+  }
+  const timedOut = (result.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
+  return {
+    command: [...argv],
+    exitCode: exitCodeOf(result.status ?? undefined, result.signal ?? undefined),
+    stdout: result.stdout ?? '',
+    stderr: result.stderr ?? '',
+    wallMs,
+    timedOut,
+  };
+}
+
+/** runSync that throws like runChecked. */
+export function runSyncChecked(argv: readonly string[], context: FailureContext, options: { timeoutMs?: number } = {}): ExecResult {
+  return check(runSync(argv, options), context);
+}

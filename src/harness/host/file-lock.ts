@@ -1,0 +1,77 @@
+import lockfile from 'proper-lockfile';
+import { VirtbenchError } from '../../errors.js';
+import { waitFor } from './poll.js';
+
+/*
+ * One lock between processes, for the steps two runs must not do at once
+ * (building an image into a shared cache, starting the private dockerd).
+ * proper-lockfile holds it as a directory whose mtime the holder keeps fresh,
+ * so a lock of a process that was killed goes stale and is taken over.
+ */
+
+export interface FileLock {
+  release(): Promise<void>;
+  /** For exit and signal handlers. Idempotent, like release(). */
+  releaseSync(): void;
+}
+
+export interface LockOptions {
+  /** Give up after this long. */
+  timeoutMs: number;
+  /** Called once when the lock is held by someone else and we start waiting. */
+  onWait?: () => void;
+  /** What the lock protects, for the timeout error. */
+  what: string;
+}
+
+/** A holder whose mtime is this old is gone; it refreshes it every STALE_MS / 2. */
+const STALE_MS = 20_000;
+
+export async function acquireFileLock(path: string, options: LockOptions): Promise<FileLock> {
+  let release: (() => Promise<void>) | undefined;
+  let waiting = false;
+  const got = await waitFor(
+    async () => {
+      try {
+        release = await lockfile.lock(path, {
+          realpath: false,
+          stale: STALE_MS,
+          retries: 0,
+          // The default throws from a timer; a lost lock then only means another run may build too.
+          onCompromised: () => {},
+        });
+        return true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+        if (!waiting) options.onWait?.();
+        waiting = true;
+        return false;
+      }
+    },
+    { timeoutMs: options.timeoutMs, intervalMs: 500 },
+  );
+  if (!got || !release) {
+    throw new VirtbenchError(
+      'VIRTBENCH_PLATFORM_UNAVAILABLE',
+      `waited ${Math.round(options.timeoutMs / 1000)} s for another virtbench process ${options.what} (lock ${path}.lock)`,
+    );
+  }
+  let released = false;
+  const unlock = release;
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      await unlock().catch(() => {});
+    },
+    releaseSync() {
+      if (released) return;
+      released = true;
+      try {
+        lockfile.unlockSync(path, { realpath: false });
+      } catch {
+        // already released or taken over
+      }
+    },
+  };
+}
