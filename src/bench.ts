@@ -4,7 +4,8 @@ import { createPlatform } from './harness/platforms/index.js';
 import { resolveProfile, type Profile } from './harness/profiles.js';
 import { enoughRuns } from './harness/run-count.js';
 import { prepareWorkload, type PreparedWorkload } from './harness/runner.js';
-import { PROVIDE_KEY, type BenchmarkRecord } from './harness/session.js';
+import { PROVIDE_KEY } from './harness/session.js';
+import type { BenchmarkRecord } from './results/schema.js';
 import { WORKLOAD_NAMES, workloads, type Workload, type WorkloadName } from './harness/workloads.js';
 
 /** What `prepare(name)` hands a bench file: the task function and the options to pass on. */

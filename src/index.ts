@@ -1,9 +1,25 @@
-// The config-side entry: importable from vitest.config.ts. Bench files import `test` from "virtbench/bench".
+// The config-side entry: importable from vitest.config.ts and from bench files that describe their own
+// workloads. Bench files import `test` from "virtbench/bench".
 export { virtbench, resolveOptions, type VirtbenchOptions, type ResolvedOptions } from './plugin.js';
-export { VirtbenchError, WorkloadFailedError, BadOutputError, type VirtbenchErrorCode } from './errors.js';
+export { VirtbenchError, CommandFailedError, WorkloadFailedError, BadOutputError, type VirtbenchErrorCode } from './errors.js';
 export { VirtbenchReporter } from './reporters/virtbench-reporter.js';
-export { readResults, writeResults, RESULTS_SCHEMA, type ResultsFile, type BenchmarkResult } from './results/results-file.js';
+export { readResults, writeResults } from './results/results-file.js';
+export { RESULTS_SCHEMA, type ResultsFile, type BenchmarkResult, type Sample, type Better } from './results/schema.js';
 export { summarize, performanceRatio, type Summary } from './results/statistics.js';
-export { workloads, type Workload, type WorkloadName } from './harness/workloads.js';
+export {
+  commandWorkload,
+  workloads,
+  WORKLOAD_NAMES,
+  type Workload,
+  type WorkloadName,
+  type CommandWorkload,
+  type CommandWorkloadInput,
+  type ServedWorkload,
+  type ServedContext,
+  type Tool,
+} from './harness/workloads.js';
+export { parseResultLine, parseFioJson, type Figure } from './harness/figure.js';
 export { PROFILES, type Profile, type ProfileName } from './harness/profiles.js';
-export type { Platform, StartedPlatform, ExecResult, Provisioned, ConnectionFacts } from './harness/platform.js';
+export { PLATFORM_NAMES, type PlatformOptions } from './harness/platforms/index.js';
+export type { UnikernelImageOptions } from './harness/platforms/index.js';
+export type { Platform, StartedPlatform, ExecResult, Provisioned, ConnectionFacts, ServiceAddress } from './harness/platform.js';

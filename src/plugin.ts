@@ -2,16 +2,18 @@ import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'vite';
 import type { TestProjectInlineConfiguration } from 'vitest/config';
 import { VirtbenchError } from './errors.js';
-import { cacheDir } from './harness/host/paths.js';
-import { PLATFORM_NAMES } from './harness/platforms/index.js';
+
 import { PROFILE_NAMES, resolveProfile, type Profile } from './harness/profiles.js';
 import { resolveUntilStable, type UntilStable } from './harness/run-count.js';
-import { PROVIDE_KEY, type PlatformSettings, type ProvidedSession } from './harness/session.js';
-import { validateImageOptions, type UnikernelImageOptions } from './harness/platforms/unikernel/guest-command.js';
-import { workloads } from './harness/workloads.js';
+import { hostEnvironment } from './harness/host/environment.js';
+import { cacheDir } from './harness/host/paths.js';
+import { PLATFORM_NAMES, PLATFORM_OPTION_KEYS, validatePlatformOptions, type PlatformOptions, type PlatformSettings } from './harness/platforms/index.js';
+import { PROVIDE_KEY, type ProvidedSession } from './harness/session.js';
+import { WORKLOAD_NAMES, workloads } from './harness/workloads.js';
 import { VirtbenchReporter } from './reporters/virtbench-reporter.js';
 
-export interface VirtbenchOptions {
+/** The options of virtbench(); platforms' own options (such as `unikernel`) come from the registry. */
+export interface VirtbenchOptions extends PlatformOptions {
   /** Platforms to benchmark, one Vitest project each. Default: every platform virtbench knows. */
   platforms?: string[];
   /** quick | standard | assignment. VIRTBENCH_PROFILE overrides it. Default: standard. */
@@ -31,11 +33,9 @@ export interface VirtbenchOptions {
    * maxRuns (default 30). VIRTBENCH_UNTIL_SD and VIRTBENCH_MAX_RUNS override it.
    */
   untilStable?: UntilStable;
-  /** Boot your own unikernel images (rumprun, Unikraft builds of our workloads) on the unikernel platform. */
-  unikernel?: UnikernelImageOptions;
 }
 
-const OPTION_NAMES = ['platforms', 'profile', 'reportDir', 'include', 'baseline', 'threshold', 'failThreshold', 'untilStable', 'unikernel'];
+const OPTION_NAMES = ['platforms', 'profile', 'reportDir', 'include', 'baseline', 'threshold', 'failThreshold', 'untilStable', ...PLATFORM_OPTION_KEYS];
 const BENCH_SUFFIX = ' (bench)';
 
 export interface ResolvedOptions {
@@ -82,9 +82,8 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
   }
   const baseline = env.VIRTBENCH_BASELINE || options.baseline;
   const profile = resolveProfile(env.VIRTBENCH_PROFILE || options.profile);
-  if (options.unikernel) validateImageOptions(options.unikernel);
   return {
-    settings: options.unikernel ? { unikernel: options.unikernel } : {},
+    settings: validatePlatformOptions(options as Record<string, unknown>),
     untilStable: resolveUntilStable(options.untilStable, env, profile.runs),
     gate: baseline ? { baseline, threshold: options.threshold, failThreshold: options.failThreshold } : undefined,
     platforms,
@@ -102,7 +101,7 @@ function testTimeoutMs(profile: Profile, untilStable?: UntilStable): number {
 }
 
 function platformProject(platform: string, options: ResolvedOptions, requested: boolean): TestProjectInlineConfiguration {
-  const session: ProvidedSession & { requested: boolean } = {
+  const session: ProvidedSession = {
     platform,
     profile: options.profile.name,
     cacheDir: options.cacheDir,
@@ -156,7 +155,14 @@ function isVirtbenchReporter(entry: unknown): boolean {
  */
 export function virtbench(userOptions: VirtbenchOptions = {}): Plugin {
   const options = resolveOptions(userOptions);
-  const reporter = new VirtbenchReporter({ reportDir: options.reportDir, profile: options.profile.name, gate: options.gate });
+  const reporter = new VirtbenchReporter({
+    reportDir: options.reportDir,
+    profile: options.profile.name,
+    gate: options.gate,
+    // Columns in the order of the config (native, the reference, first); rows in the workloads' order.
+    order: { platforms: ['native', ...options.platforms.filter((p) => p !== 'native')], benchmarks: WORKLOAD_NAMES },
+    describeHost: hostEnvironment,
+  });
   return {
     name: 'virtbench',
     config(config) {

@@ -1,4 +1,5 @@
-import { RESULTS_SCHEMA, withSummary, type BenchmarkResult, type ResultsFile } from '../src/results/results-file.js';
+import { withSummary } from '../src/results/results-file.js';
+import { RESULTS_SCHEMA, type BenchmarkResult, type ResultsFile } from '../src/results/schema.js';
 
 const UNITS: Record<string, { unit: string; better: 'higher' | 'lower' }> = {
   cpu: { unit: 'kFLOPS', better: 'higher' },

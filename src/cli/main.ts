@@ -8,7 +8,8 @@ import { toGithubBenchmark } from '../reporters/export.js';
 import { renderHtml } from '../reporters/html.js';
 import { renderMarkdown } from '../reporters/markdown.js';
 import { mergeResults } from '../reporters/merge.js';
-import { readResults, type ResultsFile } from '../results/results-file.js';
+import { readResults } from '../results/results-file.js';
+import type { ResultsFile } from '../results/schema.js';
 import { renderBaselineComparison } from '../reporters/table.js';
 
 const USAGE = `virtbench: work with virtbench results files (results.json)

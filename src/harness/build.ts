@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { execa } from 'execa';
 import { VirtbenchError } from '../errors.js';
+import { runChecked } from './host/command.js';
 import { fixturesDir } from './host/paths.js';
 
 /*
@@ -51,18 +51,11 @@ async function isFile(path: string): Promise<boolean> {
 }
 
 async function gcc(args: string[], source: string): Promise<void> {
-  try {
-    await execa('gcc', args, { timeout: 120_000 });
-  } catch (cause) {
-    const missing = (cause as { code?: string }).code === 'ENOENT';
-    throw new VirtbenchError(
-      missing ? 'VIRTBENCH_MISSING_TOOL' : 'VIRTBENCH_BUILD_FAILED',
-      missing
-        ? 'gcc not found: the workloads are C programs built on the host; install it with `apt-get install gcc libc6-dev`'
-        : `building ${source} failed: ${(cause as { stderr?: string }).stderr ?? (cause as Error).message}`,
-      { cause },
-    );
-  }
+  await runChecked(['gcc', ...args], {
+    what: `building ${source}`,
+    code: 'VIRTBENCH_BUILD_FAILED',
+    fix: 'the workloads are C programs built on the host with gcc: apt-get install gcc libc6-dev',
+  }, { timeoutMs: 120_000 });
 }
 
 /** Compiles a C source once per hash of its sources and flags into cacheDir/bin, reusing earlier builds. */

@@ -1,6 +1,8 @@
 import type { TestProject } from 'vitest/node';
 import { VirtbenchError } from '../errors.js';
 import { onExitSync } from './host/exit-cleanup.js';
+import { createLog } from './host/log.js';
+import { isPlatformUnavailable } from './platform.js';
 import { createPlatform } from './platforms/index.js';
 import { PROVIDE_KEY, type ProvidedSession } from './session.js';
 
@@ -10,26 +12,33 @@ import { PROVIDE_KEY, type ProvidedSession } from './session.js';
  * connection facts, and owns stopping it (teardown, exit or Ctrl-C).
  */
 export default async function setupPlatform(project: TestProject): Promise<(() => Promise<void>) | undefined> {
-  const session = project.config.provide[PROVIDE_KEY] as (ProvidedSession & { requested?: boolean }) | undefined;
+  const session = project.config.provide[PROVIDE_KEY] as ProvidedSession | undefined;
   if (!session) return undefined;
   const platform = createPlatform(session.platform, session.settings);
-  const log = (line: string) => console.log(`virtbench [${session.platform}] ${line}`);
+  const log = createLog(session.platform);
+
+  /** A platform this machine cannot run: skipped with the reason, or an error when asked for by name. */
+  const unavailable = (reason: string) => {
+    if (session.requested) {
+      throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', `--project ${session.platform} cannot run on this machine: ${reason}`, {
+        platform: session.platform,
+      });
+    }
+    log(`skipped: ${reason}`);
+    project.provide(PROVIDE_KEY, { ...session, skipReason: reason });
+    return undefined;
+  };
 
   const availability = await platform.availability();
-  if (!availability.available) {
-    if (session.requested) {
-      throw new VirtbenchError(
-        'VIRTBENCH_PLATFORM_UNAVAILABLE',
-        `--project ${session.platform} cannot run on this machine: ${availability.reason}`,
-        { platform: session.platform },
-      );
-    }
-    log(`skipped: ${availability.reason}`);
-    project.provide(PROVIDE_KEY, { ...session, skipReason: availability.reason });
-    return undefined;
+  if (!availability.available) return unavailable(availability.reason);
+  let provisioned;
+  try {
+    provisioned = await platform.provision({ cacheDir: session.cacheDir, log });
+  } catch (error) {
+    // A check too expensive for availability() (a probe boot) said no.
+    if (isPlatformUnavailable(error)) return unavailable(error.reason);
+    throw error;
   }
-
-  const provisioned = await platform.provision({ cacheDir: session.cacheDir, log });
   const unregister = onExitSync(() => provisioned.stopSync());
   project.provide(PROVIDE_KEY, { ...session, facts: provisioned.facts });
   return async () => {

@@ -1,4 +1,5 @@
 import { VirtbenchError } from '../errors.js';
+import type { EnvironmentFacts } from '../results/schema.js';
 import type { BuiltProgram } from './build.js';
 import type { ExecResult } from './exec-result.js';
 import type { Log } from './host/log.js';
@@ -36,7 +37,7 @@ export interface ServiceAddress {
 }
 
 /** Facts about a platform for the report: engine versions, kernel, accelerator, storage... */
-export type PlatformInfo = Record<string, string | number | boolean>;
+export type PlatformInfo = EnvironmentFacts;
 
 export interface StartedPlatform {
   readonly name: string;

@@ -1,4 +1,5 @@
 import { VirtbenchError } from '../errors.js';
+import { relativeSd } from '../results/statistics.js';
 
 /**
  * How many runs a benchmark gets. Fixed (the profile's count, e.g. the
@@ -10,13 +11,6 @@ export interface UntilStable {
   /** Target sd / mean, e.g. 0.03. */
   relativeSd: number;
   maxRuns: number;
-}
-
-export function relativeSd(values: readonly number[]): number {
-  if (values.length < 2) return Number.POSITIVE_INFINITY;
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1);
-  return mean === 0 ? Number.POSITIVE_INFINITY : Math.sqrt(variance) / Math.abs(mean);
 }
 
 /** Whether a benchmark with these figures has had enough runs. */

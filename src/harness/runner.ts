@@ -1,9 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { VirtbenchError, WorkloadFailedError } from '../errors.js';
 import { buildProgram } from './build.js';
 import type { Figure } from './figure.js';
+import { waitFor } from './host/poll.js';
 import type { ExecResult, ServiceAddress, StartedPlatform } from './platform.js';
 import type { Profile } from './profiles.js';
 import type { CommandWorkload, ServedContext, ServedWorkload, Tool, Workload } from './workloads.js';
@@ -134,17 +136,13 @@ async function writeConfig(platform: StartedPlatform, workload: ServedWorkload, 
 }
 
 async function waitForPort(address: ServiceAddress, platform: string, timeoutMs: number): Promise<void> {
-  const { connect } = await import('node:net');
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const open = await new Promise<boolean>((resolve) => {
+  const open = () =>
+    new Promise<boolean>((resolve) => {
       const socket = connect(address.port, address.host);
       socket.once('connect', () => (socket.destroy(), resolve(true)));
       socket.once('error', () => resolve(false));
     });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  if (await waitFor(open, { timeoutMs })) return;
   throw new VirtbenchError('VIRTBENCH_WORKLOAD_FAILED', `server did not accept connections on ${address.host}:${address.port} within ${timeoutMs} ms`, {
     platform,
   });

@@ -3,7 +3,7 @@ import { parseFioJson, parseResultLine, type Figure } from './figure.js';
 import { downloadInParallel } from './http-download.js';
 import type { Profile } from './profiles.js';
 import type { ServiceAddress } from './platform.js';
-import type { Better } from './session.js';
+import type { Better } from '../results/schema.js';
 
 export type { Better };
 
@@ -81,6 +81,24 @@ export interface ServedWorkload extends WorkloadBase {
 
 export type Workload = CommandWorkload | ServedWorkload;
 
+/** A command workload's description; what is left out takes the defaults of commandWorkload(). */
+export type CommandWorkloadInput = Omit<CommandWorkload, 'kind' | 'parse' | 'sampleMs'> & Partial<Pick<CommandWorkload, 'parse' | 'sampleMs'>>;
+
+/**
+ * A workload that runs one program and prints our `RESULT` line. Defaults:
+ * parsed with parseResultLine in the given unit; the sample handed to
+ * tinybench is the figure in ms for a time (unit "s"), else the time the
+ * program measured for itself.
+ */
+export function commandWorkload(input: CommandWorkloadInput): CommandWorkload {
+  return {
+    kind: 'command',
+    parse: (stdout) => parseResultLine(input.name, stdout, input.unit),
+    sampleMs: (figure) => (input.unit === 's' ? figure.value : figure.seconds) * 1000,
+    ...input,
+  };
+}
+
 const SERVED_FILE = 'payload.bin';
 
 const FIO: Tool = { command: 'fio', versionArgs: ['--version'], debianPackage: 'fio', install: 'apt-get install fio' };
@@ -93,33 +111,29 @@ const NGINX: Tool = { command: 'nginx', versionArgs: ['-v'], debianPackage: 'ngi
  */
 const COPYUP = { mib: 64, links: 64, imageDir: '/opt/virtbench-copyup' };
 
+/** One of our own C programs (fixtures/workloads/<program>.c) that times itself in seconds: lower is better. */
+function timedProgram(program: string, input: Omit<CommandWorkloadInput, 'unit' | 'better' | 'program'>): CommandWorkload {
+  return commandWorkload({ ...input, unit: 's', better: 'lower', program: { source: workloadSource(program) } });
+}
+
 const definitions = {
-  cpu: {
-    kind: 'command',
+  cpu: commandWorkload({
     name: 'cpu',
     title: 'LINPACK (LU factorisation + solve)',
     unit: 'kFLOPS',
     better: 'higher',
     program: { source: workloadSource('linpack') },
     args: (p) => [String(p.cpu.n), String(p.cpu.lda), String(p.cpu.minSeconds)],
-    parse: (stdout) => parseResultLine('cpu', stdout, 'kFLOPS'),
     sampleMs: (f) => (f.seconds * 1000) / Number(f.extra.solves ?? 1),
     timeoutMs: (p) => 120_000 + p.cpu.minSeconds * 60_000,
-  },
-  mem: {
-    kind: 'command',
+  }),
+  mem: timedProgram('memsweep', {
     name: 'mem',
     title: 'memsweep (4097-byte stride)',
-    unit: 's',
-    better: 'lower',
-    program: { source: workloadSource('memsweep') },
     args: (p) => [String(p.mem.bytes), String(p.mem.passes)],
-    parse: (stdout) => parseResultLine('mem', stdout, 's'),
-    sampleMs: (f) => f.value * 1000,
     timeoutMs: () => 600_000,
-  },
-  'disk-random': {
-    kind: 'command',
+  }),
+  'disk-random': commandWorkload({
     name: 'disk-random',
     title: 'fio random write 4 KiB, direct, libaio, QD 64',
     unit: 'IOPS',
@@ -141,17 +155,11 @@ const definitions = {
     parse: parseFioJson,
     sampleMs: (f) => 1000 / f.value,
     timeoutMs: (p) => 300_000 + p.disk.seconds * 2_000,
-  },
-  'disk-copyup': {
-    kind: 'command',
+  }),
+  'disk-copyup': timedProgram('copyup', {
     name: 'disk-copyup',
     title: `first 4 KiB write to an existing ${COPYUP.mib} MiB file (in a container: copy-up from the image layer)`,
-    unit: 's',
-    better: 'lower',
-    program: { source: workloadSource('copyup') },
     args: (_p, workDir) => [workDir, String(COPYUP.mib), COPYUP.imageDir, String(COPYUP.links)],
-    parse: (stdout) => parseResultLine('disk-copyup', stdout, 's'),
-    sampleMs: (f) => f.value * 1000,
     timeoutMs: () => 120_000,
     image: {
       why: `disk-copyup: one file in the image layer under ${COPYUP.links} names (hard links); overlay (index=off) copies each name up on its first write, so every run gets an untouched file`,
@@ -160,32 +168,20 @@ const definitions = {
         ` && dd if=/dev/urandom of=${COPYUP.imageDir}/0 bs=1M count=${COPYUP.mib} status=none` +
         ` && for i in $(seq 1 ${COPYUP.links - 1}); do ln ${COPYUP.imageDir}/0 ${COPYUP.imageDir}/$i; done`,
     },
-  },
-  fork: {
-    kind: 'command',
+  }),
+  fork: timedProgram('forksum', {
     name: 'fork',
     title: 'forksum (fork + pipe per half)',
-    unit: 's',
-    better: 'lower',
-    program: { source: workloadSource('forksum') },
     args: (p) => [String(p.fork.start), String(p.fork.end)],
-    parse: (stdout) => parseResultLine('fork', stdout, 's'),
-    sampleMs: (f) => f.value * 1000,
     timeoutMs: () => 600_000,
-  },
-  'fork-threads': {
-    kind: 'command',
+  }),
+  'fork-threads': timedProgram('forksum', {
     name: 'fork-threads',
     title: 'forksum, thread per half',
-    unit: 's',
-    better: 'lower',
     variant: 'threads',
-    program: { source: workloadSource('forksum') },
     args: (p) => ['--threads', String(p.fork.start), String(p.fork.end)],
-    parse: (stdout) => parseResultLine('fork-threads', stdout, 's'),
-    sampleMs: (f) => f.value * 1000,
     timeoutMs: () => 600_000,
-  },
+  }),
   nginx: {
     kind: 'served',
     name: 'nginx',

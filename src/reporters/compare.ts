@@ -1,7 +1,7 @@
 import kruskalTest from '@stdlib/stats-kruskal-test';
 import { VirtbenchError } from '../errors.js';
-import type { BenchmarkResult, ResultsFile } from '../results/results-file.js';
-import { performanceRatio, quantile } from '../results/statistics.js';
+import type { BenchmarkResult, ResultsFile } from '../results/schema.js';
+import { bootstrapRatioCi, median, performanceRatio } from '../results/statistics.js';
 
 export type Verdict = 'improved' | 'unchanged' | 'regressed' | 'added' | 'removed' | 'not comparable';
 
@@ -37,40 +37,10 @@ export interface CompareOptions {
   alpha?: number;
 }
 
-/** Deterministic PRNG (mulberry32) so the same files always give the same interval. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function median(values: readonly number[]): number {
-  return quantile([...values].sort((a, b) => a - b), 0.5);
-}
-
-function resample(values: readonly number[], next: () => number): number[] {
-  return values.map(() => values[Math.floor(next() * values.length)]!);
-}
-
-export function bootstrapChangeCi(
-  baseline: readonly number[],
-  current: readonly number[],
-  better: 'higher' | 'lower',
-  rounds = 2000,
-): [number, number] {
-  const next = random(0x5eed);
-  const changes: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    const ratio = performanceRatio(median(resample(current, next)), median(resample(baseline, next)), better);
-    if (Number.isFinite(ratio)) changes.push(ratio - 1);
-  }
-  changes.sort((a, b) => a - b);
-  return [quantile(changes, 0.025), quantile(changes, 0.975)];
+/** Percentile-bootstrap 95 % interval of the change (ratio - 1) from baseline to current. */
+export function bootstrapChangeCi(baseline: readonly number[], current: readonly number[], better: 'higher' | 'lower'): [number, number] {
+  const [low, high] = bootstrapRatioCi(baseline, current, better);
+  return [low - 1, high - 1];
 }
 
 /** p-value of the rank test; 1 when every sample is the same value (no evidence of a difference). */

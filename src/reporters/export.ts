@@ -1,4 +1,4 @@
-import type { ResultsFile } from '../results/results-file.js';
+import type { ResultsFile } from '../results/schema.js';
 import { formatValue } from './table.js';
 
 /** github-action-benchmark's custom format: one entry per platform and benchmark. */

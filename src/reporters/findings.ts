@@ -1,5 +1,5 @@
 import { baselinePlatform } from './ordering.js';
-import type { BenchmarkResult } from '../results/results-file.js';
+import type { BenchmarkResult } from '../results/schema.js';
 import { performanceRatio } from '../results/statistics.js';
 import { benchmarkLabel, formatPercent, formatValue } from './table.js';
 

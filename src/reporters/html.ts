@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import type { Comparison } from './compare.js';
 import { findings } from './findings.js';
 import { baselinePlatform, tablePlatforms } from './ordering.js';
-import type { ResultsFile } from '../results/results-file.js';
+import type { ResultsFile } from '../results/schema.js';
 import { benchmarkLabel, formatCell, formatChange, formatValue } from './table.js';
 
 const escapeHtml = (text: string) =>

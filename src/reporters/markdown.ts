@@ -1,6 +1,6 @@
 import type { Comparison } from './compare.js';
 import { findings } from './findings.js';
-import type { ResultsFile } from '../results/results-file.js';
+import type { ResultsFile } from '../results/schema.js';
 import { benchmarkLabel, formatCell, formatChange, formatPercent, formatValue } from './table.js';
 import { baselinePlatform, tablePlatforms } from './ordering.js';
 

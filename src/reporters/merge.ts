@@ -1,5 +1,5 @@
 import { VirtbenchError } from '../errors.js';
-import { RESULTS_SCHEMA, type ResultsFile } from '../results/results-file.js';
+import { RESULTS_SCHEMA, type ResultsFile } from '../results/schema.js';
 
 /**
  * Combines results from several machines or CI shards into one file. A

@@ -1,45 +1,48 @@
-/** Where platforms and benchmarks go in tables: the order a reader expects. */
+import type { BenchmarkResult } from '../results/schema.js';
 
-import type { BenchmarkResult } from '../results/results-file.js';
+/*
+ * Where platforms and benchmarks go in tables. The reporter knows no platform
+ * or benchmark by name: the plugin hands it the config's order, and a results
+ * file keeps the order it was written in.
+ */
 
-const PREFERRED_ORDER = ['native', 'docker', 'qemu-kvm', 'qemu-tcg', 'unikernel'];
-
-/** native first, then the order a reader expects, variants after their platform. */
-export function orderPlatforms(names: string[]): string[] {
-  const rank = (name: string) => {
-    const index = PREFERRED_ORDER.findIndex((p) => name === p || name.startsWith(`${p}-`));
-    return index < 0 ? PREFERRED_ORDER.length : index;
-  };
-  return [...new Set(names)].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+export interface ReportOrder {
+  platforms: readonly string[];
+  benchmarks: readonly string[];
 }
 
-const BENCHMARK_ORDER = ['cpu', 'mem', 'disk-random', 'disk-copyup', 'fork', 'fork-threads', 'nginx'];
-
-export function sortResults(results: BenchmarkResult[], platforms: string[]): BenchmarkResult[] {
-  const benchRank = (name: string) => {
-    const index = BENCHMARK_ORDER.indexOf(name);
-    return index < 0 ? BENCHMARK_ORDER.length : index;
+/** The distinct names, those in `preferred` first in its order, the rest in the order first seen. */
+export function orderBy(names: readonly string[], preferred: readonly string[] = []): string[] {
+  const distinct = [...new Set(names)];
+  const rank = (name: string) => {
+    const index = preferred.indexOf(name);
+    return index < 0 ? preferred.length + distinct.indexOf(name) : index;
   };
+  return distinct.sort((a, b) => rank(a) - rank(b));
+}
+
+/** Rows by benchmark, then by platform, in the given order. */
+export function sortResults(results: readonly BenchmarkResult[], order: Partial<ReportOrder> = {}): BenchmarkResult[] {
+  const benchmarks = orderBy(results.map((r) => r.benchmark), order.benchmarks);
+  const platforms = orderBy(results.map((r) => r.platform), order.platforms);
   return [...results].sort(
-    (a, b) =>
-      benchRank(a.benchmark) - benchRank(b.benchmark) ||
-      a.benchmark.localeCompare(b.benchmark) ||
-      platforms.indexOf(a.platform) - platforms.indexOf(b.platform),
+    (a, b) => benchmarks.indexOf(a.benchmark) - benchmarks.indexOf(b.benchmark) || platforms.indexOf(a.platform) - platforms.indexOf(b.platform),
   );
 }
 
-/** What ratios are relative to: native when it ran, else the first platform. */
+/** What ratios are relative to: native (the host itself) when it ran, else the first platform. */
 export function baselinePlatform(platforms: readonly string[]): string | undefined {
   return platforms.includes('native') ? 'native' : platforms[0];
 }
 
 /**
  * The columns of a comparison: platforms that ran at least one benchmark, in
- * reading order. A platform skipped as a whole gets its one line below the
- * table instead of a column of "skipped" (unless nothing ran at all).
+ * the order of the (sorted) results. A platform skipped as a whole gets its
+ * one line below the table instead of a column of "skipped" (unless nothing
+ * ran at all).
  */
 export function tablePlatforms(results: readonly BenchmarkResult[]): string[] {
-  const all = orderPlatforms(results.map((r) => r.platform));
+  const all = orderBy(results.map((r) => r.platform));
   const ran = all.filter((p) => results.some((r) => r.platform === p && r.status !== 'skipped'));
   return ran.length > 0 ? ran : all;
 }

@@ -1,6 +1,6 @@
 import { baselinePlatform } from './ordering.js';
 import type { Comparison } from './compare.js';
-import type { BenchmarkResult } from '../results/results-file.js';
+import type { BenchmarkResult } from '../results/schema.js';
 import { performanceRatio } from '../results/statistics.js';
 
 /*

@@ -1,9 +1,9 @@
 import { relative, resolve } from 'node:path';
 import type { Reporter, TestCase, Vitest } from 'vitest/node';
-import type { BenchmarkRecord } from '../harness/session.js';
-import { hostEnvironment } from './environment.js';
-import { readResults, RESULTS_SCHEMA, withSummary, writeResults, type BenchmarkResult, type ResultsFile } from '../results/results-file.js';
-import { orderPlatforms, sortResults, tablePlatforms } from './ordering.js';
+import type { BenchmarkRecord } from '../results/schema.js';
+import { readResults, withSummary, writeResults } from '../results/results-file.js';
+import { RESULTS_SCHEMA, type BenchmarkResult, type ResultsFile } from '../results/schema.js';
+import { sortResults, tablePlatforms, type ReportOrder } from './ordering.js';
 import { resolveBaseline } from './baselines.js';
 import { compareResults, gateFails } from './compare.js';
 import { renderBaselineComparison, renderComparison } from './table.js';
@@ -13,6 +13,10 @@ export interface VirtbenchReporterOptions {
   profile: string;
   /** Compare with a baseline at the end and fail the run on a regression beyond the fail threshold. */
   gate?: { baseline: string; threshold?: number; failThreshold?: number };
+  /** Columns and rows in this order; names it does not list follow in the order they finished. */
+  order?: ReportOrder;
+  /** The host's facts for results.json (the plugin passes the harness's reader: the reporter runs nothing itself). */
+  describeHost?: (vitestVersion: string) => Promise<Record<string, string | number>>;
 }
 
 function firstLine(text: string): string {
@@ -118,14 +122,14 @@ export class VirtbenchReporter implements Reporter {
   }
 
   private async resultsFile(): Promise<ResultsFile> {
-    this.host ??= hostEnvironment(this.vitest?.version ?? 'unknown');
+    this.host ??= this.options.describeHost?.(this.vitest?.version ?? 'unknown') ?? Promise.resolve({});
     const results = [...this.results.values()];
     return {
       schema: RESULTS_SCHEMA,
       createdAt: new Date().toISOString(),
       profile: this.options.profile,
       environment: { host: await this.host, platforms: this.platformInfo },
-      results: sortResults(results, orderPlatforms(results.map((r) => r.platform))),
+      results: sortResults(results, this.options.order),
     };
   }
 

@@ -1,41 +1,8 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VirtbenchError } from '../errors.js';
-import type { Better, Sample } from '../harness/session.js';
-import { summarize, type Summary } from './statistics.js';
-
-/** Bumped whenever a field changes meaning or disappears; readers reject other versions. */
-export const RESULTS_SCHEMA = 'virtbench.results/v1';
-
-export type ResultStatus = 'passed' | 'failed' | 'skipped';
-
-export interface BenchmarkResult {
-  platform: string;
-  benchmark: string;
-  title: string;
-  unit: string;
-  better: Better;
-  variant?: string;
-  status: ResultStatus;
-  /** Why it failed: the workload's command, exit code and stderr tail. */
-  error?: string;
-  skipReason?: string;
-  cachesFlushed?: boolean;
-  /** Every run that finished, also those before a failure. */
-  samples: Sample[];
-  summary?: Summary;
-}
-
-export interface ResultsFile {
-  schema: typeof RESULTS_SCHEMA;
-  createdAt: string;
-  profile: string;
-  environment: {
-    host: Record<string, string | number>;
-    platforms: Record<string, Record<string, string | number | boolean>>;
-  };
-  results: BenchmarkResult[];
-}
+import { RESULTS_SCHEMA, type BenchmarkResult, type ResultsFile } from './schema.js';
+import { summarize } from './statistics.js';
 
 export function withSummary(result: Omit<BenchmarkResult, 'summary'>): BenchmarkResult {
   const values = result.samples.map((s) => s.value);

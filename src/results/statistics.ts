@@ -1,3 +1,5 @@
+import sampleFrom from '@stdlib/random-sample';
+
 /** Summary statistics of one benchmark's samples; computed in exactly one place. */
 export interface Summary {
   n: number;
@@ -47,6 +49,18 @@ function medianCiRanks(n: number): [number, number] | undefined {
   return [k, n - k - 1];
 }
 
+export function median(values: readonly number[]): number {
+  return quantile([...values].sort((a, b) => a - b), 0.5);
+}
+
+/** Sample standard deviation relative to the mean; infinite with fewer than 2 values or a zero mean. */
+export function relativeSd(values: readonly number[]): number {
+  if (values.length < 2) return Number.POSITIVE_INFINITY;
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1);
+  return mean === 0 ? Number.POSITIVE_INFINITY : Math.sqrt(variance) / Math.abs(mean);
+}
+
 export function summarize(values: readonly number[]): Summary {
   if (values.length === 0) throw new RangeError('summary of no samples');
   const sorted = [...values].sort((a, b) => a - b);
@@ -79,4 +93,22 @@ export function summarize(values: readonly number[]): Summary {
 export function performanceRatio(value: number, baseline: number, better: 'higher' | 'lower'): number {
   if (better === 'higher') return baseline === 0 ? Number.NaN : value / baseline;
   return value === 0 ? Number.NaN : baseline / value;
+}
+
+/** Fixed, so the same files always give the same interval. */
+const BOOTSTRAP_SEED = 0x5eed;
+
+/**
+ * Percentile-bootstrap 95 % interval of performanceRatio(median(b), median(a)):
+ * both groups resampled with replacement (stdlib's seeded sampler), `rounds` times.
+ */
+export function bootstrapRatioCi(a: readonly number[], b: readonly number[], better: 'higher' | 'lower', rounds = 2000): [number, number] {
+  const resample = sampleFrom.factory({ seed: BOOTSTRAP_SEED });
+  const ratios: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const ratio = performanceRatio(median(resample([...b])), median(resample([...a])), better);
+    if (Number.isFinite(ratio)) ratios.push(ratio);
+  }
+  ratios.sort((x, y) => x - y);
+  return [quantile(ratios, 0.025), quantile(ratios, 0.975)];
 }

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { packageRoot } from '../../src/harness/host/paths.js';
-import { readResults, type ResultsFile } from '../../src/results/results-file.js';
+import { readResults } from '../../src/results/results-file.js';
+import type { ResultsFile } from '../../src/results/schema.js';
 import { workRoot } from '../../src/harness/host/work-dir.js';
 
 export interface BenchRun {

@@ -5,7 +5,8 @@ import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { packageRoot } from '../../src/harness/host/paths.js';
-import { RESULTS_SCHEMA, withSummary, type ResultsFile } from '../../src/results/results-file.js';
+import { withSummary } from '../../src/results/results-file.js';
+import { RESULTS_SCHEMA, type ResultsFile } from '../../src/results/schema.js';
 
 const results = (values: number[]): ResultsFile => ({
   schema: RESULTS_SCHEMA,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bootstrapChangeCi, compareResults, gateFails, parseThreshold, rankTestPValue } from '../../src/reporters/compare.js';
-import type { BenchmarkResult } from '../../src/results/results-file.js';
+import type { BenchmarkResult } from '../../src/results/schema.js';
 import { resultOf, resultsFileOf } from '../builders.js';
 
 const result = (benchmark: string, values: number[], over: Partial<BenchmarkResult> = {}) => resultOf('native', benchmark, values, over);

@@ -1,13 +1,17 @@
-import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { extract } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { hostAptSource, parseDeb822, parseSourcesList, pickSource, requireMirror, sourcesListLine } from '../../src/harness/host/apt-sources.js';
-import { parseDockerHost } from '../../src/harness/platforms/docker/docker-client.js';
-import { imageTags } from '../../src/harness/platforms/docker/image.js';
+import { tarOf } from '../../src/harness/platforms/docker/archive.js';
 import { chooseSubnet } from '../../src/harness/platforms/docker/bridge.js';
-import { tarArchive } from '../../src/harness/platforms/docker/tar.js';
+import { parseDockerHost } from '../../src/harness/platforms/docker/docker-client.js';
+import { dockerPlatforms } from '../../src/harness/platforms/docker/index.js';
+import { imageTags } from '../../src/harness/platforms/docker/image.js';
+import { workloadNeeds } from '../../src/harness/workloads.js';
 
 // Mirror names here are reserved test names (RFC 2606), never a real mirror.
 const MIRROR = 'http://apt.test/debian';
@@ -56,24 +60,42 @@ describe('apt sources', () => {
   });
 });
 
+/** Every entry of a tar archive, read back with tar-stream's extract. */
+async function readTar(archive: Buffer): Promise<{ name: string; type: string; mode: number; uid: number; gid: number; data: string }[]> {
+  const entries = [];
+  const reader = extract();
+  Readable.from([archive]).pipe(reader);
+  for await (const entry of reader) {
+    const { name, type, mode, uid, gid } = entry.header;
+    entries.push({ name, type: String(type), mode: mode ?? -1, uid: uid ?? -1, gid: gid ?? -1, data: (await buffer(entry)).toString('latin1') });
+  }
+  return entries;
+}
+
 describe('tar archives for the Docker API', () => {
-  it('holds the files with their modes, under their parent directories', () => {
-    const archive = tarArchive([
-      { name: 'nginx/nginx.conf', data: Buffer.from('daemon on;\n') },
-      { name: 'forksum', data: Buffer.alloc(1500, 1), mode: 0o755 },
+  it('holds the files with their contents and modes, owned by root, under their parent directories', async () => {
+    const binary = Buffer.alloc(1500, 1);
+    const entries = await readTar(
+      await tarOf([
+        { name: 'nginx/nginx.conf', data: Buffer.from('daemon on;\n') },
+        { name: 'forksum', data: binary, mode: 0o755 },
+        { name: 'nginx/html/index.html', data: Buffer.from('<p>') },
+      ]),
+    );
+    expect(entries).toEqual([
+      { name: 'nginx/', type: 'directory', mode: 0o755, uid: 0, gid: 0, data: '' },
+      { name: 'nginx/nginx.conf', type: 'file', mode: 0o644, uid: 0, gid: 0, data: 'daemon on;\n' },
+      { name: 'forksum', type: 'file', mode: 0o755, uid: 0, gid: 0, data: binary.toString('latin1') },
+      // nginx/ has its entry already: only the new parent.
+      { name: 'nginx/html/', type: 'directory', mode: 0o755, uid: 0, gid: 0, data: '' },
+      { name: 'nginx/html/index.html', type: 'file', mode: 0o644, uid: 0, gid: 0, data: '<p>' },
     ]);
-    expect(archive.length % 512).toBe(0);
-    const listing = spawnSync('tar', ['-tvf', '-'], { input: archive, encoding: 'utf8' });
-    expect(listing.status).toBe(0);
-    const lines = listing.stdout.trim().split('\n');
-    expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(/^drwxr-xr-x .* nginx\/$/);
-    expect(lines[1]).toMatch(/^-rw-r--r-- .* 11 .* nginx\/nginx\.conf$/);
-    expect(lines[2]).toMatch(/^-rwxr-xr-x .* 1500 .* forksum$/);
   });
 
-  it('refuses names that leave the target directory', () => {
-    expect(() => tarArchive([{ name: '../etc/passwd', data: Buffer.alloc(0) }])).toThrow(RangeError);
+  it('refuses names that leave the target directory', async () => {
+    await expect(tarOf([{ name: '../etc/passwd', data: Buffer.alloc(0) }])).rejects.toThrow(RangeError);
+    await expect(tarOf([{ name: '/etc/passwd', data: Buffer.alloc(0) }])).rejects.toThrow(RangeError);
+    await expect(tarOf([{ name: '', data: Buffer.alloc(0) }])).rejects.toThrow(RangeError);
   });
 });
 
@@ -114,5 +136,20 @@ describe('image recipe tags', () => {
     expect(imageTags('trixie').bench).not.toBe(bookworm.bench);
     expect(bookworm.dockerfile).toContain(`FROM ${bookworm.base}`);
     expect(bookworm.dockerfile).not.toMatch(/https?:\/\//); // the mirror is never part of a recipe
+  });
+
+  it("install the workloads' packages and bake in their files, each step under its reason", () => {
+    const { dockerfile } = imageTags('bookworm');
+    const needs = workloadNeeds();
+    expect(dockerfile).toContain(`apt-get install -y --no-install-recommends ${[...needs.packages, 'procps'].join(' ')} `);
+    expect(needs.imageSteps.length).toBeGreaterThan(0);
+    for (const step of needs.imageSteps) expect(dockerfile).toContain(`# ${step.why}\nRUN ${step.shell}\n`);
+  });
+});
+
+describe('the docker platform family', () => {
+  it('offers one platform per variant, by its project name', () => {
+    expect(dockerPlatforms.names).toEqual(['docker', 'docker-volume', 'docker-hostnet']);
+    for (const name of dockerPlatforms.names) expect(dockerPlatforms.create(name, undefined).name).toBe(name);
   });
 });

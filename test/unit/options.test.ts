@@ -91,7 +91,8 @@ describe('virtbench() plugin config', () => {
 
 describe('run count', () => {
   it('stops at the profile count without a target, else when stable or at the maximum', async () => {
-    const { enoughRuns, relativeSd } = await import('../../src/harness/run-count.js');
+    const { enoughRuns } = await import('../../src/harness/run-count.js');
+    const { relativeSd } = await import('../../src/results/statistics.js');
     expect(relativeSd([1, 1, 1])).toBe(0);
     expect(relativeSd([1, 3])).toBeCloseTo(Math.SQRT2 / 2, 12);
     expect(enoughRuns([1], 2)).toBe(false);

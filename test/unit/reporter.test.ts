@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestCase } from 'vitest/node';
 import { describe, expect, it, vi } from 'vitest';
-import type { BenchmarkRecord } from '../../src/harness/session.js';
+import type { BenchmarkRecord } from '../../src/results/schema.js';
 import { readResults } from '../../src/results/results-file.js';
-import { orderPlatforms } from '../../src/reporters/ordering.js';
+import { orderBy, sortResults } from '../../src/reporters/ordering.js';
 import { toBenchmarkResult, VirtbenchReporter } from '../../src/reporters/virtbench-reporter.js';
 
 const record = (platform: string, values: number[], over: Partial<BenchmarkRecord> = {}): BenchmarkRecord => ({
@@ -62,7 +62,7 @@ describe('VirtbenchReporter', () => {
     await reporter.onTestRunEnd();
     const printed = log.mock.calls.map((c) => String(c[0] ?? '')).join('\n');
     expect(printed).toContain('virtbench: quick profile, native vs docker');
-    expect(printed).toMatch(/mem\s+s\s+lower\s+1\.00 ±0\.0%\s+2\.00 ±0\.0%  0\.50x/);
+    expect(printed).toMatch(/mem\s+s\s+lower\s+1\.00 ±0\.0%\s+2\.00 ±0\.0% {2}0\.50x/);
     const file = await readResults(join(dir, 'results.json'));
     expect(file.results.map((r) => r.platform)).toEqual(['native', 'docker']);
   });
@@ -76,16 +76,19 @@ describe('VirtbenchReporter', () => {
   });
 });
 
-describe('orderPlatforms', () => {
-  it('puts native first and variants after their platform', () => {
-    expect(orderPlatforms(['qemu-tcg-ide', 'docker', 'native', 'qemu-tcg', 'docker-volume', 'mine'])).toEqual([
-      'native',
-      'docker',
-      'docker-volume',
-      'qemu-tcg',
-      'qemu-tcg-ide',
-      'mine',
-    ]);
+describe('sortResults', () => {
+  it('orders rows by the given benchmarks and columns by the given platforms; others follow as first seen', async () => {
+    const { resultOf } = await import('../builders.js');
+    const rows = [
+      resultOf('qemu-tcg', 'fork', [1]),
+      resultOf('mine', 'cpu', [1]),
+      resultOf('docker', 'cpu', [1]),
+      resultOf('native', 'mine-bench', [1]),
+      resultOf('native', 'cpu', [1]),
+    ];
+    const sorted = sortResults(rows, { platforms: ['native', 'docker', 'qemu-tcg'], benchmarks: ['cpu', 'fork'] });
+    expect(sorted.map((r) => `${r.benchmark}/${r.platform}`)).toEqual(['cpu/native', 'cpu/docker', 'cpu/mine', 'fork/qemu-tcg', 'mine-bench/native']);
+    expect(orderBy(['b', 'a', 'b', 'c'], ['c'])).toEqual(['c', 'b', 'a']);
   });
 });
 

@@ -4,7 +4,7 @@ import { toGithubBenchmark } from '../../src/reporters/export.js';
 import { findings } from '../../src/reporters/findings.js';
 import { renderMarkdown } from '../../src/reporters/markdown.js';
 import { mergeResults } from '../../src/reporters/merge.js';
-import type { BenchmarkResult } from '../../src/results/results-file.js';
+import type { BenchmarkResult } from '../../src/results/schema.js';
 import { resultOf, resultsFileOf } from '../builders.js';
 
 const result = resultOf;
@@ -38,7 +38,7 @@ describe('renderMarkdown', () => {
     const full = renderMarkdown(run);
     expect(full).toContain('- docker mem failed: memsweep exited with code 1');
     expect(full).toContain('### Findings');
-    expect(full).toMatch(/\| disk-random \| IOPS \(higher\) \| 64\.0k ±0\.0% \| 52\.0k ±0\.0%  0\.81x \|/);
+    expect(full).toMatch(/\| disk-random \| IOPS \(higher\) \| 64\.0k ±0\.0% \| 52\.0k ±0\.0% {2}0\.81x \|/);
   });
 });
 

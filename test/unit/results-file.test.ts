@@ -2,7 +2,8 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RESULTS_SCHEMA, readResults, toCsv, withSummary, writeResults, type ResultsFile } from '../../src/results/results-file.js';
+import { readResults, toCsv, withSummary, writeResults } from '../../src/results/results-file.js';
+import { RESULTS_SCHEMA, type ResultsFile } from '../../src/results/schema.js';
 
 const result = withSummary({
   platform: 'native',

@@ -1,6 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runSync } from './command.js';
 
 /*
  * Small synchronous helpers for processes and mounts on the host, shared by
@@ -75,11 +75,11 @@ export function unmountUnder(dir: string): void {
     .map((line) => (line.split(' ')[1] ?? '').replace(/\\040/g, ' '))
     .filter((point) => point === dir || point.startsWith(dir + '/'))
     .sort((a, b) => b.length - a.length);
-  for (const point of points) spawnSync('umount', ['-l', point], { stdio: 'ignore' });
+  for (const point of points) runSync(['umount', '-l', point]);
 }
 
 /** Removes a directory tree without ever crossing into another file system (a mount left inside it). */
 export function removeTreeSync(dir: string): void {
   unmountUnder(dir);
-  spawnSync('rm', ['-rf', '--one-file-system', dir], { stdio: 'ignore' });
+  runSync(['rm', '-rf', '--one-file-system', dir]);
 }

@@ -45,3 +45,4 @@ export function createPlatform(name: string, settings: PlatformSettings = {}): P
   const family = familyOf(name);
   return family.create(name, family.optionsKey ? settings[family.optionsKey] : undefined);
 }
+export type { UnikernelImageOptions };

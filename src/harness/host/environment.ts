@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { cpus, hostname, release, totalmem } from 'node:os';
-import { execa } from 'execa';
+import { runCommand } from './command.js';
 
 /** First line of `<tool> <flag>` (stdout or stderr: nginx prints its version on stderr), or "not installed". */
 async function toolVersion(command: string, flag: string): Promise<string> {
-  const result = await execa(command, [flag], { reject: false, timeout: 10_000, all: true });
+  const result = await runCommand([command, flag], { timeoutMs: 10_000 });
   if (result.exitCode !== 0) return 'not installed';
-  return String(result.all ?? '').split('\n')[0]!.trim();
+  return (result.stdout.trim() || result.stderr.trim()).split('\n')[0]!.trim();
 }
 
 async function osName(): Promise<string> {

@@ -1,0 +1,80 @@
+// @ts-check
+import { readdirSync } from 'node:fs';
+import js from '@eslint/js';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import importX from 'eslint-plugin-import-x';
+import tseslint from 'typescript-eslint';
+
+/*
+ * Lint, and the boundaries of the design (README, "Architecture"):
+ *   - only a platform's own folder knows how it works: nothing imports a file of
+ *     src/harness/platforms/<name>/ but that folder's index.ts;
+ *   - the reporters, the CLI and the results side read results: they import nothing of the harness;
+ *   - bench files and fixtures use the public entries (src/index.ts, src/bench.ts) only;
+ *   - no import cycles.
+ * Tests may import internals: unit tests check the pure cores where they live.
+ */
+
+const PLATFORMS = './src/harness/platforms';
+const platformFolders = readdirSync(PLATFORMS, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name);
+
+/** Every place in src/ and the public-entry users, but the one platform folder. */
+const outside = (/** @type {string} */ name) => [
+  './src/*.ts',
+  './src/cli/**',
+  './src/reporters/**',
+  './src/results/**',
+  './src/harness/*.ts',
+  './src/harness/host/**',
+  `${PLATFORMS}/*.ts`,
+  ...platformFolders.filter((other) => other !== name).map((other) => `${PLATFORMS}/${other}/**`),
+];
+
+const zones = [
+  ...platformFolders.map((name) => ({
+    target: outside(name),
+    from: `${PLATFORMS}/${name}`,
+    except: ['./index.ts'],
+    message: `only src/harness/platforms/${name}/ knows how ${name} works: import its index.ts (or move the shared piece to src/harness/host/)`,
+  })),
+  {
+    target: ['./src/reporters/**', './src/cli/**', './src/results/**'],
+    from: './src/harness',
+    message: 'reporters, the CLI and the results side read results files and records; they never start or know a platform',
+  },
+  {
+    target: './src/harness/host/**',
+    from: PLATFORMS,
+    message: 'host helpers serve every platform and know none',
+  },
+  {
+    target: ['./bench/**', './fixtures/**'],
+    from: './src',
+    except: ['./index.ts', './bench.ts'],
+    message: 'bench files and fixtures use the public entries, as a user does: src/index.ts ("virtbench") and src/bench.ts ("virtbench/bench")',
+  },
+];
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'virtbench-report/', '.virtbench/', 'fixtures/workloads/bin/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts', '**/*.js'],
+    plugins: { 'import-x': importX },
+    settings: {
+      // How import-x reads the files it follows (for no-cycle) and resolves `./x.js` to `./x.ts`.
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+    },
+    rules: {
+      'import-x/no-restricted-paths': ['error', { zones }],
+      'import-x/no-cycle': 'error',
+      // Underscore-prefixed names are deliberately unused (destructuring a field away).
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+    },
+  },
+);
