@@ -1,5 +1,5 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { hostname, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
@@ -7,6 +7,8 @@ import { VirtbenchError } from '../../src/errors.js';
 import { acquireEngine, engineAvailability, type Engine } from '../../src/harness/platforms/docker/engine.js';
 import { OWNER_LABEL, PLATFORM_LABEL, SESSION_LABEL } from '../../src/harness/platforms/docker/labels.js';
 import { cacheDir, packageRoot } from '../../src/harness/host/paths.js';
+import { dropHostPageCache } from '../../src/harness/host/page-cache.js';
+import { waitFor } from '../../src/harness/host/poll.js';
 import type { Provisioned, StartedPlatform } from '../../src/harness/platform.js';
 import { createDockerPlatform, type DockerVariant } from '../../src/harness/platforms/docker/index.js';
 import { PROFILES } from '../../src/harness/profiles.js';
@@ -116,6 +118,12 @@ describe('docker (container layer, published port)', () => {
     expect(address.port).toBe(session.provisioned!.facts.hostPort);
   });
 
+  test('flushes the page cache from the host when the engine runs on this kernel', async (t) => {
+    const platform = ready(session, t);
+    const local = String(session.provisioned!.facts.dockerHost).startsWith('unix://') && (await platform.describe()).kernel === release();
+    expect(await platform.flushCaches()).toBe(local && (await dropHostPageCache()));
+  });
+
   test('exec reports exit codes, a missing program, cwd and time limits like a child process', async (t) => {
     const platform = ready(session, t);
     expect(await platform.exec(['pwd'])).toMatchObject({ exitCode: 0, stdout: '/bench\n', timedOut: false });
@@ -212,23 +220,37 @@ describe('cleanup', () => {
     // A config of its own: the repository's may not list the docker platforms.
     await mkdir(join(packageRoot, '.cache'), { recursive: true });
     const config = join(packageRoot, '.cache', `docker-ctrl-c-${process.pid}.config.ts`);
-    await writeFile(config, `import { virtbench } from '../src/index.js';\nexport default { plugins: [virtbench({ platforms: ['docker'] })] };\n`);
+    await writeFile(
+      config,
+      `import { virtbench } from '../src/index.js';\nexport default { plugins: [virtbench({ platforms: ['docker'] })] };\n`,
+    );
     try {
-      const child = execa(process.execPath, [join(packageRoot, 'node_modules/vitest/vitest.mjs'), 'bench', '--config', config, '--root', packageRoot, '--project', 'docker', 'nginx'], {
-        cwd: packageRoot,
-        // standard profile: 512 MiB file and 10 s runs, so there is time to interrupt mid-benchmark
-        env: { VIRTBENCH_PROFILE: 'standard', VIRTBENCH_REPORT_DIR: await mkdtemp(join(tmpdir(), 'virtbench-report-')), CI: 'true' },
-        reject: false,
-        all: true,
-      });
+      const child = execa(
+        process.execPath,
+        [
+          join(packageRoot, 'node_modules/vitest/vitest.mjs'),
+          'bench',
+          '--config',
+          config,
+          '--root',
+          packageRoot,
+          '--project',
+          'docker',
+          'nginx',
+        ],
+        {
+          cwd: packageRoot,
+          // standard profile: 512 MiB file and 10 s runs, so there is time to interrupt mid-benchmark
+          env: { VIRTBENCH_PROFILE: 'standard', VIRTBENCH_REPORT_DIR: await mkdtemp(join(tmpdir(), 'virtbench-report-')), CI: 'true' },
+          reject: false,
+          all: true,
+        },
+      );
       let exited = false;
       void child.then(() => (exited = true));
       const serving = async () => (await processesMentioning('nginx: master process')).some((p) => p.includes('/bench/nginx'));
       let started = false;
-      for (const until = Date.now() + 180_000; !started && Date.now() < until && !exited; ) {
-        started = await serving();
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await waitFor(async () => (started = await serving()) || exited, { timeoutMs: 180_000, intervalMs: 200 });
       expect(started, 'nginx never started in the container').toBe(true);
       await new Promise((r) => setTimeout(r, 1_000)); // downloads under way
       child.kill('SIGINT');
@@ -259,6 +281,9 @@ describe('a dead or missing engine', () => {
   test('makes provision fail with VIRTBENCH_PLATFORM_UNAVAILABLE', async () => {
     const provisioning = createDockerPlatform('layer', { env }).provision(context);
     await expect(provisioning).rejects.toBeInstanceOf(VirtbenchError);
-    await expect(provisioning).rejects.toMatchObject({ code: 'VIRTBENCH_PLATFORM_UNAVAILABLE', message: expect.stringContaining('no Docker engine answers') });
+    await expect(provisioning).rejects.toMatchObject({
+      code: 'VIRTBENCH_PLATFORM_UNAVAILABLE',
+      message: expect.stringContaining('no Docker engine answers'),
+    });
   });
 });

@@ -5,7 +5,14 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { extract } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import { hostAptSource, parseDeb822, parseSourcesList, pickSource, requireMirror, sourcesListLine } from '../../src/harness/host/apt-sources.js';
+import {
+  hostAptSource,
+  parseDeb822,
+  parseSourcesList,
+  pickSource,
+  requireMirror,
+  sourcesListLine,
+} from '../../src/harness/host/apt-sources.js';
 import { tarOf } from '../../src/harness/platforms/docker/archive.js';
 import { chooseSubnet } from '../../src/harness/platforms/docker/bridge.js';
 import { parseDockerHost } from '../../src/harness/platforms/docker/docker-client.js';
@@ -35,7 +42,12 @@ describe('apt sources', () => {
   });
 
   it('picks the plain release, not -security or -updates', () => {
-    expect(pickSource([{ mirror: 'http://sec.test/debian-security', suite: 'bookworm-security' }, { mirror: MIRROR, suite: 'bookworm' }])).toEqual({
+    expect(
+      pickSource([
+        { mirror: 'http://sec.test/debian-security', suite: 'bookworm-security' },
+        { mirror: MIRROR, suite: 'bookworm' },
+      ]),
+    ).toEqual({
       mirror: MIRROR,
       suite: 'bookworm',
     });
@@ -55,7 +67,11 @@ describe('apt sources', () => {
     // One reader for both image builders: a sources file of the user's replaces the host's.
     const own = join(dir, 'own.list');
     await writeFile(own, 'deb http://own.test/debian bookworm main\n');
-    expect(hostAptSource({ VIRTBENCH_DEBIAN_SOURCES: own }, dir)).toEqual({ mirror: 'http://own.test/debian', suite: 'bookworm', file: own });
+    expect(hostAptSource({ VIRTBENCH_DEBIAN_SOURCES: own }, dir)).toEqual({
+      mirror: 'http://own.test/debian',
+      suite: 'bookworm',
+      file: own,
+    });
     expect(sourcesListLine({ mirror: 'http://own.test/debian', suite: 'trixie' })).toBe('deb http://own.test/debian trixie main\n');
   });
 });
@@ -67,7 +83,14 @@ async function readTar(archive: Buffer): Promise<{ name: string; type: string; m
   Readable.from([archive]).pipe(reader);
   for await (const entry of reader) {
     const { name, type, mode, uid, gid } = entry.header;
-    entries.push({ name, type: String(type), mode: mode ?? -1, uid: uid ?? -1, gid: gid ?? -1, data: (await buffer(entry)).toString('latin1') });
+    entries.push({
+      name,
+      type: String(type),
+      mode: mode ?? -1,
+      uid: uid ?? -1,
+      gid: gid ?? -1,
+      data: (await buffer(entry)).toString('latin1'),
+    });
   }
   return entries;
 }
@@ -101,7 +124,8 @@ describe('tar archives for the Docker API', () => {
 
 describe('bridge subnet for the private dockerd', () => {
   it('takes the first candidate no route overlaps, ignoring the default route', () => {
-    const routes = 'default via 10.0.0.1 dev eth0\n172.29.0.0/16 dev br-x proto kernel scope link src 172.29.0.1\nlocal 127.0.0.1 dev lo table local';
+    const routes =
+      'default via 10.0.0.1 dev eth0\n172.29.0.0/16 dev br-x proto kernel scope link src 172.29.0.1\nlocal 127.0.0.1 dev lo table local';
     expect(chooseSubnet(routes)).toBe('10.211.83.1/24');
   });
 

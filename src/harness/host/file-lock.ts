@@ -20,8 +20,9 @@ export interface LockOptions {
   timeoutMs: number;
   /** Called once when the lock is held by someone else and we start waiting. */
   onWait?: () => void;
-  /** What the lock protects, for the timeout error. */
+  /** What the holder is doing, for the timeout error ("building the guest image"). */
   what: string;
+  platform?: string;
 }
 
 /** A holder whose mtime is this old is gone; it refreshes it every STALE_MS / 2. */
@@ -53,7 +54,9 @@ export async function acquireFileLock(path: string, options: LockOptions): Promi
   if (!got || !release) {
     throw new VirtbenchError(
       'VIRTBENCH_PLATFORM_UNAVAILABLE',
-      `waited ${Math.round(options.timeoutMs / 1000)} s for another virtbench process ${options.what} (lock ${path}.lock)`,
+      `waited ${Math.round(options.timeoutMs / 1000)} s for another virtbench process ${options.what} (lock ${path}.lock); ` +
+        `fix: let that run finish, or, when no virtbench process is running, remove ${path}.lock`,
+      { platform: options.platform },
     );
   }
   let released = false;

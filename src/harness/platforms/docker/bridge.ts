@@ -1,6 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { VirtbenchError } from '../../../errors.js';
+import { runSync, runSyncChecked } from '../../host/command.js';
 
 /*
  * The private dockerd's bridge. We create it ourselves (dockerd would create
@@ -52,9 +52,13 @@ export function chooseSubnet(routes: string): string {
     .filter((p): p is Prefix => p !== undefined && p.bits > 0);
   const free = CANDIDATES.find((base) => !taken.some((route) => overlaps(route, { base: toNumber(base), bits: 24 })));
   if (!free) {
-    throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', `no free subnet for the private dockerd's bridge among ${CANDIDATES.join(', ')} (/24)`, {
-      platform: 'docker',
-    });
+    throw new VirtbenchError(
+      'VIRTBENCH_PLATFORM_UNAVAILABLE',
+      `no free subnet for the private dockerd's bridge among ${CANDIDATES.join(', ')} (/24)`,
+      {
+        platform: 'docker',
+      },
+    );
   }
   return free.replace(/\.0$/, '.1') + '/24';
 }
@@ -64,23 +68,21 @@ function bridgeExists(): boolean {
 }
 
 function ip(args: string[]): void {
-  const result = spawnSync('ip', args, { encoding: 'utf8' });
-  if (result.status !== 0) {
-    throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', `\`ip ${args.join(' ')}\` failed: ${result.stderr || result.error?.message}`, {
-      platform: 'docker',
-    });
-  }
+  runSyncChecked(['ip', ...args], {
+    what: `creating the private dockerd's bridge ${BRIDGE}`,
+    code: 'VIRTBENCH_PLATFORM_UNAVAILABLE',
+    platform: 'docker',
+  });
 }
 
 export function createBridge(): void {
   if (bridgeExists()) return; // ours, left by a run that was killed
-  const routes = spawnSync('ip', ['-4', '-o', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }).stdout ?? '';
-  const gateway = chooseSubnet(routes);
+  const gateway = chooseSubnet(runSync(['ip', '-4', '-o', 'route', 'show', 'table', 'all']).stdout);
   ip(['link', 'add', 'name', BRIDGE, 'type', 'bridge']);
   ip(['addr', 'add', gateway, 'dev', BRIDGE]);
   ip(['link', 'set', BRIDGE, 'up']);
 }
 
 export function deleteBridge(): void {
-  if (bridgeExists()) spawnSync('ip', ['link', 'delete', BRIDGE], { stdio: 'ignore' });
+  if (bridgeExists()) runSync(['ip', 'link', 'delete', BRIDGE]);
 }

@@ -54,11 +54,14 @@ export async function execInContainer(
   let guardFired = false;
   await new Promise<void>((resolve) => {
     const guard = timeoutMs
-      ? setTimeout(() => {
-          guardFired = true;
-          stream.destroy();
-          resolve();
-        }, timeoutMs + KILL_AFTER_S * 1000 + HOST_GUARD_MS)
+      ? setTimeout(
+          () => {
+            guardFired = true;
+            stream.destroy();
+            resolve();
+          },
+          timeoutMs + KILL_AFTER_S * 1000 + HOST_GUARD_MS,
+        )
       : undefined;
     const finish = () => {
       clearTimeout(guard);

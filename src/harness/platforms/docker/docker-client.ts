@@ -1,8 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
 import { VirtbenchError } from '../../../errors.js';
+import { runSync } from '../../host/command.js';
 
 /*
  * One way to reach an engine from a DOCKER_HOST-style URL, used by the main
@@ -27,10 +27,14 @@ export function parseDockerHost(dockerHost: string, env: NodeJS.ProcessEnv = pro
   try {
     url = new URL(dockerHost);
   } catch (cause) {
-    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `DOCKER_HOST "${dockerHost}" is not a URL (expected unix:///path or tcp://host:port)`, {
-      platform: 'docker',
-      cause,
-    });
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_OPTION',
+      `DOCKER_HOST "${dockerHost}" is not a URL (expected unix:///path or tcp://host:port)`,
+      {
+        platform: 'docker',
+        cause,
+      },
+    );
   }
   if (url.protocol === 'unix:') return { socketPath: url.pathname };
   if (url.protocol === 'tcp:' || url.protocol === 'http:' || url.protocol === 'https:') {
@@ -42,15 +46,23 @@ export function parseDockerHost(dockerHost: string, env: NodeJS.ProcessEnv = pro
       ...(tls && env.DOCKER_CERT_PATH ? { certDir: env.DOCKER_CERT_PATH } : {}),
     };
   }
-  throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `DOCKER_HOST "${dockerHost}" uses ${url.protocol}, which virtbench does not support; use unix:// or tcp://`, {
-    platform: 'docker',
-  });
+  throw new VirtbenchError(
+    'VIRTBENCH_BAD_OPTION',
+    `DOCKER_HOST "${dockerHost}" uses ${url.protocol}, which virtbench does not support; use unix:// or tcp://`,
+    {
+      platform: 'docker',
+    },
+  );
 }
 
 export function dockerClient(dockerHost: string, options: { timeoutMs?: number } = {}): Dockerode {
   const { certDir, ...address } = parseDockerHost(dockerHost);
   const tls = certDir
-    ? { ca: readFileSync(join(certDir, 'ca.pem')), cert: readFileSync(join(certDir, 'cert.pem')), key: readFileSync(join(certDir, 'key.pem')) }
+    ? {
+        ca: readFileSync(join(certDir, 'ca.pem')),
+        cert: readFileSync(join(certDir, 'cert.pem')),
+        key: readFileSync(join(certDir, 'key.pem')),
+      }
     : {};
   return new Dockerode({ ...address, ...tls, ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}) });
 }
@@ -102,5 +114,5 @@ const remove = (id) => one('DELETE', '/containers/' + encodeURIComponent(id) + '
 export function removeContainersSync(dockerHost: string, ids: readonly string[], label?: string): void {
   if (ids.length === 0 && !label) return;
   const address = parseDockerHost(dockerHost);
-  spawnSync(process.execPath, ['-e', SYNC_REQUESTS, JSON.stringify({ address, ids, label })], { stdio: 'ignore', timeout: 60_000 });
+  runSync([process.execPath, '-e', SYNC_REQUESTS, JSON.stringify({ address, ids, label })], { timeoutMs: 60_000 });
 }

@@ -1,6 +1,6 @@
 import type Dockerode from 'dockerode';
 import { VirtbenchError } from '../../../errors.js';
-import type { Availability } from '../../platform.js';
+import type { Availability, ProvisionContext } from '../../platform.js';
 import { onExitSync } from '../../host/exit-cleanup.js';
 import { DEFAULT_SOCKET, dockerClient, pingEngine, removeContainersSync } from './docker-client.js';
 import { ownedByThisProcess } from './labels.js';
@@ -70,7 +70,7 @@ interface Shared {
 const registry = globalThis as { [key: symbol]: Map<string, Promise<Shared>> | undefined };
 const shared = (registry[Symbol.for('virtbench.docker.engines')] ??= new Map());
 
-async function open(context: { cacheDir: string; log: (line: string) => void }, env: NodeJS.ProcessEnv): Promise<Shared> {
+async function open(context: ProvisionContext, env: NodeJS.ProcessEnv): Promise<Shared> {
   const found = await findEngine(env);
   if ('reason' in found) throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', found.reason, { platform: 'docker' });
   const state: Shared =
@@ -91,10 +91,7 @@ async function open(context: { cacheDir: string; log: (line: string) => void }, 
   return state;
 }
 
-export async function acquireEngine(
-  context: { cacheDir: string; log: (line: string) => void },
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<Engine> {
+export async function acquireEngine(context: ProvisionContext, env: NodeJS.ProcessEnv = process.env): Promise<Engine> {
   const key = env.DOCKER_HOST ?? '';
   let pending = shared.get(key);
   if (!pending) shared.set(key, (pending = open(context, env)));

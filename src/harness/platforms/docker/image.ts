@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
@@ -6,11 +5,14 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
-import { COPYUP_MIB } from '../../workloads.js';
 import { VirtbenchError } from '../../../errors.js';
 import { hostAptSource, requireMirror } from '../../host/apt-sources.js';
+import { runChecked, type FailureContext } from '../../host/command.js';
+import type { Log } from '../../host/log.js';
 import { findExecutable, isAlive, removeTreeSync } from '../../host/process.js';
-import { tarArchive } from './tar.js';
+import type { ProvisionContext } from '../../platform.js';
+import { workloadNeeds, type ImageStep } from '../../workloads.js';
+import { tarOf } from './archive.js';
 
 /*
  * The benchmark image, built offline (no registry is reachable): a Debian
@@ -21,40 +23,40 @@ import { tarArchive } from './tar.js';
  * take for finished.
  */
 
-const PACKAGES = ['fio', 'nginx-light', 'procps'];
 /** Changing this (or the Dockerfile) gives new tags, so old images are never reused by mistake. */
 const BASE_RECIPE_VERSION = 1;
-export const IMAGE_LABEL = 'virtbench.image';
+const IMAGE_LABEL = 'virtbench.image';
+/** The container's work directory, made by the image. */
+export const WORK_DIR = '/bench';
 
 export interface BenchImage {
   tag: string;
   id: string;
-  built: boolean;
 }
-
-interface Context {
-  cacheDir: string;
-  log: (line: string) => void;
-}
-
-/** As many as copyup.c expects (LINKS): more than the 48 runs of the assignment profile. */
-const COPYUP_LINKS = 64;
 
 const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 12);
+
+/** A workload's files, baked into the image: its reason as a comment, then its shell step. */
+function imageStep({ why, shell }: ImageStep): string {
+  return `${why
+    .split('\n')
+    .map((line) => `# ${line}`.trimEnd())
+    .join('\n')}\nRUN ${shell}\n`;
+}
+
+/** The workloads' tools, and ps for looking into a running container. */
+function imagePackages(): string[] {
+  return [...workloadNeeds().packages, 'procps'];
+}
 
 function dockerfile(baseTag: string): string {
   // The host pins a dated snapshot on some machines, so apt must not reject an old Release file.
   return `FROM ${baseTag}
 RUN apt-get -o Acquire::Check-Valid-Until=false update \\
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${PACKAGES.join(' ')} \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${imagePackages().join(' ')} \\
  && apt-get clean && rm -rf /var/lib/apt/lists/*
-RUN mkdir -m 0755 /bench
-# disk-copyup: one file in the image layer under ${COPYUP_LINKS} names (hard links); overlay (index=off)
-# copies each name up on its first write, so every run gets an untouched file.
-RUN mkdir -m 0755 /opt/virtbench-copyup \
- && dd if=/dev/urandom of=/opt/virtbench-copyup/0 bs=1M count=${COPYUP_MIB} status=none \
- && for i in $(seq 1 ${COPYUP_LINKS - 1}); do ln /opt/virtbench-copyup/0 /opt/virtbench-copyup/$i; done
-WORKDIR /bench
+RUN mkdir -m 0755 ${WORK_DIR}
+${workloadNeeds().imageSteps.map(imageStep).join('')}WORKDIR ${WORK_DIR}
 LABEL ${IMAGE_LABEL}=bench
 `;
 }
@@ -75,7 +77,7 @@ async function imageId(docker: Dockerode, tag: string): Promise<string | undefin
 }
 
 /** Passes lines on at most every few seconds, so a long build shows life without flooding the console. */
-function throttled(log: (line: string) => void, everyMs = 4_000): (line: string) => void {
+function throttled(log: Log, everyMs = 4_000): Log {
   let last = 0;
   return (line) => {
     const now = Date.now();
@@ -83,26 +85,6 @@ function throttled(log: (line: string) => void, everyMs = 4_000): (line: string)
     last = now;
     log(line);
   };
-}
-
-/** Runs argv, feeding its output lines to onLine; rejects with the last lines when it fails. */
-function run(argv: string[], onLine: (line: string) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    const tail: string[] = [];
-    const take = (line: string) => {
-      tail.push(line);
-      if (tail.length > 12) tail.shift();
-      onLine(line);
-    };
-    createInterface({ input: child.stdout }).on('line', take);
-    createInterface({ input: child.stderr }).on('line', take);
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new VirtbenchError('VIRTBENCH_BUILD_FAILED', `\`${argv.join(' ')}\` failed (${signal ?? `exit ${code}`}):\n${tail.join('\n')}`, { platform: 'docker' }));
-    });
-  });
 }
 
 /** Reads a Docker progress stream (JSON lines) to its end; rejects on an error item. */
@@ -132,25 +114,39 @@ function removeStaleBuilds(dir: string): void {
   }
 }
 
+function buildStep(what: string): FailureContext {
+  return { what, code: 'VIRTBENCH_BUILD_FAILED', platform: 'docker' };
+}
+
 /** debootstrap into a private directory, then a tarball next to it, renamed into place when complete. */
-async function bootstrapTarball(tarball: string, suite: string, { log }: Context): Promise<void> {
+async function bootstrapTarball(tarball: string, suite: string, { log }: ProvisionContext): Promise<void> {
   if (!findExecutable('debootstrap')) {
     throw new VirtbenchError('VIRTBENCH_MISSING_TOOL', 'building the container image needs debootstrap; fix: apt-get install debootstrap', {
       platform: 'docker',
     });
   }
   if (process.getuid?.() !== 0) {
-    throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', 'building the container image runs debootstrap, which needs root; run once as root', {
-      platform: 'docker',
-    });
+    throw new VirtbenchError(
+      'VIRTBENCH_BUILD_FAILED',
+      'building the container image runs debootstrap, which needs root; run once as root',
+      {
+        platform: 'docker',
+      },
+    );
   }
   const mirror = requireMirror(hostAptSource());
   const work = join(tarball, '..', `build-${process.pid}-${Date.now()}`);
   const partial = `${tarball}.${process.pid}.partial`;
   try {
     log(`bootstrapping Debian ${suite} (minbase) from the host's apt mirror; takes about a minute`);
-    await run(['debootstrap', '--variant=minbase', suite, join(work, 'rootfs'), mirror], throttled(log));
-    await run(['tar', '-C', join(work, 'rootfs'), '--numeric-owner', '-cf', partial, '.'], () => {});
+    const rootfs = join(work, 'rootfs');
+    await runChecked(['debootstrap', '--variant=minbase', suite, rootfs, mirror], buildStep('bootstrapping the container image'), {
+      onLine: throttled(log),
+    });
+    await runChecked(
+      ['tar', '-C', rootfs, '--numeric-owner', '-cf', partial, '.'],
+      buildStep("packing the container image's root file system"),
+    );
     await rename(partial, tarball);
   } finally {
     removeTreeSync(work);
@@ -161,7 +157,7 @@ async function bootstrapTarball(tarball: string, suite: string, { log }: Context
 const building = new Map<string, Promise<BenchImage>>();
 
 /** The benchmark image on this engine: found by its recipe tag, else built (once per process, even when asked concurrently). */
-export function ensureImage(docker: Dockerode, context: Context): Promise<BenchImage> {
+export function ensureImage(docker: Dockerode, context: ProvisionContext): Promise<BenchImage> {
   const { suite } = hostAptSource();
   const tags = imageTags(suite);
   let pending = building.get(tags.bench);
@@ -172,9 +168,14 @@ export function ensureImage(docker: Dockerode, context: Context): Promise<BenchI
   return pending;
 }
 
-async function buildImage(docker: Dockerode, suite: string, tags: ReturnType<typeof imageTags>, context: Context): Promise<BenchImage> {
+async function buildImage(
+  docker: Dockerode,
+  suite: string,
+  tags: ReturnType<typeof imageTags>,
+  context: ProvisionContext,
+): Promise<BenchImage> {
   const found = await imageId(docker, tags.bench);
-  if (found) return { tag: tags.bench, id: found, built: false };
+  if (found) return { tag: tags.bench, id: found };
   const started = performance.now();
   const { log } = context;
 
@@ -189,11 +190,11 @@ async function buildImage(docker: Dockerode, suite: string, tags: ReturnType<typ
     await follow(await docker.importImage(tarball, { repo, tag }), () => {});
   }
 
-  log(`building ${tags.bench}: apt-get install ${PACKAGES.join(' ')}`);
+  log(`building ${tags.bench}: apt-get install ${imagePackages().join(' ')}`);
   const show = throttled(log, 3_000);
-  const context_ = Readable.from(tarArchive([{ name: 'Dockerfile', data: Buffer.from(tags.dockerfile) }]));
+  const buildContext = Readable.from(await tarOf([{ name: 'Dockerfile', data: Buffer.from(tags.dockerfile) }]));
   // Host network: the build reaches the apt mirror without NAT rules (the private dockerd installs none).
-  const stream = await docker.buildImage(context_, { t: tags.bench, networkmode: 'host', rm: true, forcerm: true });
+  const stream = await docker.buildImage(buildContext, { t: tags.bench, networkmode: 'host', rm: true, forcerm: true });
   await follow(stream, (item) => {
     const line = item.stream?.trim();
     if (!line) return;
@@ -201,7 +202,8 @@ async function buildImage(docker: Dockerode, suite: string, tags: ReturnType<typ
     else show(line);
   });
   const id = await imageId(docker, tags.bench);
-  if (!id) throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `the build finished but ${tags.bench} does not exist`, { platform: 'docker' });
+  if (!id)
+    throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `the build finished but ${tags.bench} does not exist`, { platform: 'docker' });
   log(`image ${tags.bench} ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  return { tag: tags.bench, id, built: true };
+  return { tag: tags.bench, id };
 }

@@ -1,16 +1,28 @@
 import { randomUUID } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { VirtbenchError } from '../../../errors.js';
+import { loopbackServiceAddress } from '../../host/net.js';
+import { dropHostPageCache } from '../../host/page-cache.js';
+import {
+  factsCodec,
+  type ConnectionFacts,
+  type FactsCodec,
+  type FactsOf,
+  type Platform,
+  type PlatformFamily,
+  type PlatformInfo,
+  type ProvisionContext,
+  type Provisioned,
+  type StartedPlatform,
+} from '../../platform.js';
+import { tarOf } from './archive.js';
 import { execInContainer } from './container-exec.js';
 import { dockerClient, removeContainersSync } from './docker-client.js';
 import { acquireEngine, engineAvailability, type Engine } from './engine.js';
-import { ensureImage } from './image.js';
+import { ensureImage, WORK_DIR } from './image.js';
 import { SESSION_LABEL } from './labels.js';
 import type { NetworkMode, WorkDirStorage } from './session-container.js';
-import { tarArchive } from './tar.js';
-import { freeLoopbackPort } from '../../host/net.js';
-import type { ConnectionFacts, Platform, PlatformInfo, ProvisionContext, Provisioned, StartedPlatform } from '../../platform.js';
 
 /*
  * A container from a locally built image, one per project run. The main
@@ -19,53 +31,67 @@ import type { ConnectionFacts, Platform, PlatformInfo, ProvisionContext, Provisi
  * workloads through `docker exec` over the API.
  *
  * Variants answer the report's questions about Docker's costs:
- *   docker          work directory in the container's overlay2 layer, nginx behind a published port
+ *   docker          work directory in the container's overlay2 layer, a served workload behind a published port
  *   docker-volume   work directory on a docker volume (no copy-on-write layer)
- *   docker-hostnet  host network: no veth, bridge or docker-proxy between host and nginx
+ *   docker-hostnet  host network: no veth, bridge or docker-proxy between the host and a served workload
  */
 
 export type DockerVariant = 'layer' | 'volume' | 'hostnet';
 
-const WORK_DIR = '/bench';
-/** nginx's port inside the container's own network namespace. */
+/** A served workload's port inside the container's own network namespace. */
 const CONTAINER_PORT = 8080;
 
-const VARIANTS: Record<DockerVariant, { name: string; storage: WorkDirStorage; network: NetworkMode }> = {
+interface Variant {
+  name: string;
+  storage: WorkDirStorage;
+  network: NetworkMode;
+}
+
+const VARIANTS: Record<DockerVariant, Variant> = {
   layer: { name: 'docker', storage: 'layer', network: 'bridge' },
   volume: { name: 'docker-volume', storage: 'volume', network: 'bridge' },
   hostnet: { name: 'docker-hostnet', storage: 'layer', network: 'host' },
 };
 
-interface DockerFacts {
-  dockerHost: string;
-  engineSource: string;
-  containerId: string;
-  image: string;
-  imageId: string;
-  storage: WorkDirStorage;
-  network: NetworkMode;
-  /** 0 on the host network. */
-  hostPort: number;
-}
+/** What a worker needs to reach the container. storage and network are the variant's; hostPort is 0 on the host network. */
+const FACT_FIELDS = {
+  dockerHost: 'string',
+  engineSource: 'string',
+  containerId: 'string',
+  image: 'string',
+  imageId: 'string',
+  storage: 'string',
+  network: 'string',
+  hostPort: 'number',
+} as const;
+
+type DockerFacts = FactsOf<typeof FACT_FIELDS>;
 
 /** env: where DOCKER_HOST is read (tests pass their own). */
 export function createDockerPlatform(variant: DockerVariant = 'layer', options: { env?: NodeJS.ProcessEnv } = {}): Platform {
-  const { name, storage, network } = VARIANTS[variant];
+  const chosen = VARIANTS[variant];
   const env = options.env ?? process.env;
+  const facts = factsCodec(chosen.name, FACT_FIELDS);
   return {
-    name,
+    name: chosen.name,
     availability: () => engineAvailability(env),
-    provision: (context) => provisionDocker(name, storage, network, context, env),
-    async connect(facts) {
-      return connectDocker(name, facts as unknown as DockerFacts);
-    },
+    provision: (context) => provisionDocker(chosen, facts, context, env),
+    connect: async (encoded) => connectDocker(chosen.name, facts.decode(encoded)),
   };
 }
 
+export const dockerPlatforms: PlatformFamily = {
+  names: Object.values(VARIANTS).map((v) => v.name),
+  create(name) {
+    const variant = (Object.keys(VARIANTS) as DockerVariant[]).find((v) => VARIANTS[v].name === name);
+    if (!variant) throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown docker platform "${name}"`);
+    return createDockerPlatform(variant);
+  },
+};
+
 async function provisionDocker(
-  name: string,
-  storage: WorkDirStorage,
-  network: NetworkMode,
+  { name, storage, network }: Variant,
+  codec: FactsCodec<DockerFacts>,
   context: ProvisionContext,
   env: NodeJS.ProcessEnv,
 ): Promise<Provisioned> {
@@ -82,8 +108,19 @@ async function provisionDocker(
     const containerId = container.getId();
     const inspect = await engine.docker.getContainer(containerId).inspect();
     const hostPort = network === 'host' ? 0 : publishedPort(inspect, CONTAINER_PORT);
-    context.log(`container ${containerId.slice(0, 12)} started in ${Math.round(performance.now() - started)} ms (${engine.source}, ${image.tag})`);
-    const facts: DockerFacts = { dockerHost: engine.dockerHost, engineSource: engine.source, containerId, image: image.tag, imageId: image.id, storage, network, hostPort };
+    context.log(
+      `container ${containerId.slice(0, 12)} started in ${Math.round(performance.now() - started)} ms (${engine.source}, ${image.tag})`,
+    );
+    const facts = codec.encode({
+      dockerHost: engine.dockerHost,
+      engineSource: engine.source,
+      containerId,
+      image: image.tag,
+      imageId: image.id,
+      storage,
+      network,
+      hostPort,
+    });
     return owner(engine, containerId, facts);
   } catch (error) {
     // By label: the container may exist even when starting it failed half way.
@@ -94,10 +131,10 @@ async function provisionDocker(
 }
 
 /** Stops exactly what provision started: the container (with its volume), then our share of the engine. */
-function owner(engine: Engine, containerId: string, facts: DockerFacts): Provisioned {
+function owner(engine: Engine, containerId: string, facts: ConnectionFacts): Provisioned {
   let stopped = false;
   return {
-    facts: facts as unknown as ConnectionFacts,
+    facts,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -126,52 +163,44 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
     .then((i) => i.State)
     .catch(() => undefined);
   if (!state?.Running) {
-    throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', `container ${facts.containerId.slice(0, 12)} is ${state ? state.Status : 'gone'}`, {
-      platform: name,
-    });
+    throw new VirtbenchError(
+      'VIRTBENCH_PLATFORM_UNAVAILABLE',
+      `container ${facts.containerId.slice(0, 12)} is ${state ? state.Status : 'gone'}`,
+      {
+        platform: name,
+      },
+    );
   }
   let info: PlatformInfo | undefined;
   let engineKernel: string | undefined;
 
-  const platform: StartedPlatform = {
+  return {
     name,
     workDir: WORK_DIR,
-    exec: (argv, options = {}) => execInContainer(docker, facts.containerId, argv, { cwd: options.cwd ?? WORK_DIR, timeoutMs: options.timeoutMs }),
+    exec: (argv, options = {}) =>
+      execInContainer(docker, facts.containerId, argv, { cwd: options.cwd ?? WORK_DIR, timeoutMs: options.timeoutMs }),
     async copyIn(hostPath, fileName, options = {}) {
-      const data = await readFile(hostPath);
-      const archive = tarArchive([{ name: fileName, data, mode: options.executable ? 0o755 : 0o644 }]);
+      const archive = await tarOf([{ name: fileName, data: await readFile(hostPath), mode: options.executable ? 0o755 : 0o644 }]);
       await docker.getContainer(facts.containerId).putArchive(archive, { path: WORK_DIR });
       return `${WORK_DIR}/${fileName}`;
     },
     async serviceAddress() {
-      if (facts.network === 'host') {
-        // Same network namespace as the host: nginx binds loopback directly.
-        const port = await freeLoopbackPort();
-        return { listen: `127.0.0.1:${port}`, host: '127.0.0.1', port };
-      }
+      // On the host network the container is in the host's own network namespace.
+      if (facts.network === 'host') return loopbackServiceAddress();
       return { listen: `0.0.0.0:${CONTAINER_PORT}`, host: '127.0.0.1', port: facts.hostPort };
     },
     async flushCaches() {
-      // A container shares the host's kernel and page cache: when the engine runs on this kernel, the host can flush it.
-      engineKernel ??= (await docker.info()).KernelVersion as string;
+      // A container shares its engine's kernel and page cache: when that is this kernel, the host can flush it.
+      engineKernel ??= String((await docker.info()).KernelVersion);
       if (!facts.dockerHost.startsWith('unix://') || engineKernel !== release()) return false;
-      const sync = await platform.exec(['sync'], { timeoutMs: 120_000 });
-      if (sync.exitCode !== 0) return false;
-      try {
-        await writeFile('/proc/sys/vm/drop_caches', '3\n');
-        return true;
-      } catch {
-        return false; // not root
-      }
+      return dropHostPageCache();
     },
     async describe() {
       info ??= await describeDocker(docker, facts);
       return info;
     },
     async close() {},
-    async [Symbol.asyncDispose]() {},
   };
-  return platform;
 }
 
 async function describeDocker(docker: ReturnType<typeof dockerClient>, facts: DockerFacts): Promise<PlatformInfo> {
@@ -183,7 +212,8 @@ async function describeDocker(docker: ReturnType<typeof dockerClient>, facts: Do
     cgroupDriver: `${info.CgroupDriver} (cgroup v${info.CgroupVersion ?? '?'})`,
     kernel: info.KernelVersion,
     network: facts.network === 'host' ? 'host network' : `bridge; 127.0.0.1:${facts.hostPort} published to ${CONTAINER_PORT}`,
-    workDir: facts.storage === 'volume' ? `${WORK_DIR} on a docker volume (local driver)` : `${WORK_DIR} in the container layer (${info.Driver})`,
+    workDir:
+      facts.storage === 'volume' ? `${WORK_DIR} on a docker volume (local driver)` : `${WORK_DIR} in the container layer (${info.Driver})`,
     image: facts.image,
     imageId: facts.imageId.replace(/^sha256:/, '').slice(0, 12),
     cpus: info.NCPU,

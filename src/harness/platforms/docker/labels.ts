@@ -10,8 +10,8 @@ export const SESSION_LABEL = 'virtbench.session';
 export const OWNER_LABEL = 'virtbench.owner';
 export const PLATFORM_LABEL = 'virtbench.platform';
 
-export function ownerValue(pid = process.pid): string {
-  return `${hostname()}:${pid}`;
+export function ownerValue(): string {
+  return `${hostname()}:${process.pid}`;
 }
 
 /** The label filter that matches every container this process started. */

@@ -2,9 +2,12 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
-import { pingEngine, dockerClient } from './docker-client.js';
-import { findExecutable, isAlive, pidNaming, readPid, removeTreeSync, terminateSync } from '../../host/process.js';
+import { acquireFileLock } from '../../host/file-lock.js';
+import type { Log } from '../../host/log.js';
+import { waitFor } from '../../host/poll.js';
+import { findExecutable, isAlive, pidNaming, removeTreeSync, terminateSync } from '../../host/process.js';
 import { BRIDGE, createBridge, deleteBridge } from './bridge.js';
+import { dockerClient, pingEngine } from './docker-client.js';
 
 /*
  * A dockerd of our own, for machines where docker.io is installed but no
@@ -19,15 +22,15 @@ import { BRIDGE, createBridge, deleteBridge } from './bridge.js';
  * live in <cacheDir>/docker/data-root so they survive between runs.
  */
 
-export const RUN_DIR = '/run/virtbench-docker';
+const RUN_DIR = '/run/virtbench-docker';
 const SOCKET = join(RUN_DIR, 'docker.sock');
 const PID_FILE = join(RUN_DIR, 'dockerd.pid');
 const EXEC_ROOT = join(RUN_DIR, 'exec');
 const CONTAINERD_PID = join(EXEC_ROOT, 'containerd', 'containerd.pid');
 /** One empty file per process that uses the daemon, named by pid: the last one to leave stops it. */
 const USERS_DIR = join(RUN_DIR, 'users');
-/** Held (created exclusively) while one process starts the daemon. */
-const START_LOCK = join(RUN_DIR, 'starting.pid');
+/** Locked while one process starts the daemon; outside RUN_DIR, which a start first clears. */
+const START_LOCK = '/run/virtbench-docker.start';
 /** Which of SHARED_DIRS did not exist before our daemon created them. */
 const CREATED_FILE = join(RUN_DIR, 'created-dirs.json');
 export const PRIVATE_DOCKER_HOST = `unix://${SOCKET}`;
@@ -43,7 +46,8 @@ export interface PrivateDockerd {
 
 /** Why this process cannot start a private dockerd, or undefined when it can. */
 export function privateDockerdUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'starting a private dockerd needs root; fix: start Docker (or set DOCKER_HOST to a running engine), or run as root';
+  if (process.getuid?.() !== 0)
+    return 'starting a private dockerd needs root; fix: start Docker (or set DOCKER_HOST to a running engine), or run as root';
   if (!findExecutable('dockerd')) return 'dockerd is not installed; fix: install docker.io: apt-get install docker.io';
   if (!findExecutable('ip')) return 'the ip command is missing; fix: apt-get install iproute2';
   return undefined;
@@ -103,22 +107,6 @@ function joinUsers(): PrivateDockerd {
   };
 }
 
-/** Takes the start lock, or waits while a live process holds it; false when that process got the daemon answering. */
-async function lockStart(): Promise<boolean> {
-  for (const until = Date.now() + 60_000; Date.now() < until; ) {
-    try {
-      writeFileSync(START_LOCK, `${process.pid}\n`, { flag: 'wx' });
-      return true;
-    } catch {
-      const holder = readPid(START_LOCK);
-      if (holder === undefined || !isAlive(holder)) rmSync(START_LOCK, { force: true });
-      else await new Promise((r) => setTimeout(r, 200));
-      if ((await pingEngine(PRIVATE_DOCKER_HOST)).ok) return false;
-    }
-  }
-  throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', `another process holds ${START_LOCK} for over a minute`, { platform: 'docker' });
-}
-
 function daemonArgs(dataRoot: string): string[] {
   return [
     `--config-file=${join(RUN_DIR, 'daemon.json')}`,
@@ -139,17 +127,19 @@ function daemonArgs(dataRoot: string): string[] {
   ];
 }
 
+const answers = async () => (await pingEngine(PRIVATE_DOCKER_HOST)).ok;
+
 async function waitForAnswer(child: ReturnType<typeof spawn>, logFile: string, timeoutMs: number): Promise<void> {
   let exited: number | null | undefined;
   child.once('exit', (code) => (exited = code));
-  for (const until = Date.now() + timeoutMs; Date.now() < until; ) {
-    if ((await pingEngine(PRIVATE_DOCKER_HOST)).ok) return;
-    if (exited !== undefined) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  let answering = false;
+  await waitFor(async () => (answering = await answers()) || exited !== undefined, { timeoutMs });
+  if (answering) return;
   const log = readFileSync(logFile, 'utf8').trim().split('\n').slice(-8).join('\n');
   // overlay2 needs an ext4 or xfs data root; vfs would work but copies every layer, so we do not fall back to it.
-  const fix = /overlay/i.test(log) ? '\nfix: set VIRTBENCH_CACHE_DIR to a directory on ext4 or xfs (the data root must support overlay2)' : '';
+  const fix = /overlay/i.test(log)
+    ? '\nfix: set VIRTBENCH_CACHE_DIR to a directory on ext4 or xfs (the data root must support overlay2)'
+    : '';
   throw new VirtbenchError(
     'VIRTBENCH_PLATFORM_UNAVAILABLE',
     `the private dockerd ${exited !== undefined ? `exited with code ${exited}` : `did not answer within ${timeoutMs} ms`}; its log (${logFile}) ends with:\n${log}${fix}`,
@@ -157,33 +147,42 @@ async function waitForAnswer(child: ReturnType<typeof spawn>, logFile: string, t
   );
 }
 
+function joinRunning(log: Log): PrivateDockerd {
+  const others = liveUsers().filter((pid) => pid !== process.pid);
+  log(
+    others.length > 0
+      ? `sharing the private dockerd with virtbench process ${others.join(', ')}`
+      : 'using the private dockerd an interrupted run left running',
+  );
+  return joinUsers();
+}
+
 /**
  * Joins the private dockerd when one answers (another virtbench process's,
  * or one a killed run left), else starts it.
  */
-export async function startPrivateDockerd(cacheDir: string, log: (line: string) => void): Promise<PrivateDockerd> {
+export async function startPrivateDockerd(cacheDir: string, log: Log): Promise<PrivateDockerd> {
   const unavailable = privateDockerdUnavailable();
   if (unavailable) throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', unavailable, { platform: 'docker' });
-  mkdirSync(RUN_DIR, { recursive: true, mode: 0o700 });
-  const answering = (await pingEngine(PRIVATE_DOCKER_HOST)).ok || !(await lockStart());
-  if (answering) {
-    const others = liveUsers().filter((pid) => pid !== process.pid);
-    log(others.length > 0 ? `sharing the private dockerd with virtbench process ${others.join(', ')}` : 'using the private dockerd an interrupted run left running');
-    return joinUsers();
-  }
+  if (await answers()) return joinRunning(log);
+  const lock = await acquireFileLock(START_LOCK, {
+    timeoutMs: 60_000,
+    what: 'starting the private dockerd',
+    onWait: () => log('waiting for another virtbench process to start the private dockerd'),
+  });
   try {
+    // Another process may have started it while we waited for the lock.
+    if (await answers()) return joinRunning(log);
     return await startDaemon(cacheDir, log);
   } finally {
-    rmSync(START_LOCK, { force: true });
+    await lock.release();
   }
 }
 
-async function startDaemon(cacheDir: string, log: (line: string) => void): Promise<PrivateDockerd> {
-  // Whatever a killed run left: a dead daemon's mounts, sockets, bridge (the lock survives: we hold it).
-  const lock = readFileSync(START_LOCK);
+async function startDaemon(cacheDir: string, log: Log): Promise<PrivateDockerd> {
+  // Whatever a killed run left: a dead daemon's mounts, sockets, bridge.
   teardownSync();
   mkdirSync(RUN_DIR, { recursive: true, mode: 0o700 });
-  writeFileSync(START_LOCK, lock);
   writeFileSync(CREATED_FILE, JSON.stringify(SHARED_DIRS.filter((dir) => !existsSync(dir))));
   const dockerDir = join(cacheDir, 'docker');
   const dataRoot = join(dockerDir, 'data-root');

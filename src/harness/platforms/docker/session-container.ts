@@ -2,8 +2,9 @@ import { hostname } from 'node:os';
 import type Dockerode from 'dockerode';
 import { GenericContainer, getContainerRuntimeClient, PullPolicy, type StartedTestContainer } from 'testcontainers';
 import { VirtbenchError } from '../../../errors.js';
-import { parseDockerHost } from './docker-client.js';
+import type { Log } from '../../host/log.js';
 import { isAlive } from '../../host/process.js';
+import { parseDockerHost } from './docker-client.js';
 import { OWNER_LABEL, ownerValue, PLATFORM_LABEL, SESSION_LABEL } from './labels.js';
 
 /*
@@ -11,7 +12,6 @@ import { OWNER_LABEL, ownerValue, PLATFORM_LABEL, SESSION_LABEL } from './labels
  * virtbench's labels. A run removes the labelled containers whose owner died
  * (a crash or a kill), and its own on stop, from exit handlers included.
  */
-
 
 export type WorkDirStorage = 'layer' | 'volume';
 export type NetworkMode = 'bridge' | 'host';
@@ -32,7 +32,7 @@ export interface ContainerPlan {
 class BenchContainer extends GenericContainer {
   constructor(image: string) {
     super(image);
-    // docker-init as PID 1 reaps the daemonized nginx masters a `sleep` would leave as zombies.
+    // docker-init as PID 1 reaps the daemonized servers a `sleep` would leave as zombies.
     this.hostConfig.Init = true;
   }
 
@@ -51,17 +51,18 @@ class BenchContainer extends GenericContainer {
 }
 
 /** Removes labelled containers whose owning process on this host is gone. */
-export async function removeStaleContainers(docker: Dockerode, log: (line: string) => void): Promise<string[]> {
+export async function removeStaleContainers(docker: Dockerode, log: Log): Promise<void> {
   const containers = await docker.listContainers({ all: true, filters: { label: [SESSION_LABEL] } });
-  const removed: string[] = [];
-  for (const info of containers) {
+  const stale = containers.filter((info) => {
     const [host, pid] = (info.Labels[OWNER_LABEL] ?? '').split(':');
-    if (host !== hostname() || isAlive(Number(pid))) continue;
-    await docker.getContainer(info.Id).remove({ force: true, v: true }).catch(() => {});
-    removed.push(info.Id);
-  }
-  if (removed.length > 0) log(`removed ${removed.length} container(s) left by an interrupted run`);
-  return removed;
+    return host === hostname() && !isAlive(Number(pid));
+  });
+  for (const info of stale)
+    await docker
+      .getContainer(info.Id)
+      .remove({ force: true, v: true })
+      .catch(() => {});
+  if (stale.length > 0) log(`removed ${stale.length} container(s) left by an interrupted run`);
 }
 
 /**
@@ -84,7 +85,9 @@ async function bindTestcontainers(dockerHost: string): Promise<void> {
     }
   }
   const wanted = parseDockerHost(dockerHost);
-  const same = wanted.socketPath ? modem.socketPath === wanted.socketPath : modem.host === wanted.host && Number(modem.port) === wanted.port;
+  const same = wanted.socketPath
+    ? modem.socketPath === wanted.socketPath
+    : modem.host === wanted.host && Number(modem.port) === wanted.port;
   if (!same) {
     throw new VirtbenchError(
       'VIRTBENCH_PLATFORM_UNAVAILABLE',
@@ -115,7 +118,9 @@ export function publishedPort(inspect: Dockerode.ContainerInspectInfo, container
   const binding = inspect.NetworkSettings.Ports?.[`${containerPort}/tcp`]?.find((b) => b.HostIp === '127.0.0.1');
   const port = Number(binding?.HostPort);
   if (!(port > 0)) {
-    throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', `container port ${containerPort} has no 127.0.0.1 binding`, { platform: 'docker' });
+    throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', `container port ${containerPort} has no 127.0.0.1 binding`, {
+      platform: 'docker',
+    });
   }
   return port;
 }
