@@ -32,7 +32,11 @@ describe.skipIf(qemu.exitCode !== 0)(`unikernel platform: one boot per run, quic
 
   it('boots once at provisioning and reports how long boot-to-result took', async () => {
     const info = await platform.describe();
-    expect(info).toMatchObject({ mode: 'single-application guest (the workload is /init)', machine: 'pc', accelerator: expect.stringMatching(/^(kvm|tcg)$/) });
+    expect(info).toMatchObject({
+      mode: 'single-application guest (the workload is /init)',
+      machine: 'pc',
+      accelerator: expect.stringMatching(/^(kvm|tcg)$/),
+    });
     expect(Number(info.probeBootToResultMs)).toBeGreaterThan(0);
     expect(log.join('\n')).toMatch(/probe boot: result after \d+ ms/);
   });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { qemuPlatforms } from '../../src/harness/platforms/qemu/index.js';
 import { dataDevice, kernelCommandLine, qemuArgv, type GuestLayout } from '../../src/harness/platforms/qemu/qemu-argv.js';
 
 const layout: GuestLayout = {
@@ -62,5 +63,12 @@ describe('qemuArgv', () => {
     expect(cmdline).toContain('vb.gw=10.0.2.2');
     expect(cmdline).toContain('panic=-1');
     expect(qemuArgv(layout)).toContain('-no-reboot');
+  });
+});
+
+describe('qemuPlatforms', () => {
+  it('offers each accelerator with the raw, qcow2 and IDE benchmark disk, each under its own name', () => {
+    expect(qemuPlatforms.names).toEqual(['qemu-tcg', 'qemu-tcg-qcow2', 'qemu-tcg-ide', 'qemu-kvm', 'qemu-kvm-qcow2', 'qemu-kvm-ide']);
+    for (const name of qemuPlatforms.names) expect(qemuPlatforms.create(name, undefined).name).toBe(name);
   });
 });

@@ -1,7 +1,11 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseSuite } from '../../src/harness/platforms/qemu/apt.js';
-import { initramfsInit, recipeHash } from '../../src/harness/platforms/qemu/guest-recipe.js';
+import { hostAptSource } from '../../src/harness/host/apt-sources.js';
+import { aptSources } from '../../src/harness/platforms/qemu/apt.js';
+import { GUEST_PACKAGES, initramfsInit, recipeHash } from '../../src/harness/platforms/qemu/guest-recipe.js';
 import { loadOrder, readModinfo } from '../../src/harness/platforms/qemu/kernel-modules.js';
 import { fingerprintOf, generateHostKey } from '../../src/harness/platforms/qemu/keys.js';
 import { commandLine, shellQuote } from '../../src/harness/platforms/qemu/ssh.js';
@@ -26,7 +30,14 @@ function fakeModule(modinfo: string[]): Buffer {
     s.writeBigUInt64LE(BigInt(size), 32);
     return s;
   };
-  return Buffer.concat([header, shstrtab, info, section(0, 0, 0), section(1, 64, shstrtab.length), section(11, 64 + shstrtab.length, info.length)]);
+  return Buffer.concat([
+    header,
+    shstrtab,
+    info,
+    section(0, 0, 0),
+    section(1, 64, shstrtab.length),
+    section(11, 64 + shstrtab.length, info.length),
+  ]);
 }
 
 describe('kernel modules', () => {
@@ -38,9 +49,25 @@ describe('kernel modules', () => {
   });
 
   it('orders modules dependencies first, skips built-ins, and names a missing module with its chain', () => {
-    const deps: Record<string, string[]> = { ext4: ['jbd2', 'mbcache'], jbd2: [], mbcache: [], sd_mod: ['scsi_mod', 't10-pi'], scsi_mod: ['scsi_common'], scsi_common: [] };
-    expect(loadOrder(['sd_mod', 'ext4'], (n) => deps[n], new Set(['t10_pi']))).toEqual(['scsi_common', 'scsi_mod', 'sd_mod', 'jbd2', 'mbcache', 'ext4']);
-    expect(() => loadOrder(['ext4'], (n) => (n === 'ext4' ? ['nosuch'] : undefined), new Set())).toThrow('kernel module nosuch not found (needed by ext4)');
+    const deps: Record<string, string[]> = {
+      ext4: ['jbd2', 'mbcache'],
+      jbd2: [],
+      mbcache: [],
+      sd_mod: ['scsi_mod', 't10-pi'],
+      scsi_mod: ['scsi_common'],
+      scsi_common: [],
+    };
+    expect(loadOrder(['sd_mod', 'ext4'], (n) => deps[n], new Set(['t10_pi']))).toEqual([
+      'scsi_common',
+      'scsi_mod',
+      'sd_mod',
+      'jbd2',
+      'mbcache',
+      'ext4',
+    ]);
+    expect(() => loadOrder(['ext4'], (n) => (n === 'ext4' ? ['nosuch'] : undefined), new Set())).toThrow(
+      'kernel module nosuch not found (needed by ext4)',
+    );
   });
 });
 
@@ -57,10 +84,43 @@ describe('guest recipe', () => {
     expect(recipeHash()).toBe(recipeHash());
   });
 
-  it('takes the guest release from the host sources, deb822 or one-line', () => {
-    expect(parseSuite('Types: deb\n# comment\nURIs: http://mirror.invalid/debian\nSuites: bookworm bookworm-updates\n')).toBe('bookworm');
-    expect(parseSuite('# x\ndeb [signed-by=/k.gpg] http://mirror.invalid/debian trixie main\n')).toBe('trixie');
-    expect(parseSuite('deb-src http://mirror.invalid/debian sid main\n')).toBeUndefined();
+  it('installs busybox and dropbear, then the packages the workloads need, in the order the cached image was built with', () => {
+    expect(GUEST_PACKAGES).toEqual(['busybox-static', 'dropbear-bin', 'fio', 'nginx-light']);
+  });
+});
+
+describe('guest image apt sources', () => {
+  // Mirror names here are reserved test names (RFC 2606), never a real mirror.
+  const MIRROR = 'http://apt.test/debian';
+
+  it("uses the host's sources file as it is, deb822 or one-line, and its release", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'virtbench-apt-'));
+    const deb822 = join(dir, 'debian.sources');
+    await writeFile(deb822, `Types: deb\n# comment\nURIs: ${MIRROR}\nSuites: bookworm bookworm-updates\n`);
+    expect(await aptSources(join(dir, 'state'), hostAptSource({ VIRTBENCH_DEBIAN_SOURCES: deb822 }))).toEqual({
+      file: deb822,
+      suite: 'bookworm',
+    });
+    const oneLine = join(dir, 'sources.list');
+    await writeFile(oneLine, `# x\ndeb-src ${MIRROR} sid main\ndeb [signed-by=/k.gpg] ${MIRROR} trixie main\n`);
+    expect(await aptSources(join(dir, 'state'), hostAptSource({ VIRTBENCH_DEBIAN_SOURCES: oneLine }))).toEqual({
+      file: oneLine,
+      suite: 'trixie',
+    });
+  });
+
+  it('writes a one-line sources.list into its state directory when VIRTBENCH_DEBIAN_MIRROR or _SUITE override the host', async () => {
+    const state = join(await mkdtemp(join(tmpdir(), 'virtbench-apt-')), 'state');
+    const sources = await aptSources(state, { mirror: MIRROR, suite: 'trixie' });
+    expect(sources).toEqual({ file: join(state, 'sources.list'), suite: 'trixie' });
+    expect(await readFile(sources.file, 'utf8')).toBe(`deb ${MIRROR} trixie main\n`);
+  });
+
+  it('says how to point it at a mirror when there are no sources at all', async () => {
+    const state = join(await mkdtemp(join(tmpdir(), 'virtbench-apt-')), 'state');
+    await expect(aptSources(state, { suite: 'bookworm' })).rejects.toThrow(
+      /no Debian apt sources.*fix: set VIRTBENCH_DEBIAN_SOURCES.*VIRTBENCH_DEBIAN_MIRROR/,
+    );
   });
 });
 

@@ -1,5 +1,11 @@
-import { describe, expect, it } from 'vitest';
-import { cpuHasVirtualization, kvmAvailability, type KvmHostFacts } from '../../src/harness/platforms/qemu/kvm.js';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  cpuHasVirtualization,
+  kvmAvailability,
+  probeKvm,
+  sharedKvmProbe,
+  type KvmHostFacts,
+} from '../../src/harness/platforms/qemu/kvm.js';
 
 const usable: KvmHostFacts = { devKvm: true, devKvmReadWrite: true, cpuVirtualization: true, kvmPvm: false };
 
@@ -20,7 +26,10 @@ describe('KVM detection rule', () => {
   });
 
   it('rejects kvm_pvm even with a usable /dev/kvm: a stock Debian kernel does not boot under it', () => {
-    expect(kvmAvailability({ ...usable, cpuVirtualization: false, kvmPvm: true })).toMatchObject({ available: false, reason: expect.stringMatching(/kvm_pvm/) });
+    expect(kvmAvailability({ ...usable, cpuVirtualization: false, kvmPvm: true })).toMatchObject({
+      available: false,
+      reason: expect.stringMatching(/kvm_pvm/),
+    });
     expect(kvmAvailability({ ...usable, kvmPvm: true }).available).toBe(false);
   });
 
@@ -34,5 +43,38 @@ describe('KVM detection rule', () => {
     expect(cpuHasVirtualization('flags\t\t: fpu svm\n')).toBe(true);
     expect(cpuHasVirtualization('flags\t\t: fpu vme sse2 hypervisor\nmodel name\t: vmx-less svm-less\n')).toBe(false);
     expect(cpuHasVirtualization('flags\t\t: fpu vmxnot\n')).toBe(false);
+  });
+});
+
+describe('KVM probe boot', () => {
+  it('says yes when a guest boots, and stops that guest', async () => {
+    const kill = vi.fn(async () => {});
+    expect(await probeKvm(async () => ({ kill }))).toEqual({ available: true });
+    expect(kill).toHaveBeenCalledOnce();
+  });
+
+  it("says no with the boot failure's first line", async () => {
+    const boot = async () => {
+      throw new Error(
+        '[qemu-kvm] the guest did not answer on ssh within 30.0 s (kvm); QEMU was killed\nguest console (last lines):\nDecompressing Linux...',
+      );
+    };
+    expect(await probeKvm(boot)).toEqual({
+      available: false,
+      reason:
+        'KVM passed the static checks, but a probe boot failed: [qemu-kvm] the guest did not answer on ssh within 30.0 s (kvm); QEMU was killed',
+    });
+  });
+
+  it('runs once per process, whichever kvm variant asks first', async () => {
+    const store = {};
+    const probe = vi.fn(async () => ({ available: false as const, reason: 'no' }));
+    const verdicts = await Promise.all([sharedKvmProbe(probe, store), sharedKvmProbe(probe, store), sharedKvmProbe(probe, store)]);
+    expect(probe).toHaveBeenCalledOnce();
+    expect(verdicts).toEqual([
+      { available: false, reason: 'no' },
+      { available: false, reason: 'no' },
+      { available: false, reason: 'no' },
+    ]);
   });
 });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { writeCpio } from '../../src/harness/platforms/unikernel/cpio.js';
-import { defaultCommand, expandCommand, normalizeResult, validateImageOptions } from '../../src/harness/platforms/unikernel/guest-command.js';
+import {
+  defaultCommand,
+  expandCommand,
+  normalizeResult,
+  validateImageOptions,
+} from '../../src/harness/platforms/unikernel/guest-command.js';
+import { unikernelPlatforms } from '../../src/harness/platforms/unikernel/index.js';
 
 describe('writeCpio (newc)', () => {
   it('writes headers, 4-byte padding and the trailer the kernel expects', () => {
@@ -25,7 +31,14 @@ describe('writeCpio (newc)', () => {
 });
 
 describe('unikernel command templates', () => {
-  const values = { qemu: 'qemu-system-x86_64', accel: 'tcg', kernel: '/k', initrd: '/i.cpio', args: ['100', '100', '0.5'], pidfile: '/w/1.pid' };
+  const values = {
+    qemu: 'qemu-system-x86_64',
+    accel: 'tcg',
+    kernel: '/k',
+    initrd: '/i.cpio',
+    args: ['100', '100', '0.5'],
+    pidfile: '/w/1.pid',
+  };
 
   it('fills the built-in template: the workload arguments follow "--" on the kernel command line', () => {
     const argv = expandCommand(defaultCommand('pc', 512, 2), values);
@@ -36,7 +49,9 @@ describe('unikernel command templates', () => {
   });
 
   it('refuses arguments that cannot travel on a kernel command line', () => {
-    expect(() => expandCommand(defaultCommand('pc', 512, 2), { ...values, args: ['two words'] })).toThrow(/cannot travel on a kernel command line/);
+    expect(() => expandCommand(defaultCommand('pc', 512, 2), { ...values, args: ['two words'] })).toThrow(
+      /cannot travel on a kernel command line/,
+    );
   });
 
   const user = { command: ['{qemu}', '-kernel', '{image}', '-append', '{args}'], images: { linpack: '/img/linpack' } };
@@ -44,8 +59,21 @@ describe('unikernel command templates', () => {
   it('accepts a user template and fills {image}', () => {
     expect(() => validateImageOptions(user)).not.toThrow();
     expect(expandCommand(user.command, { ...values, image: '/img/linpack', initrd: undefined })).toEqual([
-      'qemu-system-x86_64', '-kernel', '/img/linpack', '-append', '100 100 0.5', '-pidfile', '/w/1.pid',
+      'qemu-system-x86_64',
+      '-kernel',
+      '/img/linpack',
+      '-append',
+      '100 100 0.5',
+      '-pidfile',
+      '/w/1.pid',
     ]);
+  });
+
+  it('is validated where the options come in: virtbench({ unikernel })', () => {
+    expect(unikernelPlatforms.optionsKey).toBe('unikernel');
+    expect(unikernelPlatforms.validateOptions!(user)).toBe(user);
+    expect(() => unikernelPlatforms.validateOptions!('qemu -kernel x')).toThrow(/must be an object with "command" and "images"/);
+    expect(() => unikernelPlatforms.validateOptions!(null)).toThrow(/must be an object/);
   });
 
   it.each([
@@ -62,7 +90,9 @@ describe('unikernel command templates', () => {
 
   it("turns a user image's own result format into our RESULT line", () => {
     const pattern = 'linpack: (?<value>[\\d.]+) (?<unit>\\S+) in (?<seconds>[\\d.]+) s';
-    expect(normalizeResult('boot...\nlinpack: 1234.5 kFLOPS in 2.5 s\n', pattern)).toMatch(/\nRESULT value=1234\.5 unit=kFLOPS seconds=2\.5\n$/);
+    expect(normalizeResult('boot...\nlinpack: 1234.5 kFLOPS in 2.5 s\n', pattern)).toMatch(
+      /\nRESULT value=1234\.5 unit=kFLOPS seconds=2\.5\n$/,
+    );
     expect(normalizeResult('no result here\n', pattern)).toBe('no result here\n');
   });
 });

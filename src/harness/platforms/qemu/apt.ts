@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
-import { parseDeb822, parseSourcesList, pickSource } from '../../host/apt-sources.js';
-import { runTool } from './run-tool.js';
+import { runChecked } from '../../host/command.js';
+import { hostAptSource, sourcesListLine, type HostAptSource } from '../../host/apt-sources.js';
+import { TOOL_TIMEOUT_MS, toolFailure } from './host-tools.js';
 
 /*
  * apt with a private state directory in the cache: package lists are fetched
@@ -12,19 +12,31 @@ import { runTool } from './run-tool.js';
  * therefore never written down by virtbench.
  */
 
-/** The host's Debian sources: $VIRTBENCH_DEBIAN_SOURCES, else the deb822 file, else sources.list. */
-export function hostSourcesFile(env: NodeJS.ProcessEnv = process.env): string {
-  const candidates = [env.VIRTBENCH_DEBIAN_SOURCES, '/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list'];
-  for (const file of candidates) if (file && existsSync(file) && parseSuite(readFileSync(file, 'utf8'))) return file;
-  throw new VirtbenchError(
-    'VIRTBENCH_MISSING_TOOL',
-    'no Debian apt sources found (looked at /etc/apt/sources.list.d/debian.sources and /etc/apt/sources.list); the guest image is built from Debian packages: point VIRTBENCH_DEBIAN_SOURCES at a sources file',
-  );
+export interface AptSources {
+  /** The sources file apt and mmdebstrap read. */
+  file: string;
+  /** The guest's release, e.g. bookworm. */
+  suite: string;
 }
 
-/** The release a sources file names (deb822 or one-line; not -updates or -security): the guest's release. */
-export function parseSuite(text: string): string | undefined {
-  return pickSource([...parseDeb822(text), ...parseSourcesList(text)])?.suite;
+/**
+ * The Debian sources of the guest image: the host's sources file, or, when
+ * VIRTBENCH_DEBIAN_MIRROR or VIRTBENCH_DEBIAN_SUITE override it, a one-line
+ * sources.list written into the private state directory.
+ */
+export async function aptSources(stateDir: string, source: HostAptSource = hostAptSource()): Promise<AptSources> {
+  if (source.file) return { file: source.file, suite: source.suite };
+  if (!source.mirror) {
+    throw new VirtbenchError(
+      'VIRTBENCH_MISSING_TOOL',
+      'no Debian apt sources found in /etc/apt/sources.list or /etc/apt/sources.list.d; the guest image is built from Debian packages; ' +
+        'fix: set VIRTBENCH_DEBIAN_SOURCES to a sources file, or VIRTBENCH_DEBIAN_MIRROR to a Debian mirror URL (and VIRTBENCH_DEBIAN_SUITE, e.g. bookworm)',
+    );
+  }
+  await mkdir(stateDir, { recursive: true });
+  const file = join(stateDir, 'sources.list');
+  await writeFile(file, sourcesListLine({ mirror: source.mirror, suite: source.suite }));
+  return { file, suite: source.suite };
 }
 
 export interface Apt {
@@ -55,14 +67,21 @@ export async function createApt(stateDir: string, sourcesFile: string): Promise<
     ...(process.getuid?.() === 0 ? ['APT::Sandbox::User=root'] : []),
   ].flatMap((o) => ['-o', o]);
 
-  const run = (tool: string, args: string[], cwd?: string) => runTool(tool, [...options, ...args], { cwd, code: 'VIRTBENCH_BUILD_FAILED' });
+  const run = async (tool: string, args: string[], what: string, cwd?: string) => {
+    const result = await runChecked(
+      [tool, ...options, ...args],
+      toolFailure(`building the guest image: ${what}`, 'VIRTBENCH_BUILD_FAILED'),
+      { cwd, timeoutMs: TOOL_TIMEOUT_MS },
+    );
+    return result.stdout;
+  };
 
   return {
     async update() {
-      await run('apt-get', ['-q', 'update']);
+      await run('apt-get', ['-q', 'update'], `fetching the package lists of ${sourcesFile}`);
     },
     async versions(packages) {
-      const out = await run('apt-cache', ['show', '--no-all-versions', ...packages]);
+      const out = await run('apt-cache', ['show', '--no-all-versions', ...packages], 'looking up package versions');
       const found: Record<string, string> = {};
       for (const stanza of out.split(/\n\s*\n/)) {
         const name = /^Package:\s*(\S+)/m.exec(stanza)?.[1];
@@ -70,17 +89,19 @@ export async function createApt(stateDir: string, sourcesFile: string): Promise<
         if (name && version && !found[name]) found[name] = version;
       }
       const missing = packages.filter((p) => !found[p]);
-      if (missing.length) throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `the Debian sources in ${sourcesFile} have no ${missing.join(', ')}`);
+      if (missing.length) {
+        throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `the Debian sources in ${sourcesFile} have no ${missing.join(', ')}`);
+      }
       return found;
     },
     async kernelPackage(metapackage) {
-      const out = await run('apt-cache', ['show', '--no-all-versions', metapackage]);
+      const out = await run('apt-cache', ['show', '--no-all-versions', metapackage], `looking up ${metapackage}`);
       const name = /^Depends:.*?\b(linux-image-[^\s,(]+)/m.exec(out)?.[1];
       if (!name) throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `cannot tell which kernel ${metapackage} stands for:\n${out}`);
       return name;
     },
     async download(name, version, dir) {
-      await run('apt-get', ['-q', 'download', `${name}=${version}`], dir);
+      await run('apt-get', ['-q', 'download', `${name}=${version}`], `downloading ${name}`, dir);
       // apt escapes an epoch's colon in the file name; look the file up rather than guess it.
       const file = (await readdir(dir)).find((f) => f.startsWith(`${name}_`) && f.endsWith('.deb'));
       if (!file) throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `apt-get download ${name}=${version} left no .deb in ${dir}`);

@@ -1,9 +1,10 @@
 import { appendFile, chmod, copyFile, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
+import { runChecked, type CommandOptions } from '../../host/command.js';
 import type { Apt } from './apt.js';
-import { runTool } from './run-tool.js';
 import { GUEST_HOST_KEY_PATH, GUEST_PACKAGES, GUEST_SHELL, INITTAB, RC_SCRIPT, ROOT_IMAGE_SIZE, initramfsInit } from './guest-recipe.js';
+import { TOOL_TIMEOUT_MS, toolFailure } from './host-tools.js';
 import { resolveGuestModules } from './kernel-modules.js';
 
 /*
@@ -11,8 +12,11 @@ import { resolveGuestModules } from './kernel-modules.js';
  * becomes the cached image once every step has succeeded.
  */
 
-function run(tool: string, args: string[], options: { cwd?: string; input?: string; stdoutFile?: string; timeoutMs?: number } = {}) {
-  return runTool(tool, args, { ...options, code: 'VIRTBENCH_BUILD_FAILED' });
+async function buildStep(what: string, argv: string[], options: CommandOptions = {}): Promise<void> {
+  await runChecked(argv, toolFailure(`building the guest image: ${what}`, 'VIRTBENCH_BUILD_FAILED'), {
+    timeoutMs: TOOL_TIMEOUT_MS,
+    ...options,
+  });
 }
 
 export interface KernelFiles {
@@ -29,7 +33,7 @@ export async function fetchKernel(apt: Apt, name: string, version: string, workD
   await mkdir(debs, { recursive: true });
   const deb = await apt.download(name, version, debs);
   const tree = join(workDir, 'kernel');
-  await run('dpkg-deb', ['-x', deb, tree]);
+  await buildStep('unpacking the kernel package', ['dpkg-deb', '-x', deb, tree]);
   const release = (await readdir(join(tree, 'lib', 'modules')))[0];
   const vmlinuz = (await readdir(join(tree, 'boot'))).find((f) => f.startsWith('vmlinuz-'));
   if (!release || !vmlinuz) throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `${deb} holds no vmlinuz or no lib/modules`);
@@ -39,9 +43,10 @@ export async function fetchKernel(apt: Apt, name: string, version: string, workD
 /** mmdebstrap (minbase) with the benchmark tools, pinned to the versions in the cache key. */
 export async function buildRootTree(target: string, suite: string, sourcesFile: string, versions: Record<string, string>): Promise<void> {
   const include = GUEST_PACKAGES.map((p) => `${p}=${versions[p]}`).join(',');
-  await run(
-    'mmdebstrap',
+  await buildStep(
+    'the root file system (mmdebstrap)',
     [
+      'mmdebstrap',
       '--variant=minbase',
       `--include=${include}`,
       '--aptopt=Acquire::Languages "none"',
@@ -80,7 +85,21 @@ export async function customizeRootTree(root: string, files: { hostKey: Buffer; 
 
 /** An ext4 image of the tree, without a loop mount. Inode tables are written now, so no lazy init runs during benchmarks. */
 export async function makeExt4(tree: string | undefined, image: string, size: string, label: string): Promise<void> {
-  await run('mkfs.ext4', ['-q', '-F', '-L', label, '-m', '0', '-E', 'lazy_itable_init=0,lazy_journal_init=0', ...(tree ? ['-d', tree] : []), image, size]);
+  const argv = [
+    'mkfs.ext4',
+    '-q',
+    '-F',
+    '-L',
+    label,
+    '-m',
+    '0',
+    '-E',
+    'lazy_itable_init=0,lazy_journal_init=0',
+    ...(tree ? ['-d', tree] : []),
+    image,
+    size,
+  ];
+  await runChecked(argv, toolFailure(`making the ext4 file system ${image}`, 'VIRTBENCH_BUILD_FAILED'), { timeoutMs: TOOL_TIMEOUT_MS });
 }
 
 export async function makeRootImage(tree: string, image: string): Promise<void> {
@@ -108,5 +127,9 @@ export async function buildInitramfs(kernel: KernelFiles, rootTree: string, stag
   for (const m of modules) await copyFile(join(kernel.moduleDir, m.path), join(stage, 'lib', 'modules', `${m.name}.ko`));
   await writeFile(join(stage, 'init'), initramfsInit(modules.map((m) => m.name)), { mode: 0o755 });
   const list = (await listTree(stage)).join('\n') + '\n';
-  await run(busybox, ['cpio', '-o', '-H', 'newc', '-R', '0:0'], { cwd: stage, input: list, stdoutFile: output });
+  await buildStep('packing the initramfs', [busybox, 'cpio', '-o', '-H', 'newc', '-R', '0:0'], {
+    cwd: stage,
+    input: list,
+    stdoutFile: output,
+  });
 }

@@ -1,12 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
-import { createApt, hostSourcesFile, parseSuite } from './apt.js';
-import { acquireBuildLock } from './build-lock.js';
+import { acquireFileLock } from '../../host/file-lock.js';
+import type { Log } from '../../host/log.js';
+import type { Availability } from '../../platform.js';
+import { aptSources, createApt } from './apt.js';
 import { buildInitramfs, buildRootTree, customizeRootTree, fetchKernel, makeRootImage } from './guest-build.js';
 import { GUEST_PACKAGES, KERNEL_METAPACKAGE, recipeHash } from './guest-recipe.js';
+import { BUILD_TOOLS, QEMU_TOOLS, missingTools } from './host-tools.js';
 import { generateHostKey, writeClientKey } from './keys.js';
 
 /*
@@ -42,10 +45,11 @@ export interface GuestImage {
 
 export interface ImageOptions {
   cacheDir: string;
-  log: (line: string) => void;
-  /** Resolve package versions again (VIRTBENCH_QEMU_REFRESH=1) and build if they changed. */
-  refresh?: boolean;
+  log: Log;
 }
+
+/** Another run building the same image is waited for this long at most. */
+const BUILD_LOCK_TIMEOUT_MS = 30 * 60_000;
 
 const imageRoot = (cacheDir: string) => join(cacheDir, 'qemu');
 const pointerPath = (cacheDir: string) => join(imageRoot(cacheDir), `guest-${recipeHash()}.current`);
@@ -74,15 +78,37 @@ export function findGuestImage(cacheDir: string): GuestImage | undefined {
   }
 }
 
-/** Returns the cached guest image, building it first when there is none (or when refresh finds newer packages). */
+/**
+ * Whether this host can boot guests of the image (the qemu platforms and the
+ * unikernel alike): QEMU, and the builders and root while the image is not
+ * built yet. Cheap: looks for files only.
+ */
+export function guestHostAvailability(cacheDir: string): Availability {
+  const built = findGuestImage(cacheDir) !== undefined;
+  const missing = missingTools(built ? QEMU_TOOLS : [...QEMU_TOOLS, ...BUILD_TOOLS]);
+  if (missing.length) return { available: false, reason: `${missing.join(', ')} not installed; run scripts/setup.sh (as root)` };
+  if (!built && process.getuid?.() !== 0) {
+    return { available: false, reason: 'the guest image is not built yet and building it (mmdebstrap) needs root' };
+  }
+  return { available: true };
+}
+
+/**
+ * Returns the cached guest image, building it first when there is none (or,
+ * with VIRTBENCH_QEMU_REFRESH=1, when the package versions changed).
+ */
 export async function ensureGuestImage(options: ImageOptions): Promise<GuestImage> {
-  const refresh = options.refresh ?? process.env.VIRTBENCH_QEMU_REFRESH === '1';
+  const refresh = process.env.VIRTBENCH_QEMU_REFRESH === '1';
   const cached = findGuestImage(options.cacheDir);
   if (cached && !refresh) return cached;
 
   const root = imageRoot(options.cacheDir);
   await mkdir(root, { recursive: true });
-  const lock = await acquireBuildLock(join(root, 'build.lock'), options.log);
+  const lock = await acquireFileLock(join(root, 'guest-build'), {
+    what: 'building the guest image',
+    timeoutMs: BUILD_LOCK_TIMEOUT_MS,
+    onWait: () => options.log('waiting for another guest image build'),
+  });
   try {
     // Someone else may have built it while we waited for the lock.
     const built = refresh ? undefined : findGuestImage(options.cacheDir);
@@ -99,13 +125,14 @@ async function writePointer(root: string, name: string): Promise<void> {
   await rename(temp, join(root, `guest-${recipeHash()}.current`));
 }
 
-async function buildGuestImage(root: string, log: (line: string) => void): Promise<GuestImage> {
+async function buildGuestImage(root: string, log: Log): Promise<GuestImage> {
   const started = performance.now();
   // Only the lock holder builds, so any half-built directory left here is from an interrupted run.
-  for (const entry of await readdir(root)) if (entry.startsWith('.building-')) await rm(join(root, entry), { recursive: true, force: true });
+  for (const entry of await readdir(root)) {
+    if (entry.startsWith('.building-')) await rm(join(root, entry), { recursive: true, force: true });
+  }
 
-  const sourcesFile = hostSourcesFile();
-  const suite = parseSuite(await readFile(sourcesFile, 'utf8'))!;
+  const { file: sourcesFile, suite } = await aptSources(join(root, 'apt'));
   const apt = await createApt(join(root, 'apt'), sourcesFile);
   log(`guest image: resolving package versions (${suite}, sources from ${sourcesFile})`);
   await apt.update();
@@ -174,10 +201,12 @@ async function buildGuestImage(root: string, log: (line: string) => void): Promi
  * Older images (other recipes or package versions) take ~300 MB each. A guest
  * still running from one keeps working: QEMU holds its files open.
  */
-async function pruneOldImages(root: string, keep: string, log: (line: string) => void): Promise<void> {
+async function pruneOldImages(root: string, keep: string, log: Log): Promise<void> {
   const current = `guest-${recipeHash()}.current`;
   for (const entry of await readdir(root)) {
-    const old = (entry.startsWith('guest-') && entry.endsWith('.current') && entry !== current) || (/^guest-[0-9a-f]+-[0-9a-f]+$/.test(entry) && entry !== keep);
+    const old =
+      (entry.startsWith('guest-') && entry.endsWith('.current') && entry !== current) ||
+      (/^guest-[0-9a-f]+-[0-9a-f]+$/.test(entry) && entry !== keep);
     if (!old) continue;
     await rm(join(root, entry), { recursive: true, force: true });
     log(`guest image: removed the older ${entry}`);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { workloadNeeds } from '../../workloads.js';
 import { GUEST_MODULES } from './kernel-modules.js';
 
 /*
@@ -9,8 +10,12 @@ import { GUEST_MODULES } from './kernel-modules.js';
 /** Bump when the builder itself changes in a way the texts below do not show. */
 const BUILDER_REVISION = 3;
 
-/** Installed by mmdebstrap (variant minbase) into the root file system. */
-export const GUEST_PACKAGES = ['busybox-static', 'dropbear-bin', 'fio', 'nginx-light'];
+/**
+ * Installed by mmdebstrap (variant minbase) into the root file system: the
+ * guest's shell and ssh server, then what the workloads need (fio, nginx).
+ * The order is part of the cache key.
+ */
+export const GUEST_PACKAGES = ['busybox-static', 'dropbear-bin', ...workloadNeeds().packages];
 /** The metapackage that names the current kernel; the kernel itself comes from its own .deb. */
 export const KERNEL_METAPACKAGE = 'linux-image-amd64';
 

@@ -1,34 +1,34 @@
-import { execa } from 'execa';
-import type { Availability } from '../../platform.js';
-import { findGuestImage } from './guest-image.js';
+import { runChecked, type FailureContext } from '../../host/command.js';
+import { findExecutable } from '../../host/process.js';
 import { QEMU_BINARY } from './qemu-argv.js';
 
 /*
- * What the host needs to boot guests of the QEMU image (the qemu platforms
- * and the unikernel alike): QEMU itself, and the builders while the image is
- * not built yet.
+ * The host tools the QEMU image and guests need (the qemu platforms and the
+ * unikernel alike): QEMU itself, and the builders while the image is not
+ * built yet.
  */
 
-const QEMU_TOOLS = [QEMU_BINARY, 'qemu-img', 'mkfs.ext4'];
-const BUILD_TOOLS = ['mmdebstrap', 'dpkg-deb', 'apt-get'];
+export const QEMU_TOOLS = [QEMU_BINARY, 'qemu-img', 'mkfs.ext4'];
+export const BUILD_TOOLS = ['mmdebstrap', 'dpkg-deb', 'apt-get'];
 
-async function missingTools(tools: string[]): Promise<string[]> {
-  // The script is constant; the tool name travels as an argument.
-  const found = await Promise.all(tools.map((t) => execa('sh', ['-c', 'command -v "$1"', 'sh', t], { reject: false })));
-  return tools.filter((_, i) => found[i]!.exitCode !== 0);
+/** Shown with a failed host tool: the fix when it is missing. */
+const SETUP_FIX = 'scripts/setup.sh (as root) installs the tools the QEMU platforms use';
+
+/** Most host tool runs finish in seconds; a stuck one is given up after this long. */
+export const TOOL_TIMEOUT_MS = 600_000;
+
+/** runChecked's failure context for the host tools here: a missing one is VIRTBENCH_MISSING_TOOL naming scripts/setup.sh. */
+export function toolFailure(what: string, code: 'VIRTBENCH_BUILD_FAILED' | 'VIRTBENCH_BOOT_FAILED', platform?: string): FailureContext {
+  return { what, code, platform, fix: SETUP_FIX };
 }
 
-export async function guestHostAvailability(cacheDir: string): Promise<Availability> {
-  const built = findGuestImage(cacheDir) !== undefined;
-  const missing = await missingTools(built ? QEMU_TOOLS : [...QEMU_TOOLS, ...BUILD_TOOLS]);
-  if (missing.length) return { available: false, reason: `${missing.join(', ')} not installed; run scripts/setup.sh (as root)` };
-  if (!built && process.getuid?.() !== 0) {
-    return { available: false, reason: 'the guest image is not built yet and building it (mmdebstrap) needs root' };
-  }
-  return { available: true };
+export function missingTools(tools: readonly string[]): string[] {
+  return tools.filter((tool) => findExecutable(tool) === undefined);
 }
 
 export async function qemuVersion(): Promise<string> {
-  const { stdout } = await execa(QEMU_BINARY, ['--version']);
+  const { stdout } = await runChecked([QEMU_BINARY, '--version'], toolFailure('reading the QEMU version', 'VIRTBENCH_BOOT_FAILED'), {
+    timeoutMs: 30_000,
+  });
   return /version\s+(.+)/.exec(stdout.split('\n')[0] ?? '')?.[1]?.trim() ?? 'unknown';
 }

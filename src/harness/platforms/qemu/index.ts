@@ -2,15 +2,31 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
+import type { Log } from '../../host/log.js';
 import { cacheDir } from '../../host/paths.js';
-import type { Availability, ConnectionFacts, Platform, ProvisionContext, StartedPlatform } from '../../platform.js';
-import { ensureGuestImage, type GuestImage } from './guest-image.js';
-import { guestHostAvailability, qemuVersion } from './host-tools.js';
+import {
+  factsCodec,
+  PlatformUnavailableError,
+  type FactsOf,
+  type Platform,
+  type PlatformFamily,
+  type ProvisionContext,
+  type Provisioned,
+  type StartedPlatform,
+} from '../../platform.js';
+import { ensureGuestImage, guestHostAvailability, type GuestImage } from './guest-image.js';
 import { GUEST_WORK_DIR } from './guest-recipe.js';
-import { kvmAvailability, readKvmHostFacts } from './kvm.js';
-import { GUEST_SERVICE_PORT, MACHINE_TYPE, QEMU_BINARY, cpuModel, type Accel, type DiskBus, type DiskFormat } from './qemu-argv.js';
+import { qemuVersion } from './host-tools.js';
+import { kvmAvailability, probeKvm, readKvmHostFacts, sharedKvmProbe } from './kvm.js';
+import { GUEST_SERVICE_PORT, MACHINE_TYPE, cpuModel, type Accel, type DiskBus, type DiskFormat } from './qemu-argv.js';
 import { bootGuest, type RunningGuest } from './qemu-guest.js';
 import { commandLine, connectSsh, shellQuote, type SshSession } from './ssh.js';
+
+/* What the unikernel platform uses of this folder: the guest image, its host checks, the KVM rule and QEMU itself. */
+export { ensureGuestImage, guestHostAvailability, type GuestImage } from './guest-image.js';
+export { qemuVersion } from './host-tools.js';
+export { kvmAvailability, readKvmHostFacts } from './kvm.js';
+export { MACHINE_TYPE, QEMU_BINARY } from './qemu-argv.js';
 
 /**
  * A Debian guest under QEMU, reached over ssh. qemu-tcg and qemu-kvm share
@@ -31,128 +47,166 @@ export interface QemuPlatformOptions {
   bootTimeoutMs?: number;
 }
 
+const VARIANTS: Record<string, QemuPlatformOptions> = {
+  'qemu-tcg': { accel: 'tcg' },
+  'qemu-tcg-qcow2': { accel: 'tcg', format: 'qcow2' },
+  'qemu-tcg-ide': { accel: 'tcg', bus: 'ide' },
+  'qemu-kvm': { accel: 'kvm' },
+  'qemu-kvm-qcow2': { accel: 'kvm', format: 'qcow2' },
+  'qemu-kvm-ide': { accel: 'kvm', bus: 'ide' },
+};
+
+export const qemuPlatforms: PlatformFamily = {
+  names: Object.keys(VARIANTS),
+  create: (name) => createQemuPlatform({ ...VARIANTS[name]!, name }),
+};
+
 const KVM_PROBE_TIMEOUT_MS = 30_000;
+
+/** What a worker needs to reach the guest; info is what the report shows of it. */
+const FACTS = {
+  host: 'string',
+  sshPort: 'number',
+  servicePort: 'number',
+  clientKey: 'string',
+  hostKey: 'string',
+  workDir: 'string',
+  qemuPid: 'number',
+  info: 'info',
+} as const;
+type QemuFacts = FactsOf<typeof FACTS>;
 
 export function createQemuPlatform(options: QemuPlatformOptions): Platform {
   const format = options.format ?? 'raw';
   const bus = options.bus ?? 'virtio';
   const name = options.name ?? ['qemu', options.accel, ...(format === 'raw' ? [] : [format]), ...(bus === 'virtio' ? [] : [bus])].join('-');
   const bootTimeoutMs = options.bootTimeoutMs ?? (options.accel === 'kvm' ? 60_000 : 120_000);
-  let kvmProbe: Promise<Availability> | undefined;
+  const cpus = options.cpus ?? 2;
+  const memoryMiB = options.memoryMiB ?? 2048;
+  const facts = factsCodec(name, FACTS);
 
-  async function boot(image: GuestImage, log: (line: string) => void, timeoutMs = bootTimeoutMs): Promise<RunningGuest> {
+  function boot(image: GuestImage, log: Log, timeoutMs = bootTimeoutMs): Promise<RunningGuest> {
     return bootGuest(image, {
       platform: name,
       accel: options.accel,
       cpu: options.cpu,
       disk: { format, bus },
-      cpus: options.cpus ?? 2,
-      memoryMiB: options.memoryMiB ?? 2048,
+      cpus,
+      memoryMiB,
       bootTimeoutMs: timeoutMs,
       dataDiskSize: '4G',
       log,
     });
   }
 
-  /** The static rule passed: one real boot under a short deadline decides. */
-  async function probeKvm(): Promise<Availability> {
-    const log = (line: string) => console.log(`virtbench [${name}] ${line}`);
-    const image = await ensureGuestImage({ cacheDir: cacheDir(), log });
-    try {
-      const guest = await boot(image, log, KVM_PROBE_TIMEOUT_MS);
-      await guest.kill();
-      return { available: true };
-    } catch (error) {
-      const firstLine = (error as Error).message.split('\n')[0];
-      return { available: false, reason: `KVM passed the static checks, but a probe boot failed: ${firstLine}` };
-    }
+  /**
+   * Where the static rule passes, one probe boot per process decides whether
+   * KVM really boots a guest. Where it fails, the boot itself fails with the
+   * reason: never a silent fallback to TCG.
+   */
+  async function requireWorkingKvm(image: GuestImage, log: Log): Promise<void> {
+    if (options.accel !== 'kvm' || !kvmAvailability(readKvmHostFacts()).available) return;
+    const probe = await sharedKvmProbe(() => {
+      log('KVM passed the static checks; a probe boot decides');
+      return probeKvm(() => boot(image, log, KVM_PROBE_TIMEOUT_MS));
+    });
+    if (!probe.available) throw new PlatformUnavailableError(name, probe.reason);
   }
 
-  return {
-    name,
-    async availability() {
-      const host = await guestHostAvailability(cacheDir());
-      if (!host.available || options.accel === 'tcg') return host;
-      const rule = kvmAvailability(readKvmHostFacts());
-      if (!rule.available) return rule;
-      kvmProbe ??= probeKvm();
-      return kvmProbe;
-    },
-
-    async provision(context: ProvisionContext) {
-      const image = await ensureGuestImage({ cacheDir: context.cacheDir, log: context.log });
-      const version = await qemuVersion();
-      context.log(`booting ${options.accel.toUpperCase()} guest (${format}, ${bus}; kernel ${image.manifest.kernelRelease})`);
-      const guest = await boot(image, context.log);
-      let ssh: SshSession | undefined;
-      try {
-        const facts: ConnectionFacts = {
-          host: '127.0.0.1',
-          sshPort: guest.sshPort,
-          servicePort: guest.servicePort,
-          clientKey: image.clientKey,
-          hostKey: image.manifest.hostKey.publicBlob,
+  async function provision(context: ProvisionContext): Promise<Provisioned> {
+    const image = await ensureGuestImage({ cacheDir: context.cacheDir, log: context.log });
+    await requireWorkingKvm(image, context.log);
+    const version = await qemuVersion();
+    context.log(`booting ${options.accel.toUpperCase()} guest (${format}, ${bus}; kernel ${image.manifest.kernelRelease})`);
+    const guest = await boot(image, context.log);
+    let ssh: SshSession | undefined;
+    try {
+      const connection: QemuFacts = {
+        host: '127.0.0.1',
+        sshPort: guest.sshPort,
+        servicePort: guest.servicePort,
+        clientKey: image.clientKey,
+        hostKey: image.manifest.hostKey.publicBlob,
+        workDir: GUEST_WORK_DIR,
+        qemuPid: guest.pid,
+        info: {
           hostKeyFingerprint: image.manifest.hostKey.fingerprint,
-          workDir: GUEST_WORK_DIR,
           qemu: version,
           accelerator: options.accel,
           machine: MACHINE_TYPE,
           cpuModel: options.cpu ?? cpuModel(options.accel),
-          vcpus: options.cpus ?? 2,
-          memoryMiB: options.memoryMiB ?? 2048,
+          vcpus: cpus,
+          memoryMiB,
           guestKernel: image.manifest.kernelRelease,
           diskFormat: format,
           diskBus: bus,
           diskCache: 'none',
           network: 'user (slirp), hostfwd 127.0.0.1',
           bootSeconds: Math.round(guest.bootMs / 100) / 10,
-        };
-        ssh = await sessionFor(name, facts);
-        // The work directory must be on the benchmark disk, not the root disk or a tmpfs.
-        const check = await ssh.run(`mountpoint -q /mnt/bench && test -d ${shellQuote(GUEST_WORK_DIR)} && grep -m1 'model name' /proc/cpuinfo`);
-        if (check.exitCode !== 0) throw new VirtbenchError('VIRTBENCH_BOOT_FAILED', `the guest's benchmark disk is not mounted at /mnt/bench (${check.stderr.trim() || `exit ${check.exitCode}`})`, { platform: name });
-        facts.guestCpu = check.stdout.split(':').slice(1).join(':').trim();
-        facts.qemuPid = guest.pid;
-        // Closed before the guest is frozen: a frozen server would trip ssh2's keepalive.
-        ssh.close();
-        let stopped = false;
-        // Vitest provisions every project before the first benchmark: keep this guest frozen until one connects.
-        freeze(guest.pid);
-        return {
-          facts,
-          async stop() {
-            if (stopped) return;
-            stopped = true;
-            // Nothing in the guest is kept (root is an overlay, the benchmark disk is scratch): no need to power off politely.
-            thaw(guest.pid);
-            await guest.kill();
-          },
-          stopSync() {
-            stopped = true;
-            guest.killSync();
-          },
-        };
-      } catch (error) {
-        ssh?.close();
-        await guest.kill();
-        throw error;
+        },
+      };
+      ssh = await sessionFor(name, connection);
+      // The work directory must be on the benchmark disk, not the root disk or a tmpfs.
+      const check = await ssh.run(
+        `mountpoint -q /mnt/bench && test -d ${shellQuote(GUEST_WORK_DIR)} && grep -m1 'model name' /proc/cpuinfo`,
+      );
+      if (check.exitCode !== 0) {
+        const why = check.stderr.trim() || `exit ${check.exitCode}`;
+        throw new VirtbenchError('VIRTBENCH_BOOT_FAILED', `the guest's benchmark disk is not mounted at /mnt/bench (${why})`, {
+          platform: name,
+        });
       }
-    },
+      connection.info.guestCpu = check.stdout.split(':').slice(1).join(':').trim();
+      // Closed before the guest is frozen: a frozen server would trip ssh2's keepalive.
+      ssh.close();
+      let stopped = false;
+      // Vitest provisions every project before the first benchmark: keep this guest frozen until one connects.
+      freeze(guest.pid);
+      return {
+        facts: facts.encode(connection),
+        async stop() {
+          if (stopped) return;
+          stopped = true;
+          // Nothing in the guest is kept (root is an overlay, the benchmark disk is scratch): no need to power off politely.
+          thaw(guest.pid);
+          await guest.kill();
+        },
+        stopSync() {
+          stopped = true;
+          guest.killSync();
+        },
+      };
+    } catch (error) {
+      ssh?.close();
+      await guest.kill();
+      throw error;
+    }
+  }
 
-    async connect(facts) {
-      thaw(Number(facts.qemuPid));
-      return connectQemu(name, facts, await sessionFor(name, facts));
+  return {
+    name,
+    /** Cheap: host tools and, for KVM, the static rule over /proc and /dev; the probe boot is part of provisioning. */
+    async availability() {
+      const host = guestHostAvailability(cacheDir());
+      if (!host.available || options.accel === 'tcg') return host;
+      return kvmAvailability(readKvmHostFacts());
+    },
+    provision,
+    async connect(encoded) {
+      const connection = facts.decode(encoded);
+      thaw(connection.qemuPid);
+      return connectQemu(name, connection, await sessionFor(name, connection));
     },
   };
 }
 
-async function sessionFor(platform: string, facts: ConnectionFacts): Promise<SshSession> {
+async function sessionFor(platform: string, facts: QemuFacts): Promise<SshSession> {
   return connectSsh({
     platform,
-    host: String(facts.host),
-    port: Number(facts.sshPort),
-    privateKey: await readFile(String(facts.clientKey)),
-    hostKey: String(facts.hostKey),
+    host: facts.host,
+    port: facts.sshPort,
+    privateKey: await readFile(facts.clientKey),
+    hostKey: facts.hostKey,
   });
 }
 
@@ -174,44 +228,54 @@ function thaw(pid: number): void {
   }
 }
 
-function connectQemu(name: string, facts: ConnectionFacts, ssh: SshSession): StartedPlatform {
-  const workDir = String(facts.workDir);
+function connectQemu(name: string, facts: QemuFacts, ssh: SshSession): StartedPlatform {
+  const { workDir } = facts;
   let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    ssh.close();
-    try {
-      freeze(Number(facts.qemuPid));
-    } catch {
-      // the guest is gone (killed, or stopped by its owner): nothing to freeze
-    }
-  };
   return {
     name,
     workDir,
-    exec: (argv, options = {}) => ssh.run(commandLine(argv, { cwd: options.cwd ?? workDir, timeoutMs: options.timeoutMs }), { argv, timeoutMs: options.timeoutMs }),
+    exec: (argv, options = {}) =>
+      ssh.run(commandLine(argv, { cwd: options.cwd ?? workDir, timeoutMs: options.timeoutMs }), { argv, timeoutMs: options.timeoutMs }),
     async copyIn(hostPath, fileName, options = {}) {
       const target = `${workDir}/${fileName}`;
-      const steps = [`mkdir -p ${shellQuote(dirname(target))}`, `cat > ${shellQuote(target)}`, ...(options.executable ? [`chmod 755 ${shellQuote(target)}`] : [])];
-      const result = await ssh.run(steps.join(' && '), { argv: ['copyIn', hostPath, target], stdin: createReadStream(hostPath), timeoutMs: 300_000 });
+      const steps = [
+        `mkdir -p ${shellQuote(dirname(target))}`,
+        `cat > ${shellQuote(target)}`,
+        ...(options.executable ? [`chmod 755 ${shellQuote(target)}`] : []),
+      ];
+      const result = await ssh.run(steps.join(' && '), {
+        argv: ['copyIn', hostPath, target],
+        stdin: createReadStream(hostPath),
+        timeoutMs: 300_000,
+      });
       if (result.exitCode !== 0) {
-        throw new VirtbenchError('VIRTBENCH_WORKLOAD_FAILED', `copying ${hostPath} to the guest's ${target} failed (exit ${result.exitCode}): ${result.stderr.trim()}`, { platform: name });
+        throw new VirtbenchError(
+          'VIRTBENCH_WORKLOAD_FAILED',
+          `copying ${hostPath} to the guest's ${target} failed (exit ${result.exitCode}): ${result.stderr.trim()}`,
+          { platform: name },
+        );
       }
       return target;
     },
     async serviceAddress() {
-      return { listen: `0.0.0.0:${GUEST_SERVICE_PORT}`, host: String(facts.host), port: Number(facts.servicePort) };
+      return { listen: `0.0.0.0:${GUEST_SERVICE_PORT}`, host: facts.host, port: facts.servicePort };
     },
     async flushCaches() {
       const result = await ssh.run('sync && echo 3 > /proc/sys/vm/drop_caches', { timeoutMs: 60_000 });
       return result.exitCode === 0;
     },
     async describe() {
-      const { host: _host, sshPort: _ssh, servicePort: _svc, clientKey: _key, hostKey: _hostKey, workDir: _dir, qemuPid: _pid, ...info } = facts;
-      return info;
+      return { ...facts.info };
     },
-    close,
-    [Symbol.asyncDispose]: close,
+    async close() {
+      if (closed) return;
+      closed = true;
+      ssh.close();
+      try {
+        freeze(facts.qemuPid);
+      } catch {
+        // the guest is gone (killed, or stopped by its owner): nothing to freeze
+      }
+    },
   };
 }

@@ -59,7 +59,11 @@ export function readModinfo(elf: Buffer): Map<string, string> {
  * dependencies, or undefined when there is no such module file; built-in
  * modules need no loading.
  */
-export function loadOrder(wanted: readonly string[], dependsOf: (name: string) => string[] | undefined, builtin: ReadonlySet<string>): string[] {
+export function loadOrder(
+  wanted: readonly string[],
+  dependsOf: (name: string) => string[] | undefined,
+  builtin: ReadonlySet<string>,
+): string[] {
   const order: string[] = [];
   const visiting = new Set<string>();
   const visit = (raw: string, chain: string[]) => {

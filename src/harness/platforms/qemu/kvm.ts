@@ -58,3 +58,30 @@ export function kvmAvailability(facts: KvmHostFacts): Availability {
   if (problems.length === 0) return { available: true };
   return { available: false, reason: `KVM is not usable here: ${problems.join('; ')}` };
 }
+
+/**
+ * The probe: once the static rule passed, one real boot under a short
+ * deadline decides. boot() starts a KVM guest and resolves once it answers.
+ */
+export async function probeKvm(boot: () => Promise<{ kill(): Promise<void> }>): Promise<Availability> {
+  try {
+    const guest = await boot();
+    await guest.kill();
+    return { available: true };
+  } catch (error) {
+    const firstLine = (error as Error).message.split('\n')[0];
+    return { available: false, reason: `KVM passed the static checks, but a probe boot failed: ${firstLine}` };
+  }
+}
+
+const PROBE_KEY = Symbol.for('virtbench.qemu.kvmProbe');
+
+/**
+ * The probe's verdict, run once per process and shared by the kvm variants.
+ * Kept on globalThis: Vitest loads each project's globalSetup through its own
+ * module runner, so this module exists once per project.
+ */
+export function sharedKvmProbe(probe: () => Promise<Availability>, store: object = globalThis): Promise<Availability> {
+  const probes = store as { [PROBE_KEY]?: Promise<Availability> };
+  return (probes[PROBE_KEY] ??= probe());
+}

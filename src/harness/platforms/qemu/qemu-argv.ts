@@ -68,6 +68,8 @@ export function kernelCommandLine(layout: GuestLayout): string {
 export function qemuArgv(layout: GuestLayout): string[] {
   const { dataDisk } = layout;
   const forwards = [`hostfwd=tcp:127.0.0.1:${layout.sshPort}-:22`, `hostfwd=tcp:127.0.0.1:${layout.servicePort}-:${GUEST_SERVICE_PORT}`];
+  // A flag and its value on one line:
+  // prettier-ignore
   return [
     QEMU_BINARY,
     '-name', `${layout.name},process=${layout.name}`,

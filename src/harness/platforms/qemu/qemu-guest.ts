@@ -3,12 +3,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
+import { runChecked } from '../../host/command.js';
+import type { Log } from '../../host/log.js';
 import { freeLoopbackPort } from '../../host/net.js';
 import { createWorkDir, removeStaleWorkDirs, removeWorkDir } from '../../host/work-dir.js';
 import type { GuestImage } from './guest-image.js';
 import { makeExt4 } from './guest-build.js';
+import { TOOL_TIMEOUT_MS, toolFailure } from './host-tools.js';
 import { qemuArgv, type Accel, type DiskBus, type DiskFormat, type GuestLayout } from './qemu-argv.js';
-import { runTool } from './run-tool.js';
 import { waitForSshBanner } from './ssh.js';
 
 /*
@@ -28,22 +30,18 @@ export interface BootOptions {
   /** From spawn to the ssh banner. */
   bootTimeoutMs: number;
   dataDiskSize: string;
-  log: (line: string) => void;
+  log: Log;
 }
 
 export interface RunningGuest {
   readonly pid: number;
-  readonly runDir: string;
   readonly sshPort: number;
   readonly servicePort: number;
   readonly bootMs: number;
-  /** True once QEMU has exited. */
-  readonly exited: boolean;
   /** SIGKILL (if still running), wait for the exit, remove the work directory. Idempotent. */
   kill(): Promise<void>;
   /** The same from exit and signal handlers: synchronous. */
   killSync(): void;
-  waitForExit(ms: number): Promise<boolean>;
 }
 
 /** Prefix shared by all QEMU variants, so any run cleans up stale guests of every variant. */
@@ -60,13 +58,15 @@ function consoleTail(path: string, lines = 20): string {
 }
 
 async function prepareDisks(image: GuestImage, runDir: string, options: BootOptions): Promise<{ root: string; data: string }> {
+  const qemuImg = (what: string, args: string[]) =>
+    runChecked(['qemu-img', ...args], toolFailure(what, 'VIRTBENCH_BOOT_FAILED', options.platform), { timeoutMs: TOOL_TIMEOUT_MS });
   const root = join(runDir, 'root.qcow2');
-  await runTool('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', image.rootImage, root], { code: 'VIRTBENCH_BOOT_FAILED' });
+  await qemuImg('creating the root overlay', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', image.rootImage, root]);
   const raw = join(runDir, 'data.raw');
   await makeExt4(undefined, raw, options.dataDiskSize, 'vbench-data');
   if (options.disk.format === 'raw') return { root, data: raw };
   const qcow2 = join(runDir, 'data.qcow2');
-  await runTool('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, qcow2], { code: 'VIRTBENCH_BOOT_FAILED' });
+  await qemuImg('converting the benchmark disk to qcow2', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, qcow2]);
   await rm(raw, { force: true });
   return { root, data: qcow2 };
 }
@@ -100,7 +100,11 @@ export async function bootGuest(image: GuestImage, options: BootOptions): Promis
       const started = await startQemu(layout, runDir, options);
       if (started !== 'port-taken') return started;
       // Another process took a port between our check and QEMU's bind: new ports.
-      if (attempt >= PORT_ATTEMPTS) throw new VirtbenchError('VIRTBENCH_BOOT_FAILED', `QEMU could not bind its forwarded ports in ${PORT_ATTEMPTS} attempts`, { platform: options.platform });
+      if (attempt >= PORT_ATTEMPTS) {
+        throw new VirtbenchError('VIRTBENCH_BOOT_FAILED', `QEMU could not bind its forwarded ports in ${PORT_ATTEMPTS} attempts`, {
+          platform: options.platform,
+        });
+      }
     }
   } catch (error) {
     removeWorkDir(runDir);
@@ -128,17 +132,13 @@ async function startQemu(layout: GuestLayout, runDir: string, options: BootOptio
     });
   });
 
-  const outcome = await waitForSshBanner('127.0.0.1', layout.sshPort, Date.now() + options.bootTimeoutMs, () => exit !== undefined);
+  const outcome = await waitForSshBanner('127.0.0.1', layout.sshPort, options.bootTimeoutMs, () => exit !== undefined);
   const bootMs = performance.now() - t0;
   const guest: RunningGuest = {
     pid: child.pid ?? -1,
-    runDir,
     sshPort: layout.sshPort,
     servicePort: layout.servicePort,
     bootMs,
-    get exited() {
-      return exit !== undefined;
-    },
     async kill() {
       if (exit === undefined) child.kill('SIGKILL');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
@@ -154,10 +154,6 @@ async function startQemu(layout: GuestLayout, runDir: string, options: BootOptio
       }
       removeWorkDir(runDir);
     },
-    async waitForExit(ms) {
-      await Promise.race([exited, new Promise((r) => setTimeout(r, ms))]);
-      return exit !== undefined;
-    },
   };
   if (outcome === 'ready') {
     options.log(`guest up: ssh on 127.0.0.1:${layout.sshPort} after ${(bootMs / 1000).toFixed(1)} s (pid ${child.pid})`);
@@ -166,7 +162,9 @@ async function startQemu(layout: GuestLayout, runDir: string, options: BootOptio
   if (outcome === 'stopped') {
     await exited;
     if (/could not set up host forwarding rule/i.test(stderr)) return 'port-taken';
-    if (/ENOENT/.test(exit ?? '')) throw new VirtbenchError('VIRTBENCH_MISSING_TOOL', `${argv[0]} not found (run scripts/setup.sh)`, { platform: options.platform });
+    if (/ENOENT/.test(exit ?? '')) {
+      throw new VirtbenchError('VIRTBENCH_MISSING_TOOL', `${argv[0]} not found (run scripts/setup.sh)`, { platform: options.platform });
+    }
     throw new VirtbenchError(
       'VIRTBENCH_BOOT_FAILED',
       `QEMU exited during boot (${exit})${stderr.trim() ? `\nqemu: ${stderr.trim()}` : ''}${consoleTail(layout.consoleLog)}`,

@@ -3,6 +3,7 @@ import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
 import ssh2 from 'ssh2';
 import { VirtbenchError } from '../../../errors.js';
+import { waitFor } from '../../host/poll.js';
 import type { ExecResult } from '../../platform.js';
 import { fingerprintOf } from './keys.js';
 
@@ -19,13 +20,11 @@ export interface SshTarget {
   privateKey: Buffer | string;
   /** The pinned host key blob, base64 (from the image manifest). */
   hostKey: string;
-  readyTimeoutMs?: number;
 }
 
 export interface SshSession {
   /** Runs a shell command line in the guest. Throws only when the guest is gone, never for a non-zero exit. */
   run(command: string, options?: { argv?: readonly string[]; stdin?: Readable; timeoutMs?: number }): Promise<ExecResult>;
-  readonly closed: boolean;
   close(): void;
 }
 
@@ -62,9 +61,6 @@ export function connectSsh(target: SshTarget): Promise<SshSession> {
     );
 
   const session: SshSession = {
-    get closed() {
-      return closedReason !== undefined;
-    },
     close() {
       closedReason ??= 'closed by virtbench';
       client.end();
@@ -75,7 +71,13 @@ export function connectSsh(target: SshTarget): Promise<SshSession> {
       const started = performance.now();
       return new Promise((resolve, reject) => {
         client.exec(command, (error, channel) => {
-          if (error) return reject(closedReason ? lost(shown) : new VirtbenchError('VIRTBENCH_GUEST_LOST', `cannot run \`${shown}\` in the guest: ${error.message}`, { platform: target.platform, cause: error }));
+          if (error) {
+            const cannot = new VirtbenchError('VIRTBENCH_GUEST_LOST', `cannot run \`${shown}\` in the guest: ${error.message}`, {
+              platform: target.platform,
+              cause: error,
+            });
+            return reject(closedReason ? lost(shown) : cannot);
+          }
           const out: Buffer[] = [];
           const err: Buffer[] = [];
           let size = 0;
@@ -96,7 +98,11 @@ export function connectSsh(target: SshTarget): Promise<SshSession> {
             const stderr = Buffer.concat(err).toString() + (exit?.signal ? `\nkilled by ${exit.signal}` : '');
             resolve({
               command: options.argv ? [...options.argv] : [command],
-              exitCode: exit ? (exit.signal ? 128 + (signals[exit.signal as keyof typeof signals] ?? 0) : exit.code) : 128 + signals.SIGKILL,
+              exitCode: exit
+                ? exit.signal
+                  ? 128 + (signals[exit.signal as keyof typeof signals] ?? 0)
+                  : exit.code
+                : 128 + signals.SIGKILL,
               stdout: Buffer.concat(out).toString(),
               stderr,
               wallMs: performance.now() - started,
@@ -158,7 +164,7 @@ export function connectSsh(target: SshTarget): Promise<SshSession> {
       port: target.port,
       username: 'root',
       privateKey: target.privateKey,
-      readyTimeout: target.readyTimeoutMs ?? 30_000,
+      readyTimeout: 30_000,
       // A guest that stops answering (QEMU frozen) is noticed within a minute.
       keepaliveInterval: 10_000,
       keepaliveCountMax: 6,
@@ -170,27 +176,46 @@ export function connectSsh(target: SshTarget): Promise<SshSession> {
   });
 }
 
+/** One try: connects and tells whether the first bytes are an ssh server's banner. */
+function hasSshBanner(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = connectTcp(port, host);
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('data', (data) => done(data.toString('latin1').startsWith('SSH-')));
+    socket.once('error', () => done(false));
+    socket.once('close', () => done(false));
+  });
+}
+
+const STOPPED = Symbol('stopped');
+
 /**
  * QEMU's user networking accepts TCP on a forwarded port before the guest is
  * up, so "port open" means nothing: wait until the ssh server's banner
- * arrives. Gives up when stopped() says so (QEMU exited) or at the deadline.
+ * arrives. Gives up early when stopped() says so (QEMU exited).
  */
-export async function waitForSshBanner(host: string, port: number, deadline: number, stopped: () => boolean): Promise<'ready' | 'stopped' | 'timeout'> {
-  for (;;) {
-    if (stopped()) return 'stopped';
-    if (Date.now() >= deadline) return 'timeout';
-    const banner = await new Promise<boolean>((resolve) => {
-      const socket = connectTcp(port, host);
-      const done = (ok: boolean) => {
-        socket.destroy();
-        resolve(ok);
-      };
-      socket.setTimeout(Math.max(100, Math.min(3_000, deadline - Date.now())), () => done(false));
-      socket.once('data', (data) => done(data.toString('latin1').startsWith('SSH-')));
-      socket.once('error', () => done(false));
-      socket.once('close', () => done(false));
-    });
-    if (banner) return 'ready';
-    await new Promise((r) => setTimeout(r, 250));
+export async function waitForSshBanner(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  stopped: () => boolean,
+): Promise<'ready' | 'stopped' | 'timeout'> {
+  const deadline = Date.now() + timeoutMs;
+  try {
+    const ready = await waitFor(
+      () => {
+        if (stopped()) throw STOPPED;
+        return hasSshBanner(host, port, Math.max(100, Math.min(3_000, deadline - Date.now())));
+      },
+      { timeoutMs, intervalMs: 250 },
+    );
+    return ready ? 'ready' : stopped() ? 'stopped' : 'timeout';
+  } catch (error) {
+    if (error === STOPPED) return 'stopped';
+    throw error;
   }
 }

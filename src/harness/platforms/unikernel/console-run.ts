@@ -26,6 +26,8 @@ export interface ConsoleRunOptions {
 export async function runToResult(argv: readonly string[], options: ConsoleRunOptions): Promise<ConsoleRun> {
   const started = performance.now();
   const [file, ...args] = argv;
+  // execa itself, not host/command's runner: the console is read while it streams, and a guest that printed
+  // its result is killed after the grace period, while the runner only returns once the command has ended.
   const child = execa(file!, args, { reject: false, stdin: 'ignore', forceKillAfterDelay: 2_000 });
   let output = '';
   let bootToResultMs: number | undefined;
@@ -58,7 +60,10 @@ export async function runToResult(argv: readonly string[], options: ConsoleRunOp
   else if (bootToResultMs !== undefined) exitCode = 0;
   else {
     exitCode = finished.exitCode && finished.exitCode !== 0 ? finished.exitCode : 1;
-    const why = (finished.cause as { code?: string } | undefined)?.code === 'ENOENT' ? `${file}: command not found` : 'the guest ended without a result';
+    const why =
+      (finished.cause as { code?: string } | undefined)?.code === 'ENOENT'
+        ? `${file}: command not found`
+        : 'the guest ended without a result';
     stderr = [stderr, why].filter(Boolean).join('\n');
   }
   return { command: [...argv], exitCode, stdout, stderr, wallMs, timedOut, bootToResultMs };

@@ -25,8 +25,7 @@ function pad4(length: number): Buffer {
 function record(ino: number, path: string, mode: number, data: Buffer, rdev: [number, number] = [0, 0]): Buffer[] {
   const name = Buffer.from(`${path}\0`);
   const header = Buffer.from(
-    '070701' +
-      [ino, mode, 0, 0, 1, 0, data.length, 0, 0, rdev[0], rdev[1], name.length, 0].map(hex).join(''),
+    '070701' + [ino, mode, 0, 0, 1, 0, data.length, 0, 0, rdev[0], rdev[1], name.length, 0].map(hex).join(''),
     'ascii',
   );
   return [header, name, pad4(header.length + name.length), data, pad4(data.length)];

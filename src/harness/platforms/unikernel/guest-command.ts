@@ -33,6 +33,8 @@ export interface BootValues {
 
 /** The built-in template: our kernel, the workload as /init, the console on the serial port. */
 export function defaultCommand(machine: string, memoryMiB: number, cpus: number): string[] {
+  // A flag and its value on one line:
+  // prettier-ignore
   return [
     '{qemu}',
     '-machine', machine,
@@ -56,15 +58,20 @@ function fail(message: string): never {
 }
 
 /** Checks a user's template once, where it comes in. */
-export function validateImageOptions(options: UnikernelImageOptions): void {
-  const { command, images, resultPattern } = options;
+export function validateImageOptions(options: unknown): asserts options is UnikernelImageOptions {
+  if (typeof options !== 'object' || options === null) fail('the unikernel option must be an object with "command" and "images"');
+  const { command, images, resultPattern } = options as Partial<UnikernelImageOptions>;
   if (!Array.isArray(command) || command.length === 0 || !command.every((a) => typeof a === 'string')) {
     fail('"command" must be a non-empty array of strings (argv, not a shell string)');
   }
-  if (command.length === 1 && /\s/.test(command[0]!)) fail(`"command" looks like a shell string: ${JSON.stringify(command[0])}; give each argument separately`);
+  if (command.length === 1 && /\s/.test(command[0]!)) {
+    fail(`"command" looks like a shell string: ${JSON.stringify(command[0])}; give each argument separately`);
+  }
   for (const arg of command) {
     for (const found of arg.match(/\{[^}]*\}/g) ?? []) {
-      if (!(PLACEHOLDERS as readonly string[]).includes(found)) fail(`unknown placeholder ${found} in ${JSON.stringify(arg)}; known: ${PLACEHOLDERS.join(' ')}`);
+      if (!(PLACEHOLDERS as readonly string[]).includes(found)) {
+        fail(`unknown placeholder ${found} in ${JSON.stringify(arg)}; known: ${PLACEHOLDERS.join(' ')}`);
+      }
     }
   }
   if (!command.some((a) => a.includes('{image}'))) fail('"command" must use {image}, the prebuilt unikernel image');
