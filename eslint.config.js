@@ -53,7 +53,8 @@ const zones = [
     target: ['./bench/**', './fixtures/**'],
     from: './src',
     except: ['./index.ts', './bench.ts'],
-    message: 'bench files and fixtures use the public entries, as a user does: src/index.ts ("virtbench") and src/bench.ts ("virtbench/bench")',
+    message:
+      'bench files and fixtures use the public entries, as a user does: src/index.ts ("virtbench") and src/bench.ts ("virtbench/bench")',
   },
 ];
 
@@ -74,7 +75,10 @@ export default tseslint.config(
       'import-x/no-restricted-paths': ['error', { zones }],
       'import-x/no-cycle': 'error',
       // Underscore-prefixed names are deliberately unused (destructuring a field away).
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
     },
   },
 );

@@ -77,7 +77,11 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
               record.samples.push({ time: Date.now() / 1000, value: figure.value, seconds: figure.seconds, extra: figure.extra });
               // tinybench runs while its time budget (1 ms when adaptive) is unspent or the
               // minimum count unmet; a declared cost of 0 keeps it going, 1 lets it stop.
-              const done = enoughRuns(record.samples.map((s) => s.value), profile.runs, session.untilStable);
+              const done = enoughRuns(
+                record.samples.map((s) => s.value),
+                profile.runs,
+                session.untilStable,
+              );
               return { overriddenDuration: workload.sampleMs(figure), overriddenIterationCost: done ? 1 : 0 };
             },
             benchOptions: {

@@ -47,7 +47,12 @@ export function describeFailure(result: ExecResult): string {
 export class CommandFailedError extends VirtbenchError {
   readonly result: ExecResult;
 
-  constructor(code: VirtbenchErrorCode, what: string, result: ExecResult, options: { platform?: string; fix?: string; cause?: unknown } = {}) {
+  constructor(
+    code: VirtbenchErrorCode,
+    what: string,
+    result: ExecResult,
+    options: { platform?: string; fix?: string; cause?: unknown } = {},
+  ) {
     super(code, `${what} failed: ${describeFailure(result)}${options.fix ? `\nfix: ${options.fix}` : ''}`, options);
     this.result = result;
   }

@@ -7,7 +7,13 @@ import { PROFILE_NAMES, resolveProfile, type Profile } from './harness/profiles.
 import { resolveUntilStable, type UntilStable } from './harness/run-count.js';
 import { hostEnvironment } from './harness/host/environment.js';
 import { cacheDir } from './harness/host/paths.js';
-import { PLATFORM_NAMES, PLATFORM_OPTION_KEYS, validatePlatformOptions, type PlatformOptions, type PlatformSettings } from './harness/platforms/index.js';
+import {
+  PLATFORM_NAMES,
+  PLATFORM_OPTION_KEYS,
+  validatePlatformOptions,
+  type PlatformOptions,
+  type PlatformSettings,
+} from './harness/platforms/index.js';
 import { PROVIDE_KEY, type ProvidedSession } from './harness/session.js';
 import { WORKLOAD_NAMES, workloads } from './harness/workloads.js';
 import { VirtbenchReporter } from './reporters/virtbench-reporter.js';
@@ -35,7 +41,17 @@ export interface VirtbenchOptions extends PlatformOptions {
   untilStable?: UntilStable;
 }
 
-const OPTION_NAMES = ['platforms', 'profile', 'reportDir', 'include', 'baseline', 'threshold', 'failThreshold', 'untilStable', ...PLATFORM_OPTION_KEYS];
+const OPTION_NAMES = [
+  'platforms',
+  'profile',
+  'reportDir',
+  'include',
+  'baseline',
+  'threshold',
+  'failThreshold',
+  'untilStable',
+  ...PLATFORM_OPTION_KEYS,
+];
 const BENCH_SUFFIX = ' (bench)';
 
 export interface ResolvedOptions {
@@ -61,7 +77,10 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
   }
   const platforms = options.platforms ?? PLATFORM_NAMES;
   if (!Array.isArray(platforms) || platforms.length === 0) {
-    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `option "platforms" must be a non-empty array; valid platforms: ${PLATFORM_NAMES.join(', ')}`);
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_OPTION',
+      `option "platforms" must be a non-empty array; valid platforms: ${PLATFORM_NAMES.join(', ')}`,
+    );
   }
   for (const name of platforms) {
     if (!PLATFORM_NAMES.includes(name)) {
@@ -77,7 +96,10 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
   for (const name of ['threshold', 'failThreshold'] as const) {
     const value = options[name];
     if (value !== undefined && !(typeof value === 'number' && value >= 0 && value < 10)) {
-      throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `option "${name}" must be a fraction such as 0.05 for 5 %, got ${JSON.stringify(value)}`);
+      throw new VirtbenchError(
+        'VIRTBENCH_BAD_OPTION',
+        `option "${name}" must be a fraction such as 0.05 for 5 %, got ${JSON.stringify(value)}`,
+      );
     }
   }
   const baseline = env.VIRTBENCH_BASELINE || options.baseline;

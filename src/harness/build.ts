@@ -51,11 +51,15 @@ async function isFile(path: string): Promise<boolean> {
 }
 
 async function gcc(args: string[], source: string): Promise<void> {
-  await runChecked(['gcc', ...args], {
-    what: `building ${source}`,
-    code: 'VIRTBENCH_BUILD_FAILED',
-    fix: 'the workloads are C programs built on the host with gcc: apt-get install gcc libc6-dev',
-  }, { timeoutMs: 120_000 });
+  await runChecked(
+    ['gcc', ...args],
+    {
+      what: `building ${source}`,
+      code: 'VIRTBENCH_BUILD_FAILED',
+      fix: 'the workloads are C programs built on the host with gcc: apt-get install gcc libc6-dev',
+    },
+    { timeoutMs: 120_000 },
+  );
 }
 
 /** Compiles a C source once per hash of its sources and flags into cacheDir/bin, reusing earlier builds. */

@@ -31,16 +31,16 @@ export function downloadOnce(url: string, expectedBytes: number, timeoutMs: numb
       });
       response.on('end', () => {
         if (received !== expectedBytes) {
-          reject(
-            new VirtbenchError('VIRTBENCH_WORKLOAD_FAILED', `GET ${url} returned ${received} bytes, expected ${expectedBytes}`),
-          );
+          reject(new VirtbenchError('VIRTBENCH_WORKLOAD_FAILED', `GET ${url} returned ${received} bytes, expected ${expectedBytes}`));
         } else {
           resolve((performance.now() - started) / 1000);
         }
       });
       response.on('error', reject);
     });
-    request.on('timeout', () => request.destroy(new VirtbenchError('VIRTBENCH_WORKLOAD_FAILED', `GET ${url} timed out after ${timeoutMs} ms`)));
+    request.on('timeout', () =>
+      request.destroy(new VirtbenchError('VIRTBENCH_WORKLOAD_FAILED', `GET ${url} timed out after ${timeoutMs} ms`)),
+    );
     request.on('error', reject);
   });
 }

@@ -124,7 +124,13 @@ export function isPlatformUnavailable(error: unknown): error is PlatformUnavaila
  */
 
 type FieldKind = 'string' | 'number' | 'boolean' | 'info';
-type FieldValue<K extends FieldKind> = K extends 'string' ? string : K extends 'number' ? number : K extends 'boolean' ? boolean : PlatformInfo;
+type FieldValue<K extends FieldKind> = K extends 'string'
+  ? string
+  : K extends 'number'
+    ? number
+    : K extends 'boolean'
+      ? boolean
+      : PlatformInfo;
 export type FactsOf<S extends Record<string, FieldKind>> = { -readonly [K in keyof S]: FieldValue<S[K]> };
 
 export interface FactsCodec<F> {

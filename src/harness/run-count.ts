@@ -27,10 +27,16 @@ export function resolveUntilStable(option: UntilStable | undefined, env: NodeJS.
   if (relative === undefined) return undefined;
   const maxRuns = env.VIRTBENCH_MAX_RUNS ? Number(env.VIRTBENCH_MAX_RUNS) : (option?.maxRuns ?? Math.max(30, minRuns));
   if (!(relative > 0 && relative < 1)) {
-    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `relative sd target must be between 0 and 100 % (e.g. VIRTBENCH_UNTIL_SD=3%), got ${text ?? relative}`);
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_OPTION',
+      `relative sd target must be between 0 and 100 % (e.g. VIRTBENCH_UNTIL_SD=3%), got ${text ?? relative}`,
+    );
   }
   if (!Number.isInteger(maxRuns) || maxRuns < minRuns) {
-    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `maximum run count must be a whole number of at least ${minRuns} (the profile's runs), got ${maxRuns}`);
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_OPTION',
+      `maximum run count must be a whole number of at least ${minRuns} (the profile's runs), got ${maxRuns}`,
+    );
   }
   return { relativeSd: relative, maxRuns };
 }

@@ -143,7 +143,11 @@ async function waitForPort(address: ServiceAddress, platform: string, timeoutMs:
       socket.once('error', () => resolve(false));
     });
   if (await waitFor(open, { timeoutMs })) return;
-  throw new VirtbenchError('VIRTBENCH_WORKLOAD_FAILED', `server did not accept connections on ${address.host}:${address.port} within ${timeoutMs} ms`, {
-    platform,
-  });
+  throw new VirtbenchError(
+    'VIRTBENCH_WORKLOAD_FAILED',
+    `server did not accept connections on ${address.host}:${address.port} within ${timeoutMs} ms`,
+    {
+      platform,
+    },
+  );
 }

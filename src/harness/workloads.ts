@@ -82,7 +82,8 @@ export interface ServedWorkload extends WorkloadBase {
 export type Workload = CommandWorkload | ServedWorkload;
 
 /** A command workload's description; what is left out takes the defaults of commandWorkload(). */
-export type CommandWorkloadInput = Omit<CommandWorkload, 'kind' | 'parse' | 'sampleMs'> & Partial<Pick<CommandWorkload, 'parse' | 'sampleMs'>>;
+export type CommandWorkloadInput = Omit<CommandWorkload, 'kind' | 'parse' | 'sampleMs'> &
+  Partial<Pick<CommandWorkload, 'parse' | 'sampleMs'>>;
 
 /**
  * A workload that runs one program and prints our `RESULT` line. Defaults:

@@ -71,7 +71,12 @@ export async function renderHtml(file: ResultsFile, comparisons?: readonly Compa
 
   const summaryRows = benchmarks.map((b) => {
     const any = file.results.find((r) => r.benchmark === b)!;
-    return [benchmarkLabel(any), any.unit, any.better, ...platforms.map((p) => formatCell(find(p, b), baseline ? find(baseline, b) : undefined))];
+    return [
+      benchmarkLabel(any),
+      any.unit,
+      any.better,
+      ...platforms.map((p) => formatCell(find(p, b), baseline ? find(baseline, b) : undefined)),
+    ];
   });
   const compareSection =
     comparisons && comparisons.length > 0

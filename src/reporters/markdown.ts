@@ -32,7 +32,10 @@ export function renderMarkdown(file: ResultsFile, comparisons?: readonly Compari
   const find = (p: string, b: string) => file.results.find((r) => r.platform === p && r.benchmark === b);
 
   const out: string[] = ['## virtbench', ''];
-  out.push(`${file.profile} profile · ${String(file.environment.host.cpuModel ?? '')} · ${String(file.environment.host.cpus ?? '?')} CPUs · ${file.createdAt}`, '');
+  out.push(
+    `${file.profile} profile · ${String(file.environment.host.cpuModel ?? '')} · ${String(file.environment.host.cpus ?? '?')} CPUs · ${file.createdAt}`,
+    '',
+  );
   out.push(row(['benchmark', 'unit', ...platforms]), row(['---', '---', ...platforms.map(() => '---:')]));
   for (const benchmark of benchmarks) {
     const any = file.results.find((r) => r.benchmark === benchmark)!;
@@ -44,7 +47,8 @@ export function renderMarkdown(file: ResultsFile, comparisons?: readonly Compari
   const problems = file.results.filter((r) => r.status !== 'passed');
   if (problems.length > 0) {
     out.push('');
-    for (const r of problems) out.push(`- ${r.platform} ${r.benchmark} ${r.status}: ${escapeCell((r.error ?? r.skipReason ?? '').split('\n')[0]!)}`);
+    for (const r of problems)
+      out.push(`- ${r.platform} ${r.benchmark} ${r.status}: ${escapeCell((r.error ?? r.skipReason ?? '').split('\n')[0]!)}`);
   }
 
   if (comparisons && comparisons.length > 0) {
@@ -52,9 +56,21 @@ export function renderMarkdown(file: ResultsFile, comparisons?: readonly Compari
     out.push(row(['---', '---', '---:', '---:', '---:', '---']));
     for (const c of comparisons) {
       const value = (v?: number) => (v === undefined ? '-' : `${formatValue(v)} ${c.unit}`);
-      out.push(row([c.platform, c.benchmark, value(c.baselineMedian), value(c.currentMedian), formatChange(c), VERDICT_MARK[c.verdict] + (c.failsGate ? ' (fails the gate)' : '')]));
+      out.push(
+        row([
+          c.platform,
+          c.benchmark,
+          value(c.baselineMedian),
+          value(c.currentMedian),
+          formatChange(c),
+          VERDICT_MARK[c.verdict] + (c.failsGate ? ' (fails the gate)' : ''),
+        ]),
+      );
     }
-    out.push('', `Change in performance (+ is better); noise threshold ${formatPercent(comparisons[0]!.threshold)}; rank test: Kruskal-Wallis on two groups (Mann-Whitney U).`);
+    out.push(
+      '',
+      `Change in performance (+ is better); noise threshold ${formatPercent(comparisons[0]!.threshold)}; rank test: Kruskal-Wallis on two groups (Mann-Whitney U).`,
+    );
   }
 
   const facts = findings(file.results, platforms);

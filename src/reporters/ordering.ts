@@ -23,10 +23,17 @@ export function orderBy(names: readonly string[], preferred: readonly string[] =
 
 /** Rows by benchmark, then by platform, in the given order. */
 export function sortResults(results: readonly BenchmarkResult[], order: Partial<ReportOrder> = {}): BenchmarkResult[] {
-  const benchmarks = orderBy(results.map((r) => r.benchmark), order.benchmarks);
-  const platforms = orderBy(results.map((r) => r.platform), order.platforms);
+  const benchmarks = orderBy(
+    results.map((r) => r.benchmark),
+    order.benchmarks,
+  );
+  const platforms = orderBy(
+    results.map((r) => r.platform),
+    order.platforms,
+  );
   return [...results].sort(
-    (a, b) => benchmarks.indexOf(a.benchmark) - benchmarks.indexOf(b.benchmark) || platforms.indexOf(a.platform) - platforms.indexOf(b.platform),
+    (a, b) =>
+      benchmarks.indexOf(a.benchmark) - benchmarks.indexOf(b.benchmark) || platforms.indexOf(a.platform) - platforms.indexOf(b.platform),
   );
 }
 

@@ -57,7 +57,12 @@ function pad(text: string, width: number): string {
 export function layoutColumns(rows: string[][]): string[] {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : pad(cell, widths[i]!))).join('  ').trimEnd());
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : pad(cell, widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 export interface ComparisonTable {

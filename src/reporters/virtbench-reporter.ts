@@ -103,7 +103,10 @@ export class VirtbenchReporter implements Reporter {
   private async applyGate(file: ResultsFile, log: (line?: string) => void): Promise<void> {
     const { baseline, threshold, failThreshold } = this.options.gate!;
     try {
-      const comparisons = compareResults(await readResults(await resolveBaseline(baseline, process.env)), file, { threshold, failThreshold });
+      const comparisons = compareResults(await readResults(await resolveBaseline(baseline, process.env)), file, {
+        threshold,
+        failThreshold,
+      });
       log();
       log(`virtbench: against baseline ${baseline}`);
       for (const line of renderBaselineComparison(comparisons)) log(`  ${line}`);

@@ -50,7 +50,10 @@ function medianCiRanks(n: number): [number, number] | undefined {
 }
 
 export function median(values: readonly number[]): number {
-  return quantile([...values].sort((a, b) => a - b), 0.5);
+  return quantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 /** Sample standard deviation relative to the mean; infinite with fewer than 2 values or a zero mean. */

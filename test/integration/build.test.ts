@@ -33,7 +33,10 @@ describe('building workloads with gcc', () => {
   it('links a workload behind an entry wrapper, as a single-application guest needs', async () => {
     const cache = await mkdtemp(join(tmpdir(), 'virtbench-build-'));
     const entry = join(cache, 'entry.c');
-    await writeFile(entry, '#include <stdio.h>\nint workload_main(int, char **);\nint main(int c, char **v) { int s = workload_main(c, v); printf("EXIT %d\\n", s); return 0; }\n');
+    await writeFile(
+      entry,
+      '#include <stdio.h>\nint workload_main(int, char **);\nint main(int c, char **v) { int s = workload_main(c, v); printf("EXIT %d\\n", s); return 0; }\n',
+    );
     const built = await buildProgram(workloadSource('forksum'), cache, { entry });
     expect(built.name).toBe('forksum-entry');
     const run = await execa(built.path, ['--threads', '1', '10']);

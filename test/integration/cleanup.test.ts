@@ -76,7 +76,10 @@ describe('Ctrl-C during vitest bench', () => {
       reject: false,
       all: true,
     });
-    const started = await waitUntil(async () => (await processesMentioning('nginx: master process')).some((p) => p.includes('virtbench-native-')), 60_000);
+    const started = await waitUntil(
+      async () => (await processesMentioning('nginx: master process')).some((p) => p.includes('virtbench-native-')),
+      60_000,
+    );
     expect(started, 'nginx never started').toBe(true);
     await new Promise((r) => setTimeout(r, 1_000)); // downloads under way
     child.kill('SIGINT');

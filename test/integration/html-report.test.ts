@@ -29,7 +29,15 @@ describe.skipIf(!existsSync(CHROMIUM))(`HTML report in headless Chromium (${CHRO
 
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       const page = await browser.newPage();
@@ -45,7 +53,9 @@ describe.skipIf(!existsSync(CHROMIUM))(`HTML report in headless Chromium (${CHRO
       expect(requests.filter((u) => !u.startsWith('file://'))).toEqual([]); // self-contained: no CDN
       const charts = await page.evaluate(() =>
         [...document.querySelectorAll('canvas')].map((canvas) => {
-          const chart = (window as unknown as { Chart: { getChart(c: HTMLCanvasElement): { data: { datasets: unknown[] } } | undefined } }).Chart.getChart(canvas);
+          const chart = (
+            window as unknown as { Chart: { getChart(c: HTMLCanvasElement): { data: { datasets: unknown[] } } | undefined } }
+          ).Chart.getChart(canvas);
           return { id: canvas.id, datasets: chart?.data.datasets.length ?? 0, width: canvas.width };
         }),
       );

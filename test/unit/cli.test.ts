@@ -59,7 +59,18 @@ describe('virtbench CLI', () => {
 
   it('writes Markdown to a file and to the CI job summary, HTML and github-action-benchmark files', async () => {
     env.GITHUB_STEP_SUMMARY = join(dir, 'summary.md');
-    const out = await cli('report', join(dir, 'slow.json'), '--md', join(dir, 'r.md'), '--html', join(dir, 'r.html'), '--github-benchmark', join(dir, 'gh'), '--baseline', 'main');
+    const out = await cli(
+      'report',
+      join(dir, 'slow.json'),
+      '--md',
+      join(dir, 'r.md'),
+      '--html',
+      join(dir, 'r.html'),
+      '--github-benchmark',
+      join(dir, 'gh'),
+      '--baseline',
+      'main',
+    );
     delete env.GITHUB_STEP_SUMMARY;
     expect(out.code).toBe(0);
     expect(await readFile(join(dir, 'summary.md'), 'utf8')).toBe(await readFile(join(dir, 'r.md'), 'utf8'));

@@ -65,9 +65,15 @@ describe('compareResults', () => {
   });
 
   it('reports platforms or benchmarks in only one file as added or removed', () => {
-    const now = file(result('cpu', [100, 100, 100, 100, 100]), result('nginx', [1, 1, 1]), result('mem', [1, 1, 1], { platform: 'docker' }));
+    const now = file(
+      result('cpu', [100, 100, 100, 100, 100]),
+      result('nginx', [1, 1, 1]),
+      result('mem', [1, 1, 1], { platform: 'docker' }),
+    );
     const verdicts = compareResults(base, now).map((c) => `${c.platform}/${c.benchmark}:${c.verdict}`);
-    expect(verdicts).toEqual(expect.arrayContaining(['native/nginx:added', 'docker/mem:added', 'native/mem:removed', 'native/fork:removed']));
+    expect(verdicts).toEqual(
+      expect.arrayContaining(['native/nginx:added', 'docker/mem:added', 'native/mem:removed', 'native/fork:removed']),
+    );
   });
 
   it('fails the gate when a benchmark failed in the current run', () => {

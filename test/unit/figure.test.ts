@@ -4,7 +4,11 @@ import { parseFioJson, parseResultLine } from '../../src/harness/figure.js';
 
 describe('parseResultLine', () => {
   it('reads value, unit, seconds and numeric extras', () => {
-    const figure = parseResultLine('cpu', 'warming up\nRESULT value=5648425.5 unit=kFLOPS seconds=2.003656 n=500 solves=135 residual=0.018\n', 'kFLOPS');
+    const figure = parseResultLine(
+      'cpu',
+      'warming up\nRESULT value=5648425.5 unit=kFLOPS seconds=2.003656 n=500 solves=135 residual=0.018\n',
+      'kFLOPS',
+    );
     expect(figure).toEqual({
       value: 5648425.5,
       unit: 'kFLOPS',

@@ -22,7 +22,10 @@ describe('lint: the boundaries of the design', () => {
       'src/reporters/planted.ts',
       "import { dockerPlatforms } from '../harness/platforms/docker/index.js';\nexport const planted = dockerPlatforms;\n",
     );
-    expect(problems).toContainEqual({ rule: 'import-x/no-restricted-paths', message: expect.stringMatching(/never start or know a platform/) });
+    expect(problems).toContainEqual({
+      rule: 'import-x/no-restricted-paths',
+      message: expect.stringMatching(/never start or know a platform/),
+    });
   });
 
   it("refuses an import of a platform folder's internals from outside it, and allows its index.ts", async () => {
@@ -30,24 +33,36 @@ describe('lint: the boundaries of the design', () => {
       'src/harness/runner-planted.ts',
       "import { shellQuote } from './platforms/qemu/ssh.js';\nexport const planted = shellQuote;\n",
     );
-    expect(internal).toContainEqual({ rule: 'import-x/no-restricted-paths', message: expect.stringMatching(/only src\/harness\/platforms\/qemu\/ knows/) });
+    expect(internal).toContainEqual({
+      rule: 'import-x/no-restricted-paths',
+      message: expect.stringMatching(/only src\/harness\/platforms\/qemu\/ knows/),
+    });
     const sibling = await problemsOf(
       'src/harness/platforms/unikernel/planted.ts',
       "import { bootGuest } from '../qemu/qemu-guest.js';\nexport const planted = bootGuest;\n",
     );
     expect(sibling.map((p) => p.rule)).toContain('import-x/no-restricted-paths');
-    const entry = await problemsOf('src/harness/runner-planted.ts', "import { qemuPlatforms } from './platforms/qemu/index.js';\nexport const planted = qemuPlatforms;\n");
+    const entry = await problemsOf(
+      'src/harness/runner-planted.ts',
+      "import { qemuPlatforms } from './platforms/qemu/index.js';\nexport const planted = qemuPlatforms;\n",
+    );
     expect(entry).toEqual([]);
   });
 
   it('refuses a bench file that reaches past the public entries', async () => {
-    const problems = await problemsOf('bench/planted.bench.ts', "import { parseResultLine } from '../src/harness/figure.js';\nexport const planted = parseResultLine;\n");
+    const problems = await problemsOf(
+      'bench/planted.bench.ts',
+      "import { parseResultLine } from '../src/harness/figure.js';\nexport const planted = parseResultLine;\n",
+    );
     expect(problems.map((p) => p.rule)).toContain('import-x/no-restricted-paths');
   });
 
   it('refuses an import cycle', async () => {
     // errors.ts is imported by host/command.ts; importing that back closes a cycle.
-    const problems = await problemsOf('src/errors.ts', "import { runCommand } from './harness/host/command.js';\nexport const planted = runCommand;\n");
+    const problems = await problemsOf(
+      'src/errors.ts',
+      "import { runCommand } from './harness/host/command.js';\nexport const planted = runCommand;\n",
+    );
     expect(problems.map((p) => p.rule)).toContain('import-x/no-cycle');
   });
 });

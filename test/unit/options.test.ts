@@ -22,7 +22,10 @@ describe('resolveOptions', () => {
   });
 
   it('lets the environment choose profile, report and cache directories', () => {
-    const options = resolveOptions({ profile: 'assignment' }, { VIRTBENCH_PROFILE: 'quick', VIRTBENCH_REPORT_DIR: 'out', VIRTBENCH_CACHE_DIR: '/tmp/c' });
+    const options = resolveOptions(
+      { profile: 'assignment' },
+      { VIRTBENCH_PROFILE: 'quick', VIRTBENCH_REPORT_DIR: 'out', VIRTBENCH_CACHE_DIR: '/tmp/c' },
+    );
     expect(options.profile.name).toBe('quick');
     expect(options.reportDir).toBe('out');
     expect(options.cacheDir).toBe('/tmp/c');
@@ -63,7 +66,9 @@ describe('virtbench() plugin config', () => {
 
   it('adds one benchmark-only project per platform after the existing ones', () => {
     const test = configure({ projects: [{ test: { name: 'unit' } }] });
-    const projects = test.projects as { test: { name: string; include: string[]; benchmark: { include: string[] }; provide: Record<string, unknown> } }[];
+    const projects = test.projects as {
+      test: { name: string; include: string[]; benchmark: { include: string[] }; provide: Record<string, unknown> };
+    }[];
     expect(projects.map((p) => p.test.name)).toEqual(['unit', 'native']);
     expect(projects[1]!.test.include).toEqual([]);
     expect(projects[1]!.test.benchmark.include).toEqual(['bench/**/*.bench.ts']);

@@ -87,7 +87,13 @@ describe('sortResults', () => {
       resultOf('native', 'cpu', [1]),
     ];
     const sorted = sortResults(rows, { platforms: ['native', 'docker', 'qemu-tcg'], benchmarks: ['cpu', 'fork'] });
-    expect(sorted.map((r) => `${r.benchmark}/${r.platform}`)).toEqual(['cpu/native', 'cpu/docker', 'cpu/mine', 'fork/qemu-tcg', 'mine-bench/native']);
+    expect(sorted.map((r) => `${r.benchmark}/${r.platform}`)).toEqual([
+      'cpu/native',
+      'cpu/docker',
+      'cpu/mine',
+      'fork/qemu-tcg',
+      'mine-bench/native',
+    ]);
     expect(orderBy(['b', 'a', 'b', 'c'], ['c'])).toEqual(['c', 'b', 'a']);
   });
 });
@@ -97,7 +103,16 @@ describe('skipLines', () => {
     const { skipLines } = await import('../../src/reporters/virtbench-reporter.js');
     const { withSummary } = await import('../../src/results/results-file.js');
     const row = (platform: string, benchmark: string, skipReason?: string) =>
-      withSummary({ platform, benchmark, title: '', unit: 's', better: 'lower' as const, status: skipReason ? ('skipped' as const) : ('passed' as const), skipReason, samples: [] });
+      withSummary({
+        platform,
+        benchmark,
+        title: '',
+        unit: 's',
+        better: 'lower' as const,
+        status: skipReason ? ('skipped' as const) : ('passed' as const),
+        skipReason,
+        samples: [],
+      });
     expect(
       skipLines([
         row('qemu-kvm', 'cpu', 'KVM is not usable here'),

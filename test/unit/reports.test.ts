@@ -32,7 +32,9 @@ describe('renderMarkdown', () => {
     const md = renderMarkdown(slower, compareResults(run, slower));
     expect(md).toContain('| benchmark | unit | native |');
     expect(md).toContain('| disk-random | IOPS (higher) | 50.0k ±0.0% |');
-    expect(md).toMatch(/\| native \| disk-random \| 64\.0k IOPS \| 50\.0k IOPS \| -22% \[-2\d%, -2\d%\], p=0\.0\d\d \| \*\*REGRESSED\*\* \(fails the gate\) \|/);
+    expect(md).toMatch(
+      /\| native \| disk-random \| 64\.0k IOPS \| 50\.0k IOPS \| -22% \[-2\d%, -2\d%\], p=0\.0\d\d \| \*\*REGRESSED\*\* \(fails the gate\) \|/,
+    );
     expect(md).toContain('| docker | mem | - | - |  | removed |');
     expect(md.length).toBeLessThan(65_536);
     const full = renderMarkdown(run);
@@ -46,8 +48,20 @@ describe('toGithubBenchmark', () => {
   it('splits entries by direction with median, range and extra', () => {
     const { biggerIsBetter, smallerIsBetter } = toGithubBenchmark(run);
     expect(biggerIsBetter).toEqual([
-      { name: 'disk-random (native)', unit: 'IOPS', value: 64_000, range: '± 0', extra: 'median of 5 runs, standard profile; IQR 64.0k..64.0k' },
-      { name: 'disk-random (docker)', unit: 'IOPS', value: 52_000, range: '± 0', extra: 'median of 5 runs, standard profile; IQR 52.0k..52.0k' },
+      {
+        name: 'disk-random (native)',
+        unit: 'IOPS',
+        value: 64_000,
+        range: '± 0',
+        extra: 'median of 5 runs, standard profile; IQR 64.0k..64.0k',
+      },
+      {
+        name: 'disk-random (docker)',
+        unit: 'IOPS',
+        value: 52_000,
+        range: '± 0',
+        extra: 'median of 5 runs, standard profile; IQR 52.0k..52.0k',
+      },
     ]);
     expect(smallerIsBetter.map((e) => e.name)).toEqual(['mem (native)']); // the failed docker mem is left out
   });

@@ -36,7 +36,12 @@ describe('formatCell', () => {
 
 describe('layoutColumns', () => {
   it('aligns columns two spaces apart without trailing blanks', () => {
-    expect(layoutColumns([['a', 'bb', 'c'], ['ccc', 'd', '']])).toEqual(['a    bb  c', 'ccc  d']);
+    expect(
+      layoutColumns([
+        ['a', 'bb', 'c'],
+        ['ccc', 'd', ''],
+      ]),
+    ).toEqual(['a    bb  c', 'ccc  d']);
   });
 });
 
@@ -57,7 +62,10 @@ describe('renderComparison', () => {
   });
 
   it('falls back to the first platform as baseline and marks variants', () => {
-    const results = [result('docker', 'fork-threads', [1], { variant: 'threads' }), result('qemu-tcg', 'fork', [4], { variant: 'threads' })];
+    const results = [
+      result('docker', 'fork-threads', [1], { variant: 'threads' }),
+      result('qemu-tcg', 'fork', [4], { variant: 'threads' }),
+    ];
     const table = renderComparison(results, ['docker', 'qemu-tcg']);
     expect(table.baseline).toBe('docker');
     expect(table.lines.join('\n')).toContain('fork (threads)');

@@ -90,7 +90,12 @@ function parseFile(path: string): AptSource[] {
 export function hostAptSource(env: NodeJS.ProcessEnv = process.env, aptDir = APT_DIR): HostAptSource {
   let files = [join(aptDir, 'sources.list')];
   try {
-    files.push(...readdirSync(join(aptDir, 'sources.list.d')).sort().filter((f) => f.endsWith('.sources') || f.endsWith('.list')).map((f) => join(aptDir, 'sources.list.d', f)));
+    files.push(
+      ...readdirSync(join(aptDir, 'sources.list.d'))
+        .sort()
+        .filter((f) => f.endsWith('.sources') || f.endsWith('.list'))
+        .map((f) => join(aptDir, 'sources.list.d', f)),
+    );
   } catch {
     // no sources.list.d
   }

@@ -10,7 +10,10 @@ import { runSync } from './command.js';
 
 export function findExecutable(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const dirs = [...(env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/local/sbin'];
-  return dirs.filter(Boolean).map((d) => join(d, name)).find((p) => existsSync(p));
+  return dirs
+    .filter(Boolean)
+    .map((d) => join(d, name))
+    .find((p) => existsSync(p));
 }
 
 export function isAlive(pid: number): boolean {
@@ -55,7 +58,7 @@ export function terminateSync(pid: number | undefined, graceMs: number): void {
   if (pid === undefined) return;
   try {
     process.kill(pid, 'SIGTERM');
-    for (const until = Date.now() + graceMs; Date.now() < until && isAlive(pid); ) Atomics.wait(pause, 0, 0, 25);
+    for (const until = Date.now() + graceMs; Date.now() < until && isAlive(pid);) Atomics.wait(pause, 0, 0, 25);
     if (isAlive(pid)) process.kill(pid, 'SIGKILL');
   } catch {
     // already gone

@@ -74,7 +74,11 @@ function processesNaming(dir: string): number[] {
   }
   return entries
     .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid)
-    .filter((pid) => readText(`/proc/${pid}/cmdline`).split('\0').some((arg) => arg.includes(dir)))
+    .filter((pid) =>
+      readText(`/proc/${pid}/cmdline`)
+        .split('\0')
+        .some((arg) => arg.includes(dir)),
+    )
     .map(Number);
 }
 

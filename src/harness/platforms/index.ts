@@ -27,7 +27,8 @@ export const PLATFORM_OPTION_KEYS: readonly string[] = FAMILIES.flatMap((family)
 
 function familyOf(name: string): PlatformFamily {
   const family = FAMILIES.find((f) => f.names.includes(name));
-  if (!family) throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown platform "${name}"; valid platforms: ${PLATFORM_NAMES.join(', ')}`);
+  if (!family)
+    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown platform "${name}"; valid platforms: ${PLATFORM_NAMES.join(', ')}`);
   return family;
 }
 
