@@ -4,16 +4,8 @@ import { dirname } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
 import type { Log } from '../../host/log.js';
 import { cacheDir } from '../../host/paths.js';
-import {
-  factsCodec,
-  PlatformUnavailableError,
-  type FactsOf,
-  type Platform,
-  type PlatformFamily,
-  type ProvisionContext,
-  type Provisioned,
-  type StartedPlatform,
-} from '../../platform.js';
+import { factsCodec, PlatformUnavailableError } from '../../platform.js';
+import type { FactsOf, Platform, PlatformFamily, ProvisionContext, Provisioned, StartedPlatform } from '../../platform.js';
 import { ensureGuestImage, guestHostAvailability, type GuestImage } from './guest-image.js';
 import { GUEST_WORK_DIR } from './guest-recipe.js';
 import { qemuVersion } from './host-tools.js';

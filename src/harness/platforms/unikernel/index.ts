@@ -4,15 +4,8 @@ import { VirtbenchError } from '../../../errors.js';
 import { buildProgram } from '../../build.js';
 import { cacheDir, fixturesDir } from '../../host/paths.js';
 import { createWorkDir, removeWorkDir } from '../../host/work-dir.js';
-import {
-  factsCodec,
-  type FactsOf,
-  type Platform,
-  type PlatformFamily,
-  type ProvisionContext,
-  type Provisioned,
-  type StartedPlatform,
-} from '../../platform.js';
+import { factsCodec } from '../../platform.js';
+import type { FactsOf, Platform, PlatformFamily, ProvisionContext, Provisioned, StartedPlatform } from '../../platform.js';
 import {
   MACHINE_TYPE,
   QEMU_BINARY,
