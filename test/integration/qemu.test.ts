@@ -1,12 +1,19 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
 import { cacheDir } from '../../src/harness/host/paths.js';
-import { isPlatformUnavailable, type PlatformInfo, type Provisioned, type StartedPlatform } from '../../src/harness/platform.js';
+import {
+  isPlatformUnavailable,
+  type ConnectionFacts,
+  type PlatformInfo,
+  type Provisioned,
+  type StartedPlatform,
+} from '../../src/harness/platform.js';
 import { createQemuPlatform } from '../../src/harness/platforms/qemu/index.js';
 import { PROFILES, type Profile } from '../../src/harness/profiles.js';
 import { ensureGuestImage } from '../../src/harness/platforms/qemu/guest-image.js';
 import { kvmAvailability, readKvmHostFacts } from '../../src/harness/platforms/qemu/kvm.js';
+import { qmpExecute } from '../../src/harness/platforms/qemu/qmp.js';
 import { prepareWorkload } from '../../src/harness/runner.js';
 import { WORKLOAD_NAMES, workloads } from '../../src/harness/workloads.js';
 import { processesMentioning, workDirs } from './helpers.js';
@@ -136,28 +143,37 @@ test('a guest that does not answer in time fails with a clear error and leaves n
   expect(await workDirs('qemu-tcg-impatient')).toEqual([]);
 }, 300_000);
 
-/** The scheduler state of a process once signals have settled: T when stopped (SIGSTOP). */
-async function processState(pid: number): Promise<string> {
-  await new Promise((r) => setTimeout(r, 300)); // a stop or continue signal takes effect asynchronously
-  return /^\d+ \(.*\) (\S)/s.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1] ?? '?';
+/** QEMU's own view of the guest: "paused" or "running". */
+async function guestStatus(facts: ConnectionFacts): Promise<string> {
+  return ((await qmpExecute(String(facts.qmpSocket), 'query-status')) as { status: string }).status;
 }
 
-test('the qcow2 + IDE variant runs fio on an IDE disk holding a qcow2 image; idle, the guest is frozen', async (t) => {
+/** Seconds since the guest booted, by the guest's own CLOCK_MONOTONIC-based uptime. */
+async function guestUptime(platform: StartedPlatform): Promise<number> {
+  return Number((await platform.exec(['cat', '/proc/uptime'])).stdout.split(' ')[0]);
+}
+
+test('the qcow2 + IDE variant runs fio on an IDE disk holding a qcow2 image; idle, the guest is paused, and its clock runs after a long pause', async (t) => {
   needTcg(t);
   const variant = createQemuPlatform({ accel: 'tcg', format: 'qcow2', bus: 'ide' });
   expect(variant.name).toBe('qemu-tcg-qcow2-ide');
   const provisioned = await variant.provision(context);
-  const pid = Number(provisioned.facts.qemuPid);
-  expect(await processState(pid)).toBe('T'); // provisioned, nobody connected: costs no CPU
+  expect(await guestStatus(provisioned.facts)).toBe('paused'); // provisioned, nobody connected: costs no CPU
+  // Longer than half the HPET's 32-bit wrap (21.5 s at 100 MHz): after a SIGSTOP this long, the guest's
+  // clock stood still for seconds after the resume, and fork measured 0 s (the silent zero).
+  await new Promise((r) => setTimeout(r, 30_000));
   const platform = await variant.connect(provisioned.facts);
-  expect(await processState(pid)).not.toBe('T');
+  expect(await guestStatus(provisioned.facts)).toBe('running');
   try {
+    expect(await platform.describe()).toMatchObject({ diskFormat: 'qcow2', diskBus: 'ide', guestClocksource: expect.any(String) });
+    const before = await guestUptime(platform);
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(await guestUptime(platform)).toBeGreaterThan(before + 1);
     expect((await platform.exec(['df', '-P', platform.workDir])).stdout).toMatch(/\n\/dev\/sda\s/);
-    expect(await platform.describe()).toMatchObject({ diskFormat: 'qcow2', diskBus: 'ide' });
     const fio = await prepareWorkload(platform, workloads['disk-random'], profile, { cacheDir: context.cacheDir });
     expect((await fio.runOnce()).value).toBeGreaterThan(0);
     await platform.close();
-    expect(await processState(pid)).toBe('T');
+    expect(await guestStatus(provisioned.facts)).toBe('paused');
   } finally {
     await platform.close();
     await provisioned.stop();

@@ -14,6 +14,7 @@ const layout: GuestLayout = {
   sshPort: 40022,
   servicePort: 40080,
   pidFile: '/run dir/qemu.pid',
+  qmpSocket: '/run dir/qmp.sock',
   consoleLog: '/run dir/console.log',
 };
 
@@ -27,6 +28,7 @@ describe('qemuArgv', () => {
     const argv = qemuArgv(layout);
     expect(argv[0]).toBe('qemu-system-x86_64');
     expect(values(argv, '-pidfile')).toEqual(['/run dir/qemu.pid']);
+    expect(values(argv, '-qmp')).toEqual(['unix:/run dir/qmp.sock,server=on,wait=off']);
     expect(argv.join(' ')).not.toMatch(/['"]/);
   });
 

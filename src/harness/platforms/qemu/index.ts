@@ -12,6 +12,7 @@ import { qemuVersion } from './host-tools.js';
 import { kvmAvailability, probeKvm, readKvmHostFacts, sharedKvmProbe } from './kvm.js';
 import { GUEST_SERVICE_PORT, MACHINE_TYPE, cpuModel, type Accel, type DiskBus, type DiskFormat } from './qemu-argv.js';
 import { bootGuest, type RunningGuest } from './qemu-guest.js';
+import { pauseGuest, resumeGuest } from './qmp.js';
 import { commandLine, connectSsh, shellQuote, type SshSession } from './ssh.js';
 
 /* What the unikernel platform uses of this folder: the guest image, its host checks, the KVM rule and QEMU itself. */
@@ -63,7 +64,7 @@ const FACTS = {
   clientKey: 'string',
   hostKey: 'string',
   workDir: 'string',
-  qemuPid: 'number',
+  qmpSocket: 'string',
   info: 'info',
 } as const;
 type QemuFacts = FactsOf<typeof FACTS>;
@@ -120,7 +121,7 @@ export function createQemuPlatform(options: QemuPlatformOptions): Platform {
         clientKey: image.clientKey,
         hostKey: image.manifest.hostKey.publicBlob,
         workDir: GUEST_WORK_DIR,
-        qemuPid: guest.pid,
+        qmpSocket: guest.qmpSocket,
         info: {
           hostKeyFingerprint: image.manifest.hostKey.fingerprint,
           qemu: version,
@@ -140,7 +141,7 @@ export function createQemuPlatform(options: QemuPlatformOptions): Platform {
       ssh = await sessionFor(name, connection);
       // The work directory must be on the benchmark disk, not the root disk or a tmpfs.
       const check = await ssh.run(
-        `mountpoint -q /mnt/bench && test -d ${shellQuote(GUEST_WORK_DIR)} && grep -m1 'model name' /proc/cpuinfo`,
+        `mountpoint -q /mnt/bench && test -d ${shellQuote(GUEST_WORK_DIR)} && cat ${CLOCKSOURCE} && grep -m1 'model name' /proc/cpuinfo`,
       );
       if (check.exitCode !== 0) {
         const why = check.stderr.trim() || `exit ${check.exitCode}`;
@@ -148,19 +149,21 @@ export function createQemuPlatform(options: QemuPlatformOptions): Platform {
           platform: name,
         });
       }
-      connection.info.guestCpu = check.stdout.split(':').slice(1).join(':').trim();
+      const [clocksource, cpuLine] = check.stdout.trim().split('\n');
+      // Which clock the workloads' CLOCK_MONOTONIC reads in the guest (hpet under TCG, whose TSC is marked unstable).
+      connection.info.guestClocksource = clocksource?.trim() ?? 'unknown';
+      connection.info.guestCpu = (cpuLine ?? '').split(':').slice(1).join(':').trim();
       // Closed before the guest is frozen: a frozen server would trip ssh2's keepalive.
       ssh.close();
       let stopped = false;
-      // Vitest provisions every project before the first benchmark: keep this guest frozen until one connects.
-      freeze(guest.pid);
+      // Vitest provisions every project before the first benchmark: keep this guest paused until one connects.
+      await pauseGuest(guest.qmpSocket, name);
       return {
         facts: facts.encode(connection),
         async stop() {
           if (stopped) return;
           stopped = true;
           // Nothing in the guest is kept (root is an overlay, the benchmark disk is scratch): no need to power off politely.
-          thaw(guest.pid);
           await guest.kill();
         },
         stopSync() {
@@ -186,7 +189,7 @@ export function createQemuPlatform(options: QemuPlatformOptions): Platform {
     provision,
     async connect(encoded) {
       const connection = facts.decode(encoded);
-      thaw(connection.qemuPid);
+      await resumeGuest(connection.qmpSocket, name);
       return connectQemu(name, connection, await sessionFor(name, connection));
     },
   };
@@ -204,21 +207,11 @@ async function sessionFor(platform: string, facts: QemuFacts): Promise<SshSessio
 
 /*
  * An idle guest is not free under TCG (about 1 % of a core each): while
- * other platforms are measured, a provisioned guest is stopped with SIGSTOP
- * and continued when a benchmark connects. Bench files of one project run one
- * after another, so the last close() freezes it again.
+ * other platforms are measured, a provisioned guest is paused through QMP
+ * (never SIGSTOP: see qmp.ts) and resumed when a benchmark connects. Bench
+ * files of one project run one after another, so close() pauses it again.
  */
-function freeze(pid: number): void {
-  if (pid > 0) process.kill(pid, 'SIGSTOP');
-}
-
-function thaw(pid: number): void {
-  try {
-    if (pid > 0) process.kill(pid, 'SIGCONT');
-  } catch {
-    // QEMU is gone: the ssh connection that follows fails with the reason
-  }
-}
+const CLOCKSOURCE = '/sys/devices/system/clocksource/clocksource0/current_clocksource';
 
 function connectQemu(name: string, facts: QemuFacts, ssh: SshSession): StartedPlatform {
   const { workDir } = facts;
@@ -263,11 +256,8 @@ function connectQemu(name: string, facts: QemuFacts, ssh: SshSession): StartedPl
       if (closed) return;
       closed = true;
       ssh.close();
-      try {
-        freeze(facts.qemuPid);
-      } catch {
-        // the guest is gone (killed, or stopped by its owner): nothing to freeze
-      }
+      // The guest is gone when this fails (killed, or stopped by its owner): nothing to pause.
+      await pauseGuest(facts.qmpSocket, name).catch(() => {});
     },
   };
 }

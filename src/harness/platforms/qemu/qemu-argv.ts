@@ -34,6 +34,8 @@ export interface GuestLayout {
   sshPort: number;
   servicePort: number;
   pidFile: string;
+  /** QEMU's monitor (QMP), on which the guest is paused and resumed. */
+  qmpSocket: string;
   consoleLog: string;
 }
 
@@ -90,5 +92,6 @@ export function qemuArgv(layout: GuestLayout): string[] {
     '-device', 'virtio-net-pci,netdev=net0',
     '-serial', `file:${layout.consoleLog}`,
     '-pidfile', layout.pidFile,
+    '-qmp', `unix:${layout.qmpSocket},server=on,wait=off`,
   ];
 }

@@ -35,6 +35,8 @@ export interface BootOptions {
 
 export interface RunningGuest {
   readonly pid: number;
+  /** QEMU's monitor: pause and resume the guest there (see qmp.ts). */
+  readonly qmpSocket: string;
   readonly sshPort: number;
   readonly servicePort: number;
   readonly bootMs: number;
@@ -95,6 +97,7 @@ export async function bootGuest(image: GuestImage, options: BootOptions): Promis
         sshPort: await freeLoopbackPort(),
         servicePort: await freeLoopbackPort(),
         pidFile: join(runDir, 'qemu.pid'),
+        qmpSocket: join(runDir, 'qmp.sock'),
         consoleLog: join(runDir, 'console.log'),
       };
       const started = await startQemu(layout, runDir, options);
@@ -136,6 +139,7 @@ async function startQemu(layout: GuestLayout, runDir: string, options: BootOptio
   const bootMs = performance.now() - t0;
   const guest: RunningGuest = {
     pid: child.pid ?? -1,
+    qmpSocket: layout.qmpSocket,
     sshPort: layout.sshPort,
     servicePort: layout.servicePort,
     bootMs,
