@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'vite';
 import type { TestProjectInlineConfiguration } from 'vitest/config';
 import { VirtbenchError } from './errors.js';
+import type { Question } from './results/schema.js';
 
 import { PROFILE_NAMES, resolveProfile, type Profile } from './harness/profiles.js';
 import { resolveUntilStable, type UntilStable } from './harness/run-count.js';
@@ -10,6 +11,9 @@ import { cacheDir } from './harness/host/paths.js';
 import {
   PLATFORM_NAMES,
   PLATFORM_OPTION_KEYS,
+  basePlatform,
+  isKnownPlatform,
+  questionsFor,
   validatePlatformOptions,
   type PlatformOptions,
   type PlatformSettings,
@@ -39,6 +43,8 @@ export interface VirtbenchOptions extends PlatformOptions {
    * maxRuns (default 30). VIRTBENCH_UNTIL_SD and VIRTBENCH_MAX_RUNS override it.
    */
   untilStable?: UntilStable;
+  /** An A/A run: measure this one platform twice, as "<platform>" and "<platform>#2". VIRTBENCH_AA overrides it. */
+  aa?: string;
 }
 
 const OPTION_NAMES = [
@@ -50,6 +56,7 @@ const OPTION_NAMES = [
   'threshold',
   'failThreshold',
   'untilStable',
+  'aa',
   ...PLATFORM_OPTION_KEYS,
 ];
 const BENCH_SUFFIX = ' (bench)';
@@ -75,7 +82,15 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
       throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown virtbench option "${key}"; valid options: ${OPTION_NAMES.join(', ')}`);
     }
   }
-  const platforms = options.platforms ?? PLATFORM_NAMES;
+  const aa = env.VIRTBENCH_AA || options.aa;
+  if (aa !== undefined && !(typeof aa === 'string' && PLATFORM_NAMES.includes(aa))) {
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_OPTION',
+      `A/A platform (VIRTBENCH_AA or option "aa") must be one platform; valid platforms: ${PLATFORM_NAMES.join(', ')}`,
+    );
+  }
+  // An A/A run measures one platform twice, under its name and as "<name>#2", and nothing else.
+  const platforms = aa ? [aa, `${aa}#2`] : (options.platforms ?? PLATFORM_NAMES);
   if (!Array.isArray(platforms) || platforms.length === 0) {
     throw new VirtbenchError(
       'VIRTBENCH_BAD_OPTION',
@@ -83,8 +98,11 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
     );
   }
   for (const name of platforms) {
-    if (!PLATFORM_NAMES.includes(name)) {
-      throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown platform "${name}"; valid platforms: ${PLATFORM_NAMES.join(', ')}`);
+    if (!isKnownPlatform(name)) {
+      throw new VirtbenchError(
+        'VIRTBENCH_BAD_OPTION',
+        `unknown platform "${name}"; valid platforms: ${PLATFORM_NAMES.join(', ')} (or one of them as "<platform>#<label>", measured twice)`,
+      );
     }
   }
   if (new Set(platforms).size !== platforms.length) {
@@ -171,6 +189,17 @@ function isVirtbenchReporter(entry: unknown): boolean {
   return (instance as { isVirtbenchReporter?: unknown } | null)?.isVirtbenchReporter === true;
 }
 
+/** For each platform measured twice ("native" and "native#2"): how small a difference this machine resolves, per benchmark. */
+function aaQuestions(platforms: readonly string[]): Question[] {
+  return platforms
+    .filter((name) => name.includes('#') && platforms.includes(basePlatform(name)))
+    .map((name) => ({
+      question: `A/A: ${basePlatform(name)} measured twice; the smallest difference this machine can tell apart:`,
+      aa: true,
+      comparisons: [{ platform: name, against: basePlatform(name), benchmarks: [...WORKLOAD_NAMES] }],
+    }));
+}
+
 /**
  * The Vitest plugin: one project per platform, `--project <platform>` selecting
  * that platform's benchmarks, and the virtbench reporter.
@@ -184,6 +213,7 @@ export function virtbench(userOptions: VirtbenchOptions = {}): Plugin {
     // Columns in the order of the config (native, the reference, first); rows in the workloads' order.
     order: { platforms: ['native', ...options.platforms.filter((p) => p !== 'native')], benchmarks: WORKLOAD_NAMES },
     describeHost: hostEnvironment,
+    questions: [...questionsFor(options.platforms), ...aaQuestions(options.platforms)],
   });
   return {
     name: 'virtbench',

@@ -1,5 +1,5 @@
 import { VirtbenchError } from '../errors.js';
-import type { EnvironmentFacts } from '../results/schema.js';
+import type { EnvironmentFacts, Question } from '../results/schema.js';
 import type { BuiltProgram } from './build.js';
 import type { ExecResult } from './exec-result.js';
 import type { Log } from './host/log.js';
@@ -182,4 +182,6 @@ export interface PlatformFamily<Options = unknown> {
   readonly optionsKey?: string;
   /** Checks the user's options once, where they come in; throws VirtbenchError VIRTBENCH_BAD_OPTION. */
   validateOptions?(value: unknown): Options;
+  /** What comparing these platforms (with each other or with native) answers; the report answers it from the figures. */
+  readonly questions?: readonly Question[];
 }

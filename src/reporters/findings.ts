@@ -1,27 +1,60 @@
-import { baselinePlatform } from './ordering.js';
-import type { BenchmarkResult } from '../results/schema.js';
-import { performanceRatio } from '../results/statistics.js';
-import { benchmarkLabel, formatPercent, formatValue } from './table.js';
+import type { BenchmarkResult, Question, ResultsFile } from '../results/schema.js';
+import { baselinePlatform, tablePlatforms } from './ordering.js';
+import type { RatioEstimate } from '../results/statistics.js';
+import { formatPercent, formatRatioWithCi, formatValue, ratioToBaseline } from './table.js';
 
-/**
- * One sentence per benchmark and platform, stating measured ratios and their
- * spread against the baseline platform. Numbers only: no canned explanations.
+/*
+ * Findings answer the questions the run's platforms pose, one sentence each,
+ * from the measured figures and their 95 % intervals: a difference the noise
+ * explains is said to be none this machine can resolve. Platforms without a
+ * question of their own are compared with the baseline platform.
  */
-export function findings(results: readonly BenchmarkResult[], platforms: readonly string[]): string[] {
+
+/** The questions of the file, or else: what each platform costs against the baseline, on every benchmark. */
+export function questionsOf(file: Pick<ResultsFile, 'results' | 'questions'>): Question[] {
+  if (file.questions && file.questions.length > 0) return file.questions;
+  const platforms = tablePlatforms(file.results);
   const baseline = baselinePlatform(platforms);
+  const benchmarks = [...new Set(file.results.map((r) => r.benchmark))];
+  return platforms
+    .filter((p) => p !== baseline)
+    .map((platform) => ({
+      question: `What does ${platform} cost against ${baseline}?`,
+      comparisons: [{ platform, against: baseline!, benchmarks }],
+    }));
+}
+
+/** How far the 95 % interval reaches from 1: differences smaller than this, this machine cannot tell apart. */
+export function resolution(estimate: RatioEstimate): number {
+  return Math.max(Math.abs(1 - estimate.ci95[0]), Math.abs(estimate.ci95[1] - 1));
+}
+
+function answer(result: BenchmarkResult, against: BenchmarkResult, aa: boolean): string | undefined {
+  const estimate = ratioToBaseline(result, against);
+  if (!estimate) return undefined;
+  if (aa)
+    return `${result.benchmark} ±${formatPercent(resolution(estimate))} (${result.platform} ${formatRatioWithCi(estimate)} ${against.platform})`;
+  const figures = `${result.platform} ${formatValue(result.summary!.median)}, ${against.platform} ${formatValue(against.summary!.median)} ${result.unit}`;
+  const ratio = `${result.platform} ${formatRatioWithCi(estimate)} ${against.platform}`;
+  return estimate.resolved
+    ? `${result.benchmark}: ${ratio} (${figures}; ${result.better} is better)`
+    : `${result.benchmark}: no difference this machine can resolve (${ratio}; ${figures})`;
+}
+
+/** One line per question that the figures can answer: the question, then each comparison's answer. */
+export function findings(file: Pick<ResultsFile, 'results' | 'questions'>): string[] {
+  const find = (platform: string, benchmark: string) => file.results.find((r) => r.platform === platform && r.benchmark === benchmark);
   const lines: string[] = [];
-  for (const result of results) {
-    if (result.platform === baseline || result.status !== 'passed' || !result.summary) continue;
-    const base = results.find((r) => r.platform === baseline && r.benchmark === result.benchmark);
-    if (!base?.summary || base.status !== 'passed') continue;
-    const ratio = performanceRatio(result.summary.median, base.summary.median, result.better);
-    if (!Number.isFinite(ratio)) continue;
-    const describe = (r: BenchmarkResult) =>
-      `${formatValue(r.summary!.median)} ${r.unit}, IQR ±${formatPercent(r.summary!.relativeIqr / 2)}, ${r.summary!.n} runs`;
-    lines.push(
-      `${result.platform} ${benchmarkLabel(result)}: ${ratio.toFixed(2)}x ${baseline} ` +
-        `(${result.platform} ${describe(result)}; ${baseline} ${describe(base)}; ${result.better} is better)`,
+  for (const { question, comparisons, aa } of questionsOf(file)) {
+    const answers = comparisons.flatMap(({ platform, against, benchmarks }) =>
+      benchmarks.flatMap((benchmark) => {
+        const result = find(platform, benchmark);
+        const base = find(against, benchmark);
+        const text = result && base ? answer(result, base, aa === true) : undefined;
+        return text ? [text] : [];
+      }),
     );
+    if (answers.length > 0) lines.push(`${question} ${answers.join('; ')}.`);
   }
   return lines;
 }

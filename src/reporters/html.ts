@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Comparison } from './compare.js';
+import { driftWarnings } from './drift.js';
 import { findings } from './findings.js';
 import { baselinePlatform, tablePlatforms } from './ordering.js';
 import type { ResultsFile } from '../results/schema.js';
@@ -96,7 +97,7 @@ export async function renderHtml(file: ResultsFile, comparisons?: readonly Compa
     ...Object.entries(file.environment.host).map(([k, v]) => ['host', k, String(v)]),
     ...Object.entries(file.environment.platforms).flatMap(([p, info]) => Object.entries(info).map(([k, v]) => [p, k, String(v)])),
   ];
-  const facts = findings(file.results, platforms);
+  const facts = [...driftWarnings(file.results, baseline).map((w) => `Warning: ${w}`), ...findings(file)];
 
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>virtbench report</title>

@@ -1,4 +1,5 @@
 import type { Comparison } from './compare.js';
+import { driftWarnings } from './drift.js';
 import { findings } from './findings.js';
 import type { ResultsFile } from '../results/schema.js';
 import { benchmarkLabel, formatCell, formatChange, formatPercent, formatValue } from './table.js';
@@ -73,7 +74,7 @@ export function renderMarkdown(file: ResultsFile, comparisons?: readonly Compari
     );
   }
 
-  const facts = findings(file.results, platforms);
+  const facts = [...driftWarnings(file.results, baseline).map((w) => `**Warning:** ${w}`), ...findings(file)];
   if (facts.length > 0) out.push('', '### Findings', '', ...facts.map((f) => `- ${f}`));
   return out.join('\n') + '\n';
 }

@@ -1,7 +1,7 @@
 import { baselinePlatform } from './ordering.js';
 import type { Comparison } from './compare.js';
 import type { BenchmarkResult } from '../results/schema.js';
-import { performanceRatio } from '../results/statistics.js';
+import { ratioEstimate, type RatioEstimate } from '../results/statistics.js';
 
 /*
  * The cross-platform comparison as plain strings: rows are benchmarks,
@@ -32,6 +32,26 @@ export function benchmarkLabel(result: Pick<BenchmarkResult, 'benchmark' | 'vari
   return result.variant && !result.benchmark.includes(result.variant) ? `${result.benchmark} (${result.variant})` : result.benchmark;
 }
 
+/** The performance ratio of a passed result to the baseline's, with its interval; undefined where there is none. */
+export function ratioToBaseline(result: BenchmarkResult, baseline: BenchmarkResult | undefined): RatioEstimate | undefined {
+  if (!baseline || baseline === result || baseline.status !== 'passed' || result.status !== 'passed') return undefined;
+  return ratioEstimate(
+    baseline.samples.map((s) => s.value),
+    result.samples.map((s) => s.value),
+    result.better,
+  );
+}
+
+/** "0.87x", or "≈1x" when the 95 % interval of the ratio contains 1: never a difference the noise explains. */
+export function formatRatio(estimate: RatioEstimate): string {
+  return estimate.resolved ? `${estimate.ratio.toFixed(2)}x` : '≈1x';
+}
+
+/** "0.87x [0.84, 0.90]" */
+export function formatRatioWithCi(estimate: RatioEstimate): string {
+  return `${estimate.ratio.toFixed(2)}x [${estimate.ci95[0].toFixed(2)}, ${estimate.ci95[1].toFixed(2)}]`;
+}
+
 /** One cell: median with its relative IQR, and the performance ratio to the baseline platform. */
 export function formatCell(result: BenchmarkResult | undefined, baseline: BenchmarkResult | undefined): string {
   if (!result) return '-';
@@ -42,10 +62,8 @@ export function formatCell(result: BenchmarkResult | undefined, baseline: Benchm
   }
   if (!result.summary) return 'no runs';
   let cell = `${formatValue(result.summary.median)} ±${formatPercent(result.summary.relativeIqr / 2)}`;
-  if (baseline && baseline !== result && baseline.summary && baseline.status === 'passed') {
-    const ratio = performanceRatio(result.summary.median, baseline.summary.median, result.better);
-    if (Number.isFinite(ratio)) cell += `  ${ratio.toFixed(2)}x`;
-  }
+  const estimate = ratioToBaseline(result, baseline);
+  if (estimate) cell += `  ${formatRatio(estimate)}`;
   return cell;
 }
 
@@ -91,7 +109,8 @@ export function renderComparison(results: BenchmarkResult[], platforms: string[]
       rule,
       ...lines.slice(1),
       rule,
-      `median ±half the IQR (relative); Nx = performance vs ${baseline ?? 'baseline'}, above 1 is better`,
+      `median ±half the IQR (relative); Nx = performance vs ${baseline ?? 'baseline'}, above 1 is better; ` +
+        '≈1x = no difference this machine can resolve (the 95% interval of the ratio contains 1)',
     ],
   };
 }

@@ -1,9 +1,10 @@
 import { relative, resolve } from 'node:path';
 import type { Reporter, TestCase, Vitest } from 'vitest/node';
-import type { BenchmarkRecord } from '../results/schema.js';
 import { readResults, withSummary, writeResults } from '../results/results-file.js';
-import { RESULTS_SCHEMA, type BenchmarkResult, type ResultsFile } from '../results/schema.js';
-import { sortResults, tablePlatforms, type ReportOrder } from './ordering.js';
+import { RESULTS_SCHEMA, type BenchmarkRecord, type BenchmarkResult, type Question, type ResultsFile } from '../results/schema.js';
+import { findings } from './findings.js';
+import { driftWarnings } from './drift.js';
+import { baselinePlatform, sortResults, tablePlatforms, type ReportOrder } from './ordering.js';
 import { resolveBaseline } from './baselines.js';
 import { compareResults, gateFails } from './compare.js';
 import { renderBaselineComparison, renderComparison } from './table.js';
@@ -17,6 +18,8 @@ export interface VirtbenchReporterOptions {
   order?: ReportOrder;
   /** The host's facts for results.json (the plugin passes the harness's reader: the reporter runs nothing itself). */
   describeHost?: (vitestVersion: string) => Promise<Record<string, string | number>>;
+  /** The questions the run's platforms pose; the findings answer them. */
+  questions?: Question[];
 }
 
 function firstLine(text: string): string {
@@ -86,6 +89,8 @@ export class VirtbenchReporter implements Reporter {
     log(`virtbench: ${this.options.profile} profile, ${platforms.join(' vs ')}`);
     for (const line of renderComparison(file.results, platforms).lines) log(line);
     for (const line of skipLines(file.results)) log(`  ${line}`);
+    for (const line of driftWarnings(file.results, baselinePlatform(platforms))) log(`  WARNING ${line}`);
+    for (const line of findings(file)) log(`  ${line}`);
     // The error text already names the platform and the workload.
     for (const failed of file.results.filter((r) => r.status === 'failed')) log(`  FAILED ${firstLine(failed.error ?? '')}`);
     try {
@@ -133,6 +138,7 @@ export class VirtbenchReporter implements Reporter {
       profile: this.options.profile,
       environment: { host: await this.host, platforms: this.platformInfo },
       results: sortResults(results, this.options.order),
+      ...(this.options.questions?.length ? { questions: this.options.questions } : {}),
     };
   }
 

@@ -54,6 +54,19 @@ export type BenchmarkRecord = Omit<BenchmarkResult, 'status' | 'error' | 'summar
   platformInfo?: EnvironmentFacts;
 };
 
+/**
+ * A question the report answers by comparing platforms (the seed's: does
+ * Docker cost CPU or memory? where does copy-on-write cost?...). The
+ * platforms that pose them declare them; the report answers from the figures.
+ */
+export interface Question {
+  question: string;
+  /** An A/A question: the same platform under two names; the answer is the resolution, not a difference. */
+  aa?: boolean;
+  /** Each: `platform` against `against`, on these benchmarks. */
+  comparisons: { platform: string; against: string; benchmarks: string[] }[];
+}
+
 export interface ResultsFile {
   schema: typeof RESULTS_SCHEMA;
   createdAt: string;
@@ -63,4 +76,6 @@ export interface ResultsFile {
     platforms: Record<string, EnvironmentFacts>;
   };
   results: BenchmarkResult[];
+  /** The questions the platforms of the run pose (optional: files from older runs have none). */
+  questions?: Question[];
 }

@@ -115,3 +115,20 @@ export function bootstrapRatioCi(a: readonly number[], b: readonly number[], bet
   ratios.sort((x, y) => x - y);
   return [quantile(ratios, 0.025), quantile(ratios, 0.975)];
 }
+
+/** A performance ratio to a baseline (> 1 is better), with its bootstrap 95 % interval. */
+export interface RatioEstimate {
+  ratio: number;
+  ci95: [number, number];
+  /** False when the interval contains 1: no difference this machine can resolve. */
+  resolved: boolean;
+}
+
+/** The ratio of medians of values to base, oriented by `better`, with its interval; undefined without runs on both sides. */
+export function ratioEstimate(base: readonly number[], values: readonly number[], better: 'higher' | 'lower'): RatioEstimate | undefined {
+  if (base.length === 0 || values.length === 0) return undefined;
+  const ratio = performanceRatio(median(values), median(base), better);
+  if (!Number.isFinite(ratio)) return undefined;
+  const ci95 = bootstrapRatioCi(base, values, better);
+  return { ratio, ci95, resolved: !(ci95[0] <= 1 && 1 <= ci95[1]) };
+}

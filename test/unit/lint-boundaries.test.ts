@@ -16,7 +16,8 @@ async function problemsOf(file: string, code: string): Promise<{ rule: string | 
   return result!.messages.filter((m) => m.severity === 2).map((m) => ({ rule: m.ruleId, message: m.message }));
 }
 
-describe('lint: the boundaries of the design', () => {
+// The first lint loads the parser and the import resolver: seconds on a loaded 2-core machine.
+describe('lint: the boundaries of the design', { timeout: 60_000 }, () => {
   it('refuses a reporter that imports platform code', async () => {
     const problems = await problemsOf(
       'src/reporters/planted.ts',

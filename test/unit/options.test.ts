@@ -48,6 +48,16 @@ describe('resolveOptions', () => {
     expect(errorOf(() => resolveOptions({}, { VIRTBENCH_PROFILE: 'fast' })).message).toMatch(/VIRTBENCH_PROFILE/);
   });
 
+  it('measures one platform twice for an A/A run, and accepts "<platform>#<label>" names', async () => {
+    expect(resolveOptions({}, { VIRTBENCH_AA: 'native' }).platforms).toEqual(['native', 'native#2']);
+    expect(resolveOptions({ platforms: ['native', 'native#b'] }, {}).platforms).toEqual(['native', 'native#b']);
+    expect(errorOf(() => resolveOptions({}, { VIRTBENCH_AA: 'vmware' })).message).toMatch(/A\/A platform .* valid platforms: .*native/);
+    expect(errorOf(() => resolveOptions({ platforms: ['vmware#2'] }, {})).message).toMatch(/unknown platform "vmware#2"/);
+    expect(errorOf(() => resolveOptions({ platforms: ['native#Bad Label'] }, {})).message).toMatch(/unknown platform/);
+    const { createPlatform } = await import('../../src/harness/platforms/index.js');
+    expect(createPlatform('native#2').name).toBe('native#2');
+  });
+
   it('resolves profiles by name and rejects others', () => {
     expect(resolveProfile(undefined).name).toBe('standard');
     expect(resolveProfile('assignment').runs).toBe(48);

@@ -19,9 +19,39 @@ const run = file(
 );
 
 describe('findings', () => {
-  it('states measured ratios and spreads only', () => {
-    expect(findings(run.results, ['native', 'docker'])).toEqual([
-      'docker disk-random: 0.81x native (docker 52.0k IOPS, IQR ±0.0%, 5 runs; native 64.0k IOPS, IQR ±0.0%, 5 runs; higher is better)',
+  it('answers each question with the ratio and its 95% interval, and says when the noise explains a difference', () => {
+    const questions = [
+      { question: 'Does Docker cost CPU or memory?', comparisons: [{ platform: 'docker', against: 'native', benchmarks: ['cpu', 'mem'] }] },
+      { question: 'Where does copy-on-write cost?', comparisons: [{ platform: 'docker', against: 'native', benchmarks: ['disk-random'] }] },
+      { question: 'Is there a question without figures?', comparisons: [{ platform: 'podman', against: 'native', benchmarks: ['cpu'] }] },
+    ];
+    const figures = [
+      // Recorded medians of a drifting run: docker looked 16 % slower on cpu, within the noise of 5 runs each.
+      result('native', 'cpu', [3.18e6, 2.9e6, 3.4e6, 2.7e6, 3.6e6]),
+      result('docker', 'cpu', [2.66e6, 3.3e6, 2.5e6, 3.5e6, 2.8e6]),
+      ...run.results,
+    ];
+    expect(findings({ results: figures, questions })).toEqual([
+      'Does Docker cost CPU or memory? cpu: no difference this machine can resolve (docker 0.88x [0.74, 1.21] native; docker 2.80M, native 3.18M kFLOPS).',
+      'Where does copy-on-write cost? disk-random: docker 0.81x [0.80, 0.83] native (docker 52.0k, native 64.0k IOPS; higher is better).',
+    ]);
+  });
+
+  it('answers an A/A question with the smallest difference this machine can tell apart', () => {
+    const aa = {
+      question: 'A/A: native measured twice; the smallest difference this machine can tell apart:',
+      aa: true,
+      comparisons: [{ platform: 'native#2', against: 'native', benchmarks: ['mem'] }],
+    };
+    const results = [result('native', 'mem', [0.34, 0.35, 0.34, 0.33, 0.34]), result('native#2', 'mem', [0.34, 0.34, 0.35, 0.34, 0.33])];
+    expect(findings({ results, questions: [aa] })).toEqual([
+      'A/A: native measured twice; the smallest difference this machine can tell apart: mem ±3.0% (native#2 1.00x [0.97, 1.03] native).',
+    ]);
+  });
+
+  it('without questions, compares every platform with native', () => {
+    expect(findings({ results: run.results })).toEqual([
+      'What does docker cost against native? disk-random: docker 0.81x [0.80, 0.83] native (docker 52.0k, native 64.0k IOPS; higher is better).',
     ]);
   });
 });

@@ -1,4 +1,5 @@
 import { VirtbenchError } from '../../errors.js';
+import type { Question } from '../../results/schema.js';
 import type { Platform, PlatformFamily } from '../platform.js';
 import { dockerPlatforms } from './docker/index.js';
 import { nativePlatforms } from './native/index.js';
@@ -25,8 +26,23 @@ export type PlatformSettings = Readonly<Record<string, unknown>>;
 export const PLATFORM_NAMES: readonly string[] = FAMILIES.flatMap((family) => family.names);
 export const PLATFORM_OPTION_KEYS: readonly string[] = FAMILIES.flatMap((family) => (family.optionsKey ? [family.optionsKey] : []));
 
+/**
+ * A platform may run under a second name, "<platform>#<label>" (native#2):
+ * the same platform measured as another project, for A/A runs that show how
+ * small a difference this machine can resolve.
+ */
+export function basePlatform(name: string): string {
+  const hash = name.indexOf('#');
+  return hash < 0 ? name : name.slice(0, hash);
+}
+
+export function isKnownPlatform(name: string): boolean {
+  const base = basePlatform(name);
+  return PLATFORM_NAMES.includes(base) && (base === name || /^[a-z0-9-]+$/.test(name.slice(base.length + 1)));
+}
+
 function familyOf(name: string): PlatformFamily {
-  const family = FAMILIES.find((f) => f.names.includes(name));
+  const family = FAMILIES.find((f) => f.names.includes(basePlatform(name)));
   if (!family)
     throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown platform "${name}"; valid platforms: ${PLATFORM_NAMES.join(', ')}`);
   return family;
@@ -42,8 +58,17 @@ export function validatePlatformOptions(options: Readonly<Record<string, unknown
   return settings;
 }
 
+/** The families' questions, reduced to the comparisons whose platforms are all in `platforms`. */
+export function questionsFor(platforms: readonly string[]): Question[] {
+  return FAMILIES.flatMap((family) => family.questions ?? []).flatMap(({ question, comparisons }) => {
+    const runnable = comparisons.filter((c) => platforms.includes(c.platform) && platforms.includes(c.against));
+    return runnable.length > 0 ? [{ question, comparisons: runnable }] : [];
+  });
+}
+
 export function createPlatform(name: string, settings: PlatformSettings = {}): Platform {
   const family = familyOf(name);
-  return family.create(name, family.optionsKey ? settings[family.optionsKey] : undefined);
+  const platform = family.create(basePlatform(name), family.optionsKey ? settings[family.optionsKey] : undefined);
+  return platform.name === name ? platform : { ...platform, name };
 }
 export type { UnikernelImageOptions };

@@ -87,6 +87,23 @@ export const dockerPlatforms: PlatformFamily = {
     if (!variant) throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown docker platform "${name}"`);
     return createDockerPlatform(variant);
   },
+  questions: [
+    { question: 'Does Docker cost CPU or memory?', comparisons: [{ platform: 'docker', against: 'native', benchmarks: ['cpu', 'mem'] }] },
+    {
+      question: 'Where does copy-on-write cost?',
+      comparisons: [
+        { platform: 'docker', against: 'native', benchmarks: ['disk-copyup'] },
+        { platform: 'docker', against: 'docker-volume', benchmarks: ['disk-copyup', 'disk-random'] },
+      ],
+    },
+    {
+      question: "What does Docker's network path cost?",
+      comparisons: [
+        { platform: 'docker', against: 'docker-hostnet', benchmarks: ['nginx'] },
+        { platform: 'docker-hostnet', against: 'native', benchmarks: ['nginx'] },
+      ],
+    },
+  ],
 };
 
 async function provisionDocker(

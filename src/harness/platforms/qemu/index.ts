@@ -49,9 +49,35 @@ const VARIANTS: Record<string, QemuPlatformOptions> = {
   'qemu-kvm-ide': { accel: 'kvm', bus: 'ide' },
 };
 
+const forEachAccel = (compare: (accel: Accel) => { platform: string; against: string; benchmarks: string[] }[]) =>
+  (['kvm', 'tcg'] as const).flatMap(compare);
+
 export const qemuPlatforms: PlatformFamily = {
   names: Object.keys(VARIANTS),
   create: (name) => createQemuPlatform({ ...VARIANTS[name]!, name }),
+  questions: [
+    {
+      question: 'What do hardware virtualization and binary translation cost?',
+      comparisons: forEachAccel((a) => [{ platform: `qemu-${a}`, against: 'native', benchmarks: ['cpu', 'mem'] }]),
+    },
+    {
+      question: 'What do IDE emulation and qcow2 cost?',
+      comparisons: forEachAccel((a) => [
+        { platform: `qemu-${a}-ide`, against: `qemu-${a}`, benchmarks: ['disk-random'] },
+        { platform: `qemu-${a}-qcow2`, against: `qemu-${a}`, benchmarks: ['disk-random'] },
+        { platform: `qemu-${a}`, against: 'native', benchmarks: ['disk-random'] },
+      ]),
+    },
+    {
+      // Processes against threads: what a VM adds to process creation (page tables, MMU) beyond running code.
+      question: 'Why is fork slower in a VM?',
+      comparisons: forEachAccel((a) => [{ platform: `qemu-${a}`, against: 'native', benchmarks: ['fork', 'fork-threads'] }]),
+    },
+    {
+      question: "What does the guest's network path (QEMU user networking) cost?",
+      comparisons: forEachAccel((a) => [{ platform: `qemu-${a}`, against: 'native', benchmarks: ['nginx'] }]),
+    },
+  ],
 };
 
 const KVM_PROBE_TIMEOUT_MS = 30_000;

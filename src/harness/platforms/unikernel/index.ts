@@ -65,6 +65,12 @@ export const unikernelPlatforms: PlatformFamily<UnikernelImageOptions> = {
   names: [NAME],
   create: (_name, image) => createUnikernelPlatform(image),
   optionsKey: 'unikernel',
+  questions: [
+    {
+      question: 'What does a single-application guest cost, and what do threads cost where fork() cannot run?',
+      comparisons: [{ platform: NAME, against: 'native', benchmarks: ['cpu', 'mem', 'fork-threads'] }],
+    },
+  ],
   validateOptions(value) {
     validateImageOptions(value);
     return value;
