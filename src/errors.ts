@@ -7,6 +7,7 @@ export type VirtbenchErrorCode =
   | 'VIRTBENCH_BUILD_FAILED'
   | 'VIRTBENCH_WORKLOAD_FAILED'
   | 'VIRTBENCH_BAD_OUTPUT'
+  | 'VIRTBENCH_IMPLAUSIBLE_FIGURE'
   | 'VIRTBENCH_BAD_RESULTS_FILE'
   | 'VIRTBENCH_BOOT_FAILED'
   | 'VIRTBENCH_BOOT_TIMEOUT'
@@ -70,5 +71,22 @@ export class BadOutputError extends VirtbenchError {
   constructor(workload: string, problem: string, output: string, platform?: string) {
     const shown = output.trim() ? tail(output, 8) : '(empty output)';
     super('VIRTBENCH_BAD_OUTPUT', `${workload}: ${problem}\noutput was:\n${shown}`, { platform });
+  }
+}
+
+/**
+ * A workload reported a figure that cannot be true (a run of 1800 process
+ * creations in 0 s): it fails its benchmark with the evidence rather than
+ * enter the results as a measurement.
+ */
+export class ImplausibleFigureError extends VirtbenchError {
+  constructor(platform: string, workload: string, figure: { value: number; unit: string }, problem: string, output: string) {
+    super(
+      'VIRTBENCH_IMPLAUSIBLE_FIGURE',
+      `${workload} reported ${figure.value} ${figure.unit}, which cannot be true: ${problem}\n` +
+        `output was:\n${tail(output, 3)}\n` +
+        "fix: the platform's clock or the workload's output is wrong (see the platform's facts in results.json, e.g. guestClocksource); this run was not recorded",
+      { platform },
+    );
   }
 }

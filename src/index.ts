@@ -16,6 +16,7 @@ export {
   type CommandWorkloadInput,
   type ServedWorkload,
   type ServedContext,
+  type MeasureContext,
   type Tool,
 } from './harness/workloads.js';
 export { parseResultLine, parseFioJson, type Figure } from './harness/figure.js';

@@ -1,76 +1,70 @@
-import { get } from 'node:http';
-import { VirtbenchError } from '../errors.js';
-import type { Figure } from './figure.js';
+import { buildProgram, workloadSource } from './build.js';
+import { parseResultLine, type Figure } from './figure.js';
+import { runChecked } from './host/command.js';
+
+/*
+ * The nginx benchmark's client runs on the host as native processes, one per
+ * lane (fixtures/workloads/httpget.c): a client sharing one JavaScript thread
+ * between its lanes measured itself, not the platform (about 5 times slower
+ * than curl on loopback).
+ */
 
 export interface DownloadPlan {
-  url: string;
+  /** A numeric address: the client connects to exactly this host and never resolves names. */
+  host: string;
+  port: number;
+  /** Starts with "/". */
+  path: string;
   expectedBytes: number;
-  /** Downloads in flight at once (the assignment: at least 2). */
+  /** Downloads in flight at once, each lane its own process (the assignment: at least 2). */
   parallel: number;
   /** Keep starting downloads until this many seconds have passed; each lane finishes at least one. */
   seconds: number;
   /** Hard bounds so a broken server can never make this loop forever. */
-  maxDownloads?: number;
-  downloadTimeoutMs?: number;
+  maxDownloads: number;
+  /** A download fails after this long without data, or when it takes longer than this in all. */
+  downloadTimeoutSeconds: number;
+  /** The whole client is killed after this long. */
+  timeoutMs: number;
+}
+
+export interface DownloadContext {
+  /** Where the client binary is built and cached. */
+  cacheDir: string;
   signal?: AbortSignal;
 }
 
-/** Downloads the URL once, discarding the body; resolves with the seconds it took. */
-export function downloadOnce(url: string, expectedBytes: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const request = get(url, { signal, timeout: timeoutMs, agent: false }, (response) => {
-      if (response.statusCode !== 200) {
-        response.resume();
-        reject(new VirtbenchError('VIRTBENCH_WORKLOAD_FAILED', `GET ${url} answered HTTP ${response.statusCode}`));
-        return;
-      }
-      let received = 0;
-      response.on('data', (chunk: Buffer) => {
-        received += chunk.length;
-      });
-      response.on('end', () => {
-        if (received !== expectedBytes) {
-          reject(new VirtbenchError('VIRTBENCH_WORKLOAD_FAILED', `GET ${url} returned ${received} bytes, expected ${expectedBytes}`));
-        } else {
-          resolve((performance.now() - started) / 1000);
-        }
-      });
-      response.on('error', reject);
-    });
-    request.on('timeout', () =>
-      request.destroy(new VirtbenchError('VIRTBENCH_WORKLOAD_FAILED', `GET ${url} timed out after ${timeoutMs} ms`)),
-    );
-    request.on('error', reject);
-  });
+/** The client's name in the figure's `client` extra. */
+export const HTTP_CLIENT = 'httpget';
+
+/** The client's argv after the program: see the usage line in httpget.c. */
+export function httpgetArgs(plan: DownloadPlan): string[] {
+  return [
+    plan.host,
+    String(plan.port),
+    plan.path,
+    String(plan.expectedBytes),
+    String(plan.parallel),
+    String(plan.seconds),
+    String(plan.maxDownloads),
+    String(plan.downloadTimeoutSeconds),
+  ];
 }
 
 /**
- * The nginx benchmark's client: `parallel` lanes download the file back to
- * back for about `seconds`. Reports the mean seconds per download, with the
- * aggregate MB/s and the download count as extras.
+ * `parallel` lanes download the file back to back for about `seconds`.
+ * Reports the mean seconds per download, with the download count, the lanes,
+ * the aggregate MB/s and the client as extras.
  */
-export async function downloadInParallel(plan: DownloadPlan): Promise<Figure> {
-  const maxDownloads = plan.maxDownloads ?? 10_000;
-  const timeoutMs = plan.downloadTimeoutMs ?? 600_000;
-  const durations: number[] = [];
-  const started = performance.now();
-  const deadline = started + plan.seconds * 1000;
-
-  const lane = async (): Promise<void> => {
-    do {
-      durations.push(await downloadOnce(plan.url, plan.expectedBytes, timeoutMs, plan.signal));
-    } while (performance.now() < deadline && durations.length < maxDownloads);
-  };
-  await Promise.all(Array.from({ length: plan.parallel }, lane));
-
-  const elapsed = (performance.now() - started) / 1000;
-  const mean = durations.reduce((a, b) => a + b, 0) / durations.length;
-  const megabytesPerSecond = (durations.length * plan.expectedBytes) / elapsed / 1e6;
-  return {
-    value: mean,
-    unit: 's',
-    seconds: elapsed,
-    extra: { downloads: durations.length, parallel: plan.parallel, MBps: Number(megabytesPerSecond.toFixed(1)) },
-  };
+export async function downloadInParallel(plan: DownloadPlan, { cacheDir, signal }: DownloadContext): Promise<Figure> {
+  signal?.throwIfAborted();
+  const client = await buildProgram(workloadSource(HTTP_CLIENT), cacheDir);
+  signal?.throwIfAborted();
+  const result = await runChecked(
+    [client.path, ...httpgetArgs(plan)],
+    { what: `downloading http://${plan.host}:${plan.port}${plan.path} (nginx client ${HTTP_CLIENT})`, code: 'VIRTBENCH_WORKLOAD_FAILED' },
+    { timeoutMs: plan.timeoutMs, signal },
+  );
+  signal?.throwIfAborted();
+  return parseResultLine('nginx', result.stdout, 's');
 }

@@ -2,13 +2,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { VirtbenchError, WorkloadFailedError } from '../errors.js';
+import { ImplausibleFigureError, VirtbenchError, WorkloadFailedError } from '../errors.js';
 import { buildProgram } from './build.js';
 import type { Figure } from './figure.js';
 import { waitFor } from './host/poll.js';
 import type { ExecResult, ServiceAddress, StartedPlatform } from './platform.js';
 import type { Profile } from './profiles.js';
-import type { CommandWorkload, ServedContext, ServedWorkload, Tool, Workload } from './workloads.js';
+import { implausibility, type CommandWorkload, type ServedContext, type ServedWorkload, type Tool, type Workload } from './workloads.js';
 
 /** A workload made ready on one platform: run it as often as needed, then dispose. */
 export interface PreparedWorkload {
@@ -74,15 +74,24 @@ async function prepareCommand(
     workload,
     async runOnce() {
       const result = await execChecked(platform, workload, argv, workload.timeoutMs(profile));
+      let figure: Figure;
       try {
-        return workload.parse(result.stdout);
+        figure = workload.parse(result.stdout);
       } catch (error) {
         if (error instanceof VirtbenchError) throw new VirtbenchError(error.code, error.message, { platform: platform.name, cause: error });
         throw error;
       }
+      return checkedFigure(platform, workload, figure, result.stdout);
     },
     async dispose() {},
   };
+}
+
+/** The figure, unless it cannot be true: then the run fails with the evidence instead of entering the results. */
+export function checkedFigure(platform: StartedPlatform, workload: Workload, figure: Figure, output: string): Figure {
+  const problem = implausibility(workload, figure);
+  if (problem) throw new ImplausibleFigureError(platform.name, workload.name, figure, problem, output);
+  return figure;
 }
 
 const START_ATTEMPTS = 3;
@@ -91,7 +100,7 @@ async function prepareServed(
   platform: StartedPlatform,
   workload: ServedWorkload,
   profile: Profile,
-  { signal }: PrepareOptions,
+  { cacheDir, signal }: PrepareOptions,
 ): Promise<PreparedWorkload> {
   await requireTool(platform, workload, workload.tool);
   const dir = `${platform.workDir}/${workload.name}`;
@@ -116,7 +125,10 @@ async function prepareServed(
 
   return {
     workload,
-    runOnce: () => workload.measure(address, profile, signal),
+    runOnce: async () => {
+      const figure = await workload.measure(address, profile, { cacheDir, signal });
+      return checkedFigure(platform, workload, figure, `RESULT value=${figure.value} unit=${figure.unit} seconds=${figure.seconds}`);
+    },
     async dispose() {
       await platform.exec(workload.stop(readyContext), { timeoutMs: 30_000 });
     },

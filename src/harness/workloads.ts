@@ -46,6 +46,13 @@ interface WorkloadBase {
   /** Upper bound for one run, after which the run is killed and fails. */
   timeoutMs(profile: Profile): number;
   image?: ImageStep;
+  /**
+   * Why a figure cannot be true, judged from the work the run reports doing
+   * against what any machine can do, or undefined when it can. Such a figure
+   * fails its benchmark with the evidence and never enters the results (see
+   * implausibility()).
+   */
+  implausible?(figure: Figure): string | undefined;
 }
 
 /** Runs one command inside the platform and parses what it prints. */
@@ -64,6 +71,12 @@ export interface ServedContext {
   profile: Profile;
 }
 
+/** What the host side of a served workload gets besides the address: where to build and cache host programs, and the run's abort signal. */
+export interface MeasureContext {
+  cacheDir: string;
+  signal?: AbortSignal;
+}
+
 /** A server started inside the platform and driven from the host (the only such benchmark is nginx). */
 export interface ServedWorkload extends WorkloadBase {
   kind: 'served';
@@ -76,7 +89,7 @@ export interface ServedWorkload extends WorkloadBase {
   start(context: ServedContext): string[];
   stop(context: ServedContext): string[];
   /** The host side of one run. */
-  measure(address: ServiceAddress, profile: Profile, signal?: AbortSignal): Promise<Figure>;
+  measure(address: ServiceAddress, profile: Profile, context: MeasureContext): Promise<Figure>;
 }
 
 export type Workload = CommandWorkload | ServedWorkload;
@@ -102,6 +115,33 @@ export function commandWorkload(input: CommandWorkloadInput): CommandWorkload {
 
 const SERVED_FILE = 'payload.bin';
 
+/**
+ * Floors and ceilings no machine crosses: an order of magnitude or more past
+ * the fastest hardware, so a figure beyond them is a broken clock or broken
+ * output, never a fast platform.
+ */
+const LIMITS = {
+  /** Creating a process (fork, exit, wait) takes tens of microseconds on fast hardware. */
+  secondsPerProcess: 1e-6,
+  /** Creating and joining a thread: microseconds. */
+  secondsPerThread: 2e-7,
+  /** One strided memsweep step (a cache line, often a TLB miss): nanoseconds; 0.05 ns is 20 per cycle at 1 GHz. */
+  secondsPerMemStep: 5e-11,
+  /** Generic x86-64 (SSE2) code on one core: 4 flops a cycle, so 24 GFLOPS at 6 GHz; 50 GFLOPS cannot be. */
+  maxKflops: 5e7,
+  /** 4 KiB random writes at queue depth 64 from one job: the fastest NVMe devices do about 2 million a second. */
+  maxIops: 1e7,
+  /** A write of 4 KiB and an fsync: at least a microsecond. */
+  minWriteSeconds: 1e-6,
+  /** Bytes a second through loopback TCP: memory bandwidth bounds it well below 100 GB/s. */
+  maxLoopbackBytesPerSecond: 1e11,
+};
+
+/** "<what> in <seconds> s" when that is faster than `floor` seconds allows. */
+function tooFast(figure: Figure, floor: number, what: string): string | undefined {
+  return figure.value < floor ? `${what} cannot take ${figure.value} s (at least ${floor.toPrecision(2)} s on any machine)` : undefined;
+}
+
 const FIO: Tool = { command: 'fio', versionArgs: ['--version'], debianPackage: 'fio', install: 'apt-get install fio' };
 const NGINX: Tool = { command: 'nginx', versionArgs: ['-v'], debianPackage: 'nginx-light', install: 'apt-get install nginx-light' };
 
@@ -111,6 +151,9 @@ const NGINX: Tool = { command: 'nginx', versionArgs: ['-v'], debianPackage: 'ngi
  * runs of the assignment profile. copyup.c gets all three as arguments.
  */
 const COPYUP = { mib: 64, links: 64, imageDir: '/opt/virtbench-copyup' };
+
+const NGINX_DOWNLOAD_TIMEOUT_SECONDS = 240;
+const nginxTimeoutMs = (p: Profile): number => 300_000 + p.nginx.seconds * 2_000;
 
 /** One of our own C programs (fixtures/workloads/<program>.c) that times itself in seconds: lower is better. */
 function timedProgram(program: string, input: Omit<CommandWorkloadInput, 'unit' | 'better' | 'program'>): CommandWorkload {
@@ -127,12 +170,20 @@ const definitions = {
     args: (p) => [String(p.cpu.n), String(p.cpu.lda), String(p.cpu.minSeconds)],
     sampleMs: (f) => (f.seconds * 1000) / Number(f.extra.solves ?? 1),
     timeoutMs: (p) => 120_000 + p.cpu.minSeconds * 60_000,
+    implausible: (f) =>
+      f.value > LIMITS.maxKflops
+        ? `${f.value} kFLOPS is beyond any single core's peak for this code (${LIMITS.maxKflops} kFLOPS)`
+        : undefined,
   }),
   mem: timedProgram('memsweep', {
     name: 'mem',
     title: 'memsweep (4097-byte stride)',
     args: (p) => [String(p.mem.bytes), String(p.mem.passes)],
     timeoutMs: () => 600_000,
+    implausible: (f) => {
+      const steps = Number(f.extra.bytes) * Number(f.extra.passes);
+      return tooFast(f, steps * LIMITS.secondsPerMemStep, `${steps} strided memory updates`);
+    },
   }),
   'disk-random': commandWorkload({
     name: 'disk-random',
@@ -156,12 +207,21 @@ const definitions = {
     parse: parseFioJson,
     sampleMs: (f) => 1000 / f.value,
     timeoutMs: (p) => 300_000 + p.disk.seconds * 2_000,
+    implausible: (f) => {
+      if (f.value > LIMITS.maxIops) return `${f.value} IOPS is beyond any device (${LIMITS.maxIops})`;
+      // fio's IOPS must be the writes it did over the time it ran.
+      const done = Number(f.extra.ios) / f.seconds;
+      return Math.abs(done - f.value) > 0.1 * f.value
+        ? `fio reported ${f.value} IOPS but did ${f.extra.ios} writes in ${f.seconds} s`
+        : undefined;
+    },
   }),
   'disk-copyup': timedProgram('copyup', {
     name: 'disk-copyup',
     title: `first 4 KiB write to an existing ${COPYUP.mib} MiB file (in a container: copy-up from the image layer)`,
     args: (_p, workDir) => [workDir, String(COPYUP.mib), COPYUP.imageDir, String(COPYUP.links)],
     timeoutMs: () => 120_000,
+    implausible: (f) => tooFast(f, LIMITS.minWriteSeconds, 'a 4 KiB write and an fsync'),
     image: {
       why: `disk-copyup: one file in the image layer under ${COPYUP.links} names (hard links); overlay (index=off) copies each name up on its first write, so every run gets an untouched file`,
       shell:
@@ -175,6 +235,7 @@ const definitions = {
     title: 'forksum (fork + pipe per half)',
     args: (p) => [String(p.fork.start), String(p.fork.end)],
     timeoutMs: () => 600_000,
+    implausible: (f) => tooFast(f, Number(f.extra.spawned) * LIMITS.secondsPerProcess, `creating ${f.extra.spawned} processes`),
   }),
   'fork-threads': timedProgram('forksum', {
     name: 'fork-threads',
@@ -182,6 +243,7 @@ const definitions = {
     variant: 'threads',
     args: (p) => ['--threads', String(p.fork.start), String(p.fork.end)],
     timeoutMs: () => 600_000,
+    implausible: (f) => tooFast(f, Number(f.extra.spawned) * LIMITS.secondsPerThread, `creating ${f.extra.spawned} threads`),
   }),
   nginx: {
     kind: 'served',
@@ -199,21 +261,46 @@ const definitions = {
     ],
     start: ({ dir }) => ['nginx', '-p', dir, '-c', `${dir}/nginx.conf`],
     stop: ({ dir }) => ['nginx', '-p', dir, '-c', `${dir}/nginx.conf`, '-s', 'quit'],
-    measure: (address, p, signal) =>
-      downloadInParallel({
-        url: `http://${address.host}:${address.port}/${SERVED_FILE}`,
-        expectedBytes: p.nginx.fileMiB * 1024 * 1024,
-        parallel: p.nginx.parallel,
-        seconds: p.nginx.seconds,
-        signal,
-      }),
+    // On the host, one native process per lane (fixtures/workloads/httpget.c), so the client is never the bottleneck.
+    measure: (address, p, context) =>
+      downloadInParallel(
+        {
+          host: address.host,
+          port: address.port,
+          path: `/${SERVED_FILE}`,
+          expectedBytes: p.nginx.fileMiB * 1024 * 1024,
+          parallel: p.nginx.parallel,
+          seconds: p.nginx.seconds,
+          maxDownloads: 10_000,
+          // Below timeoutMs minus the seconds, so a stalled download fails with the client's own message.
+          downloadTimeoutSeconds: NGINX_DOWNLOAD_TIMEOUT_SECONDS,
+          timeoutMs: nginxTimeoutMs(p),
+        },
+        context,
+      ),
     sampleMs: (f) => f.value * 1000,
-    timeoutMs: (p) => 300_000 + p.nginx.seconds * 2_000,
+    timeoutMs: nginxTimeoutMs,
+    implausible: (f) => {
+      const bytesPerSecond = (Number(f.extra.MBps) * 1e6) / Number(f.extra.parallel);
+      return bytesPerSecond > LIMITS.maxLoopbackBytesPerSecond
+        ? `${f.extra.MBps} MB/s per ${f.extra.parallel} lanes is beyond what loopback TCP carries (${LIMITS.maxLoopbackBytesPerSecond / 1e9} GB/s a lane)`
+        : undefined;
+    },
   },
 } satisfies Record<string, Workload>;
 
 export type WorkloadName = keyof typeof definitions;
 export const workloads: Record<WorkloadName, Workload> = definitions;
+/**
+ * Why this figure cannot be true, or undefined. Every workload here does real
+ * work, so no time at all means the clock did not move; then the workload's
+ * own bounds.
+ */
+export function implausibility(workload: Workload, figure: Figure): string | undefined {
+  if (!(figure.seconds > 0)) return `it measured ${figure.seconds} s for the work it did: the clock it read did not advance during the run`;
+  return workload.implausible?.(figure);
+}
+
 /** In the order reports show them. */
 export const WORKLOAD_NAMES = Object.keys(workloads) as WorkloadName[];
 

@@ -23,6 +23,8 @@ export interface CommandOptions {
   onLine?: (line: string) => void;
   /** Most bytes kept of stdout and of stderr; more fails the command. Default 64 MiB. */
   maxBuffer?: number;
+  /** Kills the command (SIGTERM, then SIGKILL) when aborted. */
+  signal?: AbortSignal;
 }
 
 export interface FailureContext {
@@ -78,6 +80,7 @@ export async function runCommand(argv: readonly string[], options: CommandOption
     timeout: options.timeoutMs,
     forceKillAfterDelay: KILL_AFTER_MS,
     maxBuffer: options.maxBuffer ?? MAX_BUFFER,
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
     reject: false,
     stripFinalNewline: false,
   });
