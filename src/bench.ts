@@ -1,19 +1,25 @@
+import { readFile } from 'node:fs/promises';
 import { inject, test as baseTest } from 'vitest';
 import { VirtbenchError } from './errors.js';
+import type { StartedPlatform } from './harness/platform.js';
 import { createPlatform } from './harness/platforms/index.js';
 import { resolveProfile, type Profile } from './harness/profiles.js';
 import { enoughRuns } from './harness/run-count.js';
 import { prepareWorkload, type PreparedWorkload } from './harness/runner.js';
 import { PROVIDE_KEY } from './harness/session.js';
+import { TurnstileError, workerTurnstile, type TurnRoom } from './harness/turnstile.js';
 import type { BenchmarkRecord } from './results/schema.js';
 import { WORKLOAD_NAMES, workloads, type Workload, type WorkloadName } from './harness/workloads.js';
 
 /** What `prepare(name)` hands a bench file: the task function and the options to pass on. */
 export interface PreparedBench {
-  /** The tinybench task: runs the workload once, records the figure, returns the in-platform time. */
+  /**
+   * The tinybench task: in this platform's next turn, flushes the caches,
+   * runs the workload once and records the figure; returns the in-platform time.
+   */
   sample: () => Promise<{ overriddenDuration: number; overriddenIterationCost: number }>;
   /** Per-benchmark options for `bench(name, options, fn)`. */
-  benchOptions: { perProject: true; async: true; beforeEach: () => Promise<void> };
+  benchOptions: { perProject: true; async: true };
   /**
    * Run options for `.run()`: no warmup; the profile's runs, then (when a
    * stability target is set) more until the figures are stable.
@@ -32,6 +38,11 @@ export interface VirtbenchFixture {
  * `test` with a `virtbench` fixture that connects to the project's platform.
  * Benchmarks recorded through it land in task meta, where the virtbench
  * reporter reads them, including the runs that finished before a failure.
+ *
+ * With several platforms in a run, their workers run at the same time and
+ * meet at the main process's turnstile (harness/turnstile.ts): connecting,
+ * preparing and cleaning up happen while nothing else runs, and the samples
+ * are taken one at a time, in rounds, each platform once per round.
  */
 export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
   virtbench: async ({ task, skip, signal }, use) => {
@@ -47,10 +58,15 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
     task.meta.virtbench = recordFor(session.platform, workloads[task.name as WorkloadName] ?? task.name, profile, session.skipReason);
     if (session.skipReason) skip(session.skipReason);
 
-    const platform = await createPlatform(session.platform, session.settings).connect(session.facts ?? {});
+    const turns = session.turnstile
+      ? (await workerTurnstile(session.turnstile, session.platform)).room(task.file.filepath, task.name)
+      : undefined;
+    const exclusive = <T>(fn: () => Promise<T>): Promise<T> => (turns ? turns.exclusive(fn, signal) : fn());
+    let platform: StartedPlatform | undefined;
     const prepared: PreparedWorkload[] = [];
     try {
-      const platformInfo = await platform.describe();
+      const started = (platform = await exclusive(() => createPlatform(session.platform, session.settings).connect(session.facts ?? {})));
+      const platformInfo = await exclusive(() => started.describe());
       await use({
         platform: session.platform,
         profile,
@@ -64,17 +80,32 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
           }
           const record: BenchmarkRecord = { ...recordFor(session.platform, workload, profile), platformInfo };
           task.meta.virtbench = record;
-          const unsupported = platform.unsupported?.(workload);
+          const unsupported = started.unsupported?.(workload);
           if (unsupported) {
             record.skipReason = `n/a: ${unsupported}`;
+            // Nobody waits for this platform's samples of it.
+            turns?.skip();
             skip(record.skipReason);
           }
-          const ready = await prepareWorkload(platform, workload, profile, { cacheDir: session.cacheDir, signal });
+          const ready = await exclusive(() => prepareWorkload(started, workload, profile, { cacheDir: session.cacheDir, signal }));
           prepared.push(ready);
+
+          /** One sample: the cache flush, the run, and what disturbed it. */
+          const takeSample = async (round?: number) => {
+            // In the turn: a flush on native drops the host's page cache, which no other platform's sample may see.
+            const flushed = await started.flushCaches();
+            record.cachesFlushed = (record.cachesFlushed ?? true) && flushed;
+            const before = await cpuTimes();
+            const figure = await ready.runOnce();
+            const time = Date.now() / 1000;
+            const host = await hostDisturbance(before);
+            const extra = { ...(round === undefined ? {} : { round }), ...host, ...figure.extra };
+            record.samples.push({ time, value: figure.value, seconds: figure.seconds, extra });
+            return figure;
+          };
           return {
             async sample() {
-              const figure = await ready.runOnce();
-              record.samples.push({ time: Date.now() / 1000, value: figure.value, seconds: figure.seconds, extra: figure.extra });
+              const figure = turns ? await turns.turn(takeSample, signal) : await takeSample();
               // tinybench runs while its time budget (1 ms when adaptive) is unspent or the
               // minimum count unmet; a declared cost of 0 keeps it going, 1 lets it stop.
               const done = enoughRuns(
@@ -84,25 +115,68 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
               );
               return { overriddenDuration: workload.sampleMs(figure), overriddenIterationCost: done ? 1 : 0 };
             },
-            benchOptions: {
-              perProject: true,
-              async: true,
-              async beforeEach() {
-                const flushed = await platform.flushCaches();
-                record.cachesFlushed = (record.cachesFlushed ?? true) && flushed;
-              },
-            },
+            benchOptions: { perProject: true, async: true },
             runOptions: { time: session.untilStable ? 1 : 0, iterations: profile.runs, warmup: false },
           };
         },
       });
     } finally {
+      // End barrier: the platforms start the next benchmark together (a failed or skipped one waits too).
+      await turns?.done(signal).catch(() => {});
       // A server that does not stop politely is still stopped by the owner of the platform's work directory.
-      for (const ready of prepared) await ready.dispose().catch(() => {});
-      await platform.close();
+      const cleanUp = async () => {
+        for (const ready of prepared) await ready.dispose().catch(() => {});
+        await platform?.close();
+      };
+      try {
+        if (turns) await lockedCleanUp(turns, cleanUp);
+        else await cleanUp();
+      } finally {
+        turns?.leave();
+      }
     }
   },
 });
+
+/** Cleans up while nothing else runs; without the lock when the turnstile is gone, since cleaning up must happen. */
+async function lockedCleanUp(turns: TurnRoom, cleanUp: () => Promise<void>): Promise<void> {
+  let ran = false;
+  try {
+    await turns.exclusive(() => ((ran = true), cleanUp()));
+  } catch (error) {
+    if (ran || !(error instanceof TurnstileError)) throw error;
+    await cleanUp();
+  }
+}
+
+/** The host's CPU time counters (first line of /proc/stat), in clock ticks; undefined where there is no /proc. */
+async function cpuTimes(): Promise<{ steal: number; total: number } | undefined> {
+  const stat = await readFile('/proc/stat', 'utf8').catch(() => undefined);
+  const line = stat?.slice(0, stat.indexOf('\n'));
+  if (!line?.startsWith('cpu ')) return undefined;
+  // user nice system idle iowait irq softirq steal [guest guest_nice, already counted in user and nice]
+  const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (fields.some((n) => !Number.isFinite(n))) return undefined;
+  return { steal: fields[7] ?? 0, total: fields.reduce((a, b) => a + b, 0) };
+}
+
+/**
+ * What the host did during a sample: steal time as a fraction of the CPU time
+ * that passed (0 when the kernel reports none), and the 1-minute load average
+ * at its end.
+ */
+async function hostDisturbance(before: { steal: number; total: number } | undefined): Promise<Record<string, number>> {
+  const facts: Record<string, number> = {};
+  const after = await cpuTimes();
+  if (before && after) {
+    const total = after.total - before.total;
+    facts.steal = total > 0 ? Math.max(0, after.steal - before.steal) / total : 0;
+  }
+  const loadavg = await readFile('/proc/loadavg', 'utf8').catch(() => undefined);
+  const load1 = Number(loadavg?.split(' ')[0]);
+  if (loadavg && Number.isFinite(load1)) facts.load1 = load1;
+  return facts;
+}
 
 /** The record a benchmark starts with; before prepare() only the test name may be known. */
 function recordFor(platform: string, workload: Workload | string, profile: Profile, skipReason?: string): BenchmarkRecord {

@@ -19,6 +19,7 @@ import {
   type PlatformSettings,
 } from './harness/platforms/index.js';
 import { PROVIDE_KEY, type ProvidedSession } from './harness/session.js';
+import { TurnReporter, isTurnReporter, runPlatformsTogether } from './harness/turn-reporter.js';
 import { WORKLOAD_NAMES, workloads } from './harness/workloads.js';
 import { VirtbenchReporter } from './reporters/virtbench-reporter.js';
 
@@ -134,10 +135,13 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
   };
 }
 
-/** Generous bound for one benchmark test: every run at its own timeout, plus preparation. */
-function testTimeoutMs(profile: Profile, untilStable?: UntilStable): number {
+/**
+ * Generous bound for one benchmark test: every run at its own timeout, plus
+ * preparation; times the platforms, since each waits for the others' turns.
+ */
+function testTimeoutMs(profile: Profile, untilStable: UntilStable | undefined, platforms: number): number {
   const longestRun = Math.max(...Object.values(workloads).map((w) => w.timeoutMs(profile)));
-  return (untilStable?.maxRuns ?? profile.runs) * longestRun + 600_000;
+  return ((untilStable?.maxRuns ?? profile.runs) * longestRun + 600_000) * Math.max(1, platforms);
 }
 
 function platformProject(platform: string, options: ResolvedOptions, requested: boolean): TestProjectInlineConfiguration {
@@ -158,7 +162,7 @@ function platformProject(platform: string, options: ResolvedOptions, requested: 
       benchmark: { include: options.include },
       provide: { [PROVIDE_KEY]: session },
       globalSetup: [fileURLToPath(new URL('./harness/global-setup.ts', import.meta.url))],
-      testTimeout: testTimeoutMs(options.profile, options.untilStable),
+      testTimeout: testTimeoutMs(options.profile, options.untilStable, options.platforms.length),
       hookTimeout: 600_000,
     },
   };
@@ -236,6 +240,10 @@ export function virtbench(userOptions: VirtbenchOptions = {}): Plugin {
       // Project configs that extend the root load this plugin again: one reporter per run, whoever made it.
       const reporters = vitest.config.reporters as unknown[];
       if (!reporters.some(isVirtbenchReporter)) reporters.push(reporter);
+      // Several platforms run at the same time, one worker each, and take their samples in turns
+      // (harness/turnstile.ts); the turn reporter tells the turnstile when a platform's file ended.
+      if (!reporters.some(isTurnReporter)) reporters.push(new TurnReporter());
+      runPlatformsTogether(vitest);
     },
   } as Plugin;
 }

@@ -5,17 +5,21 @@ import { createLog } from './host/log.js';
 import { isPlatformUnavailable } from './platform.js';
 import { createPlatform } from './platforms/index.js';
 import { PROVIDE_KEY, type ProvidedSession } from './session.js';
+import { useSharedTurnstile } from './turnstile.js';
 
 /**
  * globalSetup of every platform project: runs once per `vitest bench` in the
  * main process. Checks the platform, provisions it, hands the workers plain
- * connection facts, and owns stopping it (teardown, exit or Ctrl-C).
+ * connection facts and the turnstile's address, and owns stopping it
+ * (teardown, exit or Ctrl-C).
  */
 export default async function setupPlatform(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const session = project.config.provide[PROVIDE_KEY] as ProvidedSession | undefined;
   if (!session) return undefined;
   const platform = createPlatform(session.platform, session.settings);
   const log = createLog(session.platform);
+  // One turnstile per run, started by the first platform's globalSetup and closed after the last teardown.
+  const turns = await useSharedTurnstile({ log: createLog('turnstile'), onExit: onExitSync });
 
   /** A platform this machine cannot run: skipped with the reason, or an error when asked for by name. */
   const unavailable = (reason: string) => {
@@ -25,24 +29,34 @@ export default async function setupPlatform(project: TestProject): Promise<(() =
       });
     }
     log(`skipped: ${reason}`);
+    turns.server.unavailable(session.platform);
     project.provide(PROVIDE_KEY, { ...session, skipReason: reason });
-    return undefined;
+    return turns.release;
   };
 
-  const availability = await platform.availability();
-  if (!availability.available) return unavailable(availability.reason);
-  let provisioned;
   try {
-    provisioned = await platform.provision({ cacheDir: session.cacheDir, log });
+    const availability = await platform.availability();
+    if (!availability.available) return unavailable(availability.reason);
+    let provisioned;
+    try {
+      provisioned = await platform.provision({ cacheDir: session.cacheDir, log });
+    } catch (error) {
+      // A check too expensive for availability() (a probe boot) said no.
+      if (isPlatformUnavailable(error)) return unavailable(error.reason);
+      throw error;
+    }
+    const unregister = onExitSync(() => provisioned.stopSync());
+    project.provide(PROVIDE_KEY, { ...session, facts: provisioned.facts, turnstile: turns.server.address });
+    return async () => {
+      unregister();
+      try {
+        await provisioned.stop();
+      } finally {
+        await turns.release();
+      }
+    };
   } catch (error) {
-    // A check too expensive for availability() (a probe boot) said no.
-    if (isPlatformUnavailable(error)) return unavailable(error.reason);
+    await turns.release();
     throw error;
   }
-  const unregister = onExitSync(() => provisioned.stopSync());
-  project.provide(PROVIDE_KEY, { ...session, facts: provisioned.facts });
-  return async () => {
-    unregister();
-    await provisioned.stop();
-  };
 }

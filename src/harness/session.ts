@@ -25,6 +25,11 @@ export interface ProvidedSession {
   untilStable?: UntilStable;
   /** The platforms' own options, validated (see the registry). */
   settings: PlatformSettings;
+  /**
+   * Where the main process's turnstile listens (a Unix socket address): with
+   * several platforms in a run, their workers take their samples in turns there.
+   */
+  turnstile?: string;
 }
 
 export const PROVIDE_KEY = 'virtbench';

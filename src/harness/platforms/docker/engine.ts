@@ -2,6 +2,7 @@ import type Dockerode from 'dockerode';
 import { VirtbenchError } from '../../../errors.js';
 import type { Availability, ProvisionContext } from '../../platform.js';
 import { onExitSync } from '../../host/exit-cleanup.js';
+import { joinShared } from '../../host/shared.js';
 import { DEFAULT_SOCKET, dockerClient, pingEngine, removeContainersSync } from './docker-client.js';
 import { ownedByThisProcess } from './labels.js';
 import { PRIVATE_DOCKER_HOST, privateDockerdUnavailable, startPrivateDockerd, type PrivateDockerd } from './private-dockerd.js';
@@ -56,31 +57,20 @@ interface Shared {
   dockerHost: string;
   source: EngineSource;
   dockerd?: PrivateDockerd;
-  users: number;
   /** Unregisters the last-resort cleanup below. */
   unregister?: () => void;
 }
-
-/*
- * Keyed by DOCKER_HOST as the caller saw it, so a different choice is never
- * answered with another engine. Kept on globalThis: Vitest loads each
- * project's globalSetup through its own module runner, so this module exists
- * once per project, while the engine must be counted once per process.
- */
-const registry = globalThis as { [key: symbol]: Map<string, Promise<Shared>> | undefined };
-const shared = (registry[Symbol.for('virtbench.docker.engines')] ??= new Map());
 
 async function open(context: ProvisionContext, env: NodeJS.ProcessEnv): Promise<Shared> {
   const found = await findEngine(env);
   if ('reason' in found) throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', found.reason, { platform: 'docker' });
   const state: Shared =
     'dockerHost' in found
-      ? { ...found, users: 0 }
+      ? { ...found }
       : await startPrivateDockerd(context.cacheDir, context.log).then((dockerd) => ({
           dockerHost: dockerd.dockerHost,
           source: 'private dockerd' as const,
           dockerd,
-          users: 0,
         }));
   // Covers Ctrl-C while a platform is still provisioning (before globalSetup registers its stopSync):
   // every container this process labelled goes first, then the dockerd we started.
@@ -92,23 +82,12 @@ async function open(context: ProvisionContext, env: NodeJS.ProcessEnv): Promise<
 }
 
 export async function acquireEngine(context: ProvisionContext, env: NodeJS.ProcessEnv = process.env): Promise<Engine> {
-  const key = env.DOCKER_HOST ?? '';
-  let pending = shared.get(key);
-  if (!pending) shared.set(key, (pending = open(context, env)));
-  let state: Shared;
-  try {
-    state = await pending;
-  } catch (error) {
-    if (shared.get(key) === pending) shared.delete(key);
-    throw error;
-  }
-  state.users++;
-  let released = false;
+  // One engine per process, shared by the docker platforms (host/shared.ts), keyed by DOCKER_HOST as the
+  // caller saw it, so a different choice is never answered with another engine.
+  const membership = await joinShared(`virtbench.docker.engine:${env.DOCKER_HOST ?? ''}`, () => open(context, env));
+  const state = membership.value;
   const giveBack = (): PrivateDockerd | undefined => {
-    if (released) return undefined;
-    released = true;
-    if (--state.users > 0) return undefined;
-    if (shared.get(key) === pending) shared.delete(key);
+    if (!membership.leave()) return undefined;
     state.unregister?.();
     return state.dockerd;
   };

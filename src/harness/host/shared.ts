@@ -1,0 +1,57 @@
+/*
+ * One resource per process, opened by its first user and closed by its last.
+ * Kept on globalThis: Vitest loads each project's globalSetup through its own
+ * module runner (and the plugin through the config bundle), so a module-level
+ * variable exists once per copy of the module, while an engine or a server
+ * must exist once per process.
+ */
+
+interface Entry<T> {
+  pending: Promise<T>;
+  /** Set once opened: for readers that must not wait (peekShared). */
+  value?: T;
+  users: number;
+}
+
+const slot = globalThis as { [key: symbol]: Entry<unknown> | undefined };
+
+export interface Membership<T> {
+  readonly value: T;
+  /** Leaves once (later calls do nothing); true for the last user, who then closes the resource. */
+  leave(): boolean;
+}
+
+/** Joins the resource under `key`, opening it first when nobody holds it; a failed open is forgotten, so the next caller retries. */
+export async function joinShared<T>(key: string, open: () => Promise<T>): Promise<Membership<T>> {
+  const symbol = Symbol.for(key);
+  let entry = slot[symbol] as Entry<T> | undefined;
+  if (!entry) {
+    const created: Entry<T> = { pending: open(), users: 0 };
+    slot[symbol] = entry = created;
+  }
+  const mine = entry;
+  mine.users++;
+  try {
+    mine.value = await mine.pending;
+  } catch (error) {
+    mine.users--;
+    if (slot[symbol] === mine) slot[symbol] = undefined;
+    throw error;
+  }
+  let left = false;
+  return {
+    value: mine.value,
+    leave() {
+      if (left) return false;
+      left = true;
+      if (--mine.users > 0) return false;
+      if (slot[symbol] === mine) slot[symbol] = undefined;
+      return true;
+    },
+  };
+}
+
+/** The opened resource under `key`, if any: never opens or waits. */
+export function peekShared<T>(key: string): T | undefined {
+  return (slot[Symbol.for(key)] as Entry<T> | undefined)?.value;
+}

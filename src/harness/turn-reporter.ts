@@ -1,0 +1,111 @@
+import type { Reporter, TestModule, TestProject, TestSpecification, Vitest } from 'vitest/node';
+import { PROVIDE_KEY, type ProvidedSession } from './session.js';
+import { sharedTurnstile } from './turnstile.js';
+
+/*
+ * The main-process side of rounds (see turnstile.ts): Vitest runs the
+ * platform projects one after another by default. With several platforms,
+ * their bench projects are put in one group with one worker per platform,
+ * and their files ordered file by file (cpu on every platform, then mem on
+ * every platform...), so that all platforms run the same benchmark at the
+ * same time and take its samples in turns.
+ *
+ * This edits resolved project configs and wraps the sequencer: not a
+ * documented Vitest API. test/integration/rounds.test.ts fails when a Vitest
+ * update makes the platforms run one after another again.
+ */
+
+/** The platform a virtbench bench project measures; undefined for every other project. */
+export function platformOf(project: TestProject): string | undefined {
+  const config = project.config as { benchmark?: { enabled?: boolean }; provide?: Record<string, unknown> } | undefined;
+  if (config?.benchmark?.enabled !== true) return undefined;
+  const session = config.provide?.[PROVIDE_KEY] as Partial<ProvidedSession> | undefined;
+  return typeof session?.platform === 'string' ? session.platform : undefined;
+}
+
+/** Tells the turnstile that a platform's worker finished a bench file, so that no room of it waits for that platform. */
+export class TurnReporter implements Reporter {
+  readonly isTurnReporter = true;
+
+  onTestModuleEnd(testModule: TestModule): void {
+    const platform = platformOf(testModule.project);
+    if (platform) sharedTurnstile()?.moduleEnded(platform, testModule.moduleId);
+  }
+}
+
+export function isTurnReporter(entry: unknown): boolean {
+  const instance = Array.isArray(entry) ? entry[0] : entry;
+  return (instance as { isTurnReporter?: unknown } | null)?.isTurnReporter === true;
+}
+
+const TOGETHER = Symbol.for('virtbench.together');
+
+/**
+ * Runs the platforms' bench projects at the same time (from configureVitest,
+ * once per project: idempotent). With one platform, Vitest's plain order stays.
+ */
+export function runPlatformsTogether(vitest: Vitest): void {
+  const ours = vitest.projects.filter((project) => platformOf(project) !== undefined);
+  if (ours.length < 2) return;
+  const shapeOk =
+    ours.every((p) => typeof p.config.sequence?.groupOrder === 'number' && typeof p.config.maxWorkers === 'number') &&
+    typeof vitest.config.sequence?.sequencer === 'function';
+  if (!shapeOk) {
+    const warn = vitest.logger?.warn?.bind(vitest.logger) ?? console.warn;
+    warn(
+      'virtbench: this Vitest version resolves project configs differently from Vitest 5.1; the platforms run one after another, ' +
+        "so the host's drift between their blocks of samples reads as a platform difference",
+    );
+    return;
+  }
+  // One group for every platform's bench project, one worker per platform.
+  const groupOrder = Math.max(...ours.map((p) => p.config.sequence.groupOrder));
+  for (const project of ours) {
+    project.config.sequence.groupOrder = groupOrder;
+    project.config.maxWorkers = ours.length;
+  }
+
+  const Base = vitest.config.sequence.sequencer;
+  if ((Base as unknown as Record<symbol, unknown>)[TOGETHER]) return;
+  const order = ours.map((p) => platformOf(p)!);
+  class Together extends Base {
+    static readonly [TOGETHER] = true;
+
+    constructor(ctx: Vitest) {
+      super(ctx);
+      const sort = this.sort.bind(this);
+      this.sort = async (files) => arrangeTogether(await sort(files), order, ours);
+    }
+  }
+  vitest.config.sequence.sequencer = Together;
+}
+
+/**
+ * The platforms' files file by file, in the platforms' order, in the places
+ * Vitest gave them; tells the turnstile which platforms run which file, and
+ * gives the group one worker per platform that can run here.
+ */
+export function arrangeTogether(
+  sorted: TestSpecification[],
+  order: readonly string[],
+  projects: readonly TestProject[],
+): TestSpecification[] {
+  const platformRank = (spec: TestSpecification) => order.indexOf(platformOf(spec.project)!);
+  const ours = sorted
+    .filter((spec) => platformOf(spec.project) !== undefined)
+    .sort((a, b) => (a.moduleId < b.moduleId ? -1 : a.moduleId > b.moduleId ? 1 : platformRank(a) - platformRank(b)));
+  const turnstile = sharedTurnstile();
+  const plan = new Map<string, string[]>();
+  const running = new Set<string>();
+  for (const spec of ours) {
+    const platform = platformOf(spec.project)!;
+    if (turnstile?.isUnavailable(platform)) continue;
+    plan.set(spec.moduleId, [...(plan.get(spec.moduleId) ?? []), platform]);
+    running.add(platform);
+  }
+  turnstile?.plan(plan);
+  // A platform that is skipped here needs no worker of its own: its files pass at once.
+  for (const project of projects) project.config.maxWorkers = Math.max(1, running.size);
+  let next = 0;
+  return sorted.map((spec) => (platformOf(spec.project) !== undefined ? ours[next++]! : spec));
+}

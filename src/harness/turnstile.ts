@@ -1,0 +1,676 @@
+import { rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { joinShared, peekShared } from './host/shared.js';
+
+/*
+ * The turnstile: with several platforms in one run, their benchmark workers
+ * run at the same time, one per platform, and take their samples in turns.
+ * A server in Vitest's main process hands out one lock at a time:
+ *
+ *   - exclusive steps (connect, describe, prepare; dispose, close) come first,
+ *     in the order they were asked for;
+ *   - turns come in rooms, one per benchmark (bench file + test name). Every
+ *     member of a room has one turn per round, in an order rotated by the
+ *     round number, so that round r holds one sample of each platform.
+ *
+ * A room starts (start barrier) once every platform expected there has
+ * joined it, said it skips it, or finished its bench file; `done()` returns
+ * once the room is empty (end barrier), so the platforms start the next
+ * benchmark together. Every wait ends: a worker that disconnects (finished,
+ * crashed, killed) releases all it held and asked for; a platform that never
+ * comes is given up after `gatherMs`; a member that does not ask for its
+ * next turn is left out of a round after `barrierMs`; and when nothing at all
+ * has moved for `gatherMs`, waiting rooms start with whoever is there.
+ *
+ * Wire format: one JSON object per line. A worker keeps one connection.
+ */
+
+/** Why a turnstile wait failed: the connection closed, the request was aborted or refused. */
+export class TurnstileError extends Error {
+  override name = 'TurnstileError';
+}
+
+/** A granted turn: in which round of its room. */
+export interface Grant {
+  platform: string;
+  room: string;
+  round: number;
+  /** Date.now() when granted. */
+  at: number;
+}
+
+export interface TurnstileOptions {
+  /** A Unix socket path, or a Linux abstract name starting with "\0". */
+  address: string;
+  /** How long a room waits for an expected platform that has no connection, and how long a stalled run waits at all. Default 60 s. */
+  gatherMs?: number;
+  /** How long a round waits for a member between two of its samples. Default 10 s. */
+  barrierMs?: number;
+  /** Notable events (a platform given up on). */
+  log?: (line: string) => void;
+}
+
+export interface TurnstileServer {
+  readonly address: string;
+  /**
+   * Which platforms will run each bench file (absolute path), in the order
+   * the rounds rotate. A room of a file without a plan waits for nobody.
+   */
+  plan(files: Iterable<readonly [file: string, platforms: readonly string[]]>): void;
+  /** This platform cannot run here: no room waits for it. */
+  unavailable(platform: string): void;
+  isUnavailable(platform: string): boolean;
+  /** The platform's worker for this file ended (passed, failed, crashed): no room of the file waits for it any more. */
+  moduleEnded(platform: string, file: string): void;
+  /** Every turn granted so far. */
+  readonly grants: readonly Grant[];
+  close(): Promise<void>;
+}
+
+type LockKind = 'exclusive' | 'turn';
+
+type ClientMessage =
+  | { op: 'hello'; platform: string }
+  | { op: 'enter'; room: string; file: string }
+  | { op: 'skip'; room: string; file: string }
+  | { op: 'lock'; id: number; kind: LockKind; room: string }
+  | { op: 'release'; id: number }
+  | { op: 'cancel'; id: number }
+  | { op: 'done'; id: number; room: string }
+  | { op: 'leave'; room: string };
+
+type ServerMessage = { id: number; round?: number; error?: string };
+
+/** A Unix socket address for this process's turnstile: abstract on Linux, so that nothing is left behind. */
+export function turnstileAddress(tag = String(process.pid)): string {
+  return process.platform === 'linux' ? `\0virtbench-turns-${tag}` : join(tmpdir(), `virtbench-turns-${tag}.sock`);
+}
+
+function showAddress(address: string): string {
+  return address.startsWith('\0') ? `@${address.slice(1)}` : address;
+}
+
+/** The room of one benchmark: its bench file and test name. */
+export function roomKey(file: string, test: string): string {
+  return `${file} > ${test}`;
+}
+
+// ---------------------------------------------------------------- server
+
+interface Conn {
+  readonly socket: net.Socket;
+  platform: string;
+  readonly members: Map<string, Member>;
+}
+
+interface Member {
+  readonly conn: Conn;
+  readonly platform: string;
+  readonly room: Room;
+  /** Asked for its first turn (preparation over). */
+  joined: boolean;
+  /** Had its turn in the room's current round. */
+  served: boolean;
+  /** The id of the turn it waits for. */
+  turn?: number;
+  /** When it last finished a turn, or entered. */
+  since: number;
+}
+
+interface Room {
+  readonly key: string;
+  readonly file: string;
+  readonly firstEnter: number;
+  started: boolean;
+  round: number;
+  readonly members: Map<Conn, Member>;
+  readonly doneWaiters: { conn: Conn; id: number }[];
+  /** Platforms that said they do not run this benchmark, or are done with it. */
+  readonly settled: Set<string>;
+}
+
+interface Lock {
+  conn: Conn;
+  id: number;
+  kind: LockKind;
+  room?: string;
+  member?: Member;
+}
+
+export async function startTurnstile(options: TurnstileOptions): Promise<TurnstileServer> {
+  const { address } = options;
+  const gatherMs = options.gatherMs ?? 60_000;
+  const barrierMs = options.barrierMs ?? 10_000;
+  const log = options.log ?? (() => {});
+
+  const conns = new Set<Conn>();
+  const rooms = new Map<string, Room>();
+  const expected = new Map<string, readonly string[]>();
+  const order: string[] = [];
+  const unavailable = new Set<string>();
+  const ended = new Set<string>(); // platform \0 file
+  const lastGone = new Map<string, number>();
+  const exclusiveQueue: Lock[] = [];
+  const grants: Grant[] = [];
+  let holder: Lock | undefined;
+  let lastProgress = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const send = (conn: Conn, message: ServerMessage) => {
+    if (conn.socket.writable) conn.socket.write(JSON.stringify(message) + '\n');
+  };
+  const known = (platform: string) => {
+    if (platform && !order.includes(platform)) order.push(platform);
+  };
+  const rank = (room: Room, platform: string) => {
+    const n = Math.max(order.length, 1);
+    return (((order.indexOf(platform) - room.round) % n) + n) % n;
+  };
+  const connected = (platform: string) => [...conns].some((c) => c.platform === platform);
+  /** Nothing held or queued, and nothing granted or released for gatherMs: a stall. */
+  const stalled = (now: number) => !holder && exclusiveQueue.length === 0 && now - lastProgress >= gatherMs;
+
+  function roomFor(key: string, file: string): Room {
+    let room = rooms.get(key);
+    if (!room) {
+      room = { key, file, firstEnter: Date.now(), started: false, round: 0, members: new Map(), doneWaiters: [], settled: new Set() };
+      rooms.set(key, room);
+    }
+    return room;
+  }
+
+  function enter(conn: Conn, key: string, file: string): Member {
+    const existing = conn.members.get(key);
+    if (existing) return existing;
+    const room = roomFor(key, file);
+    // A retried benchmark enters again: it is no longer done with the room.
+    room.settled.delete(conn.platform);
+    const member: Member = { conn, platform: conn.platform, room, joined: false, served: false, since: Date.now() };
+    room.members.set(conn, member);
+    conn.members.set(key, member);
+    return member;
+  }
+
+  /** The member leaves its room: whatever it held or asked for there is dropped. */
+  function removeMember(member: Member): void {
+    member.room.members.delete(member.conn);
+    member.conn.members.delete(member.room.key);
+    member.room.settled.add(member.platform);
+    if (holder?.member === member || (holder?.conn === member.conn && holder.room === member.room.key)) release();
+    for (let i = exclusiveQueue.length - 1; i >= 0; i--) {
+      if (exclusiveQueue[i]!.conn === member.conn && exclusiveQueue[i]!.room === member.room.key) exclusiveQueue.splice(i, 1);
+    }
+  }
+
+  function release(): void {
+    if (holder?.member) holder.member.since = Date.now();
+    holder = undefined;
+    lastProgress = Date.now();
+  }
+
+  function grant(lock: Lock): void {
+    holder = lock;
+    lastProgress = Date.now();
+    const member = lock.member;
+    if (member) {
+      member.turn = undefined;
+      member.served = true;
+      grants.push({ platform: member.platform, room: member.room.key, round: member.room.round, at: Date.now() });
+      send(lock.conn, { id: lock.id, round: member.room.round });
+    } else {
+      send(lock.conn, { id: lock.id });
+    }
+  }
+
+  /** Whether a room may start now; otherwise when to look again. */
+  function startable(room: Room, now: number): { start: true; missing: string[] } | { start: false; wakeAt: number } {
+    const present = [...room.members.values()];
+    const here = new Set(present.map((m) => m.platform));
+    const missing = (expected.get(room.file) ?? []).filter(
+      (p) => !here.has(p) && !room.settled.has(p) && !unavailable.has(p) && !ended.has(`${p}\0${room.file}`),
+    );
+    const preparing = present.some((m) => !m.joined);
+    if (!preparing && missing.length === 0) return { start: true, missing };
+    let wakeAt = Infinity;
+    // Members still preparing, and platforms whose worker is on an earlier benchmark, are
+    // waited for as long as anything moves; a platform without a worker for gatherMs is not.
+    let whileMoving = preparing;
+    let absent = false;
+    for (const platform of missing) {
+      if (connected(platform)) {
+        whileMoving = true;
+        continue;
+      }
+      const deadline = Math.max(room.firstEnter, lastGone.get(platform) ?? 0) + gatherMs;
+      if (now < deadline) {
+        absent = true;
+        wakeAt = Math.min(wakeAt, deadline);
+      }
+    }
+    if (whileMoving && !stalled(now)) {
+      if (!holder && exclusiveQueue.length === 0) wakeAt = Math.min(wakeAt, lastProgress + gatherMs);
+      return { start: false, wakeAt };
+    }
+    if (absent) return { start: false, wakeAt };
+    return { start: true, missing };
+  }
+
+  /** The member whose turn it is in a started room, or when to look again. */
+  function nextTurn(room: Room, now: number): { member?: Member; wakeAt: number } {
+    const active = [...room.members.values()].filter((m) => m.joined);
+    for (let pass = 0; pass < 2; pass++) {
+      let unserved = active.filter((m) => !m.served);
+      if (unserved.length === 0) {
+        // The next round, once anyone asks for a turn.
+        if (!active.some((m) => m.turn !== undefined)) return { wakeAt: Infinity };
+        room.round++;
+        for (const m of active) m.served = false;
+        unserved = active;
+      }
+      unserved.sort((a, b) => rank(room, a.platform) - rank(room, b.platform));
+      const passedOver: string[] = [];
+      for (const member of unserved) {
+        if (member.turn !== undefined) return { member, wakeAt: Infinity };
+        // Round barrier: a member between two samples gets barrierMs to ask for its turn in this round.
+        if (now - member.since < barrierMs) return { wakeAt: member.since + barrierMs };
+        member.served = true;
+        passedOver.push(member.platform);
+      }
+      log(`${room.key}: round ${room.round} went on without ${passedOver.join(', ')}, who did not ask for a turn within ${barrierMs} ms`);
+    }
+    return { wakeAt: Infinity };
+  }
+
+  function schedule(): void {
+    if (closed) return;
+    clearTimeout(timer);
+    timer = undefined;
+    const now = Date.now();
+    let wakeAt = Infinity;
+
+    for (const room of rooms.values()) {
+      if (room.started || (room.members.size === 0 && room.doneWaiters.length === 0)) continue;
+      const verdict = startable(room, now);
+      if (verdict.start) {
+        room.started = true;
+        const gone = [
+          ...verdict.missing,
+          ...[...room.members.values()].filter((m) => !m.joined).map((m) => `${m.platform} (still preparing)`),
+        ];
+        if (gone.length) log(`${room.key}: started without ${gone.join(', ')}, who did not come in time`);
+      } else {
+        wakeAt = Math.min(wakeAt, verdict.wakeAt);
+      }
+    }
+    // End barrier: done() returns once no member is left in a started room.
+    for (const room of rooms.values()) {
+      if (room.started && room.members.size === 0 && room.doneWaiters.length) {
+        for (const waiter of room.doneWaiters.splice(0)) send(waiter.conn, { id: waiter.id });
+      }
+    }
+
+    if (!holder) {
+      const next = exclusiveQueue.shift();
+      if (next) {
+        grant(next);
+      } else {
+        const candidates: Member[] = [];
+        for (const room of rooms.values()) {
+          if (!room.started) continue;
+          const next = nextTurn(room, now);
+          if (next.member) candidates.push(next.member);
+          else wakeAt = Math.min(wakeAt, next.wakeAt);
+        }
+        // Across rooms (two benchmarks at once), the longest waiting first.
+        candidates.sort((a, b) => a.since - b.since);
+        const chosen = candidates[0];
+        if (chosen) grant({ conn: chosen.conn, id: chosen.turn!, kind: 'turn', room: chosen.room.key, member: chosen });
+      }
+    }
+    if (wakeAt < Infinity) {
+      timer = setTimeout(schedule, Math.max(0, wakeAt - Date.now()) + 5);
+      timer.unref();
+    }
+  }
+
+  function handle(conn: Conn, message: ClientMessage): void {
+    switch (message.op) {
+      case 'hello':
+        conn.platform = String(message.platform);
+        known(conn.platform);
+        break;
+      case 'enter':
+        enter(conn, message.room, message.file);
+        break;
+      case 'skip': {
+        const member = conn.members.get(message.room);
+        if (member) removeMember(member);
+        roomFor(message.room, message.file).settled.add(conn.platform);
+        break;
+      }
+      case 'lock': {
+        if (message.kind === 'exclusive') {
+          exclusiveQueue.push({ conn, id: message.id, kind: 'exclusive', room: message.room });
+          break;
+        }
+        const member = conn.members.get(message.room);
+        if (!member) {
+          send(conn, { id: message.id, error: `asked for a turn in ${message.room} without entering it` });
+          break;
+        }
+        if (!member.joined) {
+          member.joined = true;
+          member.served = false;
+        }
+        member.turn = message.id;
+        break;
+      }
+      case 'release':
+        if (holder?.conn === conn && holder.id === message.id) release();
+        break;
+      case 'cancel': {
+        if (holder?.conn === conn && holder.id === message.id) release();
+        for (let i = exclusiveQueue.length - 1; i >= 0; i--) {
+          if (exclusiveQueue[i]!.conn === conn && exclusiveQueue[i]!.id === message.id) exclusiveQueue.splice(i, 1);
+        }
+        for (const member of conn.members.values()) if (member.turn === message.id) member.turn = undefined;
+        for (const room of rooms.values()) {
+          const i = room.doneWaiters.findIndex((w) => w.conn === conn && w.id === message.id);
+          if (i >= 0) room.doneWaiters.splice(i, 1);
+        }
+        break;
+      }
+      case 'done': {
+        const room = rooms.get(message.room);
+        const member = conn.members.get(message.room);
+        if (member) removeMember(member);
+        if (!room) send(conn, { id: message.id });
+        else room.doneWaiters.push({ conn, id: message.id });
+        break;
+      }
+      case 'leave': {
+        const member = conn.members.get(message.room);
+        if (member) removeMember(member);
+        break;
+      }
+    }
+  }
+
+  function disconnect(conn: Conn): void {
+    if (!conns.delete(conn)) return;
+    for (const member of [...conn.members.values()]) removeMember(member);
+    for (let i = exclusiveQueue.length - 1; i >= 0; i--) if (exclusiveQueue[i]!.conn === conn) exclusiveQueue.splice(i, 1);
+    for (const room of rooms.values()) {
+      for (let i = room.doneWaiters.length - 1; i >= 0; i--) if (room.doneWaiters[i]!.conn === conn) room.doneWaiters.splice(i, 1);
+    }
+    if (holder?.conn === conn) release();
+    if (conn.platform) lastGone.set(conn.platform, Date.now());
+    schedule();
+  }
+
+  const server = net.createServer((socket) => {
+    const conn: Conn = { socket, platform: '', members: new Map() };
+    conns.add(conn);
+    socket.unref();
+    socket.setEncoding('utf8');
+    let buffer = '';
+    socket.on('data', (chunk: string) => {
+      lastProgress = Date.now();
+      buffer += chunk;
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        let message: ClientMessage;
+        try {
+          message = JSON.parse(line) as ClientMessage;
+        } catch {
+          log(`dropped a connection that sent something other than JSON: ${line.slice(0, 80)}`);
+          socket.destroy();
+          return;
+        }
+        handle(conn, message);
+      }
+      schedule();
+    });
+    socket.on('close', () => disconnect(conn));
+    socket.on('error', () => disconnect(conn));
+  });
+
+  if (!address.startsWith('\0')) rmSync(address, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) =>
+      reject(new TurnstileError(`the turnstile cannot listen on ${showAddress(address)}: ${error.message}`, { cause: error })),
+    );
+    server.listen(address, () => resolve());
+  });
+  server.unref();
+
+  return {
+    address,
+    grants,
+    plan(files) {
+      // A new run (watch mode runs again): rooms and ended files of the last one are forgotten.
+      ended.clear();
+      for (const [key, room] of rooms) if (room.members.size === 0 && room.doneWaiters.length === 0) rooms.delete(key);
+      for (const [file, platforms] of files) {
+        expected.set(file, [...platforms]);
+        platforms.forEach(known);
+      }
+      schedule();
+    },
+    unavailable(platform) {
+      unavailable.add(platform);
+      schedule();
+    },
+    isUnavailable: (platform) => unavailable.has(platform),
+    moduleEnded(platform, file) {
+      ended.add(`${platform}\0${file}`);
+      schedule();
+    },
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      for (const conn of conns) conn.socket.destroy();
+      return new Promise<void>((resolve) =>
+        server.close(() => {
+          if (!address.startsWith('\0')) rmSync(address, { force: true });
+          resolve();
+        }),
+      );
+    },
+  };
+}
+
+// ---------------------------------------------------------------- client
+
+/** One benchmark's place at the turnstile. */
+export interface TurnRoom {
+  /** Runs fn while no other platform runs anything (connect, prepare, dispose...). */
+  exclusive<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /** Runs fn (one sample) in this benchmark's next turn; fn gets the round. */
+  turn<T>(fn: (round: number) => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /** This platform does not run this benchmark (n/a): nobody waits for it. */
+  skip(): void;
+  /** End barrier: returns once every platform is done with this benchmark. */
+  done(signal?: AbortSignal): Promise<void>;
+  /** Leaves the room, dropping whatever it still held or asked for. */
+  leave(): void;
+}
+
+export interface TurnstileClient {
+  readonly platform: string;
+  room(file: string, test: string): TurnRoom;
+  readonly closed: boolean;
+  close(): void;
+}
+
+interface Pending {
+  resolve(message: ServerMessage): void;
+  reject(error: Error): void;
+}
+
+export async function connectTurnstile(address: string, platform: string): Promise<TurnstileClient> {
+  const socket = net.createConnection(address);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', (error) =>
+      reject(
+        new TurnstileError(
+          `cannot reach the virtbench turnstile of the main process at ${showAddress(address)}: ${error.message} ` +
+            '(run bench files through `vitest bench` with the virtbench() plugin)',
+          { cause: error },
+        ),
+      ),
+    );
+  });
+  socket.unref();
+  socket.setEncoding('utf8');
+  const pending = new Map<number, Pending>();
+  let nextId = 0;
+  let closedBy: TurnstileError | undefined;
+  let buffer = '';
+
+  const write = (message: ClientMessage) => {
+    if (!closedBy) socket.write(JSON.stringify(message) + '\n');
+  };
+  const fail = (error: TurnstileError) => {
+    closedBy ??= error;
+    for (const waiter of pending.values()) waiter.reject(closedBy);
+    pending.clear();
+  };
+  socket.on('data', (chunk: string) => {
+    buffer += chunk;
+    for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+      const message = JSON.parse(buffer.slice(0, nl)) as ServerMessage;
+      buffer = buffer.slice(nl + 1);
+      const waiter = pending.get(message.id);
+      if (waiter) {
+        pending.delete(message.id);
+        if (message.error) waiter.reject(new TurnstileError(`the turnstile refused: ${message.error}`));
+        else waiter.resolve(message);
+      } else if (!message.error) {
+        // Granted after its waiter gave up: give it back at once.
+        write({ op: 'release', id: message.id });
+      }
+    }
+  });
+  socket.on('error', (error) => fail(new TurnstileError(`the turnstile connection failed: ${error.message}`, { cause: error })));
+  socket.on('close', () =>
+    fail(new TurnstileError('the turnstile in the main process closed the connection (the run is ending or it crashed)')),
+  );
+  write({ op: 'hello', platform });
+
+  /** Sends a request and waits for its answer; an abort cancels it on the server too. */
+  function request(make: (id: number) => ClientMessage, what: string, signal?: AbortSignal): Promise<ServerMessage> {
+    if (closedBy) return Promise.reject(closedBy);
+    if (signal?.aborted) return Promise.reject(new TurnstileError(`aborted before waiting for ${what}`, { cause: signal.reason }));
+    const id = ++nextId;
+    return new Promise<ServerMessage>((resolve, reject) => {
+      const onAbort = () => {
+        if (!pending.delete(id)) return;
+        write({ op: 'cancel', id });
+        reject(new TurnstileError(`aborted while waiting for ${what}`, { cause: signal?.reason }));
+      };
+      pending.set(id, {
+        resolve: (m) => (signal?.removeEventListener('abort', onAbort), resolve(m)),
+        reject: (e) => (signal?.removeEventListener('abort', onAbort), reject(e)),
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      write(make(id));
+    });
+  }
+
+  async function locked<T>(kind: LockKind, room: string, fn: (round: number) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const granted = await request(
+      (id) => ({ op: 'lock', id, kind, room }),
+      kind === 'turn' ? `a turn in ${room}` : 'an exclusive step',
+      signal,
+    );
+    try {
+      return await fn(granted.round ?? 0);
+    } finally {
+      write({ op: 'release', id: granted.id });
+    }
+  }
+
+  return {
+    platform,
+    get closed() {
+      return closedBy !== undefined;
+    },
+    room(file, test) {
+      const key = roomKey(file, test);
+      write({ op: 'enter', room: key, file });
+      return {
+        exclusive: (fn, signal) => locked('exclusive', key, () => fn(), signal),
+        turn: (fn, signal) => locked('turn', key, fn, signal),
+        skip: () => write({ op: 'skip', room: key, file }),
+        done: async (signal) => {
+          await request((id) => ({ op: 'done', id, room: key }), `the other platforms to finish ${test}`, signal);
+        },
+        leave: () => write({ op: 'leave', room: key }),
+      };
+    },
+    close() {
+      fail(new TurnstileError('the turnstile connection was closed by this worker'));
+      socket.destroy();
+    },
+  };
+}
+
+const connections = new Map<string, Promise<TurnstileClient>>();
+
+/** This worker's one connection per turnstile and platform, made when first needed. */
+export function workerTurnstile(address: string, platform: string): Promise<TurnstileClient> {
+  const key = `${address}\0${platform}`;
+  let connection = connections.get(key);
+  if (connection) {
+    // A closed connection (the server restarted between runs) is made again.
+    connection = connection.then((c) => (c.closed ? connectTurnstile(address, platform) : c));
+  } else {
+    connection = connectTurnstile(address, platform);
+  }
+  connection.catch(() => connections.delete(key));
+  connections.set(key, connection);
+  return connection;
+}
+
+// ---------------------------------------------------------------- sharing in the main process
+
+/* The plugin (config bundle) and every project's globalSetup share the run's one server. */
+const SHARED_KEY = 'virtbench.turnstile';
+
+interface Shared {
+  server: TurnstileServer;
+  unregister?: () => void;
+}
+
+/** The run's turnstile, started by the first caller; release() closes it after the last. */
+export async function useSharedTurnstile(
+  options: Omit<TurnstileOptions, 'address'> & { onExit?: (cleanup: () => void) => () => void } = {},
+): Promise<{ server: TurnstileServer; release(): Promise<void> }> {
+  const membership = await joinShared<Shared>(SHARED_KEY, async () => {
+    const address = turnstileAddress();
+    const server = await startTurnstile({ ...options, address });
+    // A socket file (not Linux) is removed on Ctrl-C too; an abstract name vanishes with the process.
+    const unregister = !address.startsWith('\0') && options.onExit ? options.onExit(() => rmSync(address, { force: true })) : undefined;
+    return { server, unregister };
+  });
+  const { server, unregister } = membership.value;
+  return {
+    server,
+    async release() {
+      if (!membership.leave()) return;
+      unregister?.();
+      await server.close();
+    },
+  };
+}
+
+/** The run's turnstile once started (for the sequencer and the reporter in the main process). */
+export function sharedTurnstile(): TurnstileServer | undefined {
+  return peekShared<Shared>(SHARED_KEY)?.server;
+}

@@ -1,0 +1,319 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  TurnstileError,
+  connectTurnstile,
+  startTurnstile,
+  turnstileAddress,
+  useSharedTurnstile,
+  type TurnstileClient,
+  type TurnstileOptions,
+} from '../../src/harness/turnstile.js';
+import { arrangeTogether } from '../../src/harness/turn-reporter.js';
+import type { TestProject, TestSpecification } from 'vitest/node';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+let count = 0;
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function setup(platforms: string[], options: Partial<TurnstileOptions> = {}, file = 'bench/cpu.bench.ts') {
+  const lines: string[] = [];
+  const server = await startTurnstile({
+    address: turnstileAddress(`unit-${process.pid}-${++count}`),
+    log: (l) => lines.push(l),
+    ...options,
+  });
+  cleanups.push(() => server.close());
+  server.plan([[file, platforms]]);
+  const connect = async (platform: string) => {
+    const client = await connectTurnstile(server.address, platform);
+    cleanups.push(() => client.close());
+    return client;
+  };
+  return { server, connect, lines, file };
+}
+
+/** Each client takes `runs` turns of `ms` in one room, then waits at the end barrier; returns the log of turns. */
+async function takeTurns(clients: TurnstileClient[], runs: number | Record<string, number>, file: string, ms = 2, log: string[] = []) {
+  await Promise.all(
+    clients.map(async (client) => {
+      const room = client.room(file, 'cpu');
+      const n = typeof runs === 'number' ? runs : (runs[client.platform] ?? 0);
+      for (let i = 0; i < n; i++) {
+        await room.turn(async (round) => {
+          log.push(`${client.platform}${round}`);
+          await sleep(ms);
+        });
+      }
+      await room.done();
+      log.push(`${client.platform} done`);
+    }),
+  );
+  return log;
+}
+
+describe('turnstile', () => {
+  it('gives every platform one turn per round, in an order rotated by the round', async () => {
+    const { connect, file } = await setup(['a', 'b', 'c']);
+    // c comes last: the room waits for it before the first turn.
+    const a = await connect('a');
+    const b = await connect('b');
+    const late = sleep(50).then(() => connect('c'));
+    const log = await takeTurns([a, b, await late], 3, file);
+    expect(log.slice(0, 9)).toEqual(['a0', 'b0', 'c0', 'b1', 'c1', 'a1', 'c2', 'a2', 'b2']);
+  });
+
+  it('runs a single platform as a plain sequence, without waiting', async () => {
+    const { connect, file } = await setup(['a'], { gatherMs: 60_000 });
+    const started = Date.now();
+    expect(await takeTurns([await connect('a')], 3, file)).toEqual(['a0', 'a1', 'a2', 'a done']);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('does not wait for a platform that skips the benchmark, but that one waits at the end barrier', async () => {
+    const { connect, file } = await setup(['a', 'b', 'c'], { gatherMs: 60_000 });
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(connect));
+    const log: string[] = [];
+    const skipper = (async () => {
+      const room = c!.room(file, 'cpu');
+      room.skip();
+      await room.done();
+      log.push('c done');
+    })();
+    await takeTurns([a!, b!], 2, file, 20, log);
+    await skipper;
+    expect(log.indexOf('c done')).toBeGreaterThan(log.indexOf('a1'));
+    expect(log.filter((l) => /\d$/.test(l))).toEqual(['a0', 'b0', 'b1', 'a1']);
+  });
+
+  it('does not wait for an unavailable platform nor for one whose bench file ended', async () => {
+    const { server, connect, file } = await setup(['a', 'b', 'c'], { gatherMs: 60_000 });
+    server.unavailable('b');
+    server.moduleEnded('c', file);
+    const started = Date.now();
+    expect(await takeTurns([await connect('a')], 2, file)).toEqual(['a0', 'a1', 'a done']);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('gives up on a platform that never comes after gatherMs, saying so', async () => {
+    const { connect, file, lines } = await setup(['a', 'b'], { gatherMs: 150 });
+    const started = Date.now();
+    expect(await takeTurns([await connect('a')], 2, file)).toEqual(['a0', 'a1', 'a done']);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(lines.join('\n')).toMatch(/cpu: started without b, who did not come in time/);
+  });
+
+  it('waits for a platform still preparing, and for one that is on an earlier benchmark', async () => {
+    const { server, connect, file } = await setup(['a', 'b'], { gatherMs: 100 });
+    server.plan([['bench/mem.bench.ts', ['a', 'b']]]);
+    const [a, b] = await Promise.all([connect('a'), connect('b')]);
+    // b is still on cpu (far longer than gatherMs) when a reaches mem.
+    const bCpu = b!.room(file, 'cpu');
+    const bCpuDone = (async () => {
+      await bCpu.exclusive(() => sleep(300));
+      await bCpu.turn(() => sleep(10));
+      await bCpu.done();
+    })();
+    a!.room(file, 'cpu').skip();
+    const aMem = a!.room('bench/mem.bench.ts', 'mem');
+    const order: string[] = [];
+    const aTurn = aMem.turn(async () => void order.push('a mem'));
+    await bCpuDone;
+    const bMem = b!.room('bench/mem.bench.ts', 'mem');
+    await bMem.exclusive(async () => void order.push('b prepared mem'));
+    await Promise.all([aTurn, bMem.turn(async () => void order.push('b mem'))]);
+    expect(order).toEqual(['b prepared mem', 'a mem', 'b mem']);
+  });
+
+  it('starts waiting rooms when nothing has moved for gatherMs (no deadlock between two rooms)', async () => {
+    const { server, connect, file, lines } = await setup(['a', 'b'], { gatherMs: 100 });
+    server.plan([['bench/mem.bench.ts', ['a', 'b']]]);
+    const [a, b] = await Promise.all([connect('a'), connect('b')]);
+    // Each waits for the other in a different room, and nothing else runs.
+    const started = Date.now();
+    await Promise.all([a!.room('bench/mem.bench.ts', 'mem').turn(() => sleep(1)), b!.room(file, 'cpu').turn(() => sleep(1))]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    expect(lines.join('\n')).toMatch(/started without/);
+  });
+
+  it('grants exclusive steps before turns, in the order asked', async () => {
+    const { connect, file } = await setup(['a', 'b', 'c']);
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(connect));
+    const rooms = [a!, b!, c!].map((client) => client.room(file, 'cpu'));
+    const order: string[] = [];
+    let steps!: Promise<unknown>;
+    await Promise.all([
+      rooms[0]!.turn(async () => {
+        order.push('a turn');
+        // While a's sample runs: c, then b ask for exclusive steps.
+        steps = Promise.all([
+          rooms[2]!.exclusive(async () => void order.push('c prepare')),
+          sleep(5).then(() => rooms[1]!.exclusive(async () => void order.push('b prepare'))),
+        ]);
+        await sleep(30);
+      }),
+      rooms[1]!.turn(async () => void order.push('b turn')),
+      rooms[2]!.turn(async () => void order.push('c turn')),
+    ]);
+    await steps;
+    expect(order).toEqual(['a turn', 'c prepare', 'b prepare', 'b turn', 'c turn']);
+  });
+
+  it('releases the turn when a sample throws', async () => {
+    const { connect, file } = await setup(['a', 'b']);
+    const [a, b] = await Promise.all([connect('a'), connect('b')]);
+    const ra = a!.room(file, 'cpu');
+    const rb = b!.room(file, 'cpu');
+    const failing = ra.turn(async () => {
+      throw new Error('the workload broke');
+    });
+    const next = rb.turn(async (round) => `b got round ${round}`);
+    await expect(failing).rejects.toThrow('the workload broke');
+    expect(await next).toBe('b got round 0');
+  });
+
+  it('releases everything a worker held when it disconnects', async () => {
+    const { connect, file } = await setup(['a', 'b']);
+    const [a, b] = await Promise.all([connect('a'), connect('b')]);
+    const ra = a!.room(file, 'cpu');
+    const rb = b!.room(file, 'cpu');
+    // a dies in the middle of its sample: the turn is never given back by a.
+    const dying = ra.turn(() => {
+      setTimeout(() => a!.close(), 10);
+      return new Promise<void>(() => {});
+    });
+    const bTurns = (async () => {
+      for (let i = 0; i < 2; i++) await rb.turn(() => sleep(1));
+      await rb.done();
+      return 'b finished';
+    })();
+    expect(await bTurns).toBe('b finished');
+    await expect(ra.turn(async () => {})).rejects.toThrow(TurnstileError);
+    void dying;
+  });
+
+  it('ends the end barrier when the last member disconnects', async () => {
+    const { connect, file } = await setup(['a', 'b']);
+    const [a, b] = await Promise.all([connect('a'), connect('b')]);
+    const ra = a!.room(file, 'cpu');
+    const rb = b!.room(file, 'cpu');
+    await Promise.all([ra.turn(() => sleep(1)), rb.turn(() => sleep(1))]);
+    const aDone = ra.done();
+    await sleep(20);
+    b!.close();
+    await expect(aDone).resolves.toBeUndefined();
+  });
+
+  it('holds done() until every platform has finished the benchmark', async () => {
+    const { connect, file } = await setup(['a', 'b']);
+    const log = await takeTurns([await connect('a'), await connect('b')], { a: 1, b: 3 }, file);
+    expect(log.slice(0, 4)).toEqual(['a0', 'b0', 'b1', 'b2']);
+    expect(log.slice(4).sort()).toEqual(['a done', 'b done']);
+  });
+
+  it('goes on without a member that does not ask for its next turn within barrierMs', async () => {
+    const { connect, file, lines } = await setup(['a', 'b'], { barrierMs: 100 });
+    const [a, b] = await Promise.all([connect('a'), connect('b')]);
+    const ra = a!.room(file, 'cpu');
+    const rb = b!.room(file, 'cpu');
+    const order: string[] = [];
+    await Promise.all([
+      (async () => {
+        await ra.turn(async (r) => void order.push(`a${r}`));
+        await sleep(400); // a dawdles between its samples
+        await ra.turn(async (r) => void order.push(`a${r}`));
+      })(),
+      (async () => {
+        for (let i = 0; i < 3; i++) await rb.turn(async (r) => void order.push(`b${r}`));
+      })(),
+    ]);
+    expect(order.slice(0, 3)).toEqual(['a0', 'b0', 'b1']);
+    expect(lines.join('\n')).toMatch(/round 1 went on without a/);
+  });
+
+  it('rejects a wait that is aborted, naming the cause, and loses no turn', async () => {
+    const { connect, file } = await setup(['a', 'b']);
+    const [a, b] = await Promise.all([connect('a'), connect('b')]);
+    const ra = a!.room(file, 'cpu');
+    const rb = b!.room(file, 'cpu');
+    const controller = new AbortController();
+    let release!: () => void;
+    const held = ra.turn(() => new Promise<void>((resolve) => (release = resolve)));
+    const aborted = rb.turn(async () => 'should not run', controller.signal);
+    await sleep(20);
+    controller.abort(new Error('test timed out'));
+    await expect(aborted).rejects.toThrow(/aborted while waiting for a turn in .*cpu/);
+    release();
+    await held;
+    await expect(rb.turn(async (round) => round)).resolves.toBe(0);
+  });
+
+  it('names the address when the turnstile cannot be reached', async () => {
+    await expect(connectTurnstile(turnstileAddress('nobody-listens'), 'a')).rejects.toThrow(
+      /cannot reach the virtbench turnstile of the main process at @virtbench-turns-nobody-listens/,
+    );
+  });
+
+  it('is shared by every globalSetup of a run and closed after the last', async () => {
+    const first = await useSharedTurnstile();
+    const second = await useSharedTurnstile();
+    expect(second.server).toBe(first.server);
+    await first.release();
+    const client = await connectTurnstile(first.server.address, 'a');
+    client.close();
+    await second.release();
+    await expect(connectTurnstile(first.server.address, 'a')).rejects.toThrow(TurnstileError);
+  });
+});
+
+describe('arrangeTogether (the sequencer of a run with several platforms)', () => {
+  const project = (platform: string | undefined, bench = true) =>
+    ({
+      config: { benchmark: { enabled: bench }, provide: platform ? { virtbench: { platform } } : {}, maxWorkers: 1 },
+    }) as unknown as TestProject;
+  const spec = (p: TestProject, moduleId: string) => ({ project: p, moduleId }) as TestSpecification;
+  const show = (specs: TestSpecification[]) =>
+    specs.map((s) => `${(s.project.config.provide as { virtbench?: { platform: string } }).virtbench?.platform ?? 'other'}:${s.moduleId}`);
+
+  it('orders the platforms file by file, plans the turnstile, and gives each available platform one worker', async () => {
+    const [native, docker, qemu, unit] = [project('native'), project('docker'), project('qemu'), project(undefined)];
+    const shared = await useSharedTurnstile();
+    cleanups.push(() => shared.release());
+    shared.server.unavailable('qemu');
+    const sorted = [
+      spec(unit!, 'u.test.ts'),
+      spec(docker!, 'mem'),
+      spec(docker!, 'cpu'),
+      spec(native!, 'mem'),
+      spec(native!, 'cpu'),
+      spec(qemu!, 'cpu'),
+    ];
+    expect(show(arrangeTogether(sorted, ['native', 'docker', 'qemu'], [native!, docker!, qemu!]))).toEqual([
+      'other:u.test.ts',
+      'native:cpu',
+      'docker:cpu',
+      'qemu:cpu',
+      'native:mem',
+      'docker:mem',
+    ]);
+    // qemu cannot run here: its files pass at once and need no worker of their own.
+    expect([native, docker, qemu].map((p) => p!.config.maxWorkers)).toEqual([2, 2, 2]);
+    // The plan: a room of cpu waits for native and docker only.
+    const [a, b] = await Promise.all([
+      connectTurnstile(shared.server.address, 'native'),
+      connectTurnstile(shared.server.address, 'docker'),
+    ]);
+    cleanups.push(
+      () => a!.close(),
+      () => b!.close(),
+    );
+    const started = Date.now();
+    let waited = 0;
+    const late = sleep(100).then(() => b!.room('cpu', 'cpu').turn(() => sleep(1)));
+    await a!.room('cpu', 'cpu').turn(async () => void (waited = Date.now() - started));
+    await late;
+    expect(waited).toBeGreaterThanOrEqual(90);
+  });
+});
