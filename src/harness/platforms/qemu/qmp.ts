@@ -58,10 +58,13 @@ export function qmpExecute(socketPath: string, command: string, platform?: strin
         resolve(reply.return);
       }
     });
-    socket.once('error', (error) => {
+    const unreachable = (error: Error) => {
       clearTimeout(timer);
       fail(`cannot reach QEMU's monitor (${(error as NodeJS.ErrnoException).code ?? error.message}); did QEMU exit?`, error);
-    });
+    };
+    socket.once('error', unreachable);
+    // readline re-emits its input's errors: without a listener there, a QEMU gone meanwhile is an uncaught exception.
+    lines.once('error', unreachable);
   });
 }
 
