@@ -19,6 +19,9 @@ export function drift(result: BenchmarkResult): number | undefined {
   return early === 0 ? undefined : Math.abs(late - early) / Math.abs(early);
 }
 
+/** A change of the baseline over the run that a reader should know of, even when no stated difference is in doubt. */
+const NOTICEABLE_DRIFT = 0.05;
+
 /** Steal time above this share of a sample's CPU time means another guest on the host took the CPU. */
 const STEAL_WARNING = 0.05;
 
@@ -38,6 +41,12 @@ export function driftWarnings(results: readonly BenchmarkResult[], baseline: str
       warnings.push(
         `the host moved: ${baseline}'s ${base.benchmark} changed ${formatPercent(moved)} from its earlier to its later runs, ` +
           `more than the ${formatPercent(smallest)} difference reported on ${base.benchmark}; read those ratios with care or rerun on a quieter machine`,
+      );
+    } else if (moved > NOTICEABLE_DRIFT) {
+      // Nothing stated is in doubt, but this is why intervals are wide: say so.
+      warnings.push(
+        `the host moved: ${baseline}'s ${base.benchmark} changed ${formatPercent(moved)} from its earlier to its later runs; ` +
+          `rounds spread that over every platform, but differences smaller than the movement within a round read ≈1x`,
       );
     }
   }

@@ -43,7 +43,10 @@ export function renderMarkdown(file: ResultsFile, comparisons?: readonly Compari
     const base = baseline ? find(baseline, benchmark) : undefined;
     out.push(row([benchmarkLabel(any), `${any.unit} (${any.better})`, ...platforms.map((p) => formatCell(find(p, benchmark), base))]));
   }
-  out.push('', `Median ±half the IQR; Nx = performance vs ${baseline}, above 1 is better.`);
+  out.push(
+    '',
+    `Median ±half the IQR; Nx = performance vs ${baseline}, above 1 is better; ≈1x = no difference this machine can resolve (the 95% interval of the ratio contains 1).`,
+  );
 
   const problems = file.results.filter((r) => r.status !== 'passed');
   if (problems.length > 0) {

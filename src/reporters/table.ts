@@ -1,7 +1,7 @@
 import { baselinePlatform } from './ordering.js';
 import type { Comparison } from './compare.js';
 import type { BenchmarkResult } from '../results/schema.js';
-import { ratioEstimate, type RatioEstimate } from '../results/statistics.js';
+import { pairedRatioEstimate, ratioEstimate, type RatioEstimate } from '../results/statistics.js';
 
 /*
  * The cross-platform comparison as plain strings: rows are benchmarks,
@@ -32,9 +32,24 @@ export function benchmarkLabel(result: Pick<BenchmarkResult, 'benchmark' | 'vari
   return result.variant && !result.benchmark.includes(result.variant) ? `${result.benchmark} (${result.variant})` : result.benchmark;
 }
 
-/** The performance ratio of a passed result to the baseline's, with its interval; undefined where there is none. */
+/** Runs of the two results taken in the same round (rounds: see README), as [baseline, result] value pairs. */
+function sameRoundPairs(result: BenchmarkResult, baseline: BenchmarkResult): [number, number][] {
+  const byRound = new Map(baseline.samples.filter((s) => typeof s.extra.round === 'number').map((s) => [s.extra.round, s.value]));
+  return result.samples.flatMap((s) => (byRound.has(s.extra.round) ? [[byRound.get(s.extra.round)!, s.value] as [number, number]] : []));
+}
+
+/** Rounds shared by both results from which the ratio is taken per round; with fewer, the runs are compared as two groups. */
+const MIN_PAIRED_ROUNDS = 3;
+
+/**
+ * The performance ratio of a passed result to the baseline's, with its 95 %
+ * interval: per round when both were measured in the same rounds (the
+ * machine's drift cancels), else the ratio of the medians of the two groups.
+ */
 export function ratioToBaseline(result: BenchmarkResult, baseline: BenchmarkResult | undefined): RatioEstimate | undefined {
   if (!baseline || baseline === result || baseline.status !== 'passed' || result.status !== 'passed') return undefined;
+  const pairs = sameRoundPairs(result, baseline);
+  if (pairs.length >= MIN_PAIRED_ROUNDS) return pairedRatioEstimate(pairs, result.better);
   return ratioEstimate(
     baseline.samples.map((s) => s.value),
     result.samples.map((s) => s.value),

@@ -132,3 +132,23 @@ export function ratioEstimate(base: readonly number[], values: readonly number[]
   const ci95 = bootstrapRatioCi(base, values, better);
   return { ratio, ci95, resolved: !(ci95[0] <= 1 && 1 <= ci95[1]) };
 }
+
+/**
+ * The ratio from runs taken side by side (the same round of a run): the
+ * median of the per-round ratios, with a bootstrap interval over rounds. A
+ * machine that drifts during the run moves both runs of a round alike, so
+ * the drift cancels in each ratio instead of widening the interval.
+ */
+export function pairedRatioEstimate(
+  pairs: readonly (readonly [base: number, value: number])[],
+  better: 'higher' | 'lower',
+): RatioEstimate | undefined {
+  const ratios = pairs.map(([base, value]) => performanceRatio(value, base, better)).filter(Number.isFinite);
+  if (ratios.length === 0) return undefined;
+  const resample = sampleFrom.factory({ seed: BOOTSTRAP_SEED });
+  const medians: number[] = [];
+  for (let i = 0; i < 2000; i++) medians.push(median(resample([...ratios])));
+  medians.sort((a, b) => a - b);
+  const ci95: [number, number] = [quantile(medians, 0.025), quantile(medians, 0.975)];
+  return { ratio: median(ratios), ci95, resolved: !(ci95[0] <= 1 && 1 <= ci95[1]) };
+}
