@@ -2,7 +2,7 @@ import type { Comparison } from './compare.js';
 import { driftWarnings } from './drift.js';
 import { findings } from './findings.js';
 import type { ResultsFile } from '../results/schema.js';
-import { benchmarkLabel, formatCell, formatChange, formatPercent, formatValue } from './table.js';
+import { guestHostNote, benchmarkLabel, formatCell, formatChange, formatPercent, formatValue } from './table.js';
 import { baselinePlatform, tablePlatforms } from './ordering.js';
 
 const VERDICT_MARK: Record<Comparison['verdict'], string> = {
@@ -34,7 +34,7 @@ export function renderMarkdown(file: ResultsFile, comparisons?: readonly Compari
 
   const out: string[] = ['## virtbench', ''];
   out.push(
-    `${file.profile} profile · ${String(file.environment.host.cpuModel ?? '')} · ${String(file.environment.host.cpus ?? '?')} CPUs · ${file.createdAt}`,
+    `${file.profile} profile · ${String(file.environment.host.cpuModel ?? '')} · ${String(file.environment.host.cpus ?? '?')} CPUs · ${file.createdAt}${guestHostNote(file.environment.host)}`,
     '',
   );
   out.push(row(['benchmark', 'unit', ...platforms]), row(['---', '---', ...platforms.map(() => '---:')]));

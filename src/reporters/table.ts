@@ -143,3 +143,9 @@ export function renderBaselineComparison(comparisons: readonly Comparison[]): st
   const rows = comparisons.map((c) => [c.platform, c.benchmark, c.verdict + (c.failsGate ? ' (fails)' : ''), formatChange(c)]);
   return layoutColumns([['platform', 'benchmark', 'verdict', 'change (+ is better) [95% CI], p'], ...rows]);
 }
+
+/** " (native runs in a PVM guest)" when the host's facts say the machine is itself a guest, else "". */
+export function guestHostNote(host: Record<string, string | number>): string {
+  const hypervisor = host.hypervisor;
+  return typeof hypervisor === 'string' && !hypervisor.startsWith('none') ? ` (native runs in a guest: hypervisor ${hypervisor})` : '';
+}

@@ -7,7 +7,7 @@ import { driftWarnings } from './drift.js';
 import { baselinePlatform, sortResults, tablePlatforms, type ReportOrder } from './ordering.js';
 import { resolveBaseline } from './baselines.js';
 import { compareResults, gateFails } from './compare.js';
-import { renderBaselineComparison, renderComparison } from './table.js';
+import { guestHostNote, renderBaselineComparison, renderComparison } from './table.js';
 
 export interface VirtbenchReporterOptions {
   reportDir: string;
@@ -86,7 +86,7 @@ export class VirtbenchReporter implements Reporter {
     const platforms = tablePlatforms(file.results);
 
     log();
-    log(`virtbench: ${this.options.profile} profile, ${platforms.join(' vs ')}`);
+    log(`virtbench: ${this.options.profile} profile, ${platforms.join(' vs ')}${guestHostNote(file.environment.host)}`);
     for (const line of renderComparison(file.results, platforms).lines) log(line);
     for (const line of skipLines(file.results)) log(`  ${line}`);
     for (const line of driftWarnings(file.results, baselinePlatform(platforms))) log(`  WARNING ${line}`);

@@ -72,3 +72,12 @@ describe('renderComparison', () => {
     expect(table.lines.join('\n')).toContain('fork-threads');
   });
 });
+
+describe('guestHostNote', () => {
+  it('says when native itself runs in a guest, and nothing on bare metal', async () => {
+    const { guestHostNote } = await import('../../src/reporters/table.js');
+    expect(guestHostNote({ hypervisor: 'PVM' })).toBe(' (native runs in a guest: hypervisor PVM)');
+    expect(guestHostNote({ hypervisor: 'none (bare metal)' })).toBe('');
+    expect(guestHostNote({})).toBe('');
+  });
+});

@@ -14,10 +14,23 @@ async function osName(): Promise<string> {
   return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(text)?.[1] ?? 'unknown';
 }
 
+/**
+ * Whether "native" is itself a guest: the CPU's hypervisor flag, and the
+ * kernel's name for the hypervisor when dmesg can be read. It matters: in a
+ * guest, every page-table change of fork() may trap to the hypervisor.
+ */
+async function hypervisor(): Promise<string> {
+  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
+  if (!/^flags\s*:.*\bhypervisor\b/m.test(cpuinfo)) return 'none (bare metal)';
+  const dmesg = await runCommand(['dmesg'], { timeoutMs: 10_000 });
+  return /Hypervisor detected: (\S+)/.exec(dmesg.stdout)?.[1] ?? 'yes (the CPU reports a hypervisor)';
+}
+
 /** The machine the run happened on, for results.json: read-only facts, nothing is started. */
 export async function hostEnvironment(vitestVersion: string): Promise<Record<string, string | number>> {
-  const [os, gcc, fio, nginx] = await Promise.all([
+  const [os, host, gcc, fio, nginx] = await Promise.all([
     osName(),
+    hypervisor(),
     toolVersion('gcc', '--version'),
     toolVersion('fio', '--version'),
     toolVersion('nginx', '-v'),
@@ -26,6 +39,7 @@ export async function hostEnvironment(vitestVersion: string): Promise<Record<str
     hostname: hostname(),
     os,
     kernel: release(),
+    hypervisor: host,
     cpuModel: cpus()[0]?.model ?? 'unknown',
     cpus: cpus().length,
     memoryGiB: Math.round(totalmem() / 2 ** 30),
