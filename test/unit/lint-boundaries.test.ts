@@ -11,59 +11,38 @@ import { packageRoot } from '../../src/harness/host/paths.js';
 
 const eslint = new ESLint({ cwd: packageRoot });
 
-async function problemsOf(file: string, code: string): Promise<{ rule: string | null; message: string }[]> {
+/** The errors of a file at `file` that imports `name` from `from` and uses it. */
+async function problemsOf(file: string, name: string, from: string): Promise<{ rule: string | null; message: string }[]> {
+  const code = `import { ${name} } from '${from}';\nexport const planted = ${name};\n`;
   const [result] = await eslint.lintText(code, { filePath: join(packageRoot, file) });
   return result!.messages.filter((m) => m.severity === 2).map((m) => ({ rule: m.ruleId, message: m.message }));
 }
 
+const restricted = (message: RegExp) => ({ rule: 'import-x/no-restricted-paths', message: expect.stringMatching(message) });
+
 // The first lint loads the parser and the import resolver: seconds on a loaded 2-core machine.
 describe('lint: the boundaries of the design', { timeout: 60_000 }, () => {
   it('refuses a reporter that imports platform code', async () => {
-    const problems = await problemsOf(
-      'src/reporters/planted.ts',
-      "import { dockerPlatforms } from '../harness/platforms/docker/index.js';\nexport const planted = dockerPlatforms;\n",
-    );
-    expect(problems).toContainEqual({
-      rule: 'import-x/no-restricted-paths',
-      message: expect.stringMatching(/never start or know a platform/),
-    });
+    const problems = await problemsOf('src/reporters/planted.ts', 'dockerPlatforms', '../harness/platforms/docker/index.js');
+    expect(problems).toContainEqual(restricted(/never start or know a platform/));
   });
 
   it("refuses an import of a platform folder's internals from outside it, and allows its index.ts", async () => {
-    const internal = await problemsOf(
-      'src/harness/runner-planted.ts',
-      "import { shellQuote } from './platforms/qemu/ssh.js';\nexport const planted = shellQuote;\n",
-    );
-    expect(internal).toContainEqual({
-      rule: 'import-x/no-restricted-paths',
-      message: expect.stringMatching(/only src\/harness\/platforms\/qemu\/ knows/),
-    });
-    const sibling = await problemsOf(
-      'src/harness/platforms/unikernel/planted.ts',
-      "import { bootGuest } from '../qemu/qemu-guest.js';\nexport const planted = bootGuest;\n",
-    );
-    expect(sibling.map((p) => p.rule)).toContain('import-x/no-restricted-paths');
-    const entry = await problemsOf(
-      'src/harness/runner-planted.ts',
-      "import { qemuPlatforms } from './platforms/qemu/index.js';\nexport const planted = qemuPlatforms;\n",
-    );
-    expect(entry).toEqual([]);
+    const internal = await problemsOf('src/harness/runner-planted.ts', 'shellQuote', './platforms/qemu/ssh.js');
+    expect(internal).toContainEqual(restricted(/only src\/harness\/platforms\/qemu\/ knows/));
+    const sibling = await problemsOf('src/harness/platforms/unikernel/planted.ts', 'bootGuest', '../qemu/qemu-guest.js');
+    expect(sibling).toContainEqual(restricted(/only src\/harness\/platforms\/qemu\/ knows/));
+    expect(await problemsOf('src/harness/runner-planted.ts', 'qemuPlatforms', './platforms/qemu/index.js')).toEqual([]);
   });
 
   it('refuses a bench file that reaches past the public entries', async () => {
-    const problems = await problemsOf(
-      'bench/planted.bench.ts',
-      "import { parseResultLine } from '../src/harness/figure.js';\nexport const planted = parseResultLine;\n",
-    );
-    expect(problems.map((p) => p.rule)).toContain('import-x/no-restricted-paths');
+    const problems = await problemsOf('bench/planted.bench.ts', 'parseResultLine', '../src/harness/figure.js');
+    expect(problems).toContainEqual(restricted(/use the public entries/));
   });
 
   it('refuses an import cycle', async () => {
     // errors.ts is imported by host/command.ts; importing that back closes a cycle.
-    const problems = await problemsOf(
-      'src/errors.ts',
-      "import { runCommand } from './harness/host/command.js';\nexport const planted = runCommand;\n",
-    );
+    const problems = await problemsOf('src/errors.ts', 'runCommand', './harness/host/command.js');
     expect(problems.map((p) => p.rule)).toContain('import-x/no-cycle');
   });
 });
