@@ -50,7 +50,7 @@ const zones = [
     message: 'host helpers serve every platform and know none',
   },
   {
-    target: ['./bench/**', './fixtures/**'],
+    target: ['./bench/**', './fixtures/**', './examples/**'],
     from: './src',
     except: ['./index.ts', './bench.ts'],
     message:
