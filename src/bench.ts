@@ -101,6 +101,11 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
             const host = await hostDisturbance(before);
             const extra = { ...(round === undefined ? {} : { round }), ...host, ...figure.extra };
             record.samples.push({ time, value: figure.value, seconds: figure.seconds, extra });
+            // In an IDE the test's output is where a user looks for the figure.
+            if (session.ide)
+              console.log(
+                `virtbench [${session.platform}] ${workload.name} run ${record.samples.length}: ${figure.value} ${workload.unit}`,
+              );
             return figure;
           };
           return {

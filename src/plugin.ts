@@ -1,3 +1,4 @@
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'vite';
 import type { TestProjectInlineConfiguration } from 'vitest/config';
@@ -46,6 +47,12 @@ export interface VirtbenchOptions extends PlatformOptions {
   untilStable?: UntilStable;
   /** An A/A run: measure this one platform twice, as "<platform>" and "<platform>#2". VIRTBENCH_AA overrides it. */
   aa?: string;
+  /**
+   * IDE runs, opted into with VIRTBENCH_IDE=1 (the Vitest extension's `vitest.nodeEnv`): bench files
+   * then run as tests of an ordinary `vitest run`, on these platforms (default native;
+   * VIRTBENCH_IDE_PLATFORMS overrides) with this profile (default quick; VIRTBENCH_PROFILE overrides).
+   */
+  ide?: { platforms?: string[]; profile?: string };
 }
 
 const OPTION_NAMES = [
@@ -58,6 +65,7 @@ const OPTION_NAMES = [
   'failThreshold',
   'untilStable',
   'aa',
+  'ide',
   ...PLATFORM_OPTION_KEYS,
 ];
 const BENCH_SUFFIX = ' (bench)';
@@ -69,6 +77,8 @@ export interface ResolvedOptions {
   include: string[];
   cacheDir: string;
   untilStable?: UntilStable;
+  /** Set in IDE runs: the platforms whose bench files run in `vitest run`. */
+  ide?: { platforms: string[] };
   settings: PlatformSettings;
   gate?: { baseline: string; threshold?: number; failThreshold?: number };
 }
@@ -122,8 +132,10 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
     }
   }
   const baseline = env.VIRTBENCH_BASELINE || options.baseline;
-  const profile = resolveProfile(env.VIRTBENCH_PROFILE || options.profile);
+  const ide = env.VIRTBENCH_IDE === '1' ? resolveIde(options.ide, env, platforms) : undefined;
+  const profile = resolveProfile(env.VIRTBENCH_PROFILE || (ide ? (options.ide?.profile ?? 'quick') : options.profile));
   return {
+    ...(ide ? { ide } : {}),
     settings: validatePlatformOptions(options as Record<string, unknown>),
     untilStable: resolveUntilStable(options.untilStable, env, profile.runs),
     gate: baseline ? { baseline, threshold: options.threshold, failThreshold: options.failThreshold } : undefined,
@@ -133,6 +145,22 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
     include: options.include ?? ['bench/**/*.bench.ts'],
     cacheDir: cacheDir(env),
   };
+}
+
+/** The platforms of an IDE run: each must be one of the config's platforms. */
+function resolveIde(option: VirtbenchOptions['ide'], env: NodeJS.ProcessEnv, platforms: readonly string[]): { platforms: string[] } {
+  const chosen = env.VIRTBENCH_IDE_PLATFORMS
+    ? env.VIRTBENCH_IDE_PLATFORMS.split(',').map((p) => p.trim())
+    : (option?.platforms ?? ['native']);
+  for (const name of chosen) {
+    if (!platforms.includes(name)) {
+      throw new VirtbenchError(
+        'VIRTBENCH_BAD_OPTION',
+        `IDE platform "${name}" (VIRTBENCH_IDE_PLATFORMS or option ide.platforms) is not among this config's platforms: ${platforms.join(', ')}`,
+      );
+    }
+  }
+  return { platforms: chosen };
 }
 
 /**
@@ -150,6 +178,7 @@ function platformProject(platform: string, options: ResolvedOptions, requested: 
     profile: options.profile.name,
     cacheDir: options.cacheDir,
     requested,
+    ide: Boolean(options.ide),
     settings: options.settings,
     ...(options.untilStable ? { untilStable: options.untilStable } : {}),
   };
@@ -157,11 +186,13 @@ function platformProject(platform: string, options: ResolvedOptions, requested: 
     extends: true,
     test: {
       name: platform,
-      // Platform projects hold benchmarks only; `vitest run` finds nothing in them.
+      // Platform projects hold benchmarks only; `vitest run` finds nothing in them, unless this is an
+      // IDE run: Vitest then adds the bench variant of a benchmark-enabled project to ordinary test runs.
       include: [],
-      benchmark: { include: options.include },
+      benchmark: { include: options.include, enabled: options.ide?.platforms.includes(platform) ?? false },
       provide: { [PROVIDE_KEY]: session },
-      globalSetup: [fileURLToPath(new URL('./harness/global-setup.ts', import.meta.url))],
+      // Beside this module: global-setup.ts when run from src/, global-setup.js from the build in dist/.
+      globalSetup: [fileURLToPath(new URL(`./harness/global-setup${extname(new URL(import.meta.url).pathname)}`, import.meta.url))],
       testTimeout: testTimeoutMs(options.profile, options.untilStable, options.platforms.length),
       hookTimeout: 600_000,
     },

@@ -18,6 +18,8 @@ export interface ProvidedSession {
   cacheDir: string;
   /** Asked for by name (--project): unavailable is then an error, not a skip. */
   requested: boolean;
+  /** An IDE run (VIRTBENCH_IDE=1): each figure is also printed in the test's output. */
+  ide?: boolean;
   /** Set when this platform cannot run here: every benchmark is skipped with it. */
   skipReason?: string;
   facts?: ConnectionFacts;

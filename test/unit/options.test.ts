@@ -58,6 +58,27 @@ describe('resolveOptions', () => {
     expect(createPlatform('native#2').name).toBe('native#2');
   });
 
+  it('runs bench files in IDE runs only when opted in: native and quick by default, configurable, checked', () => {
+    expect(resolveOptions({}, {}).ide).toBeUndefined();
+    const ide = resolveOptions({ platforms: ['native', 'docker'] }, { VIRTBENCH_IDE: '1' });
+    expect(ide.ide).toEqual({ platforms: ['native'] });
+    expect(ide.profile.name).toBe('quick');
+    const chosen = resolveOptions(
+      { platforms: ['native', 'docker'], ide: { platforms: ['docker'], profile: 'standard' } },
+      { VIRTBENCH_IDE: '1' },
+    );
+    expect(chosen.ide).toEqual({ platforms: ['docker'] });
+    expect(chosen.profile.name).toBe('standard');
+    expect(
+      resolveOptions({ platforms: ['native', 'docker'] }, { VIRTBENCH_IDE: '1', VIRTBENCH_IDE_PLATFORMS: 'native,docker' }).ide,
+    ).toEqual({
+      platforms: ['native', 'docker'],
+    });
+    expect(
+      errorOf(() => resolveOptions({ platforms: ['native'] }, { VIRTBENCH_IDE: '1', VIRTBENCH_IDE_PLATFORMS: 'docker' })).message,
+    ).toMatch(/IDE platform "docker" .* is not among this config's platforms: native/);
+  });
+
   it('resolves profiles by name and rejects others', () => {
     expect(resolveProfile(undefined).name).toBe('standard');
     expect(resolveProfile('assignment').runs).toBe(48);
