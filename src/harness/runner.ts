@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { ImplausibleFigureError, VirtbenchError, WorkloadFailedError } from '../errors.js';
 import { buildProgram } from './build.js';
 import type { Figure } from './figure.js';
@@ -65,6 +65,8 @@ async function prepareCommand(
     const build = platform.buildProgram?.bind(platform) ?? buildProgram;
     const built = await build(workload.program.source, cacheDir);
     program = await platform.copyIn(built.path, `${built.name}-${built.hash}`, { executable: true });
+  } else if ('script' in workload.program) {
+    program = await platform.copyIn(workload.program.script, basename(workload.program.script), { executable: true });
   } else {
     await requireTool(platform, workload, workload.program.tool);
     program = workload.program.tool.command;

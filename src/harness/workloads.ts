@@ -58,8 +58,12 @@ interface WorkloadBase {
 /** Runs one command inside the platform and parses what it prints. */
 export interface CommandWorkload extends WorkloadBase {
   kind: 'command';
-  /** Either a C program built on the host (a path to its source) or a tool from the platform's packages. */
-  program: { source: string } | { tool: Tool };
+  /**
+   * A C program built on the host (a path to its source), a script copied in
+   * and run by its interpreter line (`#!/bin/sh` runs everywhere but the
+   * single-application guest), or a tool from the platform's packages.
+   */
+  program: { source: string } | { script: string } | { tool: Tool };
   args(profile: Profile, workDir: string): string[];
   parse(stdout: string): Figure;
 }

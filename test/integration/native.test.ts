@@ -1,10 +1,13 @@
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNativePlatform } from '../../src/harness/platforms/native/index.js';
 import type { Provisioned, StartedPlatform } from '../../src/harness/platform.js';
 import { PROFILES } from '../../src/harness/profiles.js';
 import { prepareWorkload } from '../../src/harness/runner.js';
-import { workloads, type CommandWorkload } from '../../src/harness/workloads.js';
+import { commandWorkload, workloads, type CommandWorkload } from '../../src/harness/workloads.js';
 import { cacheDir } from '../../src/harness/host/paths.js';
 import { processesMentioning } from './helpers.js';
 
@@ -91,6 +94,29 @@ describe('native platform, quick profile, one real run of each workload', () => 
       code: 'VIRTBENCH_MISSING_TOOL',
       message: expect.stringMatching(/needs `virtbench-no-such-tool`.*command not found.*fix: apt-get install virtbench-no-such-tool/),
     });
+  });
+
+  it("a user's script workload is copied in and run by its interpreter line, with the argv it describes", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'virtbench-script-'));
+    const script = join(dir, 'count-files.sh');
+    await writeFile(
+      script,
+      '#!/bin/sh\n# counts the entries of a directory; times itself coarsely\necho "RESULT value=$(ls "$1" | wc -l) unit=files seconds=0.001 dir=$1"\n',
+    );
+    const counting = commandWorkload({
+      name: 'count-files',
+      title: 'entries of the work directory',
+      unit: 'files',
+      better: 'lower',
+      program: { script },
+      args: (_profile, workDir) => [workDir],
+      timeoutMs: () => 10_000,
+    });
+    const prepared = await prepareWorkload(platform, counting, quick, { cacheDir: cacheDir() });
+    const figure = await prepared.runOnce();
+    expect(figure).toMatchObject({ unit: 'files', extra: { dir: platform.workDir } });
+    expect(figure.value).toBeGreaterThan(0); // at least the script itself, copied into the work directory
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('a run that exceeds its timeout is killed and fails', async () => {
