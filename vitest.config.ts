@@ -1,7 +1,13 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
+// From src/, not "virtbench": Vite bundles a config file and leaves a package import to Node, which
+// resolves it to the build in dist/ (and cannot load src/ itself), so this one import stays relative.
 import { virtbench } from './src/index.js';
 
 export default defineConfig({
+  // The bench files import "virtbench/bench" and "virtbench" as a user does; in this repository those
+  // resolve to src/ (package.json's "virtbench-source" condition), so nothing waits for a build.
+  ssr: { resolve: { conditions: ['virtbench-source', ...defaultServerConditions] } },
   plugins: [
     virtbench({
       // Every platform and variant; those this machine cannot run are skipped with the reason.

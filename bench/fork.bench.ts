@@ -1,4 +1,4 @@
-import { test } from '../src/bench.js';
+import { test } from 'virtbench/bench';
 
 test('fork', async ({ bench, virtbench }) => {
   const run = await virtbench.prepare('fork');
