@@ -2,7 +2,8 @@ import type { TestProject } from 'vitest/node';
 import { VirtbenchError } from '../errors.js';
 import { onExitSync } from './host/exit-cleanup.js';
 import { createLog } from './host/log.js';
-import { isPlatformUnavailable } from './platform.js';
+import { stopWhenTheRunEnds } from './ide-runs.js';
+import { isPlatformUnavailable, type Provisioned } from './platform.js';
 import { createPlatform } from './platforms/index.js';
 import { PROVIDE_KEY, type ProvidedSession } from './session.js';
 import { useSharedTurnstile } from './turnstile.js';
@@ -37,20 +38,43 @@ export default async function setupPlatform(project: TestProject): Promise<(() =
   try {
     const availability = await platform.availability();
     if (!availability.available) return unavailable(availability.reason);
-    let provisioned;
-    try {
-      provisioned = await platform.provision({ cacheDir: session.cacheDir, log });
-    } catch (error) {
-      // A check too expensive for availability() (a probe boot) said no.
-      if (isPlatformUnavailable(error)) return unavailable(error.reason);
-      throw error;
-    }
-    const unregister = onExitSync(() => provisioned.stopSync());
-    project.provide(PROVIDE_KEY, { ...session, facts: provisioned.facts, turnstile: turns.server.address });
-    return async () => {
-      unregister();
+    const provision = async () => {
       try {
-        await provisioned.stop();
+        return await platform.provision({ cacheDir: session.cacheDir, log });
+      } catch (error) {
+        // A check too expensive for availability() (a probe boot) said no.
+        if (isPlatformUnavailable(error)) return error;
+        throw error;
+      }
+    };
+    const first = await provision();
+    if (isPlatformUnavailable(first)) return unavailable(first.reason);
+    let provisioned: Provisioned | undefined = first;
+    let unregister = onExitSync(() => first.stopSync());
+    const stop = async () => {
+      const running = provisioned;
+      provisioned = undefined;
+      unregister();
+      await running?.stop();
+    };
+    project.provide(PROVIDE_KEY, { ...session, facts: first.facts, turnstile: turns.server.address });
+    if (session.ide && project.vitest.config.watch) {
+      // The IDE keeps Vitest open between runs, and global teardown runs only at its exit: stop the
+      // platform when each run ends, provision it again before the next.
+      stopWhenTheRunEnds(stop);
+      project.onTestsRerun(async () => {
+        if (provisioned) return;
+        const again = await provision();
+        if (isPlatformUnavailable(again)) throw again;
+        provisioned = again;
+        unregister = onExitSync(() => again.stopSync());
+        project.provide(PROVIDE_KEY, { ...session, facts: again.facts, turnstile: turns.server.address });
+        stopWhenTheRunEnds(stop);
+      });
+    }
+    return async () => {
+      try {
+        await stop();
       } finally {
         await turns.release();
       }

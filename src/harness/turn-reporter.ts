@@ -1,5 +1,6 @@
 import type { Reporter, TestModule, TestProject, TestSpecification, Vitest } from 'vitest/node';
 import { PROVIDE_KEY, type ProvidedSession } from './session.js';
+import { stopPlatformsOfTheRun } from './ide-runs.js';
 import { sharedTurnstile } from './turnstile.js';
 
 /*
@@ -30,6 +31,11 @@ export class TurnReporter implements Reporter {
   onTestModuleEnd(testModule: TestModule): void {
     const platform = platformOf(testModule.project);
     if (platform) sharedTurnstile()?.moduleEnded(platform, testModule.moduleId);
+  }
+
+  /** IDE runs in watch mode: platforms are stopped at the end of each run (see ide-runs.ts). */
+  async onTestRunEnd(): Promise<void> {
+    await stopPlatformsOfTheRun();
   }
 }
 

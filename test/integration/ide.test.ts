@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createVitest } from 'vitest/node';
 import { packageRoot } from '../../src/harness/host/paths.js';
+import { workDirs } from './helpers.js';
 
 /*
  * The way the Vitest IDE extension runs tests: the node API in test mode with
@@ -50,6 +51,29 @@ describe('IDE runs through the node API', () => {
     expect(csv.trim().split('\n')).toHaveLength(3); // header and the quick profile's 2 runs
     const results = JSON.parse(await readFile(join(reportDir, 'results.json'), 'utf8')) as { profile: string };
     expect(results.profile).toBe('quick');
+  }, 300_000);
+
+  it('in watch mode, stops the platform when a run ends and provisions it again for a rerun', async () => {
+    process.env.VIRTBENCH_IDE = '1';
+    const reportDir = await mkdtemp(join(tmpdir(), 'virtbench-ide-'));
+    process.env.VIRTBENCH_REPORT_DIR = reportDir;
+    delete process.env.VIRTBENCH_PROFILE;
+    const before = await workDirs('native');
+    const vitest = await createVitest('test', { root: packageRoot, watch: true, reporters: [] });
+    try {
+      await vitest.start(['bench/cpu.bench.ts']);
+      // The run ended: its work directory (and, for a container or guest, the platform) is gone.
+      expect(await workDirs('native')).toEqual(before);
+      // As the extension reruns a file: the same specification again, with the rerun hooks.
+      await vitest.rerunTestSpecifications(vitest.getModuleSpecifications(join(packageRoot, 'bench/cpu.bench.ts')));
+      const states = vitest.state.getFiles().flatMap((f) => f.tasks.map((t) => t.result?.state));
+      expect(states).toEqual(['pass']);
+      expect(await workDirs('native')).toEqual(before);
+      const csv = await readFile(join(reportDir, 'native-cpu.csv'), 'utf8');
+      expect(csv.trim().split('\n')).toHaveLength(3);
+    } finally {
+      await vitest.close();
+    }
   }, 300_000);
 
   it('without the opt-in, runs no benchmark: the bench file is not a test file', async () => {
