@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The package as a user adopts it: `npm pack` this repository, install the tarball into a fresh project
-# outside it (with vitest and Node 22 from npm), describe a workload of the project's own with
-# commandWorkload, and run `vitest bench` on native (and docker where this machine can run it), then
+# outside it (with vitest and Node 22 from npm), with the worked example examples/syscall-latency as its
+# own workload (described with commandWorkload), and run `vitest bench` on native (and docker where this
+# machine can run it), then
 # `virtbench report --md`. Prints the tarball's size and file count, the install time and the time from
 # `vitest bench` to the first result on native.
 #   scripts/consumer-test.sh
@@ -61,46 +62,16 @@ export default defineConfig({
   plugins: [virtbench({ platforms: ['native', 'docker'], profile: 'quick' })],
 });
 EOF
-cat >"$project/getpid.c" <<'EOF'
-// The time of one getpid system call, by a loop of raw syscalls (glibc may cache getpid).
-#define _GNU_SOURCE
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
-
-int main(int argc, char **argv) {
-  long calls = argc > 1 ? atol(argv[1]) : 1000000;
-  struct timespec start, end;
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  for (long i = 0; i < calls; i++) syscall(SYS_getpid);
-  clock_gettime(CLOCK_MONOTONIC, &end);
-  double seconds = (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9;
-  printf("RESULT value=%.9g unit=s seconds=%.9g calls=%ld\n", seconds / (double)calls, seconds, calls);
-  return 0;
-}
-EOF
-cat >"$project/bench/getpid.bench.ts" <<'EOF'
-import { fileURLToPath } from 'node:url';
-import { commandWorkload } from 'virtbench';
-import { test } from 'virtbench/bench';
-
-const getpid = commandWorkload({
-  name: 'getpid',
-  title: 'getpid system call',
-  unit: 's',
-  better: 'lower',
-  program: { source: fileURLToPath(new URL('../getpid.c', import.meta.url)) },
-  args: () => ['200000'],
-  timeoutMs: () => 60_000,
-});
-
-test('getpid', async ({ bench, virtbench }) => {
-  const run = await virtbench.prepare(getpid);
-  await bench('getpid', run.benchOptions, run.sample).run(run.runOptions);
-});
-EOF
+# The project's own workload: the repository's worked example (examples/syscall-latency), with its
+# imports as a user writes them.
+example="$repo/examples/syscall-latency"
+cp "$example/syscall.c" "$project/syscall.c"
+sed -e "s#'../../../src/index.js'#'virtbench'#" -e "s#'../../../src/bench.js'#'virtbench/bench'#" \
+  "$example/bench/syscall.bench.ts" >"$project/bench/syscall.bench.ts"
+if grep -q "src/" "$project/bench/syscall.bench.ts"; then
+  echo "consumer test: the example's bench file still imports the repository's sources" >&2
+  exit 1
+fi
 
 cd "$project"
 start=$(now_ms)
@@ -117,9 +88,9 @@ results=virtbench-report/results.json
 platform_outcome() {
   node -e '
     const file = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-    const r = file.results.find((x) => x.platform === process.argv[2] && x.benchmark === "getpid");
+    const r = file.results.find((x) => x.platform === process.argv[2] && x.benchmark === "syscall");
     if (!r) { console.log("missing"); process.exit(1); }
-    if (r.status === "passed" && r.samples.length > 0) console.log(`passed ${r.samples.length} samples, median ${r.summary?.median ?? "?"} s`);
+    if (r.status === "passed" && r.samples.length > 0) console.log(`passed ${r.samples.length} samples, median ${r.summary?.median ?? "?"} ${r.unit}`);
     else { console.log(`${r.status}: ${r.skipReason ?? r.error ?? "no samples"}`); process.exit(r.status === "skipped" ? 3 : 1); }
   ' "$results" "$1"
 }
@@ -131,8 +102,8 @@ last=""
 while IFS= read -r line; do
   printf '%s\n' "$line"
   last=$line
-  # Vitest's line for a finished benchmark ("✓ getpid 123ms") is the first result.
-  if [[ -z "$first" && "$line" =~ ✓.*getpid ]]; then first=$(($(now_ms) - start)); fi
+  # Vitest's line for a finished benchmark ("✓ syscall 123ms") is the first result.
+  if [[ -z "$first" && "$line" =~ ✓.*syscall ]]; then first=$(($(now_ms) - start)); fi
 done < <(npx vitest bench --run --project native 2>&1; echo "exit=$?")
 native_total=$(($(now_ms) - start))
 [[ "$last" == exit=0 ]] || {
@@ -155,8 +126,8 @@ say "native: $outcome"
 say "native: vitest bench to the first result: ${first:-?} ms (whole run ${native_total} ms)"
 
 npx virtbench report --md >"$work/report.log"
-grep -q getpid virtbench-report/report.md || {
-  echo "consumer test: virtbench report --md wrote no getpid row" >&2
+grep -q syscall virtbench-report/report.md || {
+  echo "consumer test: virtbench report --md wrote no syscall row" >&2
   exit 1
 }
 say "virtbench report --md: virtbench-report/report.md ($(wc -c <virtbench-report/report.md) bytes)"
