@@ -1,6 +1,6 @@
 import { workloadSource } from './build.js';
 import { parseFioJson, parseResultLine, type Figure } from './figure.js';
-import { downloadInParallel } from './http-download.js';
+import { downloadInParallel, type DownloadContext } from './http-download.js';
 import type { Profile } from './profiles.js';
 import type { ServiceAddress } from './platform.js';
 import type { Better } from '../results/schema.js';
@@ -76,10 +76,7 @@ export interface ServedContext {
 }
 
 /** What the host side of a served workload gets besides the address: where to build and cache host programs, and the run's abort signal. */
-export interface MeasureContext {
-  cacheDir: string;
-  signal?: AbortSignal;
-}
+export type MeasureContext = DownloadContext;
 
 /** A server started inside the platform and driven from the host (the only such benchmark is nginx). */
 export interface ServedWorkload extends WorkloadBase {
