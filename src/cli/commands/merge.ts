@@ -1,0 +1,20 @@
+import { mergeResults } from '../../reporters/merge.js';
+import { readResults } from '../../results/results-file.js';
+import type { ResultsFile } from '../../results/schema.js';
+import { usageError, writeOut, type CliCommand } from '../options.js';
+
+export const mergeCommand: CliCommand = {
+  name: 'merge',
+  usage: `  virtbench merge <a.json> <b.json>... [-o merged.json]   combine machines or CI shards`,
+  options: { output: { type: 'string', short: 'o' } },
+  async run(values, positionals, io) {
+    if (positionals.length < 2) throw usageError('usage: virtbench merge <a.json> <b.json>... [-o merged.json]');
+    const files: { path: string; file: ResultsFile }[] = [];
+    for (const path of positionals) files.push({ path, file: await readResults(path) });
+    const merged = mergeResults(files);
+    const output = (values.output as string | undefined) ?? 'virtbench-report/merged.json';
+    await writeOut(output, JSON.stringify(merged, null, 2) + '\n');
+    io.log(`merged ${files.length} files (${merged.results.length} results) into ${output}`);
+    return 0;
+  },
+};
