@@ -1,8 +1,9 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, realpath, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { VirtbenchError } from '../errors.js';
 import { parseThreshold, type CompareOptions } from '../reporters/compare.js';
+import { writeFileAtomically } from '../results/results-file.js';
 
 /** Where the CLI writes its lines and reads its environment (tests pass their own). */
 export interface CliIo {
@@ -49,7 +50,72 @@ export function compareOptions(values: OptionValues): CompareOptions {
   return options;
 }
 
-export async function writeOut(path: string, text: string): Promise<void> {
-  await mkdir(dirname(resolve(path)), { recursive: true });
-  await writeFile(path, text);
+/**
+ * Writes an output file (creating its directory); a failure is the user's to fix, so it says which file and why.
+ * `atomic` for a results file, which a reader must never see half of; not for reports, which may go to /dev/stdout.
+ */
+export async function writeOut(path: string, text: string, options: { append?: boolean; atomic?: boolean } = {}): Promise<void> {
+  try {
+    await mkdir(dirname(resolve(path)), { recursive: true });
+    if (options.atomic) await writeFileAtomically(path, text);
+    else await (options.append ? appendFile : writeFile)(path, text);
+  } catch (cause) {
+    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `cannot write ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/**
+ * What a path names once symlinks and `..` are resolved: its real path and,
+ * where the file system has them, its device and inode (which also catch a
+ * hard link). Empty when nothing exists there yet: such a path is no input.
+ */
+async function identities(path: string): Promise<string[]> {
+  const [real, info] = await Promise.all([realpath(path).catch(() => undefined), stat(path).catch(() => undefined)]);
+  if (!real || !info) return [];
+  return info.ino ? [`path:${real}`, `inode:${info.dev}:${info.ino}`] : [`path:${real}`];
+}
+
+/** The first path of `paths` that names the same file as one before it, with that one. */
+async function firstRepeat(paths: readonly string[]): Promise<{ path: string; earlier: string } | undefined> {
+  const seen = new Map<string, string>();
+  for (const path of paths) {
+    const ids = await identities(path);
+    const earlier = ids.map((id) => seen.get(id)).find((p) => p !== undefined);
+    if (earlier !== undefined) return { path, earlier };
+    for (const id of ids) seen.set(id, path);
+  }
+  return undefined;
+}
+
+/**
+ * An output never overwrites an input: `virtbench report --md results.json`
+ * takes results.json as the Markdown file's name and would replace the
+ * results with Markdown. Compared by the file each path resolves to, so
+ * `dir/../results.json`, a symlink or a hard link to an input count too.
+ * Call it after reading the inputs and before writing anything.
+ */
+export async function refuseOverwrite(
+  outputs: readonly string[],
+  inputs: readonly string[],
+  fix = 'name another output file',
+): Promise<void> {
+  const inputIds = new Map<string, string>();
+  for (const input of inputs) for (const id of await identities(input)) inputIds.set(id, input);
+  for (const output of outputs) {
+    const input = (await identities(output)).map((id) => inputIds.get(id)).find((p) => p !== undefined);
+    if (input === undefined) continue;
+    const same = resolve(output) === resolve(input) ? '' : ` (the same file as ${input})`;
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_OPTION',
+      `refusing to write ${output}${same}: it is an input, and writing would destroy it\nfix: ${fix}`,
+    );
+  }
+}
+
+/** Refuses a file given twice (also by another path or a link): merging a file with itself doubles its results. */
+export async function refuseRepeatedInputs(inputs: readonly string[]): Promise<void> {
+  const repeat = await firstRepeat(inputs);
+  if (!repeat) return;
+  const same = repeat.path === repeat.earlier ? 'twice' : `twice (as ${repeat.earlier} and ${repeat.path})`;
+  throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `${repeat.path} is given ${same}\nfix: name each results file once`);
 }

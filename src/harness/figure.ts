@@ -13,7 +13,9 @@ export interface Figure {
 const RESULT_PREFIX = 'RESULT ';
 
 function toNumberIfNumeric(text: string): string | number {
-  return /^-?\d+(\.\d+)?(e[-+]?\d+)?$/i.test(text) ? Number(text) : text;
+  // 1e999 looks like a number and is Infinity, which JSON writes as null: keep what the workload printed.
+  const number = Number(text);
+  return /^-?\d+(\.\d+)?(e[-+]?\d+)?$/i.test(text) && Number.isFinite(number) ? number : text;
 }
 
 /**

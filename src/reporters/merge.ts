@@ -8,6 +8,12 @@ import { RESULTS_SCHEMA, type ResultsFile } from '../results/schema.js';
  */
 export function mergeResults(files: readonly { path: string; file: ResultsFile }[]): ResultsFile {
   if (files.length === 0) throw new VirtbenchError('VIRTBENCH_BAD_OPTION', 'merge needs at least one results file');
+  // The same file twice would double its results under "#1" and "#2" names, as if two machines had run them.
+  const paths = files.map((f) => f.path);
+  const repeated = paths.find((path, i) => paths.indexOf(path) !== i);
+  if (repeated !== undefined) {
+    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `${repeated} is given twice\nfix: name each results file once`);
+  }
   const seenIn = new Map<string, number>(); // platform -> how many files have it
   for (const { file } of files) for (const p of new Set(file.results.map((r) => r.platform))) seenIn.set(p, (seenIn.get(p) ?? 0) + 1);
 

@@ -20,6 +20,8 @@ describe('parseResultLine', () => {
   it('keeps non-numeric extras as text and takes the last RESULT line', () => {
     const out = 'RESULT value=1 unit=s seconds=1 mode=processes\nRESULT value=2 unit=s seconds=2 mode=threads\n';
     expect(parseResultLine('fork', out, 's')).toMatchObject({ value: 2, extra: { mode: 'threads' } });
+    // A number too large for a double would become Infinity, which results.json cannot hold (null).
+    expect(parseResultLine('fork', 'RESULT value=2 unit=s seconds=2 huge=1e999\n', 's').extra).toEqual({ huge: '1e999' });
   });
 
   it.each([

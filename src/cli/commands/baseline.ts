@@ -1,8 +1,6 @@
-import { copyFile, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { baselineDir, savedBaselines } from '../../reporters/baselines.js';
+import { badBaselineName, baselineDir, baselinePath, saveBaseline, savedBaselines } from '../../reporters/baselines.js';
 import { readResults } from '../../results/results-file.js';
-import { DEFAULT_RESULTS, usageError, type CliCommand } from '../options.js';
+import { DEFAULT_RESULTS, refuseOverwrite, usageError, type CliCommand } from '../options.js';
 
 export const baselineCommand: CliCommand = {
   name: 'baseline',
@@ -17,12 +15,13 @@ export const baselineCommand: CliCommand = {
       io.log(saved.length ? saved.join('\n') : `no baselines in ${dir}`);
       return 0;
     }
-    if (action !== 'save' || !name) throw usageError('usage: virtbench baseline save <name> [results.json]');
-    if (!/^[\w.-]+$/.test(name)) throw usageError(`baseline name "${name}" may hold letters, digits, ".", "_" and "-" only`);
+    if (action !== 'save' || !name || positionals.length > 3) throw usageError('usage: virtbench baseline save <name> [results.json]');
+    const problem = badBaselineName(name);
+    if (problem) throw usageError(problem);
     await readResults(results); // refuse to save something that is not a results file
-    await mkdir(dir, { recursive: true });
-    await copyFile(results, join(dir, `${name}.json`));
-    io.log(`saved ${results} as baseline "${name}" (${join(dir, `${name}.json`)})`);
+    await refuseOverwrite([baselinePath(dir, name)], [results]);
+    const saved = await saveBaseline(dir, name, results);
+    io.log(`saved ${results} as baseline "${name}" (${saved})`);
     return 0;
   },
 };

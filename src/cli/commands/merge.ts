@@ -1,7 +1,7 @@
 import { mergeResults } from '../../reporters/merge.js';
 import { readResults } from '../../results/results-file.js';
 import type { ResultsFile } from '../../results/schema.js';
-import { usageError, writeOut, type CliCommand } from '../options.js';
+import { refuseOverwrite, refuseRepeatedInputs, usageError, writeOut, type CliCommand } from '../options.js';
 
 export const mergeCommand: CliCommand = {
   name: 'merge',
@@ -9,11 +9,13 @@ export const mergeCommand: CliCommand = {
   options: { output: { type: 'string', short: 'o' } },
   async run(values, positionals, io) {
     if (positionals.length < 2) throw usageError('usage: virtbench merge <a.json> <b.json>... [-o merged.json]');
+    await refuseRepeatedInputs(positionals);
     const files: { path: string; file: ResultsFile }[] = [];
     for (const path of positionals) files.push({ path, file: await readResults(path) });
     const merged = mergeResults(files);
     const output = (values.output as string | undefined) ?? 'virtbench-report/merged.json';
-    await writeOut(output, JSON.stringify(merged, null, 2) + '\n');
+    await refuseOverwrite([output], positionals);
+    await writeOut(output, JSON.stringify(merged, null, 2) + '\n', { atomic: true });
     io.log(`merged ${files.length} files (${merged.results.length} results) into ${output}`);
     return 0;
   },
