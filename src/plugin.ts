@@ -41,6 +41,12 @@ export interface VirtbenchOptions extends PlatformOptions {
   /** A regression beyond this fraction fails the run (default: the threshold). */
   failThreshold?: number;
   /**
+   * Benchmarks of the baseline this run may lack (not run, skipped, without runs) without failing the
+   * gate: true for all, or names of platforms, benchmarks or "platform/benchmark". VIRTBENCH_ALLOW_MISSING
+   * ("all" or a comma-separated list) overrides it. A benchmark that failed always fails the gate.
+   */
+  allowMissing?: boolean | string[];
+  /**
    * After the profile's runs, keep running until sd / mean <= relativeSd or
    * maxRuns (default 30). VIRTBENCH_UNTIL_SD and VIRTBENCH_MAX_RUNS override it.
    */
@@ -55,6 +61,24 @@ export interface VirtbenchOptions extends PlatformOptions {
   ide?: { platforms?: string[]; profile?: string };
 }
 
+/** VIRTBENCH_ALLOW_MISSING ("all", or "docker-hostnet,native/nginx") over the option. */
+function resolveAllowMissing(option: unknown, env: NodeJS.ProcessEnv): boolean | string[] | undefined {
+  const text = env.VIRTBENCH_ALLOW_MISSING?.trim();
+  if (text)
+    return text === 'all'
+      ? true
+      : text
+          .split(',')
+          .map((entry) => entry.trim())
+          .filter(Boolean);
+  if (option === undefined || typeof option === 'boolean') return option;
+  if (Array.isArray(option) && option.every((entry) => typeof entry === 'string' && entry !== '')) return option as string[];
+  throw new VirtbenchError(
+    'VIRTBENCH_BAD_OPTION',
+    `option "allowMissing" must be true, or a list of platform, benchmark or "platform/benchmark" names, got ${JSON.stringify(option)}`,
+  );
+}
+
 const OPTION_NAMES = [
   'platforms',
   'profile',
@@ -63,6 +87,7 @@ const OPTION_NAMES = [
   'baseline',
   'threshold',
   'failThreshold',
+  'allowMissing',
   'untilStable',
   'aa',
   'ide',
@@ -80,7 +105,7 @@ export interface ResolvedOptions {
   /** Set in IDE runs: the platforms whose bench files run in `vitest run`. */
   ide?: { platforms: string[] };
   settings: PlatformSettings;
-  gate?: { baseline: string; threshold?: number; failThreshold?: number };
+  gate?: { baseline: string; threshold?: number; failThreshold?: number; allowMissing?: boolean | string[] };
 }
 
 /** Validates once, where options come in; every error lists the valid values. */
@@ -132,13 +157,14 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
     }
   }
   const baseline = env.VIRTBENCH_BASELINE || options.baseline;
+  const allowMissing = resolveAllowMissing(options.allowMissing, env);
   const ide = env.VIRTBENCH_IDE === '1' ? resolveIde(options.ide, env, platforms) : undefined;
   const profile = resolveProfile(env.VIRTBENCH_PROFILE || (ide ? (options.ide?.profile ?? 'quick') : options.profile));
   return {
     ...(ide ? { ide } : {}),
     settings: validatePlatformOptions(options as Record<string, unknown>),
     untilStable: resolveUntilStable(options.untilStable, env, profile.runs),
-    gate: baseline ? { baseline, threshold: options.threshold, failThreshold: options.failThreshold } : undefined,
+    gate: baseline ? { baseline, threshold: options.threshold, failThreshold: options.failThreshold, allowMissing } : undefined,
     platforms,
     profile,
     reportDir: env.VIRTBENCH_REPORT_DIR || options.reportDir || 'virtbench-report',

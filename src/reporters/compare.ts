@@ -1,7 +1,9 @@
-import kruskalTest from '@stdlib/stats-kruskal-test';
+import erfc from '@stdlib/math-base-special-erfc';
 import { VirtbenchError } from '../errors.js';
 import type { BenchmarkResult, ResultsFile } from '../results/schema.js';
+import { runSpread } from '../results/runs.js';
 import { bootstrapRatioCi, median, performanceRatio } from '../results/statistics.js';
+import { formatPercent } from './table.js';
 
 export type Verdict = 'improved' | 'unchanged' | 'regressed' | 'added' | 'removed' | 'not comparable';
 
@@ -11,6 +13,11 @@ export interface Comparison {
   unit: string;
   better: 'higher' | 'lower';
   verdict: Verdict;
+  /**
+   * Why this verdict, in a few words for a table column: "beyond the fail threshold (5.0%)", "skipped
+   * in the current run". compareResults always sets it; rows read from older files may lack it.
+   */
+  reason?: string;
   baselineMedian?: number;
   currentMedian?: number;
   /** Performance change, oriented so that +0.05 is 5 % better and -0.05 is 5 % worse. */
@@ -21,7 +28,20 @@ export interface Comparison {
   pValue?: number;
   threshold: number;
   failThreshold: number;
-  /** True when this regression is beyond its fail threshold: the gate fails. */
+  /**
+   * How far separate runs of the same side differed (largest run median / smallest - 1), when the
+   * files pool several runs (an A/B side, a history window: samples tagged extra.run). A change
+   * inside it is unchanged whatever the threshold: the machine, not the code, moves that much.
+   */
+  noiseFloor?: number;
+  /**
+   * The baseline measured this figure (passed, with runs) and the current run has nothing to compare
+   * with it: gone, skipped, failed, without runs, or in another unit or direction.
+   */
+  missing?: boolean;
+  /** That missing figure was accepted by CompareOptions.allowMissing, so it does not fail the gate. */
+  allowed?: boolean;
+  /** True when this row fails the gate: a regression beyond its fail threshold, a failure, or a missing figure not allowed. */
   failsGate: boolean;
   note?: string;
 }
@@ -35,6 +55,11 @@ export interface CompareOptions {
   failThresholds?: Record<string, number>;
   /** Significance level of the rank test (default 0.05). */
   alpha?: number;
+  /**
+   * Figures of the baseline the current run may lack without failing the gate: true for all, or
+   * entries naming a platform, a benchmark, or "platform/benchmark". A failure is never allowed.
+   */
+  allowMissing?: boolean | readonly string[];
 }
 
 /** Percentile-bootstrap 95 % interval of the change (ratio - 1) from baseline to current. */
@@ -43,11 +68,37 @@ export function bootstrapChangeCi(baseline: readonly number[], current: readonly
   return [low - 1, high - 1];
 }
 
-/** p-value of the rank test; 1 when every sample is the same value (no evidence of a difference). */
+/**
+ * p-value of the rank test; 1 when every sample is the same value (no evidence of a difference).
+ * Kruskal-Wallis on two groups (the two-sided Mann-Whitney U test, normal approximation, with the
+ * correction for ties), as @stdlib/stats-kruskal-test computes it, from one sort: stdlib's ranking
+ * grows with the square of the samples (a million a side never finished), this takes about a second.
+ */
 export function rankTestPValue(a: readonly number[], b: readonly number[]): number {
   if (a.length === 0 || b.length === 0) return Number.NaN;
-  const p = kruskalTest([...a], [...b]).pValue;
-  return Number.isNaN(p) ? 1 : p;
+  const n = a.length + b.length;
+  const values = new Float64Array(n);
+  values.set(a);
+  values.set(b, a.length);
+  // Sort the indices by value; an index below a.length is one of a's.
+  const order = new Uint32Array(n).map((_, i) => i).sort((i, j) => values[i]! - values[j]!);
+  let rankSumA = 0;
+  let tieTerm = 0; // sum of t^3 - t over groups of equal values
+  for (let start = 0; start < n;) {
+    let end = start + 1;
+    while (end < n && values[order[end]!] === values[order[start]!]) end++;
+    const midRank = (start + 1 + end) / 2;
+    for (let k = start; k < end; k++) if (order[k]! < a.length) rankSumA += midRank;
+    const t = end - start;
+    tieTerm += t * t * t - t;
+    start = end;
+  }
+  const rankSumB = (n * (n + 1)) / 2 - rankSumA;
+  const h = (12 / (n * (n + 1))) * (rankSumA ** 2 / a.length + rankSumB ** 2 / b.length) - 3 * (n + 1);
+  const correction = 1 - tieTerm / (n ** 3 - n);
+  if (!(correction > 0)) return 1; // every value the same
+  // H follows a chi-square distribution with one degree of freedom: P(X > H) = erfc(sqrt(H / 2)).
+  return erfc(Math.sqrt(Math.max(0, h / correction) / 2));
 }
 
 const key = (r: Pick<BenchmarkResult, 'platform' | 'benchmark'>) => `${r.platform}\u0000${r.benchmark}`;
@@ -58,7 +109,20 @@ function checkFraction(name: string, value: number | undefined): void {
   }
 }
 
-/** Compares every (platform, benchmark) of two results files. */
+/** Whether allowMissing names this row: all (true), or an entry that is its platform, its benchmark or "platform/benchmark". */
+export function allowsMissing(allowMissing: CompareOptions['allowMissing'], platform: string, benchmark: string): boolean {
+  if (typeof allowMissing === 'boolean' || allowMissing === undefined) return allowMissing === true;
+  return allowMissing.some((entry) => entry === platform || entry === benchmark || entry === `${platform}/${benchmark}`);
+}
+
+/** Reason of a row whose whole platform is absent from the current file; the gate reports those once per platform. */
+const PLATFORM_GONE = 'platform not in the current run';
+
+/**
+ * Compares every (platform, benchmark) of two results files. A figure the baseline measured (passed,
+ * with runs) that the current run cannot match fails the gate unless allowMissing names it: a pull
+ * request must not pass by dropping, skipping or renaming the benchmark it slowed down.
+ */
 export function compareResults(baseline: ResultsFile, current: ResultsFile, options: CompareOptions = {}): Comparison[] {
   const alpha = options.alpha ?? 0.05;
   checkFraction('threshold', options.threshold);
@@ -67,6 +131,7 @@ export function compareResults(baseline: ResultsFile, current: ResultsFile, opti
 
   const before = new Map(baseline.results.map((r) => [key(r), r]));
   const after = new Map(current.results.map((r) => [key(r), r]));
+  const platformsNow = new Set(current.results.map((r) => r.platform));
   const comparisons: Comparison[] = [];
   for (const k of new Set([...after.keys(), ...before.keys()])) {
     const base = before.get(k);
@@ -80,6 +145,7 @@ export function compareResults(baseline: ResultsFile, current: ResultsFile, opti
       unit: any.unit,
       better: any.better,
       verdict: 'not comparable',
+      reason: '',
       threshold,
       failThreshold,
       failsGate: false,
@@ -89,25 +155,63 @@ export function compareResults(baseline: ResultsFile, current: ResultsFile, opti
     comparisons.push(row);
     if (!base) {
       row.verdict = 'added';
+      row.reason = 'new in the current run';
       continue;
     }
+    // A baseline that skipped or failed this benchmark has no figure to protect.
+    const measuredBefore = base.status === 'passed' && base.samples.length > 0;
+    /** The current run has nothing to compare with the baseline's figure. */
+    const lost = (reason: string, detail?: string, allowEntry = `${row.platform}/${row.benchmark}`) => {
+      row.reason = reason;
+      if (!measuredBefore) {
+        row.reason += ` (nothing to protect: the baseline ${base.status === 'passed' ? 'had no runs' : base.status})`;
+        return;
+      }
+      row.missing = true;
+      const what = detail ? `${reason} (${detail})` : reason;
+      if (allowsMissing(options.allowMissing, row.platform, row.benchmark)) {
+        row.allowed = true;
+        row.reason += ' (allowed)';
+        row.note = `${what}; allowed by --allow-missing`;
+      } else {
+        row.failsGate = true;
+        row.note = `${what}, but the baseline measured it: fails the gate; if intended, allow it with --allow-missing ${allowEntry}`;
+      }
+    };
     if (!now) {
       row.verdict = 'removed';
+      if (platformsNow.has(row.platform)) lost('not in the current run');
+      else lost(PLATFORM_GONE, undefined, row.platform);
+      continue;
+    }
+    const failedNow = now.status === 'failed';
+    if (failedNow) {
+      // A pull request that breaks a benchmark fails the gate, whatever the runs before the failure say; no option allows that.
+      row.note = 'failed in the current run';
+      row.reason = row.note;
+      row.failsGate = true;
+    } else if (now.status === 'skipped') {
+      if (base.status === 'skipped') row.reason = 'skipped in both runs';
+      else lost('skipped in the current run', now.skipReason);
       continue;
     }
     if (base.unit !== now.unit || base.better !== now.better) {
-      row.note = `unit changed from ${base.unit} to ${now.unit}`;
+      const changed =
+        base.unit !== now.unit
+          ? `unit changed from ${base.unit} to ${now.unit}`
+          : `direction changed from ${base.better} to ${now.better} is better`;
+      if (failedNow) row.note = `${row.note}; ${changed}`;
+      else lost(changed);
+      row.note ??= changed;
       continue;
     }
     const a = base.samples.map((s) => s.value);
     const b = now.samples.map((s) => s.value);
-    if (now.status === 'failed') {
-      // A pull request that breaks a benchmark fails the gate, whatever the runs before the failure say.
-      row.note = 'failed in the current run';
-      row.failsGate = true;
-    }
     if (a.length === 0 || b.length === 0) {
-      row.note ??= `no runs in the ${a.length === 0 ? 'baseline' : 'current'} file`;
+      const empty = `no runs in the ${a.length === 0 ? 'baseline' : 'current'} file`;
+      if (!failedNow && b.length === 0) lost('no runs in the current run');
+      else if (!failedNow) row.reason = 'no runs in the baseline';
+      row.note ??= empty;
       continue;
     }
     const change = performanceRatio(median(b), median(a), now.better) - 1;
@@ -115,19 +219,85 @@ export function compareResults(baseline: ResultsFile, current: ResultsFile, opti
     row.changeCi95 = bootstrapChangeCi(a, b, now.better);
     row.pValue = rankTestPValue(a, b);
     const significant = row.pValue < alpha;
+    const spreads = [runSpread(base.samples), runSpread(now.samples)].filter((x) => x !== undefined);
+    if (spreads.length > 0) row.noiseFloor = Math.max(...spreads);
+    let reason: string;
     if (Math.abs(change) <= threshold || !significant) {
       row.verdict = 'unchanged';
-      if (Math.abs(change) > threshold) row.note = `not significant (p=${row.pValue.toFixed(3)}, ${a.length} vs ${b.length} runs)`;
+      reason = `within the noise threshold (${formatPercent(threshold)})`;
+      if (Math.abs(change) > threshold) {
+        row.note = `not significant (p=${row.pValue.toFixed(3)}, ${a.length} vs ${b.length} runs)`;
+        reason = row.note;
+      }
+    } else if (row.noiseFloor !== undefined && Math.abs(change) <= row.noiseFloor) {
+      // Runs of the same code differed this much: a change inside that is not the code's.
+      row.verdict = 'unchanged';
+      row.note = `within the run-to-run noise: runs of the same side differed by ${formatPercent(row.noiseFloor)}`;
+      reason = row.note;
     } else {
       row.verdict = change > 0 ? 'improved' : 'regressed';
+      reason = `beyond the noise threshold (${formatPercent(threshold)}), p=${row.pValue.toFixed(3)}`;
     }
-    row.failsGate ||= row.verdict === 'regressed' && -change > failThreshold;
+    if (row.verdict === 'regressed') {
+      const beyond = -change > failThreshold;
+      row.failsGate ||= beyond;
+      reason = `${beyond ? 'beyond' : 'within'} the fail threshold (${formatPercent(failThreshold)})`;
+    }
+    row.reason = failedNow ? `failed in the current run; ${reason}` : reason;
   }
   return comparisons;
 }
 
 export function gateFails(comparisons: readonly Comparison[]): boolean {
   return comparisons.some((c) => c.failsGate);
+}
+
+/**
+ * Why the gate fails, one line per cause: a regression or a failure per row; missing figures per
+ * platform and reason, named once for the platform when it lost every figure it had for that reason.
+ */
+export function gateFailures(comparisons: readonly Comparison[]): string[] {
+  const lines: string[] = [];
+  const missing = new Map<string, Comparison[]>();
+  for (const c of comparisons.filter((x) => x.failsGate)) {
+    if (c.missing) {
+      const group = `${c.platform}\u0000${reasonOf(c)}`;
+      missing.set(group, [...(missing.get(group) ?? []), c]);
+    } else if (c.verdict === 'regressed') {
+      lines.push(`${c.platform}/${c.benchmark} regressed ${formatSignedPercent(c.change!)}: ${reasonOf(c)}`);
+    } else {
+      lines.push(`${c.platform}/${c.benchmark}: ${reasonOf(c)}`);
+    }
+  }
+  // Per platform: how many of its rows are missing, and whether any was compared.
+  const platforms = new Map<string, { missing: number; compared: boolean }>();
+  for (const c of comparisons) {
+    const seen = platforms.get(c.platform) ?? { missing: 0, compared: false };
+    platforms.set(c.platform, { missing: seen.missing + (c.missing ? 1 : 0), compared: seen.compared || c.change !== undefined });
+  }
+  for (const rows of missing.values()) {
+    const { platform } = rows[0]!;
+    const reason = reasonOf(rows[0]!);
+    const { missing: missingOfPlatform, compared } = platforms.get(platform)!;
+    const wholePlatform = reason === PLATFORM_GONE || (!compared && missingOfPlatform === rows.length);
+    const benchmarks = rows.map((c) => c.benchmark);
+    const runs = `${rows.length} benchmark${rows.length === 1 ? '' : 's'} the baseline measured`;
+    lines.push(
+      wholePlatform
+        ? `${platform}: ${reason}, ${runs}; if intended, allow it with --allow-missing ${platform}`
+        : `${platform} ${benchmarks.join(', ')}: ${reason}; if intended, allow it with ${benchmarks.map((b) => `--allow-missing ${platform}/${b}`).join(' ')}`,
+    );
+  }
+  return lines;
+}
+
+/** The row's reason, or its note for a row from before reasons. */
+export function reasonOf(c: Pick<Comparison, 'reason' | 'note'>): string {
+  return c.reason ?? c.note ?? '';
+}
+
+function formatSignedPercent(fraction: number): string {
+  return `${fraction >= 0 ? '+' : '-'}${formatPercent(Math.abs(fraction))}`;
 }
 
 /** Parses "5%", "0.05" or "disk-random=10%" as given on the command line. */

@@ -138,10 +138,23 @@ export function formatChange(c: Comparison): string {
   return `${sign(c.change)}${ci}, p=${c.pValue!.toFixed(3)}`;
 }
 
-/** The baseline comparison as aligned lines, for the terminal. */
+/** "FAIL" on a row that fails the gate, "allowed" on a missing figure the options accepted: the eye finds them in a long table. */
+function gateMark(c: Comparison): string {
+  if (c.failsGate) return 'FAIL';
+  return c.allowed ? 'allowed' : '';
+}
+
+/** The baseline comparison as aligned lines, for the terminal: rows that fail the gate are marked FAIL, each row says why. */
 export function renderBaselineComparison(comparisons: readonly Comparison[]): string[] {
-  const rows = comparisons.map((c) => [c.platform, c.benchmark, c.verdict + (c.failsGate ? ' (fails)' : ''), formatChange(c)]);
-  return layoutColumns([['platform', 'benchmark', 'verdict', 'change (+ is better) [95% CI], p'], ...rows]);
+  const rows = comparisons.map((c) => [
+    gateMark(c),
+    c.platform,
+    c.benchmark,
+    c.verdict + (c.failsGate ? ' (fails)' : ''),
+    c.change === undefined ? '-' : formatChange(c),
+    c.reason ?? c.note ?? '',
+  ]);
+  return layoutColumns([['gate', 'platform', 'benchmark', 'verdict', 'change (+ is better) [95% CI], p', 'why'], ...rows]);
 }
 
 /** " (native runs in a PVM guest)" when the host's facts say the machine is itself a guest, else "". */

@@ -1,5 +1,20 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import kruskalTest from '@stdlib/stats-kruskal-test';
 import { describe, expect, it } from 'vitest';
-import { bootstrapChangeCi, compareResults, gateFails, parseThreshold, rankTestPValue } from '../../src/reporters/compare.js';
+import { runCli } from '../../src/cli/main.js';
+import {
+  bootstrapChangeCi,
+  compareResults,
+  gateFailures,
+  gateFails,
+  parseThreshold,
+  rankTestPValue,
+  type CompareOptions,
+} from '../../src/reporters/compare.js';
+import { PR_COMMENT_MARKER } from '../../src/reporters/markdown.js';
+import { renderBaselineComparison } from '../../src/reporters/table.js';
 import type { BenchmarkResult } from '../../src/results/schema.js';
 import { resultOf, resultsFileOf } from '../builders.js';
 
@@ -13,6 +28,38 @@ describe('rank test', () => {
   });
   it('gives p = 1 when every value is the same', () => {
     expect(rankTestPValue([3, 3, 3], [3, 3, 3])).toBe(1);
+  });
+
+  it("gives the p-value of stdlib's Kruskal-Wallis test on two groups, ties included", () => {
+    const cases: [number[], number[]][] = [
+      [
+        [1, 2, 3, 4, 5],
+        [6, 7, 8, 9, 10],
+      ],
+      [
+        [5.1, 5.3, 5.3, 4.9],
+        [5.3, 5.6, 5.0, 5.3, 5.8],
+      ],
+      [
+        [0.12, 0.12, 0.13],
+        [0.12, 0.11, 0.12, 0.12],
+      ],
+      [
+        Array.from({ length: 200 }, (_, i) => Math.round(Math.sin(i) * 10)),
+        Array.from({ length: 150 }, (_, i) => Math.round(Math.cos(i) * 10) + 1),
+      ],
+    ];
+    for (const [a, b] of cases) expect(rankTestPValue(a, b)).toBeCloseTo(kruskalTest(a, b).pValue, 10);
+  });
+
+  it("ranks a million samples a side in seconds (stdlib's ranking never finished)", () => {
+    const a = Float64Array.from({ length: 1e6 }, (_, i) => 100 + Math.sin(i));
+    const b = Float64Array.from({ length: 1e6 }, (_, i) => 100.01 + Math.sin(i * 1.3));
+    const started = performance.now();
+    const p = rankTestPValue(Array.from(a), Array.from(b));
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expect(p).toBeGreaterThanOrEqual(0);
+    expect(p).toBeLessThan(0.05);
   });
 });
 
@@ -64,7 +111,7 @@ describe('compareResults', () => {
     expect(d).toMatchObject({ verdict: 'regressed', failsGate: false });
   });
 
-  it('reports platforms or benchmarks in only one file as added or removed', () => {
+  it('reports platforms or benchmarks in only one file as added or removed, and a new one never fails', () => {
     const now = file(
       result('cpu', [100, 100, 100, 100, 100]),
       result('nginx', [1, 1, 1]),
@@ -74,16 +121,174 @@ describe('compareResults', () => {
     expect(verdicts).toEqual(
       expect.arrayContaining(['native/nginx:added', 'docker/mem:added', 'native/mem:removed', 'native/fork:removed']),
     );
+    const added = compareResults(base, now).filter((c) => c.verdict === 'added');
+    expect(added.map((c) => [c.failsGate, c.reason])).toEqual([
+      [false, 'new in the current run'],
+      [false, 'new in the current run'],
+    ]);
   });
 
-  it('fails the gate when a benchmark failed in the current run', () => {
+  it('fails the gate when a benchmark failed in the current run, whatever allowMissing says', () => {
     const now = file(result('fork', [], { status: 'failed', error: 'boom' }));
     const fork = compareResults(base, now).find((c) => c.benchmark === 'fork')!;
     expect(fork).toMatchObject({ verdict: 'not comparable', failsGate: true, note: 'failed in the current run' });
+    const allowed = compareResults(base, now, { allowMissing: true }).find((c) => c.benchmark === 'fork')!;
+    expect(allowed).toMatchObject({ failsGate: true, reason: 'failed in the current run' });
+  });
+
+  it('gives every row a short reason for its verdict', () => {
+    const now = file(result('cpu', [80, 81, 79, 80, 80]), result('mem', [1, 1.01, 0.99, 1, 1]), result('fork', [1, 1, 1, 1, 1]));
+    const reasons = compareResults(base, now, { failThresholds: { mem: 0.5 } }).map((c) => `${c.benchmark}: ${c.reason}`);
+    expect(reasons).toEqual([
+      'cpu: beyond the fail threshold (5.0%)',
+      'mem: within the noise threshold (5.0%)',
+      'fork: within the noise threshold (5.0%)',
+    ]);
   });
 
   it('rejects thresholds that are not fractions', () => {
     expect(() => compareResults(base, base, { threshold: 5 * 100 })).toThrow(/fraction/);
+  });
+});
+
+describe('the gate protects what the baseline measured', () => {
+  const runs = [100, 101, 99, 100, 100];
+  const cell = (platform: string, benchmark: string, over: Partial<BenchmarkResult> = {}) => resultOf(platform, benchmark, runs, over);
+  const base = file(cell('native', 'cpu'), cell('native', 'nginx'), cell('docker-hostnet', 'cpu'), cell('docker-hostnet', 'nginx'));
+  const compare = (now: BenchmarkResult[], options?: CompareOptions) => compareResults(base, file(...now), options);
+  const row = (comparisons: ReturnType<typeof compare>, platform: string, benchmark: string) =>
+    comparisons.find((c) => c.platform === platform && c.benchmark === benchmark)!;
+  const everythingBut = (platform: string, benchmark: string) =>
+    base.results.filter((r) => r.platform !== platform || r.benchmark !== benchmark);
+
+  it('fails when a benchmark of the baseline is gone, and says how to allow it', () => {
+    const comparisons = compare(everythingBut('native', 'nginx'));
+    expect(row(comparisons, 'native', 'nginx')).toMatchObject({
+      verdict: 'removed',
+      failsGate: true,
+      missing: true,
+      reason: 'not in the current run',
+    });
+    expect(row(comparisons, 'native', 'nginx').note).toMatch(/allow it with --allow-missing native\/nginx$/);
+    expect(gateFailures(comparisons)).toEqual([
+      'native nginx: not in the current run; if intended, allow it with --allow-missing native/nginx',
+    ]);
+  });
+
+  it.each<[string, Partial<BenchmarkResult>, string]>([
+    ['skipped', { status: 'skipped', skipReason: 'n/a: no network', samples: [], summary: undefined }, 'skipped in the current run'],
+    ['passed without runs', { samples: [], summary: undefined }, 'no runs in the current run'],
+    ['in another unit', { unit: 'ms' }, 'unit changed from s to ms'],
+    ['with the other better direction', { better: 'higher' }, 'direction changed from lower to higher is better'],
+  ])('fails when a benchmark of the baseline is %s now', (_, over, reason) => {
+    const comparisons = compare([...everythingBut('native', 'nginx'), cell('native', 'nginx', over)]);
+    expect(row(comparisons, 'native', 'nginx')).toMatchObject({ verdict: 'not comparable', failsGate: true, reason });
+    expect(gateFails(comparisons)).toBe(true);
+    expect(gateFails(compare([...everythingBut('native', 'nginx'), cell('native', 'nginx', over)], { allowMissing: ['nginx'] }))).toBe(
+      false,
+    );
+  });
+
+  it('names a platform missing from the current run once, as one reason', () => {
+    const comparisons = compare(base.results.filter((r) => r.platform === 'native'));
+    expect(comparisons.filter((c) => c.failsGate).map((c) => `${c.platform}/${c.benchmark}`)).toEqual([
+      'docker-hostnet/cpu',
+      'docker-hostnet/nginx',
+    ]);
+    expect(gateFailures(comparisons)).toEqual([
+      'docker-hostnet: platform not in the current run, 2 benchmarks the baseline measured; if intended, allow it with --allow-missing docker-hostnet',
+    ]);
+  });
+
+  it('names a platform skipped as a whole once, too', () => {
+    const skipped = { status: 'skipped' as const, skipReason: 'KVM is not usable here', samples: [], summary: undefined };
+    const comparisons = compare([
+      cell('native', 'cpu'),
+      cell('native', 'nginx'),
+      cell('docker-hostnet', 'cpu', skipped),
+      cell('docker-hostnet', 'nginx', skipped),
+    ]);
+    expect(gateFailures(comparisons)).toEqual([
+      'docker-hostnet: skipped in the current run, 2 benchmarks the baseline measured; if intended, allow it with --allow-missing docker-hostnet',
+    ]);
+    expect(row(comparisons, 'docker-hostnet', 'cpu').note).toMatch(/^skipped in the current run \(KVM is not usable here\)/);
+  });
+
+  it.each<[string, CompareOptions['allowMissing'], string[]]>([
+    ['all', true, []],
+    ['a platform', ['docker-hostnet'], ['native/nginx']],
+    ['a benchmark', ['nginx'], ['docker-hostnet/cpu']],
+    ['a platform/benchmark', ['native/nginx', 'docker-hostnet/cpu'], ['docker-hostnet/nginx']],
+    ['nothing that matches', ['qemu-kvm', 'native/cpu'], ['native/nginx', 'docker-hostnet/cpu', 'docker-hostnet/nginx']],
+  ])('allowMissing may name %s', (_, allowMissing, failing) => {
+    const comparisons = compare([cell('native', 'cpu')], { allowMissing });
+    expect(comparisons.filter((c) => c.failsGate).map((c) => `${c.platform}/${c.benchmark}`)).toEqual(failing);
+    for (const c of comparisons.filter((x) => x.missing && !x.failsGate)) {
+      expect(c).toMatchObject({ allowed: true, reason: expect.stringMatching(/\(allowed\)$/) });
+    }
+  });
+
+  it('protects nothing the baseline skipped, failed or ran without runs', () => {
+    const before = file(
+      cell('native', 'cpu', { status: 'skipped', skipReason: 'n/a', samples: [], summary: undefined }),
+      cell('native', 'mem', { status: 'failed', error: 'boom' }),
+      cell('native', 'nginx', { samples: [], summary: undefined }),
+    );
+    const comparisons = compareResults(before, file(cell('native', 'mem', { status: 'skipped', skipReason: 'n/a', samples: [] })));
+    expect(comparisons.map((c) => [c.benchmark, c.failsGate, c.missing])).toEqual([
+      ['mem', false, undefined],
+      ['cpu', false, undefined],
+      ['nginx', false, undefined],
+    ]);
+    expect(comparisons[1]!.reason).toBe('not in the current run (nothing to protect: the baseline skipped)');
+  });
+
+  it('marks the rows that fail the gate in the terminal table, and says why each row got its verdict', () => {
+    const lines = renderBaselineComparison(compare(everythingBut('native', 'nginx'), { allowMissing: ['docker-hostnet/nginx'] }));
+    expect(lines[0]).toMatch(/^gate\s+platform\s+benchmark\s+verdict\s+change .*\s+why$/);
+    expect(lines.find((l) => l.includes('native') && l.includes('nginx'))).toMatch(
+      /^FAIL\s+native\s+nginx\s+removed \(fails\)\s+-\s+not in the current run$/,
+    );
+    expect(lines.find((l) => l.includes('native') && l.includes('cpu'))).toMatch(
+      /^\s+native\s+cpu\s+unchanged\s+\+0\.0%.*within the noise threshold/,
+    );
+  });
+});
+
+describe('virtbench compare --allow-missing', () => {
+  const write = async (dir: string, name: string, results: BenchmarkResult[]) => {
+    const path = join(dir, name);
+    await writeFile(path, JSON.stringify(file(...results)));
+    return path;
+  };
+  const cli = async (...argv: string[]) => {
+    const lines: string[] = [];
+    const code = await runCli(argv, { log: (l) => lines.push(l), env: {} });
+    return { code, out: lines.join('\n') };
+  };
+
+  it('exits 1 when a benchmark of the baseline is missing, 0 when it is allowed by name or altogether', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'virtbench-allow-'));
+    const runs = [100, 101, 99, 100, 100];
+    const base = await write(dir, 'base.json', [resultOf('native', 'cpu', runs), resultOf('docker-hostnet', 'cpu', runs)]);
+    const now = await write(dir, 'now.json', [resultOf('native', 'cpu', runs)]);
+    const failed = await cli('compare', base, now, '--pr-comment', join(dir, 'comment.md'));
+    expect(failed.code).toBe(1);
+    expect(failed.out).toMatch(
+      /virtbench: the gate fails:\n {2}- docker-hostnet: platform not in the current run.*--allow-missing docker-hostnet$/,
+    );
+    expect(await readFile(join(dir, 'comment.md'), 'utf8')).toMatch(new RegExp(`^${PR_COMMENT_MARKER}\n`));
+    expect((await cli('compare', base, now, '--allow-missing')).code).toBe(0);
+    expect((await cli('compare', base, now, '--allow-missing', '--threshold', '5%')).code).toBe(0);
+    expect((await cli('compare', base, now, '--allow-missing', 'docker-hostnet')).code).toBe(0);
+    expect((await cli('compare', base, now, '--allow-missing', 'native', '--allow-missing', 'docker-hostnet/cpu')).code).toBe(0);
+    const typo = await cli('compare', base, now, '--allow-missing', 'dockr-hostnet');
+    expect(typo.code).toBe(1);
+    expect(typo.out).toContain('--allow-missing dockr-hostnet names no platform or benchmark of the baseline');
+    // The bare option before the results file would take it as a name, and compare the default file instead.
+    await expect(cli('compare', base, '--allow-missing', now)).rejects.toThrow(
+      /--allow-missing took ".*now\.json" as a platform or benchmark/,
+    );
   });
 });
 
@@ -95,5 +300,56 @@ describe('parseThreshold', () => {
   ])('%s', (text, expected) => expect(parseThreshold(text)).toEqual(expected));
   it('names the bad input', () => {
     expect(() => parseThreshold('lots')).toThrow(/bad threshold "lots"/);
+  });
+});
+
+describe('the run-to-run noise floor of pooled files (A/B sides, history windows)', () => {
+  /** cpu (higher is better) from several runs, each sample tagged with its run as an A/B side is. */
+  const pooled = (runs: number[][], tagged = true) => {
+    const values = runs.flat();
+    const row = resultOf('native', 'cpu', values);
+    let i = 0;
+    row.samples = runs.flatMap((run, r) =>
+      run.map(() => ({ ...row.samples[i++]!, extra: tagged ? { run: r + 1 } : ({} as Record<string, number>) })),
+    );
+    return resultsFileOf([row]);
+  };
+  const base = (tagged = true) =>
+    pooled(
+      [
+        [100, 101, 100],
+        [120, 121, 120],
+      ],
+      tagged,
+    );
+  const head = (tagged = true) =>
+    pooled(
+      [
+        [90, 91, 90],
+        [89, 90, 89],
+      ],
+      tagged,
+    );
+
+  it('calls a change inside the spread between runs of one side unchanged, and says so', () => {
+    const [row] = compareResults(base(), head());
+    expect(row!.change).toBeLessThan(-0.15);
+    expect(row!.noiseFloor).toBeCloseTo(120.5 / 100.5 - 1);
+    expect(row).toMatchObject({ verdict: 'unchanged', failsGate: false });
+    expect(row!.note).toMatch(/within the run-to-run noise: runs of the same side differed by 20%/);
+  });
+
+  it('is not applied to files without run tags, where the same figures regress', () => {
+    const [row] = compareResults(base(false), head(false));
+    expect(row).toMatchObject({ verdict: 'regressed', failsGate: true });
+    expect(row!.noiseFloor).toBeUndefined();
+  });
+
+  it('lets a change beyond the spread through', () => {
+    const slower = pooled([
+      [70, 71, 70],
+      [72, 71, 72],
+    ]);
+    expect(compareResults(base(), slower)[0]).toMatchObject({ verdict: 'regressed', failsGate: true });
   });
 });

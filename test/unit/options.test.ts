@@ -13,6 +13,21 @@ function errorOf(fn: () => unknown): VirtbenchError {
 }
 
 describe('resolveOptions', () => {
+  it('passes what the gate may find missing, from the option or VIRTBENCH_ALLOW_MISSING, and refuses anything else', () => {
+    expect(resolveOptions({ baseline: 'main', allowMissing: ['docker-hostnet'] }, {}).gate).toMatchObject({
+      baseline: 'main',
+      allowMissing: ['docker-hostnet'],
+    });
+    expect(resolveOptions({ baseline: 'main' }, { VIRTBENCH_ALLOW_MISSING: 'all' }).gate?.allowMissing).toBe(true);
+    expect(resolveOptions({ baseline: 'main' }, { VIRTBENCH_ALLOW_MISSING: 'native/nginx, qemu-kvm' }).gate?.allowMissing).toEqual([
+      'native/nginx',
+      'qemu-kvm',
+    ]);
+    expect(errorOf(() => resolveOptions({ baseline: 'main', allowMissing: 'docker' as never }, {})).message).toMatch(
+      /option "allowMissing" must be true, or a list/,
+    );
+  });
+
   it('defaults to every platform, the standard profile and virtbench-report/', () => {
     const options = resolveOptions({}, {});
     expect(options.platforms).toContain('native');

@@ -60,16 +60,26 @@ describe('renderMarkdown', () => {
   it('is a GFM table with ratios, failures, the baseline change and findings, short enough for a PR comment', () => {
     const slower = file('vm', result('native', 'disk-random', [50_000, 50_500, 49_500, 50_000, 50_000]));
     const md = renderMarkdown(slower, compareResults(run, slower));
+    expect(md).toMatch(
+      /^## virtbench\n\n\*\*1 regression\*\* against the baseline: the gate \*\*fails\*\*\.\n\n- native\/disk-random regressed -22%/,
+    );
+    // docker ran disk-random in the baseline and is gone now: one reason for the platform.
+    expect(md).toContain(
+      '- docker: platform not in the current run, 1 benchmark the baseline measured; if intended, allow it with --allow-missing docker',
+    );
     expect(md).toContain('| benchmark | unit | native |');
     expect(md).toContain('| disk-random | IOPS (higher) | 50.0k ±0.0% |');
-    expect(md).toMatch(
-      /\| native \| disk-random \| 64\.0k IOPS \| 50\.0k IOPS \| -22% \[-2\d%, -2\d%\], p=0\.0\d\d \| \*\*REGRESSED\*\* \(fails the gate\) \|/,
+    const regressed =
+      /\| native \| disk-random \| 64\.0k IOPS \| 50\.0k IOPS \| -22% \\\[-2\d%, -2\d%\\\], p=0\.0\d\d \| \*\*REGRESSED\*\* \(fails the gate\) \| beyond the fail threshold \\\(5\.0%\\\) \|/g;
+    expect(md.match(regressed)).toHaveLength(2); // among the changed rows, and in the folded full comparison
+    expect(md).toContain(
+      '| docker | mem | - | - | - | removed | platform not in the current run \\(nothing to protect: the baseline failed\\) |',
     );
-    expect(md).toContain('| docker | mem | - | - |  | removed |');
+    expect(md).toContain('<details><summary>Against the baseline: all 4 comparisons</summary>');
     expect(md.length).toBeLessThan(65_536);
     const full = renderMarkdown(run);
     expect(full).toContain('- docker mem failed: memsweep exited with code 1');
-    expect(full).toContain('### Findings');
+    expect(full).toContain('<details><summary>Findings: 1 answer</summary>');
     expect(full).toMatch(/\| disk-random \| IOPS \(higher\) \| 64\.0k ±0\.0% \| 52\.0k ±0\.0% {2}0\.81x \|/);
   });
 });
