@@ -5,7 +5,9 @@ import type { Comparison } from './compare.js';
 import { driftWarnings } from './drift.js';
 import { findings } from './findings.js';
 import { baselinePlatform, tablePlatforms } from './ordering.js';
+import { shortCommit, type HistoryEntry } from '../results/history.js';
 import type { ResultsFile } from '../results/schema.js';
+import { median } from '../results/statistics.js';
 import { benchmarkLabel, formatCell, formatChange, formatValue } from './table.js';
 
 const escapeHtml = (text: string) =>
@@ -13,6 +15,9 @@ const escapeHtml = (text: string) =>
 
 /** Text placed inside <script> must not close it early (only strings can hold "</script"). */
 const scriptSafe = (text: string) => text.replace(/<\/(script)/gi, '<\\/$1');
+
+/** Data for a <script>: with no "<" at all, no "</script" or "<!--" from a file can change how the page parses. */
+const scriptJson = (value: unknown) => JSON.stringify(value).replaceAll('<', '\\u003c');
 
 async function chartJsSource(): Promise<string> {
   // The UMD build defines window.Chart; inlined so the report works offline.
@@ -44,9 +49,39 @@ function chartData(file: ResultsFile, platforms: string[]) {
   });
 }
 
+/** The label of the current run on a trend's x axis. */
+const THIS_RUN = 'this run';
+
+/**
+ * Per platform and benchmark of the current run: the median of each recorded
+ * run (null where a run lacks it or measured it in another unit), then the
+ * current run's median as the last point.
+ */
+function trendData(file: ResultsFile, runs: readonly HistoryEntry[]) {
+  return file.results.flatMap((current, index) => {
+    const medians = runs.map((run) => {
+      const r = run.results.find((c) => c.platform === current.platform && c.benchmark === current.benchmark);
+      const comparable = r && r.status === 'passed' && r.values.length > 0 && r.unit === current.unit && r.better === current.better;
+      return comparable ? median(r.values) : null;
+    });
+    if (medians.every((m) => m === null)) return [];
+    return [
+      {
+        id: `trend-${index}`,
+        title: `${current.platform} ${benchmarkLabel(current)} (${current.unit}, ${current.better} is better)`,
+        unit: current.unit,
+        labels: [...runs.map((run) => shortCommit(run.commit)), THIS_RUN],
+        details: [...runs.map((run) => `${run.commit} on ${run.ref}, ${run.createdAt}`), `this run, ${file.createdAt}`],
+        median: [...medians, current.summary?.median ?? null],
+      },
+    ];
+  });
+}
+
 const STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#1b1b1b}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem}th,td{border:1px solid #ccc;padding:.25rem .6rem;text-align:right}
-th:first-child,td:first-child{text-align:left}.chart{height:18rem;margin-bottom:2rem}h2{margin-top:2rem}`;
+th:first-child,td:first-child{text-align:left}.chart{height:18rem;margin-bottom:2rem}h2{margin-top:2rem}
+.trends{display:grid;grid-template-columns:repeat(auto-fill,minmax(20rem,1fr));gap:1rem}.trend{height:11rem}`;
 
 const RENDER = `for (const c of DATA) {
   new Chart(document.getElementById(c.id), {
@@ -60,10 +95,32 @@ const RENDER = `for (const c of DATA) {
       plugins: { title: { display: true, text: c.title } } },
   });
 }
-document.body.dataset.charts = String(DATA.length);`;
+document.body.dataset.charts = String(DATA.length);
+for (const t of TRENDS) {
+  const last = t.median.length - 1;
+  new Chart(document.getElementById(t.id), {
+    type: 'line',
+    data: { labels: t.labels, datasets: [{ label: 'median', data: t.median, spanGaps: true, borderColor: '#555', tension: 0,
+      // The current run stands out: larger and red.
+      pointRadius: t.median.map((_, i) => (i === last ? 6 : 2.5)),
+      pointBackgroundColor: t.median.map((_, i) => (i === last ? '#c0392b' : '#555')),
+      pointBorderColor: t.median.map((_, i) => (i === last ? '#c0392b' : '#555')) }] },
+    options: { animation: false, maintainAspectRatio: false, scales: { y: { beginAtZero: false, title: { display: true, text: t.unit } } },
+      plugins: { legend: { display: false }, title: { display: true, text: t.title },
+        tooltip: { callbacks: { title: (items) => t.details[items[0].dataIndex] } } } },
+  });
+}
+document.body.dataset.trends = String(TRENDS.length);`;
 
-/** One self-contained HTML file: charts, the comparison table, the baseline comparison and the environment. */
-export async function renderHtml(file: ResultsFile, comparisons?: readonly Comparison[]): Promise<string> {
+/**
+ * One self-contained HTML file: charts, the comparison table, the baseline comparison, the trend over
+ * the recorded main-branch runs (when a history is given) and the environment.
+ */
+export async function renderHtml(
+  file: ResultsFile,
+  comparisons?: readonly Comparison[],
+  history?: readonly HistoryEntry[],
+): Promise<string> {
   const platforms = tablePlatforms(file.results);
   const baseline = baselinePlatform(platforms);
   const benchmarks = [...new Set(file.results.map((r) => r.benchmark))];
@@ -97,6 +154,18 @@ export async function renderHtml(file: ResultsFile, comparisons?: readonly Compa
     ...Object.entries(file.environment.host).map(([k, v]) => ['host', k, String(v)]),
     ...Object.entries(file.environment.platforms).flatMap(([p, info]) => Object.entries(info).map(([k, v]) => [p, k, String(v)])),
   ];
+  // Another profile runs other sizes of work: its figures are not the same quantity.
+  const trendRuns = (history ?? []).filter((e) => e.profile === file.profile);
+  const trends = trendData(file, trendRuns);
+  const trendSection =
+    trends.length > 0
+      ? `<h2>Trend</h2>
+<p>${escapeHtml(
+          `Median of each of the ${trendRuns.length} recorded runs of the ${file.profile} profile on ${[...new Set(trendRuns.map((e) => e.ref))].join(', ')}, ` +
+            'oldest first (labelled by commit), then this run (red).',
+        )}</p>
+<div class="trends">${trends.map((t) => `<div class="trend"><canvas id="${escapeHtml(t.id)}" role="img" aria-label="${escapeHtml(t.title)}"></canvas></div>`).join('\n')}</div>`
+      : '';
   const facts = [...driftWarnings(file.results, baseline).map((w) => `Warning: ${w}`), ...findings(file)];
 
   return `<!doctype html>
@@ -111,10 +180,12 @@ ${facts.length ? `<h2>Findings</h2><ul>${facts.map((f) => `<li>${escapeHtml(f)}<
 ${compareSection}
 <h2>Charts</h2>
 ${charts.map((c) => `<div class="chart"><canvas id="${escapeHtml(c.id)}" role="img" aria-label="${escapeHtml(c.title)}"></canvas></div>`).join('\n')}
+${trendSection}
 <h2>Environment</h2>
 ${table(['where', 'fact', 'value'], environmentRows)}
 <script>${scriptSafe(await chartJsSource())}</script>
-<script>const DATA = ${scriptSafe(JSON.stringify(charts))};
+<script>const DATA = ${scriptJson(charts)};
+const TRENDS = ${scriptJson(trends)};
 ${RENDER}</script>
 </body></html>
 `;

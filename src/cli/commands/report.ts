@@ -1,12 +1,12 @@
-import { appendFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { resolveBaseline } from '../../reporters/baselines.js';
 import { compareResults } from '../../reporters/compare.js';
-import { toGithubBenchmark } from '../../reporters/export.js';
+import { toBencherBmf, toGithubBenchmark } from '../../reporters/export.js';
 import { renderHtml } from '../../reporters/html.js';
 import { renderMarkdown } from '../../reporters/markdown.js';
+import { readHistory } from '../../results/history.js';
 import { readResults } from '../../results/results-file.js';
-import { compareOptions, DEFAULT_RESULTS, THRESHOLD_OPTIONS, usageError, writeOut, type CliCommand } from '../options.js';
+import { compareOptions, DEFAULT_RESULTS, refuseOverwrite, THRESHOLD_OPTIONS, usageError, writeOut, type CliCommand } from '../options.js';
 
 export const reportCommand: CliCommand = {
   name: 'report',
@@ -14,42 +14,71 @@ export const reportCommand: CliCommand = {
       --md [file]              GFM report (default virtbench-report/report.md; also to $GITHUB_STEP_SUMMARY)
       --html [file]            self-contained HTML report with charts (default virtbench-report/report.html)
       --github-benchmark <dir> github-action-benchmark files (bigger- and smaller-is-better)
+      --bencher <file>         Bencher Metric Format JSON (bencher run --adapter json --file <file>)
+      --history <store>        the HTML report also draws the trend of the runs recorded in a history store
       --baseline <baseline>    include the comparison against a baseline`,
   options: {
     ...THRESHOLD_OPTIONS,
     md: { type: 'string' },
     html: { type: 'string' },
     'github-benchmark': { type: 'string' },
+    bencher: { type: 'string' },
+    history: { type: 'string' },
     baseline: { type: 'string' },
   },
   optionalValues: ['md', 'html'],
   async run(values, positionals, io) {
+    if (positionals.length > 1) {
+      throw usageError(
+        `report reads one results file, got ${positionals.length}: ${positionals.join(' ')}\n` +
+          'fix: combine them first with `virtbench merge`, or check that each option has its value (--md <file>)',
+      );
+    }
     const [results = DEFAULT_RESULTS] = positionals;
+    const wanted = ['md', 'html', 'github-benchmark', 'bencher'].some((name) => values[name] !== undefined);
+    if (!wanted) throw usageError('report needs at least one of --md, --html, --github-benchmark, --bencher');
+    if (values.history !== undefined && values.html === undefined)
+      throw usageError('--history draws a trend in the HTML report: add --html');
     const file = await readResults(results);
-    const comparisons = values.baseline
-      ? compareResults(await readResults(await resolveBaseline(values.baseline as string, io.env)), file, compareOptions(values))
-      : undefined;
+    const baselinePath = values.baseline ? await resolveBaseline(values.baseline as string, io.env) : undefined;
+    const comparisons = baselinePath ? compareResults(await readResults(baselinePath), file, compareOptions(values)) : undefined;
+
     const reportDir = dirname(resolve(results));
-    const wanted = values.md !== undefined || values.html !== undefined || values['github-benchmark'] !== undefined;
-    if (!wanted) throw usageError('report needs at least one of --md, --html, --github-benchmark');
-    if (values.md !== undefined) {
+    const mdPath = values.md === undefined ? undefined : (values.md as string) || join(reportDir, 'report.md');
+    const htmlPath = values.html === undefined ? undefined : (values.html as string) || join(reportDir, 'report.html');
+    const githubDir = values['github-benchmark'] as string | undefined;
+    const githubFiles =
+      githubDir === undefined ? [] : [join(githubDir, 'bigger-is-better.json'), join(githubDir, 'smaller-is-better.json')];
+    const summaryPath = mdPath !== undefined ? io.env.GITHUB_STEP_SUMMARY || undefined : undefined;
+    const bencherPath = values.bencher as string | undefined;
+    const historyPath = values.history as string | undefined;
+    const outputs = [mdPath, htmlPath, ...githubFiles, bencherPath, summaryPath].filter((p) => p !== undefined);
+    await refuseOverwrite(
+      outputs,
+      [results, ...(baselinePath ? [baselinePath] : []), ...(historyPath ? [historyPath] : [])],
+      'name another output file; for a report beside the results file, name the results file first and give --md or --html no file',
+    );
+
+    if (mdPath !== undefined) {
       const markdown = renderMarkdown(file, comparisons);
-      const path = (values.md as string) || join(reportDir, 'report.md');
-      await writeOut(path, markdown);
-      if (io.env.GITHUB_STEP_SUMMARY) await appendFile(io.env.GITHUB_STEP_SUMMARY, markdown);
-      io.log(`wrote ${path}${io.env.GITHUB_STEP_SUMMARY ? ' and the job summary' : ''}`);
+      await writeOut(mdPath, markdown);
+      if (summaryPath) await writeOut(summaryPath, markdown, { append: true });
+      io.log(`wrote ${mdPath}${summaryPath ? ' and the job summary' : ''}`);
     }
-    if (values.html !== undefined) {
-      const path = (values.html as string) || join(reportDir, 'report.html');
-      await writeOut(path, await renderHtml(file, comparisons));
-      io.log(`wrote ${path}`);
+    if (htmlPath !== undefined) {
+      const history = historyPath ? await readHistory(historyPath, { warn: io.log }) : undefined;
+      await writeOut(htmlPath, await renderHtml(file, comparisons, history));
+      io.log(`wrote ${htmlPath}`);
     }
-    if (values['github-benchmark'] !== undefined) {
-      const dir = values['github-benchmark'] as string;
+    if (githubDir !== undefined) {
       const { biggerIsBetter, smallerIsBetter } = toGithubBenchmark(file);
-      await writeOut(join(dir, 'bigger-is-better.json'), JSON.stringify(biggerIsBetter, null, 2) + '\n');
-      await writeOut(join(dir, 'smaller-is-better.json'), JSON.stringify(smallerIsBetter, null, 2) + '\n');
-      io.log(`wrote ${dir}/bigger-is-better.json (customBiggerIsBetter) and smaller-is-better.json (customSmallerIsBetter)`);
+      await writeOut(githubFiles[0]!, JSON.stringify(biggerIsBetter, null, 2) + '\n');
+      await writeOut(githubFiles[1]!, JSON.stringify(smallerIsBetter, null, 2) + '\n');
+      io.log(`wrote ${githubDir}/bigger-is-better.json (customBiggerIsBetter) and smaller-is-better.json (customSmallerIsBetter)`);
+    }
+    if (bencherPath !== undefined) {
+      await writeOut(bencherPath, JSON.stringify(toBencherBmf(file), null, 2) + '\n');
+      io.log(`wrote ${bencherPath} (Bencher Metric Format)`);
     }
     return 0;
   },

@@ -1,0 +1,325 @@
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { VirtbenchError } from '../errors.js';
+import { withSummary } from './results-file.js';
+import { RESULTS_SCHEMA, type BenchmarkResult, type Better, type ResultsFile, type ResultStatus, type Sample } from './schema.js';
+
+/*
+ * The history store: main-branch results, so that a pull request is judged
+ * against a window of recent base runs rather than one (which may have been
+ * a noisy one).
+ *
+ * Format: JSON lines (UTF-8), one line per recorded run, oldest first:
+ *   {"schema":"virtbench.history/v1","commit":"<sha>","ref":"main","recordedAt":"<ISO, when appended>",
+ *    "createdAt":"<the results file's createdAt>","profile":"standard","host":{"hostname":...,"cpuModel":...,"cpus":2,...},
+ *    "results":[{"platform":"native","benchmark":"cpu","unit":"kFLOPS","better":"higher","status":"passed","values":[...]}]}
+ * `values` are the sample values; titles, seconds and platform facts stay in results.json.
+ *
+ * Writers hold a lock (proper-lockfile, `<store>.lock`). A line is appended by
+ * one write to a file opened with O_APPEND; trimming to `keep` runs (and
+ * repairing a torn last line) rewrites a temporary file renamed over the store.
+ * Readers take no lock: they see the old file, the new one, or at worst a torn
+ * last line, which is skipped with a warning.
+ */
+
+export const HISTORY_SCHEMA = 'virtbench.history/v1';
+
+/** Runs a store keeps unless told otherwise: about a year of daily main-branch runs. */
+export const DEFAULT_KEEP = 500;
+
+export interface HistoryResult {
+  platform: string;
+  benchmark: string;
+  unit: string;
+  better: Better;
+  status: ResultStatus;
+  values: number[];
+}
+
+export interface HistoryEntry {
+  schema: typeof HISTORY_SCHEMA;
+  commit: string;
+  ref: string;
+  recordedAt: string;
+  createdAt: string;
+  profile: string;
+  host: Record<string, string | number>;
+  results: HistoryResult[];
+}
+
+export type Warn = (message: string) => void;
+
+const warnOnStderr: Warn = (message) => console.warn(`virtbench: warning: ${message}`);
+
+export function shortCommit(commit: string): string {
+  return commit.slice(0, 7);
+}
+
+/** The line a results file becomes in the store: only what a comparison needs. */
+export function historyEntry(file: ResultsFile, run: { commit: string; ref: string; recordedAt?: Date }): HistoryEntry {
+  return {
+    schema: HISTORY_SCHEMA,
+    commit: run.commit,
+    ref: run.ref,
+    recordedAt: (run.recordedAt ?? new Date()).toISOString(),
+    createdAt: file.createdAt,
+    profile: file.profile,
+    host: file.environment.host,
+    results: file.results.map((r) => ({
+      platform: r.platform,
+      benchmark: r.benchmark,
+      unit: r.unit,
+      better: r.better,
+      status: r.status,
+      values: r.samples.map((s) => s.value),
+    })),
+  };
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isText = (value: unknown): value is string => typeof value === 'string' && value !== '';
+const isDate = (value: unknown) => typeof value === 'string' && !Number.isNaN(Date.parse(value));
+const STATUSES: readonly unknown[] = ['passed', 'failed', 'skipped'] satisfies ResultStatus[];
+
+/** What is wrong with one parsed line, or undefined when it is a valid entry. */
+function entryProblem(value: unknown): string | undefined {
+  if (!isRecord(value)) return 'not a JSON object';
+  if (value.schema !== HISTORY_SCHEMA) return `schema ${JSON.stringify(value.schema)}, expected "${HISTORY_SCHEMA}"`;
+  for (const field of ['commit', 'ref', 'profile'] as const) if (!isText(value[field])) return `"${field}" is not a non-empty string`;
+  for (const field of ['recordedAt', 'createdAt'] as const) if (!isDate(value[field])) return `"${field}" is not a date`;
+  if (!isRecord(value.host) || !Object.values(value.host).every((v) => typeof v === 'string' || typeof v === 'number')) {
+    return '"host" is not an object of strings and numbers';
+  }
+  if (!Array.isArray(value.results)) return '"results" is not an array';
+  for (const [i, r] of value.results.entries()) {
+    const where = `results[${i}]`;
+    if (!isRecord(r)) return `${where} is not an object`;
+    for (const field of ['platform', 'benchmark', 'unit'] as const)
+      if (!isText(r[field])) return `${where}.${field} is not a non-empty string`;
+    if (r.better !== 'higher' && r.better !== 'lower') return `${where}.better is not "higher" or "lower"`;
+    if (!STATUSES.includes(r.status)) return `${where}.status is not one of ${STATUSES.join(', ')}`;
+    if (!Array.isArray(r.values) || !r.values.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+      return `${where}.values is not an array of numbers`;
+    }
+  }
+  return undefined;
+}
+
+interface ParsedStore {
+  entries: HistoryEntry[];
+  /** The valid lines as they are in the file, to rewrite them unchanged. */
+  lines: string[];
+  /** The file does not end with a newline: the next append must not glue onto its last line. */
+  unterminated: boolean;
+}
+
+function parseStore(text: string, path: string, warn: Warn): ParsedStore {
+  const rawLines = text.split('\n');
+  const unterminated = rawLines.at(-1) !== '';
+  if (!unterminated) rawLines.pop();
+  const parsed: ParsedStore = { entries: [], lines: [], unterminated };
+  for (const [index, line] of rawLines.entries()) {
+    if (line.trim() === '') continue;
+    let value: unknown;
+    let problem: string | undefined;
+    try {
+      value = JSON.parse(line);
+      problem = entryProblem(value);
+    } catch (cause) {
+      problem = `not JSON: ${(cause as Error).message}`;
+    }
+    if (problem === undefined) {
+      parsed.entries.push(value as HistoryEntry);
+      parsed.lines.push(line);
+      continue;
+    }
+    // Appends end with the newline, so only a crash mid-append leaves a bad last line without one.
+    if (unterminated && index === rawLines.length - 1) {
+      warn(`history store ${path} line ${index + 1} is incomplete (an append that did not finish?); ignored`);
+      continue;
+    }
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_RESULTS_FILE',
+      `history store ${path} line ${index + 1}: ${problem}\nfix: repair or delete that line (one recorded run per line; format in src/results/history.ts)`,
+    );
+  }
+  return parsed;
+}
+
+async function readStoreText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw new VirtbenchError('VIRTBENCH_BAD_RESULTS_FILE', `cannot read history store ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** The recorded runs, oldest first; a store that does not exist yet has none. */
+export async function readHistory(path: string, options: { warn?: Warn } = {}): Promise<HistoryEntry[]> {
+  return parseStore(await readStoreText(path), path, options.warn ?? warnOnStderr).entries;
+}
+
+function checkCount(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_OPTION',
+      `${name} must be a whole number of runs, 1 or more, got ${value}\nfix: e.g. --${name} 10`,
+    );
+  }
+}
+
+/** A lock held by a crashed writer is this old and gets taken over; the holder refreshes it meanwhile. */
+const LOCK_STALE_MS = 10_000;
+
+async function lockStore(path: string): Promise<() => Promise<void>> {
+  await mkdir(dirname(path), { recursive: true });
+  try {
+    return await lockfile.lock(path, {
+      realpath: false, // the store may not exist yet
+      stale: LOCK_STALE_MS,
+      // An append takes milliseconds: retry for about 15 s before blaming a stuck writer.
+      retries: { retries: 40, factor: 1.3, minTimeout: 20, maxTimeout: 500 },
+      // The default throws from a timer; our write is long done by the time a lock could go stale.
+      onCompromised: () => {},
+    });
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== 'ELOCKED') throw cause;
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_RESULTS_FILE',
+      `history store ${path} stayed locked by another writer\nfix: let the other \`virtbench history append\` finish; if none is running, remove ${path}.lock`,
+      { cause },
+    );
+  }
+}
+
+async function writeFully(path: string, flags: string, text: string, sync: boolean): Promise<void> {
+  const data = Buffer.from(text);
+  const handle = await open(path, flags);
+  try {
+    // One write call: an O_APPEND write lands whole at the end, never interleaved with another.
+    const { bytesWritten } = await handle.write(data, 0, data.length);
+    if (bytesWritten !== data.length) {
+      throw new VirtbenchError(
+        'VIRTBENCH_BAD_RESULTS_FILE',
+        `wrote ${bytesWritten} of ${data.length} bytes to ${path}\nfix: free disk space; the next append repairs the store`,
+      );
+    }
+    if (sync) await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export interface AppendOutcome {
+  /** False when this very run (commit, createdAt, profile) was already recorded: nothing was written. */
+  appended: boolean;
+  /** Runs in the store afterwards. */
+  kept: number;
+  /** The oldest runs dropped to stay within `keep`. */
+  dropped: number;
+}
+
+/** Adds one run to the store under its lock, keeping at most `keep` runs (the newest). */
+export async function appendHistory(
+  path: string,
+  entry: HistoryEntry,
+  options: { keep?: number; warn?: Warn } = {},
+): Promise<AppendOutcome> {
+  const keep = options.keep ?? DEFAULT_KEEP;
+  checkCount('keep', keep);
+  const problem = entryProblem(entry);
+  if (problem)
+    throw new VirtbenchError('VIRTBENCH_BAD_RESULTS_FILE', `cannot record this run: ${problem}\nfix: record a virtbench results file`);
+
+  const release = await lockStore(path);
+  try {
+    const store = parseStore(await readStoreText(path), path, options.warn ?? warnOnStderr);
+    // A retried CI step records the same results file again; counting it twice would weight it double.
+    const same = (e: HistoryEntry) => e.commit === entry.commit && e.createdAt === entry.createdAt && e.profile === entry.profile;
+    if (store.entries.some(same)) return { appended: false, kept: store.entries.length, dropped: 0 };
+
+    const line = JSON.stringify(entry);
+    const lines = [...store.lines, line];
+    const dropped = Math.max(0, lines.length - keep);
+    if (dropped === 0 && !store.unterminated) {
+      await writeFully(path, 'a', line + '\n', false);
+    } else {
+      const partial = `${path}.partial`;
+      await writeFully(partial, 'w', lines.slice(dropped).join('\n') + '\n', true);
+      await rename(partial, path);
+    }
+    return { appended: true, kept: lines.length - dropped, dropped };
+  } finally {
+    await release().catch(() => {});
+  }
+}
+
+export interface BaselineWindow {
+  /** How many of the newest matching runs to pool. */
+  window: number;
+  /** Only runs of this profile; default: the newest (matching) run's, so a quick run never mixes with standard ones. */
+  profile?: string;
+  /** Only runs on this host (its hostname). */
+  host?: string;
+}
+
+const keyOf = (r: Pick<HistoryResult, 'platform' | 'benchmark'>) => `${r.platform}\u0000${r.benchmark}`;
+
+/**
+ * A results file whose samples are the pooled values of the last `window`
+ * matching runs, usable as the baseline of compareResults. Each sample says
+ * which run it came from (`extra.run`: 0 is the oldest run of the window),
+ * so a rule can tell the noise between runs from the noise within one.
+ */
+export function historyBaseline(entries: readonly HistoryEntry[], options: BaselineWindow): ResultsFile {
+  checkCount('window', options.window);
+  const onHost = options.host === undefined ? [...entries] : entries.filter((e) => e.host.hostname === options.host);
+  const profile = options.profile ?? onHost.at(-1)?.profile;
+  const runs = onHost.filter((e) => e.profile === profile).slice(-options.window);
+  const newest = runs.at(-1);
+  if (!newest) {
+    const wanted = [options.profile && `profile ${options.profile}`, options.host && `host ${options.host}`].filter(Boolean).join(' and ');
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_RESULTS_FILE',
+      `no recorded run${wanted ? ` of ${wanted}` : ''} in the history (${entries.length} runs in all)\n` +
+        'fix: record main-branch runs with `virtbench history append <results.json> --commit <sha>`, or widen --profile/--host',
+    );
+  }
+
+  // Newest first, so a benchmark's unit and direction are its latest, and its row comes where the newest run has it.
+  const latest = new Map<string, HistoryResult>();
+  for (const run of [...runs].reverse()) for (const r of run.results) if (!latest.has(keyOf(r))) latest.set(keyOf(r), r);
+
+  const results: BenchmarkResult[] = [...latest.values()].map((defining) => {
+    const samples: Sample[] = [];
+    runs.forEach((run, index) => {
+      const r = run.results.find((candidate) => keyOf(candidate) === keyOf(defining));
+      // Values in another unit or direction are not comparable; a failed run's values are not what good looks like.
+      if (!r || r.status !== 'passed' || r.unit !== defining.unit || r.better !== defining.better) return;
+      const time = Date.parse(run.createdAt) / 1000;
+      for (const value of r.values) samples.push({ time, value, seconds: 0, extra: { run: index } });
+    });
+    return withSummary({
+      platform: defining.platform,
+      benchmark: defining.benchmark,
+      title: defining.benchmark, // titles are not kept in the history
+      unit: defining.unit,
+      better: defining.better,
+      status: samples.length > 0 ? 'passed' : defining.status,
+      samples,
+    });
+  });
+
+  return {
+    schema: RESULTS_SCHEMA,
+    createdAt: newest.createdAt,
+    profile: newest.profile,
+    environment: {
+      host: { ...newest.host, historyWindow: `${runs.length} runs, ${shortCommit(runs[0]!.commit)}..${shortCommit(newest.commit)}` },
+      platforms: {},
+    },
+    results,
+  };
+}
