@@ -27,3 +27,45 @@ export function toGithubBenchmark(file: ResultsFile): { biggerIsBetter: GithubBe
       }));
   return { biggerIsBetter: entries('higher'), smallerIsBetter: entries('lower') };
 }
+
+/** One Bencher metric: the median, with the quartiles as its bounds. */
+export interface BencherMetric {
+  value: number;
+  lower_value?: number;
+  upper_value?: number;
+}
+
+/** Bencher Metric Format: benchmark name -> measure slug -> metric. */
+export type BencherBmf = Record<string, Record<string, BencherMetric>>;
+
+/** Bencher's name for a unit, as a measure slug: lower case, [a-z0-9-], at most 64 characters (s -> seconds, MB/s -> mb-s, µs -> us). */
+export function bencherMeasureSlug(unit: string): string {
+  const named: Record<string, string> = { s: 'seconds', '%': 'percent' };
+  const slug = (named[unit] ?? unit)
+    .toLowerCase()
+    .replace(/[µμ]/g, 'u') // µs -> us, not s
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 64)
+    .replace(/-+$/, '');
+  return slug || 'value';
+}
+
+/**
+ * Bencher Metric Format JSON (`bencher run --adapter json --file ...`): one benchmark per platform and
+ * benchmark, named as for github-action-benchmark ("cpu (native)"), whose measure is its unit and
+ * whose metric is the median with the quartiles as lower and upper values. Passed results with a
+ * summary only.
+ */
+export function toBencherBmf(file: ResultsFile): BencherBmf {
+  const bmf: BencherBmf = {};
+  for (const r of file.results) {
+    if (r.status !== 'passed' || !r.summary || !Number.isFinite(r.summary.median)) continue;
+    const { median, q1, q3 } = r.summary;
+    const metric: BencherMetric = { value: median };
+    if (Number.isFinite(q1)) metric.lower_value = q1;
+    if (Number.isFinite(q3)) metric.upper_value = q3;
+    (bmf[`${r.benchmark} (${r.platform})`] ??= {})[bencherMeasureSlug(r.unit)] = metric;
+  }
+  return bmf;
+}
