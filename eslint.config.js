@@ -10,6 +10,7 @@ import tseslint from 'typescript-eslint';
  *   - only a platform's own folder knows how it works: nothing imports a file of
  *     src/harness/platforms/<name>/ but that folder's index.ts;
  *   - the reporters, the CLI and the results side read results: they import nothing of the harness;
+ *     nor does the A/B runner (src/ab), which runs git and vitest, never a platform;
  *   - bench files and fixtures use the public entries (src/index.ts, src/bench.ts) only;
  *   - no import cycles.
  * Tests may import internals: unit tests check the pure cores where they live.
@@ -24,6 +25,7 @@ const platformFolders = readdirSync(PLATFORMS, { withFileTypes: true })
 const outside = (/** @type {string} */ name) => [
   './src/*.ts',
   './src/cli/**',
+  './src/ab/**',
   './src/reporters/**',
   './src/results/**',
   './src/harness/*.ts',
@@ -40,9 +42,10 @@ const zones = [
     message: `only src/harness/platforms/${name}/ knows how ${name} works: import its index.ts (or move the shared piece to src/harness/host/)`,
   })),
   {
-    target: ['./src/reporters/**', './src/cli/**', './src/results/**'],
+    target: ['./src/reporters/**', './src/cli/**', './src/results/**', './src/ab/**'],
     from: './src/harness',
-    message: 'reporters, the CLI and the results side read results files and records; they never start or know a platform',
+    message:
+      'reporters, the CLI, the A/B runner and the results side read results files and records (the A/B runner starts vitest); they never start or know a platform',
   },
   {
     target: './src/harness/host/**',

@@ -12,7 +12,8 @@ export type VirtbenchErrorCode =
   | 'VIRTBENCH_BOOT_FAILED'
   | 'VIRTBENCH_BOOT_TIMEOUT'
   | 'VIRTBENCH_HOST_KEY_MISMATCH'
-  | 'VIRTBENCH_GUEST_LOST';
+  | 'VIRTBENCH_GUEST_LOST'
+  | 'VIRTBENCH_AB_RUN_FAILED';
 
 /** Every error virtbench raises: a stable code, the platform when there is one, and the cause. */
 export class VirtbenchError extends Error {

@@ -1,13 +1,24 @@
 import { parseArgs } from 'node:util';
+import { abCommand } from './commands/ab.js';
+import { annotateCommand } from './commands/annotate.js';
 import { baselineCommand } from './commands/baseline.js';
 import { compareCommand } from './commands/compare.js';
+import { historyCommand } from './commands/history.js';
 import { mergeCommand } from './commands/merge.js';
 import { reportCommand } from './commands/report.js';
 import { usageError, type CliCommand, type CliIo } from './options.js';
 
 export type { CliIo } from './options.js';
 
-const COMMANDS: readonly CliCommand[] = [baselineCommand, compareCommand, reportCommand, mergeCommand];
+const COMMANDS: readonly CliCommand[] = [
+  baselineCommand,
+  compareCommand,
+  reportCommand,
+  mergeCommand,
+  historyCommand,
+  abCommand,
+  annotateCommand,
+];
 
 const USAGE = `virtbench: work with virtbench results files (results.json)
 

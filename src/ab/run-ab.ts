@@ -1,0 +1,159 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { execa } from 'execa';
+import { VirtbenchError } from '../errors.js';
+import { readResults } from '../results/results-file.js';
+import type { ResultsFile } from '../results/schema.js';
+import { poolRuns, type SideFacts } from './pool.js';
+import { abSchedule, type AbSide } from './schedule.js';
+import { addWorktree, installDependencies, removeWorktree, repositoryRoot, resolveCommit } from './worktree.js';
+
+export interface AbOptions {
+  /** The project directory (where vitest.config.ts is), inside a git repository. */
+  cwd: string;
+  baseRef: string;
+  /** Undefined: the working tree as it is, uncommitted changes included. */
+  headRef?: string;
+  /** Runs per side, taken in turns. */
+  rounds: number;
+  /** Vitest projects (platforms) to run; empty: the config's own. */
+  projects: readonly string[];
+  /** Bench file filters, as `vitest bench <filter>`. */
+  filters?: readonly string[];
+  /** VIRTBENCH_PROFILE of every run; undefined: the environment's or the config's. */
+  profile?: string;
+  /** Where each run's results and log go (runs/<side>-<round>/) and the pooled files. */
+  outDir: string;
+  env: NodeJS.ProcessEnv;
+  log: (line: string) => void;
+  /** Aborting stops the current run (vitest cleans up its platforms) and removes the worktrees. */
+  signal?: AbortSignal;
+}
+
+export interface AbResult {
+  base: ResultsFile;
+  head: ResultsFile;
+}
+
+interface Checkout {
+  facts: SideFacts;
+  /** The project directory in this checkout. */
+  projectDir: string;
+  worktree?: string;
+}
+
+const short = (commit: string) => commit.slice(0, 10);
+
+async function prepareCheckout(
+  side: AbSide,
+  ref: string | undefined,
+  root: string,
+  projectPath: string,
+  scratch: string,
+  options: AbOptions,
+) {
+  if (ref === undefined) {
+    const commit = await resolveCommit(root, 'HEAD');
+    const changes = (await execa('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root })).stdout.trim();
+    return {
+      facts: { side, ref: changes ? 'working tree (HEAD with uncommitted changes)' : 'working tree', commit },
+      projectDir: options.cwd,
+    };
+  }
+  const commit = await resolveCommit(root, ref);
+  const worktree = join(scratch, side);
+  await addWorktree(root, worktree, commit);
+  const checkout: Checkout = { facts: { side, ref, commit }, projectDir: join(worktree, projectPath), worktree };
+  const how = await installDependencies(options.cwd, checkout.projectDir, options.log);
+  options.log(`virtbench ab: ${side} = ${ref} (${short(commit)}) in ${worktree}, dependencies ${how}`);
+  return checkout;
+}
+
+/** One `vitest bench` of one side; its results file, validated, or why there is none. */
+async function measure(checkout: Checkout, round: number, runDir: string, options: AbOptions): Promise<ResultsFile> {
+  const vitest = join(checkout.projectDir, 'node_modules', 'vitest', 'vitest.mjs');
+  if (!existsSync(vitest)) {
+    throw new VirtbenchError(
+      'VIRTBENCH_AB_RUN_FAILED',
+      `no vitest in ${checkout.projectDir}/node_modules; fix: npm install in that project`,
+    );
+  }
+  const args = [vitest, 'bench', '--run', ...(options.filters ?? []), ...options.projects.flatMap((p) => ['--project', p])];
+  const env = {
+    ...options.env,
+    VIRTBENCH_REPORT_DIR: runDir,
+    ...(options.profile ? { VIRTBENCH_PROFILE: options.profile } : {}),
+    NO_COLOR: '1',
+  };
+  const started = Date.now();
+  const run = await execa(process.execPath, args, {
+    cwd: checkout.projectDir,
+    env,
+    extendEnv: false,
+    all: true,
+    reject: false,
+    cancelSignal: options.signal,
+    // vitest stops its containers and guests on SIGTERM; give it time before SIGKILL.
+    forceKillAfterDelay: 60_000,
+  });
+  await writeFile(`${runDir}.log`, String(run.all ?? ''));
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  options.log(
+    `virtbench ab: round ${round}/${options.rounds} ${checkout.facts.side} (${short(checkout.facts.commit)}): ${seconds} s, exit ${run.exitCode ?? run.signal}`,
+  );
+  if (run.isCanceled) throw new VirtbenchError('VIRTBENCH_AB_RUN_FAILED', 'interrupted; the runs measured so far are in ' + options.outDir);
+  if (!existsSync(join(runDir, 'results.json'))) {
+    const tail = String(run.all ?? '')
+      .trim()
+      .split('\n')
+      .slice(-15)
+      .join('\n');
+    throw new VirtbenchError(
+      'VIRTBENCH_AB_RUN_FAILED',
+      `vitest bench of ${checkout.facts.side} (${checkout.facts.ref}) wrote no results (exit ${run.exitCode ?? run.signal}); log: ${runDir}.log\n${tail}\nfix: run \`npx vitest bench\` in ${checkout.projectDir} to see why`,
+    );
+  }
+  return readResults(join(runDir, 'results.json'));
+}
+
+/**
+ * Measures base and head on this machine, in turns (base, head, base, head...),
+ * each from its own checkout, and pools each side's runs. The worktrees are
+ * removed afterwards, also on failure or interruption; every run's results stay
+ * in outDir/runs/.
+ */
+export async function runAb(options: AbOptions): Promise<AbResult> {
+  if (!Number.isInteger(options.rounds) || options.rounds < 2 || options.rounds > 50) {
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_OPTION',
+      `--rounds must be a whole number from 2 to 50 (got ${options.rounds}): with one run per side nothing says how far runs of the same code differ`,
+    );
+  }
+  for (const arg of [...options.projects, ...(options.filters ?? [])]) {
+    // They go to vitest's command line: one that reads as an option would change what runs.
+    if (arg === '' || arg.startsWith('-'))
+      throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `"${arg}" is not a project name or a file filter`);
+  }
+  const root = await repositoryRoot(options.cwd);
+  const projectPath = relative(root, options.cwd);
+  await mkdir(join(options.outDir, 'runs'), { recursive: true });
+  const scratch = await mkdtemp(join(tmpdir(), 'virtbench-ab-'));
+  const checkouts: Partial<Record<AbSide, Checkout>> = {};
+  try {
+    checkouts.base = await prepareCheckout('base', options.baseRef, root, projectPath, scratch, options);
+    checkouts.head = await prepareCheckout('head', options.headRef, root, projectPath, scratch, options);
+    const runs: Record<AbSide, { round: number; file: ResultsFile }[]> = { base: [], head: [] };
+    for (const { side, round } of abSchedule(options.rounds)) {
+      const runDir = join(options.outDir, 'runs', `${side}-${round}`);
+      await rm(runDir, { recursive: true, force: true });
+      runs[side].push({ round, file: await measure(checkouts[side]!, round, runDir, options) });
+    }
+    return { base: poolRuns(runs.base, checkouts.base.facts), head: poolRuns(runs.head, checkouts.head.facts) };
+  } finally {
+    // Also a worktree whose dependencies failed to install, before its checkout was recorded.
+    for (const side of ['base', 'head'] as const) if (existsSync(join(scratch, side))) await removeWorktree(root, join(scratch, side));
+    await rm(scratch, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { poolRuns } from '../../src/ab/pool.js';
+import { abSchedule } from '../../src/ab/schedule.js';
+import { runMedians, runSpread } from '../../src/results/runs.js';
+import { resultOf, resultsFileOf } from '../builders.js';
+
+const withRounds = (values: number[]) => resultOf('native', 'cpu', values, {}).samples.map((s, i) => ({ ...s, extra: { round: i + 1 } }));
+
+describe('the A/B schedule', () => {
+  it('takes turns, base first, so drift falls on both sides alike', () => {
+    expect(abSchedule(3).map((r) => `${r.side[0]}${r.round}`)).toEqual(['b1', 'h1', 'b2', 'h2', 'b3', 'h3']);
+  });
+});
+
+describe('pooling the runs of one side', () => {
+  const run = (values: number[], over = {}) => resultsFileOf([{ ...resultOf('native', 'cpu', values, over), samples: withRounds(values) }]);
+
+  it('tags each sample with its run, renumbers turnstile rounds and recomputes the summary', () => {
+    const pooled = poolRuns(
+      [
+        { round: 1, file: run([10, 12]) },
+        { round: 2, file: run([20, 22]) },
+      ],
+      { side: 'base', ref: 'main', commit: 'abc' },
+    );
+    const [cpu] = pooled.results;
+    expect(cpu!.samples.map((s) => [s.value, s.extra.run, s.extra.round])).toEqual([
+      [10, 1, 1],
+      [12, 1, 2],
+      [20, 2, 3],
+      [22, 2, 4],
+    ]);
+    expect(cpu!.summary!.n).toBe(4);
+    expect(pooled.environment.host).toMatchObject({ abSide: 'base', abRef: 'main', abCommit: 'abc', abRuns: 2 });
+  });
+
+  it('a benchmark that failed in any run is failed, with that run named', () => {
+    const pooled = poolRuns(
+      [
+        { round: 1, file: run([10, 12]) },
+        { round: 2, file: run([20], { status: 'failed', error: 'exit 139' }) },
+      ],
+      { side: 'head', ref: 'working tree', commit: 'def' },
+    );
+    expect(pooled.results[0]).toMatchObject({ status: 'failed', error: 'round 2: exit 139' });
+    expect(pooled.results[0]!.samples).toHaveLength(3);
+  });
+});
+
+describe('the spread between runs', () => {
+  const tagged = (runs: number[][]) =>
+    runs.flatMap((values, run) => values.map((value) => ({ time: 0, value, seconds: 1, extra: { run } })));
+
+  it('is the largest run median over the smallest, minus one', () => {
+    expect(runMedians(tagged([[10, 12], [20, 22], [15]]))).toEqual([11, 21, 15]);
+    expect(runSpread(tagged([[10, 12], [20, 22], [15]]))).toBeCloseTo(21 / 11 - 1);
+  });
+
+  it('is unknown for untagged samples or a single run', () => {
+    expect(runSpread(withRounds([1, 2, 3]))).toBeUndefined();
+    expect(runSpread(tagged([[1, 2, 3]]))).toBeUndefined();
+  });
+});
