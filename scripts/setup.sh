@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   # native: the workloads are static C programs built on the host; fio and nginx are Debian's
-  gcc libc6-dev fio nginx-light libaio1
+  gcc libc6-dev fio nginx-light
   # qemu-tcg, qemu-kvm and unikernel: the emulator, qemu-img for qcow2 disks, and the guest image
   # builder (mmdebstrap builds the root file system, mkfs.ext4 -d turns it into a disk without a loop mount)
   qemu-system-x86 qemu-utils mmdebstrap debian-archive-keyring e2fsprogs ca-certificates
@@ -21,7 +21,8 @@ packages=(
 )
 # A machine with Docker already (docker-ce, whose containerd.io conflicts with docker.io) keeps its own.
 command -v dockerd >/dev/null || packages+=(docker.io)
-[[ "${1:-}" == test ]] && packages+=(chromium) # the HTML report is checked in headless Chromium
+# tests: the HTML report is checked in headless Chromium; shellcheck checks the scripts the workflows run
+[[ "${1:-}" == test ]] && packages+=(chromium shellcheck)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# How often does `virtbench ab` cry wolf, and how often does it catch a real slowdown?
+# Runs A/A comparisons (the same commit on both sides) and A/B comparisons against a branch with a
+# planted slowdown (every LINPACK solve spins 15 % longer), interleaved (two A/A, then one A/B) so
+# that both meet the same machine. Every A/B directory is kept; `virtbench compare` re-judges them:
+#   scripts/ab-calibration.sh [aa-count=20] [ab-count=10] [out=virtbench-calibration]
+# It needs a clean checkout (it commits the planted slowdown on a scratch branch of a scratch clone).
+set -euo pipefail
+aa_count="${1:-20}"
+ab_count="${2:-10}"
+out="$(realpath -m "${3:-virtbench-calibration}")"
+projects=(--project native --project docker)
+here="$(cd "$(dirname "$0")/.." && pwd)"
+# Node 22 from the node@22 dev dependency, as npm scripts have it.
+export PATH="$here/node_modules/.bin:$PATH"
+
+mkdir -p "$out"
+clone="$(mktemp -d /tmp/virtbench-calibration-XXXXXX)"
+child=
+# On Ctrl-C or SIGTERM: let the A/B under way stop its run and remove its worktrees, then remove the clone.
+trap '[[ -z "$child" ]] || { kill -TERM "$child" 2>/dev/null; wait "$child"; }; exit 130' INT TERM
+trap 'rm -rf "$clone"' EXIT
+git clone --quiet "$here" "$clone"
+ln -s "$here/node_modules" "$clone/node_modules"
+cd "$clone"
+npm run build --silent # the virtbench command itself comes from dist/
+git checkout --quiet -b planted
+python3 - <<'PY'
+path = 'fixtures/workloads/linpack.c'
+text = open(path).read()
+solve = "    solve(a, lda, n, pivot, b);\n    solving += now_seconds() - start;"
+assert solve in text, 'linpack.c changed: update the planted slowdown'
+open(path, 'w').write(text.replace(solve, """    solve(a, lda, n, pivot, b);
+    double spent = now_seconds() - start; /* planted: every solve takes 15 % longer */
+    while (now_seconds() - start < spent * 1.15) {
+    }
+    solving += now_seconds() - start;"""))
+PY
+git -c user.name=calibration -c user.email=calibration@localhost commit --quiet -am 'planted: every LINPACK solve 15 % slower'
+git checkout --quiet -
+base="$(git rev-parse HEAD)"
+
+aa=0
+ab=0
+while ((aa < aa_count || ab < ab_count)); do
+  for kind in aa aa ab; do
+    if [[ $kind == aa ]] && ((aa < aa_count)); then
+      aa=$((aa + 1))
+      dir="$out/aa-$aa"
+      head="$base"
+    elif [[ $kind == ab ]] && ((ab < ab_count)); then
+      ab=$((ab + 1))
+      dir="$out/ab-$ab"
+      head=planted
+    else
+      continue
+    fi
+    start=$SECONDS
+    code=0
+    # In the background and waited for, so that a signal reaches the trap at once (and ab through it).
+    node "$clone/bin/virtbench.js" ab "$base" "$head" "${projects[@]}" --profile quick --out "$dir" >"$dir.log" 2>&1 &
+    child=$!
+    wait "$child" || code=$?
+    child=
+    echo "$(basename "$dir") exit $code $((SECONDS - start)) s" | tee -a "$out/summary.txt"
+  done
+done
