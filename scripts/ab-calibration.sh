@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # How often does `virtbench ab` cry wolf, and how often does it catch a real slowdown?
 # Runs A/A comparisons (the same commit on both sides) and A/B comparisons against a branch with a
-# planted slowdown (every LINPACK solve spins 15 % longer), interleaved (two A/A, then one A/B) so
+# planted slowdown (LINPACK's solves and forksum's tree each spin 15 % longer), interleaved (two A/A, then one A/B) so
 # that both meet the same machine. Every A/B directory is kept; `virtbench compare` re-judges them:
 #   scripts/ab-calibration.sh [aa-count=20] [ab-count=10] [out=virtbench-calibration]
 # It needs a clean checkout (it commits the planted slowdown on a scratch branch of a scratch clone).
@@ -26,17 +26,24 @@ cd "$clone"
 npm run build --silent # the virtbench command itself comes from dist/
 git checkout --quiet -b planted
 python3 - <<'PY'
-path = 'fixtures/workloads/linpack.c'
-text = open(path).read()
-solve = "    solve(a, lda, n, pivot, b);\n    solving += now_seconds() - start;"
-assert solve in text, 'linpack.c changed: update the planted slowdown'
-open(path, 'w').write(text.replace(solve, """    solve(a, lda, n, pivot, b);
-    double spent = now_seconds() - start; /* planted: every solve takes 15 % longer */
-    while (now_seconds() - start < spent * 1.15) {
-    }
-    solving += now_seconds() - start;"""))
+# Each timed region spins 15 % longer: LINPACK's solves (cpu) and forksum's tree (fork, fork-threads).
+plants = {
+    'fixtures/workloads/linpack.c': ("    solve(a, lda, n, pivot, b);\n    solving += now_seconds() - start;",
+        "    solve(a, lda, n, pivot, b);\n"
+        "    double spent = now_seconds() - start; /* planted: every solve takes 15 % longer */\n"
+        "    while (now_seconds() - start < spent * 1.15) {\n    }\n"
+        "    solving += now_seconds() - start;"),
+    'fixtures/workloads/forksum.c': ("  double elapsed = now_seconds() - began;",
+        "  double spent = now_seconds() - began; /* planted: the tree takes 15 % longer */\n"
+        "  while (now_seconds() - began < spent * 1.15) {\n  }\n"
+        "  double elapsed = now_seconds() - began;"),
+}
+for path, (old, new) in plants.items():
+    text = open(path).read()
+    assert text.count(old) == 1, f'{path} changed: update the planted slowdown'
+    open(path, 'w').write(text.replace(old, new))
 PY
-git -c user.name=calibration -c user.email=calibration@localhost commit --quiet -am 'planted: every LINPACK solve 15 % slower'
+git -c user.name=calibration -c user.email=calibration@localhost commit --quiet -am 'planted: LINPACK and forksum 15 % slower'
 git checkout --quiet -
 base="$(git rev-parse HEAD)"
 
