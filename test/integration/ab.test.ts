@@ -5,12 +5,13 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/harness/host/paths.js';
 import { readResults } from '../../src/results/results-file.js';
+import { buildPrivateBin } from '../private-bin.js';
 import { processesMentioning } from './helpers.js';
 
-const bin = join(packageRoot, 'bin/virtbench.js');
+let bin: string;
 const ab = (args: string[]) =>
   execa(process.execPath, [bin, 'ab', ...args], { cwd: packageRoot, env: { NO_COLOR: '1', CI: 'true' }, reject: false, all: true });
 
@@ -26,9 +27,11 @@ async function extraWorktrees(): Promise<string[]> {
 const scratchDirs = async () => (await readdir(tmpdir())).filter((name) => name.startsWith('virtbench-ab-'));
 
 describe('virtbench ab', () => {
+  let removeBuild: () => Promise<void>;
   beforeAll(async () => {
-    await execa('npm', ['run', 'build', '--silent'], { cwd: packageRoot });
-  });
+    ({ bin, remove: removeBuild } = await buildPrivateBin());
+  }, 180_000);
+  afterAll(() => removeBuild());
 
   it('refuses a ref that names no commit, with the fix, before running anything', async () => {
     const out = await mkdtemp(join(tmpdir(), 'virtbench-abtest-'));

@@ -6,8 +6,8 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { refuseOverwrite } from '../../src/cli/options.js';
-import { packageRoot } from '../../src/harness/host/paths.js';
 import { mergeResults } from '../../src/reporters/merge.js';
+import { buildPrivateBin } from '../private-bin.js';
 import { resultOf, resultsFileOf } from '../builders.js';
 
 /*
@@ -160,29 +160,11 @@ describe('baseline names', () => {
 
 describe('the virtbench bin on bad input', () => {
   let bin: string;
-
-  let build: string;
-
-  // Built into a directory of its own, so it never races cli.test.ts's build of dist/.
+  let removeBuild: () => Promise<void>;
   beforeAll(async () => {
-    build = await mkdtemp(join(tmpdir(), 'virtbench-bin-'));
-    await writeFile(join(build, 'package.json'), JSON.stringify({ type: 'module' }));
-    await symlink(join(packageRoot, 'node_modules'), join(build, 'node_modules'));
-    await mkdir(join(build, 'bin'));
-    await copyFile(join(packageRoot, 'bin/virtbench.js'), join(build, 'bin/virtbench.js'));
-    // Errors in files others are still editing must not stop the CLI's own files from being emitted.
-    await execa(
-      process.execPath,
-      [join(packageRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(build, 'dist')],
-      {
-        cwd: packageRoot,
-        reject: false,
-      },
-    );
-    bin = join(build, 'bin/virtbench.js');
-    expect(existsSync(join(build, 'dist/cli/bin.js'))).toBe(true);
+    ({ bin, remove: removeBuild } = await buildPrivateBin());
   }, 180_000);
-  afterAll(() => rm(build, { recursive: true, force: true }));
+  afterAll(() => removeBuild());
 
   const run = async (...args: string[]) => {
     const started = performance.now();
