@@ -1,11 +1,11 @@
 // `virtbench ab` for real: two checkouts of this repository measured in turns on native, then
 // compared; and what it leaves behind (nothing) when it is interrupted or given a bad ref.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { packageRoot } from '../../src/harness/host/paths.js';
 import { readResults } from '../../src/results/results-file.js';
 import { buildPrivateBin } from '../private-bin.js';
@@ -35,6 +35,7 @@ describe('virtbench ab', () => {
 
   it('refuses a ref that names no commit, with the fix, before running anything', async () => {
     const out = await mkdtemp(join(tmpdir(), 'virtbench-abtest-'));
+    onTestFinished(() => rm(out, { recursive: true, force: true }));
     const run = await ab(['no-such-ref-xyz', '--out', out]);
     expect(run.exitCode).toBe(2);
     expect(run.all).toMatch(/git ref "no-such-ref-xyz" names no commit.*fix: fetch it first/s);
@@ -44,6 +45,7 @@ describe('virtbench ab', () => {
   it('measures HEAD and the working tree in turns, pools each side by run, compares, and removes its worktrees', async () => {
     const before = await scratchDirs();
     const out = await mkdtemp(join(tmpdir(), 'virtbench-abtest-'));
+    onTestFinished(() => rm(out, { recursive: true, force: true }));
     const run = await ab(['HEAD', '--rounds', '2', '--project', 'native', '--profile', 'quick', '--filter', 'cpu', '--out', out]);
     // The same code on both sides: a verdict either way is the statistics' business (see the A/A figures in the README);
     // here the command must have measured and compared, not failed to (2).
@@ -62,6 +64,7 @@ describe('virtbench ab', () => {
 
   it('on SIGTERM stops the run under way and removes the worktrees; the runs measured so far stay', async () => {
     const out = await mkdtemp(join(tmpdir(), 'virtbench-abtest-'));
+    onTestFinished(() => rm(out, { recursive: true, force: true }));
     const child = execa(process.execPath, [bin, 'ab', 'HEAD', '--project', 'native', '--profile', 'quick', '--out', out], {
       cwd: packageRoot,
       env: { NO_COLOR: '1', CI: 'true' },

@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kruskalTest from '@stdlib/stats-kruskal-test';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import {
   bootstrapChangeCi,
@@ -269,6 +269,7 @@ describe('virtbench compare --allow-missing', () => {
 
   it('exits 1 when a benchmark of the baseline is missing, 0 when it is allowed by name or altogether', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'virtbench-allow-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     const runs = [100, 101, 99, 100, 100];
     const base = await write(dir, 'base.json', [resultOf('native', 'cpu', runs), resultOf('docker-hostnet', 'cpu', runs)]);
     const now = await write(dir, 'now.json', [resultOf('native', 'cpu', runs)]);

@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { VirtbenchError } from '../../src/errors.js';
 import { packageRoot } from '../../src/harness/host/paths.js';
@@ -182,6 +182,7 @@ describe('virtbench annotate', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'virtbench-annotate-'));
   });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it('prints one command per annotation and exits 0, regressions or not', async () => {
     await writeFile(join(dir, 'comparison.json'), JSON.stringify([regressed, row({ verdict: 'improved', change: 0.1 })]));
@@ -289,6 +290,7 @@ describe('the workflows', { timeout: 120_000 }, () => {
 
   it('pass actionlint (scripts/check-workflows.sh), and a broken copy does not', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'virtbench-workflows-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     const broken = join(dir, 'broken.yml');
     const text = await readFile(workflows[0]!, 'utf8');
     await writeFile(broken, text.replace('scripts/pr-check.sh\n', 'scripts/pr-check.sh "${{ github.event.pull_request.title }}"\n'));

@@ -1,7 +1,7 @@
-import { appendFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { compareResults } from '../../src/reporters/compare.js';
 import { appendHistory, historyBaseline, historyEntry, readHistory, type HistoryEntry } from '../../src/results/history.js';
@@ -25,6 +25,7 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'virtbench-history-'));
   store = join(dir, 'nested', 'history.jsonl');
 });
+afterEach(() => rm(dir, { recursive: true, force: true }));
 
 describe('the history store', () => {
   it('reads back what was appended, one JSON line per run', async () => {
