@@ -10,7 +10,7 @@ import tseslint from 'typescript-eslint';
  *   - only a platform's own folder knows how it works: nothing imports a file of
  *     src/harness/platforms/<name>/ but that folder's index.ts;
  *   - the reporters, the CLI and the results side read results: they import nothing of the harness;
- *     nor does the A/B runner (src/ab), which runs git and vitest, never a platform;
+ *     nor does the A/B runner (src/ab), which runs git and vitest and hosts a turnstile, never a platform;
  *   - bench files and fixtures use the public entries (src/index.ts, src/bench.ts) only;
  *   - no import cycles.
  * Tests may import internals: unit tests check the pure cores where they live.
@@ -42,10 +42,16 @@ const zones = [
     message: `only src/harness/platforms/${name}/ knows how ${name} works: import its index.ts (or move the shared piece to src/harness/host/)`,
   })),
   {
-    target: ['./src/reporters/**', './src/cli/**', './src/results/**', './src/ab/**'],
+    target: ['./src/reporters/**', './src/cli/**', './src/results/**'],
     from: './src/harness',
-    message:
-      'reporters, the CLI, the A/B runner and the results side read results files and records (the A/B runner starts vitest); they never start or know a platform',
+    message: 'reporters, the CLI and the results side read results files and records; they never start or know a platform',
+  },
+  {
+    target: './src/ab/**',
+    from: './src/harness',
+    // The turnstile is a protocol, not a platform: the A/B hosts one that both sides' runs share.
+    except: ['./turnstile.ts'],
+    message: 'the A/B runner starts vitest and hosts a turnstile; it never starts or knows a platform',
   },
   {
     target: './src/harness/host/**',

@@ -3,11 +3,11 @@ import { inject, test as baseTest } from 'vitest';
 import { VirtbenchError } from './errors.js';
 import type { StartedPlatform } from './harness/platform.js';
 import { createPlatform } from './harness/platforms/index.js';
-import { resolveProfile, type Profile } from './harness/profiles.js';
+import { resolveProfile, withRuns, type Profile } from './harness/profiles.js';
 import { enoughRuns } from './harness/run-count.js';
 import { prepareWorkload, type PreparedWorkload } from './harness/runner.js';
 import { PROVIDE_KEY } from './harness/session.js';
-import { TurnstileError, workerTurnstile, type TurnRoom } from './harness/turnstile.js';
+import { TurnstileError, turnstileFile, turnstileName, workerTurnstile, type TurnRoom } from './harness/turnstile.js';
 import type { BenchmarkRecord } from './results/schema.js';
 import { WORKLOAD_NAMES, workloads, type Workload, type WorkloadName } from './harness/workloads.js';
 
@@ -53,13 +53,17 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
         'no virtbench session: run bench files through a config that uses the virtbench() plugin (`vitest bench`)',
       );
     }
-    const profile = resolveProfile(session.profile);
+    const profile = withRuns(resolveProfile(session.profile), session.runs);
     // Recorded before anything can fail, so a connection error still shows as this benchmark's failure.
     task.meta.virtbench = recordFor(session.platform, workloads[task.name as WorkloadName] ?? task.name, profile, session.skipReason);
     if (session.skipReason) skip(session.skipReason);
 
+    const place = { tag: session.turnstileTag, root: session.turnstileRoot };
     const turns = session.turnstile
-      ? (await workerTurnstile(session.turnstile, session.platform)).room(task.file.filepath, task.name)
+      ? (await workerTurnstile(session.turnstile, turnstileName(session.platform, place))).room(
+          turnstileFile(task.file.filepath, place),
+          task.name,
+        )
       : undefined;
     const exclusive = <T>(fn: () => Promise<T>): Promise<T> => (turns ? turns.exclusive(fn, signal) : fn());
     let platform: StartedPlatform | undefined;

@@ -5,7 +5,7 @@ import type { TestProjectInlineConfiguration } from 'vitest/config';
 import { VirtbenchError } from './errors.js';
 import type { Question } from './results/schema.js';
 
-import { PROFILE_NAMES, resolveProfile, type Profile } from './harness/profiles.js';
+import { PROFILE_NAMES, resolveProfile, withRuns, type Profile } from './harness/profiles.js';
 import { resolveUntilStable, type UntilStable } from './harness/run-count.js';
 import { hostEnvironment } from './harness/host/environment.js';
 import { cacheDir } from './harness/host/paths.js';
@@ -51,6 +51,11 @@ export interface VirtbenchOptions extends PlatformOptions {
    * maxRuns (default 30). VIRTBENCH_UNTIL_SD and VIRTBENCH_MAX_RUNS override it.
    */
   untilStable?: UntilStable;
+  /**
+   * Runs per benchmark and platform instead of the profile's count (the profile still sets the sizes):
+   * a gate wants more figures than a quick look. VIRTBENCH_RUNS overrides it.
+   */
+  runs?: number;
   /** An A/A run: measure this one platform twice, as "<platform>" and "<platform>#2". VIRTBENCH_AA overrides it. */
   aa?: string;
   /**
@@ -89,6 +94,7 @@ const OPTION_NAMES = [
   'failThreshold',
   'allowMissing',
   'untilStable',
+  'runs',
   'aa',
   'ide',
   ...PLATFORM_OPTION_KEYS,
@@ -159,7 +165,10 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
   const baseline = env.VIRTBENCH_BASELINE || options.baseline;
   const allowMissing = resolveAllowMissing(options.allowMissing, env);
   const ide = env.VIRTBENCH_IDE === '1' ? resolveIde(options.ide, env, platforms) : undefined;
-  const profile = resolveProfile(env.VIRTBENCH_PROFILE || (ide ? (options.ide?.profile ?? 'quick') : options.profile));
+  const profile = withRuns(
+    resolveProfile(env.VIRTBENCH_PROFILE || (ide ? (options.ide?.profile ?? 'quick') : options.profile)),
+    resolveRuns(options.runs, env),
+  );
   return {
     ...(ide ? { ide } : {}),
     settings: validatePlatformOptions(options as Record<string, unknown>),
@@ -171,6 +180,20 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
     include: options.include ?? ['bench/**/*.bench.ts'],
     cacheDir: cacheDir(env),
   };
+}
+
+/** VIRTBENCH_RUNS over the option "runs": a whole number of runs per benchmark, or undefined for the profile's. */
+function resolveRuns(option: unknown, env: NodeJS.ProcessEnv): number | undefined {
+  const text = env.VIRTBENCH_RUNS?.trim();
+  const runs = text ? Number(text) : option;
+  if (runs === undefined) return undefined;
+  if (typeof runs !== 'number' || !Number.isInteger(runs) || runs < 1 || runs > 10_000) {
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_OPTION',
+      `runs per benchmark (VIRTBENCH_RUNS or option "runs") must be a whole number from 1 to 10000, got ${text ?? JSON.stringify(runs)}`,
+    );
+  }
+  return runs;
 }
 
 /** The platforms of an IDE run: each must be one of the config's platforms. */
@@ -202,6 +225,7 @@ function platformProject(platform: string, options: ResolvedOptions, requested: 
   const session: ProvidedSession = {
     platform,
     profile: options.profile.name,
+    ...(options.profile.runs !== resolveProfile(options.profile.name).runs ? { runs: options.profile.runs } : {}),
     cacheDir: options.cacheDir,
     requested,
     ide: Boolean(options.ide),

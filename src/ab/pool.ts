@@ -11,14 +11,24 @@ export interface SideFacts {
 
 const key = (r: Pick<BenchmarkResult, 'platform' | 'benchmark'>) => `${r.platform}\u0000${r.benchmark}`;
 
+/** The pair of a paired run's sample: its run and its turnstile round, as one number. */
+export const pairId = (run: number, turn: number) => run * 1_000_000 + turn;
+
 /**
  * The runs of one side of an A/B as one results file: every sample tagged
  * with its run (`extra.run`, the A/B round), so the comparison sees how far
  * runs of the same code differ. Rounds of the turnstile inside a run (the
  * cross-platform pairing) are renumbered so that no two runs share one.
  * A benchmark that failed in any run is failed; one skipped in every run is skipped.
+ *
+ * Paired runs (both sides at once, at one turnstile) also tag each sample with its pair
+ * (`extra.pair`: run and turnstile round), which the other side's sample of that round shares.
  */
-export function poolRuns(runs: readonly { round: number; file: ResultsFile }[], facts: SideFacts): ResultsFile {
+export function poolRuns(
+  runs: readonly { round: number; file: ResultsFile }[],
+  facts: SideFacts,
+  options: { paired?: boolean } = {},
+): ResultsFile {
   if (runs.length === 0) throw new RangeError('no runs to pool');
   const pooled = new Map<string, BenchmarkResult>();
   let roundOffset = 0;
@@ -28,7 +38,8 @@ export function poolRuns(runs: readonly { round: number; file: ResultsFile }[], 
       const samples = result.samples.map((s) => {
         const turn = typeof s.extra.round === 'number' ? s.extra.round : undefined;
         if (turn !== undefined) lastTurn = Math.max(lastTurn, turn);
-        return { ...s, extra: { ...s.extra, run: round, ...(turn !== undefined ? { round: roundOffset + turn } : {}) } };
+        const pair: Record<string, number> = options.paired && turn !== undefined ? { pair: pairId(round, turn) } : {};
+        return { ...s, extra: { ...s.extra, run: round, ...(turn !== undefined ? { round: roundOffset + turn } : {}), ...pair } };
       });
       const earlier = pooled.get(key(result));
       if (!earlier) {

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import { VirtbenchError } from '../errors.js';
+import { TURNSTILE_ENV, TURNSTILE_TAG_ENV, addressToEnv, startTurnstile, turnstileAddress } from '../harness/turnstile.js';
 import { readResults } from '../results/results-file.js';
 import type { ResultsFile } from '../results/schema.js';
 import { poolRuns, type SideFacts } from './pool.js';
@@ -18,6 +19,13 @@ export interface AbOptions {
   headRef?: string;
   /** Runs per side, taken in turns. */
   rounds: number;
+  /** Runs per benchmark in each run (VIRTBENCH_RUNS); undefined: the profile's. */
+  runsPerBenchmark?: number;
+  /**
+   * Both sides' runs at the same time, their samples in turns at one turnstile (when both checkouts
+   * can; otherwise one run after the other). Default true.
+   */
+  paired?: boolean;
   /** Vitest projects (platforms) to run; empty: the config's own. */
   projects: readonly string[];
   /** Bench file filters, as `vitest bench <filter>`. */
@@ -35,6 +43,8 @@ export interface AbOptions {
 export interface AbResult {
   base: ResultsFile;
   head: ResultsFile;
+  /** Whether the runs were paired (both sides at once, sample by sample), or one after the other. */
+  paired: boolean;
 }
 
 interface Checkout {
@@ -71,8 +81,26 @@ async function prepareCheckout(
   return checkout;
 }
 
+/**
+ * Whether this checkout's virtbench can take its turns at another process's turnstile: package.json
+ * says so (field virtbench.sharedTurnstile), its own or that of the virtbench it has installed.
+ */
+export async function canShareTurnstile(projectDir: string): Promise<boolean> {
+  const read = async (path: string) => JSON.parse(await readFile(path, 'utf8').catch(() => '{}')) as Record<string, unknown>;
+  let manifest = await read(join(projectDir, 'package.json'));
+  if (manifest.name !== 'virtbench') manifest = await read(join(projectDir, 'node_modules', 'virtbench', 'package.json'));
+  const features = manifest.virtbench as { sharedTurnstile?: unknown } | undefined;
+  return typeof features?.sharedTurnstile === 'number' && features.sharedTurnstile >= 1;
+}
+
 /** One `vitest bench` of one side; its results file, validated, or why there is none. */
-async function measure(checkout: Checkout, round: number, runDir: string, options: AbOptions): Promise<ResultsFile> {
+async function measure(
+  checkout: Checkout,
+  round: number,
+  runDir: string,
+  options: AbOptions,
+  extraEnv: Record<string, string> = {},
+): Promise<ResultsFile> {
   const vitest = join(checkout.projectDir, 'node_modules', 'vitest', 'vitest.mjs');
   if (!existsSync(vitest)) {
     throw new VirtbenchError(
@@ -85,6 +113,8 @@ async function measure(checkout: Checkout, round: number, runDir: string, option
     ...options.env,
     VIRTBENCH_REPORT_DIR: runDir,
     ...(options.profile ? { VIRTBENCH_PROFILE: options.profile } : {}),
+    ...(options.runsPerBenchmark ? { VIRTBENCH_RUNS: String(options.runsPerBenchmark) } : {}),
+    ...extraEnv,
     NO_COLOR: '1',
   };
   const started = Date.now();
@@ -119,6 +149,40 @@ async function measure(checkout: Checkout, round: number, runDir: string, option
 }
 
 /**
+ * One paired round: the base's and the head's `vitest bench` at the same time, meeting at a turnstile
+ * of this process, so that they prepare one at a time and take their samples in turns, one of each
+ * side's platforms per turnstile round. A fresh turnstile per round: its rooms start together.
+ */
+async function measurePair(
+  base: Checkout,
+  head: Checkout,
+  round: number,
+  runDir: (side: AbSide, round: number) => Promise<string>,
+  options: AbOptions,
+): Promise<[ResultsFile, ResultsFile]> {
+  const server = await startTurnstile({
+    address: turnstileAddress(`ab-${process.pid}-${round}`),
+    log: (line) => options.log(`virtbench ab: turnstile: ${line}`),
+  });
+  try {
+    const started = Date.now();
+    const env = (side: AbSide) => ({ [TURNSTILE_ENV]: addressToEnv(server.address), [TURNSTILE_TAG_ENV]: side });
+    const [baseDir, headDir] = [await runDir('base', round), await runDir('head', round)];
+    // Both run to their end, so that a failure of one does not leave the other running.
+    const settled = await Promise.allSettled([
+      measure(base, round, baseDir, options, env('base')),
+      measure(head, round, headDir, options, env('head')),
+    ]);
+    options.log(`virtbench ab: round ${round}/${options.rounds} base and head paired: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    return settled.map((s) => (s as PromiseFulfilledResult<ResultsFile>).value) as [ResultsFile, ResultsFile];
+  } finally {
+    await server.close();
+  }
+}
+
+/**
  * Measures base and head on this machine, in turns (base, head, base, head...),
  * each from its own checkout, and pools each side's runs. The worktrees are
  * removed afterwards, also on failure or interruption; every run's results stay
@@ -145,12 +209,34 @@ export async function runAb(options: AbOptions): Promise<AbResult> {
     checkouts.base = await prepareCheckout('base', options.baseRef, root, projectPath, scratch, options);
     checkouts.head = await prepareCheckout('head', options.headRef, root, projectPath, scratch, options);
     const runs: Record<AbSide, { round: number; file: ResultsFile }[]> = { base: [], head: [] };
-    for (const { side, round } of abSchedule(options.rounds)) {
-      const runDir = join(options.outDir, 'runs', `${side}-${round}`);
-      await rm(runDir, { recursive: true, force: true });
-      runs[side].push({ round, file: await measure(checkouts[side]!, round, runDir, options) });
+    const runDir = async (side: AbSide, round: number) => {
+      const dir = join(options.outDir, 'runs', `${side}-${round}`);
+      await rm(dir, { recursive: true, force: true });
+      return dir;
+    };
+    let paired = options.paired ?? true;
+    if (paired && !((await canShareTurnstile(checkouts.base.projectDir)) && (await canShareTurnstile(checkouts.head.projectDir)))) {
+      paired = false;
+      options.log(
+        'virtbench ab: one side has a virtbench that cannot share a turnstile (before sharedTurnstile in package.json): its runs go one after the other',
+      );
     }
-    return { base: poolRuns(runs.base, checkouts.base.facts), head: poolRuns(runs.head, checkouts.head.facts) };
+    if (paired) {
+      for (let round = 1; round <= options.rounds; round++) {
+        const [base, head] = await measurePair(checkouts.base, checkouts.head, round, runDir, options);
+        runs.base.push({ round, file: base });
+        runs.head.push({ round, file: head });
+      }
+    } else {
+      for (const { side, round } of abSchedule(options.rounds)) {
+        runs[side].push({ round, file: await measure(checkouts[side]!, round, await runDir(side, round), options) });
+      }
+    }
+    return {
+      base: poolRuns(runs.base, checkouts.base.facts, { paired }),
+      head: poolRuns(runs.head, checkouts.head.facts, { paired }),
+      paired,
+    };
   } finally {
     // Also a worktree whose dependencies failed to install, before its checkout was recorded.
     for (const side of ['base', 'head'] as const) if (existsSync(join(scratch, side))) await removeWorktree(root, join(scratch, side));

@@ -6,7 +6,7 @@ import { stopWhenTheRunEnds } from './ide-runs.js';
 import { isPlatformUnavailable, type Provisioned } from './platform.js';
 import { createPlatform } from './platforms/index.js';
 import { PROVIDE_KEY, type ProvidedSession } from './session.js';
-import { useSharedTurnstile } from './turnstile.js';
+import { externalTurnstile, useSharedTurnstile } from './turnstile.js';
 
 /**
  * globalSetup of every platform project: runs once per `vitest bench` in the
@@ -20,7 +20,10 @@ export default async function setupPlatform(project: TestProject): Promise<(() =
   const platform = createPlatform(session.platform, session.settings);
   const log = createLog(session.platform);
   // One turnstile per run, started by the first platform's globalSetup and closed after the last teardown.
-  const turns = await useSharedTurnstile({ log: createLog('turnstile'), onExit: onExitSync });
+  // Under virtbench ab, the turnstile is the A/B's, shared with the other side's run.
+  const external = externalTurnstile(process.env, project.config.root);
+  const turns = await useSharedTurnstile({ log: createLog('turnstile'), onExit: onExitSync, external });
+  const place = { turnstile: turns.place.address, turnstileTag: turns.place.tag, turnstileRoot: turns.place.root };
 
   /** A platform this machine cannot run: skipped with the reason, or an error when asked for by name. */
   const unavailable = (reason: string) => {
@@ -57,7 +60,7 @@ export default async function setupPlatform(project: TestProject): Promise<(() =
       unregister();
       await running?.stop();
     };
-    project.provide(PROVIDE_KEY, { ...session, facts: first.facts, turnstile: turns.server.address });
+    project.provide(PROVIDE_KEY, { ...session, facts: first.facts, ...place });
     if (session.ide && project.vitest.config.watch) {
       // The IDE keeps Vitest open between runs, and global teardown runs only at its exit: stop the
       // platform when each run ends, provision it again before the next.
@@ -68,7 +71,7 @@ export default async function setupPlatform(project: TestProject): Promise<(() =
         if (isPlatformUnavailable(again)) throw again;
         provisioned = again;
         unregister = onExitSync(() => again.stopSync());
-        project.provide(PROVIDE_KEY, { ...session, facts: again.facts, turnstile: turns.server.address });
+        project.provide(PROVIDE_KEY, { ...session, facts: again.facts, ...place });
         stopWhenTheRunEnds(stop);
       });
     }

@@ -50,3 +50,8 @@ export function resolveProfile(name: string | undefined): Profile {
   }
   return PROFILES[chosen as ProfileName];
 }
+
+/** The profile with another run count (its sizes unchanged); the profile itself when runs is undefined. */
+export function withRuns(profile: Profile, runs: number | undefined): Profile {
+  return runs === undefined || runs === profile.runs ? profile : { ...profile, runs };
+}

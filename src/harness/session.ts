@@ -15,6 +15,8 @@ import type {} from 'vitest'; // the module augmented below
 export interface ProvidedSession {
   platform: string;
   profile: ProfileName;
+  /** Runs per benchmark when not the profile's (option runs, VIRTBENCH_RUNS). */
+  runs?: number;
   cacheDir: string;
   /** Asked for by name (--project): unavailable is then an error, not a skip. */
   requested: boolean;
@@ -32,6 +34,10 @@ export interface ProvidedSession {
    * several platforms in a run, their workers take their samples in turns there.
    */
   turnstile?: string;
+  /** Set when the turnstile is another process's (virtbench ab): the platform goes there by "<platform>@<tag>". */
+  turnstileTag?: string;
+  /** Set with turnstileTag: bench files go there by their path relative to this root. */
+  turnstileRoot?: string;
 }
 
 export const PROVIDE_KEY = 'virtbench';

@@ -1,7 +1,8 @@
 import { rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { VirtbenchError } from '../errors.js';
 import { joinShared, peekShared } from './host/shared.js';
 
 /*
@@ -48,6 +49,11 @@ export interface TurnstileOptions {
   gatherMs?: number;
   /** How long a round waits for a member between two of its samples. Default 10 s. */
   barrierMs?: number;
+  /**
+   * How long a turn waits for the other members to go quiet: a worker that just had its turn is still
+   * recording it, and on a small machine that work lands in the next platform's sample. Default 1 s.
+   */
+  settleMs?: number;
   /** Notable events (a platform given up on). */
   log?: (line: string) => void;
 }
@@ -79,7 +85,11 @@ type ClientMessage =
   | { op: 'release'; id: number }
   | { op: 'cancel'; id: number }
   | { op: 'done'; id: number; room: string }
-  | { op: 'leave'; room: string };
+  | { op: 'leave'; room: string }
+  // From the main process of a run that uses another process's turnstile (virtbench ab):
+  | { op: 'plan'; files: [file: string, platforms: string[]][] }
+  | { op: 'unavailable'; platform: string }
+  | { op: 'ended'; platform: string; file: string };
 
 type ServerMessage = { id: number; round?: number; error?: string };
 
@@ -103,6 +113,8 @@ interface Conn {
   readonly socket: net.Socket;
   platform: string;
   readonly members: Map<string, Member>;
+  /** What this connection planned (a run's main process using this turnstile from outside). */
+  planned?: Map<string, readonly string[]>;
 }
 
 interface Member {
@@ -143,11 +155,14 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
   const { address } = options;
   const gatherMs = options.gatherMs ?? 60_000;
   const barrierMs = options.barrierMs ?? 10_000;
+  const settleMs = options.settleMs ?? 1_000;
   const log = options.log ?? (() => {});
 
   const conns = new Set<Conn>();
   const rooms = new Map<string, Room>();
-  const expected = new Map<string, readonly string[]>();
+  /** Who plans which platforms for which file: this process ('local'), or another run's main process (its connection). */
+  const plans = new Map<Conn | 'local', Map<string, readonly string[]>>();
+  const expectedFor = (file: string) => [...plans.values()].flatMap((plan) => plan.get(file) ?? []);
   const order: string[] = [];
   const unavailable = new Set<string>();
   const ended = new Set<string>(); // platform \0 file
@@ -229,7 +244,7 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
   function startable(room: Room, now: number): { start: true; missing: string[] } | { start: false; wakeAt: number } {
     const present = [...room.members.values()];
     const here = new Set(present.map((m) => m.platform));
-    const missing = (expected.get(room.file) ?? []).filter(
+    const missing = expectedFor(room.file).filter(
       (p) => !here.has(p) && !room.settled.has(p) && !unavailable.has(p) && !ended.has(`${p}\0${room.file}`),
     );
     const preparing = present.some((m) => !m.joined);
@@ -284,6 +299,23 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
     return { wakeAt: Infinity };
   }
 
+  /**
+   * Settle: until when another worker may still be busy with its last turn (it has not asked for its
+   * next one or left), so that the chosen one's sample starts on a quiet machine; undefined when all are quiet.
+   */
+  function othersBusyUntil(chosen: Member, now: number): number | undefined {
+    let until: number | undefined;
+    for (const conn of conns) {
+      if (conn === chosen.conn) continue;
+      for (const member of conn.members.values()) {
+        if (!member.joined || member.turn !== undefined || !member.room.started) continue;
+        const quietAt = member.since + settleMs;
+        if (now < quietAt) until = Math.max(until ?? 0, quietAt);
+      }
+    }
+    return until;
+  }
+
   function schedule(): void {
     if (closed) return;
     clearTimeout(timer);
@@ -327,7 +359,9 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
         // Across rooms (two benchmarks at once), the longest waiting first.
         candidates.sort((a, b) => a.since - b.since);
         const chosen = candidates[0];
-        if (chosen) grant({ conn: chosen.conn, id: chosen.turn!, kind: 'turn', room: chosen.room.key, member: chosen });
+        const busyUntil = chosen ? othersBusyUntil(chosen, now) : undefined;
+        if (busyUntil !== undefined) wakeAt = Math.min(wakeAt, busyUntil);
+        else if (chosen) grant({ conn: chosen.conn, id: chosen.turn!, kind: 'turn', room: chosen.room.key, member: chosen });
       }
     }
     if (wakeAt < Infinity) {
@@ -396,6 +430,17 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
         if (member) removeMember(member);
         break;
       }
+      case 'plan':
+        conn.planned = new Map(message.files.map(([file, platforms]) => [String(file), platforms.map(String)]));
+        plans.set(conn, conn.planned);
+        for (const platforms of conn.planned.values()) platforms.forEach(known);
+        break;
+      case 'unavailable':
+        unavailable.add(String(message.platform));
+        break;
+      case 'ended':
+        ended.add(`${message.platform}\0${message.file}`);
+        break;
     }
   }
 
@@ -408,6 +453,8 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
     }
     if (holder?.conn === conn) release();
     if (conn.platform) lastGone.set(conn.platform, Date.now());
+    // Another run's main process is gone (ended or crashed): no room waits for what it planned.
+    plans.delete(conn);
     schedule();
   }
 
@@ -455,10 +502,12 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
       // A new run (watch mode runs again): rooms and ended files of the last one are forgotten.
       ended.clear();
       for (const [key, room] of rooms) if (room.members.size === 0 && room.doneWaiters.length === 0) rooms.delete(key);
+      const plan = new Map<string, readonly string[]>();
       for (const [file, platforms] of files) {
-        expected.set(file, [...platforms]);
+        plan.set(file, [...platforms]);
         platforms.forEach(known);
       }
+      plans.set('local', plan);
       schedule();
     },
     unavailable(platform) {
@@ -638,6 +687,100 @@ export function workerTurnstile(address: string, platform: string): Promise<Turn
   return connection;
 }
 
+// ---------------------------------------------------------------- a turnstile of another process
+
+/*
+ * `virtbench ab` runs the base's and the head's `vitest bench` at the same time and makes them take
+ * their samples in turns at one turnstile of its own, so that a drift of the machine falls on both
+ * sides alike, sample by sample. Each run then reaches that turnstile from outside: its main process
+ * plans through a control connection, and every platform goes by "<platform>@<tag>" (native@base),
+ * in rooms named by the bench file's path relative to the project root, which both checkouts share.
+ */
+
+/** VIRTBENCH_TURNSTILE: a Unix socket path, or "@name" for a Linux abstract name (environment values cannot hold a NUL). */
+export const TURNSTILE_ENV = 'VIRTBENCH_TURNSTILE';
+/** VIRTBENCH_TURNSTILE_TAG: what this run's platforms are called there, after an "@" (base, head). */
+export const TURNSTILE_TAG_ENV = 'VIRTBENCH_TURNSTILE_TAG';
+
+/** The turnstile address as an environment value; and back. */
+export const addressToEnv = (address: string) => showAddress(address);
+export const addressFromEnv = (value: string) => (value.startsWith('@') ? `\0${value.slice(1)}` : value);
+
+/** Where a run's platforms meet: its own turnstile, or another process's under a tag. */
+export interface TurnstilePlace {
+  address: string;
+  /** Set when the turnstile is another process's: platforms go by "<platform>@<tag>". */
+  tag?: string;
+  /** Set with tag: bench files go by their path relative to this directory. */
+  root?: string;
+}
+
+/** The name a platform goes by at the turnstile. */
+export function turnstileName(platform: string, place: Pick<TurnstilePlace, 'tag'>): string {
+  return place.tag ? `${platform}@${place.tag}` : platform;
+}
+
+/** The name a bench file goes by at the turnstile (an absolute path, or relative to the root of a shared one). */
+export function turnstileFile(file: string, place: Pick<TurnstilePlace, 'root'>): string {
+  return place.root ? relative(place.root, file) : file;
+}
+
+/** The shared turnstile this run's environment names, if any; a bad tag is refused with the fix. */
+export function externalTurnstile(env: NodeJS.ProcessEnv, root: string): TurnstilePlace | undefined {
+  const value = env[TURNSTILE_ENV];
+  if (!value) return undefined;
+  const tag = env[TURNSTILE_TAG_ENV] ?? '';
+  if (!/^[a-z0-9-]+$/.test(tag)) {
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_OPTION',
+      `${TURNSTILE_ENV} is set, so ${TURNSTILE_TAG_ENV} must name this run (letters, digits, "-"), got "${tag}"; ` +
+        `fix: set both (virtbench ab does), or unset ${TURNSTILE_ENV} to run alone`,
+    );
+  }
+  return { address: addressFromEnv(value), tag, root };
+}
+
+/** The main process's link to another process's turnstile: it plans and reports there what it would tell its own. */
+export async function connectTurnstileControl(place: TurnstilePlace): Promise<TurnstileServer> {
+  const socket = net.createConnection(place.address);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', (error) =>
+      reject(
+        new TurnstileError(
+          `cannot reach the turnstile at ${showAddress(place.address)} that ${TURNSTILE_ENV} names: ${error.message}; ` +
+            `fix: unset ${TURNSTILE_ENV} (it is set by virtbench ab for the runs it starts)`,
+          { cause: error },
+        ),
+      ),
+    );
+  });
+  socket.unref();
+  socket.on('error', () => {}); // a closed turnstile shows in the workers' waits, which name it
+  const send = (message: ClientMessage) => {
+    if (socket.writable) socket.write(JSON.stringify(message) + '\n');
+  };
+  const unavailable = new Set<string>();
+  const name = (platform: string) => turnstileName(platform, place);
+  return {
+    address: place.address,
+    grants: [],
+    plan(files) {
+      send({ op: 'plan', files: [...files].map(([file, platforms]) => [turnstileFile(file, place), platforms.map(name)]) });
+    },
+    unavailable(platform) {
+      unavailable.add(platform);
+      send({ op: 'unavailable', platform: name(platform) });
+    },
+    isUnavailable: (platform) => unavailable.has(platform),
+    moduleEnded(platform, file) {
+      send({ op: 'ended', platform: name(platform), file: turnstileFile(file, place) });
+    },
+    // end(), not destroy(): what was said last (a file ended) must still arrive.
+    close: () => new Promise<void>((resolve) => socket.end(resolve)),
+  };
+}
+
 // ---------------------------------------------------------------- sharing in the main process
 
 /* The plugin (config bundle) and every project's globalSetup share the run's one server. */
@@ -645,23 +788,29 @@ const SHARED_KEY = 'virtbench.turnstile';
 
 interface Shared {
   server: TurnstileServer;
+  place: TurnstilePlace;
   unregister?: () => void;
 }
 
-/** The run's turnstile, started by the first caller; release() closes it after the last. */
+/**
+ * The run's turnstile, started by the first caller; release() closes it after the last. With
+ * `external` (from externalTurnstile), another process's turnstile, reached through a control connection.
+ */
 export async function useSharedTurnstile(
-  options: Omit<TurnstileOptions, 'address'> & { onExit?: (cleanup: () => void) => () => void } = {},
-): Promise<{ server: TurnstileServer; release(): Promise<void> }> {
+  options: Omit<TurnstileOptions, 'address'> & { onExit?: (cleanup: () => void) => () => void; external?: TurnstilePlace } = {},
+): Promise<{ server: TurnstileServer; place: TurnstilePlace; release(): Promise<void> }> {
   const membership = await joinShared<Shared>(SHARED_KEY, async () => {
+    if (options.external) return { server: await connectTurnstileControl(options.external), place: options.external };
     const address = turnstileAddress();
     const server = await startTurnstile({ ...options, address });
     // A socket file (not Linux) is removed on Ctrl-C too; an abstract name vanishes with the process.
     const unregister = !address.startsWith('\0') && options.onExit ? options.onExit(() => rmSync(address, { force: true })) : undefined;
-    return { server, unregister };
+    return { server, place: { address }, unregister };
   });
-  const { server, unregister } = membership.value;
+  const { server, place, unregister } = membership.value;
   return {
     server,
+    place,
     async release() {
       if (!membership.leave()) return;
       unregister?.();

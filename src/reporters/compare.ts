@@ -2,7 +2,7 @@ import erfc from '@stdlib/math-base-special-erfc';
 import { VirtbenchError } from '../errors.js';
 import type { BenchmarkResult, ResultsFile } from '../results/schema.js';
 import { runSpread } from '../results/runs.js';
-import { bootstrapRatioCi, median, performanceRatio } from '../results/statistics.js';
+import { bootstrapRatioCi, median, pairedRatioEstimate, performanceRatio } from '../results/statistics.js';
 import { formatPercent } from './table.js';
 
 export type Verdict = 'improved' | 'unchanged' | 'regressed' | 'added' | 'removed' | 'not comparable';
@@ -24,8 +24,15 @@ export interface Comparison {
   change?: number;
   /** Percentile-bootstrap 95 % interval of that change. */
   changeCi95?: [number, number];
-  /** Two-sided rank test of equal distributions (Kruskal-Wallis with two groups = Mann-Whitney U). */
+  /**
+   * Two-sided test of no change: the rank test of equal distributions (Kruskal-Wallis with two groups =
+   * Mann-Whitney U), or for paired samples the Wilcoxon signed-rank test of the per-pair ratios.
+   */
   pValue?: number;
+  /** Paired samples (an A/B whose sides took turns sample by sample): how many pairs the figures come from. */
+  pairs?: number;
+  /** For paired rows: pValue adjusted (Holm) over the paired rows of this comparison, which are judged as one family. */
+  pValueAdjusted?: number;
   threshold: number;
   failThreshold: number;
   /**
@@ -55,6 +62,11 @@ export interface CompareOptions {
   failThresholds?: Record<string, number>;
   /** Significance level of the rank test (default 0.05). */
   alpha?: number;
+  /**
+   * Family-wise significance level over the paired rows of one comparison, Holm-adjusted (default 0.01):
+   * an A/B judges every benchmark of every platform at once, and a pull request's gate runs on every push.
+   */
+  pairedAlpha?: number;
   /**
    * Figures of the baseline the current run may lack without failing the gate: true for all, or
    * entries naming a platform, a benchmark, or "platform/benchmark". A failure is never allowed.
@@ -101,6 +113,89 @@ export function rankTestPValue(a: readonly number[], b: readonly number[]): numb
   return erfc(Math.sqrt(Math.max(0, h / correction) / 2));
 }
 
+/**
+ * Two-sided p-value of the Wilcoxon signed-rank test that the differences are centred on 0; zeros are
+ * dropped, ties get mid-ranks. Exact (the distribution of the rank sum given the ranks) up to
+ * SIGNED_RANK_EXACT_MAX differences, then the normal approximation with the tie correction. 1 without differences.
+ */
+export function signedRankPValue(differences: readonly number[]): number {
+  const nonZero = differences.filter((d) => d !== 0 && Number.isFinite(d));
+  const n = nonZero.length;
+  if (n === 0) return 1;
+  const order = nonZero.map((d, i) => [Math.abs(d), i] as const).sort((x, y) => x[0] - y[0]);
+  // Ranks doubled, so that mid-ranks of ties are whole numbers.
+  const doubled = new Array<number>(n);
+  let tieTerm = 0;
+  for (let start = 0; start < n;) {
+    let end = start + 1;
+    while (end < n && order[end]![0] === order[start]![0]) end++;
+    for (let k = start; k < end; k++) doubled[order[k]![1]] = start + 1 + end; // 2 × mid-rank
+    const t = end - start;
+    tieTerm += t * t * t - t;
+    start = end;
+  }
+  const positive = nonZero.reduce((sum, d, i) => (d > 0 ? sum + doubled[i]! : sum), 0);
+  const total = n * (n + 1); // the doubled ranks' sum
+  if (n <= SIGNED_RANK_EXACT_MAX) {
+    // P(sum of a random half-chance subset of the doubled ranks = s), s = 0..total.
+    let probability = new Float64Array(total + 1);
+    probability[0] = 1;
+    for (const rank of doubled) {
+      const next = new Float64Array(total + 1);
+      for (let sum = 0; sum <= total; sum++) {
+        const p = probability[sum]!;
+        if (p === 0) continue;
+        next[sum] = next[sum]! + p / 2;
+        next[sum + rank] = next[sum + rank]! + p / 2;
+      }
+      probability = next;
+    }
+    let below = 0;
+    let above = 0;
+    for (let sum = 0; sum <= total; sum++) {
+      if (sum <= positive) below += probability[sum]!;
+      if (sum >= positive) above += probability[sum]!;
+    }
+    return Math.min(1, 2 * Math.min(below, above));
+  }
+  const mean = total / 2; // of the doubled sum: 2 × n(n+1)/4
+  const variance = 4 * ((n * (n + 1) * (2 * n + 1)) / 24 - tieTerm / 48);
+  if (!(variance > 0)) return 1;
+  const z = Math.max(0, Math.abs(positive - mean) - 1) / Math.sqrt(variance); // continuity: ±0.5 of a rank, 1 doubled
+  return erfc(z / Math.SQRT2);
+}
+
+/** Above this many differences the signed-rank test uses the normal approximation. */
+const SIGNED_RANK_EXACT_MAX = 100;
+
+/** Fewer pairs than this: the sides are compared as two groups, as if unpaired. */
+const MIN_PAIRS = 6;
+
+/** Holm's step-down adjustment of p-values (same order as given). */
+export function holmAdjust(pValues: readonly number[]): number[] {
+  const m = pValues.length;
+  const order = pValues.map((p, i) => [p, i] as const).sort((x, y) => x[0] - y[0]);
+  const adjusted = new Array<number>(m);
+  let running = 0;
+  for (const [k, [p, i]] of order.entries()) {
+    running = Math.max(running, Math.min(1, (m - k) * p));
+    adjusted[i] = running;
+  }
+  return adjusted;
+}
+
+/** The samples of both sides that share a pair (extra.pair): [baseline, current, run] per pair. */
+function pairSamples(before: BenchmarkResult, after: BenchmarkResult): { base: number; value: number; run: string | number }[] {
+  const byPair = new Map<string | number, number>();
+  for (const sample of before.samples) if (sample.extra.pair !== undefined) byPair.set(sample.extra.pair, sample.value);
+  const pairs: { base: number; value: number; run: string | number }[] = [];
+  for (const sample of after.samples) {
+    const base = sample.extra.pair === undefined ? undefined : byPair.get(sample.extra.pair);
+    if (base !== undefined) pairs.push({ base, value: sample.value, run: sample.extra.run ?? 0 });
+  }
+  return pairs;
+}
+
 const key = (r: Pick<BenchmarkResult, 'platform' | 'benchmark'>) => `${r.platform}\u0000${r.benchmark}`;
 
 function checkFraction(name: string, value: number | undefined): void {
@@ -125,6 +220,7 @@ const PLATFORM_GONE = 'platform not in the current run';
  */
 export function compareResults(baseline: ResultsFile, current: ResultsFile, options: CompareOptions = {}): Comparison[] {
   const alpha = options.alpha ?? 0.05;
+  const pairedAlpha = options.pairedAlpha ?? 0.01;
   checkFraction('threshold', options.threshold);
   checkFraction('failThreshold', options.failThreshold);
   for (const [name, value] of Object.entries({ ...options.thresholds, ...options.failThresholds })) checkFraction(name, value);
@@ -133,6 +229,8 @@ export function compareResults(baseline: ResultsFile, current: ResultsFile, opti
   const after = new Map(current.results.map((r) => [key(r), r]));
   const platformsNow = new Set(current.results.map((r) => r.platform));
   const comparisons: Comparison[] = [];
+  /** Rows with figures on both sides, judged once all are known (the paired ones as a family). */
+  const judged: { row: Comparison; failedNow: boolean; runs: string }[] = [];
   for (const k of new Set([...after.keys(), ...before.keys()])) {
     const base = before.get(k);
     const now = after.get(k);
@@ -214,34 +312,65 @@ export function compareResults(baseline: ResultsFile, current: ResultsFile, opti
       row.note ??= empty;
       continue;
     }
-    const change = performanceRatio(median(b), median(a), now.better) - 1;
-    row.change = change;
-    row.changeCi95 = bootstrapChangeCi(a, b, now.better);
-    row.pValue = rankTestPValue(a, b);
-    const significant = row.pValue < alpha;
-    const spreads = [runSpread(base.samples), runSpread(now.samples)].filter((x) => x !== undefined);
-    if (spreads.length > 0) row.noiseFloor = Math.max(...spreads);
+    const pairs = pairSamples(base, now);
+    const paired =
+      pairs.length >= MIN_PAIRS
+        ? pairedRatioEstimate(
+            pairs.map((p) => [p.base, p.value] as const),
+            now.better,
+          )
+        : undefined;
+    if (paired) {
+      // Both sides took turns sample by sample: each pair met the same machine, so its ratio is the change.
+      row.pairs = pairs.length;
+      row.change = paired.ratio - 1;
+      row.changeCi95 = [paired.ci95[0] - 1, paired.ci95[1] - 1];
+      row.pValue = signedRankPValue(pairs.map((p) => Math.log(performanceRatio(p.value, p.base, now.better))));
+      row.noiseFloor = pairedRunSpread(pairs, now.better);
+    } else {
+      row.change = performanceRatio(median(b), median(a), now.better) - 1;
+      row.changeCi95 = bootstrapChangeCi(a, b, now.better);
+      row.pValue = rankTestPValue(a, b);
+      const spreads = [runSpread(base.samples), runSpread(now.samples)].filter((x) => x !== undefined);
+      if (spreads.length > 0) row.noiseFloor = Math.max(...spreads);
+    }
+    judged.push({ row, failedNow, runs: `${a.length} vs ${b.length} runs` });
+  }
+
+  // The paired rows are one family: their p-values are adjusted together, so that judging many
+  // benchmarks at once does not make a false alarm likely.
+  const pairedRows = judged.filter((j) => j.row.pairs !== undefined).map((j) => j.row);
+  holmAdjust(pairedRows.map((r) => r.pValue!)).forEach((p, i) => (pairedRows[i]!.pValueAdjusted = p));
+  for (const { row, failedNow, runs } of judged) {
+    const change = row.change!;
+    const threshold = row.threshold;
+    const p = row.pValueAdjusted ?? row.pValue!;
+    const significant = p < (row.pairs !== undefined ? pairedAlpha : alpha);
+    const evidence = row.pairs !== undefined ? `p=${formatP(p)} (${row.pairs} pairs, Holm over ${pairedRows.length})` : `p=${formatP(p)}`;
     let reason: string;
     if (Math.abs(change) <= threshold || !significant) {
       row.verdict = 'unchanged';
       reason = `within the noise threshold (${formatPercent(threshold)})`;
       if (Math.abs(change) > threshold) {
-        row.note = `not significant (p=${row.pValue.toFixed(3)}, ${a.length} vs ${b.length} runs)`;
+        row.note = `not significant (${evidence}${row.pairs !== undefined ? '' : `, ${runs}`})`;
         reason = row.note;
       }
     } else if (row.noiseFloor !== undefined && Math.abs(change) <= row.noiseFloor) {
       // Runs of the same code differed this much: a change inside that is not the code's.
       row.verdict = 'unchanged';
-      row.note = `within the run-to-run noise: runs of the same side differed by ${formatPercent(row.noiseFloor)}`;
+      row.note =
+        row.pairs !== undefined
+          ? `within the run-to-run noise: the change differed by ${formatPercent(row.noiseFloor)} between paired runs`
+          : `within the run-to-run noise: runs of the same side differed by ${formatPercent(row.noiseFloor)}`;
       reason = row.note;
     } else {
       row.verdict = change > 0 ? 'improved' : 'regressed';
-      reason = `beyond the noise threshold (${formatPercent(threshold)}), p=${row.pValue.toFixed(3)}`;
+      reason = `beyond the noise threshold (${formatPercent(threshold)}), ${evidence}`;
     }
     if (row.verdict === 'regressed') {
-      const beyond = -change > failThreshold;
+      const beyond = -change > row.failThreshold;
       row.failsGate ||= beyond;
-      reason = `${beyond ? 'beyond' : 'within'} the fail threshold (${formatPercent(failThreshold)})`;
+      reason = `${beyond ? 'beyond' : 'within'} the fail threshold (${formatPercent(row.failThreshold)})`;
     }
     row.reason = failedNow ? `failed in the current run; ${reason}` : reason;
   }
@@ -289,6 +418,23 @@ export function gateFailures(comparisons: readonly Comparison[]): string[] {
     );
   }
   return lines;
+}
+
+/** A p-value for a reason line: three decimals, or its order of magnitude when smaller. */
+function formatP(p: number): string {
+  return p >= 0.001 ? p.toFixed(3) : `${p.toExponential(0)}`;
+}
+
+/**
+ * How far the paired change differed between runs (largest per-run median ratio over the smallest,
+ * minus one); undefined with fewer than two runs of at least MIN_PAIRS / 2 pairs.
+ */
+function pairedRunSpread(pairs: readonly { base: number; value: number; run: string | number }[], better: 'higher' | 'lower') {
+  const byRun = new Map<string | number, number[]>();
+  for (const p of pairs) byRun.set(p.run, [...(byRun.get(p.run) ?? []), performanceRatio(p.value, p.base, better)]);
+  const medians = [...byRun.values()].filter((ratios) => ratios.length >= MIN_PAIRS / 2).map((ratios) => median(ratios));
+  if (medians.length < 2) return undefined;
+  return Math.max(...medians) / Math.min(...medians) - 1;
 }
 
 /** The row's reason, or its note for a row from before reasons. */

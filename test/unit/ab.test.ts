@@ -34,6 +34,17 @@ describe('pooling the runs of one side', () => {
     expect(pooled.environment.host).toMatchObject({ abSide: 'base', abRef: 'main', abCommit: 'abc', abRuns: 2 });
   });
 
+  it('paired runs: each sample is tagged with its pair (run and turnstile round), which the other side shares', () => {
+    const runs = (values: number[][]) => values.map((v, i) => ({ round: i + 1, file: run(v) }));
+    const base = poolRuns(runs([[10, 12], [20]]), { side: 'base', ref: 'main', commit: 'abc' }, { paired: true });
+    const head = poolRuns(runs([[11, 13, 14], [21]]), { side: 'head', ref: 'pr', commit: 'def' }, { paired: true });
+    const pairs = (file: typeof base) => file.results[0]!.samples.map((s) => s.extra.pair);
+    expect(pairs(base)).toEqual([1_000_001, 1_000_002, 2_000_001]);
+    // The head took one more turn in run 1: its pairs still line up with the base's, round by round.
+    expect(pairs(head)).toEqual([1_000_001, 1_000_002, 1_000_003, 2_000_001]);
+    expect(poolRuns(runs([[10]]), { side: 'base', ref: 'main', commit: 'abc' }).results[0]!.samples[0]!.extra.pair).toBeUndefined();
+  });
+
   it('a benchmark that failed in any run is failed, with that run named', () => {
     const pooled = poolRuns(
       [

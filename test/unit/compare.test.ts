@@ -9,8 +9,10 @@ import {
   compareResults,
   gateFailures,
   gateFails,
+  holmAdjust,
   parseThreshold,
   rankTestPValue,
+  signedRankPValue,
   type CompareOptions,
 } from '../../src/reporters/compare.js';
 import { PR_COMMENT_MARKER } from '../../src/reporters/markdown.js';
@@ -352,5 +354,99 @@ describe('the run-to-run noise floor of pooled files (A/B sides, history windows
       [72, 71, 72],
     ]);
     expect(compareResults(base(), slower)[0]).toMatchObject({ verdict: 'regressed', failsGate: true });
+  });
+});
+
+describe('paired samples (an A/B whose sides took turns sample by sample)', () => {
+  /** A result whose samples are tagged with pairs 1..n in run `run` (pairs of run r are r*1e6 + i). */
+  const pairedResult = (benchmark: string, values: number[], runs = 1) =>
+    resultOf('native', benchmark, values, {}).samples.length === values.length
+      ? {
+          ...resultOf('native', benchmark, values),
+          samples: values.map((value, i) => {
+            const run = 1 + Math.floor((i * runs) / values.length);
+            return { time: 0, value, seconds: 1, extra: { run, pair: run * 1_000_000 + i } };
+          }),
+        }
+      : undefined!;
+  /** A machine whose speed swings by ±30 % from one pair to the next. */
+  const drift = Array.from({ length: 16 }, (_, i) => 1 + 0.3 * Math.sin(i * 1.7));
+
+  it('the signed-rank p-value: exact as R and SciPy give it, and the normal approximation beyond 100 pairs', () => {
+    // R: wilcox.test(x, y, paired = TRUE) on its help page's example: V = 40, p-value = 0.03906.
+    const x = [1.83, 0.5, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.3];
+    const y = [0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29];
+    expect(signedRankPValue(x.map((v, i) => v - y[i]!))).toBeCloseTo(0.0390625, 10);
+    expect(signedRankPValue(Array.from({ length: 10 }, (_, i) => -(i + 1)))).toBeCloseTo(2 / 1024, 12);
+    // SciPy: wilcoxon([sin(i) + 0.1 for i in range(n)], method='exact' for n=40, 'approx' with correction for n=150).
+    const sines = (n: number) => Array.from({ length: n }, (_, i) => Math.sin(i) + 0.1);
+    expect(signedRankPValue(sines(40))).toBeCloseTo(0.20641296513713314, 10);
+    expect(signedRankPValue(sines(150))).toBeCloseTo(0.03867615522289194, 10);
+    expect(signedRankPValue([0, 0, 0])).toBe(1);
+  });
+
+  it("Holm's adjustment", () => {
+    expect(holmAdjust([0.01, 0.04, 0.03, 0.005])).toEqual([0.03, 0.06, 0.06, 0.02]);
+    expect(holmAdjust([])).toEqual([]);
+  });
+
+  it('a steady 10 % slowdown under a drifting machine is a regression paired, and lost in the drift unpaired', () => {
+    const base = drift.map((d) => 100 * d);
+    const head = drift.map((d) => 110 * d); // seconds: lower is better, 10 % slower
+    const [row] = compareResults(file(pairedResult('cpu-s', base, 2)), file(pairedResult('cpu-s', head, 2)));
+    expect(row).toMatchObject({ verdict: 'regressed', pairs: 16, failsGate: true });
+    expect(row!.change).toBeCloseTo(1 / 1.1 - 1, 6);
+    expect(row!.noiseFloor).toBeCloseTo(0, 9);
+    expect(row!.reason).toMatch(/beyond the fail threshold/);
+    // The same figures without pair tags: the runs' spread swallows the change.
+    const [unpaired] = compareResults(file(result('cpu-s', base)), file(result('cpu-s', head)));
+    expect(unpaired!.pairs).toBeUndefined();
+    expect(unpaired!.verdict).toBe('unchanged');
+  });
+
+  it('judges the paired rows as one family: a p-value that passes alone may not pass among many', () => {
+    // 12 pairs 20-31 % slower, 4 pairs 7-10 % faster (the four smallest ranks): p = 2 × 43 / 2^16, about 0.0013, for one row.
+    // (All different, so that no ties change the exact distribution.)
+    const ratios = [1.2, 1.21, 0.9, 1.22, 1.23, 0.91, 1.24, 1.25, 1.26, 0.92, 1.27, 1.28, 1.29, 0.93, 1.3, 1.31];
+    const base = drift.map((d) => 100 * d);
+    const head = drift.map((d, i) => 100 * d * ratios[i]!);
+    const alone = compareResults(file(pairedResult('one', base)), file(pairedResult('one', head)));
+    expect(alone[0]!.verdict).toBe('regressed');
+    const quiet = (name: string) => pairedResult(name, base);
+    const many = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm'];
+    const family = compareResults(
+      file(pairedResult('one', base), ...many.map(quiet)),
+      file(
+        pairedResult('one', head),
+        ...many.map((name) =>
+          pairedResult(
+            name,
+            base.map((v, i) => v * (i % 2 ? 1.001 : 0.999)),
+          ),
+        ),
+      ),
+    );
+    const one = family.find((r) => r.benchmark === 'one')!;
+    expect(one.pValue).toBe(alone[0]!.pValue);
+    expect(one.pValue).toBeCloseTo((2 * 43) / 2 ** 16, 12);
+    expect(one.pValueAdjusted).toBeCloseTo(Math.min(1, 14 * one.pValue!), 12);
+    expect(one.verdict).toBe('unchanged');
+    expect(one.note).toMatch(/not significant \(p=.*16 pairs, Holm over 14\)/);
+  });
+
+  it('a change the paired runs disagree on is within the run-to-run noise', () => {
+    const base = drift.map((d) => 100 * d);
+    // First run 20 % slower, second run 2 % slower: the change itself moved by 18 %.
+    const head = base.map((v, i) => v * (i < 8 ? 1.2 : 1.02));
+    const [row] = compareResults(file(pairedResult('cpu-s', base, 2)), file(pairedResult('cpu-s', head, 2)), { pairedAlpha: 0.05 });
+    expect(row!.noiseFloor).toBeGreaterThan(0.1);
+    expect(row).toMatchObject({ verdict: 'unchanged' });
+    expect(row!.note).toMatch(/between paired runs/);
+  });
+
+  it('fewer than 6 pairs: compared as two groups', () => {
+    const [row] = compareResults(file(pairedResult('cpu-s', [1, 2, 3, 4, 5])), file(pairedResult('cpu-s', [1, 2, 3, 4, 5])));
+    expect(row!.pairs).toBeUndefined();
+    expect(row!.verdict).toBe('unchanged');
   });
 });

@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   TurnstileError,
   connectTurnstile,
+  connectTurnstileControl,
+  externalTurnstile,
   startTurnstile,
   turnstileAddress,
   useSharedTurnstile,
@@ -206,6 +208,48 @@ describe('turnstile', () => {
     await expect(aDone).resolves.toBeUndefined();
   });
 
+  it('starts a turn only once the other workers are quiet (asked for their next turn, or settleMs passed)', async () => {
+    const { connect, file } = await setup(['a', 'b'], { settleMs: 150 });
+    const [a, b] = await Promise.all([connect('a'), connect('b')]);
+    const ra = a!.room(file, 'cpu');
+    const rb = b!.room(file, 'cpu');
+    const events: string[] = [];
+    const stamp = (what: string) => events.push(what);
+    await Promise.all([
+      (async () => {
+        for (let i = 0; i < 2; i++) {
+          await ra.turn(async (r) => stamp(`a${r} start`));
+          // a is still recording its sample: nobody else's may start meanwhile.
+          stamp('a busy');
+          await sleep(60);
+          stamp('a quiet');
+        }
+        await ra.done();
+      })(),
+      (async () => {
+        for (let i = 0; i < 2; i++) await rb.turn(async (r) => stamp(`b${r} start`));
+        await rb.done();
+      })(),
+    ]);
+    // Each of b's samples after a's turn starts after a went quiet, not while a was busy.
+    for (const [i, event] of events.entries()) {
+      if (event.startsWith('b') && events.slice(0, i).includes('a busy')) {
+        expect(events.lastIndexOf('a busy', i)).toBeLessThan(events.lastIndexOf('a quiet', i));
+      }
+    }
+    expect(events.filter((e) => e.endsWith('start'))).toEqual(['a0 start', 'b0 start', 'b1 start', 'a1 start']);
+
+    // A worker that never asks again is waited for settleMs at most.
+    const { connect: connect2, file: file2 } = await setup(['c', 'd'], { settleMs: 100 });
+    const [c, d] = await Promise.all([connect2('c'), connect2('d')]);
+    const rc = c!.room(file2, 'cpu');
+    const rd = d!.room(file2, 'cpu');
+    const started = Date.now();
+    await Promise.all([rc.turn(async () => {}), rd.turn(async () => {})]);
+    await rd.turn(async () => {}); // round 1: d first (rotation), while c dawdles forever
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+  });
+
   it('holds done() until every platform has finished the benchmark', async () => {
     const { connect, file } = await setup(['a', 'b']);
     const log = await takeTurns([await connect('a'), await connect('b')], { a: 1, b: 3 }, file);
@@ -214,7 +258,7 @@ describe('turnstile', () => {
   });
 
   it('goes on without a member that does not ask for its next turn within barrierMs', async () => {
-    const { connect, file, lines } = await setup(['a', 'b'], { barrierMs: 100 });
+    const { connect, file, lines } = await setup(['a', 'b'], { barrierMs: 100, settleMs: 50 });
     const [a, b] = await Promise.all([connect('a'), connect('b')]);
     const ra = a!.room(file, 'cpu');
     const rb = b!.room(file, 'cpu');
@@ -315,5 +359,67 @@ describe('arrangeTogether (the sequencer of a run with several platforms)', () =
     await a!.room('cpu', 'cpu').turn(async () => void (waited = Date.now() - started));
     await late;
     expect(waited).toBeGreaterThanOrEqual(90);
+  });
+});
+
+describe('a turnstile shared by two runs (virtbench ab)', () => {
+  it('takes the platforms of both runs, named <platform>@<tag>, in rooms named by the path from each root', async () => {
+    const server = await startTurnstile({ address: turnstileAddress(`unit-shared-${process.pid}`), gatherMs: 5_000 });
+    cleanups.push(() => server.close());
+    const place = (tag: string, root: string) => ({ address: server.address, tag, root });
+    const baseControl = await connectTurnstileControl(place('base', '/wt/base'));
+    const headControl = await connectTurnstileControl(place('head', '/wt/head'));
+    cleanups.push(
+      () => baseControl.close(),
+      () => headControl.close(),
+    );
+    baseControl.plan([['/wt/base/bench/cpu.bench.ts', ['native']]]);
+    headControl.plan([['/wt/head/bench/cpu.bench.ts', ['native']]]);
+    await sleep(50);
+
+    const base = await connectTurnstile(server.address, 'native@base');
+    cleanups.push(() => base.close());
+    const events: string[] = [];
+    const take = async (client: TurnstileClient, test: string, n: number) => {
+      const room = client.room('bench/cpu.bench.ts', test);
+      for (let i = 0; i < n; i++) await room.turn(async (r) => void events.push(`${client.platform} ${test} ${r}`));
+      await room.done();
+    };
+    // The base's run is ready first: the room waits for the head's platform, which the head's run planned.
+    const baseCpu = take(base, 'cpu', 2);
+    await sleep(300);
+    expect(events).toEqual([]);
+    const head = await connectTurnstile(server.address, 'native@head');
+    cleanups.push(() => head.close());
+    await Promise.all([baseCpu, take(head, 'cpu', 2)]);
+    expect(events).toEqual(['native@base cpu 0', 'native@head cpu 0', 'native@head cpu 1', 'native@base cpu 1']);
+
+    // The head's run ended (its control connection closed): nobody waits for its platform any more.
+    await headControl.close();
+    await sleep(50);
+    const started = Date.now();
+    await take(base, 'mem', 1);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('is named by VIRTBENCH_TURNSTILE ("@" for an abstract name) and VIRTBENCH_TURNSTILE_TAG, a bad tag refused with the fix', () => {
+    expect(externalTurnstile({}, '/p')).toBeUndefined();
+    expect(externalTurnstile({ VIRTBENCH_TURNSTILE: '@virtbench-turns-ab-1', VIRTBENCH_TURNSTILE_TAG: 'head' }, '/p')).toEqual({
+      address: '\0virtbench-turns-ab-1',
+      tag: 'head',
+      root: '/p',
+    });
+    expect(() => externalTurnstile({ VIRTBENCH_TURNSTILE: '/tmp/t.sock' }, '/p')).toThrow(
+      /VIRTBENCH_TURNSTILE_TAG must name this run.*fix:/,
+    );
+    expect(() => externalTurnstile({ VIRTBENCH_TURNSTILE: '/tmp/t.sock', VIRTBENCH_TURNSTILE_TAG: 'a b' }, '/p')).toThrow(/got "a b"/);
+  });
+
+  it('a run that cannot reach the turnstile its environment names says so, with the fix', async () => {
+    await expect(
+      connectTurnstileControl({ address: turnstileAddress(`unit-nobody-${process.pid}`), tag: 'base', root: '/' }),
+    ).rejects.toThrow(
+      /cannot reach the turnstile at @virtbench-turns-unit-nobody-\d+ that VIRTBENCH_TURNSTILE names.*fix: unset VIRTBENCH_TURNSTILE/,
+    );
   });
 });

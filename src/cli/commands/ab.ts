@@ -7,7 +7,10 @@ import { allowMissingOption, logGateVerdict } from './compare.js';
 import { compareOptions, THRESHOLD_OPTIONS, usageError, writeOut, type CliCommand } from '../options.js';
 
 const USAGE = `  virtbench ab <base-ref> [<head-ref>]            measure base and head on this machine in turns, then compare
-      --rounds 2               runs per side, taken in turns: base head base head (at least 2)
+      --rounds 2               runs per side (at least 2); each round runs base and head at the same time, their
+                               samples taken in turns (paired), or, for a virtbench too old for that, one after the other
+      --runs 8                 runs per benchmark in each run (VIRTBENCH_RUNS): 2 rounds of 8 give 16 pairs
+      --sequential             base and head one after the other (base head base head), never at the same time
       --project <name>         a platform to run (repeatable; default: the config's)
       --profile quick          the profile of every run (default: VIRTBENCH_PROFILE or the config's)
       --filter <text>          only bench files whose name holds this (repeatable), as \`vitest bench <text>\`
@@ -21,6 +24,8 @@ export const abCommand: CliCommand = {
   options: {
     ...THRESHOLD_OPTIONS,
     rounds: { type: 'string', default: '2' },
+    runs: { type: 'string', default: '8' },
+    sequential: { type: 'boolean' },
     project: { type: 'string', multiple: true },
     profile: { type: 'string' },
     out: { type: 'string', default: 'virtbench-ab' },
@@ -32,6 +37,10 @@ export const abCommand: CliCommand = {
     const [baseRef, headRef, ...extra] = positionals;
     if (!baseRef || extra.length > 0) throw usageError('usage: virtbench ab <base-ref> [<head-ref>]', USAGE);
     const rounds = Number(values.rounds);
+    const runsPerBenchmark = Number(values.runs);
+    if (!Number.isInteger(runsPerBenchmark) || runsPerBenchmark < 1 || runsPerBenchmark > 10_000) {
+      throw usageError(`--runs must be a whole number from 1 to 10000, got "${String(values.runs)}"`, USAGE);
+    }
     // Bad thresholds are refused before anything runs.
     const options = { ...compareOptions(values), allowMissing: allowMissingOption(values) };
     const outDir = resolve(values.out as string);
@@ -48,6 +57,8 @@ export const abCommand: CliCommand = {
         baseRef,
         headRef,
         rounds,
+        runsPerBenchmark,
+        paired: !values.sequential,
         projects: (values.project as string[] | undefined) ?? [],
         filters: (values.filter as string[] | undefined) ?? [],
         profile: values.profile as string | undefined,
@@ -72,7 +83,8 @@ export const abCommand: CliCommand = {
     await writeOut(resolve(outDir, 'comment.md'), renderPrComment(sides.head, comparisons));
     await writeOut(resolve(outDir, 'summary.md'), renderMarkdown(sides.head, comparisons));
 
-    io.log(`virtbench ab: ${sides.head.environment.host.abRef} against ${baseRef}, ${rounds} runs each, taken in turns`);
+    const how = sides.paired ? 'each run beside the other, samples paired' : 'one after the other';
+    io.log(`virtbench ab: ${sides.head.environment.host.abRef} against ${baseRef}, ${rounds} runs each, ${how}`);
     for (const line of renderBaselineComparison(comparisons)) io.log(line);
     io.log(`virtbench ab: files in ${outDir}`);
     return logGateVerdict(comparisons, sides.base, options.allowMissing, io);
