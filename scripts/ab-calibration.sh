@@ -69,6 +69,14 @@ while ((aa < aa_count || ab < ab_count)); do
     child=$!
     wait "$child" || code=$?
     child=
-    echo "$(basename "$dir") exit $code $((SECONDS - start)) s" | tee -a "$out/summary.txt"
+    # What failed the gate: the regressed rows (platform/benchmark), or "-".
+    # shellcheck disable=SC2016 # JavaScript, not shell, in single quotes
+    regressed="$(node -e 'const rows = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      console.log(rows.filter((r) => r.failsGate).map((r) => `${r.platform}/${r.benchmark}`).join(",") || "-")' "$dir/comparison.json" 2>/dev/null || echo "no-comparison")"
+    echo "$(basename "$dir") exit $code $((SECONDS - start)) s failed-gate: $regressed" | tee -a "$out/summary.txt"
   done
 done
+# The rates: an A/A fails when its gate fails at all; an A/B catches the slowdown when a planted workload fails its gate.
+awk '/^aa-/ { aa++; if ($2 == "exit" && $3 != 0) alarms++ }
+     /^ab-/ { ab++; if ($0 ~ /\/(cpu|fork|fork-threads)(,|$)/) caught++ }
+     END { printf "A/A false alarms: %d of %d; A/B caught: %d of %d\n", alarms, aa, caught, ab }' "$out/summary.txt" | tee -a "$out/summary.txt"

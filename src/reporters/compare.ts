@@ -377,6 +377,22 @@ export function compareResults(baseline: ResultsFile, current: ResultsFile, opti
   return comparisons;
 }
 
+/**
+ * Why these paired rows could not show any change, however large: with n pairs the smallest
+ * signed-rank p-value is 2 / 2^n, and Holm multiplies it by the number of rows. Undefined when they can.
+ */
+export function pairsTooFew(comparisons: readonly Comparison[], pairedAlpha = 0.01): string | undefined {
+  const paired = comparisons.filter((c) => c.pairs !== undefined);
+  if (paired.length === 0) return undefined;
+  const fewest = Math.min(...paired.map((c) => c.pairs!));
+  if (2 * 0.5 ** fewest * paired.length < pairedAlpha) return undefined;
+  const needed = Math.floor(1 + Math.log2(paired.length / pairedAlpha)) + 1;
+  return (
+    `${fewest} pairs cannot show a change among ${paired.length} paired figures at ${formatPercent(pairedAlpha)}: ` +
+    `at least ${needed} pairs are needed; fix: more runs (--runs) or rounds (--rounds), or fewer platforms or benchmarks`
+  );
+}
+
 export function gateFails(comparisons: readonly Comparison[]): boolean {
   return comparisons.some((c) => c.failsGate);
 }

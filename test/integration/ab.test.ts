@@ -1,7 +1,7 @@
 // `virtbench ab` for real: two checkouts of this repository measured in turns on native, then
 // compared; and what it leaves behind (nothing) when it is interrupted or given a bad ref.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -42,21 +42,42 @@ describe('virtbench ab', () => {
     expect(await readdir(join(out, 'runs')).catch(() => [])).toEqual([]);
   });
 
-  it('measures HEAD and the working tree in turns, pools each side by run, compares, and removes its worktrees', async () => {
+  it('measures HEAD and the working tree side by side, samples paired, pools each side by run, compares, and removes its worktrees', async () => {
     const before = await scratchDirs();
     const out = await mkdtemp(join(tmpdir(), 'virtbench-abtest-'));
     onTestFinished(() => rm(out, { recursive: true, force: true }));
-    const run = await ab(['HEAD', '--rounds', '2', '--project', 'native', '--profile', 'quick', '--filter', 'cpu', '--out', out]);
+    const run = await ab([
+      'HEAD',
+      '--rounds',
+      '2',
+      '--runs',
+      '3',
+      '--project',
+      'native',
+      '--profile',
+      'quick',
+      '--filter',
+      'cpu',
+      '--out',
+      out,
+    ]);
     // The same code on both sides: a verdict either way is the statistics' business (see the A/A figures in the README);
     // here the command must have measured and compared, not failed to (2).
     expect([0, 1], run.all).toContain(run.exitCode);
-    expect(run.all).toMatch(/round 1\/2 base .*round 1\/2 head .*round 2\/2 base .*round 2\/2 head/s);
+    expect(run.all).toMatch(/round 1\/2 base and head paired.*round 2\/2 base and head paired.*samples paired/s);
     for (const file of ['base.json', 'head.json', 'comparison.json', 'comment.md', 'runs/base-1/results.json', 'runs/head-2.log']) {
       expect(existsSync(join(out, file)), file).toBe(true);
     }
     const base = await readResults(join(out, 'base.json'));
     const cpu = base.results.find((r) => r.platform === 'native' && r.benchmark === 'cpu')!;
     expect(new Set(cpu.samples.map((s) => s.extra.run))).toEqual(new Set([1, 2]));
+    // Each base sample shares its pair (run, turnstile round) with one head sample: they took turns.
+    const head = await readResults(join(out, 'head.json'));
+    const headCpu = head.results.find((r) => r.platform === 'native' && r.benchmark === 'cpu')!;
+    expect(cpu.samples.map((s) => s.extra.pair).sort()).toEqual(headCpu.samples.map((s) => s.extra.pair).sort());
+    expect(cpu.samples).toHaveLength(6);
+    const comparison = JSON.parse(await readFile(join(out, 'comparison.json'), 'utf8')) as { pairs?: number }[];
+    expect(comparison[0]!.pairs).toBe(6);
     expect(base.environment.host).toMatchObject({ abSide: 'base', abRef: 'HEAD', abRuns: 2 });
     expect(await extraWorktrees()).toEqual([]);
     expect(await scratchDirs()).toEqual(before);
@@ -71,7 +92,7 @@ describe('virtbench ab', () => {
       reject: false,
       all: true,
     });
-    // Interrupt during the head's first run: the base's log is written when its first run is done.
+    // Interrupt during the second round: the first round's logs are written when both its runs are done.
     const deadline = Date.now() + 120_000;
     while (!existsSync(join(out, 'runs/base-1.log')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     await new Promise((r) => setTimeout(r, 3000));

@@ -10,6 +10,7 @@ import {
   gateFailures,
   gateFails,
   holmAdjust,
+  pairsTooFew,
   parseThreshold,
   rankTestPValue,
   signedRankPValue,
@@ -442,6 +443,20 @@ describe('paired samples (an A/B whose sides took turns sample by sample)', () =
     expect(row!.noiseFloor).toBeGreaterThan(0.1);
     expect(row).toMatchObject({ verdict: 'unchanged' });
     expect(row!.note).toMatch(/between paired runs/);
+  });
+
+  it('says when the pairs are too few to show any change among so many figures, and how many are needed', () => {
+    const rows = (n: number, pairs: number) =>
+      compareResults(
+        file(...Array.from({ length: n }, (_, i) => pairedResult(`b${i}`, drift.slice(0, pairs)))),
+        file(...Array.from({ length: n }, (_, i) => pairedResult(`b${i}`, drift.slice(0, pairs)))),
+      );
+    // 12 pairs: 2 / 2^12 × 14 = 0.0068 < 1 %; 11 pairs: 0.0137.
+    expect(pairsTooFew(rows(14, 12))).toBeUndefined();
+    expect(pairsTooFew(rows(14, 11))).toMatch(
+      /^11 pairs cannot show a change among 14 paired figures at 1.0%: at least 12 pairs are needed; fix:/,
+    );
+    expect(pairsTooFew(compareResults(file(result('x', [1, 2])), file(result('x', [1, 2]))))).toBeUndefined();
   });
 
   it('fewer than 6 pairs: compared as two groups', () => {

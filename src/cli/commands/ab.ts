@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { runAb } from '../../ab/run-ab.js';
-import { compareResults } from '../../reporters/compare.js';
+import { compareResults, pairsTooFew } from '../../reporters/compare.js';
 import { renderMarkdown, renderPrComment } from '../../reporters/markdown.js';
 import { renderBaselineComparison } from '../../reporters/table.js';
 import { allowMissingOption, logGateVerdict } from './compare.js';
@@ -9,7 +9,7 @@ import { compareOptions, THRESHOLD_OPTIONS, usageError, writeOut, type CliComman
 const USAGE = `  virtbench ab <base-ref> [<head-ref>]            measure base and head on this machine in turns, then compare
       --rounds 2               runs per side (at least 2); each round runs base and head at the same time, their
                                samples taken in turns (paired), or, for a virtbench too old for that, one after the other
-      --runs 8                 runs per benchmark in each run (VIRTBENCH_RUNS): 2 rounds of 8 give 16 pairs
+      --runs 6                 runs per benchmark in each run (VIRTBENCH_RUNS): 2 rounds of 6 give 12 pairs a benchmark
       --sequential             base and head one after the other (base head base head), never at the same time
       --project <name>         a platform to run (repeatable; default: the config's)
       --profile quick          the profile of every run (default: VIRTBENCH_PROFILE or the config's)
@@ -24,7 +24,7 @@ export const abCommand: CliCommand = {
   options: {
     ...THRESHOLD_OPTIONS,
     rounds: { type: 'string', default: '2' },
-    runs: { type: 'string', default: '8' },
+    runs: { type: 'string', default: '6' },
     sequential: { type: 'boolean' },
     project: { type: 'string', multiple: true },
     profile: { type: 'string' },
@@ -86,6 +86,8 @@ export const abCommand: CliCommand = {
     const how = sides.paired ? 'each run beside the other, samples paired' : 'one after the other';
     io.log(`virtbench ab: ${sides.head.environment.host.abRef} against ${baseRef}, ${rounds} runs each, ${how}`);
     for (const line of renderBaselineComparison(comparisons)) io.log(line);
+    const short = pairsTooFew(comparisons, options.pairedAlpha);
+    if (short) io.log(`virtbench ab: warning: ${short}`);
     io.log(`virtbench ab: files in ${outDir}`);
     return logGateVerdict(comparisons, sides.base, options.allowMissing, io);
   },
