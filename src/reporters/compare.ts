@@ -346,7 +346,8 @@ export function compareResults(baseline: ResultsFile, current: ResultsFile, opti
     const threshold = row.threshold;
     const p = row.pValueAdjusted ?? row.pValue!;
     const significant = p < (row.pairs !== undefined ? pairedAlpha : alpha);
-    const evidence = row.pairs !== undefined ? `p=${formatP(p)} (${row.pairs} pairs, Holm over ${pairedRows.length})` : `p=${formatP(p)}`;
+    const evidence =
+      row.pairs !== undefined ? `p=${formatP(p)} after Holm over ${pairedRows.length} figures, ${row.pairs} pairs` : `p=${formatP(p)}`;
     let reason: string;
     if (Math.abs(change) <= threshold || !significant) {
       row.verdict = 'unchanged';

@@ -432,7 +432,7 @@ describe('paired samples (an A/B whose sides took turns sample by sample)', () =
     expect(one.pValue).toBeCloseTo((2 * 43) / 2 ** 16, 12);
     expect(one.pValueAdjusted).toBeCloseTo(Math.min(1, 14 * one.pValue!), 12);
     expect(one.verdict).toBe('unchanged');
-    expect(one.note).toMatch(/not significant \(p=.*16 pairs, Holm over 14\)/);
+    expect(one.note).toMatch(/^not significant \(p=0\.018 after Holm over 14 figures, 16 pairs\)$/);
   });
 
   it('a change the paired runs disagree on is within the run-to-run noise', () => {

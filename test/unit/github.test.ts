@@ -236,6 +236,7 @@ describe('scripts/pr-check.sh', () => {
       VIRTBENCH_PROFILE: 'standard',
       OUT: 'ab out',
       VIRTBENCH_AB_ROUNDS: '4',
+      VIRTBENCH_AB_RUNS: '10',
       VIRTBENCH_AB_THRESHOLD: '5% disk-random=10%',
       VIRTBENCH_AB_FAIL_THRESHOLD: '15%',
       PR_NUMBER: '42',
@@ -243,7 +244,7 @@ describe('scripts/pr-check.sh', () => {
     expect(exitCode).toBe(0);
     expect(stdout).toBe(
       'pr-check: would run: npx --no virtbench ab origin/main HEAD --project native --project qemu-kvm --project docker#2 ' +
-        '--profile standard --out ab\\ out --rounds 4 --threshold=5% --threshold=disk-random=10% --fail-threshold=15%',
+        '--profile standard --out ab\\ out --rounds 4 --runs 10 --threshold=5% --threshold=disk-random=10% --fail-threshold=15%',
     );
   });
 
@@ -258,6 +259,7 @@ describe('scripts/pr-check.sh', () => {
       [{ BASE_REF: 'main', VIRTBENCH_PROFILE: 'quick;rm' }, /bad VIRTBENCH_PROFILE quick\\;rm/],
       [{ BASE_REF: 'main', PR_NUMBER: '12\n::error::x' }, /PR_NUMBER must be a pull request number, got \$'12\\n::error::x'/],
       [{ BASE_REF: 'main', VIRTBENCH_AB_ROUNDS: 'two' }, /VIRTBENCH_AB_ROUNDS must be a number/],
+      [{ BASE_REF: 'main', VIRTBENCH_AB_RUNS: '6;x' }, /VIRTBENCH_AB_RUNS must be a number/],
     ];
     for (const [env, message] of refusals) {
       const { exitCode, stdout, stderr } = await prCheck(env);
