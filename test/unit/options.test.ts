@@ -160,14 +160,16 @@ describe('run count', () => {
     expect(() => resolveOptions({}, { VIRTBENCH_UNTIL_SD: '3%', VIRTBENCH_MAX_RUNS: '2' })).toThrow(/at least 5/);
   });
 
-  it('takes another run count at the profile's sizes (VIRTBENCH_RUNS over the option), and refuses nonsense', () => {
+  it("takes another run count at the profile's sizes (VIRTBENCH_RUNS over the option), and refuses nonsense", () => {
     const quick10 = resolveOptions({ profile: 'quick' }, { VIRTBENCH_RUNS: '10' }).profile;
     expect(quick10).toEqual({ ...PROFILES.quick, runs: 10 });
     expect(resolveOptions({ profile: 'quick', runs: 4 }, {}).profile.runs).toBe(4);
     expect(resolveOptions({ profile: 'quick', runs: 4 }, { VIRTBENCH_RUNS: '7' }).profile.runs).toBe(7);
     expect(resolveOptions({ profile: 'quick' }, {}).profile).toBe(PROFILES.quick);
     for (const bad of ['0', '2.5', 'ten', '-3', '100000']) {
-      expect(() => resolveOptions({}, { VIRTBENCH_RUNS: bad })).toThrow(/VIRTBENCH_RUNS or option "runs"\) must be a whole number from 1 to 10000/);
+      expect(() => resolveOptions({}, { VIRTBENCH_RUNS: bad })).toThrow(
+        /VIRTBENCH_RUNS or option "runs"\) must be a whole number from 1 to 10000/,
+      );
     }
     expect(() => resolveOptions({ runs: '5' as unknown as number }, {})).toThrow(/got "5"/);
     // The run count reaches the workers, which resolve the profile by name.
