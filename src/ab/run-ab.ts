@@ -183,10 +183,11 @@ async function measurePair(
 }
 
 /**
- * Measures base and head on this machine, in turns (base, head, base, head...),
- * each from its own checkout, and pools each side's runs. The worktrees are
- * removed afterwards, also on failure or interruption; every run's results stay
- * in outDir/runs/.
+ * Measures base and head on this machine, each from its own checkout: paired
+ * (each round runs both at once, their samples in turns at one turnstile) when
+ * both checkouts can, else one after the other (base, head, base, head...);
+ * pools each side's runs. The worktrees are removed afterwards, also on failure
+ * or interruption; every run's results stay in outDir/runs/.
  */
 export async function runAb(options: AbOptions): Promise<AbResult> {
   if (!Number.isInteger(options.rounds) || options.rounds < 2 || options.rounds > 50) {
