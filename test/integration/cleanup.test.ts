@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { packageRoot } from '../../src/harness/host/paths.js';
-import { createWorkDir, removeStaleWorkDirs, removeWorkDir } from '../../src/harness/host/work-dir.js';
+import { argNames, createWorkDir, removeStaleWorkDirs, removeWorkDir } from '../../src/harness/host/work-dir.js';
 import { processesMentioning, workDirs } from './helpers.js';
 
 /** A long-running process whose command line names dir, as a daemon started there would. */
@@ -50,8 +50,9 @@ describe('work directories', () => {
 
   it('a directory whose owner died is stale and removed at the next start; a live owner keeps it', async () => {
     const root = await mkdtemp(join(tmpdir(), 'virtbench-root-'));
-    const stale = join(root, 'virtbench-unit-dead');
-    const live = join(root, 'virtbench-unit-live');
+    onTestFinished(() => rm(root, { recursive: true, force: true }));
+    const stale = join(root, 'virtbench-unit-dead01');
+    const live = join(root, 'virtbench-unit-live01');
     await mkdir(stale);
     await mkdir(live);
     const dead = await execa(process.execPath, ['-e', 'console.log(process.pid)']);
@@ -63,6 +64,57 @@ describe('work directories', () => {
     expect(await removeStaleWorkDirs('unit', root)).toEqual([stale]);
     expect(existsSync(live)).toBe(true);
     expect(await waitUntil(() => !alive(daemon.pid!), 3_000)).toBe(true);
+  });
+
+  it('sweeps only what is surely its own, and stops only processes that name that directory', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'virtbench-root-'));
+    onTestFinished(() => rm(root, { recursive: true, force: true }));
+    const dead = (await execa(process.execPath, ['-e', 'console.log(process.pid)'])).stdout;
+    /** A directory that looks stale: its owner file names a dead process. */
+    const staleLooking = async (name: string) => {
+      const dir = join(root, name);
+      await mkdir(dir);
+      await writeFile(join(dir, 'owner.pid'), dead);
+      return dir;
+    };
+    const live = await createWorkDir('unit', root); // a live run's
+    // Planted by someone else: a bare prefix, another platform whose name starts alike, a symlink to
+    // the live run's directory, and another user's directory; a fresh one a concurrent run has not
+    // written its owner file into yet.
+    const bare = await staleLooking('virtbench-unit-');
+    const longer = await staleLooking('virtbench-unit-qcow2-abc123');
+    await symlink(live, join(root, 'virtbench-unit-link01'));
+    const foreign = await staleLooking('virtbench-unit-nobody');
+    await chown(foreign, 65534, 65534);
+    const fresh = join(root, 'virtbench-unit-fresh1');
+    await mkdir(fresh);
+    const old = join(root, 'virtbench-unit-old001');
+    await mkdir(old);
+    await utimes(old, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+    const stale = await staleLooking('virtbench-unit-stale1');
+    // Processes naming the bare prefix's path, the live directory, and a longer name than the stale one.
+    const tail = daemonIn(bare);
+    const liveUser = daemonIn(join(live, 'payload.bin'));
+    const longerName = daemonIn(`${stale}2/x`);
+    const inStale = daemonIn(`file=${stale}/disk.img,if=virtio`);
+    onTestFinished(() => {
+      for (const child of [tail, liveUser, longerName, inStale]) if (alive(child.pid!)) process.kill(child.pid!, 'SIGKILL');
+    });
+
+    expect((await removeStaleWorkDirs('unit', root)).sort()).toEqual([old, stale].sort());
+    for (const kept of [live, bare, longer, foreign, fresh, join(root, 'virtbench-unit-link01')]) expect(existsSync(kept), kept).toBe(true);
+    expect(await waitUntil(() => !alive(inStale.pid!), 3_000)).toBe(true);
+    expect([tail, liveUser, longerName].map((c) => alive(c.pid!))).toEqual([true, true, true]);
+  });
+
+  it('an argument names a directory only as a whole path component', () => {
+    const dir = '/var/tmp/virtbench-native-Ab12Cd';
+    for (const arg of [dir, `${dir}/nginx.conf`, `file=${dir}/disk.img,if=virtio`, `-pidfile=${dir}/q.pid`, `${dir}:rw`]) {
+      expect(argNames(arg, dir), arg).toBe(true);
+    }
+    for (const arg of ['/var/tmp/virtbench-native-', `${dir}2`, `${dir}.old/x`, `/x${dir}`, `tail -f ${dir.slice(0, -1)}`]) {
+      expect(argNames(arg, dir), arg).toBe(false);
+    }
   });
 });
 

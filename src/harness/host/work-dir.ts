@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isAlive, terminateSync } from './process.js';
 
@@ -22,6 +22,15 @@ function prefix(platform: string): string {
   return `virtbench-${platform}-`;
 }
 
+/** Exactly a name createWorkDir makes for this platform: the prefix and mkdtemp's six random characters. */
+function isWorkDirName(name: string, platform: string): boolean {
+  const random = name.slice(prefix(platform).length);
+  return name.startsWith(prefix(platform)) && /^[A-Za-z0-9]{6}$/.test(random);
+}
+
+/** A directory without an owner file this young may be a concurrent run's, between mkdtemp and writing the file. */
+const UNOWNED_GRACE_MS = 10 * 60_000;
+
 export async function createWorkDir(platform: string, root = workRoot()): Promise<string> {
   await mkdir(root, { recursive: true });
   await removeStaleWorkDirs(platform, root);
@@ -32,8 +41,14 @@ export async function createWorkDir(platform: string, root = workRoot()): Promis
   return dir;
 }
 
-/** Work directories whose owner process is gone: left by a crash or a hard kill. */
-export async function removeStaleWorkDirs(platform: string, root = workRoot()): Promise<string[]> {
+/**
+ * Work directories whose owner process is gone: left by a crash or a hard kill. Only what is surely
+ * ours counts: a name exactly as createWorkDir makes it for this platform (not another platform's
+ * whose name starts alike, qemu-tcg-qcow2 for qemu-tcg, nor a bare prefix someone planted), a real
+ * directory (not a symlink) owned by this user, whose owner file names a dead process; without an
+ * owner file, only once it is older than a start can take.
+ */
+export async function removeStaleWorkDirs(platform: string, root = workRoot(), now = Date.now()): Promise<string[]> {
   let entries: string[];
   try {
     entries = await readdir(root);
@@ -41,10 +56,13 @@ export async function removeStaleWorkDirs(platform: string, root = workRoot()): 
     return [];
   }
   const removed: string[] = [];
-  for (const entry of entries.filter((e) => e.startsWith(prefix(platform)))) {
+  for (const entry of entries.filter((e) => isWorkDirName(e, platform))) {
     const dir = join(root, entry);
-    const owner = Number((await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => '')).trim());
-    if (owner > 0 && isAlive(owner)) continue;
+    const stat = await lstat(dir).catch(() => undefined);
+    if (!stat?.isDirectory() || stat.uid !== process.getuid?.()) continue;
+    const ownerText = (await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => '')).trim();
+    const owner = Number(ownerText);
+    if (ownerText === '' ? now - stat.mtimeMs < UNOWNED_GRACE_MS : owner > 0 && isAlive(owner)) continue;
     removeWorkDir(dir);
     removed.push(dir);
   }
@@ -59,11 +77,29 @@ function readText(path: string): string {
   }
 }
 
+/** Whether a command-line argument names dir or a path in it (`/d`, `/d/x`, `file=/d/disk.img,if=virtio`), not a longer name (`/d2`). */
+export function argNames(arg: string, dir: string): boolean {
+  for (let at = arg.indexOf(dir); at >= 0; at = arg.indexOf(dir, at + 1)) {
+    const before = at === 0 ? '' : arg[at - 1]!;
+    const after = arg[at + dir.length] ?? '';
+    if (!/[A-Za-z0-9._/-]/.test(before) && !/[A-Za-z0-9._-]/.test(after)) return true;
+  }
+  return false;
+}
+
+/** The real user id of a process, from /proc/<pid>/status; undefined when it is gone. */
+function processUid(pid: string): number | undefined {
+  const line = readText(`/proc/${pid}/status`)
+    .split('\n')
+    .find((l) => l.startsWith('Uid:'));
+  return line ? Number(line.split(/\s+/)[1]) : undefined;
+}
+
 /**
- * Every process whose command line names dir: daemons started there (nginx,
- * QEMU with its pid file and disks there), and workloads or helpers (dd, fio)
- * a killed worker left running. The directory name is random, so nothing
- * else matches; a reused pid never does.
+ * Every process of this user whose command line names dir: daemons started
+ * there (nginx, QEMU with its pid file and disks there), and workloads or
+ * helpers (dd, fio) a killed worker left running. The directory name is
+ * random, so nothing else matches; a reused pid never does.
  */
 function processesNaming(dir: string): number[] {
   let entries: string[];
@@ -72,14 +108,18 @@ function processesNaming(dir: string): number[] {
   } catch {
     return [];
   }
-  return entries
-    .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid)
-    .filter((pid) =>
-      readText(`/proc/${pid}/cmdline`)
-        .split('\0')
-        .some((arg) => arg.includes(dir)),
-    )
-    .map(Number);
+  return (
+    entries
+      .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid)
+      .filter((pid) =>
+        readText(`/proc/${pid}/cmdline`)
+          .split('\0')
+          .some((arg) => argNames(arg, dir)),
+      )
+      // Another user's process is not ours to stop, whatever it names (nginx workers run as nobody, but stop with their master).
+      .filter((pid) => processUid(pid) === process.getuid?.())
+      .map(Number)
+  );
 }
 
 /**
