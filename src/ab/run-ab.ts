@@ -90,7 +90,8 @@ export async function canShareTurnstile(projectDir: string): Promise<boolean> {
   let manifest = await read(join(projectDir, 'package.json'));
   if (manifest.name !== 'virtbench') manifest = await read(join(projectDir, 'node_modules', 'virtbench', 'package.json'));
   const features = manifest.virtbench as { sharedTurnstile?: unknown } | undefined;
-  return typeof features?.sharedTurnstile === 'number' && features.sharedTurnstile >= 1;
+  // 2: a run with one platform plans too (a version-1 side never planned, and its rooms started alone).
+  return typeof features?.sharedTurnstile === 'number' && features.sharedTurnstile >= 2;
 }
 
 /** One `vitest bench` of one side; its results file, validated, or why there is none. */
@@ -162,6 +163,8 @@ async function measurePair(
 ): Promise<[ResultsFile, ResultsFile]> {
   const server = await startTurnstile({
     address: turnstileAddress(`ab-${process.pid}-${round}`),
+    // The base's run and the head's: no benchmark starts before both have said what they run.
+    planners: 2,
     log: (line) => options.log(`virtbench ab: turnstile: ${line}`),
   });
   try {

@@ -1,7 +1,7 @@
 import type { Reporter, TestModule, TestProject, TestSpecification, Vitest } from 'vitest/node';
 import { PROVIDE_KEY, type ProvidedSession } from './session.js';
 import { stopPlatformsOfTheRun } from './ide-runs.js';
-import { sharedTurnstile } from './turnstile.js';
+import { TURNSTILE_ENV, sharedTurnstile } from './turnstile.js';
 
 /*
  * The main-process side of rounds (see turnstile.ts): Vitest runs the
@@ -48,11 +48,13 @@ const TOGETHER = Symbol.for('virtbench.together');
 
 /**
  * Runs the platforms' bench projects at the same time (from configureVitest,
- * once per project: idempotent). With one platform, Vitest's plain order stays.
+ * once per project: idempotent). With one platform, Vitest's plain order
+ * stays, unless the turnstile is another run's too (virtbench ab): that one
+ * must hear this run's plan, which the sequencer gives.
  */
-export function runPlatformsTogether(vitest: Vitest): void {
+export function runPlatformsTogether(vitest: Vitest, env: NodeJS.ProcessEnv = process.env): void {
   const ours = vitest.projects.filter((project) => platformOf(project) !== undefined);
-  if (ours.length < 2) return;
+  if (ours.length < 2 && !env[TURNSTILE_ENV]) return;
   const shapeOk =
     ours.every((p) => typeof p.config.sequence?.groupOrder === 'number' && typeof p.config.maxWorkers === 'number') &&
     typeof vitest.config.sequence?.sequencer === 'function';

@@ -54,6 +54,12 @@ export interface TurnstileOptions {
    * recording it, and on a small machine that work lands in the next platform's sample. Default 1 s.
    */
   settleMs?: number;
+  /**
+   * How many other processes' runs will plan here (virtbench ab: 2). No room starts before they all
+   * have, or gatherMs after its first member came: a run that starts faster must not take its first
+   * samples alone because the other's plan has not arrived yet.
+   */
+  planners?: number;
   /** Notable events (a platform given up on). */
   log?: (line: string) => void;
 }
@@ -163,6 +169,8 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
   /** Who plans which platforms for which file: this process ('local'), or another run's main process (its connection). */
   const plans = new Map<Conn | 'local', Map<string, readonly string[]>>();
   const expectedFor = (file: string) => [...plans.values()].flatMap((plan) => plan.get(file) ?? []);
+  /** Connections that have planned, ever (one that ended still counts: its run came). */
+  const planners = new Set<Conn>();
   const order: string[] = [];
   const unavailable = new Set<string>();
   const ended = new Set<string>(); // platform \0 file
@@ -242,6 +250,9 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
 
   /** Whether a room may start now; otherwise when to look again. */
   function startable(room: Room, now: number): { start: true; missing: string[] } | { start: false; wakeAt: number } {
+    if (planners.size < (options.planners ?? 0) && now < room.firstEnter + gatherMs) {
+      return { start: false, wakeAt: room.firstEnter + gatherMs };
+    }
     const present = [...room.members.values()];
     const here = new Set(present.map((m) => m.platform));
     const missing = expectedFor(room.file).filter(
@@ -433,6 +444,7 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
       case 'plan':
         conn.planned = new Map(message.files.map(([file, platforms]) => [String(file), platforms.map(String)]));
         plans.set(conn, conn.planned);
+        planners.add(conn);
         for (const platforms of conn.planned.values()) platforms.forEach(known);
         break;
       case 'unavailable':

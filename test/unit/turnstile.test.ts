@@ -364,7 +364,7 @@ describe('arrangeTogether (the sequencer of a run with several platforms)', () =
 
 describe('a turnstile shared by two runs (virtbench ab)', () => {
   it('takes the platforms of both runs, named <platform>@<tag>, in rooms named by the path from each root', async () => {
-    const server = await startTurnstile({ address: turnstileAddress(`unit-shared-${process.pid}`), gatherMs: 5_000 });
+    const server = await startTurnstile({ address: turnstileAddress(`unit-shared-${process.pid}`), gatherMs: 5_000, planners: 2 });
     cleanups.push(() => server.close());
     const place = (tag: string, root: string) => ({ address: server.address, tag, root });
     const baseControl = await connectTurnstileControl(place('base', '/wt/base'));
@@ -374,7 +374,6 @@ describe('a turnstile shared by two runs (virtbench ab)', () => {
       () => headControl.close(),
     );
     baseControl.plan([['/wt/base/bench/cpu.bench.ts', ['native']]]);
-    headControl.plan([['/wt/head/bench/cpu.bench.ts', ['native']]]);
     await sleep(50);
 
     const base = await connectTurnstile(server.address, 'native@base');
@@ -385,8 +384,12 @@ describe('a turnstile shared by two runs (virtbench ab)', () => {
       for (let i = 0; i < n; i++) await room.turn(async (r) => void events.push(`${client.platform} ${test} ${r}`));
       await room.done();
     };
-    // The base's run is ready first: the room waits for the head's platform, which the head's run planned.
+    // The base's run is ready first, before the head's run has even planned: the room waits for that plan
+    // (two planners expected), then for the head's platform it names.
     const baseCpu = take(base, 'cpu', 2);
+    await sleep(300);
+    expect(events).toEqual([]);
+    headControl.plan([['/wt/head/bench/cpu.bench.ts', ['native']]]);
     await sleep(300);
     expect(events).toEqual([]);
     const head = await connectTurnstile(server.address, 'native@head');
