@@ -490,7 +490,14 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
           socket.destroy();
           return;
         }
-        handle(conn, message);
+        try {
+          handle(conn, message);
+        } catch (error) {
+          // A malformed message (a plan that is not a list) ends its connection, not the server.
+          log(`dropped a connection that sent a malformed ${String(message?.op)} message: ${(error as Error).message}`);
+          socket.destroy();
+          return;
+        }
       }
       schedule();
     });

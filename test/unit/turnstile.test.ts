@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   TurnstileError,
@@ -403,6 +404,17 @@ describe('a turnstile shared by two runs (virtbench ab)', () => {
     const started = Date.now();
     await take(base, 'mem', 1);
     expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('drops a connection that sends a malformed plan, and keeps serving the others', async () => {
+    const { server, connect, file, lines } = await setup(['a']);
+    const rogue = net.createConnection(server.address);
+    await new Promise((resolve) => rogue.once('connect', resolve));
+    rogue.write(JSON.stringify({ op: 'plan', files: 42 }) + '\n');
+    await new Promise((resolve) => rogue.once('close', resolve));
+    expect(lines.join('\n')).toMatch(/dropped a connection that sent a malformed plan message/);
+    const log = await takeTurns([await connect('a')], 1, file);
+    expect(log).toEqual(['a0', 'a done']);
   });
 
   it('is named by VIRTBENCH_TURNSTILE ("@" for an abstract name) and VIRTBENCH_TURNSTILE_TAG, a bad tag refused with the fix', () => {
