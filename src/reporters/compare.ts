@@ -1,7 +1,7 @@
 import erfc from '@stdlib/math-base-special-erfc';
 import { VirtbenchError } from '../errors.js';
 import type { BenchmarkResult, ResultsFile } from '../results/schema.js';
-import { runSpread } from '../results/runs.js';
+import { runSpread, samplesPairedBy } from '../results/runs.js';
 import { bootstrapRatioCi, median, pairedRatioEstimate, performanceRatio } from '../results/statistics.js';
 import { formatPercent } from './table.js';
 
@@ -186,14 +186,11 @@ export function holmAdjust(pValues: readonly number[]): number[] {
 
 /** The samples of both sides that share a pair (extra.pair): [baseline, current, run] per pair. */
 function pairSamples(before: BenchmarkResult, after: BenchmarkResult): { base: number; value: number; run: string | number }[] {
-  const byPair = new Map<string | number, number>();
-  for (const sample of before.samples) if (sample.extra.pair !== undefined) byPair.set(sample.extra.pair, sample.value);
-  const pairs: { base: number; value: number; run: string | number }[] = [];
-  for (const sample of after.samples) {
-    const base = sample.extra.pair === undefined ? undefined : byPair.get(sample.extra.pair);
-    if (base !== undefined) pairs.push({ base, value: sample.value, run: sample.extra.run ?? 0 });
-  }
-  return pairs;
+  return samplesPairedBy('pair', before, after).map(([base, sample]) => ({
+    base: base.value,
+    value: sample.value,
+    run: sample.extra.run ?? 0,
+  }));
 }
 
 const key = (r: Pick<BenchmarkResult, 'platform' | 'benchmark'>) => `${r.platform}\u0000${r.benchmark}`;

@@ -1,5 +1,6 @@
 import { baselinePlatform } from './ordering.js';
 import type { Comparison } from './compare.js';
+import { samplesPairedBy } from '../results/runs.js';
 import type { BenchmarkResult } from '../results/schema.js';
 import { pairedRatioEstimate, ratioEstimate, type RatioEstimate } from '../results/statistics.js';
 
@@ -34,8 +35,7 @@ export function benchmarkLabel(result: Pick<BenchmarkResult, 'benchmark' | 'vari
 
 /** Runs of the two results taken in the same round (rounds: see README), as [baseline, result] value pairs. */
 function sameRoundPairs(result: BenchmarkResult, baseline: BenchmarkResult): [number, number][] {
-  const byRound = new Map(baseline.samples.filter((s) => typeof s.extra.round === 'number').map((s) => [s.extra.round, s.value]));
-  return result.samples.flatMap((s) => (byRound.has(s.extra.round) ? [[byRound.get(s.extra.round)!, s.value] as [number, number]] : []));
+  return samplesPairedBy('round', baseline, result).map(([base, sample]) => [base.value, sample.value]);
 }
 
 /** Rounds shared by both results from which the ratio is taken per round; with fewer, the runs are compared as two groups. */

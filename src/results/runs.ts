@@ -1,4 +1,4 @@
-import type { Sample } from './schema.js';
+import type { BenchmarkResult, Sample } from './schema.js';
 import { median } from './statistics.js';
 
 /*
@@ -31,4 +31,16 @@ export function runSpread(samples: readonly Sample[]): number | undefined {
   const low = Math.min(...medians);
   const high = Math.max(...medians);
   return low > 0 ? high / low - 1 : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * The samples of two results taken together, by a tag both carry (`round`: the same turnstile round of
+ * one run; `pair`: the same pair of a paired A/B), as [baseline sample, result sample].
+ */
+export function samplesPairedBy(tag: 'round' | 'pair', baseline: BenchmarkResult, result: BenchmarkResult): [Sample, Sample][] {
+  const byTag = new Map(baseline.samples.filter((s) => s.extra[tag] !== undefined).map((s) => [s.extra[tag], s]));
+  return result.samples.flatMap((s) => {
+    const partner = s.extra[tag] === undefined ? undefined : byTag.get(s.extra[tag]);
+    return partner ? [[partner, s] as [Sample, Sample]] : [];
+  });
 }
