@@ -1,8 +1,19 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
-import { acquireFileLock } from '../../host/file-lock.js';
+import { acquireFileLock, withPidLockSync } from '../../host/file-lock.js';
 import type { Log } from '../../host/log.js';
 import { waitFor } from '../../host/poll.js';
 import { findExecutable, isAlive, pidNaming, removeTreeSync, terminateSync } from '../../host/process.js';
@@ -31,6 +42,13 @@ const CONTAINERD_PID = join(EXEC_ROOT, 'containerd', 'containerd.pid');
 const USERS_DIR = join(RUN_DIR, 'users');
 /** Locked while one process starts the daemon; outside RUN_DIR, which a start first clears. */
 const START_LOCK = '/run/virtbench-docker.start';
+/**
+ * Held while a process joins or leaves the daemon: a leaver that finds no users left stops the
+ * daemon, so a joiner must either be counted before that check or find the daemon gone after it.
+ */
+const MEMBERS_LOCK = '/run/virtbench-docker.members.lock';
+/** How long a joiner waits for a running daemon to answer: on a loaded host, far longer than one ping. */
+const ANSWER_WAIT_MS = 60_000;
 /** Which of SHARED_DIRS did not exist before our daemon created them. */
 const CREATED_FILE = join(RUN_DIR, 'created-dirs.json');
 export const PRIVATE_DOCKER_HOST = `unix://${SOCKET}`;
@@ -89,6 +107,16 @@ function liveUsers(): number[] {
   });
 }
 
+function withMembersLock<T>(fn: () => T): T {
+  return withPidLockSync(MEMBERS_LOCK, { timeoutMs: 60_000, what: 'joining or leaving the private dockerd', platform: 'docker' }, fn);
+}
+
+/** The private dockerd's pid while its process lives (answering or not: starting, or busy on a loaded host). */
+function daemonProcess(): number | undefined {
+  return pidNaming(PID_FILE, RUN_DIR);
+}
+
+/** Counts this process as a user. Call under the members lock. */
 function joinUsers(): PrivateDockerd {
   mkdirSync(USERS_DIR, { recursive: true });
   writeFileSync(join(USERS_DIR, String(process.pid)), '');
@@ -96,8 +124,10 @@ function joinUsers(): PrivateDockerd {
   const stopSync = () => {
     if (left) return;
     left = true;
-    rmSync(join(USERS_DIR, String(process.pid)), { force: true });
-    if (liveUsers().length === 0) teardownSync();
+    withMembersLock(() => {
+      rmSync(join(USERS_DIR, String(process.pid)), { force: true });
+      if (liveUsers().length === 0) teardownSync();
+    });
   };
   return {
     dockerHost: PRIVATE_DOCKER_HOST,
@@ -105,6 +135,14 @@ function joinUsers(): PrivateDockerd {
     // dockerd stops within a second once its containers are gone; blocking that long is acceptable at teardown.
     stop: async () => stopSync(),
   };
+}
+
+/** Joins the daemon if its process lives, whether or not it answers yet; undefined when there is none. */
+function joinIfRunning(): { daemon: PrivateDockerd; pid: number } | undefined {
+  return withMembersLock(() => {
+    const pid = daemonProcess();
+    return pid === undefined ? undefined : { daemon: joinUsers(), pid };
+  });
 }
 
 function daemonArgs(dataRoot: string): string[] {
@@ -147,24 +185,48 @@ async function waitForAnswer(child: ReturnType<typeof spawn>, logFile: string, t
   );
 }
 
-function joinRunning(log: Log): PrivateDockerd {
+/**
+ * Joins a running daemon and waits for it to answer. A live daemon is never torn down for being slow
+ * (a loaded host, another run's heavy build): only one that no live process uses and that does not
+ * answer within ANSWER_WAIT_MS is, by the leave below, so that the caller starts a fresh one.
+ */
+async function joinRunning(cacheDir: string, log: Log): Promise<PrivateDockerd | undefined> {
+  const joined = joinIfRunning();
+  if (!joined) return undefined;
   const others = liveUsers().filter((pid) => pid !== process.pid);
+  if (!(await answers())) {
+    log(`the private dockerd (pid ${joined.pid}) runs but does not answer yet; waiting up to ${ANSWER_WAIT_MS / 1000} s`);
+    if (!(await waitFor(answers, { timeoutMs: ANSWER_WAIT_MS, intervalMs: 500 }))) {
+      joined.daemon.stopSync();
+      if (daemonProcess() === undefined) {
+        log(`stopped the private dockerd (pid ${joined.pid}) a dead run left: it did not answer within ${ANSWER_WAIT_MS / 1000} s`);
+        return undefined;
+      }
+      throw new VirtbenchError(
+        'VIRTBENCH_PLATFORM_UNAVAILABLE',
+        `the private dockerd (pid ${joined.pid}, used by virtbench process ${liveUsers().join(', ')}) did not answer within ${ANSWER_WAIT_MS / 1000} s; ` +
+          `its log is ${join(cacheDir, 'docker', 'dockerd.log')}\nfix: wait for the other run to finish (or stop it), then run again`,
+        { platform: 'docker' },
+      );
+    }
+  }
   log(
     others.length > 0
       ? `sharing the private dockerd with virtbench process ${others.join(', ')}`
       : 'using the private dockerd an interrupted run left running',
   );
-  return joinUsers();
+  return joined.daemon;
 }
 
 /**
- * Joins the private dockerd when one answers (another virtbench process's,
- * or one a killed run left), else starts it.
+ * Joins the private dockerd when its process lives (another virtbench process's, or one a killed run
+ * left), else starts it. Only a start tears down what a dead daemon left, under the start lock.
  */
 export async function startPrivateDockerd(cacheDir: string, log: Log): Promise<PrivateDockerd> {
   const unavailable = privateDockerdUnavailable();
   if (unavailable) throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', unavailable, { platform: 'docker' });
-  if (await answers()) return joinRunning(log);
+  const running = await joinRunning(cacheDir, log);
+  if (running) return running;
   const lock = await acquireFileLock(START_LOCK, {
     timeoutMs: 60_000,
     what: 'starting the private dockerd',
@@ -172,18 +234,22 @@ export async function startPrivateDockerd(cacheDir: string, log: Log): Promise<P
   });
   try {
     // Another process may have started it while we waited for the lock.
-    if (await answers()) return joinRunning(log);
-    return await startDaemon(cacheDir, log);
+    return (await joinRunning(cacheDir, log)) ?? (await startDaemon(cacheDir, log));
   } finally {
     await lock.release();
   }
 }
 
 async function startDaemon(cacheDir: string, log: Log): Promise<PrivateDockerd> {
-  // Whatever a killed run left: a dead daemon's mounts, sockets, bridge.
-  teardownSync();
-  mkdirSync(RUN_DIR, { recursive: true, mode: 0o700 });
-  writeFileSync(CREATED_FILE, JSON.stringify(SHARED_DIRS.filter((dir) => !existsSync(dir))));
+  // Whatever a killed run left: a dead daemon's mounts, sockets, bridge. No daemon process lives (joinRunning
+  // found none, and we hold the start lock), so nobody uses what this removes. We are counted as a user before
+  // the daemon starts: a run that joins it while it starts, and leaves, must not find it unused.
+  const daemon = withMembersLock(() => {
+    teardownSync();
+    mkdirSync(RUN_DIR, { recursive: true, mode: 0o700 });
+    writeFileSync(CREATED_FILE, JSON.stringify(SHARED_DIRS.filter((dir) => !existsSync(dir))));
+    return joinUsers();
+  });
   const dockerDir = join(cacheDir, 'docker');
   const dataRoot = join(dockerDir, 'data-root');
   mkdirSync(dataRoot, { recursive: true });
@@ -192,13 +258,13 @@ async function startDaemon(cacheDir: string, log: Log): Promise<PrivateDockerd> 
   createBridge();
 
   const logFile = join(dockerDir, 'dockerd.log');
-  const out = openSync(logFile, 'w');
+  // Not following a symlink planted in place of the log: as root, that would truncate any file it names.
+  const out = openSync(logFile, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
   const started = performance.now();
   // Its own process group: a Ctrl-C in the terminal reaches us, and we stop it in order (containers first).
   const child = spawn(findExecutable('dockerd')!, daemonArgs(dataRoot), { detached: true, stdio: ['ignore', out, out] });
   closeSync(out);
   child.unref();
-  const daemon = joinUsers();
   try {
     await waitForAnswer(child, logFile, 30_000);
     const docker = dockerClient(PRIVATE_DOCKER_HOST);
