@@ -34,6 +34,12 @@ export interface ServiceAddress {
   /** Host and port the host connects to; always a loopback address. */
   host: string;
   port: number;
+  /**
+   * The one peer address the server accepts connections from (the host's end
+   * of a bridge), when `listen` is reachable from more than the host; unset:
+   * `listen` alone keeps others out (a loopback address).
+   */
+  allowFrom?: string;
 }
 
 /** Facts about a platform for the report: engine versions, kernel, accelerator, storage... */

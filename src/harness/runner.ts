@@ -111,15 +111,23 @@ async function prepareServed(
 
   for (let attempt = 1; !address; attempt++) {
     const candidate = await platform.serviceAddress();
-    context = { dir, listen: candidate.listen, profile };
+    context = { dir, listen: candidate.listen, allowFrom: candidate.allowFrom, profile };
     if (attempt === 1) for (const step of workload.prepare(context)) await execChecked(platform, workload, step, 600_000);
     await writeConfig(platform, workload, context);
     const started = await platform.exec(workload.start(context), { timeoutMs: 60_000 });
     if (started.exitCode === 0) {
       address = candidate;
-    } else if (attempt >= START_ATTEMPTS || !/in use/i.test(started.stderr)) {
-      // Only a lost race for the port is worth another try.
+    } else if (!/in use/i.test(started.stderr)) {
       throw new WorkloadFailedError(platform.name, workload.name, started);
+    } else if (attempt >= START_ATTEMPTS) {
+      // Only a lost race for the port is worth another try; a port taken every time is someone else's.
+      throw new WorkloadFailedError(
+        platform.name,
+        workload.name,
+        started,
+        `the service port ${candidate.listen} is taken on ${platform.name} by another program (${START_ATTEMPTS} attempts); ` +
+          'stop it (`ss -ltnp` there shows which), then run again',
+      );
     }
   }
   const readyContext = context!;

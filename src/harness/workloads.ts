@@ -72,6 +72,8 @@ export interface ServedContext {
   /** Directory inside the platform holding the server's files. */
   dir: string;
   listen: string;
+  /** The only peer the server may accept (ServiceAddress.allowFrom); unset: any that reaches `listen`. */
+  allowFrom?: string;
   profile: Profile;
 }
 
@@ -254,11 +256,13 @@ const definitions = {
     better: 'lower',
     tool: NGINX,
     configName: 'nginx.conf',
-    config: ({ dir, listen }) => nginxConfig(dir, listen),
+    config: ({ dir, listen, allowFrom }) => nginxConfig(dir, listen, allowFrom),
     prepare: ({ dir, profile }) => [
-      ['mkdir', '-p', `${dir}/html`, `${dir}/logs`, `${dir}/temp`],
+      // The workers run as an unprivileged user: what they serve is readable whatever the umask.
+      ['mkdir', '-p', '-m', '0755', dir, `${dir}/html`, `${dir}/logs`, `${dir}/temp`],
       // Random bytes, not a sparse file: reading holes would never touch the disk.
       ['dd', 'if=/dev/urandom', `of=${dir}/html/${SERVED_FILE}`, 'bs=1M', `count=${profile.nginx.fileMiB}`],
+      ['chmod', '0644', `${dir}/html/${SERVED_FILE}`],
     ],
     start: ({ dir }) => ['nginx', '-p', dir, '-c', `${dir}/nginx.conf`],
     stop: ({ dir }) => ['nginx', '-p', dir, '-c', `${dir}/nginx.conf`, '-s', 'quit'],
@@ -312,8 +316,13 @@ export function workloadNeeds(list: readonly Workload[] = Object.values(workload
   return { packages, imageSteps: list.flatMap((w) => (w.image ? [w.image] : [])) };
 }
 
-/** nginx as its own master on one port; all paths inside dir so it never touches /etc or /var. */
-function nginxConfig(dir: string, listen: string): string {
+/**
+ * nginx as its own master on one port; all paths inside dir so it never
+ * touches /etc or /var. With allowFrom, every other peer gets 403: a bridge
+ * address is reachable by whatever routes to the bridge, not only the host.
+ */
+function nginxConfig(dir: string, listen: string, allowFrom?: string): string {
+  const access = allowFrom ? `\n    allow ${allowFrom};\n    deny all;` : '';
   return `daemon on;
 worker_processes 2;
 pid ${dir}/nginx.pid;
@@ -331,7 +340,7 @@ http {
   scgi_temp_path ${dir}/temp/scgi;
   server {
     listen ${listen};
-    root ${dir}/html;
+    root ${dir}/html;${access}
   }
 }
 `;

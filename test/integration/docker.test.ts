@@ -1,11 +1,21 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { hostname, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
 import { acquireEngine, engineAvailability, type Engine } from '../../src/harness/platforms/docker/engine.js';
-import { OWNER_LABEL, PLATFORM_LABEL, SESSION_LABEL } from '../../src/harness/platforms/docker/labels.js';
+import {
+  formatOwner,
+  OWNER_LABEL,
+  ownedByThisProcess,
+  ownerValue,
+  parseOwner,
+  PLATFORM_LABEL,
+  SESSION_LABEL,
+  thisProcess,
+} from '../../src/harness/platforms/docker/labels.js';
 import { cacheDir, packageRoot } from '../../src/harness/host/paths.js';
 import { dropHostPageCache } from '../../src/harness/host/page-cache.js';
 import { waitFor } from '../../src/harness/host/poll.js';
@@ -68,6 +78,19 @@ function ready(session: Session, t: TestContext): StartedPlatform {
   return session.platform!;
 }
 
+/** The HTTP status of a HEAD request, sent from localAddress when given. */
+function headStatus(host: string, port: number, path: string, localAddress?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, path, method: 'HEAD', localAddress, timeout: 10_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${host}:${port} within 10 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 async function runOnce(platform: StartedPlatform, name: WorkloadName) {
   const prepared = await prepareWorkload(platform, workloads[name], profile, { cacheDir: context.cacheDir });
   try {
@@ -79,7 +102,7 @@ async function runOnce(platform: StartedPlatform, name: WorkloadName) {
 
 /** Containers this process labelled, as the engine sees them (running or not). */
 async function ourContainers(engine: Engine): Promise<string[]> {
-  const list = await engine.docker.listContainers({ all: true, filters: { label: [`${OWNER_LABEL}=${hostname()}:${process.pid}`] } });
+  const list = await engine.docker.listContainers({ all: true, filters: { label: [ownedByThisProcess()] } });
   return list.map((c) => c.Id);
 }
 
@@ -114,8 +137,37 @@ describe('docker (container layer, published port)', () => {
 
   test('serves on the container port, reached through 127.0.0.1 only', async (t) => {
     const address = await ready(session, t).serviceAddress();
-    expect(address).toMatchObject({ listen: '0.0.0.0:8080', host: '127.0.0.1' });
-    expect(address.port).toBe(session.provisioned!.facts.hostPort);
+    const facts = session.provisioned!.facts;
+    expect(address).toMatchObject({ listen: `${facts.containerAddress}:8080`, host: '127.0.0.1', allowFrom: facts.bridgeGateway });
+    expect(String(facts.bridgeGateway)).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(address.port).toBe(facts.hostPort);
+  });
+
+  test("nginx in the container answers the host's end of the bridge only, not another source on the bridge", async (t) => {
+    const platform = ready(session, t);
+    if (process.getuid?.() !== 0) t.skip('adding a second address to the bridge needs root');
+    const facts = session.provisioned!.facts;
+    const [containerAddress, gateway] = [String(facts.containerAddress), String(facts.bridgeGateway)];
+    // The interface that holds the gateway is the bridge (virtbench0 or docker0); a second address there is another source.
+    const addresses = (await execa('ip', ['-4', '-o', 'addr', 'show'])).stdout.split('\n');
+    const bridge = addresses.find((line) => line.includes(` inet ${gateway}/`))?.split(/\s+/)[1];
+    expect(bridge, `no interface holds ${gateway}`).toBeTruthy();
+    const stranger = gateway.replace(/\.\d+$/, '.250');
+    expect(
+      addresses.some((line) => line.includes(` inet ${stranger}/`)),
+      `${stranger} is taken`,
+    ).toBe(false);
+    const prepared = await prepareWorkload(platform, workloads.nginx, profile, { cacheDir: context.cacheDir });
+    await execa('ip', ['addr', 'add', `${stranger}/32`, 'dev', bridge!]);
+    try {
+      const path = '/payload.bin';
+      expect(await headStatus('127.0.0.1', Number(facts.hostPort), path)).toBe(200); // through the published port
+      expect(await headStatus(containerAddress, 8080, path, gateway)).toBe(200);
+      expect(await headStatus(containerAddress, 8080, path, stranger)).toBe(403);
+    } finally {
+      await execa('ip', ['addr', 'del', `${stranger}/32`, 'dev', bridge!], { reject: false });
+      await prepared.dispose();
+    }
   });
 
   test('flushes the page cache from the host when the engine runs on this kernel', async (t) => {
@@ -153,6 +205,7 @@ describe('docker-hostnet (host network)', () => {
     const platform = ready(session, t);
     const address = await platform.serviceAddress();
     expect(address.listen).toBe(`127.0.0.1:${address.port}`);
+    expect(address.allowFrom).toBeUndefined(); // loopback keeps every other host out
     expect((await runOnce(platform, 'nginx')).value).toBeGreaterThan(0);
   });
 });
@@ -199,20 +252,32 @@ describe('cleanup', () => {
     await expect(engine!.docker.getVolume(volume).inspect()).rejects.toMatchObject({ statusCode: 404 });
   });
 
-  test('containers left by a dead run are removed at the next start', async (t) => {
+  test('containers left by a dead run are removed at the next start; those of owners it cannot see are kept', async (t) => {
     if (skip) t.skip(skip);
     const image = (await engine!.docker.listImages({ filters: { reference: ['virtbench-bench'] } }))[0]!.RepoTags![0]!;
     const deadPid = 2 ** 22 + 1; // above pid_max's default: never alive
-    const stale = await engine!.docker.createContainer({
-      Image: image,
-      Cmd: ['sleep', 'infinity'],
-      Labels: { [SESSION_LABEL]: 'stale', [OWNER_LABEL]: `${hostname()}:${deadPid}`, [PLATFORM_LABEL]: 'docker' },
-    });
-    const provisioned = await createDockerPlatform('layer').provision(context);
+    const labelled = (session: string, owner: string) =>
+      engine!.docker.createContainer({
+        Image: image,
+        Cmd: ['sleep', 'infinity'],
+        Labels: { [SESSION_LABEL]: session, [OWNER_LABEL]: owner, [PLATFORM_LABEL]: 'docker' },
+      });
+    const me = parseOwner(ownerValue())!;
+    const stale = await labelled('stale', formatOwner({ ...me, pid: deadPid }));
+    // A job in another pid namespace (a host-network container shares the hostname), and a label of an older version.
+    const otherNamespace = await labelled('other-namespace', formatOwner({ ...me, pidNamespace: 'pid:[1]', pid: deadPid }));
+    const oldFormat = await labelled('old-format', `${hostname()}:${deadPid}`);
     try {
-      await expect(stale.inspect()).rejects.toMatchObject({ statusCode: 404 });
+      const provisioned = await createDockerPlatform('layer').provision(context);
+      try {
+        await expect(stale.inspect()).rejects.toMatchObject({ statusCode: 404 });
+        expect((await otherNamespace.inspect()).Id).toBe(otherNamespace.id);
+        expect((await oldFormat.inspect()).Id).toBe(oldFormat.id);
+      } finally {
+        await provisioned.stop();
+      }
     } finally {
-      await provisioned.stop();
+      for (const kept of [otherNamespace, oldFormat]) await kept.remove({ force: true, v: true }).catch(() => {});
     }
   });
   test('Ctrl-C during `vitest bench --project docker` removes the container', async (t) => {
@@ -257,7 +322,12 @@ describe('cleanup', () => {
       const result = await child;
       expect(result.exitCode ?? result.signal, result.all).not.toBe(0);
       // Our own share of the engine kept a private dockerd running, so we can look.
-      const left = await engine!.docker.listContainers({ all: true, filters: { label: [`${OWNER_LABEL}=${hostname()}:${child.pid}`] } });
+      const labelled = await engine!.docker.listContainers({ all: true, filters: { label: [OWNER_LABEL] } });
+      const here = thisProcess();
+      const left = labelled.filter((c) => {
+        const owner = parseOwner(c.Labels[OWNER_LABEL]);
+        return owner !== undefined && owner.pid === child.pid && owner.bootId === here.bootId && owner.pidNamespace === here.pidNamespace;
+      });
       expect(left).toEqual([]);
       expect(await serving()).toBe(false);
     } finally {

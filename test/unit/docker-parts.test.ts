@@ -17,8 +17,10 @@ import { tarOf } from '../../src/harness/platforms/docker/archive.js';
 import { chooseSubnet } from '../../src/harness/platforms/docker/bridge.js';
 import { parseDockerHost } from '../../src/harness/platforms/docker/docker-client.js';
 import { dockerPlatforms } from '../../src/harness/platforms/docker/index.js';
-import { imageTags } from '../../src/harness/platforms/docker/image.js';
-import { workloadNeeds } from '../../src/harness/workloads.js';
+import { imageTags, withinDeadline } from '../../src/harness/platforms/docker/image.js';
+import { bridgeEndpoint } from '../../src/harness/platforms/docker/session-container.js';
+import { PROFILES } from '../../src/harness/profiles.js';
+import { workloadNeeds, workloads } from '../../src/harness/workloads.js';
 
 // Mirror names here are reserved test names (RFC 2606), never a real mirror.
 const MIRROR = 'http://apt.test/debian';
@@ -175,5 +177,65 @@ describe('the docker platform family', () => {
   it('offers one platform per variant, by its project name', () => {
     expect(dockerPlatforms.names).toEqual(['docker', 'docker-volume', 'docker-hostnet']);
     for (const name of dockerPlatforms.names) expect(dockerPlatforms.create(name, undefined).name).toBe(name);
+  });
+});
+
+describe("the served workload's peers", () => {
+  const nginx = workloads.nginx;
+  const config = (extra: { allowFrom?: string }) =>
+    nginx.kind === 'served' ? nginx.config({ dir: '/bench/nginx', listen: '10.211.83.2:8080', profile: PROFILES.quick, ...extra }) : '';
+
+  it('nginx lets in only the given peer, in the server block, and denies every other', () => {
+    expect(config({ allowFrom: '10.211.83.1' })).toMatch(
+      /server \{\n {4}listen 10\.211\.83\.2:8080;\n {4}root \/bench\/nginx\/html;\n {4}allow 10\.211\.83\.1;\n {4}deny all;\n {2}\}/,
+    );
+  });
+
+  it('nginx without a peer to allow has no access rules (native, qemu, docker-hostnet: the listen address keeps others out)', () => {
+    const text = config({});
+    expect(text).toContain('listen 10.211.83.2:8080;');
+    expect(text).not.toMatch(/\b(allow|deny)\b/);
+  });
+
+  it("the container's address and its gateway come from the engine's per-network settings", () => {
+    const inspect = {
+      Id: 'c0ffee000000aa',
+      NetworkSettings: { IPAddress: '', Gateway: '', Networks: { bridge: { IPAddress: '10.211.83.2', Gateway: '10.211.83.1' } } },
+    };
+    expect(bridgeEndpoint(inspect)).toEqual({ address: '10.211.83.2', gateway: '10.211.83.1' });
+    // Older engines fill the top-level fields.
+    expect(bridgeEndpoint({ Id: 'c0ffee', NetworkSettings: { IPAddress: '172.17.0.2', Gateway: '172.17.0.1' } })).toEqual({
+      address: '172.17.0.2',
+      gateway: '172.17.0.1',
+    });
+  });
+
+  it('a container without an IPv4 address and gateway fails the platform, naming the fix', () => {
+    const inspect = { Id: 'c0ffee000000aa', NetworkSettings: { Networks: { none: { IPAddress: '', Gateway: '' } } } };
+    expect(() => bridgeEndpoint(inspect)).toThrow(
+      expect.objectContaining({
+        code: 'VIRTBENCH_PLATFORM_UNAVAILABLE',
+        message: expect.stringMatching(/container c0ffee000000 has no IPv4 address and gateway.*; fix: /),
+      }),
+    );
+  });
+});
+
+describe('deadlines of the image build', () => {
+  it('fail a stalled engine step, naming it, its limit and the fix, and abort its request', async () => {
+    let signal: AbortSignal | undefined;
+    const stalled = withinDeadline({ what: 'importing base.tar as virtbench-base:x', timeoutMs: 50, fix: 'check the engine' }, (s) => {
+      signal = s;
+      return new Promise<never>(() => {});
+    });
+    await expect(stalled).rejects.toMatchObject({
+      code: 'VIRTBENCH_BUILD_FAILED',
+      message: expect.stringMatching(/importing base\.tar as virtbench-base:x did not finish within 50 ms; fix: check the engine/),
+    });
+    expect(signal?.aborted).toBe(true);
+  });
+
+  it('pass on what a step returns within its limit', async () => {
+    await expect(withinDeadline({ what: 'building', timeoutMs: 10_000, fix: '-' }, async () => 'done')).resolves.toBe('done');
   });
 });

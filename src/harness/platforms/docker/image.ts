@@ -8,6 +8,7 @@ import type Dockerode from 'dockerode';
 import { VirtbenchError } from '../../../errors.js';
 import { hostAptSource, requireMirror } from '../../host/apt-sources.js';
 import { runChecked, type FailureContext } from '../../host/command.js';
+import { acquireFileLock } from '../../host/file-lock.js';
 import type { Log } from '../../host/log.js';
 import { findExecutable, isAlive, removeTreeSync } from '../../host/process.js';
 import type { ProvisionContext } from '../../platform.js';
@@ -22,6 +23,21 @@ import { tarOf } from './archive.js';
  * name first, so an interrupted build leaves nothing that a later run would
  * take for finished.
  */
+
+/**
+ * Upper bounds of the build's steps, so a stalled mirror or engine fails the
+ * run instead of hanging it. Generous: from a local mirror debootstrap takes
+ * about a minute and the whole build a few.
+ */
+/** Another run's build of the image is waited for this long at most: longer than the build's bounded steps together. */
+const BUILD_LOCK_TIMEOUT_MS = 75 * 60_000;
+
+export const STEP_TIMEOUT_MS = {
+  bootstrap: 20 * 60_000,
+  pack: 10 * 60_000,
+  import: 10 * 60_000,
+  build: 20 * 60_000,
+};
 
 /** Changing this (or the Dockerfile) gives new tags, so old images are never reused by mistake. */
 const BASE_RECIPE_VERSION = 1;
@@ -105,6 +121,40 @@ function follow(stream: NodeJS.ReadableStream, onItem: (item: { stream?: string;
   });
 }
 
+/** A step of the build done by the engine (an import, a build) and what to do when it stalls. */
+export interface EngineStep {
+  what: string;
+  timeoutMs: number;
+  fix: string;
+}
+
+/**
+ * Runs an engine step under its deadline. At the deadline the request is
+ * aborted (the engine cancels a build whose client went away) and the step
+ * fails, named, even if the engine never answers the abort.
+ */
+export async function withinDeadline<T>(step: EngineStep, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(
+        new VirtbenchError(
+          'VIRTBENCH_BUILD_FAILED',
+          `${step.what} did not finish within ${step.timeoutMs % 60_000 === 0 ? `${step.timeoutMs / 60_000} min` : `${step.timeoutMs} ms`}; fix: ${step.fix}`,
+          { platform: 'docker' },
+        ),
+      );
+    }, step.timeoutMs);
+  });
+  try {
+    return await Promise.race([run(controller.signal), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Build directories of runs that died (their pid in the name is gone): may still hold debootstrap's /proc mount. */
 function removeStaleBuilds(dir: string): void {
   for (const entry of existsSync(dir) ? readdirSync(dir) : []) {
@@ -114,8 +164,8 @@ function removeStaleBuilds(dir: string): void {
   }
 }
 
-function buildStep(what: string): FailureContext {
-  return { what, code: 'VIRTBENCH_BUILD_FAILED', platform: 'docker' };
+function buildStep(what: string, fix?: string): FailureContext {
+  return { what, code: 'VIRTBENCH_BUILD_FAILED', platform: 'docker', fix };
 }
 
 /** debootstrap into a private directory, then a tarball next to it, renamed into place when complete. */
@@ -140,12 +190,19 @@ async function bootstrapTarball(tarball: string, suite: string, { log }: Provisi
   try {
     log(`bootstrapping Debian ${suite} (minbase) from the host's apt mirror; takes about a minute`);
     const rootfs = join(work, 'rootfs');
-    await runChecked(['debootstrap', '--variant=minbase', suite, rootfs, mirror], buildStep('bootstrapping the container image'), {
-      onLine: throttled(log),
-    });
+    // On a timeout runChecked kills it and fails with "timed out after N ms" and the fix.
+    await runChecked(
+      ['debootstrap', '--variant=minbase', suite, rootfs, mirror],
+      buildStep(
+        'bootstrapping the container image',
+        `check that the apt mirror ${mirror} answers quickly from this host (VIRTBENCH_DEBIAN_MIRROR chooses another), then run again`,
+      ),
+      { onLine: throttled(log), timeoutMs: STEP_TIMEOUT_MS.bootstrap },
+    );
     await runChecked(
       ['tar', '-C', rootfs, '--numeric-owner', '-cf', partial, '.'],
-      buildStep("packing the container image's root file system"),
+      buildStep("packing the container image's root file system", `check that ${join(tarball, '..')} has free space, then run again`),
+      { timeoutMs: STEP_TIMEOUT_MS.pack },
     );
     await rename(partial, tarball);
   } finally {
@@ -176,30 +233,68 @@ async function buildImage(
 ): Promise<BenchImage> {
   const found = await imageId(docker, tags.bench);
   if (found) return { tag: tags.bench, id: found };
+  const { log } = context;
+  const dir = join(context.cacheDir, 'docker');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // Two runs sharing a cache (and so the private dockerd) build once: the second waits, then finds the image.
+  const lock = await acquireFileLock(join(dir, 'image-build'), {
+    what: 'building the container image',
+    timeoutMs: BUILD_LOCK_TIMEOUT_MS,
+    onWait: () => log('waiting for another virtbench process to build the container image'),
+    platform: 'docker',
+  });
+  try {
+    const builtMeanwhile = await imageId(docker, tags.bench);
+    if (builtMeanwhile) return { tag: tags.bench, id: builtMeanwhile };
+    return await buildUnderLock(docker, tags, context, dir);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function buildUnderLock(
+  docker: Dockerode,
+  tags: ReturnType<typeof imageTags>,
+  context: ProvisionContext,
+  dir: string,
+): Promise<BenchImage> {
   const started = performance.now();
   const { log } = context;
+  const { suite } = hostAptSource();
 
   if (!(await imageId(docker, tags.base))) {
-    const dir = join(context.cacheDir, 'docker');
-    await mkdir(dir, { recursive: true });
     removeStaleBuilds(dir);
     const tarball = join(dir, `${tags.base.replace(':', '-')}.tar`);
     if (!existsSync(tarball)) await bootstrapTarball(tarball, suite, context);
     log(`importing ${tags.base}`);
     const [repo, tag] = tags.base.split(':');
-    await follow(await docker.importImage(tarball, { repo, tag }), () => {});
+    const baseImport: EngineStep = {
+      what: `importing ${tarball} as ${tags.base}`,
+      timeoutMs: STEP_TIMEOUT_MS.import,
+      fix: 'check that the Docker engine answers (docker info) and its data root has free space (docker system df), then run again; delete the tarball if it may be damaged',
+    };
+    await withinDeadline(baseImport, async (abortSignal) =>
+      follow(await docker.importImage(tarball, { repo, tag, abortSignal }), () => {}),
+    );
   }
 
   log(`building ${tags.bench}: apt-get install ${imagePackages().join(' ')}`);
   const show = throttled(log, 3_000);
   const buildContext = Readable.from(await tarOf([{ name: 'Dockerfile', data: Buffer.from(tags.dockerfile) }]));
-  // Host network: the build reaches the apt mirror without NAT rules (the private dockerd installs none).
-  const stream = await docker.buildImage(buildContext, { t: tags.bench, networkmode: 'host', rm: true, forcerm: true });
-  await follow(stream, (item) => {
-    const line = item.stream?.trim();
-    if (!line) return;
-    if (line.startsWith('Step ')) log(line);
-    else show(line);
+  const benchBuild: EngineStep = {
+    what: `building ${tags.bench} (apt-get install in the image)`,
+    timeoutMs: STEP_TIMEOUT_MS.build,
+    fix: "check that the host's apt mirror answers quickly (the build uses the host network) and the engine's data root has free space (docker system df), then run again",
+  };
+  await withinDeadline(benchBuild, async (abortSignal) => {
+    // Host network: the build reaches the apt mirror without NAT rules (the private dockerd installs none).
+    const stream = await docker.buildImage(buildContext, { t: tags.bench, networkmode: 'host', rm: true, forcerm: true, abortSignal });
+    await follow(stream, (item) => {
+      const line = item.stream?.trim();
+      if (!line) return;
+      if (line.startsWith('Step ')) log(line);
+      else show(line);
+    });
   });
   const id = await imageId(docker, tags.bench);
   if (!id)

@@ -53,7 +53,10 @@ const VARIANTS: Record<DockerVariant, Variant> = {
   hostnet: { name: 'docker-hostnet', storage: 'layer', network: 'host' },
 };
 
-/** What a worker needs to reach the container. storage and network are the variant's; hostPort is 0 on the host network. */
+/**
+ * What a worker needs to reach the container. storage and network are the
+ * variant's; on the host network hostPort is 0 and the bridge addresses are empty.
+ */
 const FACT_FIELDS = {
   dockerHost: 'string',
   engineSource: 'string',
@@ -63,6 +66,10 @@ const FACT_FIELDS = {
   storage: 'string',
   network: 'string',
   hostPort: 'number',
+  /** The container's own address on the bridge: the served workload listens there only. */
+  containerAddress: 'string',
+  /** The host's end of the bridge, where docker-proxy (or the engine's NAT) connects from: the only peer let in. */
+  bridgeGateway: 'string',
 } as const;
 
 type DockerFacts = FactsOf<typeof FACT_FIELDS>;
@@ -113,7 +120,7 @@ async function provisionDocker(
   env: NodeJS.ProcessEnv,
 ): Promise<Provisioned> {
   // Loaded here: testcontainers takes half a second to import, and only the main process needs it.
-  const { publishedPort, removeStaleContainers, startSessionContainer } = await import('./session-container.js');
+  const { bridgeEndpoint, publishedPort, removeStaleContainers, startSessionContainer } = await import('./session-container.js');
   const engine = await acquireEngine(context, env);
   const session = randomUUID();
   try {
@@ -125,6 +132,7 @@ async function provisionDocker(
     const containerId = container.getId();
     const inspect = await engine.docker.getContainer(containerId).inspect();
     const hostPort = network === 'host' ? 0 : publishedPort(inspect, CONTAINER_PORT);
+    const bridge = network === 'host' ? { address: '', gateway: '' } : bridgeEndpoint(inspect);
     context.log(
       `container ${containerId.slice(0, 12)} started in ${Math.round(performance.now() - started)} ms (${engine.source}, ${image.tag})`,
     );
@@ -137,6 +145,8 @@ async function provisionDocker(
       storage,
       network,
       hostPort,
+      containerAddress: bridge.address,
+      bridgeGateway: bridge.gateway,
     });
     return owner(engine, containerId, facts);
   } catch (error) {
@@ -202,9 +212,16 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
       return `${WORK_DIR}/${fileName}`;
     },
     async serviceAddress() {
-      // On the host network the container is in the host's own network namespace.
+      // On the host network the container is in the host's own network namespace: loopback keeps others out.
       if (facts.network === 'host') return loopbackServiceAddress();
-      return { listen: `0.0.0.0:${CONTAINER_PORT}`, host: '127.0.0.1', port: facts.hostPort };
+      // Not 0.0.0.0, and only the host's end of the bridge: our private dockerd adds no iptables rules,
+      // so anything that routes to the bridge would reach the server around the 127.0.0.1-only publish.
+      return {
+        listen: `${facts.containerAddress}:${CONTAINER_PORT}`,
+        host: '127.0.0.1',
+        port: facts.hostPort,
+        allowFrom: facts.bridgeGateway,
+      };
     },
     async flushCaches() {
       // A container shares its engine's kernel and page cache: when that is this kernel, the host can flush it.

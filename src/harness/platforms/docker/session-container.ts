@@ -1,11 +1,10 @@
-import { hostname } from 'node:os';
+import { isIPv4 } from 'node:net';
 import type Dockerode from 'dockerode';
 import { GenericContainer, getContainerRuntimeClient, PullPolicy, type StartedTestContainer } from 'testcontainers';
 import { VirtbenchError } from '../../../errors.js';
 import type { Log } from '../../host/log.js';
-import { isAlive } from '../../host/process.js';
 import { parseDockerHost } from './docker-client.js';
-import { OWNER_LABEL, ownerValue, PLATFORM_LABEL, SESSION_LABEL } from './labels.js';
+import { OWNER_LABEL, ownerIsGone, ownerValue, PLATFORM_LABEL, SESSION_LABEL, thisProcess } from './labels.js';
 
 /*
  * The one container of a project run, started through testcontainers, with
@@ -50,13 +49,11 @@ class BenchContainer extends GenericContainer {
   }
 }
 
-/** Removes labelled containers whose owning process on this host is gone. */
+/** Removes labelled containers whose owning process is gone, as far as this process can tell (see ownerIsGone). */
 export async function removeStaleContainers(docker: Dockerode, log: Log): Promise<void> {
   const containers = await docker.listContainers({ all: true, filters: { label: [SESSION_LABEL] } });
-  const stale = containers.filter((info) => {
-    const [host, pid] = (info.Labels[OWNER_LABEL] ?? '').split(':');
-    return host === hostname() && !isAlive(Number(pid));
-  });
+  const here = thisProcess();
+  const stale = containers.filter((info) => ownerIsGone(info.Labels[OWNER_LABEL], here));
   for (const info of stale)
     await docker
       .getContainer(info.Id)
@@ -123,4 +120,33 @@ export function publishedPort(inspect: Dockerode.ContainerInspectInfo, container
     });
   }
   return port;
+}
+
+/** Part of an engine's container inspect: one network's addresses. */
+interface BridgeAddresses {
+  IPAddress?: string;
+  Gateway?: string;
+}
+
+/**
+ * The container's own address on its bridge network and the host's end of
+ * that bridge (the gateway), as the engine reports them: the served workload
+ * listens on the one and accepts the other only.
+ */
+export function bridgeEndpoint(inspect: {
+  Id: string;
+  NetworkSettings: BridgeAddresses & { Networks?: Record<string, BridgeAddresses> };
+}): { address: string; gateway: string } {
+  const settings = inspect.NetworkSettings;
+  // Per network first; the top-level fields are the default bridge's, and deprecated.
+  const found = [...Object.values(settings.Networks ?? {}), settings].find((n) => isIPv4(n.IPAddress ?? '') && isIPv4(n.Gateway ?? ''));
+  if (!found?.IPAddress || !found.Gateway) {
+    throw new VirtbenchError(
+      'VIRTBENCH_PLATFORM_UNAVAILABLE',
+      `container ${inspect.Id.slice(0, 12)} has no IPv4 address and gateway on a bridge network, so its server cannot be limited to the host; ` +
+        'fix: give the engine a default bridge with IPv4 (dockerd --bridge or --bip), or use the docker-hostnet platform',
+      { platform: 'docker' },
+    );
+  }
+  return { address: found.IPAddress, gateway: found.Gateway };
 }
