@@ -62,8 +62,16 @@ export class CommandFailedError extends VirtbenchError {
 
 /** A workload exited non-zero or timed out. */
 export class WorkloadFailedError extends CommandFailedError {
-  constructor(platform: string, workload: string, result: ExecResult) {
-    super('VIRTBENCH_WORKLOAD_FAILED', workload, result, { platform });
+  constructor(platform: string, workload: string, result: ExecResult, givenFix?: string) {
+    const fix =
+      givenFix ??
+      (result.timedOut
+        ? `${workload} was stopped at its time limit: a program that hangs, or a platform far slower than the limit allows; ` +
+          "if it was making progress, raise the workload's timeoutMs (or use a smaller profile)"
+        : /No space left on device/.test(result.stderr)
+          ? `the disk ${workload} writes to is full: free space there (on the host, the work directory: VIRTBENCH_WORK_DIR, default /var/tmp), or use a smaller profile`
+          : undefined);
+    super('VIRTBENCH_WORKLOAD_FAILED', workload, result, { platform, fix });
   }
 }
 
