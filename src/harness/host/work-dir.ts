@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isAlive, terminateSync } from './process.js';
+import { VirtbenchError } from '../../errors.js';
+import { makeDirectory } from '../../make-dir.js';
 
 /*
  * A run's private directory on the host's disk, with a random name. It
@@ -31,12 +33,25 @@ function isWorkDirName(name: string, platform: string): boolean {
 /** A directory without an owner file this young may be a concurrent run's, between mkdtemp and writing the file. */
 const UNOWNED_GRACE_MS = 10 * 60_000;
 
-export async function createWorkDir(platform: string, root = workRoot()): Promise<string> {
-  await mkdir(root, { recursive: true });
+/**
+ * Private by default (0700): disks, keys and whatever the workloads write stay this user's. A platform
+ * whose unprivileged helpers must reach a file inside passes mode 0o711 (others may traverse, not
+ * list): native, whose nginx workers run as nobody and read the served file.
+ */
+export async function createWorkDir(platform: string, root = workRoot(), options: { mode?: 0o700 | 0o711 } = {}): Promise<string> {
+  try {
+    await makeDirectory(root);
+  } catch (error) {
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_OPTION',
+      `cannot make the work directory in ${root} (VIRTBENCH_WORK_DIR, default /var/tmp): ${(error as Error).message}\n` +
+        'fix: set VIRTBENCH_WORK_DIR to a writable directory on a disk (not tmpfs: fio needs O_DIRECT)',
+      { platform },
+    );
+  }
   await removeStaleWorkDirs(platform, root);
   const dir = await mkdtemp(join(root, prefix(platform)));
-  // World-readable: nginx workers run as an unprivileged user and must read the served file.
-  await chmod(dir, 0o755);
+  await chmod(dir, options.mode ?? 0o700);
   await writeFile(join(dir, OWNER_FILE), `${process.pid}\n`);
   return dir;
 }

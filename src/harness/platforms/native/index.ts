@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { runCommand } from '../../host/command.js';
 import { loopbackServiceAddress } from '../../host/net.js';
 import { dropHostPageCache } from '../../host/page-cache.js';
-import { createWorkDir, removeWorkDir } from '../../host/work-dir.js';
+import { createWorkDir, removeWorkDir, workRoot } from '../../host/work-dir.js';
 import { factsCodec, type Platform, type PlatformFamily, type StartedPlatform } from '../../platform.js';
 
 /**
@@ -23,7 +23,9 @@ export function createNativePlatform(): Platform {
       return { available: true };
     },
     async provision() {
-      const workDir = await createWorkDir(NAME);
+      // 0711: nginx's workers run as nobody (its config sets no user) and must traverse this directory
+      // to the served file (<workDir>/nginx/html/); nobody else may list what is here.
+      const workDir = await createWorkDir(NAME, workRoot(), { mode: 0o711 });
       return {
         facts: facts.encode({ workDir }),
         stop: async () => removeWorkDir(workDir),

@@ -1,9 +1,8 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
-import { runChecked } from '../../host/command.js';
 import { hostAptSource, sourcesListLine, type HostAptSource } from '../../host/apt-sources.js';
-import { TOOL_TIMEOUT_MS, toolFailure } from './host-tools.js';
+import { DOWNLOAD_TIMEOUT_MS, TOOL_TIMEOUT_MS, runTool } from './host-tools.js';
 
 /*
  * apt with a private state directory in the cache: package lists are fetched
@@ -67,11 +66,16 @@ export async function createApt(stateDir: string, sourcesFile: string): Promise<
     ...(process.getuid?.() === 0 ? ['APT::Sandbox::User=root'] : []),
   ].flatMap((o) => ['-o', o]);
 
-  const run = async (tool: string, args: string[], what: string, cwd?: string) => {
-    const result = await runChecked(
+  // apt-get talks to the mirror; apt-cache only reads the lists fetched into stateDir.
+  const mirrorFix =
+    `apt fetches from the mirror in ${sourcesFile}: check that it answers (apt-get update with those sources), ` +
+    'or set VIRTBENCH_DEBIAN_MIRROR to a nearer mirror, then run again';
+  const run = async (tool: 'apt-get' | 'apt-cache', args: string[], what: string, cwd?: string) => {
+    const limit = tool === 'apt-get' ? { timeoutMs: DOWNLOAD_TIMEOUT_MS, timeoutFix: mirrorFix } : { timeoutMs: TOOL_TIMEOUT_MS };
+    const result = await runTool(
       [tool, ...options, ...args],
-      toolFailure(`building the guest image: ${what}`, 'VIRTBENCH_BUILD_FAILED'),
-      { cwd, timeoutMs: TOOL_TIMEOUT_MS },
+      { what: `building the guest image: ${what}`, code: 'VIRTBENCH_BUILD_FAILED', ...limit },
+      { cwd },
     );
     return result.stdout;
   };

@@ -1,10 +1,10 @@
 import { appendFile, chmod, copyFile, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
-import { runChecked, type CommandOptions } from '../../host/command.js';
+import type { CommandOptions } from '../../host/command.js';
 import type { Apt } from './apt.js';
 import { GUEST_HOST_KEY_PATH, GUEST_PACKAGES, GUEST_SHELL, INITTAB, RC_SCRIPT, ROOT_IMAGE_SIZE, initramfsInit } from './guest-recipe.js';
-import { TOOL_TIMEOUT_MS, toolFailure } from './host-tools.js';
+import { ROOT_TREE_TIMEOUT_MS, TOOL_TIMEOUT_MS, runTool } from './host-tools.js';
 import { resolveGuestModules } from './kernel-modules.js';
 
 /*
@@ -12,11 +12,26 @@ import { resolveGuestModules } from './kernel-modules.js';
  * becomes the cached image once every step has succeeded.
  */
 
-async function buildStep(what: string, argv: string[], options: CommandOptions = {}): Promise<void> {
-  await runChecked(argv, toolFailure(`building the guest image: ${what}`, 'VIRTBENCH_BUILD_FAILED'), {
-    timeoutMs: TOOL_TIMEOUT_MS,
-    ...options,
-  });
+async function buildStep(
+  what: string,
+  argv: string[],
+  limit: { timeoutMs: number; timeoutFix?: string } = { timeoutMs: TOOL_TIMEOUT_MS },
+  options: Omit<CommandOptions, 'timeoutMs'> = {},
+): Promise<void> {
+  await runTool(argv, { what: `building the guest image: ${what}`, code: 'VIRTBENCH_BUILD_FAILED', ...limit }, options);
+}
+
+/**
+ * Disk images (they hold the guest's private host key, or what the guest wrote) are read by QEMU,
+ * which runs as this user, and by nobody else: the file exists, empty and 0600, before the tool
+ * writes it (qemu-img and mkfs.ext4 keep an existing file's mode), and is 0600 after it, should the
+ * tool have replaced it.
+ */
+export async function writePrivateFile(path: string, write: () => Promise<unknown>): Promise<void> {
+  await writeFile(path, '', { mode: 0o600 });
+  await chmod(path, 0o600);
+  await write();
+  await chmod(path, 0o600);
 }
 
 export interface KernelFiles {
@@ -57,7 +72,12 @@ export async function buildRootTree(target: string, suite: string, sourcesFile: 
       target,
       sourcesFile,
     ],
-    { timeoutMs: 1_200_000 },
+    {
+      timeoutMs: ROOT_TREE_TIMEOUT_MS,
+      timeoutFix:
+        `mmdebstrap fetches every package from the mirror in ${sourcesFile}: check that it answers (apt-get update with those sources), ` +
+        'or set VIRTBENCH_DEBIAN_MIRROR to a nearer mirror; the half-built image is discarded, so run again',
+    },
   );
 }
 
@@ -99,7 +119,9 @@ export async function makeExt4(tree: string | undefined, image: string, size: st
     image,
     size,
   ];
-  await runChecked(argv, toolFailure(`making the ext4 file system ${image}`, 'VIRTBENCH_BUILD_FAILED'), { timeoutMs: TOOL_TIMEOUT_MS });
+  await writePrivateFile(image, () =>
+    runTool(argv, { what: `making the ext4 file system ${image}`, code: 'VIRTBENCH_BUILD_FAILED', timeoutMs: TOOL_TIMEOUT_MS }),
+  );
 }
 
 export async function makeRootImage(tree: string, image: string): Promise<void> {
@@ -127,9 +149,11 @@ export async function buildInitramfs(kernel: KernelFiles, rootTree: string, stag
   for (const m of modules) await copyFile(join(kernel.moduleDir, m.path), join(stage, 'lib', 'modules', `${m.name}.ko`));
   await writeFile(join(stage, 'init'), initramfsInit(modules.map((m) => m.name)), { mode: 0o755 });
   const list = (await listTree(stage)).join('\n') + '\n';
-  await buildStep('packing the initramfs', [busybox, 'cpio', '-o', '-H', 'newc', '-R', '0:0'], {
-    cwd: stage,
-    input: list,
-    stdoutFile: output,
-  });
+  await writePrivateFile(output, () =>
+    buildStep('packing the initramfs', [busybox, 'cpio', '-o', '-H', 'newc', '-R', '0:0'], undefined, {
+      cwd: stage,
+      input: list,
+      stdoutFile: output,
+    }),
+  );
 }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
 import { acquireFileLock } from '../../host/file-lock.js';
@@ -18,6 +18,10 @@ import { generateHostKey, writeClientKey } from './keys.js';
  * and image.json. A pointer file per recipe names the newest build, so a warm
  * run needs neither the network nor apt. An image directory appears only by
  * rename at the end of a successful build.
+ *
+ * rootfs.img holds the guest's private host key and root's authorized key,
+ * client_key the key that logs in: the cache directories are 0700 and the
+ * image's files 0600. Only this user (QEMU runs as it) reads them.
  */
 
 export interface ImageManifest {
@@ -30,6 +34,13 @@ export interface ImageManifest {
   hostKey: { publicBlob: string; fingerprint: string };
   builtAt: string;
   buildSeconds: number;
+  /** Size and sha256 of each file of the image, recorded at build time (or at the first use of an older image). */
+  files?: Record<string, FileDigest>;
+}
+
+export interface FileDigest {
+  size: number;
+  sha256: string;
 }
 
 export interface GuestImage {
@@ -48,8 +59,8 @@ export interface ImageOptions {
   log: Log;
 }
 
-/** Another run building the same image is waited for this long at most. */
-const BUILD_LOCK_TIMEOUT_MS = 30 * 60_000;
+/** Another run building the same image is waited for this long at most: longer than a build's bounded steps together. */
+const BUILD_LOCK_TIMEOUT_MS = 45 * 60_000;
 
 const imageRoot = (cacheDir: string) => join(cacheDir, 'qemu');
 const pointerPath = (cacheDir: string) => join(imageRoot(cacheDir), `guest-${recipeHash()}.current`);
@@ -99,11 +110,20 @@ export function guestHostAvailability(cacheDir: string): Availability {
  */
 export async function ensureGuestImage(options: ImageOptions): Promise<GuestImage> {
   const refresh = process.env.VIRTBENCH_QEMU_REFRESH === '1';
-  const cached = findGuestImage(options.cacheDir);
-  if (cached && !refresh) return cached;
-
   const root = imageRoot(options.cacheDir);
-  await mkdir(root, { recursive: true });
+  const cached = findGuestImage(options.cacheDir);
+  if (cached && !refresh) {
+    const damaged = await imageDamage(cached);
+    if (!damaged) {
+      // Also tightens a cache an older virtbench built world-readable.
+      await makePrivate(root, cached.dir);
+      return cached;
+    }
+    options.log(`guest image: the cached ${cached.dir} is damaged (${damaged}); building it again`);
+  }
+
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  await chmod(root, 0o700);
   const lock = await acquireFileLock(join(root, 'guest-build'), {
     what: 'building the guest image',
     timeoutMs: BUILD_LOCK_TIMEOUT_MS,
@@ -111,11 +131,86 @@ export async function ensureGuestImage(options: ImageOptions): Promise<GuestImag
   });
   try {
     // Someone else may have built it while we waited for the lock.
-    const built = refresh ? undefined : findGuestImage(options.cacheDir);
-    if (built) return built;
-    return await buildGuestImage(root, options.log);
+    let built = refresh ? undefined : findGuestImage(options.cacheDir);
+    if (built && (await imageDamage(built))) {
+      await rm(built.dir, { recursive: true, force: true });
+      built = undefined;
+    }
+    const image = built ?? (await buildGuestImage(root, options.log));
+    await makePrivate(root, image.dir);
+    return image;
   } finally {
     await lock.release();
+  }
+}
+
+/** The files a boot reads: each must still be what the build wrote. */
+const IMAGE_FILES = ['vmlinuz', 'initramfs.cpio', 'rootfs.img', 'client_key'] as const;
+/** When each file was last hashed and found intact: a file unchanged since (size, mtime, inode) is not hashed again. */
+const VERIFIED_FILE = 'verified.json';
+
+interface Verified {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function digestFiles(dir: string): Promise<Record<string, FileDigest>> {
+  const files: Record<string, FileDigest> = {};
+  for (const name of IMAGE_FILES) files[name] = { size: (await stat(join(dir, name))).size, sha256: await sha256Of(join(dir, name)) };
+  return files;
+}
+
+/**
+ * Why a cached image is not what its build wrote (a truncated rootfs.img after a full disk, a byte
+ * flipped), or undefined when it is intact. Sizes are compared every time; a file is hashed again
+ * (about 3 s for the 1 GiB rootfs.img) only when it changed since it was last found intact. An image
+ * from before digests were recorded gets them now.
+ */
+export async function imageDamage(image: GuestImage): Promise<string | undefined> {
+  const verifiedPath = join(image.dir, VERIFIED_FILE);
+  const verified = JSON.parse(await readFile(verifiedPath, 'utf8').catch(() => '{}')) as Record<string, Verified>;
+  let digests = image.manifest.files;
+  if (!digests) {
+    digests = await digestFiles(image.dir);
+    image.manifest.files = digests;
+    await writeFile(join(image.dir, 'image.json'), JSON.stringify(image.manifest, null, 2) + '\n', { mode: 0o600 });
+  }
+  let changed = false;
+  for (const name of IMAGE_FILES) {
+    const expected = digests[name];
+    const found = await stat(join(image.dir, name)).catch(() => undefined);
+    if (!expected) return `image.json records no digest for ${name}`;
+    if (!found) return `${name} is missing`;
+    if (found.size !== expected.size) return `${name} is ${found.size} bytes, not the ${expected.size} it was built with`;
+    const seen = verified[name];
+    if (seen && seen.size === found.size && seen.mtimeMs === found.mtimeMs && seen.ino === found.ino) continue;
+    const actual = await sha256Of(join(image.dir, name));
+    if (actual !== expected.sha256)
+      return `${name} has sha256 ${actual.slice(0, 12)}…, not the ${expected.sha256.slice(0, 12)}… it was built with`;
+    verified[name] = { size: found.size, mtimeMs: found.mtimeMs, ino: found.ino };
+    changed = true;
+  }
+  if (changed) await writeFile(verifiedPath, JSON.stringify(verified) + '\n', { mode: 0o600 });
+  return undefined;
+}
+
+/**
+ * The cache root and an image directory 0700, every file of the image 0600. The image directory
+ * is flat (see loadImage); anything else in it is made private too rather than left readable.
+ */
+export async function makePrivate(root: string, imageDir: string): Promise<void> {
+  await chmod(root, 0o700);
+  await chmod(imageDir, 0o700);
+  for (const entry of await readdir(imageDir, { withFileTypes: true })) {
+    if (entry.isSymbolicLink()) continue; // chmod would follow it
+    await chmod(join(imageDir, entry.name), entry.isDirectory() ? 0o700 : 0o600);
   }
 }
 
@@ -151,7 +246,7 @@ async function buildGuestImage(root: string, log: Log): Promise<GuestImage> {
 
   const work = join(root, `.building-${process.pid}-${randomBytes(4).toString('hex')}`);
   const partial = join(work, 'image');
-  await mkdir(partial, { recursive: true });
+  await mkdir(partial, { recursive: true, mode: 0o700 });
   try {
     log(`guest image: building ${name} (${kernelPackage} ${packages[kernelPackage]}; takes a minute or two)`);
     log('guest image: [1/4] kernel package');
@@ -182,8 +277,10 @@ async function buildGuestImage(root: string, log: Log): Promise<GuestImage> {
       hostKey: { publicBlob: hostKey.publicBlob, fingerprint: hostKey.fingerprint },
       builtAt: new Date().toISOString(),
       buildSeconds: Math.round((performance.now() - started) / 100) / 10,
+      files: await digestFiles(partial),
     };
     await writeFile(join(partial, 'image.json'), JSON.stringify(manifest, null, 2) + '\n');
+    await makePrivate(root, partial);
     await rename(partial, join(root, name));
     await writePointer(root, name);
     await pruneOldImages(root, name, log);

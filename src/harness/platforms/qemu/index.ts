@@ -8,6 +8,7 @@ import { factsCodec, PlatformUnavailableError } from '../../platform.js';
 import type { FactsOf, Platform, PlatformFamily, ProvisionContext, Provisioned, StartedPlatform } from '../../platform.js';
 import { ensureGuestImage, guestHostAvailability, type GuestImage } from './guest-image.js';
 import { GUEST_WORK_DIR } from './guest-recipe.js';
+import { useGuest, type GuestUse } from './guest-users.js';
 import { qemuVersion } from './host-tools.js';
 import { kvmAvailability, probeKvm, readKvmHostFacts, sharedKvmProbe } from './kvm.js';
 import { GUEST_SERVICE_PORT, MACHINE_TYPE, cpuModel, type Accel, type DiskBus, type DiskFormat } from './qemu-argv.js';
@@ -90,6 +91,8 @@ const FACTS = {
   clientKey: 'string',
   hostKey: 'string',
   workDir: 'string',
+  /** QEMU's work directory on the host: the leases of the workers using the guest (guest-users.ts). */
+  hostDir: 'string',
   qmpSocket: 'string',
   info: 'info',
 } as const;
@@ -147,6 +150,7 @@ export function createQemuPlatform(options: QemuPlatformOptions): Platform {
         clientKey: image.clientKey,
         hostKey: image.manifest.hostKey.publicBlob,
         workDir: GUEST_WORK_DIR,
+        hostDir: guest.dir,
         qmpSocket: guest.qmpSocket,
         info: {
           hostKeyFingerprint: image.manifest.hostKey.fingerprint,
@@ -165,20 +169,10 @@ export function createQemuPlatform(options: QemuPlatformOptions): Platform {
         },
       };
       ssh = await sessionFor(name, connection);
-      // The work directory must be on the benchmark disk, not the root disk or a tmpfs.
-      const check = await ssh.run(
-        `mountpoint -q /mnt/bench && test -d ${shellQuote(GUEST_WORK_DIR)} && cat ${CLOCKSOURCE} && grep -m1 'model name' /proc/cpuinfo`,
-      );
-      if (check.exitCode !== 0) {
-        const why = check.stderr.trim() || `exit ${check.exitCode}`;
-        throw new VirtbenchError('VIRTBENCH_BOOT_FAILED', `the guest's benchmark disk is not mounted at /mnt/bench (${why})`, {
-          platform: name,
-        });
-      }
-      const [clocksource, cpuLine] = check.stdout.trim().split('\n');
+      const checked = await checkProvisionedGuest(ssh, name, guest.consoleTail);
       // Which clock the workloads' CLOCK_MONOTONIC reads in the guest (hpet under TCG, whose TSC is marked unstable).
-      connection.info.guestClocksource = clocksource?.trim() ?? 'unknown';
-      connection.info.guestCpu = (cpuLine ?? '').split(':').slice(1).join(':').trim();
+      connection.info.guestClocksource = checked.clocksource;
+      connection.info.guestCpu = checked.cpu;
       // Closed before the guest is frozen: a frozen server would trip ssh2's keepalive.
       ssh.close();
       let stopped = false;
@@ -215,10 +209,56 @@ export function createQemuPlatform(options: QemuPlatformOptions): Platform {
     provision,
     async connect(encoded) {
       const connection = facts.decode(encoded);
-      await resumeGuest(connection.qmpSocket, name);
-      return connectQemu(name, connection, await sessionFor(name, connection));
+      const use = await useGuest(
+        connection.hostDir,
+        { resume: () => resumeGuest(connection.qmpSocket, name), pause: () => pauseGuest(connection.qmpSocket, name) },
+        name,
+      );
+      try {
+        return connectQemu(name, connection, await sessionFor(name, connection), use);
+      } catch (error) {
+        await use.release().catch(() => {});
+        throw error;
+      }
     },
   };
+}
+
+/** The provisioning check's bound: it reads two files and runs two tiny programs. */
+export const GUEST_CHECK_TIMEOUT_MS = 60_000;
+
+/**
+ * Checks a booted guest before anyone measures on it: the work directory is on the benchmark disk
+ * (not the root disk or a tmpfs). Returns the guest's clock source and CPU model.
+ */
+export async function checkProvisionedGuest(
+  ssh: Pick<SshSession, 'run'>,
+  platform: string,
+  consoleTail: () => string = () => '',
+): Promise<{ clocksource: string; cpu: string }> {
+  const check = await ssh.run(
+    `mountpoint -q /mnt/bench && test -d ${shellQuote(GUEST_WORK_DIR)} && cat ${CLOCKSOURCE} && grep -m1 'model name' /proc/cpuinfo`,
+    { timeoutMs: GUEST_CHECK_TIMEOUT_MS },
+  );
+  if (check.timedOut) {
+    throw new VirtbenchError(
+      'VIRTBENCH_BOOT_TIMEOUT',
+      `the provisioning check in the guest (benchmark disk mounted at /mnt/bench, clock source, CPU model) did not answer within ${GUEST_CHECK_TIMEOUT_MS / 1000} s${consoleTail()}\n` +
+        'fix: the guest hangs (see its console above) or the host is overloaded; run again',
+      { platform },
+    );
+  }
+  if (check.exitCode !== 0) {
+    const why = check.stderr.trim() || `exit ${check.exitCode}`;
+    throw new VirtbenchError(
+      'VIRTBENCH_BOOT_FAILED',
+      `the guest's benchmark disk is not mounted at /mnt/bench (${why})${consoleTail()}\n` +
+        "fix: the guest's console above says why (look for virtbench-rc); run again, and if it repeats, remove the image in the cache's qemu/ directory to build it anew",
+      { platform },
+    );
+  }
+  const [clocksource, cpuLine] = check.stdout.trim().split('\n');
+  return { clocksource: clocksource?.trim() || 'unknown', cpu: (cpuLine ?? '').split(':').slice(1).join(':').trim() };
 }
 
 async function sessionFor(platform: string, facts: QemuFacts): Promise<SshSession> {
@@ -234,12 +274,14 @@ async function sessionFor(platform: string, facts: QemuFacts): Promise<SshSessio
 /*
  * An idle guest is not free under TCG (about 1 % of a core each): while
  * other platforms are measured, a provisioned guest is paused through QMP
- * (never SIGSTOP: see qmp.ts) and resumed when a benchmark connects. Bench
- * files of one project run one after another, so close() pauses it again.
+ * (never SIGSTOP: see qmp.ts) and resumed when a benchmark connects. The
+ * plugin runs one project's bench files one after another, and close()
+ * pauses the guest only when no other worker holds a lease on it
+ * (guest-users.ts), should a second file of this platform run meanwhile.
  */
 const CLOCKSOURCE = '/sys/devices/system/clocksource/clocksource0/current_clocksource';
 
-function connectQemu(name: string, facts: QemuFacts, ssh: SshSession): StartedPlatform {
+function connectQemu(name: string, facts: QemuFacts, ssh: SshSession, use: GuestUse): StartedPlatform {
   const { workDir } = facts;
   let closed = false;
   return {
@@ -283,7 +325,7 @@ function connectQemu(name: string, facts: QemuFacts, ssh: SshSession): StartedPl
       closed = true;
       ssh.close();
       // The guest is gone when this fails (killed, or stopped by its owner): nothing to pause.
-      await pauseGuest(facts.qmpSocket, name).catch(() => {});
+      await use.release().catch(() => {});
     },
   };
 }

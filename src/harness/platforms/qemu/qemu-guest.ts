@@ -1,23 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
-import { runChecked } from '../../host/command.js';
 import type { Log } from '../../host/log.js';
 import { freeLoopbackPort } from '../../host/net.js';
-import { createWorkDir, removeStaleWorkDirs, removeWorkDir } from '../../host/work-dir.js';
+import { argNames, createWorkDir, removeStaleWorkDirs, removeWorkDir } from '../../host/work-dir.js';
 import type { GuestImage } from './guest-image.js';
-import { makeExt4 } from './guest-build.js';
-import { TOOL_TIMEOUT_MS, toolFailure } from './host-tools.js';
+import { makeExt4, writePrivateFile } from './guest-build.js';
+import { TOOL_TIMEOUT_MS, runTool } from './host-tools.js';
 import { qemuArgv, type Accel, type DiskBus, type DiskFormat, type GuestLayout } from './qemu-argv.js';
 import { waitForSshBanner } from './ssh.js';
 
 /*
  * One QEMU process and everything it uses, in a virtbench work directory:
  * the root overlay, the benchmark disk, the console log and QEMU's pid file.
- * removeWorkDir() kills whatever pid file names that directory, so a guest
- * left by a run that died is stopped at the next run's start.
+ * removeWorkDir() kills whatever process names that directory, so a guest
+ * left by a run that died is stopped at the next run's start. The directory
+ * is 0700 and its disks 0600: QEMU runs as this user, and nobody else needs them.
  */
 
 export interface BootOptions {
@@ -34,12 +34,15 @@ export interface BootOptions {
 }
 
 export interface RunningGuest {
-  readonly pid: number;
+  /** QEMU's work directory on the host (0700): its disks, pid file, monitor socket and console log. */
+  readonly dir: string;
   /** QEMU's monitor: pause and resume the guest there (see qmp.ts). */
   readonly qmpSocket: string;
   readonly sshPort: number;
   readonly servicePort: number;
   readonly bootMs: number;
+  /** The last lines of the guest's console, for an error (the file goes with the work directory). */
+  consoleTail(): string;
   /** SIGKILL (if still running), wait for the exit, remove the work directory. Idempotent. */
   kill(): Promise<void>;
   /** The same from exit and signal handlers: synchronous. */
@@ -59,18 +62,52 @@ function consoleTail(path: string, lines = 20): string {
   }
 }
 
-async function prepareDisks(image: GuestImage, runDir: string, options: BootOptions): Promise<{ root: string; data: string }> {
-  const qemuImg = (what: string, args: string[]) =>
-    runChecked(['qemu-img', ...args], toolFailure(what, 'VIRTBENCH_BOOT_FAILED', options.platform), { timeoutMs: TOOL_TIMEOUT_MS });
+/** The root overlay and the benchmark disk, each 0600 from its creation on (see writePrivateFile). */
+export async function prepareDisks(
+  image: Pick<GuestImage, 'rootImage'>,
+  runDir: string,
+  options: Pick<BootOptions, 'platform' | 'disk' | 'dataDiskSize'>,
+): Promise<{ root: string; data: string }> {
+  const qemuImg = (what: string, output: string, args: string[]) =>
+    writePrivateFile(output, () =>
+      runTool(['qemu-img', ...args, output], {
+        what,
+        code: 'VIRTBENCH_BOOT_FAILED',
+        platform: options.platform,
+        timeoutMs: TOOL_TIMEOUT_MS,
+      }),
+    );
   const root = join(runDir, 'root.qcow2');
-  await qemuImg('creating the root overlay', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', image.rootImage, root]);
+  await qemuImg('creating the root overlay', root, ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', image.rootImage]);
   const raw = join(runDir, 'data.raw');
   await makeExt4(undefined, raw, options.dataDiskSize, 'vbench-data');
   if (options.disk.format === 'raw') return { root, data: raw };
   const qcow2 = join(runDir, 'data.qcow2');
-  await qemuImg('converting the benchmark disk to qcow2', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, qcow2]);
+  await qemuImg('converting the benchmark disk to qcow2', qcow2, ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw]);
   await rm(raw, { force: true });
   return { root, data: qcow2 };
+}
+
+/**
+ * Signals a child (QEMU) only while it is surely ours: Node has not reaped it (after the reap its pid
+ * may be anyone's) and its command line still names the run's directory (QEMU's disks and pid file
+ * are there). Returns whether it was signalled.
+ */
+export function signalOwnChild(
+  child: Pick<ChildProcess, 'pid' | 'exitCode' | 'signalCode' | 'kill'>,
+  runDir: string,
+  signal: NodeJS.Signals = 'SIGKILL',
+): boolean {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return false;
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8');
+  } catch {
+    return false; // gone
+  }
+  // A zombie's command line is empty: it has exited already.
+  if (!cmdline.split('\0').some((arg) => argNames(arg, runDir))) return false;
+  return child.kill(signal);
 }
 
 /** setpriv --pdeathsig: the kernel kills QEMU when the process that started it dies, however it dies. */
@@ -100,6 +137,8 @@ export async function bootGuest(image: GuestImage, options: BootOptions): Promis
         qmpSocket: join(runDir, 'qmp.sock'),
         consoleLog: join(runDir, 'console.log'),
       };
+      // QEMU keeps an existing file's mode: the console may show what the guest printed.
+      await writeFile(layout.consoleLog, '', { mode: 0o600 });
       const started = await startQemu(layout, runDir, options);
       if (started !== 'port-taken') return started;
       // Another process took a port between our check and QEMU's bind: new ports.
@@ -138,24 +177,19 @@ async function startQemu(layout: GuestLayout, runDir: string, options: BootOptio
   const outcome = await waitForSshBanner('127.0.0.1', layout.sshPort, options.bootTimeoutMs, () => exit !== undefined);
   const bootMs = performance.now() - t0;
   const guest: RunningGuest = {
-    pid: child.pid ?? -1,
+    dir: runDir,
     qmpSocket: layout.qmpSocket,
     sshPort: layout.sshPort,
     servicePort: layout.servicePort,
     bootMs,
+    consoleTail: () => consoleTail(layout.consoleLog),
     async kill() {
-      if (exit === undefined) child.kill('SIGKILL');
+      signalOwnChild(child, runDir);
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
       removeWorkDir(runDir);
     },
     killSync() {
-      if (exit === undefined && child.pid) {
-        try {
-          process.kill(child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
+      signalOwnChild(child, runDir);
       removeWorkDir(runDir);
     },
   };

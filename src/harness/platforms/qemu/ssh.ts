@@ -20,7 +20,11 @@ export interface SshTarget {
   privateKey: Buffer | string;
   /** The pinned host key blob, base64 (from the image manifest). */
   hostKey: string;
+  /** Connecting, key exchange and login together (ssh2's readyTimeout). Default 30 s. */
+  readyTimeoutMs?: number;
 }
+
+const READY_TIMEOUT_MS = 30_000;
 
 export interface SshSession {
   /** Runs a shell command line in the guest. Throws only when the guest is gone, never for a non-zero exit. */
@@ -134,19 +138,8 @@ export function connectSsh(target: SshTarget): Promise<SshSession> {
     },
   };
 
-  /** Why login failed: a host key other than the pinned one is named as such, whatever ssh2 reports first. */
-  const loginFailure = (error?: Error) =>
-    presented && !presented.equals(expected)
-      ? new VirtbenchError(
-          'VIRTBENCH_HOST_KEY_MISMATCH',
-          `the ssh server on ${target.host}:${target.port} presented host key ${fingerprintOf(presented)}, but the guest image pinned ${fingerprintOf(expected)}: refusing to connect (another guest or process owns that port?)`,
-          { platform: target.platform, cause: error },
-        )
-      : new VirtbenchError(
-          'VIRTBENCH_GUEST_LOST',
-          `cannot log in to the guest over ssh at ${target.host}:${target.port}: ${error?.message ?? 'the server closed the connection'}`,
-          { platform: target.platform, cause: error },
-        );
+  const loginFailure = (error?: Error) => loginError(target, presented, error);
+  const readyTimeoutMs = target.readyTimeoutMs ?? READY_TIMEOUT_MS;
 
   return new Promise((resolve, reject) => {
     client.once('ready', () => resolve(session));
@@ -164,7 +157,7 @@ export function connectSsh(target: SshTarget): Promise<SshSession> {
       port: target.port,
       username: 'root',
       privateKey: target.privateKey,
-      readyTimeout: 30_000,
+      readyTimeout: readyTimeoutMs,
       // A guest that stops answering (QEMU frozen) is noticed within a minute.
       keepaliveInterval: 10_000,
       keepaliveCountMax: 6,
@@ -174,6 +167,38 @@ export function connectSsh(target: SshTarget): Promise<SshSession> {
       },
     });
   });
+}
+
+/**
+ * Why login failed: a host key other than the pinned one is named as such, whatever ssh2 reports
+ * first; running out of time (readyTimeout) is named as that, with its limit.
+ */
+export function loginError(target: SshTarget, presented: Buffer | undefined, error?: Error & { level?: string }): VirtbenchError {
+  const expected = Buffer.from(target.hostKey, 'base64');
+  const where = `${target.host}:${target.port}`;
+  if (presented && !presented.equals(expected)) {
+    return new VirtbenchError(
+      'VIRTBENCH_HOST_KEY_MISMATCH',
+      `the ssh server on ${where} presented host key ${fingerprintOf(presented)}, but the guest image pinned ${fingerprintOf(expected)}: refusing to connect (another guest or process owns that port?)`,
+      { platform: target.platform, cause: error },
+    );
+  }
+  if (error?.level === 'client-timeout') {
+    const seconds = (target.readyTimeoutMs ?? READY_TIMEOUT_MS) / 1000;
+    return new VirtbenchError(
+      'VIRTBENCH_GUEST_LOST',
+      `logging in to the guest over ssh at ${where} did not complete within ${seconds} s (connection, key exchange and login; ${error.message})\n` +
+        'fix: the guest or the host is overloaded, the guest is paused, or QEMU hangs; run again (while a guest runs, its console is ' +
+        'virtbench-qemu-*/console.log in the work root, /var/tmp or $VIRTBENCH_WORK_DIR)',
+      { platform: target.platform, cause: error },
+    );
+  }
+  return new VirtbenchError(
+    'VIRTBENCH_GUEST_LOST',
+    `cannot log in to the guest over ssh at ${where}: ${error?.message ?? 'the server closed the connection'}\n` +
+      'fix: did dropbear start in the guest, or QEMU exit? (while a guest runs, its console is virtbench-qemu-*/console.log in the work root, /var/tmp or $VIRTBENCH_WORK_DIR)',
+    { platform: target.platform, cause: error },
+  );
 }
 
 /** One try: connects and tells whether the first bytes are an ssh server's banner. */

@@ -178,6 +178,8 @@ function connectUnikernel(facts: UnikernelFacts, image: UnikernelImageOptions | 
           { kind: 'char', path: 'dev/console', major: 5, minor: 1 },
           { kind: 'file', path: 'init', data: await readFile(hostPath), mode: 0o755 },
         ]),
+        // A disk image QEMU opens as this user; nobody else reads it.
+        { mode: 0o600 },
       );
       return cpio;
     },
