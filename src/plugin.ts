@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'vite';
@@ -162,6 +163,7 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
       );
     }
   }
+  checkEnvironment(env, platforms);
   const baseline = env.VIRTBENCH_BASELINE || options.baseline;
   const allowMissing = resolveAllowMissing(options.allowMissing, env);
   const ide = env.VIRTBENCH_IDE === '1' ? resolveIde(options.ide, env, platforms) : undefined;
@@ -180,6 +182,40 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
     include: options.include ?? ['bench/**/*.bench.ts'],
     cacheDir: cacheDir(env),
   };
+}
+
+/**
+ * Variables that only matter in some runs (an image build, an IDE run, an A/B) are still checked in
+ * every run: a typo should fail where it was made, not be ignored until the day it matters.
+ */
+function checkEnvironment(env: NodeJS.ProcessEnv, platforms: readonly string[]): void {
+  const bad = (name: string, expected: string, fix = `fix: set ${name} to ${expected}, or unset it`) =>
+    new VirtbenchError('VIRTBENCH_BAD_OPTION', `${name}=${JSON.stringify(env[name])} is not valid: it must be ${expected}\n${fix}`);
+  for (const name of ['VIRTBENCH_IDE', 'VIRTBENCH_QEMU_REFRESH']) {
+    if (env[name] && !['0', '1'].includes(env[name]!)) throw bad(name, '1 (on) or 0 (off)');
+  }
+  // Checked as an IDE run would, also when this one is not.
+  if (env.VIRTBENCH_IDE_PLATFORMS) resolveIde(undefined, env, platforms);
+  const allowMissing = env.VIRTBENCH_ALLOW_MISSING?.trim();
+  if (allowMissing && allowMissing !== 'all' && !allowMissing.split(',').every((e) => /^[\w.#-]+(\/[\w.#-]+)?$/.test(e.trim()))) {
+    throw bad('VIRTBENCH_ALLOW_MISSING', '"all" or a comma-separated list of platform, benchmark or platform/benchmark names');
+  }
+  if (env.VIRTBENCH_DEBIAN_MIRROR && !/^(https?|file):\/\/\S+$/.test(env.VIRTBENCH_DEBIAN_MIRROR)) {
+    throw bad('VIRTBENCH_DEBIAN_MIRROR', 'a Debian mirror URL (http://, https:// or file://), e.g. http://deb.debian.org/debian');
+  }
+  if (env.VIRTBENCH_DEBIAN_SUITE && !/^[a-z][a-z0-9.-]*$/.test(env.VIRTBENCH_DEBIAN_SUITE)) {
+    throw bad('VIRTBENCH_DEBIAN_SUITE', 'a Debian suite or codename such as bookworm');
+  }
+  if (env.VIRTBENCH_DEBIAN_SOURCES && !existsSync(env.VIRTBENCH_DEBIAN_SOURCES)) {
+    throw bad('VIRTBENCH_DEBIAN_SOURCES', 'an apt sources file that exists (one-line or deb822 format)');
+  }
+  if (env.VIRTBENCH_TURNSTILE_TAG && !env.VIRTBENCH_TURNSTILE) {
+    throw bad(
+      'VIRTBENCH_TURNSTILE_TAG',
+      'set only together with VIRTBENCH_TURNSTILE (virtbench ab sets both)',
+      'fix: unset VIRTBENCH_TURNSTILE_TAG',
+    );
+  }
 }
 
 /** VIRTBENCH_RUNS over the option "runs": a whole number of runs per benchmark, or undefined for the profile's. */
@@ -227,6 +263,7 @@ function platformProject(platform: string, options: ResolvedOptions, requested: 
     profile: options.profile.name,
     ...(options.profile.runs !== resolveProfile(options.profile.name).runs ? { runs: options.profile.runs } : {}),
     cacheDir: options.cacheDir,
+    reportDir: options.reportDir,
     requested,
     ide: Boolean(options.ide),
     settings: options.settings,
@@ -245,6 +282,10 @@ function platformProject(platform: string, options: ResolvedOptions, requested: 
       globalSetup: [fileURLToPath(new URL(`./harness/global-setup${extname(new URL(import.meta.url).pathname)}`, import.meta.url))],
       testTimeout: testTimeoutMs(options.profile, options.untilStable, options.platforms.length),
       hookTimeout: 600_000,
+      // One bench file of a platform at a time: a platform's workers share one provisioned instance
+      // (the qemu guest is paused when a file's benchmark closes). Always off, whatever the user's
+      // config or --file-parallelism says (see config() below).
+      fileParallelism: false,
     },
   };
 }
@@ -305,7 +346,11 @@ export function virtbench(userOptions: VirtbenchOptions = {}): Plugin {
     config(config) {
       const test = (config as { test?: Record<string, unknown> }).test ?? {};
       // Project configs inherit this plugin (extends: true); only the root config gets the projects.
-      if (test.name !== undefined) return;
+      if (test.name !== undefined) {
+        // A platform project's own config: Vitest has merged a --file-parallelism over it by now; keep it off.
+        if ((test.provide as Record<string, unknown> | undefined)?.[PROVIDE_KEY] !== undefined) test.fileParallelism = false;
+        return;
+      }
       const requested = [test.project ?? []].flat() as string[];
       checkRequestedProjects(requested, options.platforms, (test.projects as unknown[]) ?? []);
       const projects = options.platforms.map((p) => platformProject(p, options, requested.includes(p)));

@@ -1,9 +1,10 @@
-import { appendFile, mkdir, realpath, stat, writeFile } from 'node:fs/promises';
+import { appendFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { VirtbenchError } from '../errors.js';
 import { parseThreshold, type CompareOptions } from '../reporters/compare.js';
 import { writeFileAtomically } from '../results/results-file.js';
+import { makeDirectory } from '../make-dir.js';
 
 /** Where the CLI writes its lines and reads its environment (tests pass their own). */
 export interface CliIo {
@@ -56,7 +57,7 @@ export function compareOptions(values: OptionValues): CompareOptions {
  */
 export async function writeOut(path: string, text: string, options: { append?: boolean; atomic?: boolean } = {}): Promise<void> {
   try {
-    await mkdir(dirname(resolve(path)), { recursive: true });
+    await makeDirectory(dirname(resolve(path)));
     if (options.atomic) await writeFileAtomically(path, text);
     else await (options.append ? appendFile : writeFile)(path, text);
   } catch (cause) {

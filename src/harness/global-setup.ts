@@ -1,7 +1,11 @@
+import { accessSync, constants } from 'node:fs';
+import { resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { VirtbenchError } from '../errors.js';
+import { makeDirectorySync } from '../make-dir.js';
 import { onExitSync } from './host/exit-cleanup.js';
 import { createLog } from './host/log.js';
+import { ensureTrustedDirectory } from './host/trusted-dir.js';
 import { stopWhenTheRunEnds } from './ide-runs.js';
 import { isPlatformUnavailable, type Provisioned } from './platform.js';
 import { createPlatform } from './platforms/index.js';
@@ -39,6 +43,10 @@ export default async function setupPlatform(project: TestProject): Promise<(() =
   };
 
   try {
+    // Before anything of the cache is looked at, loaded or run (availability() already looks for a guest image):
+    // once per process and directory, however many platforms share it.
+    await ensureTrustedDirectory(session.cacheDir);
+    if (session.reportDir) checkReportDir(resolve(project.vitest.config.root, session.reportDir));
     const availability = await platform.availability();
     if (!availability.available) return unavailable(availability.reason);
     const provision = async () => {
@@ -85,5 +93,19 @@ export default async function setupPlatform(project: TestProject): Promise<(() =
   } catch (error) {
     await turns.release();
     throw error;
+  }
+}
+
+/** A report directory that cannot be written would lose every result at the end of the run: found out first. */
+function checkReportDir(dir: string): void {
+  try {
+    makeDirectorySync(dir);
+    accessSync(dir, constants.W_OK);
+  } catch (error) {
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_OPTION',
+      `cannot write the report directory ${dir} (VIRTBENCH_REPORT_DIR or option "reportDir"): ${(error as Error).message}\n` +
+        'fix: point VIRTBENCH_REPORT_DIR at a directory you can write, or create this one',
+    );
   }
 }

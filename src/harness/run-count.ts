@@ -24,7 +24,16 @@ export function enoughRuns(values: readonly number[], minRuns: number, until?: U
 export function resolveUntilStable(option: UntilStable | undefined, env: NodeJS.ProcessEnv, minRuns: number): UntilStable | undefined {
   const text = env.VIRTBENCH_UNTIL_SD;
   const relative = text ? (text.endsWith('%') ? Number(text.slice(0, -1)) / 100 : Number(text)) : option?.relativeSd;
-  if (relative === undefined) return undefined;
+  if (relative === undefined) {
+    if (env.VIRTBENCH_MAX_RUNS) {
+      throw new VirtbenchError(
+        'VIRTBENCH_BAD_OPTION',
+        `VIRTBENCH_MAX_RUNS=${env.VIRTBENCH_MAX_RUNS} bounds adding runs until the figures are stable, which is off\n` +
+          'fix: set VIRTBENCH_UNTIL_SD too (e.g. VIRTBENCH_UNTIL_SD=3%), or unset VIRTBENCH_MAX_RUNS (VIRTBENCH_RUNS sets a fixed run count)',
+      );
+    }
+    return undefined;
+  }
   const maxRuns = env.VIRTBENCH_MAX_RUNS ? Number(env.VIRTBENCH_MAX_RUNS) : (option?.maxRuns ?? Math.max(30, minRuns));
   if (!(relative > 0 && relative < 1)) {
     throw new VirtbenchError(
@@ -35,7 +44,7 @@ export function resolveUntilStable(option: UntilStable | undefined, env: NodeJS.
   if (!Number.isInteger(maxRuns) || maxRuns < minRuns) {
     throw new VirtbenchError(
       'VIRTBENCH_BAD_OPTION',
-      `maximum run count must be a whole number of at least ${minRuns} (the profile's runs), got ${maxRuns}`,
+      `maximum run count (VIRTBENCH_MAX_RUNS or untilStable.maxRuns) must be a whole number of at least ${minRuns} (the profile's runs), got ${env.VIRTBENCH_MAX_RUNS ?? maxRuns}`,
     );
   }
   return { relativeSd: relative, maxRuns };

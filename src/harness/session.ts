@@ -18,6 +18,8 @@ export interface ProvidedSession {
   /** Runs per benchmark when not the profile's (option runs, VIRTBENCH_RUNS). */
   runs?: number;
   cacheDir: string;
+  /** Where the reporter writes results (relative to the config's root): checked before anything is measured. */
+  reportDir?: string;
   /** Asked for by name (--project): unavailable is then an error, not a skip. */
   requested: boolean;
   /** An IDE run (VIRTBENCH_IDE=1): each figure is also printed in the test's output. */

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { VirtbenchError } from '../errors.js';
 import { writeFileAtomically } from '../results/results-file.js';
+import { makeDirectory } from '../make-dir.js';
 
 /** Named baselines are results files kept in one directory. */
 export function baselineDir(env: NodeJS.ProcessEnv): string {
@@ -32,7 +33,7 @@ export function baselinePath(dir: string, name: string): string {
 /** Keeps a copy of a results file as a named baseline; replaced atomically, so a reader never sees half of one. */
 export async function saveBaseline(dir: string, name: string, results: string): Promise<string> {
   const path = baselinePath(dir, name);
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   await writeFileAtomically(path, await readFile(results));
   return path;
 }

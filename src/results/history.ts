@@ -1,9 +1,10 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { VirtbenchError } from '../errors.js';
 import { withSummary } from './results-file.js';
 import { RESULTS_SCHEMA, type BenchmarkResult, type Better, type ResultsFile, type ResultStatus, type Sample } from './schema.js';
+import { makeDirectory } from '../make-dir.js';
 
 /*
  * The history store: main-branch results, so that a pull request is judged
@@ -174,7 +175,7 @@ function checkCount(name: string, value: number): void {
 const LOCK_STALE_MS = 10_000;
 
 async function lockStore(path: string): Promise<() => Promise<void>> {
-  await mkdir(dirname(path), { recursive: true });
+  await makeDirectory(dirname(path));
   try {
     return await lockfile.lock(path, {
       realpath: false, // the store may not exist yet

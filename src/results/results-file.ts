@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { VirtbenchError } from '../errors.js';
 import { RESULTS_SCHEMA, type BenchmarkResult, type Question, type ResultsFile, type Sample } from './schema.js';
 import { summarize } from './statistics.js';
+import { makeDirectory } from '../make-dir.js';
 
 /** The summary of the samples; a summary the result already had is replaced, never kept. */
 export function withSummary(result: Omit<BenchmarkResult, 'summary'>): BenchmarkResult {
@@ -69,7 +70,7 @@ export async function writeFileAtomically(path: string, data: string | Uint8Arra
 
 /** Writes results.json and one CSV per platform and benchmark that has samples; returns the paths. */
 export async function writeResults(dir: string, file: ResultsFile): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   const root = resolve(dir);
   const written = [join(dir, 'results.json')];
   await writeFileAtomically(written[0]!, JSON.stringify(file, null, 2) + '\n', { syncDir: false });

@@ -28,6 +28,32 @@ describe('resolveOptions', () => {
     );
   });
 
+  it('checks every variable it knows in every run, naming the variable, what it must be and the fix', () => {
+    const bad: Record<string, [string, RegExp]> = {
+      VIRTBENCH_IDE: ['maybe', /1 \(on\) or 0 \(off\)/],
+      VIRTBENCH_QEMU_REFRESH: ['yes', /1 \(on\) or 0 \(off\)/],
+      VIRTBENCH_ALLOW_MISSING: ['%%', /"all" or a comma-separated list/],
+      VIRTBENCH_DEBIAN_MIRROR: ['not-a-url', /a Debian mirror URL/],
+      VIRTBENCH_DEBIAN_SUITE: ['../../etc', /a Debian suite/],
+      VIRTBENCH_DEBIAN_SOURCES: ['/nonexistent/sources.list', /an apt sources file that exists/],
+      VIRTBENCH_TURNSTILE_TAG: ['head', /only together with VIRTBENCH_TURNSTILE/],
+      VIRTBENCH_MAX_RUNS: ['-3', /VIRTBENCH_MAX_RUNS=-3 bounds adding runs .* which is off/s],
+    };
+    for (const [name, [value, expected]] of Object.entries(bad)) {
+      const error = errorOf(() => resolveOptions({ platforms: ['native'] }, { [name]: value }));
+      expect(error.code, name).toBe('VIRTBENCH_BAD_OPTION');
+      expect(error.message, name).toContain(name);
+      expect(error.message, name).toMatch(expected);
+      expect(error.message, name).toMatch(/\nfix: /);
+    }
+    expect(() =>
+      resolveOptions(
+        { platforms: ['native'] },
+        { VIRTBENCH_IDE: '0', VIRTBENCH_ALLOW_MISSING: 'docker,native/nginx', VIRTBENCH_DEBIAN_SUITE: 'bookworm-backports' },
+      ),
+    ).not.toThrow();
+  });
+
   it('defaults to every platform, the standard profile and virtbench-report/', () => {
     const options = resolveOptions({}, {});
     expect(options.platforms).toContain('native');
@@ -137,6 +163,21 @@ describe('virtbench() plugin config', () => {
   it('leaves project configs that inherit the plugin alone', () => {
     const test = configure({ name: 'unit' });
     expect(test.projects).toBeUndefined();
+  });
+
+  it("runs a platform's bench files one at a time, whatever the user's config or --file-parallelism says", () => {
+    // The qemu guest is paused when a file's benchmark closes: a second file of the platform must not be running.
+    const test = configure({ fileParallelism: true, projects: [{ test: { name: 'unit' } }] });
+    const projects = test.projects as { test: { name: string; fileParallelism?: boolean } }[];
+    expect(projects.map((p) => [p.test.name, p.test.fileParallelism])).toEqual([
+      ['unit', undefined],
+      ['native', false],
+    ]);
+    // The platform project's own config, as Vitest resolves it with --file-parallelism merged over it.
+    const own = configure({ ...projects[1]!.test, fileParallelism: true });
+    expect(own.fileParallelism).toBe(false);
+    expect(own.projects).toBeUndefined();
+    expect(configure({ name: 'unit', fileParallelism: true }).fileParallelism).toBe(true);
   });
 });
 
