@@ -2,6 +2,7 @@ import { closeSync, openSync, readFileSync, rmSync, statSync, writeSync } from '
 import lockfile from 'proper-lockfile';
 import { VirtbenchError } from '../../errors.js';
 import { waitFor } from './poll.js';
+import { onExitSync } from './exit-cleanup.js';
 import { isAlive } from './process.js';
 
 /*
@@ -63,21 +64,26 @@ export async function acquireFileLock(path: string, options: LockOptions): Promi
   }
   let released = false;
   const unlock = release;
+  const releaseSync = () => {
+    if (released) return;
+    released = true;
+    unregister();
+    try {
+      lockfile.unlockSync(path, { realpath: false });
+    } catch {
+      // already released or taken over
+    }
+  };
+  // Ctrl-C exits without running the holder's finally: the lock goes with the process, not 20 s later.
+  const unregister = onExitSync(releaseSync);
   return {
     async release() {
       if (released) return;
       released = true;
+      unregister();
       await unlock().catch(() => {});
     },
-    releaseSync() {
-      if (released) return;
-      released = true;
-      try {
-        lockfile.unlockSync(path, { realpath: false });
-      } catch {
-        // already released or taken over
-      }
-    },
+    releaseSync,
   };
 }
 

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runSync } from './command.js';
 
@@ -85,4 +85,50 @@ export function unmountUnder(dir: string): void {
 export function removeTreeSync(dir: string): void {
   unmountUnder(dir);
   runSync(['rm', '-rf', '--one-file-system', dir]);
+}
+
+/**
+ * Stops every process of this user that works in dir: named on its command line, or with its root
+ * (a chroot: debootstrap's dpkg) or its working directory there. For builds interrupted by Ctrl-C,
+ * before their directory is removed. Synchronous, for exit handlers.
+ */
+export function stopProcessesUsingSync(dir: string): void {
+  // A shell script being stopped (debootstrap) may fork once more on its way out: look again until none is left.
+  for (let round = 0; round < 5; round++) if (stopRound(dir, round === 0 ? 3_000 : 0) === 0) return;
+}
+
+/** One pass: TERM to each process using dir, KILL after graceMs; returns how many there were. */
+function stopRound(dir: string, graceMs: number): number {
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid);
+  } catch {
+    return 0;
+  }
+  const inside = (path: string) => path === dir || path.startsWith(dir + '/');
+  const link = (path: string) => {
+    try {
+      return readlinkSync(path);
+    } catch {
+      return '';
+    }
+  };
+  const using = entries.filter((pid) => {
+    try {
+      if (statSync(`/proc/${pid}`).uid !== process.getuid?.()) return false;
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return argv.some((a) => a.includes(dir + '/') || a === dir) || inside(link(`/proc/${pid}/root`)) || inside(link(`/proc/${pid}/cwd`));
+    } catch {
+      return false;
+    }
+  });
+  for (const pid of using) {
+    try {
+      process.kill(Number(pid), 'SIGTERM');
+    } catch {
+      // gone
+    }
+  }
+  for (const pid of using) terminateSync(Number(pid), graceMs);
+  return using.length;
 }

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { chmod, lstat, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { onExitSync } from './exit-cleanup.js';
 import { isAlive, terminateSync } from './process.js';
 import { VirtbenchError } from '../../errors.js';
 import { makeDirectory } from '../../make-dir.js';
@@ -38,6 +39,10 @@ const UNOWNED_GRACE_MS = 10 * 60_000;
  * whose unprivileged helpers must reach a file inside passes mode 0o711 (others may traverse, not
  * list): native, whose nginx workers run as nobody and read the served file.
  */
+/** This process's work directories not yet removed, for the exit handler. */
+const liveWorkDirs = new Set<string>();
+let unregisterExitCleanup: (() => void) | undefined;
+
 export async function createWorkDir(platform: string, root = workRoot(), options: { mode?: 0o700 | 0o711 } = {}): Promise<string> {
   try {
     await makeDirectory(root);
@@ -51,6 +56,12 @@ export async function createWorkDir(platform: string, root = workRoot(), options
   }
   await removeStaleWorkDirs(platform, root);
   const dir = await mkdtemp(join(root, prefix(platform)));
+  // From this moment until its owner removes it: a Ctrl-C in the middle of provisioning (a guest still
+  // booting) exits before the platform's own cleanup is registered.
+  liveWorkDirs.add(dir);
+  unregisterExitCleanup ??= onExitSync(() => {
+    for (const live of [...liveWorkDirs]) removeWorkDir(live);
+  });
   await chmod(dir, options.mode ?? 0o700);
   await writeFile(join(dir, OWNER_FILE), `${process.pid}\n`);
   return dir;
@@ -143,6 +154,7 @@ function processesNaming(dir: string): number[] {
  * where nothing asynchronous gets to finish. Idempotent.
  */
 export function removeWorkDir(dir: string): void {
+  liveWorkDirs.delete(dir);
   const pids = processesNaming(dir);
   for (const pid of pids) {
     try {

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import type Dockerode from 'dockerode';
+import { VirtbenchError } from '../../../errors.js';
 import type { ExecResult } from '../../platform.js';
 
 /*
@@ -35,9 +36,62 @@ class Collector extends Writable {
 export interface ContainerExecOptions {
   cwd: string;
   timeoutMs?: number;
+  /** For errors: the platform's name. */
+  platform?: string;
 }
 
+/**
+ * Runs argv in the container. A container that stops under it (killed, out of memory) and an engine
+ * that stops answering are errors naming that cause, never an exit code that reads as the
+ * workload's own failure or a time limit.
+ */
 export async function execInContainer(
+  docker: Dockerode,
+  containerId: string,
+  argv: readonly string[],
+  options: ContainerExecOptions,
+): Promise<ExecResult> {
+  const shown = argv.join(' ');
+  let result: ExecResult;
+  try {
+    result = await execOnce(docker, containerId, argv, options);
+  } catch (error) {
+    throw new VirtbenchError(
+      'VIRTBENCH_GUEST_LOST',
+      `lost the Docker engine while running \`${shown}\` in container ${containerId.slice(0, 12)}: ${(error as Error).message}\n` +
+        'fix: check that the engine runs (docker info; the private dockerd logs to <cache>/docker/dockerd.log), then run again',
+      { platform: options.platform, cause: error },
+    );
+  }
+  // 137 is SIGKILL; before the time limit, nobody in the container sent it: see whether the container itself is gone.
+  if (result.exitCode === 137 && !result.timedOut) {
+    // The exec ends as the container's processes die, a moment before the engine marks the container exited.
+    let state: Dockerode.ContainerInspectInfo['State'] | undefined;
+    for (let tries = 0; tries < 10; tries++) {
+      state = await docker
+        .getContainer(containerId)
+        .inspect()
+        .then((i) => i.State)
+        .catch(() => undefined);
+      if (!state?.Running) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    if (!state?.Running) {
+      const how = state
+        ? `${state.Status}, exit code ${state.ExitCode}${state.OOMKilled ? ', killed for lack of memory' : ''}`
+        : 'it no longer exists';
+      throw new VirtbenchError(
+        'VIRTBENCH_GUEST_LOST',
+        `the container ${containerId.slice(0, 12)} stopped while running \`${shown}\` (${how})\n` +
+          'fix: something outside the run stopped or removed it (docker kill/rm, the OOM killer, a restart of the engine); run again',
+        { platform: options.platform },
+      );
+    }
+  }
+  return result;
+}
+
+async function execOnce(
   docker: Dockerode,
   containerId: string,
   argv: readonly string[],
@@ -81,12 +135,14 @@ export async function execInContainer(
     err = `${argv[0]}: command not found\n${out}`;
     out = '';
   }
+  const wallMs = performance.now() - started;
   return {
     command: [...argv],
     exitCode,
     stdout: out,
     stderr: err,
-    wallMs: performance.now() - started,
-    timedOut: guardFired || (timeoutMs !== undefined && (exitCode === 124 || exitCode === 137)),
+    wallMs,
+    // timeout(1) exits 124, or 137 after its grace period: only once the limit has passed is either its doing.
+    timedOut: guardFired || (timeoutMs !== undefined && wallMs >= timeoutMs && (exitCode === 124 || exitCode === 137)),
   };
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -10,7 +10,8 @@ import { hostAptSource, requireMirror } from '../../host/apt-sources.js';
 import { runChecked, type FailureContext } from '../../host/command.js';
 import { acquireFileLock } from '../../host/file-lock.js';
 import type { Log } from '../../host/log.js';
-import { findExecutable, isAlive, removeTreeSync } from '../../host/process.js';
+import { onExitSync } from '../../host/exit-cleanup.js';
+import { findExecutable, isAlive, removeTreeSync, stopProcessesUsingSync } from '../../host/process.js';
 import type { ProvisionContext } from '../../platform.js';
 import { workloadNeeds, type ImageStep } from '../../workloads.js';
 import { tarOf } from './archive.js';
@@ -187,6 +188,12 @@ async function bootstrapTarball(tarball: string, suite: string, { log }: Provisi
   const mirror = requireMirror(hostAptSource());
   const work = join(tarball, '..', `build-${process.pid}-${Date.now()}`);
   const partial = `${tarball}.${process.pid}.partial`;
+  // Ctrl-C exits without this function's finally: debootstrap (and the dpkg it runs chrooted) stopped, its mounts and files gone.
+  const unregister = onExitSync(() => {
+    stopProcessesUsingSync(work);
+    removeTreeSync(work);
+    rmSync(partial, { force: true });
+  });
   try {
     log(`bootstrapping Debian ${suite} (minbase) from the host's apt mirror; takes about a minute`);
     const rootfs = join(work, 'rootfs');
@@ -206,6 +213,8 @@ async function bootstrapTarball(tarball: string, suite: string, { log }: Provisi
     );
     await rename(partial, tarball);
   } finally {
+    unregister();
+    stopProcessesUsingSync(work);
     removeTreeSync(work);
     await rm(partial, { force: true });
   }

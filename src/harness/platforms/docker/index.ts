@@ -205,7 +205,7 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
     name,
     workDir: WORK_DIR,
     exec: (argv, options = {}) =>
-      execInContainer(docker, facts.containerId, argv, { cwd: options.cwd ?? WORK_DIR, timeoutMs: options.timeoutMs }),
+      execInContainer(docker, facts.containerId, argv, { cwd: options.cwd ?? WORK_DIR, timeoutMs: options.timeoutMs, platform: name }),
     async copyIn(hostPath, fileName, options = {}) {
       const archive = await tarOf([{ name: fileName, data: await readFile(hostPath), mode: options.executable ? 0o755 : 0o644 }]);
       await docker.getContainer(facts.containerId).putArchive(archive, { path: WORK_DIR });

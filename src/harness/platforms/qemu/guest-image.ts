@@ -3,7 +3,9 @@ import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
+import { onExitSync } from '../../host/exit-cleanup.js';
 import { acquireFileLock } from '../../host/file-lock.js';
+import { removeTreeSync, stopProcessesUsingSync } from '../../host/process.js';
 import type { Log } from '../../host/log.js';
 import type { Availability } from '../../platform.js';
 import { aptSources, createApt } from './apt.js';
@@ -245,6 +247,11 @@ async function buildGuestImage(root: string, log: Log): Promise<GuestImage> {
   }
 
   const work = join(root, `.building-${process.pid}-${randomBytes(4).toString('hex')}`);
+  // Ctrl-C exits without the finally below: mmdebstrap and what it runs stopped, the half-built image gone.
+  const unregister = onExitSync(() => {
+    stopProcessesUsingSync(work);
+    removeTreeSync(work);
+  });
   const partial = join(work, 'image');
   await mkdir(partial, { recursive: true, mode: 0o700 });
   try {
@@ -290,7 +297,9 @@ async function buildGuestImage(root: string, log: Log): Promise<GuestImage> {
     if (cause instanceof VirtbenchError) throw cause;
     throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `guest image build failed: ${(cause as Error).message}`, { cause });
   } finally {
-    await rm(work, { recursive: true, force: true });
+    unregister();
+    stopProcessesUsingSync(work);
+    removeTreeSync(work);
   }
 }
 
