@@ -91,7 +91,8 @@ export async function canShareTurnstile(projectDir: string): Promise<boolean> {
   if (manifest.name !== 'virtbench') manifest = await read(join(projectDir, 'node_modules', 'virtbench', 'package.json'));
   const features = manifest.virtbench as { sharedTurnstile?: unknown } | undefined;
   // 2: a run with one platform plans too (a version-1 side never planned, and its rooms started alone).
-  return typeof features?.sharedTurnstile === 'number' && features.sharedTurnstile >= 2;
+  // 3: connections present the secret of the turnstile's address (a version-2 side would be turned away).
+  return typeof features?.sharedTurnstile === 'number' && features.sharedTurnstile >= 3;
 }
 
 /** One `vitest bench` of one side; its results file, validated, or why there is none. */

@@ -1,3 +1,4 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -92,6 +93,8 @@ type ClientMessage =
   | { op: 'cancel'; id: number }
   | { op: 'done'; id: number; room: string }
   | { op: 'leave'; room: string }
+  // The first message of every connection: the secret of the turnstile's address.
+  | { op: 'auth'; secret: string }
   // From the main process of a run that uses another process's turnstile (virtbench ab):
   | { op: 'plan'; files: [file: string, platforms: string[]][] }
   | { op: 'unavailable'; platform: string }
@@ -99,13 +102,27 @@ type ClientMessage =
 
 type ServerMessage = { id: number; round?: number; error?: string };
 
-/** A Unix socket address for this process's turnstile: abstract on Linux, so that nothing is left behind. */
+/**
+ * A Unix socket address for this process's turnstile: abstract on Linux, so that nothing is left
+ * behind, and with a secret after "#". Any local user can connect to an abstract socket; only a
+ * connection that first presents the secret (handed to the run's workers, and to the runs of
+ * virtbench ab through their environment, which only their user can read) is served.
+ */
 export function turnstileAddress(tag = String(process.pid)): string {
-  return process.platform === 'linux' ? `\0virtbench-turns-${tag}` : join(tmpdir(), `virtbench-turns-${tag}.sock`);
+  const secret = randomBytes(16).toString('hex');
+  return `${process.platform === 'linux' ? `\0virtbench-turns-${tag}` : join(tmpdir(), `virtbench-turns-${tag}.sock`)}#${secret}`;
 }
 
+/** The socket to listen on or connect to, and the secret a connection presents first ('' for an address without one). */
+function splitAddress(address: string): { socket: string; secret: string } {
+  const at = address.lastIndexOf('#');
+  return at < 0 ? { socket: address, secret: '' } : { socket: address.slice(0, at), secret: address.slice(at + 1) };
+}
+
+/** For messages: the socket only, never the secret. */
 function showAddress(address: string): string {
-  return address.startsWith('\0') ? `@${address.slice(1)}` : address;
+  const { socket } = splitAddress(address);
+  return socket.startsWith('\0') ? `@${socket.slice(1)}` : socket;
 }
 
 /** The room of one benchmark: its bench file and test name. */
@@ -117,6 +134,8 @@ export function roomKey(file: string, test: string): string {
 
 interface Conn {
   readonly socket: net.Socket;
+  /** Presented the secret: until then, any other message ends the connection. */
+  authenticated: boolean;
   platform: string;
   readonly members: Map<string, Member>;
   /** What this connection planned (a run's main process using this turnstile from outside). */
@@ -159,6 +178,7 @@ interface Lock {
 
 export async function startTurnstile(options: TurnstileOptions): Promise<TurnstileServer> {
   const { address } = options;
+  const { socket: listenOn, secret } = splitAddress(address);
   const gatherMs = options.gatherMs ?? 60_000;
   const barrierMs = options.barrierMs ?? 10_000;
   const settleMs = options.settleMs ?? 1_000;
@@ -383,6 +403,8 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
 
   function handle(conn: Conn, message: ClientMessage): void {
     switch (message.op) {
+      case 'auth':
+        break; // presented again: nothing to do
       case 'hello':
         conn.platform = String(message.platform);
         known(conn.platform);
@@ -471,7 +493,7 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
   }
 
   const server = net.createServer((socket) => {
-    const conn: Conn = { socket, platform: '', members: new Map() };
+    const conn: Conn = { socket, authenticated: secret === '', platform: '', members: new Map() };
     conns.add(conn);
     socket.unref();
     socket.setEncoding('utf8');
@@ -490,6 +512,16 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
           socket.destroy();
           return;
         }
+        if (!conn.authenticated) {
+          const presented = Buffer.from(message?.op === 'auth' ? String(message.secret) : '');
+          if (presented.length !== secret.length || !timingSafeEqual(presented, Buffer.from(secret))) {
+            log("refused a connection that did not present the turnstile's secret (another local user, or an older virtbench)");
+            socket.destroy();
+            return;
+          }
+          conn.authenticated = true;
+          continue;
+        }
         try {
           handle(conn, message);
         } catch (error) {
@@ -505,12 +537,12 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
     socket.on('error', () => disconnect(conn));
   });
 
-  if (!address.startsWith('\0')) rmSync(address, { force: true });
+  if (!listenOn.startsWith('\0')) rmSync(listenOn, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) =>
       reject(new TurnstileError(`the turnstile cannot listen on ${showAddress(address)}: ${error.message}`, { cause: error })),
     );
-    server.listen(address, () => resolve());
+    server.listen(listenOn, () => resolve());
   });
   server.unref();
 
@@ -544,7 +576,7 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
       for (const conn of conns) conn.socket.destroy();
       return new Promise<void>((resolve) =>
         server.close(() => {
-          if (!address.startsWith('\0')) rmSync(address, { force: true });
+          if (!listenOn.startsWith('\0')) rmSync(listenOn, { force: true });
           resolve();
         }),
       );
@@ -581,7 +613,8 @@ interface Pending {
 }
 
 export async function connectTurnstile(address: string, platform: string): Promise<TurnstileClient> {
-  const socket = net.createConnection(address);
+  const { socket: connectTo, secret } = splitAddress(address);
+  const socket = net.createConnection(connectTo);
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('error', (error) =>
@@ -629,6 +662,7 @@ export async function connectTurnstile(address: string, platform: string): Promi
   socket.on('close', () =>
     fail(new TurnstileError('the turnstile in the main process closed the connection (the run is ending or it crashed)')),
   );
+  if (secret) write({ op: 'auth', secret });
   write({ op: 'hello', platform });
 
   /** Sends a request and waits for its answer; an abort cancels it on the server too. */
@@ -722,7 +756,7 @@ export const TURNSTILE_ENV = 'VIRTBENCH_TURNSTILE';
 export const TURNSTILE_TAG_ENV = 'VIRTBENCH_TURNSTILE_TAG';
 
 /** The turnstile address as an environment value; and back. */
-export const addressToEnv = (address: string) => showAddress(address);
+export const addressToEnv = (address: string) => (address.startsWith('\0') ? `@${address.slice(1)}` : address);
 export const addressFromEnv = (value: string) => (value.startsWith('@') ? `\0${value.slice(1)}` : value);
 
 /** Where a run's platforms meet: its own turnstile, or another process's under a tag. */
@@ -761,7 +795,8 @@ export function externalTurnstile(env: NodeJS.ProcessEnv, root: string): Turnsti
 
 /** The main process's link to another process's turnstile: it plans and reports there what it would tell its own. */
 export async function connectTurnstileControl(place: TurnstilePlace): Promise<TurnstileServer> {
-  const socket = net.createConnection(place.address);
+  const { socket: connectTo, secret } = splitAddress(place.address);
+  const socket = net.createConnection(connectTo);
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('error', (error) =>
@@ -779,6 +814,7 @@ export async function connectTurnstileControl(place: TurnstilePlace): Promise<Tu
   const send = (message: ClientMessage) => {
     if (socket.writable) socket.write(JSON.stringify(message) + '\n');
   };
+  if (secret) send({ op: 'auth', secret });
   const unavailable = new Set<string>();
   const name = (platform: string) => turnstileName(platform, place);
   return {
@@ -823,7 +859,8 @@ export async function useSharedTurnstile(
     const address = turnstileAddress();
     const server = await startTurnstile({ ...options, address });
     // A socket file (not Linux) is removed on Ctrl-C too; an abstract name vanishes with the process.
-    const unregister = !address.startsWith('\0') && options.onExit ? options.onExit(() => rmSync(address, { force: true })) : undefined;
+    const { socket } = splitAddress(address);
+    const unregister = !socket.startsWith('\0') && options.onExit ? options.onExit(() => rmSync(socket, { force: true })) : undefined;
     return { server, place: { address }, unregister };
   });
   const { server, place, unregister } = membership.value;

@@ -1,4 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { canShareTurnstile } from '../../src/ab/run-ab.js';
 import { poolRuns } from '../../src/ab/pool.js';
 import { abSchedule } from '../../src/ab/schedule.js';
 import { runMedians, runSpread } from '../../src/results/runs.js';
@@ -70,5 +74,22 @@ describe('the spread between runs', () => {
   it('is unknown for untagged samples or a single run', () => {
     expect(runSpread(withRounds([1, 2, 3]))).toBeUndefined();
     expect(runSpread(tagged([[1, 2, 3]]))).toBeUndefined();
+  });
+});
+
+describe('whether a checkout can share the A/B turnstile', () => {
+  it('needs sharedTurnstile 3 (connections present the secret): an older side runs on its own', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'virtbench-ab-'));
+    for (const [version, can] of [
+      [undefined, false],
+      [2, false],
+      [3, true],
+    ] as const) {
+      writeFileSync(
+        join(dir, 'package.json'),
+        JSON.stringify({ name: 'virtbench', ...(version ? { virtbench: { sharedTurnstile: version } } : {}) }),
+      );
+      expect(await canShareTurnstile(dir), String(version)).toBe(can);
+    }
   });
 });

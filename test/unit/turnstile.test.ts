@@ -406,10 +406,35 @@ describe('a turnstile shared by two runs (virtbench ab)', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
+  /** The socket part of an address and its secret ("<socket>#<secret>"), as a client of this virtbench sees them. */
+  const parts = (address: string) => ({
+    socket: address.slice(0, address.lastIndexOf('#')),
+    secret: address.slice(address.lastIndexOf('#') + 1),
+  });
+
+  it("serves only connections that present the address's secret: another local user can connect, not take part", async () => {
+    const { server, connect, file, lines } = await setup(['a']);
+    expect(parts(server.address).secret).toMatch(/^[0-9a-f]{32}$/);
+    for (const first of [
+      { op: 'hello', platform: 'a' },
+      { op: 'auth', secret: '0'.repeat(32) },
+      { op: 'plan', files: [] },
+    ]) {
+      const stranger = net.createConnection(parts(server.address).socket);
+      await new Promise((resolve) => stranger.once('connect', resolve));
+      stranger.write(JSON.stringify(first) + '\n');
+      await new Promise((resolve) => stranger.once('close', resolve));
+    }
+    expect(lines.filter((l) => /refused a connection that did not present the turnstile's secret/.test(l))).toHaveLength(3);
+    const log = await takeTurns([await connect('a')], 1, file);
+    expect(log).toEqual(['a0', 'a done']);
+  });
+
   it('drops a connection that sends a malformed plan, and keeps serving the others', async () => {
     const { server, connect, file, lines } = await setup(['a']);
-    const rogue = net.createConnection(server.address);
+    const rogue = net.createConnection(parts(server.address).socket);
     await new Promise((resolve) => rogue.once('connect', resolve));
+    rogue.write(JSON.stringify({ op: 'auth', secret: parts(server.address).secret }) + '\n');
     rogue.write(JSON.stringify({ op: 'plan', files: 42 }) + '\n');
     await new Promise((resolve) => rogue.once('close', resolve));
     expect(lines.join('\n')).toMatch(/dropped a connection that sent a malformed plan message/);
