@@ -36,9 +36,23 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          setupFiles: ['test/integration/work-root.setup.ts'],
           benchmark: { include: [] },
           fileParallelism: false,
           testTimeout: 300_000,
+          hookTimeout: 900_000,
+        },
+      },
+      {
+        extends: true,
+        // The fault-injection suite (npm run test:faults): breaks real runs from outside, one at a time.
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          globalSetup: ['test/faults/global-setup.ts'],
+          benchmark: { include: [] },
+          fileParallelism: false,
+          testTimeout: 900_000,
           hookTimeout: 900_000,
         },
       },

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { packageRoot } from '../../src/harness/host/paths.js';
-import { argNames, createWorkDir, removeStaleWorkDirs, removeWorkDir } from '../../src/harness/host/work-dir.js';
-import { processesMentioning, workDirs } from './helpers.js';
+import { argNames, createWorkDir, removeStaleWorkDirs, removeWorkDir, workRoot } from '../../src/harness/host/work-dir.js';
+import { processesMentioning, processesOfThisFile, workDirs } from './helpers.js';
 
 /** A long-running process whose command line names dir, as a daemon started there would. */
 function daemonIn(dir: string) {
@@ -129,7 +129,7 @@ describe('Ctrl-C during vitest bench', () => {
       all: true,
     });
     const started = await waitUntil(
-      async () => (await processesMentioning('nginx: master process')).some((p) => p.includes('virtbench-native-')),
+      async () => (await processesMentioning('nginx: master process')).some((p) => p.includes(join(workRoot(), 'virtbench-native-'))),
       60_000,
     );
     expect(started, 'nginx never started').toBe(true);
@@ -137,7 +137,7 @@ describe('Ctrl-C during vitest bench', () => {
     child.kill('SIGINT');
     const result = await child;
     expect(result.exitCode ?? result.signal, result.all).not.toBe(0);
-    expect(await processesMentioning('virtbench-native-')).toEqual([]);
+    expect(await processesOfThisFile()).toEqual([]);
     expect((await workDirs('native')).filter((d) => !before.includes(d))).toEqual([]);
   });
 });

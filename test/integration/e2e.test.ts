@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { processesMentioning, runVitestBench, workDirs } from './helpers.js';
+import { processesOfThisFile, runVitestBench, workDirs } from './helpers.js';
 
 const config = ['--root', 'fixtures/e2e'];
 
@@ -66,6 +66,6 @@ describe('vitest bench with the virtbench plugin', () => {
     const nginx = run.results!.results.find((r) => r.benchmark === 'nginx')!;
     expect(nginx.status).toBe('passed');
     expect(nginx.samples[0]!.extra).toMatchObject({ parallel: 2, downloads: expect.any(Number), MBps: expect.any(Number) });
-    expect(await processesMentioning('virtbench-native-')).toEqual([]);
+    expect(await processesOfThisFile()).toEqual([]);
   });
 });

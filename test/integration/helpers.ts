@@ -28,9 +28,14 @@ export async function runVitestBench(args: string[], env: Record<string, string>
   return { exitCode: result.exitCode ?? -1, output: String(result.all), reportDir, results };
 }
 
-/** virtbench work directories currently on disk for a platform. */
+/** virtbench work directories currently on disk for a platform, in this test file's work root (work-root.setup.ts). */
 export async function workDirs(platform: string): Promise<string[]> {
   return (await readdir(workRoot())).filter((e) => e.startsWith(`virtbench-${platform}-`));
+}
+
+/** Processes of this test file's runs: every one names a path in its work root. */
+export async function processesOfThisFile(): Promise<string[]> {
+  return processesMentioning(workRoot() + '/');
 }
 
 /** Processes whose command line mentions text (e.g. a work directory), excluding this test's own. */

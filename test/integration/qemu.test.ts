@@ -1,7 +1,9 @@
 import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
 import { cacheDir } from '../../src/harness/host/paths.js';
+import { workRoot } from '../../src/harness/host/work-dir.js';
 import {
   isPlatformUnavailable,
   type ConnectionFacts,
@@ -139,7 +141,7 @@ test('a guest that does not answer in time fails with a clear error and leaves n
   expect((error as Error).message).toMatch(
     /^\[qemu-tcg-impatient\] the guest did not answer on ssh within 1\.5 s \(tcg\); QEMU was killed/,
   );
-  expect(await processesMentioning('virtbench-qemu-tcg-impatient-')).toEqual([]);
+  expect(await processesMentioning(join(workRoot(), 'virtbench-qemu-tcg-impatient-'))).toEqual([]);
   expect(await workDirs('qemu-tcg-impatient')).toEqual([]);
 }, 300_000);
 

@@ -1,0 +1,194 @@
+import { rm } from 'node:fs/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GUEST_SERVICE_PORT } from '../../src/harness/platforms/qemu/qemu-argv.js';
+import { tcgAvailability } from './availability.js';
+import {
+  failure,
+  finished,
+  guestQemu,
+  kept,
+  leftovers,
+  newCase,
+  record,
+  removeCase,
+  runBench,
+  sleep,
+  sshIntoGuest,
+  startBench,
+  stopRunning,
+  waitUntil,
+  type BenchOutcome,
+  type FaultCase,
+} from './inject.js';
+
+/*
+ * Faults on a qemu-tcg guest, reached over ssh: QEMU killed, the harness's ssh connection dropped
+ * inside the guest, the guest's disk full, the service port taken in the guest, and a Ctrl-C while
+ * the guest boots. The injector logs into the guest as the harness does (the cached client key, the
+ * pinned host key).
+ */
+
+const skip = tcgAvailability();
+const cases: FaultCase[] = [];
+afterEach(async () => {
+  await stopRunning();
+  for (const c of cases.splice(0)) await removeCase(c);
+});
+
+async function open(): Promise<FaultCase> {
+  const c = await newCase();
+  cases.push(c);
+  return c;
+}
+
+const steps = ['--project', 'qemu-tcg', 'steps'];
+
+async function recovers(c: FaultCase, args = steps): Promise<BenchOutcome> {
+  const next = await runBench(c, args, { FAULT_HOLD_SECONDS: '0.1', FAULT_THEN: 'none' }, `${c.reportDir}-next`);
+  await rm(`${c.reportDir}-next`, { recursive: true, force: true });
+  expect(next.exitCode, next.output.slice(-3000)).toBe(0);
+  expect(leftovers(c)).toEqual([]);
+  return next;
+}
+
+/** Runs a shell command in the running guest over an ssh connection of the injector's own. */
+async function inGuest(c: FaultCase, command: string): Promise<string> {
+  const ssh = await sshIntoGuest(c);
+  try {
+    const result = await ssh.run(command, { timeoutMs: 120_000 });
+    return `${result.exitCode}: ${result.stdout}${result.stderr}`;
+  } finally {
+    ssh.close();
+  }
+}
+
+describe.skipIf(skip)(`qemu-tcg${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  it('QEMU killed (SIGKILL) mid-benchmark: the benchmark fails as a lost guest, the run cleans up', async () => {
+    const c = await open();
+    const run = startBench(c, steps, { FAULT_HOLD_SECONDS: '600' });
+    await finished(c, 'qemu-tcg-cpu.csv', run);
+    await sleep(2_000);
+    const qemu = guestQemu(c)!;
+    const at = Date.now();
+    process.kill(qemu.pid, 'SIGKILL');
+    const outcome = await run.done;
+    expect(outcome.exitCode).not.toBe(0);
+    expect(failure(outcome, 'hold')).toMatch(/lost the guest/);
+    expect(kept(outcome)).toMatchObject({ 'qemu-tcg/cpu': 'passed:2', 'qemu-tcg/hold': 'failed:0' });
+    expect(outcome.csv).toEqual(['qemu-tcg-cpu.csv']);
+    expect(leftovers(c)).toEqual([]);
+    const next = await recovers(c);
+    record({
+      fault: 'guest killed (SIGKILL to QEMU) mid-benchmark',
+      outcome: `${failure(outcome, 'hold').slice(0, 120)}; exit ${outcome.exitCode}`,
+      kept: 'cpu (results.json, CSV)',
+      leaked: 'nothing',
+      recovery: `exited ${((outcome.endedAt - at) / 1000).toFixed(1)} s after the kill; next run passed in ${next.seconds.toFixed(0)} s`,
+    });
+  });
+
+  it("the harness's ssh connection dropped inside the guest: the benchmark fails naming the lost connection", async () => {
+    const c = await open();
+    const run = startBench(c, steps, { FAULT_HOLD_SECONDS: '600' });
+    await finished(c, 'qemu-tcg-cpu.csv', run);
+    await sleep(2_000);
+    const at = Date.now();
+    // Every dropbear session but the listener and our own: the harness's connection, killed from inside.
+    const dropped = await inGuest(
+      c,
+      'mine=$PPID; listener=$(awk \'{print $4}\' /proc/$mine/stat); for p in $(pidof dropbear); do [ "$p" = "$mine" ] || [ "$p" = "$listener" ] || kill -9 "$p"; done; echo done',
+    );
+    expect(dropped).toMatch(/^0: done/);
+    const outcome = await run.done;
+    expect(outcome.exitCode).not.toBe(0);
+    expect(failure(outcome, 'hold')).toMatch(/lost the guest|ssh connection/);
+    expect(kept(outcome)).toMatchObject({ 'qemu-tcg/cpu': 'passed:2', 'qemu-tcg/hold': 'failed:0' });
+    expect(leftovers(c)).toEqual([]);
+    const next = await recovers(c);
+    record({
+      fault: "the harness's ssh connection dropped (its dropbear session killed in the guest)",
+      outcome: `${failure(outcome, 'hold').slice(0, 120)}; exit ${outcome.exitCode}`,
+      kept: 'cpu (results.json, CSV)',
+      leaked: 'nothing',
+      recovery: `exited ${((outcome.endedAt - at) / 1000).toFixed(1)} s after the drop; next run passed in ${next.seconds.toFixed(0)} s`,
+    });
+  });
+
+  it("the guest's disk full: fio fails with the cause and the fix", async () => {
+    const c = await open();
+    const run = startBench(c, ['--project', 'qemu-tcg', 'then'], { FAULT_HOLD_SECONDS: '15', FAULT_THEN: 'disk-random' });
+    await waitUntil('the guest', () => guestQemu(c), 120_000, run);
+    // While hold runs: fill the benchmark disk, on which the guest's work directory lies.
+    await waitUntil('a login into the guest', () => inGuest(c, 'true').catch(() => undefined), 120_000, run);
+    // All but 1 MiB of it, where fio's file needs 16 MiB.
+    const filled = await inGuest(
+      c,
+      "free=$(df -k /mnt/bench | awk 'NR==2 {print $4}'); fallocate -l $(( (free - 1024) * 1024 )) /mnt/bench/fill && df -k /mnt/bench | awk 'NR==2 {print \"free\", $4}'",
+    );
+    expect(Number(/free (\d+)/.exec(filled)?.[1]), filled).toBeLessThan(4096);
+    const outcome = await run.done;
+    expect(outcome.exitCode).not.toBe(0);
+    const error = outcome.results!.results.find((r) => r.benchmark === 'disk-random')!.error!;
+    expect(error).toMatch(/No space left on device/);
+    expect(error).toMatch(/fix: .*is full/);
+    expect(kept(outcome)).toMatchObject({ 'qemu-tcg/hold': 'passed:2', 'qemu-tcg/disk-random': 'failed:0' });
+    expect(leftovers(c)).toEqual([]);
+    const next = await recovers(c);
+    record({
+      fault: 'disk full in the guest (its benchmark disk filled from outside before fio, with fallocate)',
+      outcome: 'VIRTBENCH_WORKLOAD_FAILED with fio\'s "No space left on device" and the fix; exit 1',
+      kept: 'hold (results.json, CSV)',
+      leaked: 'nothing (the guest and its disks are gone)',
+      recovery: `run ended after ${outcome.seconds.toFixed(0)} s; next run passed in ${next.seconds.toFixed(0)} s`,
+    });
+  });
+
+  it('the service port taken in the guest: nginx fails naming the port and the fix', async () => {
+    const c = await open();
+    const run = startBench(c, ['--project', 'qemu-tcg', 'then'], { FAULT_HOLD_SECONDS: '15', FAULT_THEN: 'nginx' });
+    await waitUntil('the guest', () => guestQemu(c), 120_000, run);
+    await waitUntil('a login into the guest', () => inGuest(c, 'true').catch(() => undefined), 120_000, run);
+    // busybox nc as a persistent server on the port (-ll), detached from the injector's session.
+    const listening = `:${GUEST_SERVICE_PORT.toString(16).toUpperCase()} [0-9A-F]+:0000 0A`;
+    const taken = await inGuest(
+      c,
+      `setsid busybox nc -ll -p ${GUEST_SERVICE_PORT} -e /bin/true </dev/null >/dev/null 2>&1 & sleep 1; cat /proc/net/tcp /proc/net/tcp6 | grep -cE '${listening}'`,
+    );
+    expect(taken, 'nothing listens on the port').toMatch(/^0: 1/);
+    const outcome = await run.done;
+    expect(outcome.exitCode).not.toBe(0);
+    const error = outcome.results!.results.find((r) => r.benchmark === 'nginx')!.error!;
+    expect(error).toMatch(new RegExp(`port .*${GUEST_SERVICE_PORT}.* is taken`));
+    expect(error).toMatch(/fix: /);
+    expect(kept(outcome)).toMatchObject({ 'qemu-tcg/hold': 'passed:2', 'qemu-tcg/nginx': 'failed:0' });
+    expect(leftovers(c)).toEqual([]);
+    const next = await recovers(c);
+    record({
+      fault: `service port ${GUEST_SERVICE_PORT} taken in the guest before nginx starts`,
+      outcome: `${error.split('\n')[0]!.slice(0, 120)}; exit ${outcome.exitCode}`,
+      kept: 'hold (results.json, CSV)',
+      leaked: 'nothing',
+      recovery: `run ended after ${outcome.seconds.toFixed(0)} s; next run passed in ${next.seconds.toFixed(0)} s`,
+    });
+  });
+
+  it('Ctrl-C while the guest boots stops QEMU and removes its directory', async () => {
+    const c = await open();
+    const run = startBench(c, steps, { FAULT_HOLD_SECONDS: '0.1' });
+    await waitUntil('QEMU booting the guest', () => guestQemu(c), 120_000, run);
+    await sleep(2_000);
+    const at = Date.now();
+    run.child.kill('SIGINT');
+    const outcome = await run.done;
+    expect(outcome.exitCode === 0 && !outcome.signal).toBe(false);
+    expect(leftovers(c), outcome.output.slice(-3000)).toEqual([]);
+    const next = await recovers(c);
+    record({
+      fault: 'Ctrl-C while the guest boots (qemu-tcg)',
+      outcome: `exit ${outcome.exitCode}${outcome.signal ? ` (${outcome.signal})` : ''}; QEMU stopped`,
+      kept: 'nothing had been measured',
+      leaked: 'nothing',
+      recovery: `exited ${((outcome.endedAt - at) / 1000).toFixed(1)} s after Ctrl-C; next run passed in ${next.seconds.toFixed(0)} s`,
+    });
+  });
+});
