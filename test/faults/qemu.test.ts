@@ -93,10 +93,12 @@ describe.skipIf(skip)(`qemu-tcg${skip ? ` (skipped: ${skip})` : ''}`, () => {
     await finished(c, 'qemu-tcg-cpu.csv', run);
     await sleep(2_000);
     const at = Date.now();
-    // Every dropbear session but the listener and our own: the harness's connection, killed from inside.
+    // Every dropbear process but those this shell descends from (the listener, our own session): the
+    // harness's connection, killed from inside.
     const dropped = await inGuest(
       c,
-      'mine=$PPID; listener=$(awk \'{print $4}\' /proc/$mine/stat); for p in $(pidof dropbear); do [ "$p" = "$mine" ] || [ "$p" = "$listener" ] || kill -9 "$p"; done; echo done',
+      'mine=" "; p=$$; while [ "$p" -gt 1 ]; do mine="$mine$p "; p=$(awk \'{print $4}\' /proc/$p/stat); done; ' +
+        'for d in $(pidof dropbear); do case "$mine" in *" $d "*) ;; *) kill -9 "$d" ;; esac; done; echo done',
     );
     expect(dropped).toMatch(/^0: done/);
     const outcome = await run.done;
