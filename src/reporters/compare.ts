@@ -1,6 +1,6 @@
 import erfc from '@stdlib/math-base-special-erfc';
 import { VirtbenchError } from '../errors.js';
-import type { BenchmarkResult, ResultsFile } from '../results/schema.js';
+import { isStandIn, type BenchmarkResult, type ResultsFile } from '../results/schema.js';
 import { runSpread, samplesPairedBy } from '../results/runs.js';
 import { bootstrapRatioCi, median, pairedRatioEstimate, performanceRatio } from '../results/statistics.js';
 import { formatPercent } from './table.js';
@@ -43,7 +43,8 @@ export interface Comparison {
   noiseFloor?: number;
   /**
    * The baseline measured this figure (passed, with runs) and the current run has nothing to compare
-   * with it: gone, skipped, failed, without runs, or in another unit or direction.
+   * with it: gone, skipped, failed, without runs, or in another unit or direction. A stand-in is not
+   * missing: a variant measures only what it varies, by design.
    */
   missing?: boolean;
   /** That missing figure was accepted by CompareOptions.allowMissing, so it does not fail the gate. */
@@ -213,7 +214,8 @@ const PLATFORM_GONE = 'platform not in the current run';
 /**
  * Compares every (platform, benchmark) of two results files. A figure the baseline measured (passed,
  * with runs) that the current run cannot match fails the gate unless allowMissing names it: a pull
- * request must not pass by dropping, skipping or renaming the benchmark it slowed down.
+ * request must not pass by dropping, skipping or renaming the benchmark it slowed down. A stand-in
+ * (another platform's figure shown for a variant) is not measured by design: never lost, never compared.
  */
 export function compareResults(baseline: ResultsFile, current: ResultsFile, options: CompareOptions = {}): Comparison[] {
   const alpha = options.alpha ?? 0.05;
@@ -248,9 +250,16 @@ export function compareResults(baseline: ResultsFile, current: ResultsFile, opti
       currentMedian: now?.summary?.median,
     };
     comparisons.push(row);
-    if (!base) {
+    if (now && isStandIn(now)) {
+      // A variant measures only what it varies: by design, not a lost figure, and nothing of its own to compare.
+      row.reason = `not measured by design: ${now.standIn}'s figure stands in`;
+      row.note = `${row.reason} (a variant measures only what it varies)`;
+      continue;
+    }
+    // A stand-in in the baseline was another platform's figure: what is measured now has no baseline.
+    if (!base || (isStandIn(base) && now?.status === 'passed')) {
       row.verdict = 'added';
-      row.reason = 'new in the current run';
+      row.reason = base ? `new in the current run (the baseline showed ${base.standIn}'s figure)` : 'new in the current run';
       continue;
     }
     // A baseline that skipped or failed this benchmark has no figure to protect.
@@ -259,7 +268,8 @@ export function compareResults(baseline: ResultsFile, current: ResultsFile, opti
     const lost = (reason: string, detail?: string, allowEntry = `${row.platform}/${row.benchmark}`) => {
       row.reason = reason;
       if (!measuredBefore) {
-        row.reason += ` (nothing to protect: the baseline ${base.status === 'passed' ? 'had no runs' : base.status})`;
+        const had = isStandIn(base) ? `showed ${base.standIn}'s figure` : base.status === 'passed' ? 'had no runs' : base.status;
+        row.reason += ` (nothing to protect: the baseline ${had})`;
         return;
       }
       row.missing = true;

@@ -6,9 +6,9 @@ import { driftWarnings } from './drift.js';
 import { findings } from './findings.js';
 import { baselinePlatform, tablePlatforms } from './ordering.js';
 import { shortCommit, type HistoryEntry } from '../results/history.js';
-import type { ResultsFile } from '../results/schema.js';
+import { isStandIn, type ResultsFile } from '../results/schema.js';
 import { median } from '../results/statistics.js';
-import { benchmarkLabel, formatCell, formatChange, formatValue } from './table.js';
+import { benchmarkLabel, cellOf, formatChange, formatValue, STAND_IN_LEGEND, standInShown } from './table.js';
 
 const escapeHtml = (text: string) =>
   text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
@@ -35,8 +35,9 @@ function table(head: string[], rows: string[][]): string {
 function chartData(file: ResultsFile, platforms: string[]) {
   const benchmarks = [...new Set(file.results.map((r) => r.benchmark))];
   return benchmarks.map((benchmark) => {
-    const rows = platforms.map((p) => file.results.find((r) => r.platform === p && r.benchmark === benchmark));
-    const any = rows.find(Boolean)!;
+    // A stand-in has no bar of its own: its figure is another platform's, drawn in that platform's place.
+    const rows = platforms.map((p) => file.results.find((r) => r.platform === p && r.benchmark === benchmark && !isStandIn(r)));
+    const any = rows.find(Boolean) ?? file.results.find((r) => r.benchmark === benchmark)!;
     return {
       id: `chart-${benchmark}`,
       title: `${benchmarkLabel(any)}: ${any.title} (${any.unit}, ${any.better} is better)`,
@@ -133,7 +134,7 @@ export async function renderHtml(
       benchmarkLabel(any),
       any.unit,
       any.better,
-      ...platforms.map((p) => formatCell(find(p, b), baseline ? find(baseline, b) : undefined)),
+      ...platforms.map((p) => cellOf(find(p, b), baseline ? find(baseline, b) : undefined, find)),
     ];
   });
   const compareSection =
@@ -176,6 +177,7 @@ export async function renderHtml(
 <p>${escapeHtml(`${file.profile} profile, ${platforms.join(' vs ')}, ${file.createdAt}`)}</p>
 ${table(['benchmark', 'unit', 'better', ...platforms], summaryRows)}
 <p>Median ±half the IQR; Nx = performance vs ${escapeHtml(baseline ?? '-')}, above 1 is better.</p>
+${standInShown(file.results, platforms) ? `<p>${escapeHtml(STAND_IN_LEGEND)}.</p>` : ''}
 ${facts.length ? `<h2>Findings</h2><ul>${facts.map((f) => `<li>${escapeHtml(f)}</li>`).join('')}</ul>` : ''}
 ${compareSection}
 <h2>Charts</h2>

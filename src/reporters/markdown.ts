@@ -2,7 +2,7 @@ import { gateFailures, gateFails, reasonOf, type Comparison } from './compare.js
 import { driftWarnings } from './drift.js';
 import { findings } from './findings.js';
 import type { ResultsFile } from '../results/schema.js';
-import { guestHostNote, benchmarkLabel, formatCell, formatChange, formatPercent, formatValue } from './table.js';
+import { guestHostNote, benchmarkLabel, cellOf, formatChange, formatPercent, formatValue, STAND_IN_LEGEND, standInShown } from './table.js';
 import { baselinePlatform, tablePlatforms } from './ordering.js';
 import { skipLines } from './skips.js';
 
@@ -253,12 +253,13 @@ export function renderMarkdown(file: ResultsFile, comparisons?: readonly Compari
     lines: benchmarks.map((benchmark) => {
       const any = file.results.find((r) => r.benchmark === benchmark)!;
       const base = baseline ? find(baseline, benchmark) : undefined;
-      const cells = platforms.map((p) => esc(formatCell(find(p, benchmark), base)));
+      const cells = platforms.map((p) => esc(cellOf(find(p, benchmark), base, find)));
       return row([name(benchmarkLabel(any)), `${name(any.unit)} (${name(any.better)})`, ...cells]);
     }),
     tail: [
       '',
       `Median ±half the IQR; Nx = performance vs ${name(baseline)}, above 1 is better; ≈1x = no difference this machine can resolve (the 95% interval of the ratio contains 1).`,
+      ...(standInShown(file.results, platforms) ? ['', `${esc(STAND_IN_LEGEND)}.`] : []),
     ],
     cutOrder: 4,
   });

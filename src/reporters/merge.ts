@@ -1,10 +1,13 @@
 import { VirtbenchError } from '../errors.js';
-import { RESULTS_SCHEMA, type ResultsFile } from '../results/schema.js';
+import { isStandIn, RESULTS_SCHEMA, type ResultsFile } from '../results/schema.js';
 
 /**
  * Combines results from several machines or CI shards into one file. A
  * platform that appears in more than one file is qualified by the host it
- * ran on ("native@build-2"), so nothing is silently overwritten.
+ * ran on ("native@build-2"), so nothing is silently overwritten. A stand-in
+ * (another platform's figure, see BenchmarkResult.standIn) is no result of
+ * its platform's own: where another file measured that platform and
+ * benchmark, the measured result is kept and the stand-in dropped.
  */
 export function mergeResults(files: readonly { path: string; file: ResultsFile }[]): ResultsFile {
   if (files.length === 0) throw new VirtbenchError('VIRTBENCH_BAD_OPTION', 'merge needs at least one results file');
@@ -14,8 +17,12 @@ export function mergeResults(files: readonly { path: string; file: ResultsFile }
   if (repeated !== undefined) {
     throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `${repeated} is given twice\nfix: name each results file once`);
   }
-  const seenIn = new Map<string, number>(); // platform -> how many files have it
-  for (const { file } of files) for (const p of new Set(file.results.map((r) => r.platform))) seenIn.set(p, (seenIn.get(p) ?? 0) + 1);
+  // Platform -> how many files have results of its own: a file with only stand-ins for it (another platform's
+  // figures) does not make it a second machine's platform, so its stand-ins join the platform measured elsewhere.
+  const seenIn = new Map<string, number>();
+  for (const { file } of files) {
+    for (const p of new Set(file.results.filter((r) => !isStandIn(r)).map((r) => r.platform))) seenIn.set(p, (seenIn.get(p) ?? 0) + 1);
+  }
 
   const hosts = files.map(({ file }) => String(file.environment.host.hostname ?? 'unknown'));
   const qualify = (platform: string, index: number) => {
@@ -33,10 +40,26 @@ export function mergeResults(files: readonly { path: string; file: ResultsFile }
     environment: { host: { ...files[0]!.file.environment.host, mergedFrom: files.map((f) => f.path).join(', ') }, platforms: {} },
     results: [],
   };
+  const at = new Map<string, number>(); // platform and benchmark -> index in merged.results
   files.forEach(({ file }, index) => {
-    for (const result of file.results) merged.results.push({ ...result, platform: qualify(result.platform, index) });
+    for (const result of file.results) {
+      // A stand-in names a platform of its own file: qualified alike, it still finds that file's figure.
+      const row = { ...result, platform: qualify(result.platform, index) };
+      if (isStandIn(result)) row.standIn = qualify(result.standIn, index);
+      const key = `${row.platform}\u0000${row.benchmark}`;
+      const earlier = at.get(key);
+      if (earlier === undefined) {
+        at.set(key, merged.results.push(row) - 1);
+      } else if (isStandIn(merged.results[earlier]!) && !isStandIn(row)) {
+        merged.results[earlier] = row; // the measured result wins over another run's stand-in
+      }
+      // Else a stand-in after the measured result, or a second stand-in: the first is kept.
+    }
     for (const [platform, info] of Object.entries(file.environment.platforms)) {
-      merged.environment.platforms[qualify(platform, index)] = { ...info, host: hosts[index]! };
+      const name = qualify(platform, index);
+      // The facts of a file that measured the platform, not of one that only showed another's figure for it.
+      const measuredHere = file.results.some((r) => r.platform === platform && !isStandIn(r));
+      if (measuredHere || !(name in merged.environment.platforms)) merged.environment.platforms[name] = { ...info, host: hosts[index]! };
     }
   });
   return merged;

@@ -1,7 +1,7 @@
 import { baselinePlatform } from './ordering.js';
 import type { Comparison } from './compare.js';
 import { samplesPairedBy } from '../results/runs.js';
-import type { BenchmarkResult } from '../results/schema.js';
+import { isStandIn, type BenchmarkResult } from '../results/schema.js';
 import { pairedRatioEstimate, ratioEstimate, type RatioEstimate } from '../results/statistics.js';
 
 /*
@@ -67,9 +67,35 @@ export function formatRatioWithCi(estimate: RatioEstimate): string {
   return `${estimate.ratio.toFixed(2)}x [${estimate.ci95[0].toFixed(2)}, ${estimate.ci95[1].toFixed(2)}]`;
 }
 
-/** One cell: median with its relative IQR, and the performance ratio to the baseline platform. */
-export function formatCell(result: BenchmarkResult | undefined, baseline: BenchmarkResult | undefined): string {
+/**
+ * A stand-in's cell: the median of the platform standing in (`figure`: its result for the benchmark),
+ * in parentheses and named, so that no one takes it for a measurement; "(as qemu-tcg: -)" without one.
+ */
+export function formatStandIn(standIn: string, figure: BenchmarkResult | undefined): string {
+  const measured = figure && figure.platform === standIn && figure.status === 'passed' ? figure.summary : undefined;
+  return measured ? `(${formatValue(measured.median)} as ${standIn})` : `(as ${standIn}: -)`;
+}
+
+/** Explains the stand-in cells, for a legend that has one (standInShown). */
+export const STAND_IN_LEGEND =
+  "(N as P) = not measured on that column's platform (a variant measures only what it varies): P's median stands in, for reference only, no ratio";
+
+/** Whether a table of these platforms has a stand-in cell, whose mark its legend must explain. */
+export function standInShown(results: readonly BenchmarkResult[], platforms: readonly string[]): boolean {
+  return results.some((r) => isStandIn(r) && platforms.includes(r.platform));
+}
+
+/**
+ * One cell: median with its relative IQR, and the performance ratio to the baseline platform. A stand-in
+ * shows the median of `standInFigure` (the stand-in platform's result for the benchmark) marked, without a ratio.
+ */
+export function formatCell(
+  result: BenchmarkResult | undefined,
+  baseline: BenchmarkResult | undefined,
+  standInFigure?: BenchmarkResult,
+): string {
   if (!result) return '-';
+  if (isStandIn(result)) return formatStandIn(result.standIn, standInFigure);
   if (result.status === 'skipped') return result.skipReason?.startsWith('n/a') ? 'n/a' : 'skipped';
   if (result.status === 'failed') {
     const kept = result.samples.length;
@@ -80,6 +106,16 @@ export function formatCell(result: BenchmarkResult | undefined, baseline: Benchm
   const estimate = ratioToBaseline(result, baseline);
   if (estimate) cell += `  ${formatRatio(estimate)}`;
   return cell;
+}
+
+/** formatCell of a table's cell, with the figure of its stand-in (if it is one) looked up by `find`. */
+export function cellOf(
+  result: BenchmarkResult | undefined,
+  baseline: BenchmarkResult | undefined,
+  find: (platform: string, benchmark: string) => BenchmarkResult | undefined,
+): string {
+  const standInFigure = result && isStandIn(result) ? find(result.standIn, result.benchmark) : undefined;
+  return formatCell(result, baseline, standInFigure);
 }
 
 function pad(text: string, width: number): string {
@@ -113,7 +149,7 @@ export function renderComparison(results: BenchmarkResult[], platforms: string[]
   const rows = benchmarks.map((benchmark) => {
     const any = results.find((r) => r.benchmark === benchmark)!;
     const base = baseline ? find(baseline, benchmark) : undefined;
-    return [benchmarkLabel(any), any.unit, any.better, ...platforms.map((p) => formatCell(find(p, benchmark), base))];
+    return [benchmarkLabel(any), any.unit, any.better, ...platforms.map((p) => cellOf(find(p, benchmark), base, find))];
   });
   const lines = layoutColumns([header, ...rows]);
   const rule = '-'.repeat(Math.max(...lines.map((l) => l.length)));
@@ -126,6 +162,7 @@ export function renderComparison(results: BenchmarkResult[], platforms: string[]
       rule,
       `median ±half the IQR (relative); Nx = performance vs ${baseline ?? 'baseline'}, above 1 is better; ` +
         '≈1x = no difference this machine can resolve (the 95% interval of the ratio contains 1)',
+      ...(standInShown(results, platforms) ? [STAND_IN_LEGEND] : []),
     ],
   };
 }

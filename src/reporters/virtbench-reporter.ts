@@ -34,9 +34,11 @@ function firstLine(text: string): string {
 export function toBenchmarkResult(record: BenchmarkRecord, testCase: Pick<TestCase, 'result'>): BenchmarkResult {
   const outcome = testCase.result();
   const { platformInfo: _info, profile: _profile, skipReason, ...row } = record;
-  if (outcome.state === 'skipped' || skipReason) {
+  // A stand-in (row.standIn) is skipped whatever its test did: it shows another platform's figure, never a measurement.
+  if (outcome.state === 'skipped' || skipReason || row.standIn !== undefined) {
     const note = outcome.state === 'skipped' ? outcome.note : undefined;
-    return withSummary({ ...row, status: 'skipped', skipReason: skipReason ?? note ?? 'skipped' });
+    const standInNote = row.standIn === undefined ? undefined : `not measured on ${row.platform}: shown is ${row.standIn}'s figure`;
+    return withSummary({ ...row, status: 'skipped', skipReason: skipReason ?? standInNote ?? note ?? 'skipped' });
   }
   if (outcome.state === 'passed') return withSummary({ ...row, status: 'passed' });
   const error =

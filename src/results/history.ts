@@ -3,7 +3,15 @@ import { dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { VirtbenchError } from '../errors.js';
 import { withSummary } from './results-file.js';
-import { RESULTS_SCHEMA, type BenchmarkResult, type Better, type ResultsFile, type ResultStatus, type Sample } from './schema.js';
+import {
+  isStandIn,
+  RESULTS_SCHEMA,
+  type BenchmarkResult,
+  type Better,
+  type ResultsFile,
+  type ResultStatus,
+  type Sample,
+} from './schema.js';
 import { makeDirectory } from '../make-dir.js';
 
 /*
@@ -15,7 +23,8 @@ import { makeDirectory } from '../make-dir.js';
  *   {"schema":"virtbench.history/v1","commit":"<sha>","ref":"main","recordedAt":"<ISO, when appended>",
  *    "createdAt":"<the results file's createdAt>","profile":"standard","host":{"hostname":...,"cpuModel":...,"cpus":2,...},
  *    "results":[{"platform":"native","benchmark":"cpu","unit":"kFLOPS","better":"higher","status":"passed","values":[...]}]}
- * `values` are the sample values; titles, seconds and platform facts stay in results.json.
+ * `values` are the sample values; titles, seconds and platform facts stay in results.json. A stand-in
+ * (a variant's benchmark it does not measure) has no values and "standIn": the platform whose figure it showed.
  *
  * Writers hold a lock (proper-lockfile, `<store>.lock`). A line is appended by
  * one write to a file opened with O_APPEND; trimming to `keep` runs (and
@@ -36,6 +45,8 @@ export interface HistoryResult {
   better: Better;
   status: ResultStatus;
   values: number[];
+  /** A stand-in (BenchmarkResult.standIn): the platform whose figure it showed; it has no values of its own. */
+  standIn?: string;
 }
 
 export interface HistoryEntry {
@@ -73,7 +84,9 @@ export function historyEntry(file: ResultsFile, run: { commit: string; ref: stri
       unit: r.unit,
       better: r.better,
       status: r.status,
-      values: r.samples.map((s) => s.value),
+      // A stand-in's figure is another platform's: nothing of it is recorded as this platform's.
+      values: isStandIn(r) ? [] : r.samples.map((s) => s.value),
+      ...(isStandIn(r) ? { standIn: r.standIn } : {}),
     })),
   };
 }
@@ -103,6 +116,7 @@ function entryProblem(value: unknown): string | undefined {
     if (!Array.isArray(r.values) || !r.values.every((v) => typeof v === 'number' && Number.isFinite(v))) {
       return `${where}.values is not an array of numbers`;
     }
+    if (r.standIn !== undefined && !isText(r.standIn)) return `${where}.standIn is not a non-empty string`;
   }
   return undefined;
 }
@@ -310,6 +324,8 @@ export function historyBaseline(entries: readonly HistoryEntry[], options: Basel
       better: defining.better,
       status: samples.length > 0 ? 'passed' : defining.status,
       samples,
+      // Nothing measured in the window, and the newest run showed another platform's figure: the baseline has none of its own.
+      ...(samples.length === 0 && isStandIn(defining) ? { standIn: defining.standIn } : {}),
     });
   });
 

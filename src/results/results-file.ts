@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { VirtbenchError } from '../errors.js';
-import { RESULTS_SCHEMA, type BenchmarkResult, type Question, type ResultsFile, type Sample } from './schema.js';
+import { isStandIn, RESULTS_SCHEMA, type BenchmarkResult, type Question, type ResultsFile, type Sample } from './schema.js';
 import { summarize } from './statistics.js';
 import { makeDirectory } from '../make-dir.js';
 
@@ -68,7 +68,7 @@ export async function writeFileAtomically(path: string, data: string | Uint8Arra
   if (options.syncDir !== false) await syncDirectory(dirname(path));
 }
 
-/** Writes results.json and one CSV per platform and benchmark that has samples; returns the paths. */
+/** Writes results.json and one CSV per platform and benchmark that has samples of its own; returns the paths. */
 export async function writeResults(dir: string, file: ResultsFile): Promise<string[]> {
   await makeDirectory(dir);
   const root = resolve(dir);
@@ -76,7 +76,8 @@ export async function writeResults(dir: string, file: ResultsFile): Promise<stri
   await writeFileAtomically(written[0]!, JSON.stringify(file, null, 2) + '\n', { syncDir: false });
   const taken = new Set(['results.json']);
   for (const result of file.results) {
-    if (result.samples.length === 0) continue;
+    // A stand-in's figure is another platform's, whose own CSV has it.
+    if (result.samples.length === 0 || isStandIn(result)) continue;
     // Two names can clean up to the same file name: the later one gets a number rather than overwrite.
     let name = csvFileName(result.platform, result.benchmark);
     for (let copy = 2; taken.has(name); copy++) name = csvFileName(result.platform, result.benchmark, copy);
@@ -324,6 +325,8 @@ class ResultsValidator {
     const variant = this.optional(row.variant, `${at}.variant`, (v, a) => this.string(v, a));
     const error = this.optional(row.error, `${at}.error`, (v, a) => this.string(v, a));
     const skipReason = this.optional(row.skipReason, `${at}.skipReason`, (v, a) => this.string(v, a));
+    // A platform's name, like `platform`: readers look its result up by it.
+    const standIn = this.optional(row.standIn, `${at}.standIn`, (v, a) => this.name(v, a));
     const cachesFlushed = this.optional(row.cachesFlushed, `${at}.cachesFlushed`, (v, a) =>
       typeof v === 'boolean' ? v : this.fail(a, 'true or false', v),
     );
@@ -335,6 +338,7 @@ class ResultsValidator {
       ...(variant === undefined ? {} : { variant }),
       ...(error === undefined ? {} : { error }),
       ...(skipReason === undefined ? {} : { skipReason }),
+      ...(standIn === undefined ? {} : { standIn }),
       ...(cachesFlushed === undefined ? {} : { cachesFlushed }),
     });
   }

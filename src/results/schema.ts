@@ -37,11 +37,31 @@ export interface BenchmarkResult {
   /** Why it failed: the workload's command, exit code and stderr tail. */
   error?: string;
   skipReason?: string;
+  /**
+   * Not measured on this platform by design (a variant measures only the benchmarks it varies): the
+   * platform whose figure stands in, e.g. "qemu-tcg" for qemu-tcg-ide's cpu. Such a result is skipped,
+   * without samples; readers show that platform's figure marked as such, never as this platform's.
+   */
+  standIn?: string;
   /** Whether the page cache could be flushed before each run. */
   cachesFlushed?: boolean;
+  /**
+   * Where this benchmark's wall time went on the host, in seconds: connecting to the platform,
+   * preparing the workload (build, copy in, served files), the cache flushes, the runs themselves
+   * (the measured samples), and cleaning up. Waits for other platforms' turns are in none of them.
+   */
+  phases?: Partial<Record<Phase, number>>;
   /** Every run that finished, also those before a failure. */
   samples: Sample[];
   summary?: Summary;
+}
+
+export type Phase = 'connect' | 'prepare' | 'flush' | 'run' | 'cleanup';
+
+/** A result that shows another platform's figure (see standIn): it holds no figure of its own platform. */
+export function isStandIn<T extends Pick<BenchmarkResult, 'status' | 'standIn'>>(result: T): result is T & { standIn: string } {
+  // Only a skipped result: a measured one that carries the field (pooled with a stand-in of another run) is a measurement.
+  return result.status === 'skipped' && typeof result.standIn === 'string';
 }
 
 /**

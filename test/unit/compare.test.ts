@@ -246,6 +246,45 @@ describe('the gate protects what the baseline measured', () => {
     expect(comparisons[1]!.reason).toBe('not in the current run (nothing to protect: the baseline skipped)');
   });
 
+  describe("a variant's stand-in (another platform's figure, not measured by design)", () => {
+    const standIn = {
+      status: 'skipped' as const,
+      standIn: 'docker',
+      skipReason: "not measured on docker-hostnet: it changes only the network; shown is docker's figure",
+      samples: [],
+      summary: undefined,
+    };
+
+    it('is no lost figure in the current run: never fails the gate, and says it was not measured by design', () => {
+      const comparisons = compare([...everythingBut('docker-hostnet', 'cpu'), cell('docker-hostnet', 'cpu', standIn)]);
+      expect(row(comparisons, 'docker-hostnet', 'cpu')).toMatchObject({
+        verdict: 'not comparable',
+        failsGate: false,
+        reason: "not measured by design: docker's figure stands in",
+      });
+      expect(row(comparisons, 'docker-hostnet', 'cpu').missing).toBeUndefined();
+      expect(gateFails(comparisons)).toBe(false);
+      expect(gateFailures(comparisons)).toEqual([]);
+    });
+
+    it('in the baseline, leaves a figure measured now without a baseline: new in this run', () => {
+      const before = file(cell('native', 'cpu'), cell('docker-hostnet', 'cpu', standIn));
+      const comparisons = compareResults(before, file(cell('native', 'cpu'), cell('docker-hostnet', 'cpu')));
+      expect(row(comparisons, 'docker-hostnet', 'cpu')).toMatchObject({
+        verdict: 'added',
+        failsGate: false,
+        reason: "new in the current run (the baseline showed docker's figure)",
+        baselineMedian: undefined,
+      });
+      // Gone now: the baseline had nothing of its own to protect.
+      const gone = compareResults(before, file(cell('native', 'cpu')));
+      expect(row(gone, 'docker-hostnet', 'cpu')).toMatchObject({
+        failsGate: false,
+        reason: "platform not in the current run (nothing to protect: the baseline showed docker's figure)",
+      });
+    });
+  });
+
   it('marks the rows that fail the gate in the terminal table, and says why each row got its verdict', () => {
     const lines = renderBaselineComparison(compare(everythingBut('native', 'nginx'), { allowMissing: ['docker-hostnet/nginx'] }));
     expect(lines[0]).toMatch(/^gate\s+platform\s+benchmark\s+verdict\s+change .*\s+why$/);

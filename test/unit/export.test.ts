@@ -29,6 +29,14 @@ describe('toBencherBmf', () => {
     }
   });
 
+  it("has no metric for a stand-in: its figure is another platform's", () => {
+    const file = resultsFileOf([
+      resultOf('qemu-tcg', 'cpu', [1e3]),
+      resultOf('qemu-tcg-ide', 'cpu', [], { status: 'skipped', standIn: 'qemu-tcg', skipReason: 'not measured on qemu-tcg-ide' }),
+    ]);
+    expect(Object.keys(toBencherBmf(file))).toEqual(['cpu (qemu-tcg)']);
+  });
+
   it('is an empty object when nothing passed', () => {
     expect(toBencherBmf(resultsFileOf([resultOf('native', 'cpu', [], { status: 'skipped', skipReason: 'no' })]))).toEqual({});
   });

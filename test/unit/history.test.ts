@@ -162,6 +162,25 @@ describe('historyBaseline', () => {
     expect(() => historyBaseline(runs, { window: 0 })).toThrow(/window must be a whole number/);
   });
 
+  it("records a stand-in without values, as the platform whose figure it showed: never as the variant's own", () => {
+    const standIn = resultOf('qemu-tcg-ide', 'cpu', [], { status: 'skipped', standIn: 'qemu-tcg', skipReason: 'not measured' });
+    const recorded = entryOf(6, [resultOf('qemu-tcg', 'cpu', [1e3]), standIn]);
+    expect(recorded.results[1]).toEqual({
+      platform: 'qemu-tcg-ide',
+      benchmark: 'cpu',
+      unit: 'kFLOPS',
+      better: 'higher',
+      status: 'skipped',
+      values: [],
+      standIn: 'qemu-tcg',
+    });
+    // A window of stand-ins only has no figure of the variant's: what it measures now is new.
+    const baseline = historyBaseline([recorded], { window: 3 });
+    expect(baseline.results[1]).toMatchObject({ status: 'skipped', standIn: 'qemu-tcg', samples: [] });
+    const now = resultsFileOf([resultOf('qemu-tcg', 'cpu', [1e3]), resultOf('qemu-tcg-ide', 'cpu', [0.9e3])]);
+    expect(compareResults(baseline, now).find((c) => c.platform === 'qemu-tcg-ide')).toMatchObject({ verdict: 'added', failsGate: false });
+  });
+
   it('is a baseline compareResults takes', () => {
     const current = resultsFileOf([resultOf('native', 'cpu', [4e6, 4.1e6, 3.9e6, 4e6, 4e6])]);
     const [cpu] = compareResults(historyBaseline(runs, { window: 3 }), current).filter((c) => c.benchmark === 'cpu');

@@ -72,3 +72,28 @@ describe('the HTML trend', () => {
     expect(trend!.details[0]).toBe(`${hostile} on <img src=x onerror=alert(2)>", 2026-11-24T00:00:00Z`);
   });
 });
+
+describe('a stand-in in the HTML report', () => {
+  /** The DATA constant the charts draw from. */
+  function chartsOf(html: string): { labels: string[]; median: (number | null)[]; iqr: unknown[]; runs: { x: string }[] }[] {
+    const json = /const DATA = (.*);\n/.exec(html)?.[1];
+    if (json === undefined) throw new Error('no DATA in the page');
+    return JSON.parse(json) as ReturnType<typeof chartsOf>;
+  }
+
+  it("marks the stand-in platform's figure in the table, explains the mark, and draws no bar of the variant's for it", async () => {
+    const file = resultsFileOf([
+      resultOf('native', 'cpu', [3000, 3000, 3000]),
+      resultOf('qemu-tcg', 'cpu', [1230, 1230, 1230]),
+      resultOf('qemu-tcg-ide', 'cpu', [], { status: 'skipped', standIn: 'qemu-tcg', skipReason: 'not measured on qemu-tcg-ide' }),
+      resultOf('qemu-tcg-ide', 'disk-random', [3000, 3000, 3000]),
+    ]);
+    const html = await renderHtml(file);
+    expect(html).toContain('<td>(1.23k as qemu-tcg)</td>');
+    expect(html).toContain("<p>(N as P) = not measured on that column's platform");
+    const [cpu] = chartsOf(html);
+    expect(cpu!.labels).toEqual(['native', 'qemu-tcg', 'qemu-tcg-ide']);
+    expect(cpu!.median).toEqual([3000, 1230, null]);
+    expect(cpu!.runs.map((r) => r.x)).not.toContain('qemu-tcg-ide');
+  });
+});

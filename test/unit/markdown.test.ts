@@ -300,3 +300,22 @@ describe('the size of the comment', () => {
     expect(md).toContain('| nginx | s (lower) | 1.20 ±0.5% |');
   });
 });
+
+describe('a stand-in in the Markdown report', () => {
+  it("shows the stand-in platform's figure marked as its, with a line that explains the mark", () => {
+    const md = renderMarkdown(
+      resultsFileOf([
+        resultOf('native', 'cpu', [3000, 3000, 3000]),
+        resultOf('qemu-tcg', 'cpu', [1230, 1230, 1230]),
+        resultOf('qemu-tcg-ide', 'cpu', [], { status: 'skipped', standIn: 'qemu-tcg', skipReason: 'not measured on qemu-tcg-ide' }),
+        resultOf('native', 'disk-random', [64_000, 64_000, 64_000]),
+        resultOf('qemu-tcg', 'disk-random', [5000, 5000, 5000]),
+        resultOf('qemu-tcg-ide', 'disk-random', [3000, 3000, 3000]),
+      ]),
+    );
+    expect(md).toContain('| cpu | kFLOPS (higher) | 3.00k ±0.0% | 1.23k ±0.0%  0.41x | \\(1.23k as qemu-tcg\\) |');
+    expect(md).toContain("\\(N as P\\) = not measured on that column's platform");
+    expect(md).toContain('- qemu-tcg-ide cpu: not measured on qemu-tcg-ide');
+    expect(renderMarkdown(resultsFileOf([resultOf('native', 'cpu', [1])]))).not.toContain('(N as P');
+  });
+});

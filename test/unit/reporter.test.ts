@@ -39,6 +39,23 @@ describe('toBenchmarkResult', () => {
     expect(row.summary).toBeUndefined();
   });
 
+  it("carries a stand-in into the result, skipped whatever its test did: it shows another platform's figure", () => {
+    const skipReason = "not measured on qemu-tcg-ide: it changes only the benchmark disk's bus (IDE); shown is qemu-tcg's figure";
+    const given = toBenchmarkResult(record('qemu-tcg-ide', [], { standIn: 'qemu-tcg', skipReason }), {
+      result: () => ({ state: 'passed' }) as never,
+    });
+    expect(given).toMatchObject({ status: 'skipped', standIn: 'qemu-tcg', skipReason, samples: [] });
+    // Recorded without a reason: it still says whose figure it shows.
+    const unexplained = toBenchmarkResult(record('qemu-tcg-ide', [], { standIn: 'qemu-tcg' }), {
+      result: () => ({ state: 'passed' }) as never,
+    });
+    expect(unexplained).toMatchObject({
+      status: 'skipped',
+      standIn: 'qemu-tcg',
+      skipReason: "not measured on qemu-tcg-ide: shown is qemu-tcg's figure",
+    });
+  });
+
   it('calls an unfinished test interrupted', () => {
     expect(toBenchmarkResult(record('native', [1]), { result: () => ({ state: 'pending' }) as never })).toMatchObject({
       status: 'failed',
@@ -121,6 +138,21 @@ describe('skipLines', () => {
         row('unikernel', 'fork', 'n/a: no fork()'),
       ]),
     ).toEqual(['qemu-kvm skipped: KVM is not usable here', 'unikernel fork: n/a: no fork()']);
+  });
+});
+
+describe('skipLines of stand-ins', () => {
+  it("names a variant's unmeasured benchmarks with their reason, even when it measured nothing else", async () => {
+    const { skipLines } = await import('../../src/reporters/skips.js');
+    const { resultOf } = await import('../builders.js');
+    const reason = "not measured on qemu-tcg-ide: it changes only the benchmark disk's bus (IDE); shown is qemu-tcg's figure";
+    const standIn = (benchmark: string) =>
+      resultOf('qemu-tcg-ide', benchmark, [], { status: 'skipped', standIn: 'qemu-tcg', skipReason: reason });
+    expect(skipLines([standIn('cpu'), standIn('mem'), resultOf('qemu-tcg-ide', 'disk-random', [1])])).toEqual([
+      `qemu-tcg-ide cpu, mem: ${reason}`,
+    ]);
+    // Not "qemu-tcg-ide skipped: ...", as if the platform could not run.
+    expect(skipLines([standIn('cpu'), standIn('mem')])).toEqual([`qemu-tcg-ide cpu, mem: ${reason}`]);
   });
 });
 

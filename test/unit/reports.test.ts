@@ -49,6 +49,31 @@ describe('findings', () => {
     ]);
   });
 
+  it("says a comparison with a stand-in was not measured, rather than compare a platform with another's figure", () => {
+    const standIn = (benchmark: string) =>
+      result('qemu-tcg-ide', benchmark, [], { status: 'skipped', standIn: 'qemu-tcg', skipReason: 'not measured on qemu-tcg-ide' });
+    const results = [
+      result('qemu-tcg', 'cpu', [1e3, 1.01e3, 0.99e3]),
+      result('qemu-tcg', 'mem', [2, 2.1, 2]),
+      result('qemu-tcg', 'disk-random', [5000, 5100, 4900]),
+      standIn('cpu'),
+      standIn('mem'),
+      result('qemu-tcg-ide', 'disk-random', [3000, 3100, 2900]),
+    ];
+    const question = {
+      question: 'What does IDE cost?',
+      comparisons: [{ platform: 'qemu-tcg-ide', against: 'qemu-tcg', benchmarks: ['cpu', 'mem', 'disk-random'] }],
+    };
+    expect(findings({ results, questions: [question] })).toEqual([
+      'What does IDE cost? disk-random: qemu-tcg-ide 0.60x [0.57, 0.63] qemu-tcg (qemu-tcg-ide 3.00k, qemu-tcg 5.00k IOPS; higher is better); ' +
+        "cpu, mem: not measured on qemu-tcg-ide (qemu-tcg's figure stands in), so no difference to state.",
+    ]);
+    const against = { question: 'Against IDE?', comparisons: [{ platform: 'qemu-tcg', against: 'qemu-tcg-ide', benchmarks: ['cpu'] }] };
+    expect(findings({ results, questions: [against] })).toEqual([
+      "Against IDE? cpu: not measured on qemu-tcg-ide (qemu-tcg's figure stands in), so no difference to state.",
+    ]);
+  });
+
   it('without questions, compares every platform with native', () => {
     expect(findings({ results: run.results })).toEqual([
       'What does docker cost against native? disk-random: docker 0.81x [0.80, 0.83] native (docker 52.0k, native 64.0k IOPS; higher is better).',
@@ -105,6 +130,12 @@ describe('toGithubBenchmark', () => {
     ]);
     expect(smallerIsBetter.map((e) => e.name)).toEqual(['mem (native)']); // the failed docker mem is left out
   });
+
+  it("has no entry for a stand-in: its figure is another platform's", () => {
+    const standIn = result('docker-hostnet', 'disk-random', [], { status: 'skipped', standIn: 'docker', skipReason: 'not measured' });
+    const { biggerIsBetter } = toGithubBenchmark(file('vm', ...run.results, standIn));
+    expect(biggerIsBetter.map((e) => e.name)).toEqual(['disk-random (native)', 'disk-random (docker)']);
+  });
 });
 
 describe('mergeResults', () => {
@@ -118,6 +149,47 @@ describe('mergeResults', () => {
     expect(merged.results.map((r) => r.platform)).toEqual(['native@build-1', 'docker', 'native@build-2', 'qemu-tcg']);
     expect(merged.environment.platforms['native@build-2']).toEqual({ kernel: '6.1', host: 'build-2' });
     expect(merged.environment.host.mergedFrom).toBe('a.json, b.json');
+  });
+
+  it("keeps the measured result over another run's stand-in for the same platform and benchmark", () => {
+    const standIn = result('qemu-tcg-ide', 'cpu', [], {
+      status: 'skipped',
+      standIn: 'qemu-tcg',
+      skipReason: 'not measured on qemu-tcg-ide',
+    });
+    // Shard 1 showed qemu-tcg's cpu figure for the variant; shard 2 measured the variant's cpu (VIRTBENCH_VARIANT_BENCHMARKS=all).
+    const shard1 = file('ci', result('qemu-tcg', 'cpu', [10]), standIn);
+    const shard2 = file('ci', result('qemu-tcg-ide', 'cpu', [9]), result('qemu-tcg-ide', 'disk-random', [3]));
+    for (const files of [
+      [shard1, shard2],
+      [shard2, shard1],
+    ]) {
+      const merged = mergeResults(files.map((f, i) => ({ path: `${i}.json`, file: f })));
+      const variant = merged.results.filter((r) => r.platform === 'qemu-tcg-ide');
+      expect(variant.map((r) => [r.benchmark, r.status, r.standIn])).toEqual([
+        ['cpu', 'passed', undefined],
+        ['disk-random', 'passed', undefined],
+      ]);
+      expect(merged.results.map((r) => r.platform)).not.toContain('qemu-tcg-ide@ci#1');
+    }
+  });
+
+  it("qualifies a stand-in's platform as its file's, so it still finds that file's figure", () => {
+    const standIn = result('qemu-tcg-ide', 'cpu', [], {
+      status: 'skipped',
+      standIn: 'qemu-tcg',
+      skipReason: 'not measured on qemu-tcg-ide',
+    });
+    const a = file('build-1', result('qemu-tcg', 'cpu', [10]), standIn, result('qemu-tcg-ide', 'disk-random', [3]));
+    const b = file('build-2', result('qemu-tcg', 'cpu', [20]), standIn, result('qemu-tcg-ide', 'disk-random', [4]));
+    const merged = mergeResults([
+      { path: 'a.json', file: a },
+      { path: 'b.json', file: b },
+    ]);
+    expect(merged.results.filter((r) => r.standIn).map((r) => [r.platform, r.standIn])).toEqual([
+      ['qemu-tcg-ide@build-1', 'qemu-tcg@build-1'],
+      ['qemu-tcg-ide@build-2', 'qemu-tcg@build-2'],
+    ]);
   });
 
   it('numbers shards of one host', () => {

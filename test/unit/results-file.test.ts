@@ -67,6 +67,13 @@ describe('results files', () => {
     expect(await readFile(written[1]!, 'utf8')).toBe(toCsv(result));
   });
 
+  it("writes no CSV for a stand-in, even one given samples: its figure is another platform's, whose CSV has it", async () => {
+    const dir = await tempDir();
+    const standIn = { ...result, platform: 'qemu-tcg-ide', status: 'skipped' as const, standIn: 'native', skipReason: 'not measured' };
+    const written = await writeResults(join(dir, 'report'), { ...file, results: [result, standIn] });
+    expect(written.map((p) => p.slice(dir.length + 1))).toEqual(['report/results.json', 'report/native-mem.csv']);
+  });
+
   it.each([
     ['missing', null, /cannot read results file/],
     ['empty', '', /is empty/],
@@ -157,6 +164,11 @@ describe('validateResults', () => {
       /results\[0\]\.cachesFlushed must be true or false, got "yes"/,
     ],
     ['a result that is null', (d) => (d.results[1] = null), /results\[1\] must be an object, got null/],
+    [
+      'a stand-in that is no name',
+      (d) => (d.results[1].standIn = 42),
+      /results\[1\]\.standIn must be a non-empty string of at most 200 characters, got 42/,
+    ],
     ['createdAt missing', (d) => delete d.createdAt, /createdAt must be a string, got nothing/],
     ['a profile that is a number', (d) => (d.profile = 1), /profile must be a string, got 1/],
     ['no environment', (d) => delete d.environment, /environment must be an object, got nothing/],
@@ -208,6 +220,15 @@ describe('validateResults', () => {
     });
     const checked = validateResults(data, 'results.json');
     expect(checked.results[0]!.summary).toEqual(summarize([0.5, 0.7]));
+    expect(checked.results[1]!.summary).toBeUndefined();
+  });
+
+  it("keeps a stand-in: the platform whose figure a variant's unmeasured benchmark shows", () => {
+    const checked = validateResults(
+      edited((d) => Object.assign(d.results[1], { standIn: 'qemu-tcg', skipReason: 'not measured on native' })),
+      'results.json',
+    );
+    expect(checked.results[1]).toMatchObject({ status: 'skipped', standIn: 'qemu-tcg', samples: [] });
     expect(checked.results[1]!.summary).toBeUndefined();
   });
 

@@ -34,6 +34,24 @@ describe('formatCell', () => {
   });
 });
 
+describe("formatCell of a stand-in (a variant shows another platform's figure)", () => {
+  const standIn = (platform: string, benchmark: string, base: string) =>
+    result(platform, benchmark, [], { status: 'skipped', standIn: base, skipReason: `not measured on ${platform}` });
+  const native = result('native', 'cpu', [2000, 2000, 2000]);
+  const qemu = result('qemu-tcg', 'cpu', [1230, 1234, 1236]);
+
+  it("shows the stand-in platform's median, marked as its, without a ratio to the baseline", () => {
+    expect(formatCell(standIn('qemu-tcg-ide', 'cpu', 'qemu-tcg'), native, qemu)).toBe('(1.23k as qemu-tcg)');
+  });
+  it('shows no figure when the stand-in platform has none', () => {
+    const cell = standIn('qemu-tcg-ide', 'cpu', 'qemu-tcg');
+    expect(formatCell(cell, native)).toBe('(as qemu-tcg: -)');
+    expect(formatCell(cell, native, result('qemu-tcg', 'cpu', [1], { status: 'failed' }))).toBe('(as qemu-tcg: -)');
+    // Another platform's result is not the stand-in's figure.
+    expect(formatCell(cell, native, result('docker', 'cpu', [5]))).toBe('(as qemu-tcg: -)');
+  });
+});
+
 describe('layoutColumns', () => {
   it('aligns columns two spaces apart without trailing blanks', () => {
     expect(
@@ -59,6 +77,24 @@ describe('renderComparison', () => {
     expect(table.lines[2]).toMatch(/^cpu\s+kFLOPS\s+higher\s+100 ±0\.0%\s+50\.0 ±0\.0% {2}0\.50x$/);
     expect(table.lines[3]).toMatch(/^mem\s+s\s+lower\s+1\.00 ±0\.0%\s+2\.00 ±0\.0% {2}0\.50x$/);
     expect(table.lines.at(-1)).toContain('performance vs native, above 1 is better');
+  });
+
+  it("marks a stand-in cell with the stand-in platform's figure, and explains the mark only when one is shown", () => {
+    const results = [
+      result('native', 'cpu', [100, 100, 100]),
+      result('qemu-tcg', 'cpu', [50, 50, 50]),
+      result('qemu-tcg-ide', 'cpu', [], { status: 'skipped', standIn: 'qemu-tcg', skipReason: 'not measured on qemu-tcg-ide' }),
+      result('native', 'mem', [1, 1, 1]),
+      result('qemu-tcg', 'mem', [2, 2, 2]),
+      result('qemu-tcg-ide', 'mem', [4, 4, 4]),
+    ];
+    const table = renderComparison(results, ['native', 'qemu-tcg', 'qemu-tcg-ide']);
+    expect(table.lines[2]).toMatch(/^cpu\s+kFLOPS\s+higher\s+100 ±0\.0%\s+50\.0 ±0\.0% {2}0\.50x\s+\(50\.0 as qemu-tcg\)$/);
+    expect(table.lines[3]).toMatch(/^mem\s+s\s+lower\s+1\.00 ±0\.0%\s+2\.00 ±0\.0% {2}0\.50x\s+4\.00 ±0\.0% {2}0\.25x$/);
+    expect(table.lines.at(-1)).toMatch(
+      /^\(N as P\) = not measured on that column's platform .*P's median stands in, for reference only, no ratio$/,
+    );
+    expect(renderComparison(results, ['native', 'qemu-tcg']).lines.join('\n')).not.toContain('(N as P)');
   });
 
   it('falls back to the first platform as baseline and marks variants', () => {
