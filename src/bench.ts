@@ -8,7 +8,8 @@ import { enoughRuns } from './harness/run-count.js';
 import { prepareWorkload, type PreparedWorkload } from './harness/runner.js';
 import { PROVIDE_KEY } from './harness/session.js';
 import { TurnstileError, turnstileFile, turnstileName, workerTurnstile, type TurnRoom } from './harness/turnstile.js';
-import type { BenchmarkRecord } from './results/schema.js';
+import type { BenchmarkRecord, Phase } from './results/schema.js';
+import { standInReason } from './harness/variants.js';
 import { WORKLOAD_NAMES, workloads, type Workload, type WorkloadName } from './harness/workloads.js';
 
 /** What `prepare(name)` hands a bench file: the task function and the options to pass on. */
@@ -55,7 +56,8 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
     }
     const profile = withRuns(resolveProfile(session.profile), session.runs);
     // Recorded before anything can fail, so a connection error still shows as this benchmark's failure.
-    task.meta.virtbench = recordFor(session.platform, workloads[task.name as WorkloadName] ?? task.name, profile, session.skipReason);
+    const early = recordFor(session.platform, workloads[task.name as WorkloadName] ?? task.name, profile, session.skipReason);
+    task.meta.virtbench = early;
     if (session.skipReason) skip(session.skipReason);
 
     const place = { tag: session.turnstileTag, root: session.turnstileRoot };
@@ -68,9 +70,36 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
     const exclusive = <T>(fn: () => Promise<T>): Promise<T> => (turns ? turns.exclusive(fn, signal) : fn());
     let platform: StartedPlatform | undefined;
     const prepared: PreparedWorkload[] = [];
+    let cleanUpTimer = (fn: () => Promise<void>) => fn();
+    /** A variant that does not change what this workload uses shows its base's figure: nothing to connect to or measure. */
+    const standIn = (record: BenchmarkRecord, workload: Workload) => {
+      const reason = standInReason(session.standIn, workload);
+      if (!reason) return;
+      record.standIn = session.standIn!.base;
+      record.skipReason = reason;
+      // Nobody waits for this platform's samples of it.
+      turns?.skip();
+      skip(reason);
+    };
     try {
-      const started = (platform = await exclusive(() => createPlatform(session.platform, session.settings).connect(session.facts ?? {})));
-      const platformInfo = await exclusive(() => started.describe());
+      const builtIn = workloads[task.name as WorkloadName] as Workload | undefined;
+      if (builtIn) standIn(early, builtIn);
+      const phases: Partial<Record<Phase, number>> = {};
+      /** Adds fn's wall time to a phase of the benchmark's record (results.json shows where the time went). */
+      const timed = async <T>(phase: Phase, fn: () => Promise<T>): Promise<T> => {
+        const t0 = performance.now();
+        try {
+          return await fn();
+        } finally {
+          phases[phase] = (phases[phase] ?? 0) + (performance.now() - t0) / 1000;
+        }
+      };
+      const started = (platform = await exclusive(() =>
+        timed('connect', () => createPlatform(session.platform, session.settings).connect(session.facts ?? {})),
+      ));
+      const described = await exclusive(() => timed('connect', () => started.describe()));
+      const platformInfo = session.provisionSeconds === undefined ? described : { ...described, provisionSeconds: session.provisionSeconds };
+      early.phases = phases;
       await use({
         platform: session.platform,
         profile,
@@ -82,8 +111,9 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
               `unknown workload "${String(nameOrWorkload)}"; valid workloads: ${WORKLOAD_NAMES.join(', ')}`,
             );
           }
-          const record: BenchmarkRecord = { ...recordFor(session.platform, workload, profile), platformInfo };
+          const record: BenchmarkRecord = { ...recordFor(session.platform, workload, profile), platformInfo, phases };
           task.meta.virtbench = record;
+          standIn(record, workload);
           const unsupported = started.unsupported?.(workload);
           if (unsupported) {
             record.skipReason = `n/a: ${unsupported}`;
@@ -91,16 +121,19 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
             turns?.skip();
             skip(record.skipReason);
           }
-          const ready = await exclusive(() => prepareWorkload(started, workload, profile, { cacheDir: session.cacheDir, signal }));
+          const ready = await exclusive(() =>
+            timed('prepare', () => prepareWorkload(started, workload, profile, { cacheDir: session.cacheDir, signal })),
+          );
+          cleanUpTimer = (fn) => timed('cleanup', fn);
           prepared.push(ready);
 
           /** One sample: the cache flush, the run, and what disturbed it. */
           const takeSample = async (round?: number) => {
             // In the turn: a flush on native drops the host's page cache, which no other platform's sample may see.
-            const flushed = await started.flushCaches();
+            const flushed = await timed('flush', () => started.flushCaches());
             record.cachesFlushed = (record.cachesFlushed ?? true) && flushed;
             const before = await cpuTimes();
-            const figure = await ready.runOnce();
+            const figure = await timed('run', () => ready.runOnce());
             const time = Date.now() / 1000;
             const host = await hostDisturbance(before);
             const extra = { ...(round === undefined ? {} : { round }), ...host, ...figure.extra };
@@ -133,10 +166,11 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
       // End barrier: the platforms start the next benchmark together (a failed or skipped one waits too).
       await turns?.done(signal).catch(() => {});
       // A server that does not stop politely is still stopped by the owner of the platform's work directory.
-      const cleanUp = async () => {
-        for (const ready of prepared) await ready.dispose().catch(() => {});
-        await platform?.close();
-      };
+      const cleanUp = () =>
+        cleanUpTimer(async () => {
+          for (const ready of prepared) await ready.dispose().catch(() => {});
+          await platform?.close();
+        });
       try {
         if (turns) await lockedCleanUp(turns, cleanUp);
         else await cleanUp();

@@ -17,11 +17,13 @@ import {
   isKnownPlatform,
   questionsFor,
   validatePlatformOptions,
+  variantOf,
   type PlatformOptions,
   type PlatformSettings,
 } from './harness/platforms/index.js';
 import { PROVIDE_KEY, type ProvidedSession } from './harness/session.js';
 import { TurnReporter, isTurnReporter, runPlatformsTogether } from './harness/turn-reporter.js';
+import { platformsOfRun, resolveVariantBenchmarks, standInPlan, type VariantBenchmarks } from './harness/variants.js';
 import { WORKLOAD_NAMES, workloads } from './harness/workloads.js';
 import { VirtbenchReporter } from './reporters/virtbench-reporter.js';
 
@@ -57,6 +59,12 @@ export interface VirtbenchOptions extends PlatformOptions {
    * a gate wants more figures than a quick look. VIRTBENCH_RUNS overrides it.
    */
   runs?: number;
+  /**
+   * "varied" (default): a platform variant (qemu-tcg-ide, docker-volume...) measures only the benchmarks
+   * that use what it changes when its base platform runs too; the report shows the base's figure, marked,
+   * for the rest. "all": every benchmark on every platform. VIRTBENCH_VARIANT_BENCHMARKS overrides it.
+   */
+  variantBenchmarks?: VariantBenchmarks;
   /** An A/A run: measure this one platform twice, as "<platform>" and "<platform>#2". VIRTBENCH_AA overrides it. */
   aa?: string;
   /**
@@ -96,6 +104,7 @@ const OPTION_NAMES = [
   'allowMissing',
   'untilStable',
   'runs',
+  'variantBenchmarks',
   'aa',
   'ide',
   ...PLATFORM_OPTION_KEYS,
@@ -109,6 +118,7 @@ export interface ResolvedOptions {
   include: string[];
   cacheDir: string;
   untilStable?: UntilStable;
+  variantBenchmarks: VariantBenchmarks;
   /** Set in IDE runs: the platforms whose bench files run in `vitest run`. */
   ide?: { platforms: string[] };
   settings: PlatformSettings;
@@ -175,6 +185,7 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
     ...(ide ? { ide } : {}),
     settings: validatePlatformOptions(options as Record<string, unknown>),
     untilStable: resolveUntilStable(options.untilStable, env, profile.runs),
+    variantBenchmarks: resolveVariantBenchmarks(options.variantBenchmarks, env),
     gate: baseline ? { baseline, threshold: options.threshold, failThreshold: options.failThreshold, allowMissing } : undefined,
     platforms,
     profile,
@@ -257,7 +268,13 @@ function testTimeoutMs(profile: Profile, untilStable: UntilStable | undefined, p
   return ((untilStable?.maxRuns ?? profile.runs) * longestRun + 600_000) * Math.max(1, platforms);
 }
 
-function platformProject(platform: string, options: ResolvedOptions, requested: boolean): TestProjectInlineConfiguration {
+function platformProject(
+  platform: string,
+  options: ResolvedOptions,
+  requested: boolean,
+  runPlatforms: readonly string[],
+): TestProjectInlineConfiguration {
+  const standIn = standInPlan(platform, variantOf(platform), runPlatforms, options.variantBenchmarks);
   const session: ProvidedSession = {
     platform,
     profile: options.profile.name,
@@ -268,6 +285,7 @@ function platformProject(platform: string, options: ResolvedOptions, requested: 
     ide: Boolean(options.ide),
     settings: options.settings,
     ...(options.untilStable ? { untilStable: options.untilStable } : {}),
+    ...(standIn ? { standIn } : {}),
   };
   return {
     extends: true,
@@ -353,7 +371,9 @@ export function virtbench(userOptions: VirtbenchOptions = {}): Plugin {
       }
       const requested = [test.project ?? []].flat() as string[];
       checkRequestedProjects(requested, options.platforms, (test.projects as unknown[]) ?? []);
-      const projects = options.platforms.map((p) => platformProject(p, options, requested.includes(p)));
+      // The platforms this run measures: a variant stands in its base's figures only when the base runs too.
+      const runPlatforms = platformsOfRun(options.ide?.platforms ?? options.platforms, requested);
+      const projects = options.platforms.map((p) => platformProject(p, options, requested.includes(p), runPlatforms));
       test.projects = [...((test.projects as unknown[]) ?? []), ...projects];
       // Vitest 5 names a project's benchmark variant "<name> (bench)"; let `--project native` mean it.
       if (requested.length > 0) {

@@ -58,7 +58,9 @@ export default async function setupPlatform(project: TestProject): Promise<(() =
         throw error;
       }
     };
+    const provisionStarted = performance.now();
     const first = await provision();
+    const provisionSeconds = Math.round((performance.now() - provisionStarted) / 100) / 10;
     if (isPlatformUnavailable(first)) return unavailable(first.reason);
     let provisioned: Provisioned | undefined = first;
     let unregister = onExitSync(() => first.stopSync());
@@ -68,7 +70,8 @@ export default async function setupPlatform(project: TestProject): Promise<(() =
       unregister();
       await running?.stop();
     };
-    project.provide(PROVIDE_KEY, { ...session, facts: first.facts, ...place });
+    log(`provisioned in ${provisionSeconds} s`);
+    project.provide(PROVIDE_KEY, { ...session, facts: first.facts, provisionSeconds, ...place });
     if (session.ide && project.vitest.config.watch) {
       // The IDE keeps Vitest open between runs, and global teardown runs only at its exit: stop the
       // platform when each run ends, provision it again before the next.

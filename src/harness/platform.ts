@@ -3,6 +3,7 @@ import type { EnvironmentFacts, Question } from '../results/schema.js';
 import type { BuiltProgram } from './build.js';
 import type { ExecResult } from './exec-result.js';
 import type { Log } from './host/log.js';
+import type { Variant } from './variants.js';
 
 export type { ExecResult };
 
@@ -190,4 +191,6 @@ export interface PlatformFamily<Options = unknown> {
   validateOptions?(value: unknown): Options;
   /** What comparing these platforms (with each other or with native) answers; the report answers it from the figures. */
   readonly questions?: readonly Question[];
+  /** Names among `names` that are another platform with one thing changed: they measure only what that changes (variants.ts). */
+  readonly variants?: Readonly<Record<string, Variant>>;
 }

@@ -3,6 +3,7 @@ import type { ConnectionFacts } from './platform.js';
 import type { PlatformSettings } from './platforms/index.js';
 import type { ProfileName } from './profiles.js';
 import type { UntilStable } from './run-count.js';
+import type { StandInPlan } from './variants.js';
 import type {} from 'vitest'; // the module augmented below
 
 /*
@@ -27,8 +28,12 @@ export interface ProvidedSession {
   /** Set when this platform cannot run here: every benchmark is skipped with it. */
   skipReason?: string;
   facts?: ConnectionFacts;
+  /** How long provisioning took in the main process (image, boot, container start), seconds. */
+  provisionSeconds?: number;
   /** Adaptive run count: more runs until the figures are this stable. */
   untilStable?: UntilStable;
+  /** Set for a variant whose base platform runs too: benchmarks that do not use what it changes show the base's figure. */
+  standIn?: StandInPlan;
   /** The platforms' own options, validated (see the registry). */
   settings: PlatformSettings;
   /**

@@ -4,6 +4,7 @@ import { downloadInParallel, type DownloadContext } from './http-download.js';
 import type { Profile } from './profiles.js';
 import type { ServiceAddress } from './platform.js';
 import type { Better } from '../results/schema.js';
+import type { Resource } from './variants.js';
 
 export type { Better };
 
@@ -36,6 +37,12 @@ interface WorkloadBase {
   better: Better;
   /** Marks a variant in the report (e.g. "threads"). */
   variant?: string;
+  /**
+   * What the workload uses. A platform variant (qemu-tcg-ide, docker-volume)
+   * measures it only when the variant changes one of these, and otherwise shows
+   * its base platform's figure; unset: measured on every platform.
+   */
+  exercises?: readonly Resource[];
   /**
    * The sample handed to tinybench as overriddenDuration, in ms: the in-platform
    * time of one unit of work. For lower-is-better workloads it is the figure
@@ -166,6 +173,7 @@ function timedProgram(program: string, input: Omit<CommandWorkloadInput, 'unit' 
 const definitions = {
   cpu: commandWorkload({
     name: 'cpu',
+    exercises: ['cpu'],
     title: 'LINPACK (LU factorisation + solve)',
     unit: 'kFLOPS',
     better: 'higher',
@@ -180,6 +188,7 @@ const definitions = {
   }),
   mem: timedProgram('memsweep', {
     name: 'mem',
+    exercises: ['memory'],
     title: 'memsweep (4097-byte stride)',
     args: (p) => [String(p.mem.bytes), String(p.mem.passes)],
     timeoutMs: () => 600_000,
@@ -190,6 +199,7 @@ const definitions = {
   }),
   'disk-random': commandWorkload({
     name: 'disk-random',
+    exercises: ['disk'],
     title: 'fio random write 4 KiB, direct, libaio, QD 64',
     unit: 'IOPS',
     better: 'higher',
@@ -221,6 +231,7 @@ const definitions = {
   }),
   'disk-copyup': timedProgram('copyup', {
     name: 'disk-copyup',
+    exercises: ['disk'],
     title: `first 4 KiB write to an existing ${COPYUP.mib} MiB file (in a container: copy-up from the image layer)`,
     args: (_p, workDir) => [workDir, String(COPYUP.mib), COPYUP.imageDir, String(COPYUP.links)],
     timeoutMs: () => 120_000,
@@ -235,6 +246,7 @@ const definitions = {
   }),
   fork: timedProgram('forksum', {
     name: 'fork',
+    exercises: ['processes'],
     title: 'forksum (fork + pipe per half)',
     args: (p) => [String(p.fork.start), String(p.fork.end)],
     timeoutMs: () => 600_000,
@@ -242,6 +254,7 @@ const definitions = {
   }),
   'fork-threads': timedProgram('forksum', {
     name: 'fork-threads',
+    exercises: ['processes'],
     title: 'forksum, thread per half',
     variant: 'threads',
     args: (p) => ['--threads', String(p.fork.start), String(p.fork.end)],
@@ -251,6 +264,10 @@ const definitions = {
   nginx: {
     kind: 'served',
     name: 'nginx',
+    // Counted as the network's: the transfer is what it measures. It also reads its file from the work
+    // directory's disk once a run (after the flush), which a disk variant could change a little; measured
+    // there with VIRTBENCH_VARIANT_BENCHMARKS=all.
+    exercises: ['network'],
     title: 'nginx static file, parallel downloads from the host',
     unit: 's',
     better: 'lower',

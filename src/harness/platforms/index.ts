@@ -1,6 +1,7 @@
 import { VirtbenchError } from '../../errors.js';
 import type { Question } from '../../results/schema.js';
 import type { Platform, PlatformFamily } from '../platform.js';
+import type { Variant } from '../variants.js';
 import { dockerPlatforms } from './docker/index.js';
 import { nativePlatforms } from './native/index.js';
 import { qemuPlatforms } from './qemu/index.js';
@@ -64,6 +65,12 @@ export function questionsFor(platforms: readonly string[]): Question[] {
     const runnable = comparisons.filter((c) => platforms.includes(c.platform) && platforms.includes(c.against));
     return runnable.length > 0 ? [{ question, comparisons: runnable }] : [];
   });
+}
+
+/** What a variant changes of which base platform; undefined for a platform of its own (and for "<platform>#<label>"). */
+export function variantOf(name: string): Variant | undefined {
+  if (name !== basePlatform(name)) return undefined;
+  return FAMILIES.find((f) => f.names.includes(name))?.variants?.[name];
 }
 
 export function createPlatform(name: string, settings: PlatformSettings = {}): Platform {

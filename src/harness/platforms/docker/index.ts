@@ -94,6 +94,14 @@ export const dockerPlatforms: PlatformFamily = {
     if (!variant) throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown docker platform "${name}"`);
     return createDockerPlatform(variant);
   },
+  variants: {
+    'docker-volume': {
+      base: 'docker',
+      varies: ['disk'],
+      changes: 'where the work directory lives (a docker volume instead of the copy-on-write layer)',
+    },
+    'docker-hostnet': { base: 'docker', varies: ['network'], changes: "the network (the host's, no bridge or proxy)" },
+  },
   questions: [
     { question: 'Does Docker cost CPU or memory?', comparisons: [{ platform: 'docker', against: 'native', benchmarks: ['cpu', 'mem'] }] },
     {

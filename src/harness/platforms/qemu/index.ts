@@ -50,12 +50,17 @@ const VARIANTS: Record<string, QemuPlatformOptions> = {
   'qemu-kvm-ide': { accel: 'kvm', bus: 'ide' },
 };
 
-const forEachAccel = (compare: (accel: Accel) => { platform: string; against: string; benchmarks: string[] }[]) =>
-  (['kvm', 'tcg'] as const).flatMap(compare);
+const forEachAccel = <T>(each: (accel: Accel) => T[]): T[] => (['kvm', 'tcg'] as const).flatMap(each);
 
 export const qemuPlatforms: PlatformFamily = {
   names: Object.keys(VARIANTS),
   create: (name) => createQemuPlatform({ ...VARIANTS[name]!, name }),
+  variants: Object.fromEntries(
+    forEachAccel((a) => [
+      { platform: `qemu-${a}-qcow2`, against: `qemu-${a}`, changes: "the benchmark disk's format (qcow2 instead of raw)" },
+      { platform: `qemu-${a}-ide`, against: `qemu-${a}`, changes: "the benchmark disk's bus (IDE instead of virtio)" },
+    ]).map(({ platform, against, changes }) => [platform, { base: against, varies: ['disk'], changes }]),
+  ),
   questions: [
     {
       question: 'What do hardware virtualization and binary translation cost?',
