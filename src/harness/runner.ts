@@ -62,9 +62,7 @@ async function prepareCommand(
 ): Promise<PreparedWorkload> {
   let program: string;
   if ('source' in workload.program) {
-    const build = platform.buildProgram?.bind(platform) ?? buildProgram;
-    const built = await build(workload.program.source, cacheDir);
-    program = await platform.copyIn(built.path, `${built.name}-${built.hash}`, { executable: true });
+    program = await placeProgram(platform, workload.program.source, cacheDir);
   } else if ('script' in workload.program) {
     program = await platform.copyIn(workload.program.script, basename(workload.program.script), { executable: true });
   } else {
@@ -89,6 +87,13 @@ async function prepareCommand(
   };
 }
 
+/** Builds one of our C programs the platform's way (a static binary unless it says otherwise) and copies it in; returns its path there. */
+async function placeProgram(platform: StartedPlatform, source: string, cacheDir: string): Promise<string> {
+  const build = platform.buildProgram?.bind(platform) ?? buildProgram;
+  const built = await build(source, cacheDir);
+  return platform.copyIn(built.path, `${built.name}-${built.hash}`, { executable: true });
+}
+
 /** The figure, unless it cannot be true: then the run fails with the evidence instead of entering the results. */
 export function checkedFigure(platform: StartedPlatform, workload: Workload, figure: Figure, output: string): Figure {
   const problem = implausibility(workload, figure);
@@ -106,12 +111,14 @@ async function prepareServed(
 ): Promise<PreparedWorkload> {
   await requireTool(platform, workload, workload.tool);
   const dir = `${platform.workDir}/${workload.name}`;
+  const programs: Record<string, string> = {};
+  for (const [key, { source }] of Object.entries(workload.programs ?? {})) programs[key] = await placeProgram(platform, source, cacheDir);
   let address: ServiceAddress | undefined;
   let context: ServedContext | undefined;
 
   for (let attempt = 1; !address; attempt++) {
     const candidate = await platform.serviceAddress();
-    context = { dir, listen: candidate.listen, allowFrom: candidate.allowFrom, profile };
+    context = { dir, listen: candidate.listen, allowFrom: candidate.allowFrom, profile, programs };
     if (attempt === 1) for (const step of workload.prepare(context)) await execChecked(platform, workload, step, 600_000);
     await writeConfig(platform, workload, context);
     const started = await platform.exec(workload.start(context), { timeoutMs: 60_000 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildProgram, workloadSource } from '../../src/harness/build.js';
 import { downloadInParallel, type DownloadPlan } from '../../src/harness/http-download.js';
 import { PROFILES } from '../../src/harness/profiles.js';
 import { workloads, type ServedContext, type ServedWorkload } from '../../src/harness/workloads.js';
@@ -69,7 +70,9 @@ beforeAll(async () => {
   await chmod(root, 0o755); // nginx workers started by root run as nobody
   cacheDir = join(root, 'cache');
   port = await freePort();
-  context = { dir: join(root, 'nginx'), listen: `127.0.0.1:${port}`, profile: quick };
+  // The served file comes from our payload generator, built as every platform gets it.
+  const payload = await buildProgram(workloadSource('payload'), cacheDir);
+  context = { dir: join(root, 'nginx'), listen: `127.0.0.1:${port}`, profile: quick, programs: { payload: payload.path } };
   for (const [file, ...args] of nginx.prepare(context)) await execa(file!, args);
   await writeFile(join(context.dir, nginx.configName), nginx.config(context));
   const [file, ...args] = nginx.start(context);

@@ -183,7 +183,9 @@ describe('the docker platform family', () => {
 describe("the served workload's peers", () => {
   const nginx = workloads.nginx;
   const config = (extra: { allowFrom?: string }) =>
-    nginx.kind === 'served' ? nginx.config({ dir: '/bench/nginx', listen: '10.211.83.2:8080', profile: PROFILES.quick, ...extra }) : '';
+    nginx.kind === 'served'
+      ? nginx.config({ dir: '/bench/nginx', listen: '10.211.83.2:8080', profile: PROFILES.quick, programs: {}, ...extra })
+      : '';
 
   it('nginx lets in only the given peer, in the server block, and denies every other', () => {
     expect(config({ allowFrom: '10.211.83.1' })).toMatch(
