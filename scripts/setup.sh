@@ -13,8 +13,9 @@ packages=(
   # native: the workloads are static C programs built on the host; fio and nginx are Debian's
   gcc libc6-dev fio nginx-light
   # qemu-tcg, qemu-kvm and unikernel: the emulator, qemu-img for qcow2 disks, and the guest image
-  # builder (mmdebstrap builds the root file system, mkfs.ext4 -d turns it into a disk without a loop mount)
-  qemu-system-x86 qemu-utils mmdebstrap debian-archive-keyring e2fsprogs ca-certificates
+  # builder (mmdebstrap builds the root file system, mkfs.ext4 -d turns it into a disk without a loop mount;
+  # xz unpacks the kernel, which then boots without decompressing itself under emulation)
+  qemu-system-x86 qemu-utils mmdebstrap debian-archive-keyring e2fsprogs ca-certificates xz-utils
   # docker, docker-volume, docker-hostnet: no registry is reachable, so the image's root file system
   # comes from debootstrap; iproute2 makes the private dockerd's own bridge
   debootstrap iproute2

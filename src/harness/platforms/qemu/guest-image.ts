@@ -9,14 +9,15 @@ import { removeTreeSync, stopProcessesUsingSync } from '../../host/process.js';
 import type { Log } from '../../host/log.js';
 import type { Availability } from '../../platform.js';
 import { aptSources, createApt } from './apt.js';
-import { buildInitramfs, buildRootTree, customizeRootTree, fetchKernel, makeRootImage } from './guest-build.js';
+import { buildInitramfs, buildRootTree, customizeRootTree, extractPvhKernel, fetchKernel, makeRootImage } from './guest-build.js';
 import { GUEST_PACKAGES, KERNEL_METAPACKAGE, recipeHash } from './guest-recipe.js';
 import { BUILD_TOOLS, QEMU_TOOLS, missingTools } from './host-tools.js';
 import { generateHostKey, writeClientKey } from './keys.js';
 
 /*
  * The guest image cache: <cacheDir>/qemu/guest-<recipe>-<versions>/ holds
- * vmlinuz, initramfs.cpio, rootfs.img (the clean base), the client key pair
+ * vmlinuz, vmlinux (the same kernel uncompressed, where it has a PVH entry),
+ * initramfs.cpio, rootfs.img (the clean base), the client key pair
  * and image.json. A pointer file per recipe names the newest build, so a warm
  * run needs neither the network nor apt. An image directory appears only by
  * rename at the end of a successful build.
@@ -47,7 +48,10 @@ export interface FileDigest {
 
 export interface GuestImage {
   dir: string;
+  /** What QEMU boots: vmlinux through its PVH entry when the build could unpack it, else vmlinuz. */
   kernel: string;
+  /** How the kernel boots, for the report. */
+  kernelEntry: 'PVH (uncompressed vmlinux)' | 'bzImage';
   initrd: string;
   /** The base root image; boots use a qcow2 overlay over it. */
   rootImage: string;
@@ -71,9 +75,11 @@ function loadImage(dir: string): GuestImage | undefined {
   const manifestFile = join(dir, 'image.json');
   if (!existsSync(manifestFile)) return undefined;
   const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as ImageManifest;
+  const pvh = existsSync(join(dir, PVH_KERNEL));
   return {
     dir,
-    kernel: join(dir, 'vmlinuz'),
+    kernel: join(dir, pvh ? PVH_KERNEL : 'vmlinuz'),
+    kernelEntry: pvh ? 'PVH (uncompressed vmlinux)' : 'bzImage',
     initrd: join(dir, 'initramfs.cpio'),
     rootImage: join(dir, 'rootfs.img'),
     clientKey: join(dir, 'client_key'),
@@ -146,8 +152,9 @@ export async function ensureGuestImage(options: ImageOptions): Promise<GuestImag
   }
 }
 
-/** The files a boot reads: each must still be what the build wrote. */
+/** The files a boot reads: each must still be what the build wrote (vmlinux too, when the build made one). */
 const IMAGE_FILES = ['vmlinuz', 'initramfs.cpio', 'rootfs.img', 'client_key'] as const;
+const PVH_KERNEL = 'vmlinux';
 /** When each file was last hashed and found intact: a file unchanged since (size, mtime, inode) is not hashed again. */
 const VERIFIED_FILE = 'verified.json';
 
@@ -165,7 +172,8 @@ async function sha256Of(path: string): Promise<string> {
 
 async function digestFiles(dir: string): Promise<Record<string, FileDigest>> {
   const files: Record<string, FileDigest> = {};
-  for (const name of IMAGE_FILES) files[name] = { size: (await stat(join(dir, name))).size, sha256: await sha256Of(join(dir, name)) };
+  const names = existsSync(join(dir, PVH_KERNEL)) ? [...IMAGE_FILES, PVH_KERNEL] : IMAGE_FILES;
+  for (const name of names) files[name] = { size: (await stat(join(dir, name))).size, sha256: await sha256Of(join(dir, name)) };
   return files;
 }
 
@@ -185,7 +193,7 @@ export async function imageDamage(image: GuestImage): Promise<string | undefined
     await writeFile(join(image.dir, 'image.json'), JSON.stringify(image.manifest, null, 2) + '\n', { mode: 0o600 });
   }
   let changed = false;
-  for (const name of IMAGE_FILES) {
+  for (const name of new Set([...IMAGE_FILES, ...Object.keys(digests)])) {
     const expected = digests[name];
     const found = await stat(join(image.dir, name)).catch(() => undefined);
     if (!expected) return `image.json records no digest for ${name}`;
@@ -269,6 +277,8 @@ async function buildGuestImage(root: string, log: Log): Promise<GuestImage> {
 
     log('guest image: [3/4] initramfs');
     await buildInitramfs(kernel, tree, join(work, 'initramfs'), join(partial, 'initramfs.cpio'));
+    const noPvh = await extractPvhKernel(kernel.vmlinuz, join(partial, PVH_KERNEL));
+    if (noPvh) log(`guest image: the guest boots the compressed kernel, a few seconds slower under TCG: ${noPvh}`);
     await rename(kernel.vmlinuz, join(partial, 'vmlinuz'));
 
     log('guest image: [4/4] ext4 root image');

@@ -8,7 +8,7 @@ import { GUEST_MODULES } from './kernel-modules.js';
  */
 
 /** Bump when the builder itself changes in a way the texts below do not show. */
-const BUILDER_REVISION = 3;
+const BUILDER_REVISION = 4;
 
 /**
  * Installed by mmdebstrap (variant minbase) into the root file system: the

@@ -11,7 +11,7 @@ import { QEMU_BINARY } from './qemu-argv.js';
  */
 
 export const QEMU_TOOLS = [QEMU_BINARY, 'qemu-img', 'mkfs.ext4'];
-export const BUILD_TOOLS = ['mmdebstrap', 'dpkg-deb', 'apt-get'];
+export const BUILD_TOOLS = ['mmdebstrap', 'dpkg-deb', 'apt-get', 'xz'];
 
 /** Shown with a failed host tool: the fix when it is missing. */
 const SETUP_FIX = 'scripts/setup.sh (as root) installs the tools the QEMU platforms use';

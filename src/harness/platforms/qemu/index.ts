@@ -166,6 +166,7 @@ export function createQemuPlatform(options: QemuPlatformOptions): Platform {
           vcpus: cpus,
           memoryMiB,
           guestKernel: image.manifest.kernelRelease,
+          kernelEntry: image.kernelEntry,
           diskFormat: format,
           diskBus: bus,
           diskCache: 'none',
