@@ -304,6 +304,9 @@ function platformProject(
       // (the qemu guest is paused when a file's benchmark closes). Always off, whatever the user's
       // config or --file-parallelism says (see config() below).
       fileParallelism: false,
+      // One worker runs the platform's files one after another, its modules loaded once: a fresh worker
+      // per file cost about a second each, times every platform starting at once on a small machine.
+      isolate: false,
     },
   };
 }

@@ -4,7 +4,16 @@
  * synchronous last-resort stop here. It runs on exit and on those signals.
  */
 
-const cleanups = new Set<() => void>();
+/**
+ * One registry per process, whatever number of module instances load this file: Vitest loads each
+ * project's globalSetup through its own module runner, and a handler per instance (one per platform)
+ * tripped Node's warning about more than 10 SIGTERM listeners.
+ */
+const shared = ((globalThis as Record<symbol, unknown>)[Symbol.for('virtbench.exit-cleanup')] ??= {
+  cleanups: new Set<() => void>(),
+  installed: false,
+}) as { cleanups: Set<() => void>; installed: boolean };
+const cleanups = shared.cleanups;
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 function runAll(): void {
@@ -25,12 +34,10 @@ function onSignal(signal: NodeJS.Signals): void {
   setTimeout(() => process.exit(process.exitCode ?? code), 500);
 }
 
-let installed = false;
-
 /** Registers fn to run once on exit or a terminating signal; returns the function that unregisters it. */
 export function onExitSync(fn: () => void): () => void {
-  if (!installed) {
-    installed = true;
+  if (!shared.installed) {
+    shared.installed = true;
     process.on('exit', runAll);
     for (const signal of SIGNALS) process.once(signal, onSignal);
   }
