@@ -152,6 +152,6 @@ describe('ssh command lines', () => {
   });
 
   it('adds a guest-side kill guard a little after the host-side timeout', () => {
-    expect(commandLine(['fio', '--x'], { timeoutMs: 60_000 })).toBe('exec timeout -s KILL 65 fio --x');
+    expect(commandLine(['fio', '--x'], { timeoutMs: 60_000 })).toBe('exec /bin/busybox timeout -s KILL 65 fio --x');
   });
 });

@@ -14,7 +14,7 @@ import { kvmAvailability, probeKvm, readKvmHostFacts, sharedKvmProbe } from './k
 import { GUEST_SERVICE_PORT, MACHINE_TYPE, cpuModel, type Accel, type DiskBus, type DiskFormat } from './qemu-argv.js';
 import { bootGuest, type RunningGuest } from './qemu-guest.js';
 import { pauseGuest, resumeGuest } from './qmp.js';
-import { commandLine, connectSsh, shellQuote, type SshSession } from './ssh.js';
+import { GUEST_BUSYBOX, commandLine, connectSsh, shellQuote, type SshSession } from './ssh.js';
 
 /* What the unikernel platform uses of this folder: the guest image, its host checks, the KVM rule and QEMU itself. */
 export { ensureGuestImage, guestHostAvailability, type GuestImage } from './guest-image.js';
@@ -320,7 +320,7 @@ function connectQemu(name: string, facts: QemuFacts, ssh: SshSession, use: Guest
       return { listen: `0.0.0.0:${GUEST_SERVICE_PORT}`, host: facts.host, port: facts.servicePort };
     },
     async flushCaches() {
-      const result = await ssh.run('sync && echo 3 > /proc/sys/vm/drop_caches', { timeoutMs: 60_000 });
+      const result = await ssh.run(`${GUEST_BUSYBOX} sync && echo 3 > /proc/sys/vm/drop_caches`, { timeoutMs: 60_000 });
       return result.exitCode === 0;
     },
     async describe() {
