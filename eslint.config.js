@@ -90,4 +90,11 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Scripts run by Node itself (scripts/harness-bench.mjs): Node's globals.
+    files: ['scripts/**/*.mjs'],
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', performance: 'readonly', URL: 'readonly' },
+    },
+  },
 );
