@@ -42,8 +42,9 @@ export interface VirtbenchFixture {
  *
  * With several platforms in a run, their workers run at the same time and
  * meet at the main process's turnstile (harness/turnstile.ts): connecting,
- * preparing and cleaning up happen while nothing else runs, and the samples
- * are taken one at a time, in rounds, each platform once per round.
+ * preparing and cleaning up happen while no sample is taken (two platforms'
+ * steps at a time), and the samples are taken one at a time, in rounds, each
+ * platform once per round.
  */
 export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
   virtbench: async ({ task, skip, signal }, use) => {
@@ -181,7 +182,7 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
   },
 });
 
-/** Cleans up while nothing else runs; without the lock when the turnstile is gone, since cleaning up must happen. */
+/** Cleans up while no sample is taken; without the lock when the turnstile is gone, since cleaning up must happen. */
 async function lockedCleanUp(turns: TurnRoom, cleanUp: () => Promise<void>): Promise<void> {
   let ran = false;
   try {

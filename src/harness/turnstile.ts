@@ -9,10 +9,12 @@ import { joinShared, peekShared } from './host/shared.js';
 /*
  * The turnstile: with several platforms in one run, their benchmark workers
  * run at the same time, one per platform, and take their samples in turns.
- * A server in Vitest's main process hands out one lock at a time:
+ * A server in Vitest's main process hands out the locks:
  *
  *   - exclusive steps (connect, describe, prepare; dispose, close) come first,
- *     in the order they were asked for;
+ *     in the order they were asked for, and up to `stepsAtOnce` of them run
+ *     together (they measure nothing; one after another, the platforms' steps
+ *     added up to seconds between benchmarks), never alongside a turn;
  *   - turns come in rooms, one per benchmark (bench file + test name). Every
  *     member of a room has one turn per round, in an order rotated by the
  *     round number, so that round r holds one sample of each platform.
@@ -55,6 +57,8 @@ export interface TurnstileOptions {
    * recording it, and on a small machine that work lands in the next platform's sample. Default 1 s.
    */
   settleMs?: number;
+  /** How many exclusive steps (of different platforms) may run at once; never during a turn. Default 2. */
+  stepsAtOnce?: number;
   /**
    * How many other processes' runs will plan here (virtbench ab: 2). No room starts before they all
    * have, or gatherMs after its first member came: a run that starts faster must not take its first
@@ -182,6 +186,7 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
   const gatherMs = options.gatherMs ?? 60_000;
   const barrierMs = options.barrierMs ?? 10_000;
   const settleMs = options.settleMs ?? 1_000;
+  const stepsAtOnce = Math.max(1, options.stepsAtOnce ?? 2);
   const log = options.log ?? (() => {});
 
   const conns = new Set<Conn>();
@@ -197,7 +202,8 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
   const lastGone = new Map<string, number>();
   const exclusiveQueue: Lock[] = [];
   const grants: Grant[] = [];
-  let holder: Lock | undefined;
+  /** What is granted now: one turn alone, or up to stepsAtOnce exclusive steps. */
+  const holders: Lock[] = [];
   let lastProgress = Date.now();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -214,7 +220,7 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
   };
   const connected = (platform: string) => [...conns].some((c) => c.platform === platform);
   /** Nothing held or queued, and nothing granted or released for gatherMs: a stall. */
-  const stalled = (now: number) => !holder && exclusiveQueue.length === 0 && now - lastProgress >= gatherMs;
+  const stalled = (now: number) => holders.length === 0 && exclusiveQueue.length === 0 && now - lastProgress >= gatherMs;
 
   function roomFor(key: string, file: string): Room {
     let room = rooms.get(key);
@@ -242,20 +248,22 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
     member.room.members.delete(member.conn);
     member.conn.members.delete(member.room.key);
     member.room.settled.add(member.platform);
-    if (holder?.member === member || (holder?.conn === member.conn && holder.room === member.room.key)) release();
+    for (const held of holders.filter((h) => h.member === member || (h.conn === member.conn && h.room === member.room.key))) release(held);
     for (let i = exclusiveQueue.length - 1; i >= 0; i--) {
       if (exclusiveQueue[i]!.conn === member.conn && exclusiveQueue[i]!.room === member.room.key) exclusiveQueue.splice(i, 1);
     }
   }
 
-  function release(): void {
-    if (holder?.member) holder.member.since = Date.now();
-    holder = undefined;
+  function release(lock: Lock): void {
+    const at = holders.indexOf(lock);
+    if (at < 0) return;
+    holders.splice(at, 1);
+    if (lock.member) lock.member.since = Date.now();
     lastProgress = Date.now();
   }
 
   function grant(lock: Lock): void {
-    holder = lock;
+    holders.push(lock);
     lastProgress = Date.now();
     const member = lock.member;
     if (member) {
@@ -297,7 +305,7 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
       }
     }
     if (whileMoving && !stalled(now)) {
-      if (!holder && exclusiveQueue.length === 0) wakeAt = Math.min(wakeAt, lastProgress + gatherMs);
+      if (holders.length === 0 && exclusiveQueue.length === 0) wakeAt = Math.min(wakeAt, lastProgress + gatherMs);
       return { start: false, wakeAt };
     }
     if (absent) return { start: false, wakeAt };
@@ -375,25 +383,23 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
       }
     }
 
-    if (!holder) {
-      const next = exclusiveQueue.shift();
-      if (next) {
-        grant(next);
-      } else {
-        const candidates: Member[] = [];
-        for (const room of rooms.values()) {
-          if (!room.started) continue;
-          const next = nextTurn(room, now);
-          if (next.member) candidates.push(next.member);
-          else wakeAt = Math.min(wakeAt, next.wakeAt);
-        }
-        // Across rooms (two benchmarks at once), the longest waiting first.
-        candidates.sort((a, b) => a.since - b.since);
-        const chosen = candidates[0];
-        const busyUntil = chosen ? othersBusyUntil(chosen, now) : undefined;
-        if (busyUntil !== undefined) wakeAt = Math.min(wakeAt, busyUntil);
-        else if (chosen) grant({ conn: chosen.conn, id: chosen.turn!, kind: 'turn', room: chosen.room.key, member: chosen });
+    // Steps first, several at once but never during a turn; a turn only when nothing is held.
+    const turnHeld = holders.some((h) => h.kind === 'turn');
+    while (!turnHeld && exclusiveQueue.length > 0 && holders.length < stepsAtOnce) grant(exclusiveQueue.shift()!);
+    if (holders.length === 0) {
+      const candidates: Member[] = [];
+      for (const room of rooms.values()) {
+        if (!room.started) continue;
+        const next = nextTurn(room, now);
+        if (next.member) candidates.push(next.member);
+        else wakeAt = Math.min(wakeAt, next.wakeAt);
       }
+      // Across rooms (two benchmarks at once), the longest waiting first.
+      candidates.sort((a, b) => a.since - b.since);
+      const chosen = candidates[0];
+      const busyUntil = chosen ? othersBusyUntil(chosen, now) : undefined;
+      if (busyUntil !== undefined) wakeAt = Math.min(wakeAt, busyUntil);
+      else if (chosen) grant({ conn: chosen.conn, id: chosen.turn!, kind: 'turn', room: chosen.room.key, member: chosen });
     }
     if (wakeAt < Infinity) {
       timer = setTimeout(schedule, Math.max(0, wakeAt - Date.now()) + 5);
@@ -436,10 +442,10 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
         break;
       }
       case 'release':
-        if (holder?.conn === conn && holder.id === message.id) release();
+        for (const held of holders.filter((h) => h.conn === conn && h.id === message.id)) release(held);
         break;
       case 'cancel': {
-        if (holder?.conn === conn && holder.id === message.id) release();
+        for (const held of holders.filter((h) => h.conn === conn && h.id === message.id)) release(held);
         for (let i = exclusiveQueue.length - 1; i >= 0; i--) {
           if (exclusiveQueue[i]!.conn === conn && exclusiveQueue[i]!.id === message.id) exclusiveQueue.splice(i, 1);
         }
@@ -485,7 +491,7 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
     for (const room of rooms.values()) {
       for (let i = room.doneWaiters.length - 1; i >= 0; i--) if (room.doneWaiters[i]!.conn === conn) room.doneWaiters.splice(i, 1);
     }
-    if (holder?.conn === conn) release();
+    for (const held of holders.filter((h) => h.conn === conn)) release(held);
     if (conn.platform) lastGone.set(conn.platform, Date.now());
     // Another run's main process is gone (ended or crashed): no room waits for what it planned.
     plans.delete(conn);
@@ -588,7 +594,7 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
 
 /** One benchmark's place at the turnstile. */
 export interface TurnRoom {
-  /** Runs fn while no other platform runs anything (connect, prepare, dispose...). */
+  /** Runs fn (connect, prepare, dispose...) while no platform takes a sample; another platform's step may run alongside. */
   exclusive<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
   /** Runs fn (one sample) in this benchmark's next turn; fn gets the round. */
   turn<T>(fn: (round: number) => Promise<T>, signal?: AbortSignal): Promise<T>;

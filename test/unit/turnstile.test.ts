@@ -164,6 +164,36 @@ describe('turnstile', () => {
     expect(order).toEqual(['a turn', 'c prepare', 'b prepare', 'b turn', 'c turn']);
   });
 
+  it('runs exclusive steps of different platforms together, up to stepsAtOnce, and never during a turn', async () => {
+    for (const stepsAtOnce of [1, 2]) {
+      const { connect, file } = await setup(['a', 'b', 'c', 'd'], { stepsAtOnce, settleMs: 10 });
+      const [a, b, c, d] = await Promise.all(['a', 'b', 'c', 'd'].map(connect));
+      const rooms = [a!, b!, c!, d!].map((client) => client.room(file, 'cpu'));
+      let running = 0;
+      let most = 0;
+      let duringTurn = false;
+      const step = () => async () => {
+        running++;
+        most = Math.max(most, running);
+        await sleep(40);
+        running--;
+      };
+      let steps!: Promise<unknown>;
+      await Promise.all([
+        rooms[0]!.turn(async () => {
+          // While a's sample runs, b, c and d ask for steps: none may start before it ends.
+          steps = Promise.all([1, 2, 3].map((i) => rooms[i]!.exclusive(step())));
+          await sleep(30);
+          duringTurn = most > 0;
+        }),
+        ...[1, 2, 3].map((i) => rooms[i]!.turn(async () => {})),
+      ]);
+      await steps;
+      expect(duringTurn).toBe(false);
+      expect(most).toBe(stepsAtOnce);
+    }
+  });
+
   it('releases the turn when a sample throws', async () => {
     const { connect, file } = await setup(['a', 'b']);
     const [a, b] = await Promise.all([connect('a'), connect('b')]);
