@@ -286,6 +286,7 @@ function platformProject(
     settings: options.settings,
     ...(options.untilStable ? { untilStable: options.untilStable } : {}),
     ...(standIn ? { standIn } : {}),
+    runPlatforms: [...runPlatforms],
   };
   return {
     extends: true,

@@ -51,7 +51,8 @@ export default async function setupPlatform(project: TestProject): Promise<(() =
     if (!availability.available) return unavailable(availability.reason);
     const provision = async () => {
       try {
-        return await platform.provision({ cacheDir: session.cacheDir, log });
+        const peers = session.runPlatforms?.filter((p) => p !== session.platform);
+        return await platform.provision({ cacheDir: session.cacheDir, log, ...(peers ? { peers } : {}) });
       } catch (error) {
         // A check too expensive for availability() (a probe boot) said no.
         if (isPlatformUnavailable(error)) return error;

@@ -92,6 +92,11 @@ export interface ProvisionContext {
   cacheDir: string;
   /** Progress lines for long steps (image builds, boots). */
   log: Log;
+  /**
+   * The other platforms this run provisions (in any order, before any benchmark starts): a platform
+   * may provision those of its own family together with itself (the QEMU guests boot at once).
+   */
+  peers?: readonly string[];
 }
 
 export interface Platform {

@@ -32,6 +32,8 @@ export interface ProvidedSession {
   provisionSeconds?: number;
   /** Adaptive run count: more runs until the figures are this stable. */
   untilStable?: UntilStable;
+  /** The platforms this run measures (after --project), for provisioning them together. */
+  runPlatforms?: string[];
   /** Set for a variant whose base platform runs too: benchmarks that do not use what it changes show the base's figure. */
   standIn?: StandInPlan;
   /** The platforms' own options, validated (see the registry). */

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
-import type { Log } from '../../host/log.js';
+import { createLog, type Log } from '../../host/log.js';
 import { cacheDir } from '../../host/paths.js';
 import { factsCodec, PlatformUnavailableError } from '../../platform.js';
 import type { FactsOf, Platform, PlatformFamily, ProvisionContext, Provisioned, StartedPlatform } from '../../platform.js';
@@ -104,6 +104,17 @@ const FACTS = {
 type QemuFacts = FactsOf<typeof FACTS>;
 
 export function createQemuPlatform(options: QemuPlatformOptions): Platform {
+  return qemuPlatform(options);
+}
+
+/** Guests of a run's other QEMU projects, booting since the first of them provisioned: one map per process. */
+function bootsAhead(store: object = globalThis): Map<string, Promise<Provisioned>> {
+  const shared = store as { [BOOTS_AHEAD]?: Map<string, Promise<Provisioned>> };
+  return (shared[BOOTS_AHEAD] ??= new Map());
+}
+const BOOTS_AHEAD = Symbol.for('virtbench.qemu.boots-ahead');
+
+function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(image: GuestImage, log: Log): Promise<Provisioned> } {
   const format = options.format ?? 'raw';
   const bus = options.bus ?? 'virtio';
   const name = options.name ?? ['qemu', options.accel, ...(format === 'raw' ? [] : [format]), ...(bus === 'virtio' ? [] : [bus])].join('-');
@@ -140,9 +151,35 @@ export function createQemuPlatform(options: QemuPlatformOptions): Platform {
     if (!probe.available) throw new PlatformUnavailableError(name, probe.reason);
   }
 
+  /**
+   * Vitest provisions one project after another; under TCG a boot is CPU-bound, but each waits on
+   * its own guest's disk and timers too. The first QEMU project of a run therefore boots the run's
+   * other guests with the same accelerator along with its own (after the image exists and, for KVM,
+   * the probe passed); their projects then take them over. Nothing is measured before every project
+   * has provisioned, so the boots overlap no measurement. A guest nobody takes over is stopped with
+   * its work directory at exit.
+   */
   async function provision(context: ProvisionContext): Promise<Provisioned> {
+    const ahead = bootsAhead();
+    const booting = ahead.get(name);
+    if (booting) {
+      ahead.delete(name);
+      return booting;
+    }
     const image = await ensureGuestImage({ cacheDir: context.cacheDir, log: context.log });
     await requireWorkingKvm(image, context.log);
+    const peers = (context.peers ?? []).filter((p) => p !== name && VARIANTS[p]?.accel === options.accel && !ahead.has(p));
+    for (const peer of peers) {
+      const started = qemuPlatform({ ...VARIANTS[peer]!, name: peer }).provisionOn(image, createLog(peer));
+      // Its own project's globalSetup reports a failure; until then it must not count as unhandled.
+      started.catch(() => {});
+      ahead.set(peer, started);
+    }
+    return provisionOn(image, context.log);
+  }
+
+  async function provisionOn(image: GuestImage, log: Log): Promise<Provisioned> {
+    const context = { log };
     const version = await qemuVersion();
     context.log(`booting ${options.accel.toUpperCase()} guest (${format}, ${bus}; kernel ${image.manifest.kernelRelease})`);
     const guest = await boot(image, context.log);
@@ -213,6 +250,7 @@ export function createQemuPlatform(options: QemuPlatformOptions): Platform {
       return kvmAvailability(readKvmHostFacts());
     },
     provision,
+    provisionOn,
     async connect(encoded) {
       const connection = facts.decode(encoded);
       const use = await useGuest(
