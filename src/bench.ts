@@ -2,10 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { inject, test as baseTest } from 'vitest';
 import { VirtbenchError } from './errors.js';
 import type { StartedPlatform } from './harness/platform.js';
-import { createPlatform } from './harness/platforms/index.js';
 import { resolveProfile, withRuns, type Profile } from './harness/profiles.js';
 import { enoughRuns } from './harness/run-count.js';
-import { prepareWorkload, type PreparedWorkload } from './harness/runner.js';
+import type { PreparedWorkload } from './harness/runner.js';
 import { PROVIDE_KEY } from './harness/session.js';
 import { TurnstileError, turnstileFile, turnstileName, workerTurnstile, type TurnRoom } from './harness/turnstile.js';
 import type { BenchmarkRecord, Phase } from './results/schema.js';
@@ -49,6 +48,7 @@ export interface VirtbenchFixture {
 export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
   virtbench: async ({ task, skip, signal }, use) => {
     const session = inject(PROVIDE_KEY);
+    process.stderr.write(`DBG ${Date.now()} ${session?.platform} ${task.name} fixture-start pid=${process.pid}\n`);
     if (!session) {
       throw new VirtbenchError(
         'VIRTBENCH_BAD_OPTION',
@@ -95,11 +95,18 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
           phases[phase] = (phases[phase] ?? 0) + (performance.now() - t0) / 1000;
         }
       };
+      // Loaded only by a benchmark that runs: the platforms and the runner bring dockerode, ssh2 and
+      // the rest, and a worker that only skips (an unavailable platform, a stand-in) starts faster without.
+      const [{ createPlatform }, { prepareWorkload }] = await Promise.all([
+        import('./harness/platforms/index.js'),
+        import('./harness/runner.js'),
+      ]);
       const started = (platform = await exclusive(() =>
         timed('connect', () => createPlatform(session.platform, session.settings).connect(session.facts ?? {})),
       ));
       const described = await exclusive(() => timed('connect', () => started.describe()));
-      const platformInfo = session.provisionSeconds === undefined ? described : { ...described, provisionSeconds: session.provisionSeconds };
+      const platformInfo =
+        session.provisionSeconds === undefined ? described : { ...described, provisionSeconds: session.provisionSeconds };
       early.phases = phases;
       await use({
         platform: session.platform,

@@ -18,8 +18,8 @@ import {
 } from '../../platform.js';
 import { tarOf } from './archive.js';
 import { execInContainer } from './container-exec.js';
-import { dockerClient, removeContainersSync } from './docker-client.js';
-import { acquireEngine, engineAvailability, type Engine } from './engine.js';
+import type Dockerode from 'dockerode';
+import type { Engine } from './engine.js';
 import { ensureImage, WORK_DIR } from './image.js';
 import { SESSION_LABEL } from './labels.js';
 import type { NetworkMode, WorkDirStorage } from './session-container.js';
@@ -81,7 +81,9 @@ export function createDockerPlatform(variant: DockerVariant = 'layer', options: 
   const facts = factsCodec(chosen.name, FACT_FIELDS);
   return {
     name: chosen.name,
-    availability: () => engineAvailability(env),
+    // The engine modules bring dockerode (a quarter of a second to import): loaded where used, so a
+    // worker of another platform, which loads this family with the registry, does not pay for it.
+    availability: async () => (await import('./engine.js')).engineAvailability(env),
     provision: (context) => provisionDocker(chosen, facts, context, env),
     connect: async (encoded) => connectDocker(chosen.name, facts.decode(encoded)),
   };
@@ -129,6 +131,7 @@ async function provisionDocker(
 ): Promise<Provisioned> {
   // Loaded here: testcontainers takes half a second to import, and only the main process needs it.
   const { bridgeEndpoint, publishedPort, removeStaleContainers, startSessionContainer } = await import('./session-container.js');
+  const [{ acquireEngine }, { removeContainersSync }] = await Promise.all([import('./engine.js'), import('./docker-client.js')]);
   const engine = await acquireEngine(context, env);
   const session = randomUUID();
   try {
@@ -156,7 +159,7 @@ async function provisionDocker(
       containerAddress: bridge.address,
       bridgeGateway: bridge.gateway,
     });
-    return owner(engine, containerId, facts);
+    return owner(engine, containerId, facts, removeContainersSync);
   } catch (error) {
     // By label: the container may exist even when starting it failed half way.
     removeContainersSync(engine.dockerHost, [], `${SESSION_LABEL}=${session}`);
@@ -166,7 +169,12 @@ async function provisionDocker(
 }
 
 /** Stops exactly what provision started: the container (with its volume), then our share of the engine. */
-function owner(engine: Engine, containerId: string, facts: ConnectionFacts): Provisioned {
+function owner(
+  engine: Engine,
+  containerId: string,
+  facts: ConnectionFacts,
+  removeContainersSync: (dockerHost: string, ids: string[]) => void,
+): Provisioned {
   let stopped = false;
   return {
     facts,
@@ -191,6 +199,7 @@ function owner(engine: Engine, containerId: string, facts: ConnectionFacts): Pro
 }
 
 async function connectDocker(name: string, facts: DockerFacts): Promise<StartedPlatform> {
+  const { dockerClient } = await import('./docker-client.js');
   const docker = dockerClient(facts.dockerHost);
   const state = await docker
     .getContainer(facts.containerId)
@@ -245,7 +254,7 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
   };
 }
 
-async function describeDocker(docker: ReturnType<typeof dockerClient>, facts: DockerFacts): Promise<PlatformInfo> {
+async function describeDocker(docker: Dockerode, facts: DockerFacts): Promise<PlatformInfo> {
   const info = await docker.info();
   return {
     engine: `Docker ${info.ServerVersion}`,
