@@ -2,7 +2,7 @@
 // The harness benchmark: where a `vitest bench` run spends its wall time, and what one exec costs on
 // each platform against its reference, side by side in one run. Not a test: it prints two tables.
 //
-//   node scripts/harness-bench.mjs [--profile quick|standard] [--project P]... [--skip-run] [--skip-exec] [--execs N]
+//   node scripts/harness-bench.mjs [--profile quick|standard] [--project P]... [--report-dir D] [--skip-run] [--skip-exec] [--execs N]
 //
 // 1. Runs `vitest bench` (every platform unless --project), times it from start to exit, and reads
 //    results.json: per platform, provisioning (image, boot, container), and the benchmarks' phases
@@ -24,6 +24,8 @@ const { values } = parseArgs({
     profile: { type: 'string', default: 'standard' },
     project: { type: 'string', multiple: true, default: [] },
     'skip-run': { type: 'boolean', default: false },
+    // Keep the run's report (results.json, CSV, the table on stdout) here instead of a temporary directory.
+    'report-dir': { type: 'string' },
     'skip-exec': { type: 'boolean', default: false },
     execs: { type: 'string', default: '30' },
   },
@@ -38,25 +40,26 @@ const s1 = (x) => (x === undefined ? '-' : x.toFixed(1));
 const pct = (x) => `${Math.round(x * 100)} %`;
 
 async function timeRun() {
-  const report = mkdtempSync(join(tmpdir(), 'virtbench-harness-bench-'));
+  const report = values['report-dir'] ?? mkdtempSync(join(tmpdir(), 'virtbench-harness-bench-'));
   try {
     const args = ['vitest', 'bench', ...values.project.flatMap((p) => ['--project', p])];
+    const startedAt = Date.now() / 1000;
     const t0 = performance.now();
     const child = spawn('npx', args, {
       cwd: root,
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', values['report-dir'] ? 'inherit' : 'ignore', 'inherit'],
       env: { ...process.env, VIRTBENCH_PROFILE: values.profile, VIRTBENCH_REPORT_DIR: report },
     });
     const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
     const wall = (performance.now() - t0) / 1000;
     const results = JSON.parse(readFileSync(join(report, 'results.json'), 'utf8'));
-    return { code, wall, results };
+    return { code, wall, startedAt, results };
   } finally {
-    rmSync(report, { recursive: true, force: true });
+    if (!values['report-dir']) rmSync(report, { recursive: true, force: true });
   }
 }
 
-function runTable({ code, wall, results }) {
+function runTable({ code, wall, startedAt, results }) {
   const phases = ['connect', 'prepare', 'flush', 'run', 'cleanup'];
   const rows = new Map();
   for (const r of results.results) {
@@ -78,12 +81,15 @@ function runTable({ code, wall, results }) {
   const total = Object.fromEntries(phases.map((p) => [p, [...rows.values()].reduce((a, r) => a + r[p], 0)]));
   // Provisioning runs one platform after another before any benchmark, so it adds up.
   const provisioning = Object.values(info).reduce((a, i) => a + (i.provisionSeconds ?? 0), 0);
+  // When the first and the last sample ended, from the start: before the first, Vitest starts, provisions and starts workers.
+  const ends = results.results.flatMap((r) => r.samples.map((x) => x.time - startedAt));
   const lines = [
     `### Where the wall time went: \`vitest bench\`, ${results.profile} profile (exit ${code})`,
     '',
     `Wall time ${s1(wall)} s (${s1(wall / 60)} min); inside measured samples ${s1(total.run)} s = **${pct(total.run / wall)}**; ` +
       `provisioning ${s1(provisioning)} s; connect ${s1(total.connect)}, prepare ${s1(total.prepare)}, flush ${s1(total.flush)}, cleanup ${s1(total.cleanup)} s; ` +
-      `the rest (Vitest, workers, waiting at the turnstile) ${s1(wall - provisioning - phases.reduce((a, p) => a + total[p], 0))} s.`,
+      `the rest (Vitest, workers, waiting at the turnstile) ${s1(wall - provisioning - phases.reduce((a, p) => a + total[p], 0))} s. ` +
+      `The first sample ended ${s1(Math.min(...ends))} s after the start, the last ${s1(Math.max(...ends))} s.`,
     '',
     '| platform | provision s | boot s | benchmarks measured / stand-in / n/a | samples | in samples s | connect s | prepare s | flush s | cleanup s |',
     '|---|---|---|---|---|---|---|---|---|---|',
