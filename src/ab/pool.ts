@@ -47,9 +47,12 @@ export function poolRuns(
         continue;
       }
       const failed = earlier.status === 'failed' ? earlier : result.status === 'failed' ? result : undefined;
+      const status = failed ? 'failed' : earlier.status === 'passed' || result.status === 'passed' ? 'passed' : 'skipped';
+      // Measured in some round: no longer another platform's figure (standIn) or a skip, whatever the earlier rounds were.
+      const { standIn: _standIn, skipReason: _skipReason, ...measured } = earlier;
       pooled.set(key(result), {
-        ...earlier,
-        status: failed ? 'failed' : earlier.status === 'passed' || result.status === 'passed' ? 'passed' : 'skipped',
+        ...(status === 'skipped' ? earlier : measured),
+        status,
         ...(failed?.error ? { error: `round ${failed === result ? round : 'earlier'}: ${failed.error}` } : {}),
         samples: [...earlier.samples, ...samples],
       });

@@ -60,6 +60,26 @@ describe('pooling the runs of one side', () => {
     expect(pooled.results[0]).toMatchObject({ status: 'failed', error: 'round 2: exit 139' });
     expect(pooled.results[0]!.samples).toHaveLength(3);
   });
+
+  it("a stand-in in one run and a measurement in another is a measurement, not another platform's figure", () => {
+    const standIn = { status: 'skipped' as const, standIn: 'docker', skipReason: 'not measured on docker-volume: ...' };
+    const pooled = poolRuns(
+      [
+        { round: 1, file: resultsFileOf([{ ...resultOf('native', 'cpu', [], standIn), samples: [] }]) },
+        { round: 2, file: run([20, 22]) },
+      ],
+      { side: 'head', ref: 'working tree', commit: 'def' },
+    );
+    expect(pooled.results[0]).toMatchObject({ status: 'passed' });
+    expect(pooled.results[0]!.standIn).toBeUndefined();
+    expect(pooled.results[0]!.skipReason).toBeUndefined();
+    // Stand-ins in every run stay one.
+    const both = poolRuns(
+      [1, 2].map((round) => ({ round, file: resultsFileOf([{ ...resultOf('native', 'cpu', [], standIn), samples: [] }]) })),
+      { side: 'head', ref: 'working tree', commit: 'def' },
+    );
+    expect(both.results[0]).toMatchObject({ status: 'skipped', standIn: 'docker' });
+  });
 });
 
 describe('the spread between runs', () => {
