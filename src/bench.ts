@@ -48,7 +48,6 @@ export interface VirtbenchFixture {
 export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
   virtbench: async ({ task, skip, signal }, use) => {
     const session = inject(PROVIDE_KEY);
-    process.stderr.write(`DBG ${Date.now()} ${session?.platform} ${task.name} fixture-start pid=${process.pid}\n`);
     if (!session) {
       throw new VirtbenchError(
         'VIRTBENCH_BAD_OPTION',
