@@ -179,10 +179,9 @@ function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(im
   }
 
   async function provisionOn(image: GuestImage, log: Log): Promise<Provisioned> {
-    const context = { log };
     const version = await qemuVersion();
-    context.log(`booting ${options.accel.toUpperCase()} guest (${format}, ${bus}; kernel ${image.manifest.kernelRelease})`);
-    const guest = await boot(image, context.log);
+    log(`booting ${options.accel.toUpperCase()} guest (${format}, ${bus}; kernel ${image.manifest.kernelRelease})`);
+    const guest = await boot(image, log);
     let ssh: SshSession | undefined;
     try {
       const connection: QemuFacts = {
