@@ -185,7 +185,10 @@ async function startQemu(layout: GuestLayout, runDir: string, options: BootOptio
     consoleTail: () => consoleTail(layout.consoleLog),
     async kill() {
       signalOwnChild(child, runDir);
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+      // Cleared once QEMU is gone: a pending timer kept the whole run from exiting for its 5 s.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 5_000)))]);
+      clearTimeout(timer);
       removeWorkDir(runDir);
     },
     killSync() {
