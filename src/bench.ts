@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { inject, test as baseTest } from 'vitest';
+import { inject, test as baseTest, type RunnerTask, type RunnerTestCase } from 'vitest';
 import { VirtbenchError } from './errors.js';
 import type { StartedPlatform } from './harness/platform.js';
 import { resolveProfile, withRuns, type Profile } from './harness/profiles.js';
@@ -184,9 +184,18 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
       } finally {
         turns?.leave();
       }
+      // The platforms end a file in the plan's order, so that Vitest gives each its next file in the same worker.
+      if (turns && isLastTestOfFile(task)) await turns.finishFile(signal).catch(() => {});
     }
   },
 });
+
+/** Whether no test of the file runs after this one (tests filtered out or skipped do not count). */
+function isLastTestOfFile(task: RunnerTestCase): boolean {
+  const runs = (t: RunnerTask): RunnerTask[] =>
+    t.type === 'suite' ? t.tasks.flatMap(runs) : t.mode === 'run' || t.mode === 'queued' ? [t] : [];
+  return runs(task.file).at(-1)?.id === task.id;
+}
 
 /** Cleans up while no sample is taken; without the lock when the turnstile is gone, since cleaning up must happen. */
 async function lockedCleanUp(turns: TurnRoom, cleanUp: () => Promise<void>): Promise<void> {

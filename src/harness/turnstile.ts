@@ -60,6 +60,11 @@ export interface TurnstileOptions {
   /** How many exclusive steps (of different platforms) may run at once; never during a turn. Default 2. */
   stepsAtOnce?: number;
   /**
+   * How long a platform finishing a bench file waits for the platforms planned before it to have
+   * finished that file (see TurnRoom.finishFile). Default 3 s.
+   */
+  finishOrderMs?: number;
+  /**
    * How many other processes' runs will plan here (virtbench ab: 2). No room starts before they all
    * have, or gatherMs after its first member came: a run that starts faster must not take its first
    * samples alone because the other's plan has not arrived yet.
@@ -97,6 +102,7 @@ type ClientMessage =
   | { op: 'cancel'; id: number }
   | { op: 'done'; id: number; room: string }
   | { op: 'leave'; room: string }
+  | { op: 'finish'; id: number; file: string }
   // The first message of every connection: the secret of the turnstile's address.
   | { op: 'auth'; secret: string }
   // From the main process of a run that uses another process's turnstile (virtbench ab):
@@ -187,6 +193,7 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
   const barrierMs = options.barrierMs ?? 10_000;
   const settleMs = options.settleMs ?? 1_000;
   const stepsAtOnce = Math.max(1, options.stepsAtOnce ?? 2);
+  const finishOrderMs = options.finishOrderMs ?? 3_000;
   const log = options.log ?? (() => {});
 
   const conns = new Set<Conn>();
@@ -202,6 +209,8 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
   const lastGone = new Map<string, number>();
   const exclusiveQueue: Lock[] = [];
   const grants: Grant[] = [];
+  /** Workers about to end a bench file, waiting for the platforms planned before them to have ended it. */
+  const finishWaiters: { conn: Conn; id: number; file: string; since: number }[] = [];
   /** What is granted now: one turn alone, or up to stepsAtOnce exclusive steps. */
   const holders: Lock[] = [];
   let lastProgress = Date.now();
@@ -219,6 +228,15 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
     return (((order.indexOf(platform) - room.round) % n) + n) % n;
   };
   const connected = (platform: string) => [...conns].some((c) => c.platform === platform);
+  /** The platforms planned before this one for a file, in the plan that has it (each run of virtbench ab plans its own). */
+  const platformsAhead = (platform: string, file: string): readonly string[] => {
+    for (const plan of plans.values()) {
+      const platforms = plan.get(file) ?? [];
+      const at = platforms.indexOf(platform);
+      if (at >= 0) return platforms.slice(0, at);
+    }
+    return [];
+  };
   /** Nothing held or queued, and nothing granted or released for gatherMs: a stall. */
   const stalled = (now: number) => holders.length === 0 && exclusiveQueue.length === 0 && now - lastProgress >= gatherMs;
 
@@ -383,6 +401,20 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
       }
     }
 
+    // Finishing order: a platform ends a file once those planned before it have, or have gone.
+    for (let i = finishWaiters.length - 1; i >= 0; i--) {
+      const waiter = finishWaiters[i]!;
+      const waiting = platformsAhead(waiter.conn.platform, waiter.file).filter(
+        (p) => !ended.has(`${p}\0${waiter.file}`) && !unavailable.has(p) && connected(p),
+      );
+      if (waiting.length === 0 || now >= waiter.since + finishOrderMs) {
+        finishWaiters.splice(i, 1);
+        send(waiter.conn, { id: waiter.id });
+      } else {
+        wakeAt = Math.min(wakeAt, waiter.since + finishOrderMs);
+      }
+    }
+
     // Steps first, several at once but never during a turn; a turn only when nothing is held.
     const turnHeld = holders.some((h) => h.kind === 'turn');
     while (!turnHeld && exclusiveQueue.length > 0 && holders.length < stepsAtOnce) grant(exclusiveQueue.shift()!);
@@ -454,6 +486,8 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
           const i = room.doneWaiters.findIndex((w) => w.conn === conn && w.id === message.id);
           if (i >= 0) room.doneWaiters.splice(i, 1);
         }
+        const finishing = finishWaiters.findIndex((w) => w.conn === conn && w.id === message.id);
+        if (finishing >= 0) finishWaiters.splice(finishing, 1);
         break;
       }
       case 'done': {
@@ -469,6 +503,9 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
         if (member) removeMember(member);
         break;
       }
+      case 'finish':
+        finishWaiters.push({ conn, id: message.id, file: String(message.file), since: Date.now() });
+        break;
       case 'plan':
         conn.planned = new Map(message.files.map(([file, platforms]) => [String(file), platforms.map(String)]));
         plans.set(conn, conn.planned);
@@ -491,6 +528,7 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
     for (const room of rooms.values()) {
       for (let i = room.doneWaiters.length - 1; i >= 0; i--) if (room.doneWaiters[i]!.conn === conn) room.doneWaiters.splice(i, 1);
     }
+    for (let i = finishWaiters.length - 1; i >= 0; i--) if (finishWaiters[i]!.conn === conn) finishWaiters.splice(i, 1);
     for (const held of holders.filter((h) => h.conn === conn)) release(held);
     if (conn.platform) lastGone.set(conn.platform, Date.now());
     // Another run's main process is gone (ended or crashed): no room waits for what it planned.
@@ -604,6 +642,15 @@ export interface TurnRoom {
   done(signal?: AbortSignal): Promise<void>;
   /** Leaves the room, dropping whatever it still held or asked for. */
   leave(): void;
+  /**
+   * Call after leave() in the file's last benchmark: returns once the platforms planned before this
+   * one have ended the file (or have gone), at most finishOrderMs later. The platforms' workers then
+   * end their files in the plan's order, which is the order their next files wait in Vitest's queue:
+   * Vitest hands a finished worker the next file only when that file is first in the queue and of the
+   * same project, and otherwise starts a new worker (about 1.5 s each on a 2-core machine, its
+   * modules and connections made again).
+   */
+  finishFile(signal?: AbortSignal): Promise<void>;
 }
 
 export interface TurnstileClient {
@@ -720,6 +767,9 @@ export async function connectTurnstile(address: string, platform: string): Promi
           await request((id) => ({ op: 'done', id, room: key }), `the other platforms to finish ${test}`, signal);
         },
         leave: () => write({ op: 'leave', room: key }),
+        finishFile: async (signal) => {
+          await request((id) => ({ op: 'finish', id, file }), `the platforms before ${platform} to finish ${file}`, signal);
+        },
       };
     },
     close() {

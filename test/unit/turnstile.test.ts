@@ -288,6 +288,38 @@ describe('turnstile', () => {
     expect(log.slice(4).sort()).toEqual(['a done', 'b done']);
   });
 
+  it('lets the platforms finish a file in the order of the plan: each after those before it ended the file, or left, or finishOrderMs', async () => {
+    const { server, connect, file } = await setup(['a', 'b', 'c'], { finishOrderMs: 400 });
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(connect));
+    const finished: string[] = [];
+    const finish = (client: TurnstileClient) =>
+      client
+        .room(file, 'cpu')
+        .finishFile()
+        .then(() => void finished.push(client.platform));
+    // c and b ask first; nothing moves until a (planned first) has ended the file.
+    const cDone = finish(c!);
+    const bDone = finish(b!);
+    await sleep(100);
+    expect(finished).toEqual([]);
+    await finish(a!);
+    server.moduleEnded('a', file);
+    await bDone;
+    expect(finished).toEqual(['a', 'b']);
+    // b's worker is gone (crashed): c does not wait for it.
+    b!.close();
+    await cDone;
+    expect(finished).toEqual(['a', 'b', 'c']);
+
+    // A platform before it that neither ends the file nor goes is waited for finishOrderMs, no longer.
+    const other = 'bench/mem.bench.ts';
+    server.plan([[other, ['a', 'c']]]);
+    const started = Date.now();
+    await c!.room(other, 'cpu').finishFile();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
   it('goes on without a member that does not ask for its next turn within barrierMs', async () => {
     const { connect, file, lines } = await setup(['a', 'b'], { barrierMs: 100, settleMs: 50 });
     const [a, b] = await Promise.all([connect('a'), connect('b')]);
