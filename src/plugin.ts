@@ -22,7 +22,7 @@ import {
   type PlatformSettings,
 } from './harness/platforms/index.js';
 import { PROVIDE_KEY, type ProvidedSession } from './harness/session.js';
-import { TurnReporter, isTurnReporter, runPlatformsTogether } from './harness/turn-reporter.js';
+import { TurnReporter, isTurnReporter, notRunPlatforms, runPlatformsTogether } from './harness/turn-reporter.js';
 import { platformsOfRun, resolveVariantBenchmarks, standInPlan, type VariantBenchmarks } from './harness/variants.js';
 import { WORKLOAD_NAMES, workloads } from './harness/workloads.js';
 import { VirtbenchReporter } from './reporters/virtbench-reporter.js';
@@ -362,6 +362,7 @@ export function virtbench(userOptions: VirtbenchOptions = {}): Plugin {
     order: { platforms: ['native', ...options.platforms.filter((p) => p !== 'native')], benchmarks: WORKLOAD_NAMES },
     describeHost: hostEnvironment,
     questions: [...questionsFor(options.platforms), ...aaQuestions(options.platforms)],
+    notRun: notRunPlatforms,
   });
   return {
     name: 'virtbench',

@@ -99,15 +99,32 @@ export function arrangeTogether(
   projects: readonly TestProject[],
 ): TestSpecification[] {
   const platformRank = (spec: TestSpecification) => order.indexOf(platformOf(spec.project)!);
-  const ours = sorted
-    .filter((spec) => platformOf(spec.project) !== undefined)
-    .sort((a, b) => (a.moduleId < b.moduleId ? -1 : a.moduleId > b.moduleId ? 1 : platformRank(a) - platformRank(b)));
   const turnstile = sharedTurnstile();
+  const skipped = (spec: TestSpecification) => turnstile?.isUnavailable(platformOf(spec.project)!) ?? false;
+  const mine = sorted.filter((spec) => platformOf(spec.project) !== undefined);
+  // A platform that cannot run here gets no worker for a file that another platform runs: its
+  // benchmarks are listed as skipped from the other platforms' (see notRunPlatforms). Its files pass
+  // as before where nobody else runs them, and in IDE runs, where each test shows its own outcome.
+  const runFiles = new Set(mine.filter((spec) => !skipped(spec)).map((spec) => spec.moduleId));
+  const dropped = mine.filter((spec) => skipped(spec) && runFiles.has(spec.moduleId) && !sessionOf(spec.project)?.ide);
+  notRun.clear();
+  for (const spec of dropped) notRun.set(platformOf(spec.project)!, sessionOf(spec.project)?.skipReason ?? 'cannot run on this machine');
+  // File by file, each file's platforms in the platforms' order. Vitest gives a worker that finished a
+  // file the next one only when that is first in its queue and of the same project, so the order of
+  // the queue decides how many workers start (see TurnRoom.finishFile); files that only skip come last.
+  const byFile = (a: TestSpecification, b: TestSpecification) => (a.moduleId < b.moduleId ? -1 : a.moduleId > b.moduleId ? 1 : 0);
+  const ours = mine
+    .filter((spec) => !dropped.includes(spec))
+    .sort(
+      (a, b) =>
+        Number(skipped(a)) - Number(skipped(b)) ||
+        (skipped(a) ? platformRank(a) - platformRank(b) || byFile(a, b) : byFile(a, b) || platformRank(a) - platformRank(b)),
+    );
   const plan = new Map<string, string[]>();
   const running = new Set<string>();
   for (const spec of ours) {
     const platform = platformOf(spec.project)!;
-    if (turnstile?.isUnavailable(platform)) continue;
+    if (skipped(spec)) continue;
     plan.set(spec.moduleId, [...(plan.get(spec.moduleId) ?? []), platform]);
     running.add(platform);
   }
@@ -115,5 +132,19 @@ export function arrangeTogether(
   // A platform that is skipped here needs no worker of its own: its files pass at once.
   for (const project of projects) project.config.maxWorkers = Math.max(1, running.size);
   let next = 0;
-  return sorted.map((spec) => (platformOf(spec.project) !== undefined ? ours[next++]! : spec));
+  return sorted.flatMap((spec) => (platformOf(spec.project) === undefined ? [spec] : next < ours.length ? [ours[next++]!] : []));
+}
+
+const notRun = new Map<string, string>();
+
+/** Platforms of this run whose bench files Vitest was not given (they cannot run here), with the reason. */
+export function notRunPlatforms(): ReadonlyMap<string, string> {
+  return notRun;
+}
+
+function sessionOf(project: TestProject): Partial<ProvidedSession> | undefined {
+  // globalSetup provides the skip reason after the config was resolved.
+  const provided: Record<string, unknown> | undefined =
+    typeof project.getProvidedContext === 'function' ? { ...project.getProvidedContext() } : project.config.provide;
+  return provided?.[PROVIDE_KEY] as Partial<ProvidedSession> | undefined;
 }

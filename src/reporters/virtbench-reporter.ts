@@ -24,6 +24,11 @@ export interface VirtbenchReporterOptions {
   describeHost?: (vitestVersion: string) => Promise<Record<string, string | number>>;
   /** The questions the run's platforms pose; the findings answer them. */
   questions?: Question[];
+  /**
+   * Platforms whose bench files were not run at all (they cannot run here), with the reason: each
+   * benchmark that another platform ran is listed for them as skipped, with that reason.
+   */
+  notRun?: () => ReadonlyMap<string, string>;
 }
 
 function firstLine(text: string): string {
@@ -80,6 +85,13 @@ export class VirtbenchReporter implements Reporter {
     const record = testCase.meta().virtbench;
     if (!record) return;
     this.results.set(testCase.id, toBenchmarkResult(record, testCase));
+    for (const [platform, reason] of this.options.notRun?.() ?? []) {
+      const key = `not run\u0000${platform}\u0000${record.benchmark}`;
+      if (platform === record.platform || this.results.has(key)) continue;
+      const { benchmark, title, unit, better, variant } = record;
+      const row = { platform, benchmark, title, unit, better, ...(variant === undefined ? {} : { variant }) };
+      this.results.set(key, { ...row, status: 'skipped', skipReason: reason, samples: [] });
+    }
     if (record.platformInfo) this.platformInfo[record.platform] = record.platformInfo;
     this.writing = this.writing.then(() => this.write()).catch(() => {}); // reported by the final write
   }

@@ -84,6 +84,47 @@ describe('VirtbenchReporter', () => {
     expect(file.results.map((r) => r.platform)).toEqual(['native', 'docker']);
   });
 
+  it('lists the benchmarks of a platform that was not run (it cannot run here) as skipped, with the reason', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'virtbench-reporter-'));
+    const notRun = new Map([['qemu-kvm', 'KVM is not usable here: no /dev/kvm']]);
+    const reporter = new VirtbenchReporter({ reportDir: dir, profile: 'quick', notRun: () => notRun });
+    const log = vi.fn();
+    reporter.onInit({ logger: { log }, config: { root: '/' }, version: 'test' } as never);
+    reporter.onTestRunStart();
+    reporter.onTestCaseResult(testCase('a', record('native', [1, 1]), { state: 'passed' } as never));
+    reporter.onTestCaseResult(testCase('b', record('docker', [2, 2]), { state: 'passed' } as never));
+    reporter.onTestCaseResult(
+      testCase('c', record('native', [3, 3], { benchmark: 'cpu', unit: 'kFLOPS', better: 'higher' }), { state: 'passed' } as never),
+    );
+    await reporter.onTestRunEnd();
+    const file = await readResults(join(dir, 'results.json'));
+    const skipped = file.results.filter((r) => r.platform === 'qemu-kvm');
+    expect(skipped).toEqual([
+      {
+        platform: 'qemu-kvm',
+        benchmark: 'mem',
+        title: 'memsweep',
+        unit: 's',
+        better: 'lower',
+        status: 'skipped',
+        skipReason: 'KVM is not usable here: no /dev/kvm',
+        samples: [],
+      },
+      {
+        platform: 'qemu-kvm',
+        benchmark: 'cpu',
+        title: 'memsweep',
+        unit: 'kFLOPS',
+        better: 'higher',
+        status: 'skipped',
+        skipReason: 'KVM is not usable here: no /dev/kvm',
+        samples: [],
+      },
+    ]);
+    const printed = log.mock.calls.map((c) => String(c[0] ?? '')).join('\n');
+    expect(printed).toContain('qemu-kvm skipped: KVM is not usable here: no /dev/kvm');
+  });
+
   it('stays silent in a run without benchmarks', async () => {
     const reporter = new VirtbenchReporter({ reportDir: 'unused', profile: 'quick' });
     const log = vi.fn();

@@ -11,7 +11,7 @@ import {
   type TurnstileClient,
   type TurnstileOptions,
 } from '../../src/harness/turnstile.js';
-import { arrangeTogether } from '../../src/harness/turn-reporter.js';
+import { arrangeTogether, notRunPlatforms } from '../../src/harness/turn-reporter.js';
 import type { TestProject, TestSpecification } from 'vitest/node';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -376,16 +376,21 @@ describe('turnstile', () => {
 });
 
 describe('arrangeTogether (the sequencer of a run with several platforms)', () => {
-  const project = (platform: string | undefined, bench = true) =>
+  const project = (platform: string | undefined, session: Record<string, unknown> = {}) =>
     ({
-      config: { benchmark: { enabled: bench }, provide: platform ? { virtbench: { platform } } : {}, maxWorkers: 1 },
+      config: { benchmark: { enabled: true }, provide: platform ? { virtbench: { platform, ...session } } : {}, maxWorkers: 1 },
     }) as unknown as TestProject;
   const spec = (p: TestProject, moduleId: string) => ({ project: p, moduleId }) as TestSpecification;
   const show = (specs: TestSpecification[]) =>
     specs.map((s) => `${(s.project.config.provide as { virtbench?: { platform: string } }).virtbench?.platform ?? 'other'}:${s.moduleId}`);
 
   it('orders the platforms file by file, plans the turnstile, and gives each available platform one worker', async () => {
-    const [native, docker, qemu, unit] = [project('native'), project('docker'), project('qemu'), project(undefined)];
+    const [native, docker, qemu, unit] = [
+      project('native'),
+      project('docker'),
+      project('qemu', { skipReason: 'no KVM here' }),
+      project(undefined),
+    ];
     const shared = await useSharedTurnstile();
     cleanups.push(() => shared.release());
     shared.server.unavailable('qemu');
@@ -395,16 +400,21 @@ describe('arrangeTogether (the sequencer of a run with several platforms)', () =
       spec(docker!, 'cpu'),
       spec(native!, 'mem'),
       spec(native!, 'cpu'),
+      spec(qemu!, 'only-qemu'),
+      spec(qemu!, 'mem'),
       spec(qemu!, 'cpu'),
     ];
+    // qemu cannot run here: it gets no worker for the files the others run (the reporter lists its
+    // benchmarks as skipped, with the reason); a file only it has still passes, last.
     expect(show(arrangeTogether(sorted, ['native', 'docker', 'qemu'], [native!, docker!, qemu!]))).toEqual([
       'other:u.test.ts',
       'native:cpu',
       'docker:cpu',
-      'qemu:cpu',
       'native:mem',
       'docker:mem',
+      'qemu:only-qemu',
     ]);
+    expect([...notRunPlatforms()]).toEqual([['qemu', 'no KVM here']]);
     // qemu cannot run here: its files pass at once and need no worker of their own.
     expect([native, docker, qemu].map((p) => p!.config.maxWorkers)).toEqual([2, 2, 2]);
     // The plan: a room of cpu waits for native and docker only.
@@ -422,6 +432,11 @@ describe('arrangeTogether (the sequencer of a run with several platforms)', () =
     await a!.room('cpu', 'cpu').turn(async () => void (waited = Date.now() - started));
     await late;
     expect(waited).toBeGreaterThanOrEqual(90);
+    // In an IDE run every test shows its own outcome: nothing is left out.
+    const ideQemu = project('qemu', { ide: true });
+    const ideSpecs = [spec(native!, 'cpu'), spec(ideQemu, 'cpu')];
+    expect(show(arrangeTogether(ideSpecs, ['native', 'qemu'], [native!, ideQemu]))).toEqual(['native:cpu', 'qemu:cpu']);
+    expect(notRunPlatforms().size).toBe(0);
   });
 });
 
