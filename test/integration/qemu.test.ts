@@ -113,6 +113,26 @@ describe('a qemu-tcg guest', () => {
     expect((error as Error).message).toContain(`presented host key ${(provisioned!.facts.info as PlatformInfo).hostKeyFingerprint}`);
   });
 
+  test("keeps the worker's ssh connection from one benchmark to the next, and replaces one that was lost", async (t) => {
+    needTcg(t);
+    // The shell's parent in the guest is dropbear's process for this connection.
+    const connection = async (p: StartedPlatform) => (await p.exec(['sh', '-c', 'echo $PPID'])).stdout.trim();
+    const first = await tcg.connect(provisioned!.facts);
+    const session = await connection(first);
+    await first.close();
+    const second = await tcg.connect(provisioned!.facts);
+    expect(await connection(second)).toBe(session);
+    // The connection dies (dropbear's process for it killed): the next benchmark logs in again.
+    await second.exec(['kill', session]).catch(() => undefined); // it may take its own answer with it
+    await second.close();
+    // Every connect of this process shared it, this file's own too: that one is connected again.
+    await platform!.close();
+    platform = await tcg.connect(provisioned!.facts);
+    const next = await connection(platform);
+    expect(next).toMatch(/^\d+$/);
+    expect(next).not.toBe(session);
+  });
+
   test('killing QEMU mid-benchmark fails that benchmark clearly, and stop() still cleans up', async (t) => {
     needTcg(t);
     const long: Profile = { ...profile, cpu: { ...profile.cpu, minSeconds: 60 } };

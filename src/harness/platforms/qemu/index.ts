@@ -258,7 +258,7 @@ function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(im
         name,
       );
       try {
-        return connectQemu(name, connection, await sessionFor(name, connection), use);
+        return connectQemu(name, connection, await keptSessionFor(name, connection), use);
       } catch (error) {
         await use.release().catch(() => {});
         throw error;
@@ -314,6 +314,24 @@ async function sessionFor(platform: string, facts: QemuFacts): Promise<SshSessio
   });
 }
 
+/**
+ * This worker's ssh connection to a guest, kept from one benchmark to the next: a login costs about
+ * 0.5 s under TCG (the guest computes the key exchange in emulation), and Vitest runs a platform's
+ * bench files in one worker. One that ended meanwhile (its keepalive went unanswered while the guest
+ * was paused for more than a minute, or the guest was lost) is replaced.
+ */
+const keptSessions = new Map<string, Promise<SshSession>>();
+
+async function keptSessionFor(platform: string, facts: QemuFacts): Promise<SshSession> {
+  const key = `${facts.host}:${facts.sshPort}:${facts.hostKey}`;
+  const kept = await keptSessions.get(key)?.catch(() => undefined);
+  if (kept && !kept.closed) return kept;
+  const made = sessionFor(platform, facts);
+  keptSessions.set(key, made);
+  made.catch(() => keptSessions.delete(key));
+  return made;
+}
+
 /*
  * An idle guest is not free under TCG (about 1 % of a core each): while
  * other platforms are measured, a provisioned guest is paused through QMP
@@ -366,7 +384,7 @@ function connectQemu(name: string, facts: QemuFacts, ssh: SshSession, use: Guest
     async close() {
       if (closed) return;
       closed = true;
-      ssh.close();
+      // The ssh connection stays open for this worker's next benchmark (keptSessionFor).
       // The guest is gone when this fails (killed, or stopped by its owner): nothing to pause.
       await use.release().catch(() => {});
     },

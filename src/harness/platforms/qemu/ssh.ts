@@ -30,6 +30,8 @@ export interface SshSession {
   /** Runs a shell command line in the guest. Throws only when the guest is gone, never for a non-zero exit. */
   run(command: string, options?: { argv?: readonly string[]; stdin?: Readable; timeoutMs?: number }): Promise<ExecResult>;
   close(): void;
+  /** The connection ended (closed, lost, or its keepalive went unanswered): a new one is needed. */
+  readonly closed: boolean;
 }
 
 /** POSIX single-quoting: safe for any byte string but NUL. */
@@ -69,6 +71,9 @@ export function connectSsh(target: SshTarget): Promise<SshSession> {
     );
 
   const session: SshSession = {
+    get closed() {
+      return closedReason !== undefined;
+    },
     close() {
       closedReason ??= 'closed by virtbench';
       client.end();
