@@ -11,7 +11,10 @@ export type { Better };
 /** A program that must exist inside the platform, and how a user gets it. */
 export interface Tool {
   command: string;
-  /** Arguments that print a version and exit 0: how the runner tells whether the tool is there. Default --version. */
+  /**
+   * @deprecated Not run any more: the runner looks the command up with `command -v` (a shell builtin),
+   * since starting a large tool only for its version took about a second per platform under TCG.
+   */
   versionArgs?: string[];
   /** The Debian package that provides it: platforms that build an image install it there. */
   debianPackage?: string;
@@ -159,8 +162,8 @@ function tooFast(figure: Figure, floor: number, what: string): string | undefine
   return figure.value < floor ? `${what} cannot take ${figure.value} s (at least ${floor.toPrecision(2)} s on any machine)` : undefined;
 }
 
-const FIO: Tool = { command: 'fio', versionArgs: ['--version'], debianPackage: 'fio', install: 'apt-get install fio' };
-const NGINX: Tool = { command: 'nginx', versionArgs: ['-v'], debianPackage: 'nginx-light', install: 'apt-get install nginx-light' };
+const FIO: Tool = { command: 'fio', debianPackage: 'fio', install: 'apt-get install fio' };
+const NGINX: Tool = { command: 'nginx', debianPackage: 'nginx-light', install: 'apt-get install nginx-light' };
 
 /**
  * The copy-up benchmark's files: one file of `mib` MiB under `links` names
