@@ -35,7 +35,8 @@ export async function prepareWorkload(
 }
 
 function missingTool(platform: StartedPlatform, workload: Workload, tool: Tool, result: ExecResult): VirtbenchError {
-  const why = result.stderr.trim() || (result.exitCode === 127 || result.exitCode === 1 ? 'not found on the PATH' : `exit ${result.exitCode}`);
+  const why =
+    result.stderr.trim() || (result.exitCode === 127 || result.exitCode === 1 ? 'not found on the PATH' : `exit ${result.exitCode}`);
   return new VirtbenchError(
     'VIRTBENCH_MISSING_TOOL',
     `${workload.name} needs \`${tool.command}\`, which is not installed on this platform (${why}); fix: ${tool.install}`,

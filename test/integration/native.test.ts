@@ -92,7 +92,9 @@ describe('native platform, quick profile, one real run of each workload', () => 
     };
     await expect(prepareWorkload(platform, missing, quick, { cacheDir: cacheDir() })).rejects.toMatchObject({
       code: 'VIRTBENCH_MISSING_TOOL',
-      message: expect.stringMatching(/needs `virtbench-no-such-tool`.*\(not found on the PATH\); fix: apt-get install virtbench-no-such-tool/),
+      message: expect.stringMatching(
+        /needs `virtbench-no-such-tool`.*\(not found on the PATH\); fix: apt-get install virtbench-no-such-tool/,
+      ),
     });
   });
 
