@@ -4,10 +4,10 @@ import type { TestProject } from 'vitest/node';
 import { VirtbenchError } from '../errors.js';
 import { makeDirectorySync } from '../make-dir.js';
 import { onExitSync } from './host/exit-cleanup.js';
-import { createLog } from './host/log.js';
+import { createLog, type Log } from './host/log.js';
 import { ensureTrustedDirectory } from './host/trusted-dir.js';
 import { stopWhenTheRunEnds } from './ide-runs.js';
-import { isPlatformUnavailable, type Provisioned } from './platform.js';
+import { PlatformUnavailableError, isPlatformUnavailable, type Platform, type Provisioned } from './platform.js';
 import { createPlatform } from './platforms/index.js';
 import { PROVIDE_KEY, type ProvidedSession } from './session.js';
 import { externalTurnstile, useSharedTurnstile } from './turnstile.js';
@@ -47,21 +47,15 @@ export default async function setupPlatform(project: TestProject): Promise<(() =
     // once per process and directory, however many platforms share it.
     await ensureTrustedDirectory(session.cacheDir);
     if (session.reportDir) checkReportDir(resolve(project.vitest.config.root, session.reportDir));
+    startEarlyProvisioning(session);
     const availability = await platform.availability();
     if (!availability.available) return unavailable(availability.reason);
-    const provision = async () => {
-      try {
-        const peers = session.runPlatforms?.filter((p) => p !== session.platform);
-        return await platform.provision({ cacheDir: session.cacheDir, log, ...(peers ? { peers } : {}) });
-      } catch (error) {
-        // A check too expensive for availability() (a probe boot) said no.
-        if (isPlatformUnavailable(error)) return error;
-        throw error;
-      }
-    };
-    const provisionStarted = performance.now();
-    const first = await provision();
-    const provisionSeconds = Math.round((performance.now() - provisionStarted) / 100) / 10;
+    const provision = () => provisionOrUnavailable(platform, session, log);
+    const early = takeEarlyProvisioning(session.platform);
+    const provisionStarted = early?.startedAt ?? performance.now();
+    // Taken over: from here on its stop is registered below, like any platform's.
+    const first = await (early ? early.result.then((result) => (early.unregister?.(), result)) : provision());
+    const provisionSeconds = Math.round(((early?.finishedAt ?? performance.now()) - provisionStarted) / 100) / 10;
     if (isPlatformUnavailable(first)) return unavailable(first.reason);
     let provisioned: Provisioned | undefined = first;
     let unregister = onExitSync(() => first.stopSync());
@@ -98,6 +92,76 @@ export default async function setupPlatform(project: TestProject): Promise<(() =
     await turns.release();
     throw error;
   }
+}
+
+/** The platform provisioned, or the reason it cannot run here found by a check too expensive for availability() (a probe boot). */
+async function provisionOrUnavailable(
+  platform: Platform,
+  session: ProvidedSession,
+  log: Log,
+): Promise<Provisioned | PlatformUnavailableError> {
+  try {
+    const peers = session.runPlatforms?.filter((p) => p !== platform.name);
+    return await platform.provision({ cacheDir: session.cacheDir, log, ...(peers ? { peers } : {}) });
+  } catch (error) {
+    if (isPlatformUnavailable(error)) return error;
+    throw error;
+  }
+}
+
+interface EarlyProvisioning {
+  startedAt: number;
+  finishedAt?: number;
+  result: Promise<Provisioned | PlatformUnavailableError>;
+  /** Stops it at exit until its own globalSetup takes it over. */
+  unregister?: () => void;
+}
+
+/** Per process, whatever number of module instances load this file (one per project's globalSetup). */
+function earlyProvisioning(): { started: boolean; platforms: Map<string, EarlyProvisioning> } {
+  const store = globalThis as Record<symbol, unknown>;
+  return (store[Symbol.for('virtbench.early-provisioning')] ??= { started: false, platforms: new Map() }) as ReturnType<
+    typeof earlyProvisioning
+  >;
+}
+
+/**
+ * Vitest runs the projects' globalSetups one after another. The first one starts, in the background,
+ * the provisioning of the run's platforms that boot a guest (Platform.provisionEarly), so that their
+ * boots overlap the other platforms' provisioning instead of following it; each project's globalSetup
+ * takes its own over. Nothing is measured before every globalSetup has returned.
+ */
+export function startEarlyProvisioning(session: ProvidedSession, create = createPlatform): void {
+  const early = earlyProvisioning();
+  if (early.started) return;
+  early.started = true;
+  for (const name of session.runPlatforms ?? []) {
+    if (name === session.platform) continue;
+    const platform = create(name, session.settings);
+    if (!platform.provisionEarly) continue;
+    const entry: EarlyProvisioning = {
+      startedAt: performance.now(),
+      // Unavailable here: its own globalSetup says so, as without an early start.
+      result: platform.availability().then((a) =>
+        a.available ? provisionOrUnavailable(platform, session, createLog(name)) : new PlatformUnavailableError(name, a.reason),
+      ),
+    };
+    entry.result.then(
+      (provisioned) => {
+        entry.finishedAt = performance.now();
+        if (!isPlatformUnavailable(provisioned)) entry.unregister = onExitSync(() => provisioned.stopSync());
+      },
+      () => {}, // its own globalSetup reports the failure
+    );
+    early.platforms.set(name, entry);
+  }
+}
+
+export function takeEarlyProvisioning(platform: string): EarlyProvisioning | undefined {
+  const early = earlyProvisioning().platforms;
+  const entry = early.get(platform);
+  early.delete(platform);
+  return entry;
 }
 
 /** A report directory that cannot be written would lose every result at the end of the run: found out first. */

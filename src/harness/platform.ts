@@ -105,6 +105,12 @@ export interface Platform {
   availability(): Promise<Availability>;
   /** May throw PlatformUnavailableError: the platform is then skipped like an unavailable one. */
   provision(context: ProvisionContext): Promise<Provisioned>;
+  /**
+   * Provisioning costs seconds of CPU (a guest boot): the run's first globalSetup starts it, in the
+   * background, along with the other platforms' provisioning instead of after it. Nothing is measured
+   * before every platform has provisioned.
+   */
+  readonly provisionEarly?: boolean;
   connect(facts: ConnectionFacts): Promise<StartedPlatform>;
 }
 

@@ -166,16 +166,22 @@ function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(im
       ahead.delete(name);
       return booting;
     }
-    const image = await ensureGuestImage({ cacheDir: context.cacheDir, log: context.log });
-    await requireWorkingKvm(image, context.log);
+    const ready = (async () => {
+      const image = await ensureGuestImage({ cacheDir: context.cacheDir, log: context.log });
+      await requireWorkingKvm(image, context.log);
+      return image;
+    })();
+    // The peers' boots are claimed before the first await: a peer provisioned meanwhile (the run
+    // starts guests' provisioning together) takes its boot from here instead of booting a second
+    // guest. An image that cannot be built, or KVM that does not boot, fails them alike.
     const peers = (context.peers ?? []).filter((p) => p !== name && VARIANTS[p]?.accel === options.accel && !ahead.has(p));
     for (const peer of peers) {
-      const started = qemuPlatform({ ...VARIANTS[peer]!, name: peer }).provisionOn(image, createLog(peer));
+      const started = ready.then((image) => qemuPlatform({ ...VARIANTS[peer]!, name: peer }).provisionOn(image, createLog(peer)));
       // Its own project's globalSetup reports a failure; until then it must not count as unhandled.
       started.catch(() => {});
       ahead.set(peer, started);
     }
-    return provisionOn(image, context.log);
+    return provisionOn(await ready, context.log);
   }
 
   async function provisionOn(image: GuestImage, log: Log): Promise<Provisioned> {
@@ -249,6 +255,7 @@ function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(im
       return kvmAvailability(readKvmHostFacts());
     },
     provision,
+    provisionEarly: true,
     provisionOn,
     async connect(encoded) {
       const connection = facts.decode(encoded);

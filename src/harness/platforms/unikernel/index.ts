@@ -84,6 +84,8 @@ export function createUnikernelPlatform(image?: UnikernelImageOptions): Platform
     // Same kernel and cache as the QEMU platforms, so the same host requirements.
     availability: async () => guestHostAvailability(cacheDir()),
     provision: (context) => provisionUnikernel(context, image),
+    // Its probe boot runs a guest.
+    provisionEarly: true,
     async connect(encoded) {
       return connectUnikernel(facts.decode(encoded), image);
     },
