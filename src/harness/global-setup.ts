@@ -142,9 +142,11 @@ export function startEarlyProvisioning(session: ProvidedSession, create = create
     const entry: EarlyProvisioning = {
       startedAt: performance.now(),
       // Unavailable here: its own globalSetup says so, as without an early start.
-      result: platform.availability().then((a) =>
-        a.available ? provisionOrUnavailable(platform, session, createLog(name)) : new PlatformUnavailableError(name, a.reason),
-      ),
+      result: platform
+        .availability()
+        .then((a) =>
+          a.available ? provisionOrUnavailable(platform, session, createLog(name)) : new PlatformUnavailableError(name, a.reason),
+        ),
     };
     entry.result.then(
       (provisioned) => {
