@@ -1,8 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { constants } from 'node:os';
 import { execa, type Result } from 'execa';
 import { CommandFailedError, type VirtbenchErrorCode } from '../../errors.js';
 import type { ExecResult } from '../exec-result.js';
+import { onExitSync } from './exit-cleanup.js';
 
 /*
  * The one way virtbench runs a program on the host: an argv array (never a
@@ -63,6 +64,83 @@ function toExecResult(argv: readonly string[], result: Result, wallMs: number): 
 
 /** Runs argv on the host. Never throws for a failing command: look at exitCode (127: not found). */
 export async function runCommand(argv: readonly string[], options: CommandOptions = {}): Promise<ExecResult> {
+  const plain = options.input === undefined && !options.onLine && !options.stdoutFile && !options.signal;
+  return plain ? spawnCommand(argv, options) : execaCommand(argv, options);
+}
+
+/**
+ * A command without input, streaming or cancelling (every exec of the native platform): straight
+ * through child_process. execa took 2.9 ms longer per command than spawn with the same pipes and
+ * timer (median of 200 runs of `true` on the 2-core machine), which every native exec paid. The
+ * result, the time limit (SIGTERM, then SIGKILL), the output limit and the kill at exit are execa's.
+ */
+function spawnCommand(argv: readonly string[], options: CommandOptions): Promise<ExecResult> {
+  const [file, ...args] = argv;
+  const limit = options.maxBuffer ?? MAX_BUFFER;
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(file!, args, {
+      cwd: options.cwd,
+      env: options.env ? { ...process.env, ...options.env } : undefined,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // Like execa's cleanup: a command never outlives the process that ran it (Ctrl-C, a crash).
+    const unregister = onExitSync(() => child.kill('SIGKILL'));
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    let overflow = false;
+    let settled = false;
+    let escalate: NodeJS.Timeout | undefined;
+    const stop = () => {
+      child.kill('SIGTERM');
+      escalate ??= setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
+    };
+    const keep = (into: Buffer[]) => {
+      let bytes = 0;
+      return (chunk: Buffer) => {
+        const room = limit - bytes;
+        bytes += chunk.length;
+        if (chunk.length <= room) return void into.push(chunk);
+        if (room > 0) into.push(chunk.subarray(0, room));
+        if (!overflow) {
+          overflow = true;
+          stop();
+        }
+      };
+    };
+    child.stdout!.on('data', keep(out));
+    child.stderr!.on('data', keep(err));
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            stop();
+          }, options.timeoutMs);
+    const done = (result: Omit<ExecResult, 'command' | 'wallMs'>) => {
+      if (settled) return; // a failed spawn reports 'error', then 'close'
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(escalate);
+      unregister();
+      resolve({ command: [...argv], ...result, wallMs: performance.now() - started });
+    };
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') done({ exitCode: NOT_FOUND, stdout: '', stderr: `${file}: command not found`, timedOut: false });
+      else done({ exitCode: 1, stdout: '', stderr: `${file}: ${error.message}`, timedOut: false });
+    });
+    child.once('close', (code, signal) => {
+      const stdout = Buffer.concat(out).toString('utf8');
+      let stderr = Buffer.concat(err).toString('utf8');
+      if (overflow) stderr += `\noutput beyond ${limit} bytes: the command was stopped`;
+      else if (signal && !timedOut) stderr += `\nkilled by ${signal}`;
+      done({ exitCode: exitCodeOf(code ?? undefined, signal ?? undefined), stdout, stderr, timedOut });
+    });
+  });
+}
+
+async function execaCommand(argv: readonly string[], options: CommandOptions): Promise<ExecResult> {
   const [file, ...args] = argv;
   const tap = options.onLine
     ? function* (line: unknown) {
