@@ -90,15 +90,16 @@ export function removeTreeSync(dir: string): void {
 /**
  * Stops every process of this user that works in dir: named on its command line, or with its root
  * (a chroot: debootstrap's dpkg) or its working directory there. For builds interrupted by Ctrl-C,
- * before their directory is removed. Synchronous, for exit handlers.
+ * before their directory is removed. Synchronous, for exit handlers. anyUser: also other users'
+ * processes (a directory only root can write, whose programs drop privileges: gVisor's sandbox runs as nobody).
  */
-export function stopProcessesUsingSync(dir: string): void {
+export function stopProcessesUsingSync(dir: string, options: { anyUser?: boolean } = {}): void {
   // A shell script being stopped (debootstrap) may fork once more on its way out: look again until none is left.
-  for (let round = 0; round < 5; round++) if (stopRound(dir, round === 0 ? 3_000 : 0) === 0) return;
+  for (let round = 0; round < 5; round++) if (stopRound(dir, round === 0 ? 3_000 : 0, options.anyUser ?? false) === 0) return;
 }
 
 /** One pass: TERM to each process using dir, KILL after graceMs; returns how many there were. */
-function stopRound(dir: string, graceMs: number): number {
+function stopRound(dir: string, graceMs: number, anyUser: boolean): number {
   let entries: string[] = [];
   try {
     entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid);
@@ -115,7 +116,7 @@ function stopRound(dir: string, graceMs: number): number {
   };
   const using = entries.filter((pid) => {
     try {
-      if (statSync(`/proc/${pid}`).uid !== process.getuid?.()) return false;
+      if (!anyUser && statSync(`/proc/${pid}`).uid !== process.getuid?.()) return false;
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       return argv.some((a) => a.includes(dir + '/') || a === dir) || inside(link(`/proc/${pid}/root`)) || inside(link(`/proc/${pid}/cwd`));
     } catch {

@@ -16,7 +16,7 @@ import { VirtbenchError } from '../../../errors.js';
 import { acquireFileLock, withPidLockSync } from '../../host/file-lock.js';
 import type { Log } from '../../host/log.js';
 import { waitFor } from '../../host/poll.js';
-import { findExecutable, isAlive, pidNaming, removeTreeSync, terminateSync } from '../../host/process.js';
+import { findExecutable, isAlive, pidNaming, removeTreeSync, stopProcessesUsingSync, terminateSync } from '../../host/process.js';
 import { BRIDGE, createBridge, deleteBridge } from './bridge.js';
 import { dockerClient, pingEngine } from './docker-client.js';
 
@@ -82,6 +82,9 @@ function teardownSync(): void {
   terminateSync(pidNaming(PID_FILE, RUN_DIR), 20_000);
   terminateSync(pidNaming(CONTAINERD_PID, RUN_DIR), 5_000);
   deleteBridge();
+  // What outlives them: containerd's shims, and the gVisor sandbox and gofer of a container whose start
+  // failed (runsc leaves them running, and the sandbox runs as nobody).
+  stopProcessesUsingSync(RUN_DIR, { anyUser: true });
   removeTreeSync(RUN_DIR);
   for (const dir of created) {
     try {
