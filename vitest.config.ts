@@ -16,6 +16,7 @@ export default defineConfig({
         'docker',
         'docker-volume',
         'docker-hostnet',
+        'docker-gvisor',
         'qemu-kvm',
         'qemu-kvm-qcow2',
         'qemu-kvm-ide',

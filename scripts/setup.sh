@@ -19,6 +19,8 @@ packages=(
   # docker, docker-volume, docker-hostnet: no registry is reachable, so the image's root file system
   # comes from debootstrap; iproute2 makes the private dockerd's own bridge
   debootstrap iproute2
+  # docker-gvisor: gVisor's runsc, which the private dockerd registers as a runtime
+  runsc
 )
 # A machine with Docker already (docker-ce, whose containerd.io conflicts with docker.io) keeps its own.
 command -v dockerd >/dev/null || packages+=(docker.io)

@@ -1,9 +1,10 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { hostname, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi, type TestContext } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
 import { acquireEngine, engineAvailability, type Engine } from '../../src/harness/platforms/docker/engine.js';
 import {
@@ -210,6 +211,37 @@ describe('docker-hostnet (host network)', () => {
   });
 });
 
+describe('docker-gvisor (runsc, ptrace)', () => {
+  const session = useSession('gvisor');
+
+  test("runs the container under gVisor's kernel, says so, and measures fork and nginx there", async (t) => {
+    const platform = ready(session, t);
+    expect(await platform.describe()).toMatchObject({ runtime: 'runsc', gvisorPlatform: 'ptrace' });
+    // gVisor answers uname itself, with its own kernel version rather than the host's.
+    expect((await platform.exec(['uname', '-r'])).stdout.trim()).not.toBe(release());
+    expect((await platform.exec(['dmesg'])).stdout).toMatch(/gVisor/);
+    // Its page cache is its own: the host cannot flush it, and the results say so.
+    expect(await platform.flushCaches()).toBe(false);
+    expect(platform.unsupported?.(workloads['disk-copyup'])).toMatch(/copy-up/);
+    expect((await runOnce(platform, 'fork')).value).toBeGreaterThan(0);
+    expect((await runOnce(platform, 'nginx')).value).toBeGreaterThan(0);
+  });
+});
+
+/** Processes of gVisor (sandbox, gofer) on this machine. */
+function runscProcesses(): string[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .flatMap((pid) => {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        return argv[0]?.includes('runsc') ? [`${pid} ${argv[0]}`] : [];
+      } catch {
+        return [];
+      }
+    });
+}
+
 describe('cleanup', () => {
   // A share of the engine of our own keeps a private dockerd running while we look.
   let engine: Engine | undefined;
@@ -239,6 +271,19 @@ describe('cleanup', () => {
     };
     await expect(failingBench()).rejects.toThrow('benchmark failed');
     expect(await ourContainers(engine!)).toEqual([]);
+  });
+
+  test('stopping docker-gvisor leaves no gVisor process behind', async (t) => {
+    if (unavailable) t.skip(unavailable);
+    const gvisor = createDockerPlatform('gvisor');
+    const provisioned = await gvisor.provision(context).catch((error: unknown) => {
+      const problem = machineProblem(error);
+      if (problem) t.skip(problem);
+      throw error;
+    });
+    expect(runscProcesses().length).toBeGreaterThan(0);
+    await provisioned.stop();
+    await vi.waitFor(() => expect(runscProcesses()).toEqual([]), { timeout: 10_000 });
   });
 
   test('stopSync removes the container synchronously (the Ctrl-C path)', async (t) => {

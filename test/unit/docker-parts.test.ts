@@ -14,6 +14,7 @@ import {
   sourcesListLine,
 } from '../../src/harness/host/apt-sources.js';
 import { tarOf } from '../../src/harness/platforms/docker/archive.js';
+import { daemonConfig } from '../../src/harness/platforms/docker/private-dockerd.js';
 import { chooseSubnet } from '../../src/harness/platforms/docker/bridge.js';
 import { parseDockerHost } from '../../src/harness/platforms/docker/docker-client.js';
 import { dockerPlatforms } from '../../src/harness/platforms/docker/index.js';
@@ -175,7 +176,7 @@ describe('image recipe tags', () => {
 
 describe('the docker platform family', () => {
   it('offers one platform per variant, by its project name', () => {
-    expect(dockerPlatforms.names).toEqual(['docker', 'docker-volume', 'docker-hostnet']);
+    expect(dockerPlatforms.names).toEqual(['docker', 'docker-volume', 'docker-hostnet', 'docker-gvisor']);
     for (const name of dockerPlatforms.names) expect(dockerPlatforms.create(name, undefined).name).toBe(name);
   });
 });
@@ -239,5 +240,20 @@ describe('deadlines of the image build', () => {
 
   it('pass on what a step returns within its limit', async () => {
     await expect(withinDeadline({ what: 'building', timeoutMs: 10_000, fix: '-' }, async () => 'done')).resolves.toBe('done');
+  });
+});
+
+describe("the private dockerd's config", () => {
+  it('registers gVisor (ptrace, the host stack of the container namespace) only where runsc is installed', () => {
+    expect(daemonConfig('/c/docker', '/usr/bin/runsc')).toEqual({
+      'deprecated-key-path': '/c/docker/key.json',
+      runtimes: { runsc: { path: '/usr/bin/runsc', runtimeArgs: ['--platform=ptrace', '--network=host'] } },
+    });
+    expect(daemonConfig('/c/docker', undefined)).toEqual({ 'deprecated-key-path': '/c/docker/key.json' });
+  });
+
+  it('offers docker-gvisor as a platform that measures every benchmark (not a stand-in variant)', () => {
+    expect(dockerPlatforms.names).toContain('docker-gvisor');
+    expect(dockerPlatforms.variants?.['docker-gvisor']).toBeUndefined();
   });
 });

@@ -3,8 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { VirtbenchError } from '../../../errors.js';
 import { loopbackServiceAddress } from '../../host/net.js';
+import { findExecutable } from '../../host/process.js';
 import { dropHostPageCache } from '../../host/page-cache.js';
 import {
+  PlatformUnavailableError,
   factsCodec,
   type ConnectionFacts,
   type FactsCodec,
@@ -20,6 +22,7 @@ import { tarOf } from './archive.js';
 import { execInContainer } from './container-exec.js';
 import type Dockerode from 'dockerode';
 import type { Engine } from './engine.js';
+import { GVISOR_PLATFORM, GVISOR_RUNTIME } from './gvisor.js';
 import { ensureImage, WORK_DIR } from './image.js';
 import { SESSION_LABEL } from './labels.js';
 import type { NetworkMode, WorkDirStorage } from './session-container.js';
@@ -36,7 +39,7 @@ import type { NetworkMode, WorkDirStorage } from './session-container.js';
  *   docker-hostnet  host network: no veth, bridge or docker-proxy between the host and a served workload
  */
 
-export type DockerVariant = 'layer' | 'volume' | 'hostnet';
+export type DockerVariant = 'layer' | 'volume' | 'hostnet' | 'gvisor';
 
 /** A served workload's port inside the container's own network namespace. */
 const CONTAINER_PORT = 8080;
@@ -45,12 +48,17 @@ interface Variant {
   name: string;
   storage: WorkDirStorage;
   network: NetworkMode;
+  /** The engine's OCI runtime by its registered name; the engine's default (runc) when absent. */
+  runtime?: string;
 }
 
 const VARIANTS: Record<DockerVariant, Variant> = {
   layer: { name: 'docker', storage: 'layer', network: 'bridge' },
   volume: { name: 'docker-volume', storage: 'volume', network: 'bridge' },
   hostnet: { name: 'docker-hostnet', storage: 'layer', network: 'host' },
+  // Every system call goes through gVisor's user-space kernel: not a variant of docker in the
+  // variants.ts sense (it changes every resource), so it measures every benchmark.
+  gvisor: { name: 'docker-gvisor', storage: 'layer', network: 'bridge', runtime: GVISOR_RUNTIME },
 };
 
 /**
@@ -70,6 +78,8 @@ const FACT_FIELDS = {
   containerAddress: 'string',
   /** The host's end of the bridge, where docker-proxy (or the engine's NAT) connects from: the only peer let in. */
   bridgeGateway: 'string',
+  /** The OCI runtime, '' for the engine's default. */
+  runtime: 'string',
 } as const;
 
 type DockerFacts = FactsOf<typeof FACT_FIELDS>;
@@ -83,7 +93,14 @@ export function createDockerPlatform(variant: DockerVariant = 'layer', options: 
     name: chosen.name,
     // The engine modules bring dockerode (a quarter of a second to import): loaded where used, so a
     // worker of another platform, which loads this family with the registry, does not pay for it.
-    availability: async () => (await import('./engine.js')).engineAvailability(env),
+    availability: async () => {
+      const engine = await (await import('./engine.js')).engineAvailability(env);
+      if (!engine.available || !chosen.runtime) return engine;
+      // Only the private dockerd is ours to give runsc to; another engine is asked when provisioning.
+      return env.DOCKER_HOST || findExecutable('runsc')
+        ? engine
+        : { available: false, reason: "gVisor's runsc is not installed; fix: apt-get install runsc (scripts/setup.sh does)" };
+    },
     provision: (context) => provisionDocker(chosen, facts, context, env),
     connect: async (encoded) => connectDocker(chosen.name, facts.decode(encoded)),
   };
@@ -105,6 +122,12 @@ export const dockerPlatforms: PlatformFamily = {
     'docker-hostnet': { base: 'docker', varies: ['network'], changes: "the network (the host's, no bridge or proxy)" },
   },
   questions: [
+    {
+      question: "What does gVisor's system call interception (runsc, ptrace) cost?",
+      comparisons: [
+        { platform: 'docker-gvisor', against: 'docker', benchmarks: ['cpu', 'mem', 'fork', 'fork-threads', 'disk-random', 'nginx'] },
+      ],
+    },
     { question: 'Does Docker cost CPU or memory?', comparisons: [{ platform: 'docker', against: 'native', benchmarks: ['cpu', 'mem'] }] },
     {
       question: 'Where does copy-on-write cost?',
@@ -123,8 +146,46 @@ export const dockerPlatforms: PlatformFamily = {
   ],
 };
 
+/** Benchmarks that do not measure under gVisor what they say they measure, and the evidence. */
+const gvisorUnsupported: Record<string, string> = {
+  'disk-copyup':
+    "gVisor serves the image's files through its own file system layer: the host overlay's copy-up that this benchmark times " +
+    'does not happen in the write (the file kept its 64 hard links after it, where under runc it has 1)',
+};
+
+/** The engine's answer when a container does not start, as an error that names the platform (and its runtime). */
+function cannotStart(platform: string, runtime: string | undefined, error: unknown): Error {
+  if (error instanceof VirtbenchError) return error;
+  const message = String((error as { json?: { message?: unknown } }).json?.message ?? (error as Error).message);
+  // A runtime that cannot run a container on this machine makes the platform unavailable here, not the run fail.
+  if (runtime) {
+    return new PlatformUnavailableError(
+      platform,
+      `the Docker engine could not start a container under ${runtime}: ${message}; fix: see the engine's log, or run without --project ${platform}`,
+    );
+  }
+  return new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', `the Docker engine could not start the benchmark container: ${message}`, {
+    platform,
+    cause: error,
+  });
+}
+
+/** The engine must know the variant's runtime; otherwise the platform is skipped with the reason. */
+async function requireRuntime(engine: Engine, platform: string, runtime: string): Promise<void> {
+  const runtimes = Object.keys(((await engine.docker.info()) as { Runtimes?: Record<string, unknown> }).Runtimes ?? {});
+  if (runtimes.includes(runtime)) return;
+  const fix =
+    engine.source === 'private dockerd'
+      ? `the private dockerd was started without it (runsc was not installed then): let the runs that use it finish, then run again (it starts anew with runsc); or apt-get install runsc`
+      : `register it with that engine (dockerd --add-runtime ${runtime}=/usr/bin/runsc), or unset DOCKER_HOST to use virtbench's private dockerd`;
+  throw new PlatformUnavailableError(
+    platform,
+    `the Docker engine (${engine.source}) has no "${runtime}" runtime (it has ${runtimes.join(', ') || 'none'}); fix: ${fix}`,
+  );
+}
+
 async function provisionDocker(
-  { name, storage, network }: Variant,
+  { name, storage, network, runtime }: Variant,
   codec: FactsCodec<DockerFacts>,
   context: ProvisionContext,
   env: NodeJS.ProcessEnv,
@@ -136,10 +197,13 @@ async function provisionDocker(
   const session = randomUUID();
   try {
     await removeStaleContainers(engine.docker, context.log);
+    if (runtime) await requireRuntime(engine, name, runtime);
     const image = await ensureImage(engine.docker, context);
     const started = performance.now();
-    const plan = { platform: name, session, image: image.tag, storage, network, workDir: WORK_DIR, port: CONTAINER_PORT };
-    const container = await startSessionContainer(engine.dockerHost, plan);
+    const plan = { platform: name, session, image: image.tag, storage, network, workDir: WORK_DIR, port: CONTAINER_PORT, runtime };
+    const container = await startSessionContainer(engine.dockerHost, plan).catch((error: unknown) => {
+      throw cannotStart(name, runtime, error);
+    });
     const containerId = container.getId();
     const inspect = await engine.docker.getContainer(containerId).inspect();
     const hostPort = network === 'host' ? 0 : publishedPort(inspect, CONTAINER_PORT);
@@ -158,6 +222,7 @@ async function provisionDocker(
       hostPort,
       containerAddress: bridge.address,
       bridgeGateway: bridge.gateway,
+      runtime: runtime ?? '',
     });
     return owner(engine, containerId, facts, removeContainersSync);
   } catch (error) {
@@ -241,6 +306,8 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
       };
     },
     async flushCaches() {
+      // gVisor keeps file data in its own kernel's memory, which the host's drop_caches does not reach.
+      if (facts.runtime === GVISOR_RUNTIME) return false;
       // A container shares its engine's kernel and page cache: when that is this kernel, the host can flush it.
       engineKernel ??= String((await docker.info()).KernelVersion);
       if (!facts.dockerHost.startsWith('unix://') || engineKernel !== release()) return false;
@@ -250,6 +317,7 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
       info ??= await describeDocker(docker, facts);
       return info;
     },
+    unsupported: (workload) => (facts.runtime === GVISOR_RUNTIME ? gvisorUnsupported[workload.name] : undefined),
     async close() {},
   };
 }
@@ -269,5 +337,6 @@ async function describeDocker(docker: Dockerode, facts: DockerFacts): Promise<Pl
     imageId: facts.imageId.replace(/^sha256:/, '').slice(0, 12),
     cpus: info.NCPU,
     memoryGiB: Math.round(info.MemTotal / 2 ** 30),
+    ...(facts.runtime ? { runtime: facts.runtime, ...(facts.runtime === GVISOR_RUNTIME ? { gvisorPlatform: GVISOR_PLATFORM } : {}) } : {}),
   };
 }

@@ -18,6 +18,7 @@ import type { Log } from '../../host/log.js';
 import { waitFor } from '../../host/poll.js';
 import { findExecutable, isAlive, pidNaming, removeTreeSync, stopProcessesUsingSync, terminateSync } from '../../host/process.js';
 import { BRIDGE, createBridge, deleteBridge } from './bridge.js';
+import { GVISOR_NETWORK, GVISOR_PLATFORM, GVISOR_RUNTIME } from './gvisor.js';
 import { dockerClient, pingEngine } from './docker-client.js';
 
 /*
@@ -81,6 +82,9 @@ function teardownSync(): void {
   }
   terminateSync(pidNaming(PID_FILE, RUN_DIR), 20_000);
   terminateSync(pidNaming(CONTAINERD_PID, RUN_DIR), 5_000);
+  // What outlives them: containerd's shims, and the gVisor sandbox and gofer of a container whose start
+  // failed (runsc leaves them running, and the sandbox runs as nobody).
+  stopProcessesUsingSync(RUN_DIR, { anyUser: true });
   deleteBridge();
   // What outlives them: containerd's shims, and the gVisor sandbox and gofer of a container whose start
   // failed (runsc leaves them running, and the sandbox runs as nobody).
@@ -146,6 +150,16 @@ function joinIfRunning(): { daemon: PrivateDockerd; pid: number } | undefined {
     const pid = daemonProcess();
     return pid === undefined ? undefined : { daemon: joinUsers(), pid };
   });
+}
+
+/** The private dockerd's own config: no host /etc/docker/daemon.json applies, and the trust key stays out of /etc/docker. */
+export function daemonConfig(dockerDir: string, runsc: string | undefined): Record<string, unknown> {
+  return {
+    'deprecated-key-path': join(dockerDir, 'key.json'),
+    ...(runsc
+      ? { runtimes: { [GVISOR_RUNTIME]: { path: runsc, runtimeArgs: [`--platform=${GVISOR_PLATFORM}`, `--network=${GVISOR_NETWORK}`] } } }
+      : {}),
+  };
 }
 
 function daemonArgs(dataRoot: string): string[] {
@@ -256,8 +270,7 @@ async function startDaemon(cacheDir: string, log: Log): Promise<PrivateDockerd> 
   const dockerDir = join(cacheDir, 'docker');
   const dataRoot = join(dockerDir, 'data-root');
   mkdirSync(dataRoot, { recursive: true });
-  // Our own config file: a host /etc/docker/daemon.json must not apply, and the trust key stays out of /etc/docker.
-  writeFileSync(join(RUN_DIR, 'daemon.json'), JSON.stringify({ 'deprecated-key-path': join(dockerDir, 'key.json') }));
+  writeFileSync(join(RUN_DIR, 'daemon.json'), JSON.stringify(daemonConfig(dockerDir, findExecutable('runsc'))));
   createBridge();
 
   const logFile = join(dockerDir, 'dockerd.log');

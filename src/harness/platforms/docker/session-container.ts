@@ -25,6 +25,8 @@ export interface ContainerPlan {
   workDir: string;
   /** Published on 127.0.0.1 unless on the host network. */
   port: number;
+  /** An OCI runtime registered with the engine instead of its default (runc): gVisor's runsc for docker-gvisor. */
+  runtime?: string;
 }
 
 /** GenericContainer plus what its builder lacks: a loopback-only port, an anonymous volume, an init process. */
@@ -39,6 +41,11 @@ class BenchContainer extends GenericContainer {
     this.createOpts.ExposedPorts = { ...this.createOpts.ExposedPorts, [`${port}/tcp`]: {} };
     // Never 0.0.0.0: the benchmark server must not be reachable from the network.
     this.hostConfig.PortBindings = { ...this.hostConfig.PortBindings, [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] };
+    return this;
+  }
+
+  withRuntime(runtime: string): this {
+    this.hostConfig.Runtime = runtime;
     return this;
   }
 
@@ -105,6 +112,7 @@ export async function startSessionContainer(dockerHost: string, plan: ContainerP
     .withAutoCleanup(false)
     .withStartupTimeout(60_000);
   if (plan.storage === 'volume') container.withAnonymousVolume(plan.workDir);
+  if (plan.runtime) container.withRuntime(plan.runtime);
   if (plan.network === 'host') container.withNetworkMode('host');
   else container.withLoopbackPort(plan.port);
   return container.start();
