@@ -16,7 +16,8 @@ export default defineConfig({
         'docker',
         'docker-volume',
         'docker-hostnet',
-        'docker-gvisor',
+        // Not yet docker-gvisor: in a standard run its sandbox died and an exec into it never returned
+        // (issue 14); add it to measure it (`--project docker-gvisor`).
         'qemu-kvm',
         'qemu-kvm-qcow2',
         'qemu-kvm-ide',
