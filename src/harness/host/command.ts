@@ -47,10 +47,13 @@ function exitCodeOf(exitCode: number | undefined, signal: string | undefined): n
   return signal ? 128 + (constants.signals[signal as keyof typeof constants.signals] ?? 0) : 1;
 }
 
+/** The result for a program that does not exist, whichever way it was started. */
+function notFound(argv: readonly string[], wallMs: number): ExecResult {
+  return { command: [...argv], exitCode: NOT_FOUND, stdout: '', stderr: `${argv[0]}: command not found`, wallMs, timedOut: false };
+}
+
 function toExecResult(argv: readonly string[], result: Result, wallMs: number): ExecResult {
-  if ((result.cause as { code?: string } | undefined)?.code === 'ENOENT') {
-    return { command: [...argv], exitCode: NOT_FOUND, stdout: '', stderr: `${argv[0]}: command not found`, wallMs, timedOut: false };
-  }
+  if ((result.cause as { code?: string } | undefined)?.code === 'ENOENT') return notFound(argv, wallMs);
   const signal = result.signal ?? undefined;
   return {
     command: [...argv],
@@ -127,7 +130,7 @@ function spawnCommand(argv: readonly string[], options: CommandOptions): Promise
       resolve({ command: [...argv], ...result, wallMs: performance.now() - started });
     };
     child.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') done({ exitCode: NOT_FOUND, stdout: '', stderr: `${file}: command not found`, timedOut: false });
+      if (error.code === 'ENOENT') done(notFound(argv, 0));
       else done({ exitCode: 1, stdout: '', stderr: `${file}: ${error.message}`, timedOut: false });
     });
     child.once('close', (code, signal) => {
@@ -184,9 +187,7 @@ export function runSync(argv: readonly string[], options: { timeoutMs?: number }
   const started = performance.now();
   const result = spawnSync(file!, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: options.timeoutMs });
   const wallMs = performance.now() - started;
-  if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-    return { command: [...argv], exitCode: NOT_FOUND, stdout: '', stderr: `${file}: command not found`, wallMs, timedOut: false };
-  }
+  if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return notFound(argv, wallMs);
   const timedOut = (result.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
   return {
     command: [...argv],

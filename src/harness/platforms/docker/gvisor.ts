@@ -18,3 +18,10 @@ export const GVISOR_PLATFORM = 'ptrace';
  * here: "cannot run with network enabled in root network namespace".
  */
 export const GVISOR_NETWORK = 'host';
+
+/** Benchmarks that do not measure under gVisor what they say they measure, and the evidence. */
+export const GVISOR_UNSUPPORTED: Readonly<Record<string, string>> = {
+  'disk-copyup':
+    "gVisor serves the image's files through its own file system layer: the host overlay's copy-up that this benchmark times " +
+    'does not happen in the write (the file kept its 64 hard links after it, where under runc it has 1)',
+};

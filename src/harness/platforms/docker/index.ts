@@ -22,7 +22,7 @@ import { tarOf } from './archive.js';
 import { execInContainer } from './container-exec.js';
 import type Dockerode from 'dockerode';
 import type { Engine } from './engine.js';
-import { GVISOR_PLATFORM, GVISOR_RUNTIME } from './gvisor.js';
+import { GVISOR_PLATFORM, GVISOR_RUNTIME, GVISOR_UNSUPPORTED } from './gvisor.js';
 import { ensureImage, WORK_DIR } from './image.js';
 import { SESSION_LABEL } from './labels.js';
 import type { NetworkMode, WorkDirStorage } from './session-container.js';
@@ -144,13 +144,6 @@ export const dockerPlatforms: PlatformFamily = {
       ],
     },
   ],
-};
-
-/** Benchmarks that do not measure under gVisor what they say they measure, and the evidence. */
-const gvisorUnsupported: Record<string, string> = {
-  'disk-copyup':
-    "gVisor serves the image's files through its own file system layer: the host overlay's copy-up that this benchmark times " +
-    'does not happen in the write (the file kept its 64 hard links after it, where under runc it has 1)',
 };
 
 /** The engine's answer when a container does not start, as an error that names the platform (and its runtime). */
@@ -317,7 +310,7 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
       info ??= await describeDocker(docker, facts);
       return info;
     },
-    unsupported: (workload) => (facts.runtime === GVISOR_RUNTIME ? gvisorUnsupported[workload.name] : undefined),
+    unsupported: (workload) => (facts.runtime === GVISOR_RUNTIME ? GVISOR_UNSUPPORTED[workload.name] : undefined),
     async close() {},
   };
 }
