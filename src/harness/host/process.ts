@@ -65,20 +65,28 @@ export function terminateSync(pid: number | undefined, graceMs: number): void {
   }
 }
 
-/** Lazily unmounts everything mounted at or below dir, deepest first (a killed dockerd or debootstrap leaves mounts). */
-export function unmountUnder(dir: string): void {
+/** Mount points at or below dir, deepest first. */
+export function mountsUnder(dir: string): string[] {
   let table = '';
   try {
     table = readFileSync('/proc/self/mounts', 'utf8');
   } catch {
-    return;
+    return [];
   }
-  const points = table
+  return table
     .split('\n')
     .map((line) => (line.split(' ')[1] ?? '').replace(/\\040/g, ' '))
     .filter((point) => point === dir || point.startsWith(dir + '/'))
     .sort((a, b) => b.length - a.length);
-  for (const point of points) runSync(['umount', '-l', point]);
+}
+
+/** Lazily unmounts everything mounted at or below dir, deepest first (a killed dockerd or debootstrap leaves mounts). */
+export function unmountUnder(dir: string): void {
+  for (const point of mountsUnder(dir)) unmountLazily(point);
+}
+
+export function unmountLazily(point: string): void {
+  runSync(['umount', '-l', point]);
 }
 
 /** Removes a directory tree without ever crossing into another file system (a mount left inside it). */

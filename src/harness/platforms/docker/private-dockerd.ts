@@ -9,14 +9,24 @@ import {
   readdirSync,
   rmSync,
   rmdirSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
 import { acquireFileLock, withPidLockSync } from '../../host/file-lock.js';
 import type { Log } from '../../host/log.js';
 import { waitFor } from '../../host/poll.js';
-import { findExecutable, isAlive, pidNaming, removeTreeSync, stopProcessesUsingSync, terminateSync } from '../../host/process.js';
+import {
+  findExecutable,
+  isAlive,
+  mountsUnder,
+  pidNaming,
+  removeTreeSync,
+  stopProcessesUsingSync,
+  terminateSync,
+  unmountLazily,
+} from '../../host/process.js';
 import { BRIDGE, createBridge, deleteBridge } from './bridge.js';
 import { GVISOR_NETWORK, GVISOR_PLATFORM, GVISOR_RUNTIME } from './gvisor.js';
 import { dockerClient, pingEngine } from './docker-client.js';
@@ -50,6 +60,8 @@ const START_LOCK = '/run/virtbench-docker.start';
 const MEMBERS_LOCK = '/run/virtbench-docker.members.lock';
 /** How long a joiner waits for a running daemon to answer: on a loaded host, far longer than one ping. */
 const ANSWER_WAIT_MS = 60_000;
+/** The data root the daemon was started with: a teardown by another run (another cache dir) finds it here. */
+const DATA_ROOT_FILE = join(RUN_DIR, 'data-root');
 /** Which of SHARED_DIRS did not exist before our daemon created them. */
 const CREATED_FILE = join(RUN_DIR, 'created-dirs.json');
 export const PRIVATE_DOCKER_HOST = `unix://${SOCKET}`;
@@ -85,10 +97,8 @@ function teardownSync(): void {
   // What outlives them: containerd's shims, and the gVisor sandbox and gofer of a container whose start
   // failed (runsc leaves them running, and the sandbox runs as nobody).
   stopProcessesUsingSync(RUN_DIR, { anyUser: true });
+  unmountDataRootLeftovers();
   deleteBridge();
-  // What outlives them: containerd's shims, and the gVisor sandbox and gofer of a container whose start
-  // failed (runsc leaves them running, and the sandbox runs as nobody).
-  stopProcessesUsingSync(RUN_DIR, { anyUser: true });
   removeTreeSync(RUN_DIR);
   for (const dir of created) {
     try {
@@ -96,6 +106,35 @@ function teardownSync(): void {
     } catch {
       // gone already, or in use by another engine
     }
+  }
+}
+
+/**
+ * What a dockerd that did not stop cleanly (killed, or too slow for terminateSync) leaves mounted: the
+ * overlay and shm mounts of its containers below the data root, and the data root bound on itself.
+ * dockerd makes that bind when the root's mount is private (as / is here) and undoes it only on a clean
+ * shutdown; a bind it finds already there it never undoes, so one kill would leave it for good. A
+ * file system of the user's own mounted there (another device than its parent's) is kept.
+ * Call only once dockerd is gone.
+ */
+function unmountDataRootLeftovers(dataRoot = recordedDataRoot()): void {
+  if (!dataRoot?.startsWith('/')) return;
+  for (const point of mountsUnder(dataRoot)) if (point !== dataRoot || isBindWithinParent(point)) unmountLazily(point);
+}
+
+function recordedDataRoot(): string | undefined {
+  try {
+    return readFileSync(DATA_ROOT_FILE, 'utf8').trim();
+  } catch {
+    return undefined; // never started, or started by a run that predates the file
+  }
+}
+
+function isBindWithinParent(point: string): boolean {
+  try {
+    return statSync(point).dev === statSync(dirname(point)).dev;
+  } catch {
+    return false;
   }
 }
 
@@ -270,6 +309,9 @@ async function startDaemon(cacheDir: string, log: Log): Promise<PrivateDockerd> 
   const dockerDir = join(cacheDir, 'docker');
   const dataRoot = join(dockerDir, 'data-root');
   mkdirSync(dataRoot, { recursive: true });
+  // Also what a daemon stopped by an older virtbench (which did not record its data root) left mounted.
+  unmountDataRootLeftovers(dataRoot);
+  writeFileSync(DATA_ROOT_FILE, dataRoot);
   writeFileSync(join(RUN_DIR, 'daemon.json'), JSON.stringify(daemonConfig(dockerDir, findExecutable('runsc'))));
   createBridge();
 
