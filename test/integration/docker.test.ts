@@ -228,6 +228,8 @@ describe('docker-gvisor (runsc, ptrace)', () => {
   });
 });
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Processes of gVisor (sandbox, gofer) on this machine. */
 function runscProcesses(): string[] {
   return readdirSync('/proc')
@@ -283,6 +285,35 @@ describe('cleanup', () => {
     });
     expect(runscProcesses().length).toBeGreaterThan(0);
     await provisioned.stop();
+    await vi.waitFor(() => expect(runscProcesses()).toEqual([]), { timeout: 10_000 });
+  });
+
+  // The engine never ends an exec whose container its runtime lost (the exit event finds "no such
+  // container"); seen when gVisor's sandbox died mid-benchmark, and the run hung there.
+  test("an exec whose container's sandbox dies fails as a lost container instead of waiting forever", async (t) => {
+    if (unavailable) t.skip(unavailable);
+    const gvisor = createDockerPlatform('gvisor');
+    const provisioned = await gvisor.provision(context).catch((error: unknown) => {
+      const problem = machineProblem(error);
+      if (problem) t.skip(problem);
+      throw error;
+    });
+    try {
+      const platform = await gvisor.connect(provisioned.facts);
+      const started = performance.now();
+      const exec = platform.exec(['sleep', '600']);
+      await sleep(1_500);
+      const sandbox = runscProcesses().find((p) => p.endsWith('runsc-sandbox'));
+      expect(sandbox, runscProcesses().join('\n')).toBeDefined();
+      process.kill(Number(sandbox!.split(' ')[0]), 'SIGKILL');
+      await expect(exec).rejects.toMatchObject({
+        code: 'VIRTBENCH_GUEST_LOST',
+        message: expect.stringMatching(/stopped while running `sleep 600`/),
+      });
+      expect(performance.now() - started).toBeLessThan(20_000);
+    } finally {
+      await provisioned.stop();
+    }
     await vi.waitFor(() => expect(runscProcesses()).toEqual([]), { timeout: 10_000 });
   });
 

@@ -12,6 +12,13 @@ import type { ExecResult } from '../../platform.js';
 
 const KILL_AFTER_S = 5;
 const HOST_GUARD_MS = 15_000;
+/**
+ * How often a running exec looks at its container. The engine may never end an exec whose container
+ * went away under it: when gVisor's sandbox died, containerd cleaned the container up and the exec's
+ * exit event found "no such container", so the stream stayed open. One inspect is a few ms of the
+ * engine's time; every 5 s it does not show in a measurement.
+ */
+const CONTAINER_CHECK_MS = 5_000;
 /** A workload that floods stdout must not exhaust the harness's memory. */
 const MAX_BYTES = 64 * 1024 * 1024;
 
@@ -52,7 +59,7 @@ export async function execInContainer(
   options: ContainerExecOptions,
 ): Promise<ExecResult> {
   const shown = argv.join(' ');
-  let result: ExecResult;
+  let result: ExecResult & { containerGone: boolean };
   try {
     result = await execOnce(docker, containerId, argv, options);
   } catch (error) {
@@ -64,31 +71,43 @@ export async function execInContainer(
     );
   }
   // 137 is SIGKILL; before the time limit, nobody in the container sent it: see whether the container itself is gone.
-  if (result.exitCode === 137 && !result.timedOut) {
+  if (result.containerGone || (result.exitCode === 137 && !result.timedOut)) {
     // The exec ends as the container's processes die, a moment before the engine marks the container exited.
-    let state: Dockerode.ContainerInspectInfo['State'] | undefined;
+    let state: ContainerState | undefined;
     for (let tries = 0; tries < 10; tries++) {
-      state = await docker
-        .getContainer(containerId)
-        .inspect()
-        .then((i) => i.State)
-        .catch(() => undefined);
+      state = await containerState(docker, containerId);
       if (!state?.Running) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    if (!state?.Running) {
-      const how = state
-        ? `${state.Status}, exit code ${state.ExitCode}${state.OOMKilled ? ', killed for lack of memory' : ''}`
-        : 'it no longer exists';
+    if (!state?.Running || result.containerGone) {
+      const how = state?.Running
+        ? 'it runs again, restarted'
+        : state
+          ? `${state.Status}, exit code ${state.ExitCode}${state.OOMKilled ? ', killed for lack of memory' : ''}`
+          : 'it no longer exists';
       throw new VirtbenchError(
         'VIRTBENCH_GUEST_LOST',
-        `the container ${containerId.slice(0, 12)} stopped while running \`${shown}\` (${how})\n` +
-          'fix: something outside the run stopped or removed it (docker kill/rm, the OOM killer, a restart of the engine); run again',
+        `the container ${containerId.slice(0, 12)} stopped while running \`${shown}\` (${how})` +
+          (result.containerGone ? '; the engine had not ended the command' : '') +
+          '\nfix: something outside the run stopped or removed it (docker kill/rm, the OOM killer, a restart of the engine, ' +
+          "a crash of the container's runtime: see the engine's log); run again",
         { platform: options.platform },
       );
     }
   }
-  return result;
+  const { containerGone: _, ...exec } = result;
+  return exec;
+}
+
+type ContainerState = Dockerode.ContainerInspectInfo['State'];
+
+/** The container's state, or undefined when the engine no longer knows it. */
+function containerState(docker: Dockerode, containerId: string): Promise<ContainerState | undefined> {
+  return docker
+    .getContainer(containerId)
+    .inspect()
+    .then((i) => i.State)
+    .catch(() => undefined);
 }
 
 async function execOnce(
@@ -96,7 +115,7 @@ async function execOnce(
   containerId: string,
   argv: readonly string[],
   { cwd, timeoutMs }: ContainerExecOptions,
-): Promise<ExecResult> {
+): Promise<ExecResult & { containerGone: boolean }> {
   const command = timeoutMs ? ['timeout', `--kill-after=${KILL_AFTER_S}`, String(timeoutMs / 1000), ...argv] : [...argv];
   const started = performance.now();
   const exec = await docker.getContainer(containerId).exec({ Cmd: command, AttachStdout: true, AttachStderr: true, WorkingDir: cwd });
@@ -106,6 +125,8 @@ async function execOnce(
   docker.modem.demuxStream(stream, stdout, stderr);
 
   let guardFired = false;
+  let containerGone = false;
+  let settled = false;
   await new Promise<void>((resolve) => {
     const guard = timeoutMs
       ? setTimeout(
@@ -117,16 +138,37 @@ async function execOnce(
           timeoutMs + KILL_AFTER_S * 1000 + HOST_GUARD_MS,
         )
       : undefined;
+    // Only an answer counts: a slow or failing engine is not a gone container (the stream tells when the engine dies).
+    const check = setInterval(() => {
+      docker
+        .getContainer(containerId)
+        .inspect()
+        .then(
+          (info) => !info.State.Running,
+          (error: { statusCode?: number }) => error.statusCode === 404,
+        )
+        .then((gone) => {
+          if (!gone || settled) return;
+          containerGone = true;
+          stream.destroy();
+        });
+    }, CONTAINER_CHECK_MS);
     const finish = () => {
+      settled = true;
       clearTimeout(guard);
+      clearInterval(check);
       resolve();
     };
     stream.once('end', finish);
     stream.once('close', finish);
     stream.once('error', finish);
   });
-  const inspected = await exec.inspect();
-  let exitCode = inspected.ExitCode ?? (guardFired ? 124 : 1);
+  // An exec whose container is gone may not be inspectable either; otherwise a failure here is the engine's.
+  const inspected = await exec.inspect().catch((error: unknown) => {
+    if (containerGone) return undefined;
+    throw error;
+  });
+  let exitCode = inspected?.ExitCode ?? (guardFired ? 124 : 1);
   let err = stderr.text();
   let out = stdout.text();
   // Without the timeout wrapper, a missing program is an OCI error on stdout with 126; report it like a shell would.
@@ -137,6 +179,7 @@ async function execOnce(
   }
   const wallMs = performance.now() - started;
   return {
+    containerGone,
     command: [...argv],
     exitCode,
     stdout: out,
