@@ -21,6 +21,9 @@ packages=(
   debootstrap iproute2
   # docker-gvisor: gVisor's runsc, which the private dockerd registers as a runtime
   runsc
+  # podman: rootful Podman 4.3 (crun, conmon) serving the Docker API; CNI's bridge plugin puts the
+  # container on a bridge of ours; catatonit reaps its servers, as docker-init does for docker
+  podman crun containernetworking-plugins catatonit
 )
 # A machine with Docker already (docker-ce, whose containerd.io conflicts with docker.io) keeps its own.
 command -v dockerd >/dev/null || packages+=(docker.io)

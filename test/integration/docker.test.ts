@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { hostname, release, tmpdir } from 'node:os';
@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test, vi, type TestContext } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
-import { acquireEngine, engineAvailability, type Engine } from '../../src/harness/platforms/docker/engine.js';
+import { acquireEngine, engineAvailability, podmanAvailability, type Engine } from '../../src/harness/platforms/docker/engine.js';
 import {
   formatOwner,
   OWNER_LABEL,
@@ -37,6 +37,8 @@ const context = { cacheDir: cacheDir(), log: (line: string) => console.log(`[doc
 const profile = PROFILES.quick;
 const availability = await engineAvailability();
 const unavailable = availability.available ? undefined : availability.reason;
+const podman = podmanAvailability();
+const podmanUnavailable = podman.available ? undefined : podman.reason;
 
 /** Provisioning problems of the machine (not of our code) skip; anything else fails. */
 function machineProblem(error: unknown): string | undefined {
@@ -54,7 +56,7 @@ interface Session {
 
 /** One provisioned container per describe block, like one per project run. */
 function useSession(variant: DockerVariant): Session {
-  const session: Session = { skip: unavailable };
+  const session: Session = { skip: variant === 'podman' ? podmanUnavailable : unavailable };
   beforeAll(async () => {
     if (session.skip) return;
     const docker = createDockerPlatform(variant);
@@ -230,6 +232,24 @@ describe('docker-gvisor (runsc, ptrace)', () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+describe('podman (private podman service, CNI bridge of ours)', () => {
+  const session = useSession('podman');
+
+  test('runs the benchmark image through Podman, says so, and serves nginx on the container address to the host only', async (t) => {
+    const platform = ready(session, t);
+    expect(await platform.describe()).toMatchObject({ engine: expect.stringMatching(/^Podman 4\./), engineSource: 'private podman' });
+    const facts = session.provisioned!.facts;
+    const address = await platform.serviceAddress();
+    expect(address).toMatchObject({ listen: `${facts.containerAddress}:8080`, host: facts.containerAddress, port: 8080 });
+    expect(address.allowFrom).toBe(facts.bridgeGateway);
+    // On our bridge, with no route of the host's going there but the bridge's own.
+    expect(readdirSync('/sys/class/net')).toContain('virtbench1');
+    for (const name of ['cpu', 'fork', 'disk-random', 'nginx'] as const) expect((await runOnce(platform, name)).value).toBeGreaterThan(0);
+    // The host's page cache is the container's: the flush is done.
+    expect(await platform.flushCaches()).toBe(true);
+  });
+});
+
 /** Processes of gVisor (sandbox, gofer) on this machine. */
 function runscProcesses(): string[] {
   return readdirSync('/proc')
@@ -315,6 +335,23 @@ describe('cleanup', () => {
       await provisioned.stop();
     }
     await vi.waitFor(() => expect(runscProcesses()).toEqual([]), { timeout: 10_000 });
+  });
+
+  test('stopping podman leaves no service, conmon, container process, mount, bridge or run directory', async (t) => {
+    if (podmanUnavailable) t.skip(podmanUnavailable);
+    const forwarding = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
+    const hostPaths = ['/var/lib/cni', '/var/lib/containers', '/run/runc', '/run/crun'].filter((p) => existsSync(p));
+    const provisioned = await createDockerPlatform('podman').provision(context);
+    expect((await processesMentioning('/run/virtbench-podman')).length).toBeGreaterThan(0);
+    await provisioned.stop();
+    expect(await processesMentioning('/run/virtbench-podman')).toEqual([]);
+    expect(readFileSync('/proc/self/mounts', 'utf8')).not.toMatch(/virtbench-podman|\/podman\/storage\//);
+    expect(readdirSync('/sys/class/net')).not.toContain('virtbench1');
+    expect(readdirSync('/run')).not.toContain('virtbench-podman');
+    // Nothing of the host's network or directories changed: no podman bridge, forwarding as it was, no new state directories.
+    expect(readdirSync('/sys/class/net')).not.toContain('cni-podman0');
+    expect(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8')).toBe(forwarding);
+    expect(['/var/lib/cni', '/var/lib/containers', '/run/runc', '/run/crun'].filter((p) => existsSync(p))).toEqual(hostPaths);
   });
 
   test('stopSync removes the container synchronously (the Ctrl-C path)', async (t) => {

@@ -15,6 +15,7 @@ import {
 } from '../../src/harness/host/apt-sources.js';
 import { tarOf } from '../../src/harness/platforms/docker/archive.js';
 import { daemonConfig } from '../../src/harness/platforms/docker/private-dockerd.js';
+import { chooseRuntime, networkConfig, parseLimits, podmanArgs } from '../../src/harness/platforms/docker/private-podman.js';
 import { chooseSubnet } from '../../src/harness/platforms/docker/bridge.js';
 import { parseDockerHost } from '../../src/harness/platforms/docker/docker-client.js';
 import { dockerPlatforms } from '../../src/harness/platforms/docker/index.js';
@@ -176,7 +177,7 @@ describe('image recipe tags', () => {
 
 describe('the docker platform family', () => {
   it('offers one platform per variant, by its project name', () => {
-    expect(dockerPlatforms.names).toEqual(['docker', 'docker-volume', 'docker-hostnet', 'docker-gvisor']);
+    expect(dockerPlatforms.names).toEqual(['docker', 'docker-volume', 'docker-hostnet', 'docker-gvisor', 'podman']);
     for (const name of dockerPlatforms.names) expect(dockerPlatforms.create(name, undefined).name).toBe(name);
   });
 });
@@ -255,5 +256,54 @@ describe("the private dockerd's config", () => {
   it('offers docker-gvisor as a platform that measures every benchmark (not a stand-in variant)', () => {
     expect(dockerPlatforms.names).toContain('docker-gvisor');
     expect(dockerPlatforms.variants?.['docker-gvisor']).toBeUndefined();
+  });
+});
+
+describe('the private podman service', () => {
+  it('uses crun unless the cgroups are hybrid with controllers on the cgroup2 mount, where crun 1.8 refuses to run', () => {
+    expect(chooseRuntime(undefined)).toEqual({ name: 'crun' });
+    expect(chooseRuntime('\n')).toEqual({ name: 'crun' });
+    expect(chooseRuntime('hugetlb\n')).toMatchObject({ name: 'runc', why: expect.stringMatching(/hybrid cgroups.*hugetlb/) });
+  });
+
+  it("gives containers the service's own open-file and process limits, and none it cannot read", () => {
+    const limits = [
+      'Limit                     Soft Limit           Hard Limit           Units',
+      'Max processes             32768                32768                processes',
+      'Max open files            1024                 20000                files',
+      'Max locked memory         unlimited            unlimited            bytes',
+    ].join('\n');
+    expect(parseLimits(limits)).toEqual([
+      { Name: 'nofile', Soft: 1024, Hard: 20000 },
+      { Name: 'nproc', Soft: 32768, Hard: 32768 },
+    ]);
+    expect(parseLimits(limits.replace('32768                32768', 'unlimited            unlimited'))).toEqual([
+      { Name: 'nofile', Soft: 1024, Hard: 20000 },
+    ]);
+    expect(parseLimits('')).toEqual([]);
+  });
+
+  it('puts containers on our bridge with no NAT, forwarding, port mapping or firewall plugin, addresses kept in its run directory', () => {
+    const config = networkConfig('10.211.83.1/24') as { name: string; plugins: Record<string, unknown>[] };
+    expect(config.name).toBe('virtbench');
+    expect(config.plugins.map((p) => p.type)).toEqual(['bridge']);
+    expect(config.plugins[0]).toMatchObject({
+      bridge: 'virtbench1',
+      isGateway: false,
+      ipMasq: false,
+      ipam: {
+        type: 'host-local',
+        ranges: [[{ subnet: '10.211.83.0/24', gateway: '10.211.83.1' }]],
+        dataDir: '/run/virtbench-podman/cni-addresses',
+      },
+    });
+  });
+
+  it('keeps every podman command on its own storage, run root, network configuration and runtime state', () => {
+    const args = podmanArgs('/cache/podman/storage');
+    expect(args).toContain('--root=/cache/podman/storage');
+    for (const flag of ['--runroot=', '--tmpdir=', '--network-config-dir=', '--runtime-flag=root='])
+      expect(args.find((a) => a.startsWith(flag))).toMatch(/=(root=)?\/run\/virtbench-podman\//);
+    expect(args).toContain('--events-backend=none');
   });
 });

@@ -54,7 +54,7 @@ export function chooseSubnet(routes: string): string {
   if (!free) {
     throw new VirtbenchError(
       'VIRTBENCH_PLATFORM_UNAVAILABLE',
-      `no free subnet for the private dockerd's bridge among ${CANDIDATES.join(', ')} (/24)`,
+      `no free subnet for a virtbench bridge (the private dockerd's, or the podman platform's) among ${CANDIDATES.join(', ')} (/24)`,
       {
         platform: 'docker',
       },

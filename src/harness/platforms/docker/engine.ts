@@ -5,6 +5,8 @@ import { onExitSync } from '../../host/exit-cleanup.js';
 import { joinShared } from '../../host/shared.js';
 import { DEFAULT_SOCKET, dockerClient, pingEngine, removeContainersSync } from './docker-client.js';
 import { ownedByThisProcess } from './labels.js';
+import type { BuildBench } from './image.js';
+import { PODMAN_NETWORK, privatePodmanUnavailable, startPrivatePodman, type Ulimit } from './private-podman.js';
 import { PRIVATE_DOCKER_HOST, privateDockerdUnavailable, startPrivateDockerd, type PrivateDockerd } from './private-dockerd.js';
 
 /*
@@ -15,12 +17,18 @@ import { PRIVATE_DOCKER_HOST, privateDockerdUnavailable, startPrivateDockerd, ty
  * docker, docker-volume and docker-hostnet run in one process and share the engine.
  */
 
-export type EngineSource = 'DOCKER_HOST' | 'default socket' | 'private dockerd';
+export type EngineSource = 'DOCKER_HOST' | 'default socket' | 'private dockerd' | 'private podman';
 
 export interface Engine {
   readonly dockerHost: string;
   readonly source: EngineSource;
   readonly docker: Dockerode;
+  /** The network its containers join instead of publishing ports (the private podman service's). */
+  readonly network?: string;
+  /** How it builds the benchmark image when not through its API's build. */
+  readonly buildImage?: BuildBench;
+  /** Limits to give its containers explicitly (the private podman service's own; see private-podman.ts). */
+  readonly ulimits?: Ulimit[];
   /** Gives this user's share back; the last one stops a private dockerd. Idempotent. */
   release(): Promise<void>;
   releaseSync(): void;
@@ -97,5 +105,43 @@ export async function acquireEngine(context: ProvisionContext, env: NodeJS.Proce
     docker: dockerClient(state.dockerHost),
     release: async () => giveBack()?.stop(),
     releaseSync: () => giveBack()?.stopSync(),
+  };
+}
+
+/** Whether this machine can run the podman platform (Podman installed, root). */
+export function podmanAvailability(): Availability {
+  const reason = privatePodmanUnavailable();
+  return reason ? { available: false, reason } : { available: true };
+}
+
+/** The private podman service, started by this process's first podman platform and stopped by its last. */
+export async function acquirePodmanEngine(context: ProvisionContext): Promise<Engine> {
+  const membership = await joinShared('virtbench.podman.engine', async () => {
+    const podman = await startPrivatePodman(context.cacheDir, context.log);
+    const unregister = onExitSync(() => {
+      removeContainersSync(podman.dockerHost, [], ownedByThisProcess());
+      podman.stopSync();
+    });
+    return { podman, unregister };
+  });
+  const { podman, unregister } = membership.value;
+  const giveBack = (): boolean => {
+    if (!membership.leave()) return false;
+    unregister();
+    return true;
+  };
+  return {
+    dockerHost: podman.dockerHost,
+    source: 'private podman',
+    docker: dockerClient(podman.dockerHost),
+    network: PODMAN_NETWORK,
+    ulimits: podman.ulimits,
+    buildImage: podman.build,
+    release: async () => {
+      if (giveBack()) await podman.stop();
+    },
+    releaseSync: () => {
+      if (giveBack()) podman.stopSync();
+    },
   };
 }

@@ -222,14 +222,27 @@ async function bootstrapTarball(tarball: string, suite: string, { log }: Provisi
 
 const building = new Map<string, Promise<BenchImage>>();
 
+/**
+ * Builds the benchmark image from its Dockerfile (no other context) under tag, instead of the engine's
+ * build API: the podman platform's, whose API build ignores networkmode=host.
+ */
+export type BuildBench = (dockerfile: string, tag: string, log: Log, signal: AbortSignal) => Promise<void>;
+
+export interface ImageOptions {
+  /** Which engine (its DOCKER_HOST): images of two engines in one process are built apart. */
+  engine: string;
+  build?: BuildBench;
+}
+
 /** The benchmark image on this engine: found by its recipe tag, else built (once per process, even when asked concurrently). */
-export function ensureImage(docker: Dockerode, context: ProvisionContext): Promise<BenchImage> {
+export function ensureImage(docker: Dockerode, context: ProvisionContext, options: ImageOptions): Promise<BenchImage> {
   const { suite } = hostAptSource();
   const tags = imageTags(suite);
-  let pending = building.get(tags.bench);
+  const key = `${options.engine} ${tags.bench}`;
+  let pending = building.get(key);
   if (!pending) {
-    pending = buildImage(docker, suite, tags, context).finally(() => building.delete(tags.bench));
-    building.set(tags.bench, pending);
+    pending = buildImage(docker, suite, tags, context, options.build).finally(() => building.delete(key));
+    building.set(key, pending);
   }
   return pending;
 }
@@ -239,6 +252,7 @@ async function buildImage(
   suite: string,
   tags: ReturnType<typeof imageTags>,
   context: ProvisionContext,
+  build: BuildBench | undefined,
 ): Promise<BenchImage> {
   const found = await imageId(docker, tags.bench);
   if (found) return { tag: tags.bench, id: found };
@@ -255,7 +269,7 @@ async function buildImage(
   try {
     const builtMeanwhile = await imageId(docker, tags.bench);
     if (builtMeanwhile) return { tag: tags.bench, id: builtMeanwhile };
-    return await buildUnderLock(docker, tags, context, dir);
+    return await buildUnderLock(docker, tags, context, dir, build);
   } finally {
     await lock.release();
   }
@@ -266,6 +280,7 @@ async function buildUnderLock(
   tags: ReturnType<typeof imageTags>,
   context: ProvisionContext,
   dir: string,
+  build: BuildBench | undefined,
 ): Promise<BenchImage> {
   const started = performance.now();
   const { log } = context;
@@ -276,14 +291,14 @@ async function buildUnderLock(
     const tarball = join(dir, `${tags.base.replace(':', '-')}.tar`);
     if (!existsSync(tarball)) await bootstrapTarball(tarball, suite, context);
     log(`importing ${tags.base}`);
-    const [repo, tag] = tags.base.split(':');
     const baseImport: EngineStep = {
       what: `importing ${tarball} as ${tags.base}`,
       timeoutMs: STEP_TIMEOUT_MS.import,
       fix: 'check that the Docker engine answers (docker info) and its data root has free space (docker system df), then run again; delete the tarball if it may be damaged',
     };
     await withinDeadline(baseImport, async (abortSignal) =>
-      follow(await docker.importImage(tarball, { repo, tag, abortSignal }), () => {}),
+      // The tag inside repo: Podman's API ignores a separate tag (the image became :latest).
+      follow(await docker.importImage(tarball, { repo: tags.base, abortSignal }), () => {}),
     );
   }
 
@@ -296,6 +311,7 @@ async function buildUnderLock(
     fix: "check that the host's apt mirror answers quickly (the build uses the host network) and the engine's data root has free space (docker system df), then run again",
   };
   await withinDeadline(benchBuild, async (abortSignal) => {
+    if (build) return build(tags.dockerfile, tags.bench, show, abortSignal);
     // Host network: the build reaches the apt mirror without NAT rules (the private dockerd installs none).
     const stream = await docker.buildImage(buildContext, { t: tags.bench, networkmode: 'host', rm: true, forcerm: true, abortSignal });
     await follow(stream, (item) => {

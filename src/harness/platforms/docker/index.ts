@@ -37,9 +37,12 @@ import type { NetworkMode, WorkDirStorage } from './session-container.js';
  *   docker          work directory in the container's overlay2 layer, a served workload behind a published port
  *   docker-volume   work directory on a docker volume (no copy-on-write layer)
  *   docker-hostnet  host network: no veth, bridge or docker-proxy between the host and a served workload
+ *   docker-gvisor   the same container under gVisor's runsc
+ *   podman          the same image and container through Podman's Docker-compatible API (crun, no daemon
+ *                   owning the container); on a bridge of ours, reached at its own address (see private-podman.ts)
  */
 
-export type DockerVariant = 'layer' | 'volume' | 'hostnet' | 'gvisor';
+export type DockerVariant = 'layer' | 'volume' | 'hostnet' | 'gvisor' | 'podman';
 
 /** A served workload's port inside the container's own network namespace. */
 const CONTAINER_PORT = 8080;
@@ -50,6 +53,8 @@ interface Variant {
   network: NetworkMode;
   /** The engine's OCI runtime by its registered name; the engine's default (runc) when absent. */
   runtime?: string;
+  /** Which engine: a Docker engine (found or started, engine.ts), or the private podman service. */
+  engine?: 'docker' | 'podman';
 }
 
 const VARIANTS: Record<DockerVariant, Variant> = {
@@ -59,6 +64,8 @@ const VARIANTS: Record<DockerVariant, Variant> = {
   // Every system call goes through gVisor's user-space kernel: not a variant of docker in the
   // variants.ts sense (it changes every resource), so it measures every benchmark.
   gvisor: { name: 'docker-gvisor', storage: 'layer', network: 'bridge', runtime: GVISOR_RUNTIME },
+  // Not a variant either: another engine, runtime (crun) and network path; it measures every benchmark.
+  podman: { name: 'podman', storage: 'layer', network: 'private-bridge', engine: 'podman' },
 };
 
 /**
@@ -94,6 +101,7 @@ export function createDockerPlatform(variant: DockerVariant = 'layer', options: 
     // The engine modules bring dockerode (a quarter of a second to import): loaded where used, so a
     // worker of another platform, which loads this family with the registry, does not pay for it.
     availability: async () => {
+      if (chosen.engine === 'podman') return (await import('./engine.js')).podmanAvailability();
       const engine = await (await import('./engine.js')).engineAvailability(env);
       if (!engine.available || !chosen.runtime) return engine;
       // Only the private dockerd is ours to give runsc to; another engine is asked when provisioning.
@@ -126,6 +134,18 @@ export const dockerPlatforms: PlatformFamily = {
       question: "What does gVisor's system call interception (runsc, ptrace) cost?",
       comparisons: [
         { platform: 'docker-gvisor', against: 'docker', benchmarks: ['cpu', 'mem', 'fork', 'fork-threads', 'disk-random', 'nginx'] },
+      ],
+    },
+    {
+      // Same image, kernel and overlay storage; the runtime is runc for both here (see private-podman.ts). For
+      // nginx Podman's container is reached at its own bridge address, Docker's through docker-proxy.
+      question: 'Does Podman (no daemon owning the container) cost differently from Docker?',
+      comparisons: [
+        {
+          platform: 'podman',
+          against: 'docker',
+          benchmarks: ['cpu', 'mem', 'fork', 'fork-threads', 'disk-random', 'disk-copyup', 'nginx'],
+        },
       ],
     },
     { question: 'Does Docker cost CPU or memory?', comparisons: [{ platform: 'docker', against: 'native', benchmarks: ['cpu', 'mem'] }] },
@@ -178,28 +198,45 @@ async function requireRuntime(engine: Engine, platform: string, runtime: string)
 }
 
 async function provisionDocker(
-  { name, storage, network, runtime }: Variant,
+  { name, storage, network, runtime, engine: engineKind }: Variant,
   codec: FactsCodec<DockerFacts>,
   context: ProvisionContext,
   env: NodeJS.ProcessEnv,
 ): Promise<Provisioned> {
   // Loaded here: testcontainers takes half a second to import, and only the main process needs it.
-  const { bridgeEndpoint, publishedPort, removeStaleContainers, startSessionContainer } = await import('./session-container.js');
-  const [{ acquireEngine }, { removeContainersSync }] = await Promise.all([import('./engine.js'), import('./docker-client.js')]);
-  const engine = await acquireEngine(context, env);
+  const { bridgeEndpoint, publishedPort, removeStaleContainers, startSessionContainer, startSessionContainerDirect } =
+    await import('./session-container.js');
+  const [{ acquireEngine, acquirePodmanEngine }, { removeContainersSync }] = await Promise.all([
+    import('./engine.js'),
+    import('./docker-client.js'),
+  ]);
+  const engine = engineKind === 'podman' ? await acquirePodmanEngine(context) : await acquireEngine(context, env);
   const session = randomUUID();
   try {
     await removeStaleContainers(engine.docker, context.log);
     if (runtime) await requireRuntime(engine, name, runtime);
-    const image = await ensureImage(engine.docker, context);
+    const image = await ensureImage(engine.docker, context, { engine: engine.dockerHost, build: engine.buildImage });
     const started = performance.now();
-    const plan = { platform: name, session, image: image.tag, storage, network, workDir: WORK_DIR, port: CONTAINER_PORT, runtime };
-    const container = await startSessionContainer(engine.dockerHost, plan).catch((error: unknown) => {
+    const plan = {
+      platform: name,
+      session,
+      image: image.tag,
+      storage,
+      network,
+      workDir: WORK_DIR,
+      port: CONTAINER_PORT,
+      runtime,
+      networkName: engine.network,
+      ulimits: engine.ulimits,
+    };
+    const start =
+      engineKind === 'podman' ? startSessionContainerDirect(engine.docker, plan) : startSessionContainer(engine.dockerHost, plan);
+    const container = await start.catch((error: unknown) => {
       throw cannotStart(name, runtime, error);
     });
     const containerId = container.getId();
     const inspect = await engine.docker.getContainer(containerId).inspect();
-    const hostPort = network === 'host' ? 0 : publishedPort(inspect, CONTAINER_PORT);
+    const hostPort = network === 'bridge' ? publishedPort(inspect, CONTAINER_PORT) : 0;
     const bridge = network === 'host' ? { address: '', gateway: '' } : bridgeEndpoint(inspect);
     context.log(
       `container ${containerId.slice(0, 12)} started in ${Math.round(performance.now() - started)} ms (${engine.source}, ${image.tag})`,
@@ -289,6 +326,15 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
     async serviceAddress() {
       // On the host network the container is in the host's own network namespace: loopback keeps others out.
       if (facts.network === 'host') return loopbackServiceAddress();
+      // Nothing published: the host reaches the container's own address on our bridge (no NAT, no proxy).
+      if (facts.network === 'private-bridge') {
+        return {
+          listen: `${facts.containerAddress}:${CONTAINER_PORT}`,
+          host: facts.containerAddress,
+          port: CONTAINER_PORT,
+          allowFrom: facts.bridgeGateway,
+        };
+      }
       // Not 0.0.0.0, and only the host's end of the bridge: our private dockerd adds no iptables rules,
       // so anything that routes to the bridge would reach the server around the 127.0.0.1-only publish.
       return {
@@ -317,19 +363,26 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
 
 async function describeDocker(docker: Dockerode, facts: DockerFacts): Promise<PlatformInfo> {
   const info = await docker.info();
+  const podman = facts.engineSource === 'private podman';
   return {
-    engine: `Docker ${info.ServerVersion}`,
+    engine: `${podman ? 'Podman' : 'Docker'} ${info.ServerVersion}`,
     engineSource: facts.engineSource,
     storageDriver: info.Driver,
     cgroupDriver: `${info.CgroupDriver} (cgroup v${info.CgroupVersion ?? '?'})`,
     kernel: info.KernelVersion,
-    network: facts.network === 'host' ? 'host network' : `bridge; 127.0.0.1:${facts.hostPort} published to ${CONTAINER_PORT}`,
+    network:
+      facts.network === 'host'
+        ? 'host network'
+        : facts.network === 'private-bridge'
+          ? `bridge (CNI, no NAT); the host connects to ${facts.containerAddress}:${CONTAINER_PORT}`
+          : `bridge; 127.0.0.1:${facts.hostPort} published to ${CONTAINER_PORT}`,
     workDir:
       facts.storage === 'volume' ? `${WORK_DIR} on a docker volume (local driver)` : `${WORK_DIR} in the container layer (${info.Driver})`,
     image: facts.image,
     imageId: facts.imageId.replace(/^sha256:/, '').slice(0, 12),
     cpus: info.NCPU,
     memoryGiB: Math.round(info.MemTotal / 2 ** 30),
+    ...(podman ? { runtime: (info as { DefaultRuntime?: string }).DefaultRuntime ?? 'unknown' } : {}),
     ...(facts.runtime ? { runtime: facts.runtime, ...(facts.runtime === GVISOR_RUNTIME ? { gvisorPlatform: GVISOR_PLATFORM } : {}) } : {}),
   };
 }

@@ -13,7 +13,8 @@ import { OWNER_LABEL, ownerIsGone, ownerValue, PLATFORM_LABEL, SESSION_LABEL, th
  */
 
 export type WorkDirStorage = 'layer' | 'volume';
-export type NetworkMode = 'bridge' | 'host';
+/** bridge: the engine's, with a port published on 127.0.0.1; private-bridge: the podman platform's own CNI network. */
+export type NetworkMode = 'bridge' | 'host' | 'private-bridge';
 
 export interface ContainerPlan {
   platform: string;
@@ -27,6 +28,10 @@ export interface ContainerPlan {
   port: number;
   /** An OCI runtime registered with the engine instead of its default (runc): gVisor's runsc for docker-gvisor. */
   runtime?: string;
+  /** The network a private-bridge container joins (the podman platform's). */
+  networkName?: string;
+  /** Explicit resource limits (the podman platform's: its service's own). */
+  ulimits?: { Name: string; Soft: number; Hard: number }[];
 }
 
 /** GenericContainer plus what its builder lacks: a loopback-only port, an anonymous volume, an init process. */
@@ -102,6 +107,42 @@ async function bindTestcontainers(dockerHost: string): Promise<void> {
   }
 }
 
+/**
+ * The same container straight through the engine's API, for a second engine in one process:
+ * testcontainers binds one engine per process (bindTestcontainers), and a run of docker and podman
+ * holds both. Only what the podman platform uses: its own network, no published port, no volume.
+ */
+export async function startSessionContainerDirect(docker: Dockerode, plan: ContainerPlan): Promise<{ getId(): string }> {
+  if (plan.network !== 'private-bridge' || plan.storage !== 'layer' || plan.runtime) {
+    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `a container outside testcontainers supports only the podman platform's plan`, {
+      platform: plan.platform,
+    });
+  }
+  const container = await docker.createContainer({
+    Image: plan.image,
+    Cmd: ['sleep', 'infinity'],
+    Labels: { [SESSION_LABEL]: plan.session, [OWNER_LABEL]: ownerValue(), [PLATFORM_LABEL]: plan.platform },
+    HostConfig: {
+      // Reaps the daemonized servers a `sleep` would leave as zombies (catatonit under Podman).
+      Init: true,
+      NetworkMode: plan.networkName,
+      Ulimits: plan.ulimits,
+    },
+  });
+  await container.start();
+  const state = (await container.inspect()).State;
+  if (!state.Running) {
+    throw new VirtbenchError(
+      'VIRTBENCH_PLATFORM_UNAVAILABLE',
+      `the container ${container.id.slice(0, 12)} exited at start (${state.Status})`,
+      {
+        platform: plan.platform,
+      },
+    );
+  }
+  return { getId: () => container.id };
+}
+
 export async function startSessionContainer(dockerHost: string, plan: ContainerPlan): Promise<StartedTestContainer> {
   await bindTestcontainers(dockerHost);
   const container = new BenchContainer(plan.image)
@@ -113,7 +154,9 @@ export async function startSessionContainer(dockerHost: string, plan: ContainerP
     .withStartupTimeout(60_000);
   if (plan.storage === 'volume') container.withAnonymousVolume(plan.workDir);
   if (plan.runtime) container.withRuntime(plan.runtime);
+  if (plan.ulimits) container.withUlimits(Object.fromEntries(plan.ulimits.map((u) => [u.Name, { soft: u.Soft, hard: u.Hard }])));
   if (plan.network === 'host') container.withNetworkMode('host');
+  else if (plan.network === 'private-bridge') container.withNetworkMode(plan.networkName!);
   else container.withLoopbackPort(plan.port);
   return container.start();
 }
