@@ -121,7 +121,7 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
           const record: BenchmarkRecord = { ...recordFor(session.platform, workload, profile), platformInfo, phases };
           task.meta.virtbench = record;
           standIn(record, workload);
-          const unsupported = started.unsupported?.(workload);
+          const unsupported = started.unsupported?.(workload, profile);
           if (unsupported) {
             record.skipReason = `n/a: ${unsupported}`;
             // Nobody waits for this platform's samples of it.

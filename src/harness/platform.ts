@@ -3,6 +3,7 @@ import type { EnvironmentFacts, Question } from '../results/schema.js';
 import type { BuiltProgram } from './build.js';
 import type { ExecResult } from './exec-result.js';
 import type { Log } from './host/log.js';
+import type { Profile } from './profiles.js';
 import type { Variant } from './variants.js';
 
 export type { ExecResult };
@@ -66,7 +67,7 @@ export interface StartedPlatform {
    * Why this platform cannot run a workload at all (a single-application
    * guest has no fork()); the benchmark is then reported n/a with the reason.
    */
-  unsupported?(workload: { name: string; kind: string }): string | undefined;
+  unsupported?(workload: { name: string; kind: string }, profile?: Profile): string | undefined;
   /** How this platform builds a C workload, when the shared static binary is not enough. */
   buildProgram?(source: string, cacheDir: string): Promise<BuiltProgram>;
 }

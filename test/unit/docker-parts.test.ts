@@ -16,6 +16,7 @@ import {
 import { tarOf } from '../../src/harness/platforms/docker/archive.js';
 import { daemonConfig } from '../../src/harness/platforms/docker/private-dockerd.js';
 import { chooseRuntime, networkConfig, parseLimits, podmanArgs } from '../../src/harness/platforms/docker/private-podman.js';
+import { gvisorForkFits } from '../../src/harness/platforms/docker/gvisor.js';
 import { chooseSubnet } from '../../src/harness/platforms/docker/bridge.js';
 import { parseDockerHost } from '../../src/harness/platforms/docker/docker-client.js';
 import { dockerPlatforms } from '../../src/harness/platforms/docker/index.js';
@@ -305,5 +306,24 @@ describe('the private podman service', () => {
     for (const flag of ['--runroot=', '--tmpdir=', '--network-config-dir=', '--runtime-flag=root='])
       expect(args.find((a) => a.startsWith(flag))).toMatch(/=(root=)?\/run\/virtbench-podman\//);
     expect(args).toContain('--events-backend=none');
+  });
+});
+
+describe("gVisor's ptrace platform and the host's PIDs", () => {
+  const host = { pidMax: 32768, threadsNow: 200 };
+
+  it('lets the quick profile fork (2 runs of 126 processes) and refuses the standard one (5 runs of 1,800), naming the numbers and the fix', () => {
+    expect(gvisorForkFits(126, 2, host)).toBeUndefined();
+    const why = gvisorForkFits(1800, 5, host);
+    expect(why).toMatch(
+      /5 runs of 1800 processes need about 40500 host PIDs, and this host has 29291 to spare \(pid_max 32768, 200 threads now\)/,
+    );
+    expect(why).toMatch(/fix: raise the host's limit \(sysctl -w kernel\.pid_max=4194304\)/);
+  });
+
+  it('counts what already runs on the host, and a raised pid_max makes room', () => {
+    expect(gvisorForkFits(1800, 3, host)).toBeUndefined(); // 24300 needed
+    expect(gvisorForkFits(1800, 3, { pidMax: 32768, threadsNow: 6000 })).toMatch(/this host has 23491 to spare/);
+    expect(gvisorForkFits(1800, 48, { pidMax: 4194304, threadsNow: 6000 })).toBeUndefined();
   });
 });

@@ -22,7 +22,7 @@ import { tarOf } from './archive.js';
 import { execInContainer } from './container-exec.js';
 import type Dockerode from 'dockerode';
 import type { Engine } from './engine.js';
-import { GVISOR_PLATFORM, GVISOR_RUNTIME, GVISOR_UNSUPPORTED } from './gvisor.js';
+import { GVISOR_PLATFORM, GVISOR_RUNTIME, GVISOR_UNSUPPORTED, gvisorForkFits, readHostPidFacts } from './gvisor.js';
 import { ensureImage, WORK_DIR } from './image.js';
 import { SESSION_LABEL } from './labels.js';
 import type { NetworkMode, WorkDirStorage } from './session-container.js';
@@ -356,7 +356,13 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
       info ??= await describeDocker(docker, facts);
       return info;
     },
-    unsupported: (workload) => (facts.runtime === GVISOR_RUNTIME ? GVISOR_UNSUPPORTED[workload.name] : undefined),
+    unsupported(workload, profile) {
+      if (facts.runtime !== GVISOR_RUNTIME) return undefined;
+      // The host's PIDs are the engine's only when it runs here.
+      const pids = workload.name === 'fork' && profile && facts.dockerHost.startsWith('unix://') ? readHostPidFacts() : undefined;
+      if (pids) return gvisorForkFits(2 * (profile!.fork.end - profile!.fork.start), profile!.runs, pids);
+      return GVISOR_UNSUPPORTED[workload.name];
+    },
     async close() {},
   };
 }
