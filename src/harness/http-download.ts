@@ -26,12 +26,19 @@ export interface DownloadPlan {
   downloadTimeoutSeconds: number;
   /** The whole client is killed after this long. */
   timeoutMs: number;
+  /** Runs the client in this network namespace (`ip netns exec`); unset: the host's own. */
+  namespace?: string;
 }
 
 export interface DownloadContext {
   /** Where the client binary is built and cached. */
   cacheDir: string;
   signal?: AbortSignal;
+}
+
+/** The argv prefix that runs a command in a network namespace of ours; nothing for the host's own. */
+export function inNamespace(namespace: string | undefined): string[] {
+  return namespace ? ['ip', 'netns', 'exec', namespace] : [];
 }
 
 /** The client's name in the figure's `client` extra. */
@@ -61,7 +68,7 @@ export async function downloadInParallel(plan: DownloadPlan, { cacheDir, signal 
   const client = await buildProgram(workloadSource(HTTP_CLIENT), cacheDir);
   signal?.throwIfAborted();
   const result = await runChecked(
-    [client.path, ...httpgetArgs(plan)],
+    [...inNamespace(plan.namespace), client.path, ...httpgetArgs(plan)],
     { what: `downloading http://${plan.host}:${plan.port}${plan.path} (nginx client ${HTTP_CLIENT})`, code: 'VIRTBENCH_WORKLOAD_FAILED' },
     { timeoutMs: plan.timeoutMs, signal },
   );

@@ -42,6 +42,11 @@ export interface ServiceAddress {
    * `listen` alone keeps others out (a loopback address).
    */
   allowFrom?: string;
+  /**
+   * The network namespace (`ip netns`) the host's client must run in to reach host:port; unset: the
+   * host's own. A guest on a tap device in a private namespace is reachable only from there.
+   */
+  namespace?: string;
 }
 
 /** Facts about a platform for the report: engine versions, kernel, accelerator, storage... */

@@ -5,7 +5,9 @@ import { basename, join } from 'node:path';
 import { ImplausibleFigureError, VirtbenchError, WorkloadFailedError } from '../errors.js';
 import { buildProgram } from './build.js';
 import type { Figure } from './figure.js';
+import { runCommand } from './host/command.js';
 import { waitFor } from './host/poll.js';
+import { inNamespace } from './http-download.js';
 import type { ExecResult, ServiceAddress, StartedPlatform } from './platform.js';
 import type { Profile } from './profiles.js';
 import { implausibility, type CommandWorkload, type ServedContext, type ServedWorkload, type Tool, type Workload } from './workloads.js';
@@ -154,6 +156,13 @@ async function prepareServed(
   };
 }
 
+/** A connect from inside the address's network namespace, by a child Node process (a process cannot enter one for a single socket). */
+async function connectsInNamespace(address: ServiceAddress): Promise<boolean> {
+  const probe = `require('node:net').connect(${address.port}, ${JSON.stringify(address.host)}).on('connect', () => process.exit(0)).on('error', () => process.exit(1))`;
+  const result = await runCommand([...inNamespace(address.namespace), process.execPath, '-e', probe], { timeoutMs: 10_000 });
+  return result.exitCode === 0;
+}
+
 /** The config is rendered on the host and copied in, like a program. */
 async function writeConfig(platform: StartedPlatform, workload: ServedWorkload, context: ServedContext): Promise<void> {
   const local = await mkdtemp(join(tmpdir(), 'virtbench-config-'));
@@ -168,11 +177,13 @@ async function writeConfig(platform: StartedPlatform, workload: ServedWorkload, 
 
 async function waitForPort(address: ServiceAddress, platform: string, timeoutMs: number): Promise<void> {
   const open = () =>
-    new Promise<boolean>((resolve) => {
-      const socket = connect(address.port, address.host);
-      socket.once('connect', () => (socket.destroy(), resolve(true)));
-      socket.once('error', () => resolve(false));
-    });
+    address.namespace
+      ? connectsInNamespace(address)
+      : new Promise<boolean>((resolve) => {
+          const socket = connect(address.port, address.host);
+          socket.once('connect', () => (socket.destroy(), resolve(true)));
+          socket.once('error', () => resolve(false));
+        });
   if (await waitFor(open, { timeoutMs })) return;
   throw new VirtbenchError(
     'VIRTBENCH_WORKLOAD_FAILED',

@@ -309,6 +309,7 @@ const definitions = {
           // Below timeoutMs minus the seconds, so a stalled download fails with the client's own message.
           downloadTimeoutSeconds: NGINX_DOWNLOAD_TIMEOUT_SECONDS,
           timeoutMs: nginxTimeoutMs(p),
+          namespace: address.namespace,
         },
         context,
       ),

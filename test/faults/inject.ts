@@ -208,12 +208,21 @@ export function leftovers(c: FaultCase): string[] {
   const left: string[] = [];
   if (existsSync(c.workRoot)) for (const entry of readdirSync(c.workRoot)) left.push(`work root: ${entry}`);
   for (const p of processes()) {
-    const docker = mentions(p, '/run/virtbench-docker') || (p.argv.includes('-namespace') && p.argv.includes('virtbench'));
+    const docker =
+      mentions(p, '/run/virtbench-docker') ||
+      mentions(p, '/run/virtbench-podman') ||
+      (p.argv.includes('-namespace') && p.argv.includes('virtbench'));
     if (mentions(p, c.workRoot + '/') || mentions(p, c.cacheDir + '/') || docker)
       left.push(`process ${p.pid}: ${p.argv.join(' ').slice(0, 160)}`);
   }
   if (existsSync('/run/virtbench-docker')) left.push('private dockerd run directory /run/virtbench-docker');
   if (existsSync(`/sys/class/net/${BRIDGE}`)) left.push(`network bridge ${BRIDGE}`);
+  // The tap variants' devices and namespaces, and the podman platform's service, bridge and run directory.
+  for (const link of readdirSync('/sys/class/net').filter((n) => /^vbt[0-9a-f]{8}$|^virtbench1$/.test(n)))
+    left.push(`network link ${link}`);
+  if (existsSync('/run/netns'))
+    for (const ns of readdirSync('/run/netns').filter((n) => n.startsWith('virtbench-'))) left.push(`network namespace ${ns}`);
+  if (existsSync('/run/virtbench-podman')) left.push('podman run directory /run/virtbench-podman');
   for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
     const point = line.split(' ')[1] ?? '';
     if (point.startsWith(c.workRoot + '/') || point.startsWith('/run/virtbench-docker') || point.startsWith(c.cacheDir + '/'))

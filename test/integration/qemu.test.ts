@@ -1,4 +1,5 @@
-import { statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
@@ -203,6 +204,50 @@ test('the qcow2 + IDE variant runs fio on an IDE disk holding a qcow2 image; idl
   } finally {
     await platform.close();
     await provisioned.stop();
+  }
+}, 600_000);
+
+test('the tap variant serves nginx on a tap card in a private namespace, downloaded from there; stop removes the namespace and the tap', async (t) => {
+  needTcg(t);
+  const variant = createQemuPlatform({ accel: 'tcg', network: 'tap' });
+  expect(variant.name).toBe('qemu-tcg-tap');
+  const noTap = await variant.availability();
+  if (!noTap.available) t.skip(noTap.reason);
+  const provisioned = await variant.provision(context);
+  const namespace = String(provisioned.facts.namespace);
+  let stopped = false;
+  try {
+    expect(namespace).toMatch(/^virtbench-qemu-tcg-tap-/);
+    expect(existsSync(`/run/netns/${namespace}`)).toBe(true);
+    // The tap is in the namespace, not the host's: the host's network is as it was.
+    const tap = readdirSync('/sys/class/net').filter((n) => /^vbt[0-9a-f]{8}$/.test(n));
+    expect(tap).toEqual([]);
+    const inside = await execa('ip', ['-n', namespace, '-o', 'link', 'show']);
+    expect(inside.stdout).toMatch(/vbt[0-9a-f]{8}.*master vbbr0/);
+    const platform = await variant.connect(provisioned.facts);
+    try {
+      expect(await platform.serviceAddress()).toMatchObject({ host: '192.168.77.2', allowFrom: '192.168.77.1', namespace });
+      expect((await platform.exec(['ip', '-o', '-4', 'addr', 'show', 'eth1'])).stdout).toContain('192.168.77.2/24');
+      const nginx = await prepareWorkload(platform, workloads.nginx, profile, { cacheDir: context.cacheDir });
+      try {
+        const figure = await nginx.runOnce();
+        expect(figure.value).toBeGreaterThan(0);
+        expect(Number(figure.extra?.downloads)).toBeGreaterThan(0);
+        // From the host's own namespace the guest's tap address is not reachable at all.
+        const fromHost = await execa('ip', ['route', 'get', '192.168.77.2'], { reject: false });
+        expect(fromHost.stdout).not.toMatch(/dev vbbr0|dev vbt/);
+      } finally {
+        await nginx.dispose();
+      }
+    } finally {
+      await platform.close();
+    }
+    await provisioned.stop();
+    stopped = true;
+    expect(existsSync(`/run/netns/${namespace}`)).toBe(false);
+    expect(readdirSync('/sys/class/net').filter((n) => /^vbt[0-9a-f]{8}$/.test(n))).toEqual([]);
+  } finally {
+    if (!stopped) await provisioned.stop();
   }
 }, 600_000);
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { qemuPlatforms } from '../../src/harness/platforms/qemu/index.js';
+import { namespaceSetup, TAP_MAC, tapNetworkFor } from '../../src/harness/platforms/qemu/tap.js';
 import { dataDevice, kernelCommandLine, qemuArgv, type GuestLayout } from '../../src/harness/platforms/qemu/qemu-argv.js';
 
 const layout: GuestLayout = {
@@ -69,8 +70,52 @@ describe('qemuArgv', () => {
 });
 
 describe('qemuPlatforms', () => {
-  it('offers each accelerator with the raw, qcow2 and IDE benchmark disk, each under its own name', () => {
-    expect(qemuPlatforms.names).toEqual(['qemu-tcg', 'qemu-tcg-qcow2', 'qemu-tcg-ide', 'qemu-kvm', 'qemu-kvm-qcow2', 'qemu-kvm-ide']);
+  it('offers each accelerator with the raw, qcow2 and IDE benchmark disk and the tap network, each under its own name', () => {
+    expect(qemuPlatforms.names).toEqual([
+      'qemu-tcg',
+      'qemu-tcg-qcow2',
+      'qemu-tcg-ide',
+      'qemu-kvm',
+      'qemu-kvm-qcow2',
+      'qemu-kvm-ide',
+      'qemu-tcg-tap',
+      'qemu-kvm-tap',
+    ]);
     for (const name of qemuPlatforms.names) expect(qemuPlatforms.create(name, undefined).name).toBe(name);
+  });
+});
+
+describe('the tap variants', () => {
+  it('add a second card on an existing tap, opened by name with no helper scripts; ssh stays on user networking', () => {
+    const argv = qemuArgv({ ...layout, tap: { ifname: 'vbt0123abcd', mac: TAP_MAC } });
+    expect(values(argv, '-netdev')).toEqual([
+      expect.stringMatching(/^user,id=net0,restrict=on,hostfwd=tcp:127\.0\.0\.1:40022-:22/),
+      'tap,id=net1,ifname=vbt0123abcd,script=no,downscript=no',
+    ]);
+    expect(values(argv, '-device')).toContain(`virtio-net-pci,netdev=net1,mac=${TAP_MAC}`);
+    expect(values(qemuArgv(layout), '-netdev')).toHaveLength(1);
+  });
+
+  it('name the tap and namespace after QEMU work directory, the tap within the 15 characters a link name may have', () => {
+    const network = tapNetworkFor('/var/tmp/virtbench-qemu-tcg-tap-R9LwmS');
+    expect(network.namespace).toBe('virtbench-qemu-tcg-tap-R9LwmS');
+    expect(network.tap).toMatch(/^vbt[0-9a-f]{8}$/);
+    expect(tapNetworkFor('/var/tmp/virtbench-qemu-tcg-tap-R9LwmS')).toEqual(network);
+    expect(tapNetworkFor('/var/tmp/virtbench-qemu-tcg-tap-other').tap).not.toBe(network.tap);
+  });
+
+  it('move the tap into the namespace first; everything after happens inside it', () => {
+    const steps = namespaceSetup({ tap: 'vbt0123abcd', namespace: 'virtbench-qemu-tcg-tap-x' });
+    expect(steps.slice(0, 2)).toEqual([
+      ['netns', 'add', 'virtbench-qemu-tcg-tap-x'],
+      ['link', 'set', 'vbt0123abcd', 'netns', 'virtbench-qemu-tcg-tap-x'],
+    ]);
+    for (const step of steps.slice(2)) expect(step.slice(0, 2)).toEqual(['-n', 'virtbench-qemu-tcg-tap-x']);
+    expect(steps).toContainEqual(['-n', 'virtbench-qemu-tcg-tap-x', 'addr', 'add', '192.168.77.1/24', 'dev', 'vbbr0']);
+  });
+
+  it('are network variants of their base: only nginx is measured when the base runs too', () => {
+    expect(qemuPlatforms.names).toEqual(expect.arrayContaining(['qemu-tcg-tap', 'qemu-kvm-tap']));
+    expect(qemuPlatforms.variants?.['qemu-tcg-tap']).toMatchObject({ base: 'qemu-tcg', varies: ['network'] });
   });
 });

@@ -13,6 +13,7 @@ import { qemuVersion } from './host-tools.js';
 import { kvmAvailability, probeKvm, readKvmHostFacts, sharedKvmProbe } from './kvm.js';
 import { GUEST_SERVICE_PORT, MACHINE_TYPE, cpuModel, type Accel, type DiskBus, type DiskFormat } from './qemu-argv.js';
 import { bootGuest, type RunningGuest } from './qemu-guest.js';
+import { TAP_NET, tapUnavailable } from './tap.js';
 import { pauseGuest, resumeGuest } from './qmp.js';
 import { GUEST_BUSYBOX, commandLine, connectSsh, shellQuote, type SshSession } from './ssh.js';
 
@@ -39,6 +40,8 @@ export interface QemuPlatformOptions {
   memoryMiB?: number;
   /** Spawn to ssh banner. Default 120 s under TCG (slow, shared hosts), 60 s under KVM. */
   bootTimeoutMs?: number;
+  /** How the host reaches the guest's server: QEMU user networking (default), or a tap card in a private namespace. */
+  network?: 'user' | 'tap';
 }
 
 const VARIANTS: Record<string, QemuPlatformOptions> = {
@@ -48,6 +51,8 @@ const VARIANTS: Record<string, QemuPlatformOptions> = {
   'qemu-kvm': { accel: 'kvm' },
   'qemu-kvm-qcow2': { accel: 'kvm', format: 'qcow2' },
   'qemu-kvm-ide': { accel: 'kvm', bus: 'ide' },
+  'qemu-tcg-tap': { accel: 'tcg', network: 'tap' },
+  'qemu-kvm-tap': { accel: 'kvm', network: 'tap' },
 };
 
 const forEachAccel = <T>(each: (accel: Accel) => T[]): T[] => (['kvm', 'tcg'] as const).flatMap(each);
@@ -57,9 +62,15 @@ export const qemuPlatforms: PlatformFamily = {
   create: (name) => createQemuPlatform({ ...VARIANTS[name]!, name }),
   variants: Object.fromEntries(
     forEachAccel((a) => [
-      { platform: `qemu-${a}-qcow2`, against: `qemu-${a}`, changes: "the benchmark disk's format (qcow2 instead of raw)" },
-      { platform: `qemu-${a}-ide`, against: `qemu-${a}`, changes: "the benchmark disk's bus (IDE instead of virtio)" },
-    ]).map(({ platform, against, changes }) => [platform, { base: against, varies: ['disk'], changes }]),
+      { platform: `qemu-${a}-qcow2`, against: `qemu-${a}`, varies: 'disk', changes: "the benchmark disk's format (qcow2 instead of raw)" },
+      { platform: `qemu-${a}-ide`, against: `qemu-${a}`, varies: 'disk', changes: "the benchmark disk's bus (IDE instead of virtio)" },
+      {
+        platform: `qemu-${a}-tap`,
+        against: `qemu-${a}`,
+        varies: 'network',
+        changes: "the network path of the guest's server (a tap device on a bridge instead of QEMU user networking)",
+      },
+    ]).map(({ platform, against, varies, changes }) => [platform, { base: against, varies: [varies as 'disk' | 'network'], changes }]),
   ),
   questions: [
     {
@@ -83,6 +94,13 @@ export const qemuPlatforms: PlatformFamily = {
       question: "What does the guest's network path (QEMU user networking) cost?",
       comparisons: forEachAccel((a) => [{ platform: `qemu-${a}`, against: 'native', benchmarks: ['nginx'] }]),
     },
+    {
+      question: 'Does a tap device make the guest’s network path cheaper than user networking?',
+      comparisons: forEachAccel((a) => [
+        { platform: `qemu-${a}-tap`, against: `qemu-${a}`, benchmarks: ['nginx'] },
+        { platform: `qemu-${a}-tap`, against: 'native', benchmarks: ['nginx'] },
+      ]),
+    },
   ],
 };
 
@@ -99,6 +117,8 @@ const FACTS = {
   /** QEMU's work directory on the host: the leases of the workers using the guest (guest-users.ts). */
   hostDir: 'string',
   qmpSocket: 'string',
+  /** The private network namespace of the tap card's far end (tap variants); '' on user networking. */
+  namespace: 'string',
   info: 'info',
 } as const;
 type QemuFacts = FactsOf<typeof FACTS>;
@@ -117,7 +137,16 @@ const BOOTS_AHEAD = Symbol.for('virtbench.qemu.boots-ahead');
 function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(image: GuestImage, log: Log): Promise<Provisioned> } {
   const format = options.format ?? 'raw';
   const bus = options.bus ?? 'virtio';
-  const name = options.name ?? ['qemu', options.accel, ...(format === 'raw' ? [] : [format]), ...(bus === 'virtio' ? [] : [bus])].join('-');
+  const network = options.network ?? 'user';
+  const name =
+    options.name ??
+    [
+      'qemu',
+      options.accel,
+      ...(format === 'raw' ? [] : [format]),
+      ...(bus === 'virtio' ? [] : [bus]),
+      ...(network === 'user' ? [] : [network]),
+    ].join('-');
   const bootTimeoutMs = options.bootTimeoutMs ?? (options.accel === 'kvm' ? 60_000 : 120_000);
   const cpus = options.cpus ?? 2;
   const memoryMiB = options.memoryMiB ?? 2048;
@@ -134,6 +163,7 @@ function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(im
       bootTimeoutMs: timeoutMs,
       dataDiskSize: '4G',
       log,
+      tap: network === 'tap',
     });
   }
 
@@ -199,6 +229,7 @@ function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(im
         workDir: GUEST_WORK_DIR,
         hostDir: guest.dir,
         qmpSocket: guest.qmpSocket,
+        namespace: guest.namespace ?? '',
         info: {
           hostKeyFingerprint: image.manifest.hostKey.fingerprint,
           qemu: version,
@@ -212,12 +243,15 @@ function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(im
           diskFormat: format,
           diskBus: bus,
           diskCache: 'none',
-          network: 'user (slirp), hostfwd 127.0.0.1',
+          network: guest.namespace
+            ? `tap on a bridge in the network namespace ${guest.namespace} (the client runs there); ssh on user networking`
+            : 'user (slirp), hostfwd 127.0.0.1',
           bootSeconds: Math.round(guest.bootMs / 100) / 10,
         },
       };
       ssh = await sessionFor(name, connection);
       const checked = await checkProvisionedGuest(ssh, name, guest.consoleTail);
+      if (guest.namespace) await configureTapCard(ssh, name);
       // Which clock the workloads' CLOCK_MONOTONIC reads in the guest (hpet under TCG, whose TSC is marked unstable).
       connection.info.guestClocksource = checked.clocksource;
       connection.info.guestCpu = checked.cpu;
@@ -251,6 +285,8 @@ function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(im
     /** Cheap: host tools and, for KVM, the static rule over /proc and /dev; the probe boot is part of provisioning. */
     async availability() {
       const host = guestHostAvailability(cacheDir());
+      const noTap = network === 'tap' ? tapUnavailable() : undefined;
+      if (noTap) return { available: false, reason: noTap };
       if (!host.available || options.accel === 'tcg') return host;
       return kvmAvailability(readKvmHostFacts());
     },
@@ -272,6 +308,21 @@ function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(im
       }
     },
   };
+}
+
+/** The tap card is the guest's second (eth1): its address, set once the guest is up (the init configures eth0 only). */
+async function configureTapCard(ssh: Pick<SshSession, 'run'>, platform: string): Promise<void> {
+  const address = `${TAP_NET.guest}/${TAP_NET.bits}`;
+  const result = await ssh.run(`${GUEST_BUSYBOX} ip addr add ${address} dev eth1 && ${GUEST_BUSYBOX} ip link set eth1 up`, {
+    timeoutMs: GUEST_CHECK_TIMEOUT_MS,
+  });
+  if (result.exitCode !== 0) {
+    throw new VirtbenchError(
+      'VIRTBENCH_BOOT_FAILED',
+      `could not give the guest's tap card (eth1) the address ${address}: ${result.stderr.trim() || `exit ${result.exitCode}`}`,
+      { platform },
+    );
+  }
 }
 
 /** The provisioning check's bound: it reads two files and runs two tiny programs. */
@@ -379,6 +430,16 @@ function connectQemu(name: string, facts: QemuFacts, ssh: SshSession, use: Guest
       return target;
     },
     async serviceAddress() {
+      // On the tap card the server listens on its own address and lets in only the namespace's end of the bridge.
+      if (facts.namespace) {
+        return {
+          listen: `${TAP_NET.guest}:${GUEST_SERVICE_PORT}`,
+          host: TAP_NET.guest,
+          port: GUEST_SERVICE_PORT,
+          allowFrom: TAP_NET.host,
+          namespace: facts.namespace,
+        };
+      }
       return { listen: `0.0.0.0:${GUEST_SERVICE_PORT}`, host: facts.host, port: facts.servicePort };
     },
     async flushCaches() {

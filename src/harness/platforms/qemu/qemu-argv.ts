@@ -37,6 +37,8 @@ export interface GuestLayout {
   /** QEMU's monitor (QMP), on which the guest is paused and resumed. */
   qmpSocket: string;
   consoleLog: string;
+  /** A second card on this tap device (the tap variants: see tap.ts); ssh stays on user networking. */
+  tap?: { ifname: string; mac: string };
 }
 
 /**
@@ -90,6 +92,11 @@ export function qemuArgv(layout: GuestLayout): string[] {
     // restrict=on: the guest reaches nothing outside; only the two loopback forwards come in.
     '-netdev', ['user', 'id=net0', 'restrict=on', ...forwards].join(','),
     '-device', 'virtio-net-pci,netdev=net0',
+    ...(layout.tap ? [
+      // An existing tap, opened by name: no helper scripts run, QEMU changes nothing on the host.
+      '-netdev', `tap,id=net1,ifname=${layout.tap.ifname},script=no,downscript=no`,
+      '-device', `virtio-net-pci,netdev=net1,mac=${layout.tap.mac}`,
+    ] : []),
     '-serial', `file:${layout.consoleLog}`,
     '-pidfile', layout.pidFile,
     '-qmp', `unix:${layout.qmpSocket},server=on,wait=off`,

@@ -1,16 +1,26 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
 import type { Log } from '../../host/log.js';
 import { freeLoopbackPort } from '../../host/net.js';
+import { onExitSync } from '../../host/exit-cleanup.js';
 import { argNames, createWorkDir, removeStaleWorkDirs, removeWorkDir } from '../../host/work-dir.js';
 import type { GuestImage } from './guest-image.js';
 import { makeExt4, writePrivateFile } from './guest-build.js';
 import { TOOL_TIMEOUT_MS, runTool } from './host-tools.js';
 import { qemuArgv, type Accel, type DiskBus, type DiskFormat, type GuestLayout } from './qemu-argv.js';
 import { waitForSshBanner } from './ssh.js';
+import {
+  createTap,
+  moveTapIntoNamespace,
+  removeStaleTapNetworks,
+  removeTapNetwork,
+  TAP_MAC,
+  tapNetworkFor,
+  type TapNetwork,
+} from './tap.js';
 
 /*
  * One QEMU process and everything it uses, in a virtbench work directory:
@@ -31,6 +41,8 @@ export interface BootOptions {
   bootTimeoutMs: number;
   dataDiskSize: string;
   log: Log;
+  /** A second card on a tap device in a private network namespace (tap.ts). */
+  tap?: boolean;
 }
 
 export interface RunningGuest {
@@ -41,6 +53,8 @@ export interface RunningGuest {
   readonly sshPort: number;
   readonly servicePort: number;
   readonly bootMs: number;
+  /** The private network namespace the tap card's far end is in, when booted with tap. */
+  readonly namespace?: string;
   /** The last lines of the guest's console, for an error (the file goes with the work directory). */
   consoleTail(): string;
   /** SIGKILL (if still running), wait for the exit, remove the work directory. Idempotent. */
@@ -118,7 +132,14 @@ function withParentDeathSignal(argv: string[]): string[] {
 export async function bootGuest(image: GuestImage, options: BootOptions): Promise<RunningGuest> {
   await removeStaleWorkDirs(WORK_DIR_FAMILY);
   const runDir = await createWorkDir(options.platform);
+  const tap = options.tap ? tapNetworkFor(runDir) : undefined;
+  // A Ctrl-C while the guest boots: the work directory goes by createWorkDir's own handler, the tap here.
+  const unregisterTap = tap ? onExitSync(() => removeTapNetwork(tap)) : undefined;
   try {
+    if (tap) {
+      removeStaleTapNetworks(dirname(runDir));
+      createTap(tap, options.platform);
+    }
     const disks = await prepareDisks(image, runDir, options);
     for (let attempt = 1; ; attempt++) {
       const layout: GuestLayout = {
@@ -136,11 +157,22 @@ export async function bootGuest(image: GuestImage, options: BootOptions): Promis
         pidFile: join(runDir, 'qemu.pid'),
         qmpSocket: join(runDir, 'qmp.sock'),
         consoleLog: join(runDir, 'console.log'),
+        tap: tap ? { ifname: tap.tap, mac: TAP_MAC } : undefined,
       };
       // QEMU keeps an existing file's mode: the console may show what the guest printed.
       await writeFile(layout.consoleLog, '', { mode: 0o600 });
-      const started = await startQemu(layout, runDir, options);
-      if (started !== 'port-taken') return started;
+      const started = await startQemu(layout, runDir, options, tap);
+      if (started !== 'port-taken') {
+        if (tap) {
+          try {
+            moveTapIntoNamespace(tap, options.platform);
+          } catch (error) {
+            await started.kill();
+            throw error;
+          }
+        }
+        return started;
+      }
       // Another process took a port between our check and QEMU's bind: new ports.
       if (attempt >= PORT_ATTEMPTS) {
         throw new VirtbenchError('VIRTBENCH_BOOT_FAILED', `QEMU could not bind its forwarded ports in ${PORT_ATTEMPTS} attempts`, {
@@ -150,11 +182,18 @@ export async function bootGuest(image: GuestImage, options: BootOptions): Promis
     }
   } catch (error) {
     removeWorkDir(runDir);
+    if (tap) removeTapNetwork(tap);
+    unregisterTap?.();
     throw error;
   }
 }
 
-async function startQemu(layout: GuestLayout, runDir: string, options: BootOptions): Promise<RunningGuest | 'port-taken'> {
+async function startQemu(
+  layout: GuestLayout,
+  runDir: string,
+  options: BootOptions,
+  tap: TapNetwork | undefined,
+): Promise<RunningGuest | 'port-taken'> {
   const argv = withParentDeathSignal(qemuArgv(layout));
   const t0 = performance.now();
   const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -182,6 +221,7 @@ async function startQemu(layout: GuestLayout, runDir: string, options: BootOptio
     sshPort: layout.sshPort,
     servicePort: layout.servicePort,
     bootMs,
+    namespace: tap?.namespace,
     consoleTail: () => consoleTail(layout.consoleLog),
     async kill() {
       signalOwnChild(child, runDir);
@@ -190,10 +230,12 @@ async function startQemu(layout: GuestLayout, runDir: string, options: BootOptio
       await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 5_000)))]);
       clearTimeout(timer);
       removeWorkDir(runDir);
+      if (tap) removeTapNetwork(tap);
     },
     killSync() {
       signalOwnChild(child, runDir);
       removeWorkDir(runDir);
+      if (tap) removeTapNetwork(tap);
     },
   };
   if (outcome === 'ready') {
