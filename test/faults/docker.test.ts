@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dockerClient } from '../../src/harness/platforms/docker/docker-client.js';
 import { PRIVATE_DOCKER_HOST } from '../../src/harness/platforms/docker/private-dockerd.js';
+import { PODMAN_HOST } from '../../src/harness/platforms/docker/private-podman.js';
 import { isAlive } from '../../src/harness/host/process.js';
 import {
   benchContainer,
@@ -158,6 +159,32 @@ describe('docker (private dockerd)', () => {
     record({
       fault: 'Ctrl-C during a benchmark (docker)',
       outcome: `exit ${outcome.exitCode}${outcome.signal ? ` (${outcome.signal})` : ''}; container removed, dockerd stopped`,
+      kept: 'cpu (results.json, CSV)',
+      leaked: 'nothing',
+      recovery: `exited ${((outcome.endedAt - at) / 1000).toFixed(1)} s after Ctrl-C; next run passed in ${next.seconds.toFixed(0)} s`,
+    });
+  });
+
+  it('Ctrl-C during a benchmark on podman removes the container, stops the podman service and removes its bridge', async () => {
+    const c = await open();
+    const podman = ['--project', 'podman', 'steps'];
+    const run = startBench(c, podman, { FAULT_HOLD_SECONDS: '600' });
+    await finished(c, 'podman-cpu.csv', run);
+    await waitUntil('the benchmark container', () => benchContainer('podman', PODMAN_HOST), 30_000, run);
+    await sleep(1_500);
+    const at = Date.now();
+    run.child.kill('SIGINT');
+    const outcome = await run.done;
+    expect(outcome.exitCode === 0 && !outcome.signal).toBe(false);
+    expect(kept(outcome)).toMatchObject({ 'podman/cpu': 'passed:2' });
+    expect(leftovers(c)).toEqual([]);
+    const next = await runBench(c, podman, { FAULT_HOLD_SECONDS: '0.1' }, `${c.reportDir}-next`);
+    await rm(`${c.reportDir}-next`, { recursive: true, force: true });
+    expect(next.exitCode, next.output.slice(-3000)).toBe(0);
+    expect(leftovers(c)).toEqual([]);
+    record({
+      fault: 'Ctrl-C during a benchmark (podman)',
+      outcome: `exit ${outcome.exitCode}${outcome.signal ? ` (${outcome.signal})` : ''}; container removed, podman service stopped, bridge removed`,
       kept: 'cpu (results.json, CSV)',
       leaked: 'nothing',
       recovery: `exited ${((outcome.endedAt - at) / 1000).toFixed(1)} s after Ctrl-C; next run passed in ${next.seconds.toFixed(0)} s`,

@@ -181,8 +181,8 @@ export async function sshIntoGuest(c: FaultCase): Promise<SshSession> {
 }
 
 /** The benchmark container of a docker platform, on the private engine. */
-export async function benchContainer(platform = 'docker'): Promise<string | undefined> {
-  const list = await dockerClient(PRIVATE_DOCKER_HOST)
+export async function benchContainer(platform = 'docker', engine = PRIVATE_DOCKER_HOST): Promise<string | undefined> {
+  const list = await dockerClient(engine)
     .listContainers({ filters: { label: [`${PLATFORM_LABEL}=${platform}`] } })
     .catch(() => []);
   return list[0]?.Id;
