@@ -20,7 +20,7 @@ import {
 import { cacheDir, packageRoot } from '../../src/harness/host/paths.js';
 import { dropHostPageCache } from '../../src/harness/host/page-cache.js';
 import { waitFor } from '../../src/harness/host/poll.js';
-import type { Provisioned, StartedPlatform } from '../../src/harness/platform.js';
+import type { Platform, Provisioned, StartedPlatform } from '../../src/harness/platform.js';
 import { createDockerPlatform, type DockerVariant } from '../../src/harness/platforms/docker/index.js';
 import { PROFILES } from '../../src/harness/profiles.js';
 import { prepareWorkload } from '../../src/harness/runner.js';
@@ -250,6 +250,16 @@ describe('podman (private podman service, CNI bridge of ours)', () => {
   });
 });
 
+/** A platform provisioned for one test; skipped with the reason where the machine cannot run it. */
+async function provisionOrSkip(platform: Platform, t: TestContext): Promise<Provisioned> {
+  if (unavailable) t.skip(unavailable);
+  return platform.provision(context).catch((error: unknown) => {
+    const problem = machineProblem(error);
+    if (problem) t.skip(problem);
+    throw error;
+  });
+}
+
 /** Processes of gVisor (sandbox, gofer) on this machine. */
 function runscProcesses(): string[] {
   return readdirSync('/proc')
@@ -296,13 +306,8 @@ describe('cleanup', () => {
   });
 
   test('stopping docker-gvisor leaves no gVisor process behind', async (t) => {
-    if (unavailable) t.skip(unavailable);
     const gvisor = createDockerPlatform('gvisor');
-    const provisioned = await gvisor.provision(context).catch((error: unknown) => {
-      const problem = machineProblem(error);
-      if (problem) t.skip(problem);
-      throw error;
-    });
+    const provisioned = await provisionOrSkip(gvisor, t);
     expect(runscProcesses().length).toBeGreaterThan(0);
     await provisioned.stop();
     await vi.waitFor(() => expect(runscProcesses()).toEqual([]), { timeout: 10_000 });
@@ -311,13 +316,8 @@ describe('cleanup', () => {
   // The engine never ends an exec whose container its runtime lost (the exit event finds "no such
   // container"); seen when gVisor's sandbox died mid-benchmark, and the run hung there.
   test("an exec whose container's sandbox dies fails as a lost container instead of waiting forever", async (t) => {
-    if (unavailable) t.skip(unavailable);
     const gvisor = createDockerPlatform('gvisor');
-    const provisioned = await gvisor.provision(context).catch((error: unknown) => {
-      const problem = machineProblem(error);
-      if (problem) t.skip(problem);
-      throw error;
-    });
+    const provisioned = await provisionOrSkip(gvisor, t);
     try {
       const platform = await gvisor.connect(provisioned.facts);
       const started = performance.now();
