@@ -63,26 +63,29 @@ export function chooseSubnet(routes: string): string {
   return free.replace(/\.0$/, '.1') + '/24';
 }
 
-function bridgeExists(): boolean {
-  return existsSync(`/sys/class/net/${BRIDGE}`);
+function bridgeExists(name: string): boolean {
+  return existsSync(`/sys/class/net/${name}`);
 }
 
-function ip(args: string[]): void {
-  runSyncChecked(['ip', ...args], {
-    what: `creating the private dockerd's bridge ${BRIDGE}`,
-    code: 'VIRTBENCH_PLATFORM_UNAVAILABLE',
-    platform: 'docker',
-  });
-}
-
-export function createBridge(): void {
-  if (bridgeExists()) return; // ours, left by a run that was killed
+/**
+ * Creates a bridge of ours on a free /24 and returns its gateway address ("x.y.z.1/24"), or undefined
+ * when it exists already (ours, left by a run that was killed). platform: whose bridge, for errors.
+ */
+export function createBridge(name = BRIDGE, platform = 'docker'): string | undefined {
+  if (bridgeExists(name)) return undefined;
+  const ip = (args: string[]) =>
+    runSyncChecked(['ip', ...args], {
+      what: `creating the ${platform} platform's bridge ${name}`,
+      code: 'VIRTBENCH_PLATFORM_UNAVAILABLE',
+      platform,
+    });
   const gateway = chooseSubnet(runSync(['ip', '-4', '-o', 'route', 'show', 'table', 'all']).stdout);
-  ip(['link', 'add', 'name', BRIDGE, 'type', 'bridge']);
-  ip(['addr', 'add', gateway, 'dev', BRIDGE]);
-  ip(['link', 'set', BRIDGE, 'up']);
+  ip(['link', 'add', 'name', name, 'type', 'bridge']);
+  ip(['addr', 'add', gateway, 'dev', name]);
+  ip(['link', 'set', name, 'up']);
+  return gateway;
 }
 
-export function deleteBridge(): void {
-  if (bridgeExists()) runSync(['ip', 'link', 'delete', BRIDGE]);
+export function deleteBridge(name = BRIDGE): void {
+  if (bridgeExists(name)) runSync(['ip', 'link', 'delete', name]);
 }

@@ -13,13 +13,13 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
-import { runChecked, runSync, runSyncChecked } from '../../host/command.js';
+import { runChecked } from '../../host/command.js';
 import { acquireFileLock } from '../../host/file-lock.js';
 import type { Log } from '../../host/log.js';
 import { waitFor } from '../../host/poll.js';
 import { findExecutable, isAlive, removeTreeSync, stopProcessesUsingSync, terminateSync, unmountUnder } from '../../host/process.js';
 import { PlatformUnavailableError } from '../../platform.js';
-import { chooseSubnet } from './bridge.js';
+import { createBridge, deleteBridge } from './bridge.js';
 import { pingEngine } from './docker-client.js';
 import type { BuildBench } from './image.js';
 
@@ -184,20 +184,6 @@ function ownerPid(): number | undefined {
   }
 }
 
-function createBridge(): string {
-  const ip = (args: string[]) =>
-    runSyncChecked(['ip', ...args], {
-      what: `creating the podman platform's bridge ${PODMAN_BRIDGE}`,
-      code: 'VIRTBENCH_PLATFORM_UNAVAILABLE',
-      platform: 'podman',
-    });
-  const gateway = chooseSubnet(runSync(['ip', '-4', '-o', 'route', 'show', 'table', 'all']).stdout);
-  ip(['link', 'add', 'name', PODMAN_BRIDGE, 'type', 'bridge']);
-  ip(['addr', 'add', gateway, 'dev', PODMAN_BRIDGE]);
-  ip(['link', 'set', PODMAN_BRIDGE, 'up']);
-  return gateway;
-}
-
 /** Stops the service (ours, or one a killed run left) and removes every trace of it. Synchronous. */
 function teardownSync(storageRoot: string | undefined): void {
   let pid: number | undefined;
@@ -214,7 +200,7 @@ function teardownSync(storageRoot: string | undefined): void {
     unmountUnder(join(storageRoot, 'overlay'));
     unmountUnder(join(storageRoot, 'overlay-containers'));
   }
-  if (existsSync(`/sys/class/net/${PODMAN_BRIDGE}`)) runSync(['ip', 'link', 'delete', PODMAN_BRIDGE]);
+  deleteBridge(PODMAN_BRIDGE);
   removeCreatedDirs();
   removeTreeSync(RUN_DIR);
 }
@@ -256,7 +242,8 @@ export async function startPrivatePodman(cacheDir: string, log: Log): Promise<Pr
     mkdirSync(join(RUN_DIR, 'cni'), { recursive: true, mode: 0o700 });
     writeFileSync(OWNER_FILE, String(process.pid));
     writeFileSync(CREATED_FILE, JSON.stringify(SHARED_DIRS.filter((dir) => !existsSync(dir))));
-    const gateway = createBridge();
+    // The teardown above deleted any bridge of a killed run, so this one is new and has its address.
+    const gateway = createBridge(PODMAN_BRIDGE, 'podman')!;
     writeFileSync(join(RUN_DIR, 'cni', `${PODMAN_NETWORK}.conflist`), JSON.stringify(networkConfig(gateway), null, 2));
     writeFileSync(join(RUN_DIR, 'containers.conf'), containersConf(runtime.name));
     mkdirSync(storageRoot, { recursive: true });
