@@ -9,7 +9,7 @@ import { dockerClient } from '../../src/harness/platforms/docker/docker-client.j
 import { PLATFORM_LABEL } from '../../src/harness/platforms/docker/labels.js';
 import { PRIVATE_DOCKER_HOST } from '../../src/harness/platforms/docker/private-dockerd.js';
 import { findGuestImage } from '../../src/harness/platforms/qemu/guest-image.js';
-import { connectSsh, type SshSession } from '../../src/harness/platforms/qemu/ssh.js';
+import { connectGuest, type SshSession } from '../../src/harness/platforms/qemu/ssh.js';
 import { readResults } from '../../src/results/results-file.js';
 import type { ResultsFile } from '../../src/results/schema.js';
 
@@ -171,7 +171,7 @@ export async function sshIntoGuest(c: FaultCase): Promise<SshSession> {
   if (!forward) throw new Error('no QEMU guest with an ssh forward runs for this case');
   const image = findGuestImage(c.cacheDir);
   if (!image) throw new Error(`no guest image in ${c.cacheDir}`);
-  return connectSsh({
+  return connectGuest({
     platform: 'fault-injector',
     host: '127.0.0.1',
     port: Number(forward[1]),

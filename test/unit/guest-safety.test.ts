@@ -14,7 +14,7 @@ import { liveLeases, useGuest } from '../../src/harness/platforms/qemu/guest-use
 import { runTool } from '../../src/harness/platforms/qemu/host-tools.js';
 import { GUEST_CHECK_TIMEOUT_MS, checkProvisionedGuest } from '../../src/harness/platforms/qemu/index.js';
 import { prepareDisks, signalOwnChild } from '../../src/harness/platforms/qemu/qemu-guest.js';
-import { connectSsh, loginError, type SshSession } from '../../src/harness/platforms/qemu/ssh.js';
+import { connectGuest, guestLoginError, type SshSession } from '../../src/harness/platforms/qemu/ssh.js';
 import { createUnikernelPlatform } from '../../src/harness/platforms/unikernel/index.js';
 
 /*
@@ -148,7 +148,7 @@ describe('timeouts of the provisioning steps', () => {
     const { port } = server.address() as AddressInfo;
     const started = Date.now();
     const privateKey = ssh2.utils.generateKeyPairSync('ed25519').private;
-    const login = connectSsh({ platform: 'qemu-tcg', host: '127.0.0.1', port, privateKey, hostKey: '', readyTimeoutMs: 500 });
+    const login = connectGuest({ platform: 'qemu-tcg', host: '127.0.0.1', port, privateKey, hostKey: '', readyTimeoutMs: 500 });
     await expect(login).rejects.toMatchObject({
       code: 'VIRTBENCH_GUEST_LOST',
       message: expect.stringMatching(/over ssh at 127\.0\.0\.1:\d+ did not complete within 0.5 s .*\nfix: /),
@@ -158,7 +158,7 @@ describe('timeouts of the provisioning steps', () => {
 
   it('a login refused for another reason says so, with a fix', () => {
     const target = { platform: 'qemu-tcg', host: '127.0.0.1', port: 2222, privateKey: '', hostKey: '' };
-    expect(loginError(target, undefined, new Error('All configured authentication methods failed')).message).toMatch(
+    expect(guestLoginError(target, undefined, new Error('All configured authentication methods failed')).message).toMatch(
       /^\[qemu-tcg\] cannot log in to the guest over ssh at 127\.0\.0\.1:2222: All configured authentication methods failed\nfix: /,
     );
   });

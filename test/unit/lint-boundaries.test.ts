@@ -28,7 +28,7 @@ describe('lint: the boundaries of the design', { timeout: 60_000 }, () => {
   });
 
   it("refuses an import of a platform folder's internals from outside it, and allows its index.ts", async () => {
-    const internal = await problemsOf('src/harness/runner-planted.ts', 'shellQuote', './platforms/qemu/ssh.js');
+    const internal = await problemsOf('src/harness/runner-planted.ts', 'commandLine', './platforms/qemu/ssh.js');
     expect(internal).toContainEqual(restricted(/only src\/harness\/platforms\/qemu\/ knows/));
     const sibling = await problemsOf('src/harness/platforms/unikernel/planted.ts', 'bootGuest', '../qemu/qemu-guest.js');
     expect(sibling).toContainEqual(restricted(/only src\/harness\/platforms\/qemu\/ knows/));

@@ -15,7 +15,7 @@ import { GUEST_SERVICE_PORT, MACHINE_TYPE, cpuModel, type Accel, type DiskBus, t
 import { bootGuest, type RunningGuest } from './qemu-guest.js';
 import { TAP_NET, tapUnavailable } from './tap.js';
 import { pauseGuest, resumeGuest } from './qmp.js';
-import { GUEST_BUSYBOX, commandLine, connectSsh, shellQuote, type SshSession } from './ssh.js';
+import { GUEST_BUSYBOX, commandLine, connectGuest, shellQuote, type SshSession } from './ssh.js';
 
 /* What the unikernel platform uses of this folder: the guest image, its host checks, the KVM rule and QEMU itself. */
 export { ensureGuestImage, guestHostAvailability, type GuestImage } from './guest-image.js';
@@ -363,7 +363,7 @@ export async function checkProvisionedGuest(
 }
 
 async function sessionFor(platform: string, facts: QemuFacts): Promise<SshSession> {
-  return connectSsh({
+  return connectGuest({
     platform,
     host: facts.host,
     port: facts.sshPort,

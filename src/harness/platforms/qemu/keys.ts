@@ -1,6 +1,7 @@
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
+import { fingerprintOf } from '../../host/ssh.js';
 
 /*
  * Two key pairs per guest image: the client key virtbench logs in with, and
@@ -21,10 +22,6 @@ function sshString(bytes: Buffer): Buffer {
   const length = Buffer.alloc(4);
   length.writeUInt32BE(bytes.length);
   return Buffer.concat([length, bytes]);
-}
-
-export function fingerprintOf(blob: Buffer): string {
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 }
 
 /**
@@ -52,3 +49,5 @@ export async function writeClientKey(path: string): Promise<string> {
   await writeFile(`${path}.pub`, `${pair.public}\n`, { mode: 0o644 });
   return pair.public;
 }
+
+export { fingerprintOf };

@@ -11,7 +11,7 @@ import type { GuestImage } from './guest-image.js';
 import { makeExt4, writePrivateFile } from './guest-build.js';
 import { TOOL_TIMEOUT_MS, runTool } from './host-tools.js';
 import { qemuArgv, type Accel, type DiskBus, type DiskFormat, type GuestLayout } from './qemu-argv.js';
-import { waitForSshBanner } from './ssh.js';
+import { waitForSshBanner } from '../../host/ssh.js';
 import {
   createTap,
   moveTapIntoNamespace,

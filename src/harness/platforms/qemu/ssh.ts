@@ -1,42 +1,37 @@
-import { connect as connectTcp } from 'node:net';
-import { constants } from 'node:os';
-import type { Readable } from 'node:stream';
-import ssh2 from 'ssh2';
-import { VirtbenchError } from '../../../errors.js';
-import { waitFor } from '../../host/poll.js';
-import type { ExecResult } from '../../platform.js';
-import { fingerprintOf } from './keys.js';
+import { connectSsh, loginError, shellQuote, type SshPeer, type SshSession, type SshTarget } from '../../host/ssh.js';
 
 /*
- * The guest's side of exec: one ssh2 connection per worker, authenticated with
- * the image's client key, and only to the host key pinned at build time.
- * dropbear has no SFTP, so files travel as the stdin of `cat`.
+ * The guest's side of exec (host/ssh.ts does the ssh): logged in with the
+ * image's client key, only to the host key pinned at build time; each command
+ * guarded by the guest's own timeout.
  */
 
-export interface SshTarget {
-  platform: string;
-  host: string;
-  port: number;
-  privateKey: Buffer | string;
-  /** The pinned host key blob, base64 (from the image manifest). */
-  hostKey: string;
-  /** Connecting, key exchange and login together (ssh2's readyTimeout). Default 30 s. */
-  readyTimeoutMs?: number;
+const CONSOLE_HINT = 'while a guest runs, its console is virtbench-qemu-*/console.log in the work root, /var/tmp or $VIRTBENCH_WORK_DIR';
+
+/** How ssh errors name a guest. */
+export const GUEST_PEER: SshPeer = {
+  what: 'the guest',
+  pinnedBy: 'the guest image',
+  lostHint: 'did QEMU exit or get killed?',
+  loginFix: `did dropbear start in the guest, or QEMU exit? (${CONSOLE_HINT})`,
+  timeoutFix: `the guest or the host is overloaded, the guest is paused, or QEMU hangs; run again (${CONSOLE_HINT})`,
+  mismatchHint: 'another guest or process owns that port?',
+};
+
+export type GuestSshTarget = Omit<SshTarget, 'peer' | 'hostKeys'> & { hostKey: string };
+
+function guestTarget({ hostKey, ...target }: GuestSshTarget): SshTarget {
+  return { ...target, hostKeys: [hostKey], peer: GUEST_PEER };
 }
 
-const READY_TIMEOUT_MS = 30_000;
-
-export interface SshSession {
-  /** Runs a shell command line in the guest. Throws only when the guest is gone, never for a non-zero exit. */
-  run(command: string, options?: { argv?: readonly string[]; stdin?: Readable; timeoutMs?: number }): Promise<ExecResult>;
-  close(): void;
-  /** The connection ended (closed, lost, or its keepalive went unanswered): a new one is needed. */
-  readonly closed: boolean;
+/** An ssh2 session to a guest, accepting only its pinned host key. */
+export function connectGuest(target: GuestSshTarget): Promise<SshSession> {
+  return connectSsh(guestTarget(target));
 }
 
-/** POSIX single-quoting: safe for any byte string but NUL. */
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_\-+=/.,:@%]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+/** Why login to a guest failed (see host/ssh.ts loginError). */
+export function guestLoginError(target: GuestSshTarget, presented: Buffer | undefined, error?: Error & { level?: string }) {
+  return loginError(guestTarget(target), presented, error);
 }
 
 /** The guest's static busybox: its applets start without the dynamic loader, which costs milliseconds under TCG. */
@@ -54,207 +49,4 @@ export function commandLine(argv: readonly string[], options: { cwd?: string; ti
   return options.cwd ? `cd ${shellQuote(options.cwd)} && ${run}` : run;
 }
 
-const OUTPUT_LIMIT = 64 * 1024 * 1024;
-const { signals } = constants;
-
-export function connectSsh(target: SshTarget): Promise<SshSession> {
-  const expected = Buffer.from(target.hostKey, 'base64');
-  let presented: Buffer | undefined;
-  const client = new ssh2.Client();
-  let closedReason: string | undefined;
-
-  const lost = (command: string) =>
-    new VirtbenchError(
-      'VIRTBENCH_GUEST_LOST',
-      `lost the guest while running \`${command}\`: ${closedReason ?? 'the ssh connection closed'} (did QEMU exit or get killed?)`,
-      { platform: target.platform },
-    );
-
-  const session: SshSession = {
-    get closed() {
-      return closedReason !== undefined;
-    },
-    close() {
-      closedReason ??= 'closed by virtbench';
-      client.end();
-    },
-    run(command, options = {}) {
-      const shown = options.argv ? options.argv.join(' ') : command;
-      if (closedReason) return Promise.reject(lost(shown));
-      const started = performance.now();
-      return new Promise((resolve, reject) => {
-        client.exec(command, (error, channel) => {
-          if (error) {
-            const cannot = new VirtbenchError('VIRTBENCH_GUEST_LOST', `cannot run \`${shown}\` in the guest: ${error.message}`, {
-              platform: target.platform,
-              cause: error,
-            });
-            return reject(closedReason ? lost(shown) : cannot);
-          }
-          const out: Buffer[] = [];
-          const err: Buffer[] = [];
-          let size = 0;
-          let exit: { code: number; signal?: string } | undefined;
-          let timedOut = false;
-          const keep = (into: Buffer[]) => (chunk: Buffer) => {
-            size += chunk.length;
-            if (size <= OUTPUT_LIMIT) into.push(chunk);
-          };
-          channel.on('data', keep(out));
-          channel.stderr.on('data', keep(err));
-          channel.on('exit', (code: number | null, signal?: string) => {
-            // ssh2 names signals as SIGKILL; the protocol itself says KILL.
-            exit = { code: code ?? 128, signal: signal ? (signal.startsWith('SIG') ? signal : `SIG${signal}`) : undefined };
-          });
-          const finish = () => {
-            clearTimeout(timer);
-            const stderr = Buffer.concat(err).toString() + (exit?.signal ? `\nkilled by ${exit.signal}` : '');
-            resolve({
-              command: options.argv ? [...options.argv] : [command],
-              exitCode: exit
-                ? exit.signal
-                  ? 128 + (signals[exit.signal as keyof typeof signals] ?? 0)
-                  : exit.code
-                : 128 + signals.SIGKILL,
-              stdout: Buffer.concat(out).toString(),
-              stderr,
-              wallMs: performance.now() - started,
-              timedOut,
-            });
-          };
-          // On timeout, answer at once: dropbear confirms the close only when the command is gone, which
-          // the guest-side `timeout` guard sees to a few seconds later.
-          const timer = options.timeoutMs
-            ? setTimeout(() => {
-                timedOut = true;
-                channel.signal('KILL');
-                channel.close();
-                finish();
-              }, options.timeoutMs)
-            : undefined;
-          channel.on('close', () => {
-            if (timedOut) return;
-            if (!exit) {
-              clearTimeout(timer);
-              return reject(lost(shown));
-            }
-            finish();
-          });
-          if (options.stdin) options.stdin.pipe(channel);
-          else channel.end();
-        });
-      });
-    },
-  };
-
-  const loginFailure = (error?: Error) => loginError(target, presented, error);
-  const readyTimeoutMs = target.readyTimeoutMs ?? READY_TIMEOUT_MS;
-
-  return new Promise((resolve, reject) => {
-    client.once('ready', () => {
-      // Without it, Nagle's algorithm held a small request back until the guest's delayed ACK: each
-      // exec took about 60 ms longer than OpenSSH's over the same forward.
-      client.setNoDelay(true);
-      resolve(session);
-    });
-    // Once ready, these only record why the connection ended; settling again is a no-op.
-    client.on('error', (error) => {
-      closedReason ??= error.message;
-      reject(loginFailure(error));
-    });
-    client.on('close', () => {
-      closedReason ??= 'the ssh connection closed';
-      reject(loginFailure());
-    });
-    client.connect({
-      host: target.host,
-      port: target.port,
-      username: 'root',
-      privateKey: target.privateKey,
-      readyTimeout: readyTimeoutMs,
-      // A guest that stops answering (QEMU frozen) is noticed within a minute.
-      keepaliveInterval: 10_000,
-      keepaliveCountMax: 6,
-      hostVerifier: (key: Buffer) => {
-        presented = key;
-        return key.equals(expected);
-      },
-    });
-  });
-}
-
-/**
- * Why login failed: a host key other than the pinned one is named as such, whatever ssh2 reports
- * first; running out of time (readyTimeout) is named as that, with its limit.
- */
-export function loginError(target: SshTarget, presented: Buffer | undefined, error?: Error & { level?: string }): VirtbenchError {
-  const expected = Buffer.from(target.hostKey, 'base64');
-  const where = `${target.host}:${target.port}`;
-  if (presented && !presented.equals(expected)) {
-    return new VirtbenchError(
-      'VIRTBENCH_HOST_KEY_MISMATCH',
-      `the ssh server on ${where} presented host key ${fingerprintOf(presented)}, but the guest image pinned ${fingerprintOf(expected)}: refusing to connect (another guest or process owns that port?)`,
-      { platform: target.platform, cause: error },
-    );
-  }
-  if (error?.level === 'client-timeout') {
-    const seconds = (target.readyTimeoutMs ?? READY_TIMEOUT_MS) / 1000;
-    return new VirtbenchError(
-      'VIRTBENCH_GUEST_LOST',
-      `logging in to the guest over ssh at ${where} did not complete within ${seconds} s (connection, key exchange and login; ${error.message})\n` +
-        'fix: the guest or the host is overloaded, the guest is paused, or QEMU hangs; run again (while a guest runs, its console is ' +
-        'virtbench-qemu-*/console.log in the work root, /var/tmp or $VIRTBENCH_WORK_DIR)',
-      { platform: target.platform, cause: error },
-    );
-  }
-  return new VirtbenchError(
-    'VIRTBENCH_GUEST_LOST',
-    `cannot log in to the guest over ssh at ${where}: ${error?.message ?? 'the server closed the connection'}\n` +
-      'fix: did dropbear start in the guest, or QEMU exit? (while a guest runs, its console is virtbench-qemu-*/console.log in the work root, /var/tmp or $VIRTBENCH_WORK_DIR)',
-    { platform: target.platform, cause: error },
-  );
-}
-
-/** One try: connects and tells whether the first bytes are an ssh server's banner. */
-function hasSshBanner(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    const socket = connectTcp(port, host);
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('data', (data) => done(data.toString('latin1').startsWith('SSH-')));
-    socket.once('error', () => done(false));
-    socket.once('close', () => done(false));
-  });
-}
-
-const STOPPED = Symbol('stopped');
-
-/**
- * QEMU's user networking accepts TCP on a forwarded port before the guest is
- * up, so "port open" means nothing: wait until the ssh server's banner
- * arrives. Gives up early when stopped() says so (QEMU exited).
- */
-export async function waitForSshBanner(
-  host: string,
-  port: number,
-  timeoutMs: number,
-  stopped: () => boolean,
-): Promise<'ready' | 'stopped' | 'timeout'> {
-  const deadline = Date.now() + timeoutMs;
-  try {
-    const ready = await waitFor(
-      () => {
-        if (stopped()) throw STOPPED;
-        return hasSshBanner(host, port, Math.max(100, Math.min(3_000, deadline - Date.now())));
-      },
-      { timeoutMs, intervalMs: 250 },
-    );
-    return ready ? 'ready' : stopped() ? 'stopped' : 'timeout';
-  } catch (error) {
-    if (error === STOPPED) return 'stopped';
-    throw error;
-  }
-}
+export { shellQuote, type SshSession };
