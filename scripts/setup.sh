@@ -27,8 +27,10 @@ packages=(
 )
 # A machine with Docker already (docker-ce, whose containerd.io conflicts with docker.io) keeps its own.
 command -v dockerd >/dev/null || packages+=(docker.io)
-# tests: the HTML report is checked in headless Chromium; shellcheck checks the scripts the workflows run
-[[ "${1:-}" == test ]] && packages+=(chromium shellcheck)
+# tests: the HTML report is checked in headless Chromium; shellcheck checks the scripts the workflows run;
+# the remote-host platform is tested against OpenSSH's sshd in a namespace (scripts/simulated-remote.sh).
+# Where an init system runs, openssh-server's package also starts the system's own sshd: tests never use it.
+[[ "${1:-}" == test ]] && packages+=(chromium shellcheck openssh-server)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -15,6 +15,8 @@ import {
   PLATFORM_OPTION_KEYS,
   basePlatform,
   isKnownPlatform,
+  optionPlatformNames,
+  platformNames,
   questionsFor,
   validatePlatformOptions,
   variantOf,
@@ -135,26 +137,28 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
       throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown virtbench option "${key}"; valid options: ${OPTION_NAMES.join(', ')}`);
     }
   }
+  // First: the options may name platforms of their own (remote hosts).
+  const settings = validatePlatformOptions(options as Record<string, unknown>, env);
+  const valid = platformNames(settings);
   const aa = env.VIRTBENCH_AA || options.aa;
-  if (aa !== undefined && !(typeof aa === 'string' && PLATFORM_NAMES.includes(aa))) {
+  if (aa !== undefined && !(typeof aa === 'string' && valid.includes(aa))) {
     throw new VirtbenchError(
       'VIRTBENCH_BAD_OPTION',
-      `A/A platform (VIRTBENCH_AA or option "aa") must be one platform; valid platforms: ${PLATFORM_NAMES.join(', ')}`,
+      `A/A platform (VIRTBENCH_AA or option "aa") must be one platform; valid platforms: ${valid.join(', ')}`,
     );
   }
   // An A/A run measures one platform twice, under its name and as "<name>#2", and nothing else.
-  const platforms = aa ? [aa, `${aa}#2`] : (options.platforms ?? PLATFORM_NAMES);
-  if (!Array.isArray(platforms) || platforms.length === 0) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
-      `option "platforms" must be a non-empty array; valid platforms: ${PLATFORM_NAMES.join(', ')}`,
-    );
+  const listed = options.platforms ?? PLATFORM_NAMES;
+  if (!Array.isArray(listed) || listed.length === 0) {
+    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `option "platforms" must be a non-empty array; valid platforms: ${valid.join(', ')}`);
   }
+  // A remote host named in the options is a platform of the run, also where "platforms" does not list it.
+  const platforms = aa ? [aa, `${aa}#2`] : [...listed, ...optionPlatformNames(settings).filter((name) => !listed.includes(name))];
   for (const name of platforms) {
-    if (!isKnownPlatform(name)) {
+    if (!isKnownPlatform(name, settings)) {
       throw new VirtbenchError(
         'VIRTBENCH_BAD_OPTION',
-        `unknown platform "${name}"; valid platforms: ${PLATFORM_NAMES.join(', ')} (or one of them as "<platform>#<label>", measured twice)`,
+        `unknown platform "${name}"; valid platforms: ${valid.join(', ')} (or one of them as "<platform>#<label>", measured twice)`,
       );
     }
   }
@@ -183,7 +187,7 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
   );
   return {
     ...(ide ? { ide } : {}),
-    settings: validatePlatformOptions(options as Record<string, unknown>),
+    settings,
     untilStable: resolveUntilStable(options.untilStable, env, profile.runs),
     variantBenchmarks: resolveVariantBenchmarks(options.variantBenchmarks, env),
     gate: baseline ? { baseline, threshold: options.threshold, failThreshold: options.failThreshold, allowMissing } : undefined,

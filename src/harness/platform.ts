@@ -5,6 +5,7 @@ import type { ExecResult } from './exec-result.js';
 import type { Log } from './host/log.js';
 import type { Profile } from './profiles.js';
 import type { Variant } from './variants.js';
+import type { Workload } from './workloads.js';
 
 export type { ExecResult };
 
@@ -33,7 +34,7 @@ export interface ExecOptions {
 export interface ServiceAddress {
   /** What the server inside the platform binds to, e.g. "127.0.0.1:18080" or "0.0.0.0:8080". */
   listen: string;
-  /** Host and port the host connects to; always a loopback address. */
+  /** Host and port the host connects to: a loopback address, a bridge's, or a remote host's. */
   host: string;
   port: number;
   /**
@@ -72,7 +73,7 @@ export interface StartedPlatform {
    * Why this platform cannot run a workload at all (a single-application
    * guest has no fork()); the benchmark is then reported n/a with the reason.
    */
-  unsupported?(workload: { name: string; kind: string }, profile?: Profile): string | undefined;
+  unsupported?(workload: Workload, profile?: Profile): string | undefined;
   /** How this platform builds a C workload, when the shared static binary is not enough. */
   buildProgram?(source: string, cacheDir: string): Promise<BuiltProgram>;
 }
@@ -201,11 +202,16 @@ export function factsCodec<const S extends Record<string, FieldKind>>(platform: 
  */
 export interface PlatformFamily<Options = unknown> {
   readonly names: readonly string[];
+  /** Names the user's options add (remote hosts, named in option "remotes"): each a platform of this family. */
+  namesFor?(options: Options | undefined): string[];
   /** options: this family's validated options, when the user gave any. */
   create(name: string, options: Options | undefined): Platform;
   readonly optionsKey?: string;
-  /** Checks the user's options once, where they come in; throws VirtbenchError VIRTBENCH_BAD_OPTION. */
-  validateOptions?(value: unknown): Options;
+  /**
+   * Checks the user's options once, where they come in; throws VirtbenchError VIRTBENCH_BAD_OPTION. A family with
+   * namesFor is asked also without options: its environment (VIRTBENCH_REMOTES) may name some.
+   */
+  validateOptions?(value: unknown, env?: NodeJS.ProcessEnv): Options;
   /** What comparing these platforms (with each other or with native) answers; the report answers it from the figures. */
   readonly questions?: readonly Question[];
   /** Names among `names` that are another platform with one thing changed: they measure only what that changes (variants.ts). */

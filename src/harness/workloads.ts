@@ -339,9 +339,14 @@ export function implausibility(workload: Workload, figure: Figure): string | und
 /** In the order reports show them. */
 export const WORKLOAD_NAMES = Object.keys(workloads) as WorkloadName[];
 
+/** The tool from the platform's packages a workload runs (fio, nginx), if any. */
+export function toolOf(workload: Workload): Tool | undefined {
+  return workload.kind === 'served' ? workload.tool : 'tool' in workload.program ? workload.program.tool : undefined;
+}
+
 /** What the built-in workloads need from a platform's image: Debian packages and baked-in files. */
 export function workloadNeeds(list: readonly Workload[] = Object.values(workloads)): { packages: string[]; imageSteps: ImageStep[] } {
-  const tools = list.map((w) => (w.kind === 'served' ? w.tool : 'tool' in w.program ? w.program.tool : undefined));
+  const tools = list.map(toolOf);
   const packages = [...new Set(tools.flatMap((tool) => (tool?.debianPackage ? [tool.debianPackage] : [])))];
   return { packages, imageSteps: list.flatMap((w) => (w.image ? [w.image] : [])) };
 }
