@@ -221,7 +221,9 @@ export function leftovers(c: FaultCase): string[] {
   for (const link of readdirSync('/sys/class/net').filter((n) => /^vbt[0-9a-f]{8}$|^virtbench1$/.test(n)))
     left.push(`network link ${link}`);
   if (existsSync('/run/netns'))
-    for (const ns of readdirSync('/run/netns').filter((n) => n.startsWith('virtbench-'))) left.push(`network namespace ${ns}`);
+    // Not a simulated remote host (scripts/simulated-remote.sh): a fixture of remote.test.ts, up for the whole file.
+    for (const ns of readdirSync('/run/netns').filter((n) => n.startsWith('virtbench-') && !/^virtbench-remote\d*$/.test(n)))
+      left.push(`network namespace ${ns}`);
   if (existsSync('/run/virtbench-podman')) left.push('podman run directory /run/virtbench-podman');
   for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
     const point = line.split(' ')[1] ?? '';
