@@ -218,6 +218,9 @@ function checkEnvironment(env: NodeJS.ProcessEnv, platforms: readonly string[]):
   if (env.VIRTBENCH_DEBIAN_MIRROR && !/^(https?|file):\/\/\S+$/.test(env.VIRTBENCH_DEBIAN_MIRROR)) {
     throw bad('VIRTBENCH_DEBIAN_MIRROR', 'a Debian mirror URL (http://, https:// or file://), e.g. http://deb.debian.org/debian');
   }
+  if (env.VIRTBENCH_MACHINE && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(env.VIRTBENCH_MACHINE)) {
+    throw bad('VIRTBENCH_MACHINE', 'a machine class such as metal-kvm (letters, digits, ".", "_", "-"; a runner label)');
+  }
   if (env.VIRTBENCH_DEBIAN_SUITE && !/^[a-z][a-z0-9.-]*$/.test(env.VIRTBENCH_DEBIAN_SUITE)) {
     throw bad('VIRTBENCH_DEBIAN_SUITE', 'a Debian suite or codename such as bookworm');
   }

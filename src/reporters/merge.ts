@@ -3,8 +3,9 @@ import { isStandIn, RESULTS_SCHEMA, type ResultsFile } from '../results/schema.j
 
 /**
  * Combines results from several machines or CI shards into one file. A
- * platform that appears in more than one file is qualified by the host it
- * ran on ("native@build-2"), so nothing is silently overwritten. A stand-in
+ * platform that appears in more than one file is qualified by the machine it
+ * ran on: its class (VIRTBENCH_MACHINE, "native@metal-kvm") or else its host
+ * name ("native@build-2"), so nothing is silently overwritten. A stand-in
  * (another platform's figure, see BenchmarkResult.standIn) is no result of
  * its platform's own: where another file measured that platform and
  * benchmark, the measured result is kept and the stand-in dropped.
@@ -24,7 +25,7 @@ export function mergeResults(files: readonly { path: string; file: ResultsFile }
     for (const p of new Set(file.results.filter((r) => !isStandIn(r)).map((r) => r.platform))) seenIn.set(p, (seenIn.get(p) ?? 0) + 1);
   }
 
-  const hosts = files.map(({ file }) => String(file.environment.host.hostname ?? 'unknown'));
+  const hosts = files.map(({ file }) => String(file.environment.host.machine ?? file.environment.host.hostname ?? 'unknown'));
   const qualify = (platform: string, index: number) => {
     if ((seenIn.get(platform) ?? 0) < 2) return platform;
     const host = hosts[index]!;

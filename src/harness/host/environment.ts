@@ -26,8 +26,11 @@ async function hypervisor(): Promise<string> {
   return /Hypervisor detected: (\S+)/.exec(dmesg.stdout)?.[1] ?? 'yes (the CPU reports a hypervisor)';
 }
 
-/** The machine the run happened on, for results.json: read-only facts, nothing is started. */
-export async function hostEnvironment(vitestVersion: string): Promise<Record<string, string | number>> {
+/**
+ * The machine the run happened on, for results.json: read-only facts, nothing is started. VIRTBENCH_MACHINE
+ * names its class ("metal-kvm", a runner label): `virtbench merge` tells machines apart by it.
+ */
+export async function hostEnvironment(vitestVersion: string, env: NodeJS.ProcessEnv = process.env): Promise<Record<string, string | number>> {
   const [os, host, gcc, fio, nginx] = await Promise.all([
     osName(),
     hypervisor(),
@@ -36,6 +39,7 @@ export async function hostEnvironment(vitestVersion: string): Promise<Record<str
     toolVersion('nginx', '-v'),
   ]);
   return {
+    ...(env.VIRTBENCH_MACHINE ? { machine: env.VIRTBENCH_MACHINE } : {}),
     hostname: hostname(),
     os,
     kernel: release(),
