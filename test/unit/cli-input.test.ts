@@ -117,6 +117,16 @@ describe('one input where one is meant', () => {
     );
   });
 
+  it("qualifies a platform of several files by the run's machine class, else by host name", () => {
+    const native = [resultOf('native', 'cpu', [1])];
+    const merged = mergeResults([
+      { path: 'a.json', file: resultsFileOf(native, { hostname: 'runner', machine: 'metal-kvm' }) },
+      { path: 'b.json', file: resultsFileOf(native, { hostname: 'runner', machine: 'cloud-vm' }) },
+      { path: 'c.json', file: resultsFileOf(native, { hostname: 'laptop' }) },
+    ]);
+    expect(merged.results.map((r) => r.platform)).toEqual(['native@metal-kvm', 'native@cloud-vm', 'native@laptop']);
+  });
+
   it('refuses the same path twice in mergeResults too', () => {
     const file = resultsFileOf([resultOf('native', 'cpu', [1])]);
     expect(() =>

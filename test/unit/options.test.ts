@@ -38,6 +38,7 @@ describe('resolveOptions', () => {
       VIRTBENCH_DEBIAN_SOURCES: ['/nonexistent/sources.list', /an apt sources file that exists/],
       VIRTBENCH_TURNSTILE_TAG: ['head', /only together with VIRTBENCH_TURNSTILE/],
       VIRTBENCH_MAX_RUNS: ['-3', /VIRTBENCH_MAX_RUNS=-3 bounds adding runs .* which is off/s],
+      VIRTBENCH_MACHINE: ['metal kvm', /a machine class such as metal-kvm/],
     };
     for (const [name, [value, expected]] of Object.entries(bad)) {
       const error = errorOf(() => resolveOptions({ platforms: ['native'] }, { [name]: value }));
@@ -49,7 +50,12 @@ describe('resolveOptions', () => {
     expect(() =>
       resolveOptions(
         { platforms: ['native'] },
-        { VIRTBENCH_IDE: '0', VIRTBENCH_ALLOW_MISSING: 'docker,native/nginx', VIRTBENCH_DEBIAN_SUITE: 'bookworm-backports' },
+        {
+          VIRTBENCH_IDE: '0',
+          VIRTBENCH_ALLOW_MISSING: 'docker,native/nginx',
+          VIRTBENCH_DEBIAN_SUITE: 'bookworm-backports',
+          VIRTBENCH_MACHINE: 'metal-kvm.2',
+        },
       ),
     ).not.toThrow();
   });
