@@ -8,9 +8,10 @@
 //    results.json: per platform, provisioning (image, boot, container), and the benchmarks' phases
 //    (connect, prepare, flush, run, cleanup; see BenchmarkResult.phases). "In samples" is the run
 //    phase: the measured runs themselves. The rest is Vitest, the turnstile and waiting.
-// 2. Provisions native, docker and qemu-tcg through the Platform API (from dist/: run `npm run build`
-//    first) and times N execs of `true` on each, alternating with the reference: a bare spawn on
-//    the host, the docker CLI's `docker exec`, and OpenSSH over one multiplexed connection.
+// 2. Provisions native, docker, qemu-tcg and the remote hosts of VIRTBENCH_REMOTES through the Platform
+//    API (from dist/: run `npm run build` first) and times N execs of `true` on each, alternating with
+//    the reference: a bare spawn on the host, the docker CLI's `docker exec`, and OpenSSH over one
+//    multiplexed connection (the guest's; the remote's with its own key and known_hosts).
 // Needs what the platforms need (scripts/setup.sh); prints Markdown.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -129,8 +130,36 @@ function bareSpawn(argv, env) {
   });
 }
 
+/** OpenSSH's client argv over one multiplexed connection (ControlPath in scratch), started; and how to stop it. */
+function multiplexedSsh(scratch, target) {
+  const ssh = [
+    'ssh',
+    '-q',
+    '-i',
+    target.key,
+    '-p',
+    String(target.port),
+    '-o',
+    `UserKnownHostsFile=${target.knownHosts}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    `ControlPath=${join(scratch, 'ctl')}`,
+    `${target.user}@${target.host}`,
+  ];
+  spawnSync(ssh[0], [...ssh.slice(1, -1), '-o', 'ControlMaster=yes', '-o', 'ControlPersist=yes', '-N', '-f', ssh.at(-1)], {
+    stdio: 'inherit',
+  });
+  return { argv: ssh, stop: () => spawnSync(ssh[0], [...ssh.slice(1, -1), '-O', 'exit', ssh.at(-1)], { stdio: 'ignore' }) };
+}
+
 async function execTable(n) {
-  const { createPlatform } = await import(join(root, 'dist/harness/platforms/index.js'));
+  const { createPlatform, validatePlatformOptions, optionPlatformNames } = await import(join(root, 'dist/harness/platforms/index.js'));
+  // The remote hosts of VIRTBENCH_REMOTES too, against OpenSSH with the same key and known_hosts.
+  const settings = validatePlatformOptions({});
+  const remotes = optionPlatformNames(settings);
   const { cacheDir } = await import(join(root, 'dist/harness/host/paths.js'));
   const lines = [
     `### One exec of \`true\` (median of ${n}, alternating with the reference)`,
@@ -140,8 +169,8 @@ async function execTable(n) {
   ];
   const scratch = mkdtempSync(join(tmpdir(), 'virtbench-exec-ref-'));
   try {
-    for (const name of ['native', 'docker', 'qemu-tcg']) {
-      const platform = createPlatform(name);
+    for (const name of ['native', 'docker', 'qemu-tcg', ...remotes]) {
+      const platform = createPlatform(name, settings);
       const available = await platform.availability();
       if (!available.available) {
         lines.push(`| ${name} | not available: ${available.reason} | | | |`);
@@ -161,34 +190,33 @@ async function execTable(n) {
           label = '`docker exec` (CLI)';
           const env = { ...process.env, DOCKER_HOST: facts.dockerHost };
           reference = () => bareSpawn(['docker', 'exec', facts.containerId, 'true'], env);
+        } else if (remotes.includes(name)) {
+          label = 'OpenSSH, one multiplexed connection';
+          const remote = settings.remotes[name];
+          const ssh = multiplexedSsh(scratch, {
+            key: remote.privateKeyPath,
+            port: remote.port ?? 22,
+            knownHosts: remote.knownHostsPath,
+            user: remote.username,
+            host: remote.host,
+          });
+          stopRef = ssh.stop;
+          reference = () => bareSpawn([...ssh.argv, 'true']);
         } else {
           label = 'OpenSSH, one multiplexed connection';
           // The pinned host key, as OpenSSH's known_hosts line: the blob starts with its type's name.
           const blob = Buffer.from(facts.hostKey, 'base64');
           const keyType = blob.subarray(4, 4 + blob.readUInt32BE(0)).toString();
           writeFileSync(join(scratch, 'known_hosts'), `[${facts.host}]:${facts.sshPort} ${keyType} ${facts.hostKey}\n`);
-          const ssh = [
-            'ssh',
-            '-q',
-            '-i',
-            facts.clientKey,
-            '-p',
-            String(facts.sshPort),
-            '-o',
-            `UserKnownHostsFile=${join(scratch, 'known_hosts')}`,
-            '-o',
-            'StrictHostKeyChecking=yes',
-            '-o',
-            'BatchMode=yes',
-            '-o',
-            `ControlPath=${join(scratch, 'ctl')}`,
-            `root@${facts.host}`,
-          ];
-          spawnSync(ssh[0], [...ssh.slice(1, -1), '-o', 'ControlMaster=yes', '-o', 'ControlPersist=yes', '-N', '-f', ssh.at(-1)], {
-            stdio: 'inherit',
+          const ssh = multiplexedSsh(scratch, {
+            key: facts.clientKey,
+            port: facts.sshPort,
+            knownHosts: join(scratch, 'known_hosts'),
+            user: 'root',
+            host: facts.host,
           });
-          stopRef = () => spawnSync(ssh[0], [...ssh.slice(1, -1), '-O', 'exit', ssh.at(-1)], { stdio: 'ignore' });
-          reference = () => bareSpawn([...ssh, 'true']);
+          stopRef = ssh.stop;
+          reference = () => bareSpawn([...ssh.argv, 'true']);
         }
         // As the runner calls it: with a time limit.
         const exec = async () => {

@@ -30,7 +30,10 @@ async function hypervisor(): Promise<string> {
  * The machine the run happened on, for results.json: read-only facts, nothing is started. VIRTBENCH_MACHINE
  * names its class ("metal-kvm", a runner label): `virtbench merge` tells machines apart by it.
  */
-export async function hostEnvironment(vitestVersion: string, env: NodeJS.ProcessEnv = process.env): Promise<Record<string, string | number>> {
+export async function hostEnvironment(
+  vitestVersion: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Record<string, string | number>> {
   const [os, host, gcc, fio, nginx] = await Promise.all([
     osName(),
     hypervisor(),

@@ -312,7 +312,10 @@ async function removeWorkDir(
   }
 }
 
-/** This worker's connection, kept from one benchmark to the next; one that ended is replaced once, a remote that cannot be reached is remembered. */
+/**
+ * This worker's connection, kept for a benchmark's commands and closed with it (close()); one that ended
+ * is replaced once, and a remote that cannot be reached is remembered, so later benchmarks fail at once.
+ */
 const keptSessions = new Map<string, { session?: SshSession; lost?: Error }>();
 
 async function sessionFor(remote: RemoteHost, facts: RemoteFacts): Promise<SshSession> {
@@ -379,7 +382,12 @@ function connectRemote(remote: RemoteHost, facts: RemoteFacts): StartedPlatform 
     async describe() {
       return facts.info;
     },
-    async close() {},
+    async close() {
+      // An open connection would keep a process that uses the platform (a script, not a Vitest worker) from exiting.
+      const kept = keptSessions.get(`${remote.name}:${facts.workDir}`);
+      kept?.session?.close();
+      if (kept) kept.session = undefined;
+    },
     unsupported(workload) {
       const tool = toolOf(workload);
       return tool && missing.includes(tool.command)
