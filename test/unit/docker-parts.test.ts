@@ -19,6 +19,7 @@ import { chooseRuntime, networkConfig, parseLimits, podmanArgs } from '../../src
 import { gvisorForkFits } from '../../src/harness/platforms/docker/gvisor.js';
 import { chooseSubnet } from '../../src/harness/platforms/docker/bridge.js';
 import { parseDockerHost } from '../../src/harness/platforms/docker/docker-client.js';
+import { engineLocation } from '../../src/harness/platforms/docker/engine-location.js';
 import { dockerPlatforms } from '../../src/harness/platforms/docker/index.js';
 import { imageTags, withinDeadline } from '../../src/harness/platforms/docker/image.js';
 import { bridgeEndpoint } from '../../src/harness/platforms/docker/session-container.js';
@@ -152,6 +153,9 @@ describe('engine addresses', () => {
   });
 
   it('rejects what it cannot reach, with a code', () => {
+    expect(() => parseDockerHost('ssh://user@host')).toThrow(
+      /uses ssh:, which virtbench does not support.*\nfix: reach that engine as tcp:\/\/<host>:2376 with TLS/s,
+    );
     expect(() => parseDockerHost('ssh://user@host')).toThrow(expect.objectContaining({ code: 'VIRTBENCH_BAD_OPTION' }));
     expect(() => parseDockerHost('not a url')).toThrow(/not a URL/);
   });
@@ -325,5 +329,39 @@ describe("gVisor's ptrace platform and the host's PIDs", () => {
     expect(gvisorForkFits(1800, 3, host)).toBeUndefined(); // 24300 needed
     expect(gvisorForkFits(1800, 3, { pidMax: 32768, threadsNow: 6000 })).toMatch(/this host has 23491 to spare/);
     expect(gvisorForkFits(1800, 48, { pidMax: 4194304, threadsNow: 6000 })).toBeUndefined();
+  });
+});
+
+describe('where the Docker engine runs', () => {
+  const here = { name: 'vm', kernel: '6.1.0' };
+
+  it('on this machine: published on 127.0.0.1, its page cache and PIDs are ours', () => {
+    expect(engineLocation('unix:///var/run/docker.sock', here, here)).toEqual({
+      local: true,
+      publishAddress: '127.0.0.1',
+      describe: 'this machine',
+    });
+    expect(engineLocation('tcp://127.0.0.1:2375', here, here)).toMatchObject({ local: true, publishAddress: '127.0.0.1' });
+  });
+
+  it('over tcp on another machine: published on its address, and neither its cache nor its PIDs are ours', () => {
+    expect(engineLocation('tcp://lab1.example:2376', { name: 'lab1', kernel: '6.8.0' }, here, '192.0.2.7')).toEqual({
+      local: false,
+      publishAddress: '192.0.2.7',
+      describe: 'lab1 (192.0.2.7) over tcp',
+    });
+    // This machine reached at one of its own addresses: the same kernel, published on that address.
+    expect(engineLocation('tcp://198.51.100.13:2375', here, here, '198.51.100.13')).toEqual({
+      local: true,
+      publishAddress: '198.51.100.13',
+      describe: 'vm (198.51.100.13) over tcp',
+    });
+  });
+
+  it('through a unix socket forwarded from another machine: its ports cannot be reached, and nginx says so', () => {
+    const elsewhere = engineLocation('unix:///tmp/lab1-docker.sock', { name: 'lab1', kernel: '6.1.0' }, here);
+    expect(elsewhere).toEqual({ local: false, publishAddress: '', describe: 'lab1 (kernel 6.1.0), through unix:///tmp/lab1-docker.sock' });
+    // Same name, other kernel: not this machine either.
+    expect(engineLocation('unix:///var/run/docker.sock', { name: 'vm', kernel: '6.8.0' }, here).local).toBe(false);
   });
 });

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { release } from 'node:os';
 import { VirtbenchError } from '../../../errors.js';
 import { loopbackServiceAddress } from '../../host/net.js';
 import { findExecutable } from '../../host/process.js';
@@ -20,6 +19,7 @@ import {
 } from '../../platform.js';
 import { tarOf } from './archive.js';
 import { execInContainer } from './container-exec.js';
+import { locateEngine, type EngineLocation } from './engine-location.js';
 import type Dockerode from 'dockerode';
 import type { Engine } from './engine.js';
 import { GVISOR_PLATFORM, GVISOR_RUNTIME, GVISOR_UNSUPPORTED, gvisorForkFits, readHostPidFacts } from './gvisor.js';
@@ -87,6 +87,12 @@ const FACT_FIELDS = {
   bridgeGateway: 'string',
   /** The OCI runtime, '' for the engine's default. */
   runtime: 'string',
+  /** The engine runs on this kernel (engine-location.ts): its page cache and PIDs are this machine's. */
+  engineLocal: 'boolean',
+  /** Where the engine publishes the port and this machine connects: 127.0.0.1, a remote engine's address, or '' (unreachable). */
+  publishAddress: 'string',
+  /** Where the engine runs, for the report. */
+  engineWhere: 'string',
 } as const;
 
 type DockerFacts = FactsOf<typeof FACT_FIELDS>;
@@ -215,6 +221,12 @@ async function provisionDocker(
   try {
     await removeStaleContainers(engine.docker, context.log);
     if (runtime) await requireRuntime(engine, name, runtime);
+    // The private podman service is ours, on this machine.
+    const location: EngineLocation =
+      engineKind === 'podman'
+        ? { local: true, publishAddress: '127.0.0.1', describe: 'this machine' }
+        : await locateEngine(engine.docker, engine.dockerHost);
+    if (!location.local) context.log(`the engine runs on another machine: ${location.describe}`);
     const image = await ensureImage(engine.docker, context, { engine: engine.dockerHost, build: engine.buildImage });
     const started = performance.now();
     const plan = {
@@ -228,6 +240,7 @@ async function provisionDocker(
       runtime,
       networkName: engine.network,
       ulimits: engine.ulimits,
+      publishOn: location.publishAddress || '127.0.0.1',
     };
     const start =
       engineKind === 'podman' ? startSessionContainerDirect(engine.docker, plan) : startSessionContainer(engine.dockerHost, plan);
@@ -236,7 +249,7 @@ async function provisionDocker(
     });
     const containerId = container.getId();
     const inspect = await engine.docker.getContainer(containerId).inspect();
-    const hostPort = network === 'bridge' ? publishedPort(inspect, CONTAINER_PORT) : 0;
+    const hostPort = network === 'bridge' ? publishedPort(inspect, CONTAINER_PORT, plan.publishOn) : 0;
     const bridge = network === 'host' ? { address: '', gateway: '' } : bridgeEndpoint(inspect);
     context.log(
       `container ${containerId.slice(0, 12)} started in ${Math.round(performance.now() - started)} ms (${engine.source}, ${image.tag})`,
@@ -253,6 +266,9 @@ async function provisionDocker(
       containerAddress: bridge.address,
       bridgeGateway: bridge.gateway,
       runtime: runtime ?? '',
+      engineLocal: location.local,
+      publishAddress: location.publishAddress,
+      engineWhere: location.describe,
     });
     return owner(engine, containerId, facts, removeContainersSync);
   } catch (error) {
@@ -311,7 +327,6 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
     );
   }
   let info: PlatformInfo | undefined;
-  let engineKernel: string | undefined;
 
   return {
     name,
@@ -324,8 +339,14 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
       return `${WORK_DIR}/${fileName}`;
     },
     async serviceAddress() {
+      if (!facts.publishAddress) throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', unreachablePorts(facts), { platform: name });
       // On the host network the container is in the host's own network namespace: loopback keeps others out.
-      if (facts.network === 'host') return loopbackServiceAddress();
+      if (facts.network === 'host' && facts.engineLocal) return loopbackServiceAddress();
+      // Another machine's network namespace: the server listens on its address, where this machine reaches it.
+      if (facts.network === 'host') {
+        const port = 20_000 + Math.floor(Math.random() * 12_000);
+        return { listen: `${facts.publishAddress}:${port}`, host: facts.publishAddress, port };
+      }
       // Nothing published: the host reaches the container's own address on our bridge (no NAT, no proxy).
       if (facts.network === 'private-bridge') {
         return {
@@ -339,7 +360,7 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
       // so anything that routes to the bridge would reach the server around the 127.0.0.1-only publish.
       return {
         listen: `${facts.containerAddress}:${CONTAINER_PORT}`,
-        host: '127.0.0.1',
+        host: facts.publishAddress,
         port: facts.hostPort,
         allowFrom: facts.bridgeGateway,
       };
@@ -347,9 +368,9 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
     async flushCaches() {
       // gVisor keeps file data in its own kernel's memory, which the host's drop_caches does not reach.
       if (facts.runtime === GVISOR_RUNTIME) return false;
-      // A container shares its engine's kernel and page cache: when that is this kernel, the host can flush it.
-      engineKernel ??= String((await docker.info()).KernelVersion);
-      if (!facts.dockerHost.startsWith('unix://') || engineKernel !== release()) return false;
+      // A container shares its engine's kernel and page cache: when that is this kernel, the host can flush it;
+      // another machine's is reported as not flushed.
+      if (!facts.engineLocal) return false;
       return dropHostPageCache();
     },
     async describe() {
@@ -357,14 +378,23 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
       return info;
     },
     unsupported(workload, profile) {
+      if (workload.kind === 'served' && !facts.publishAddress) return unreachablePorts(facts);
       if (facts.runtime !== GVISOR_RUNTIME) return undefined;
       // The host's PIDs are the engine's only when it runs here.
-      const pids = workload.name === 'fork' && profile && facts.dockerHost.startsWith('unix://') ? readHostPidFacts() : undefined;
+      const pids = workload.name === 'fork' && profile && facts.engineLocal ? readHostPidFacts() : undefined;
       if (pids) return gvisorForkFits(2 * (profile!.fork.end - profile!.fork.start), profile!.runs, pids);
       return GVISOR_UNSUPPORTED[workload.name];
     },
     async close() {},
   };
+}
+
+/** Why this machine cannot reach the ports of an engine elsewhere reached through a unix socket, and the fix. */
+function unreachablePorts(facts: DockerFacts): string {
+  return (
+    `the Docker engine runs on ${facts.engineWhere}, and publishes ports on that machine's 127.0.0.1, which this machine cannot reach; ` +
+    'fix: reach the engine as DOCKER_HOST=tcp://<its address>:2375 (TLS: DOCKER_TLS_VERIFY=1), so that it publishes on that address'
+  );
 }
 
 async function describeDocker(docker: Dockerode, facts: DockerFacts): Promise<PlatformInfo> {
@@ -373,6 +403,7 @@ async function describeDocker(docker: Dockerode, facts: DockerFacts): Promise<Pl
   return {
     engine: `${podman ? 'Podman' : 'Docker'} ${info.ServerVersion}`,
     engineSource: facts.engineSource,
+    engineHost: facts.engineWhere,
     storageDriver: info.Driver,
     cgroupDriver: `${info.CgroupDriver} (cgroup v${info.CgroupVersion ?? '?'})`,
     kernel: info.KernelVersion,
@@ -381,7 +412,7 @@ async function describeDocker(docker: Dockerode, facts: DockerFacts): Promise<Pl
         ? 'host network'
         : facts.network === 'private-bridge'
           ? `bridge (CNI, no NAT); the host connects to ${facts.containerAddress}:${CONTAINER_PORT}`
-          : `bridge; 127.0.0.1:${facts.hostPort} published to ${CONTAINER_PORT}`,
+          : `bridge; ${facts.publishAddress || '127.0.0.1 of the engine host'}:${facts.hostPort} published to ${CONTAINER_PORT}`,
     workDir:
       facts.storage === 'volume' ? `${WORK_DIR} on a docker volume (local driver)` : `${WORK_DIR} in the container layer (${info.Driver})`,
     image: facts.image,

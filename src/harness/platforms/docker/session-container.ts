@@ -24,8 +24,10 @@ export interface ContainerPlan {
   storage: WorkDirStorage;
   network: NetworkMode;
   workDir: string;
-  /** Published on 127.0.0.1 unless on the host network. */
+  /** Published on publishOn unless on the host network. */
   port: number;
+  /** Where the engine publishes the port: 127.0.0.1 when it runs here, its own address when elsewhere (engine-location.ts). */
+  publishOn?: string;
   /** An OCI runtime registered with the engine instead of its default (runc): gVisor's runsc for docker-gvisor. */
   runtime?: string;
   /** The network a private-bridge container joins (the podman platform's). */
@@ -42,10 +44,10 @@ class BenchContainer extends GenericContainer {
     this.hostConfig.Init = true;
   }
 
-  withLoopbackPort(port: number): this {
+  withPublishedPort(port: number, address: string): this {
     this.createOpts.ExposedPorts = { ...this.createOpts.ExposedPorts, [`${port}/tcp`]: {} };
-    // Never 0.0.0.0: the benchmark server must not be reachable from the network.
-    this.hostConfig.PortBindings = { ...this.hostConfig.PortBindings, [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '' }] };
+    // Never 0.0.0.0: loopback when the engine is here, the one address this machine reaches it at when it is not.
+    this.hostConfig.PortBindings = { ...this.hostConfig.PortBindings, [`${port}/tcp`]: [{ HostIp: address, HostPort: '' }] };
     return this;
   }
 
@@ -157,16 +159,16 @@ export async function startSessionContainer(dockerHost: string, plan: ContainerP
   if (plan.ulimits) container.withUlimits(Object.fromEntries(plan.ulimits.map((u) => [u.Name, { soft: u.Soft, hard: u.Hard }])));
   if (plan.network === 'host') container.withNetworkMode('host');
   else if (plan.network === 'private-bridge') container.withNetworkMode(plan.networkName!);
-  else container.withLoopbackPort(plan.port);
+  else container.withPublishedPort(plan.port, plan.publishOn ?? '127.0.0.1');
   return container.start();
 }
 
 /** Where the host reaches a container port, read from the engine (Docker chooses the host port). */
-export function publishedPort(inspect: Dockerode.ContainerInspectInfo, containerPort: number): number {
-  const binding = inspect.NetworkSettings.Ports?.[`${containerPort}/tcp`]?.find((b) => b.HostIp === '127.0.0.1');
+export function publishedPort(inspect: Dockerode.ContainerInspectInfo, containerPort: number, address = '127.0.0.1'): number {
+  const binding = inspect.NetworkSettings.Ports?.[`${containerPort}/tcp`]?.find((b) => b.HostIp === address);
   const port = Number(binding?.HostPort);
   if (!(port > 0)) {
-    throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', `container port ${containerPort} has no 127.0.0.1 binding`, {
+    throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', `container port ${containerPort} has no ${address} binding`, {
       platform: 'docker',
     });
   }
