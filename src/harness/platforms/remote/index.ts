@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { access, constants, readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
+import { onExitSync } from '../../host/exit-cleanup.js';
 import { knownHostKeys } from '../../host/known-hosts.js';
 import type { Log } from '../../host/log.js';
 import { connectSsh, shellQuote, type SshPeer, type SshSession, type SshTarget } from '../../host/ssh.js';
@@ -18,7 +19,7 @@ import {
 } from '../../platform.js';
 import { toolOf } from '../../workloads.js';
 import { resolveRemote, validateRemotes, type RemoteHost, type RemotesOptions } from './options.js';
-import { PROBE_SCRIPT, parseProbe } from './probe.js';
+import { PROBED_TOOLS, PROBE_SCRIPT, parseProbe } from './probe.js';
 
 /*
  * Another machine, reached with ssh2: the workloads (static x86-64 binaries)
@@ -235,7 +236,7 @@ async function provisionRemote(remote: RemoteHost, facts: ReturnType<typeof fact
         `cannot make a work directory under ${remote.workRoot} on ${remote.host}: ${made.stderr.trim() || `exit ${made.exitCode}`}; fix: set remotes.${remote.name}.workRoot to a writable directory on a disk`,
       );
     }
-    const missing = ['fio', 'nginx', 'timeout'].filter((tool) => !probe.tools.includes(tool));
+    const missing = PROBED_TOOLS.filter((tool) => !probe.tools.includes(tool));
     log(
       `${remote.username}@${remote.host}:${remote.port}: ${probe.info.os}, kernel ${probe.info.kernel}, ${probe.info.cpus} CPUs, ` +
         `virtualization ${probe.info.virtualization}; a command costs ${execMs} ms; work directory ${workDir}` +
@@ -248,7 +249,9 @@ async function provisionRemote(remote: RemoteHost, facts: ReturnType<typeof fact
       );
     }
     let stopped = false;
-    return {
+    // Its own last-resort stop from here on: globalSetup registers one only when provision() has returned.
+    let unregister = () => {};
+    const provisioned: Provisioned = {
       facts: facts.encode({
         workDir,
         hostKeys: found.keys.join(' '),
@@ -261,11 +264,13 @@ async function provisionRemote(remote: RemoteHost, facts: ReturnType<typeof fact
       async stop() {
         if (stopped) return;
         stopped = true;
+        unregister();
         await removeWorkDir(remote, ssh, privateKey, found.keys, workDir, log);
       },
       stopSync() {
         if (stopped) return;
         stopped = true;
+        unregister();
         ssh.close();
         const [command, ...args] = opensshArgv(remote, cleanupCommand(workDir));
         const result = spawnSync(command!, args, { timeout: 15_000, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -277,6 +282,8 @@ async function provisionRemote(remote: RemoteHost, facts: ReturnType<typeof fact
         }
       },
     };
+    unregister = onExitSync(() => provisioned.stopSync());
+    return provisioned;
   } catch (error) {
     ssh.close();
     throw error;
