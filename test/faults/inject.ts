@@ -225,6 +225,8 @@ export function leftovers(c: FaultCase): string[] {
     for (const ns of readdirSync('/run/netns').filter((n) => n.startsWith('virtbench-') && !/^virtbench-remote\d*$/.test(n)))
       left.push(`network namespace ${ns}`);
   if (existsSync('/run/virtbench-podman')) left.push('podman run directory /run/virtbench-podman');
+  // Podman's API import leaves its upload in $TMPDIR (podman issue 28531): the service's TMPDIR is its run directory.
+  for (const file of readdirSync('/var/tmp').filter((f) => f.startsWith('api_load.tar'))) left.push(`podman upload /var/tmp/${file}`);
   for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
     const point = line.split(' ')[1] ?? '';
     if (point.startsWith(c.workRoot + '/') || point.startsWith('/run/virtbench-docker') || point.startsWith(c.cacheDir + '/'))

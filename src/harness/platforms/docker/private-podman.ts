@@ -36,7 +36,18 @@ const RUN_DIR = '/run/virtbench-podman';
 const SOCKET = join(RUN_DIR, 'podman.sock');
 const OWNER_FILE = join(RUN_DIR, 'owner');
 const PID_FILE = join(RUN_DIR, 'service.pid');
+/**
+ * Temporary files, as TMPDIR too: the API's import (POST /images/create?fromSrc=-) copies the upload to
+ * $TMPDIR/api_load.tar* and never removes it (podman issue 28531), 195 MB in /var/tmp per image built.
+ * Here it goes with the run directory.
+ */
+const TEMP_DIR = join(RUN_DIR, 'tmp');
 const START_LOCK = '/run/virtbench-podman.start';
+
+/** The environment of the service and of the podman CLI: our configuration, our temporary directory. */
+function serviceEnv(): Record<string, string> {
+  return { CONTAINERS_CONF: join(RUN_DIR, 'containers.conf'), TMPDIR: TEMP_DIR };
+}
 export const PODMAN_HOST = `unix://${SOCKET}`;
 /** The CNI network the benchmark container joins, and its bridge. */
 export const PODMAN_NETWORK = 'virtbench';
@@ -77,7 +88,7 @@ export function podmanArgs(storageRoot: string): string[] {
   return [
     `--root=${storageRoot}`,
     `--runroot=${join(RUN_DIR, 'runroot')}`,
-    `--tmpdir=${join(RUN_DIR, 'tmp')}`,
+    `--tmpdir=${TEMP_DIR}`,
     `--network-config-dir=${join(RUN_DIR, 'cni')}`,
     // The runtime's state (runc's default is /run/runc) stays in our run directory too.
     `--runtime-flag=root=${join(RUN_DIR, 'runtime')}`,
@@ -240,6 +251,7 @@ export async function startPrivatePodman(cacheDir: string, log: Log): Promise<Pr
     }
     teardownSync(storageRoot); // whatever a killed run left
     mkdirSync(join(RUN_DIR, 'cni'), { recursive: true, mode: 0o700 });
+    mkdirSync(TEMP_DIR, { recursive: true, mode: 0o700 });
     writeFileSync(OWNER_FILE, String(process.pid));
     writeFileSync(CREATED_FILE, JSON.stringify(SHARED_DIRS.filter((dir) => !existsSync(dir))));
     // The teardown above deleted any bridge of a killed run, so this one is new and has its address.
@@ -255,7 +267,7 @@ export async function startPrivatePodman(cacheDir: string, log: Log): Promise<Pr
       findExecutable('podman')!,
       [...podmanArgs(storageRoot), 'system', 'service', '--time=0', PODMAN_HOST],
       // Its own process group: a Ctrl-C reaches us, and we remove the containers before stopping it.
-      { detached: true, stdio: ['ignore', out, out], env: { ...process.env, CONTAINERS_CONF: join(RUN_DIR, 'containers.conf') } },
+      { detached: true, stdio: ['ignore', out, out], env: { ...process.env, ...serviceEnv() } },
     );
     closeSync(out);
     child.unref();
@@ -296,7 +308,7 @@ export async function startPrivatePodman(cacheDir: string, log: Log): Promise<Pr
     await runChecked(
       [findExecutable('podman')!, ...podmanArgs(storageRoot), 'build', '--network=host', '--pull=never', '-t', tag, context],
       { what: `building ${tag} with podman`, code: 'VIRTBENCH_BUILD_FAILED', platform: 'podman' },
-      { onLine: log, signal, env: { CONTAINERS_CONF: join(RUN_DIR, 'containers.conf') } },
+      { onLine: log, signal, env: serviceEnv() },
     );
   };
   return { dockerHost: PODMAN_HOST, build, runtime, ulimits, stopSync, stop: async () => stopSync() };
