@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import ssh2 from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
 import { knownHostKeys, knownHostsName, patternsMatch } from '../../src/harness/host/known-hosts.js';
@@ -187,6 +188,31 @@ describe('remote hosts in the options', () => {
     expect(remote).toMatchObject({ port: 22, workRoot: '/var/tmp', privateKeyPath: expect.stringMatching(/\/keys\/lab$/) });
     expect(remote.knownHostsPath).toMatch(/\/\.ssh\/known_hosts$/);
     expect(remote.privateKeyPath!.startsWith('~')).toBe(false);
+  });
+
+  it('are unavailable with the fix when the key cannot be read or used (another format, a passphrase)', async () => {
+    const dir = await tempDir();
+    const knownHostsPath = join(dir, 'known_hosts');
+    await writeFile(knownHostsPath, `198.51.100.2 ssh-ed25519 ${KEY_A}\n`);
+    const availability = (privateKeyPath: string) =>
+      createPlatform('lab1', { remotes: { lab1: { host: '198.51.100.2', privateKeyPath, knownHostsPath } } }).availability();
+    expect(await availability(join(dir, 'none'))).toEqual({
+      available: false,
+      reason: expect.stringMatching(/^cannot read the private key .*; fix: set remotes\.lab1\.privateKeyPath/),
+    });
+    await writeFile(join(dir, 'garbage'), 'not a key\n');
+    expect(await availability(join(dir, 'garbage'))).toEqual({
+      available: false,
+      reason: expect.stringMatching(/cannot be used: Unsupported key format; fix: a key without a passphrase/),
+    });
+    const encrypted = ssh2.utils.generateKeyPairSync('ed25519', { passphrase: 'secret', cipher: 'aes256-ctr', rounds: 1 }).private;
+    await writeFile(join(dir, 'encrypted'), encrypted);
+    expect(await availability(join(dir, 'encrypted'))).toEqual({
+      available: false,
+      reason: expect.stringMatching(/cannot be used: Encrypted .* no passphrase given; fix: /),
+    });
+    await writeFile(join(dir, 'usable'), ssh2.utils.generateKeyPairSync('ed25519').private);
+    expect(await availability(join(dir, 'usable'))).toEqual({ available: true });
   });
 
   it('report a benchmark n/a where its tool is not installed on the remote', async () => {

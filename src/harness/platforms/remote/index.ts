@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { access, constants, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import ssh2 from 'ssh2';
 import { posix } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
 import { onExitSync } from '../../host/exit-cleanup.js';
@@ -174,12 +175,21 @@ function createRemotePlatform(name: string, options: RemotesOptions | undefined)
         };
       }
       if (remote.privateKeyPath) {
-        try {
-          await access(remote.privateKeyPath, constants.R_OK);
-        } catch {
+        const key = await readFile(remote.privateKeyPath).catch(() => undefined);
+        if (!key) {
           return {
             available: false,
             reason: `cannot read the private key ${remote.privateKeyPath}; fix: set remotes.${name}.privateKeyPath to your key`,
+          };
+        }
+        // A key ssh2 cannot use (a passphrase, another format) is found here, not halfway through provisioning.
+        const parsed = ssh2.utils.parseKey(key);
+        if (parsed instanceof Error) {
+          return {
+            available: false,
+            reason:
+              `the private key ${remote.privateKeyPath} cannot be used: ${parsed.message}; fix: a key without a passphrase ` +
+              `(ssh-keygen -t ed25519), or load it into ssh-agent and leave remotes.${name}.privateKeyPath unset`,
           };
         }
       }
