@@ -1,3 +1,4 @@
+import type { VirtbenchError } from '../src/errors.js';
 import { withSummary } from '../src/results/results-file.js';
 import { RESULTS_SCHEMA, type BenchmarkResult, type ResultsFile } from '../src/results/schema.js';
 
@@ -29,4 +30,14 @@ export function resultsFileOf(results: BenchmarkResult[], host: Record<string, s
     environment: { host, platforms: Object.fromEntries(results.map((r) => [r.platform, { kernel: '6.1' }])) },
     results,
   };
+}
+
+/** The error fn throws (a VirtbenchError, for its code and message); fails when it throws none. */
+export function errorOf(fn: () => unknown): VirtbenchError {
+  try {
+    fn();
+  } catch (error) {
+    return error as VirtbenchError;
+  }
+  throw new Error('expected an error');
 }

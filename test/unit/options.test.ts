@@ -2,15 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
 import { PROFILES, resolveProfile } from '../../src/harness/profiles.js';
 import { resolveOptions, virtbench } from '../../src/plugin.js';
-
-function errorOf(fn: () => unknown): VirtbenchError {
-  try {
-    fn();
-  } catch (error) {
-    return error as VirtbenchError;
-  }
-  throw new Error('expected an error');
-}
+import { errorOf } from '../builders.js';
 
 describe('resolveOptions', () => {
   it('passes what the gate may find missing, from the option or VIRTBENCH_ALLOW_MISSING, and refuses anything else', () => {

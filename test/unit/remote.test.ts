@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
-import { VirtbenchError } from '../../src/errors.js';
 import { knownHostKeys, knownHostsName, patternsMatch } from '../../src/harness/host/known-hosts.js';
 import { createPlatform } from '../../src/harness/platforms/index.js';
 import { cleanupCommand, opensshArgv, readHostKeys, remoteCommandLine } from '../../src/harness/platforms/remote/index.js';
@@ -13,6 +12,7 @@ import { resolveRemote, validateRemotes } from '../../src/harness/platforms/remo
 import { parseProbe } from '../../src/harness/platforms/remote/probe.js';
 import { workloads } from '../../src/harness/workloads.js';
 import { resolveOptions } from '../../src/plugin.js';
+import { errorOf } from '../builders.js';
 
 const KEY_A = 'AAAAC3NzaC1lZDI1NTE5AAAAIHhashedexamplekeyAAAAAAAAAAAAAAAAAAAAAAAAA';
 const KEY_B = 'AAAAC3NzaC1lZDI1NTE5AAAAIBotherexamplekeyBBBBBBBBBBBBBBBBBBBBBBBBB';
@@ -25,15 +25,6 @@ async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'virtbench-remote-unit-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   return dir;
-}
-
-function errorOf(fn: () => unknown): VirtbenchError {
-  try {
-    fn();
-  } catch (error) {
-    return error as VirtbenchError;
-  }
-  throw new Error('expected an error');
 }
 
 describe('known_hosts, read as OpenSSH reads it', () => {
