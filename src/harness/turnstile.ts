@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { VirtbenchError } from '../errors.js';
 import { joinShared, peekShared } from './host/shared.js';
+import { randomRoundSeed, roundOrder, roundSeedFromEnv, type RoundOrder } from './round-order.js';
 
 /*
  * The turnstile: with several platforms in one run, their benchmark workers
@@ -16,8 +17,9 @@ import { joinShared, peekShared } from './host/shared.js';
  *     together (they measure nothing; one after another, the platforms' steps
  *     added up to seconds between benchmarks), never alongside a turn;
  *   - turns come in rooms, one per benchmark (bench file + test name). Every
- *     member of a room has one turn per round, in an order rotated by the
- *     round number, so that round r holds one sample of each platform.
+ *     member of a room has one turn per round, so that round r holds one
+ *     sample of each platform, in a seeded random order (round-order.ts):
+ *     no platform always follows the same one.
  *
  * A room starts (start barrier) once every platform expected there has
  * joined it, said it skips it, or finished its bench file; `done()` returns
@@ -70,6 +72,8 @@ export interface TurnstileOptions {
    * samples alone because the other's plan has not arrived yet.
    */
   planners?: number;
+  /** Seeds the order of the turns in each round (see roundOrder). Default: VIRTBENCH_ROUND_SEED, else a random one. */
+  roundSeed?: number;
   /** Notable events (a platform given up on). */
   log?: (line: string) => void;
 }
@@ -78,7 +82,7 @@ export interface TurnstileServer {
   readonly address: string;
   /**
    * Which platforms will run each bench file (absolute path), in the order
-   * the rounds rotate. A room of a file without a plan waits for nobody.
+   * they finish it (see TurnRoom.finishFile). A room of a file without a plan waits for nobody.
    */
   plan(files: Iterable<readonly [file: string, platforms: readonly string[]]>): void;
   /** This platform cannot run here: no room waits for it. */
@@ -88,6 +92,11 @@ export interface TurnstileServer {
   moduleEnded(platform: string, file: string): void;
   /** Every turn granted so far. */
   readonly grants: readonly Grant[];
+  /**
+   * How the turns of a round are ordered, for results.json. Another process's turnstile says so once
+   * planned to; one of an older virtbench (which rotated the order) never does: undefined.
+   */
+  readonly roundOrder: RoundOrder | undefined;
   close(): Promise<void>;
 }
 
@@ -111,6 +120,8 @@ type ClientMessage =
   | { op: 'ended'; platform: string; file: string };
 
 type ServerMessage = { id: number; round?: number; error?: string };
+/** To a run's main process that planned here (virtbench ab): how this turnstile orders its rounds, for its results.json. */
+type PlannerNotice = { roundOrder: RoundOrder };
 
 /**
  * A Unix socket address for this process's turnstile: abstract on Linux, so that nothing is left
@@ -195,6 +206,7 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
   const stepsAtOnce = Math.max(1, options.stepsAtOnce ?? 2);
   const finishOrderMs = options.finishOrderMs ?? 3_000;
   const log = options.log ?? (() => {});
+  const roundSeed = options.roundSeed ?? roundSeedFromEnv(process.env) ?? randomRoundSeed();
 
   const conns = new Set<Conn>();
   const rooms = new Map<string, Room>();
@@ -203,7 +215,6 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
   const expectedFor = (file: string) => [...plans.values()].flatMap((plan) => plan.get(file) ?? []);
   /** Connections that have planned, ever (one that ended still counts: its run came). */
   const planners = new Set<Conn>();
-  const order: string[] = [];
   const unavailable = new Set<string>();
   const ended = new Set<string>(); // platform \0 file
   const lastGone = new Map<string, number>();
@@ -217,15 +228,8 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
-  const send = (conn: Conn, message: ServerMessage) => {
+  const send = (conn: Conn, message: ServerMessage | PlannerNotice) => {
     if (conn.socket.writable) conn.socket.write(JSON.stringify(message) + '\n');
-  };
-  const known = (platform: string) => {
-    if (platform && !order.includes(platform)) order.push(platform);
-  };
-  const rank = (room: Room, platform: string) => {
-    const n = Math.max(order.length, 1);
-    return (((order.indexOf(platform) - room.round) % n) + n) % n;
   };
   const connected = (platform: string) => [...conns].some((c) => c.platform === platform);
   /** The platforms planned before this one for a file, in the plan that has it (each run of virtbench ab plans its own). */
@@ -342,7 +346,12 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
         for (const m of active) m.served = false;
         unserved = active;
       }
-      unserved.sort((a, b) => rank(room, a.platform) - rank(room, b.platform));
+      const order = roundOrder(
+        unserved.map((m) => m.platform),
+        roundSeed,
+        room.round,
+      );
+      unserved.sort((a, b) => order.indexOf(a.platform) - order.indexOf(b.platform));
       const passedOver: string[] = [];
       for (const member of unserved) {
         if (member.turn !== undefined) return { member, wakeAt: Infinity };
@@ -445,7 +454,6 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
         break; // presented again: nothing to do
       case 'hello':
         conn.platform = String(message.platform);
-        known(conn.platform);
         break;
       case 'enter':
         enter(conn, message.room, message.file);
@@ -510,7 +518,7 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
         conn.planned = new Map(message.files.map(([file, platforms]) => [String(file), platforms.map(String)]));
         plans.set(conn, conn.planned);
         planners.add(conn);
-        for (const platforms of conn.planned.values()) platforms.forEach(known);
+        send(conn, { roundOrder: { kind: 'random', seed: roundSeed } });
         break;
       case 'unavailable':
         unavailable.add(String(message.platform));
@@ -593,15 +601,13 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
   return {
     address,
     grants,
+    roundOrder: { kind: 'random', seed: roundSeed },
     plan(files) {
       // A new run (watch mode runs again): rooms and ended files of the last one are forgotten.
       ended.clear();
       for (const [key, room] of rooms) if (room.members.size === 0 && room.doneWaiters.length === 0) rooms.delete(key);
       const plan = new Map<string, readonly string[]>();
-      for (const [file, platforms] of files) {
-        plan.set(file, [...platforms]);
-        platforms.forEach(known);
-      }
+      for (const [file, platforms] of files) plan.set(file, [...platforms]);
       plans.set('local', plan);
       schedule();
     },
@@ -849,6 +855,16 @@ export function externalTurnstile(env: NodeJS.ProcessEnv, root: string): Turnsti
   return { address: addressFromEnv(value), tag, root };
 }
 
+/** A notice of the turnstile to a run that planned there, or undefined for anything else. */
+function parseNotice(line: string): PlannerNotice | undefined {
+  try {
+    const { roundOrder } = JSON.parse(line) as Partial<PlannerNotice>;
+    return roundOrder?.kind === 'random' && Number.isInteger(roundOrder.seed) ? { roundOrder } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The main process's link to another process's turnstile: it plans and reports there what it would tell its own. */
 export async function connectTurnstileControl(place: TurnstilePlace): Promise<TurnstileServer> {
   const { socket: connectTo, secret } = splitAddress(place.address);
@@ -871,11 +887,27 @@ export async function connectTurnstileControl(place: TurnstilePlace): Promise<Tu
     if (socket.writable) socket.write(JSON.stringify(message) + '\n');
   };
   if (secret) send({ op: 'auth', secret });
+  // The turnstile says how it orders its rounds once this run has planned (an older one never does).
+  let roundOrder: RoundOrder | undefined;
+  let buffer = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buffer += chunk;
+    for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      const notice = parseNotice(line);
+      if (notice) roundOrder = notice.roundOrder;
+    }
+  });
   const unavailable = new Set<string>();
   const name = (platform: string) => turnstileName(platform, place);
   return {
     address: place.address,
     grants: [],
+    get roundOrder() {
+      return roundOrder;
+    },
     plan(files) {
       send({ op: 'plan', files: [...files].map(([file, platforms]) => [turnstileFile(file, place), platforms.map(name)]) });
     },

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   TurnstileError,
   connectTurnstile,
@@ -12,6 +12,7 @@ import {
   type TurnstileOptions,
 } from '../../src/harness/turnstile.js';
 import { arrangeTogether, notRunPlatforms } from '../../src/harness/turn-reporter.js';
+import { roundOrder } from '../../src/harness/round-order.js';
 import type { TestProject, TestSpecification } from 'vitest/node';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -21,11 +22,21 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/** The first seed whose round 0 puts these platforms in this order (round 1 then in the reverse). */
+function seedOrdering(...platforms: string[]): number {
+  let seed = 0;
+  while (roundOrder(platforms, seed, 0).join() !== platforms.join()) seed++;
+  return seed;
+}
+/** Round 0 in alphabetical order, whoever takes part (the order of two platforms does not depend on the others): tests can say who goes first. */
+const ALPHABETICAL = seedOrdering('a', 'b', 'c', 'd');
+
 async function setup(platforms: string[], options: Partial<TurnstileOptions> = {}, file = 'bench/cpu.bench.ts') {
   const lines: string[] = [];
   const server = await startTurnstile({
     address: turnstileAddress(`unit-${process.pid}-${++count}`),
     log: (l) => lines.push(l),
+    roundSeed: ALPHABETICAL,
     ...options,
   });
   cleanups.push(() => server.close());
@@ -58,14 +69,31 @@ async function takeTurns(clients: TurnstileClient[], runs: number | Record<strin
 }
 
 describe('turnstile', () => {
-  it('gives every platform one turn per round, in an order rotated by the round', async () => {
-    const { connect, file } = await setup(['a', 'b', 'c']);
+  it('gives every platform one turn per round, in the order the seed gives that round', async () => {
+    const { server, connect, file } = await setup(['a', 'b', 'c'], { roundSeed: 2024 });
+    expect(server.roundOrder).toEqual({ kind: 'random', seed: 2024 });
     // c comes last: the room waits for it before the first turn.
     const a = await connect('a');
     const b = await connect('b');
     const late = sleep(50).then(() => connect('c'));
-    const log = await takeTurns([a, b, await late], 3, file);
-    expect(log.slice(0, 9)).toEqual(['a0', 'b0', 'c0', 'b1', 'c1', 'a1', 'c2', 'a2', 'b2']);
+    const rounds = 8;
+    const log = await takeTurns([a, b, await late], rounds, file, 1);
+    const expected = Array.from({ length: rounds }, (_, r) => roundOrder(['a', 'b', 'c'], 2024, r).map((p) => `${p}${r}`)).flat();
+    expect(log.slice(0, 3 * rounds)).toEqual(expected);
+    // Not a rotation, where a, b and c only ever followed each other as a>b, b>c and c>a within a round.
+    const followed = new Set(log.slice(0, 3 * rounds).flatMap((turn, i) => (i % 3 === 0 ? [] : [`${log[i - 1]![0]}>${turn[0]}`])));
+    expect(followed.size).toBeGreaterThan(3);
+  });
+
+  it('draws its seed from VIRTBENCH_ROUND_SEED, else at random', async () => {
+    const { server } = await setup(['a'], { roundSeed: undefined });
+    expect(server.roundOrder).toEqual({ kind: 'random', seed: expect.any(Number) });
+    vi.stubEnv('VIRTBENCH_ROUND_SEED', '31337');
+    try {
+      expect((await setup(['a'], { roundSeed: undefined })).server.roundOrder).toEqual({ kind: 'random', seed: 31337 });
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it('runs a single platform as a plain sequence, without waiting', async () => {
@@ -277,7 +305,7 @@ describe('turnstile', () => {
     const rd = d!.room(file2, 'cpu');
     const started = Date.now();
     await Promise.all([rc.turn(async () => {}), rd.turn(async () => {})]);
-    await rd.turn(async () => {}); // round 1: d first (rotation), while c dawdles forever
+    await rd.turn(async () => {}); // round 1: d first (the reverse of round 0), while c dawdles forever
     expect(Date.now() - started).toBeGreaterThanOrEqual(90);
   });
 
@@ -442,7 +470,12 @@ describe('arrangeTogether (the sequencer of a run with several platforms)', () =
 
 describe('a turnstile shared by two runs (virtbench ab)', () => {
   it('takes the platforms of both runs, named <platform>@<tag>, in rooms named by the path from each root', async () => {
-    const server = await startTurnstile({ address: turnstileAddress(`unit-shared-${process.pid}`), gatherMs: 5_000, planners: 2 });
+    const server = await startTurnstile({
+      address: turnstileAddress(`unit-shared-${process.pid}`),
+      gatherMs: 5_000,
+      planners: 2,
+      roundSeed: seedOrdering('native@base', 'native@head'),
+    });
     cleanups.push(() => server.close());
     const place = (tag: string, root: string) => ({ address: server.address, tag, root });
     const baseControl = await connectTurnstileControl(place('base', '/wt/base'));
@@ -467,9 +500,13 @@ describe('a turnstile shared by two runs (virtbench ab)', () => {
     const baseCpu = take(base, 'cpu', 2);
     await sleep(300);
     expect(events).toEqual([]);
+    expect(headControl.roundOrder).toBeUndefined();
     headControl.plan([['/wt/head/bench/cpu.bench.ts', ['native']]]);
     await sleep(300);
     expect(events).toEqual([]);
+    // Each run learns the order of the rounds it took part in, for its results.json.
+    expect(baseControl.roundOrder).toEqual(server.roundOrder);
+    expect(headControl.roundOrder).toEqual(server.roundOrder);
     const head = await connectTurnstile(server.address, 'native@head');
     cleanups.push(() => head.close());
     await Promise.all([baseCpu, take(head, 'cpu', 2)]);
@@ -481,6 +518,18 @@ describe('a turnstile shared by two runs (virtbench ab)', () => {
     const started = Date.now();
     await take(base, 'mem', 1);
     expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('records no round order from the turnstile of an older virtbench, which does not say (it rotated)', async () => {
+    const address = turnstileAddress(`unit-older-${process.pid}`);
+    const older = net.createServer((socket) => socket.resume());
+    await new Promise<void>((resolve) => older.listen(address.slice(0, address.lastIndexOf('#')), resolve));
+    cleanups.push(() => new Promise((resolve) => older.close(resolve)));
+    const control = await connectTurnstileControl({ address, tag: 'base', root: '/wt/base' });
+    cleanups.push(() => control.close());
+    control.plan([['/wt/base/bench/cpu.bench.ts', ['native']]]);
+    await sleep(100);
+    expect(control.roundOrder).toBeUndefined();
   });
 
   /** The socket part of an address and its secret ("<socket>#<secret>"), as a client of this virtbench sees them. */
