@@ -75,11 +75,11 @@ export class WorkloadFailedError extends CommandFailedError {
   }
 }
 
-/** A workload's output did not contain what its parser needs. */
+/** A workload's output did not contain what its parser needs, or no figure the report can use. */
 export class BadOutputError extends VirtbenchError {
-  constructor(workload: string, problem: string, output: string, platform?: string) {
+  constructor(workload: string, problem: string, output: string, platform?: string, fix?: string) {
     const shown = output.trim() ? tail(output, 8) : '(empty output)';
-    super('VIRTBENCH_BAD_OUTPUT', `${workload}: ${problem}\noutput was:\n${shown}`, { platform });
+    super('VIRTBENCH_BAD_OUTPUT', `${workload}: ${problem}\noutput was:\n${shown}${fix ? `\nfix: ${fix}` : ''}`, { platform });
   }
 }
 

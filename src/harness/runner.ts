@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { basename, join } from 'node:path';
 import { ImplausibleFigureError, VirtbenchError, WorkloadFailedError } from '../errors.js';
 import { buildProgram } from './build.js';
-import type { Figure } from './figure.js';
+import { unusableFigureError, type Figure } from './figure.js';
 import { runCommand } from './host/command.js';
 import { waitFor } from './host/poll.js';
 import { inNamespace } from './http-download.js';
@@ -98,8 +98,14 @@ async function placeProgram(platform: StartedPlatform, source: string, cacheDir:
   return platform.copyIn(built.path, `${built.name}-${built.hash}`, { executable: true });
 }
 
-/** The figure, unless it cannot be true: then the run fails with the evidence instead of entering the results. */
+/**
+ * The figure, unless the report cannot use it or it cannot be true: then the run fails with the evidence
+ * instead of entering the results. Every figure passes here, also one a workload's own parse or a served
+ * workload's measure made, which parseResultLine's checks never saw.
+ */
 export function checkedFigure(platform: StartedPlatform, workload: Workload, figure: Figure, output: string): Figure {
+  const unusable = unusableFigureError(workload.name, figure, output, platform.name);
+  if (unusable) throw unusable;
   const problem = implausibility(workload, figure);
   if (problem) throw new ImplausibleFigureError(platform.name, workload.name, figure, problem, output);
   return figure;

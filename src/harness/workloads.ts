@@ -1,5 +1,5 @@
 import { workloadSource } from './build.js';
-import { parseFioJson, parseResultLine, type Figure } from './figure.js';
+import { parseFioJson, parseResultLine, unusableNumber, type Figure } from './figure.js';
 import { downloadInParallel, type DownloadContext } from './http-download.js';
 import type { Profile } from './profiles.js';
 import type { ServiceAddress } from './platform.js';
@@ -191,10 +191,13 @@ const definitions = {
     args: (p) => [String(p.cpu.n), String(p.cpu.lda), String(p.cpu.minSeconds)],
     sampleMs: (f) => (f.seconds * 1000) / Number(f.extra.solves ?? 1),
     timeoutMs: (p) => 120_000 + p.cpu.minSeconds * 60_000,
-    implausible: (f) =>
-      f.value > LIMITS.maxKflops
+    implausible: (f) => {
+      // sampleMs divides the timed pass by its solves: LINPACK times at least one.
+      if (!(Number(f.extra.solves ?? 1) >= 1)) return `LINPACK timed ${f.extra.solves} solves (at least 1)`;
+      return f.value > LIMITS.maxKflops
         ? `${f.value} kFLOPS is beyond any single core's peak for this code (${LIMITS.maxKflops} kFLOPS)`
-        : undefined,
+        : undefined;
+    },
   }),
   mem: timedProgram('memsweep', {
     name: 'mem',
@@ -316,6 +319,8 @@ const definitions = {
     sampleMs: (f) => f.value * 1000,
     timeoutMs: nginxTimeoutMs,
     implausible: (f) => {
+      // Printed to 0.1 MB/s: below 0.05, the quick profile's 16 MiB take 335 s, past the download timeout (240 s).
+      if (!(Number(f.extra.MBps) > 0)) return `the downloads moved ${f.extra.MBps} MB/s`;
       const bytesPerSecond = (Number(f.extra.MBps) * 1e6) / Number(f.extra.parallel);
       return bytesPerSecond > LIMITS.maxLoopbackBytesPerSecond
         ? `${f.extra.MBps} MB/s per ${f.extra.parallel} lanes is beyond what loopback TCP carries (${LIMITS.maxLoopbackBytesPerSecond / 1e9} GB/s a lane)`
@@ -327,13 +332,12 @@ const definitions = {
 export type WorkloadName = keyof typeof definitions;
 export const workloads: Record<WorkloadName, Workload> = definitions;
 /**
- * Why this figure cannot be true, or undefined. Every workload here does real
- * work, so no time at all means the clock did not move; then the workload's
- * own bounds.
+ * Why this figure cannot be true, or undefined: first the floor of every
+ * workload (a value and seconds above 0, see unusableNumber; the runner
+ * refuses a figure below it before), then the workload's own bounds.
  */
 export function implausibility(workload: Workload, figure: Figure): string | undefined {
-  if (!(figure.seconds > 0)) return `it measured ${figure.seconds} s for the work it did: the clock it read did not advance during the run`;
-  return workload.implausible?.(figure);
+  return unusableNumber('seconds', figure.seconds) ?? unusableNumber('value', figure.value) ?? workload.implausible?.(figure);
 }
 
 /** In the order reports show them. */

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ImplausibleFigureError } from '../../src/errors.js';
+import { BadOutputError, ImplausibleFigureError } from '../../src/errors.js';
 import { parseFioJson } from '../../src/harness/figure.js';
 import type { StartedPlatform } from '../../src/harness/platform.js';
 import { checkedFigure } from '../../src/harness/runner.js';
-import { implausibility, workloads } from '../../src/harness/workloads.js';
+import { commandWorkload, implausibility, workloads } from '../../src/harness/workloads.js';
 
 /*
  * Recorded figures. The zeros are what qemu-tcg-qcow2 printed in a quick run
@@ -28,11 +28,29 @@ const parse = (name: keyof typeof workloads, line: string) => {
 };
 
 describe('plausibility of a figure', () => {
-  it('refuses the silent zero of the TCG guests, for every benchmark it hit', () => {
-    expect(implausibility(workloads.fork, parse('fork', recorded.forkZero))).toMatch(/clock it read did not advance/);
-    expect(implausibility(workloads['fork-threads'], parse('fork-threads', recorded.forkThreadsZero))).toMatch(/did not advance/);
-    expect(implausibility(workloads['disk-copyup'], parse('disk-copyup', recorded.copyupZero))).toMatch(/did not advance/);
-    expect(implausibility(workloads.fork, parse('fork', recorded.forkStandardZero))).toMatch(/did not advance/);
+  it('refuses the silent zero of the TCG guests where the output is read, for every benchmark it hit', () => {
+    for (const [name, line] of [
+      ['fork', recorded.forkZero],
+      ['fork-threads', recorded.forkThreadsZero],
+      ['disk-copyup', recorded.copyupZero],
+      ['fork', recorded.forkStandardZero],
+    ] as const) {
+      expect(() => parse(name, line), name).toThrow(BadOutputError);
+      expect(() => parse(name, line), name).toThrow(/seconds=0\.000000: .*the clock it read did not advance.*\nfix: /s);
+    }
+  });
+
+  it('gives every workload a floor: a value and seconds above 0, before its own bounds', () => {
+    const zero = { value: 0, unit: 'kFLOPS', seconds: 2, extra: { solves: 15 } };
+    for (const workload of Object.values(workloads)) {
+      expect(implausibility(workload, { ...zero, unit: workload.unit }), workload.name).toMatch(/value=0 is 0/);
+      expect(implausibility(workload, { ...zero, unit: workload.unit, value: 1, seconds: 0 }), workload.name).toMatch(/did not advance/);
+    }
+    // LINPACK times at least one solve (its sample is the time per solve); nginx's downloads move data.
+    const cpu = parse('cpu', 'RESULT value=5281234.0 unit=kFLOPS seconds=0.051000 n=100 lda=100 solves=0 residual=0.032');
+    expect(implausibility(workloads.cpu, cpu)).toMatch(/LINPACK timed 0 solves/);
+    const nginx = { value: 0.5, unit: 's', seconds: 10, extra: { downloads: 40, parallel: 2, MBps: 0, client: 'httpget' } };
+    expect(implausibility(workloads.nginx, nginx)).toMatch(/the downloads moved 0 MB\/s/);
   });
 
   it('accepts real figures, native and emulated', () => {
@@ -78,16 +96,49 @@ describe('plausibility of a figure', () => {
 
   it('fails the run with the evidence: the figure, the work and the output', () => {
     const platform = { name: 'qemu-tcg' } as StartedPlatform;
-    const figure = parse('fork', recorded.forkStandardZero);
+    const line = 'RESULT value=0.0000001 unit=s seconds=0.0000001 sum=495550 spawned=1800 mode=processes';
     let error: unknown;
     try {
-      checkedFigure(platform, workloads.fork, figure, recorded.forkStandardZero);
+      checkedFigure(platform, workloads.fork, parse('fork', line), line);
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(ImplausibleFigureError);
     expect((error as ImplausibleFigureError).code).toBe('VIRTBENCH_IMPLAUSIBLE_FIGURE');
-    expect((error as Error).message).toMatch(/^\[qemu-tcg\] fork reported 0 s, which cannot be true: .*\n.*spawned=1800.*\nfix: /s);
+    expect((error as Error).message).toMatch(/^\[qemu-tcg\] fork reported 1e-7 s, which cannot be true: .*\n.*spawned=1800.*\nfix: /s);
     expect(checkedFigure(platform, workloads.fork, parse('fork', recorded.forkTcg), recorded.forkTcg).value).toBe(0.161);
+  });
+
+  it("refuses a figure of 0 that a user's own parse made, which parseResultLine never saw", () => {
+    const platform = { name: 'docker' } as StartedPlatform;
+    const errors = commandWorkload({
+      name: 'errors',
+      title: 'errors counted',
+      unit: 'errors',
+      better: 'lower',
+      program: { script: '/bin/true' },
+      args: () => [],
+      timeoutMs: () => 1_000,
+      parse: (stdout) => ({ value: Number(/errors: (\S+)/.exec(stdout)?.[1]), unit: 'errors', seconds: 1, extra: {} }),
+    });
+    for (const [output, problem] of [
+      ['errors: 0', /value=0 is 0/],
+      ['errors: lots', /value=NaN is not a number/],
+      ['no count at all', /value=NaN is not a number/],
+    ] as const) {
+      const error = (() => {
+        try {
+          checkedFigure(platform, errors, errors.parse(output), output);
+        } catch (e) {
+          return e as BadOutputError;
+        }
+        throw new Error(`accepted ${output}`);
+      })();
+      expect(error).toBeInstanceOf(BadOutputError);
+      expect(error.code).toBe('VIRTBENCH_BAD_OUTPUT');
+      expect(error.message).toMatch(/^\[docker\] errors: no usable figure: /);
+      expect(error.message).toMatch(problem);
+      expect(error.message).toMatch(/\nfix: .*belongs in an extra key=value/);
+    }
   });
 });
