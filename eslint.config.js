@@ -9,7 +9,8 @@ import tseslint from 'typescript-eslint';
  * Lint, and the boundaries of the design (README, "Architecture"):
  *   - only a platform's own folder knows how it works: nothing imports a file of
  *     src/harness/platforms/<name>/ but that folder's index.ts;
- *   - the reporters, the CLI and the results side read results: they import nothing of the harness;
+ *   - the reporters, the CLI, the results side and the statistics read results: they import nothing of the harness;
+ *   - verdicts are decided in src/statistics/ only: the reporters render them and decide nothing;
  *     nor does the A/B runner (src/ab), which runs git and vitest and hosts a turnstile, never a platform;
  *   - bench files and fixtures use the public entries (src/index.ts, src/bench.ts) only;
  *   - no import cycles.
@@ -28,6 +29,7 @@ const outside = (/** @type {string} */ name) => [
   './src/ab/**',
   './src/reporters/**',
   './src/results/**',
+  './src/statistics/**',
   './src/harness/*.ts',
   './src/harness/host/**',
   `${PLATFORMS}/*.ts`,
@@ -42,7 +44,7 @@ const zones = [
     message: `only src/harness/platforms/${name}/ knows how ${name} works: import its index.ts (or move the shared piece to src/harness/host/)`,
   })),
   {
-    target: ['./src/reporters/**', './src/cli/**', './src/results/**'],
+    target: ['./src/reporters/**', './src/cli/**', './src/results/**', './src/statistics/**'],
     from: './src/harness',
     message: 'reporters, the CLI and the results side read results files and records; they never start or know a platform',
   },
@@ -52,6 +54,12 @@ const zones = [
     // The turnstile is a protocol, not a platform: the A/B hosts one that both sides' runs share.
     except: ['./turnstile.ts'],
     message: 'the A/B runner starts vitest and hosts a turnstile; it never starts or knows a platform',
+  },
+  {
+    // One place decides: a report that computed its own interval or test could disagree with the gate.
+    target: ['./src/reporters/**', './src/cli/**'],
+    from: ['./node_modules/@stdlib'],
+    message: 'statistics live in src/statistics/: call its functions, never a distribution or test of your own',
   },
   {
     target: './src/harness/host/**',

@@ -11,7 +11,10 @@
 #   VIRTBENCH_PROJECTS           platforms, space-separated; default "native docker"
 #   VIRTBENCH_PROFILE            default quick
 #   OUT                          ab's output directory; default virtbench-ab
-#   VIRTBENCH_AB_ROUNDS          runs per side (ab's --rounds); default ab's own (2)
+#   VIRTBENCH_AB_ROUNDS          exactly this many runs per side (ab's --rounds); default: ab adds rounds until
+#                                every row is decided, from 2 to VIRTBENCH_AB_MAX_ROUNDS
+#   VIRTBENCH_AB_MAX_ROUNDS      ab's --max-rounds; default ab's own (6)
+#   VIRTBENCH_AB_MAX_MINUTES     ab's --max-minutes; default ab's own (30)
 #   VIRTBENCH_AB_RUNS            runs per benchmark in each run (ab's --runs); default ab's own (6)
 #   VIRTBENCH_AB_THRESHOLD       ab's --threshold values, space-separated (e.g. "5% disk-random=10%")
 #   VIRTBENCH_AB_FAIL_THRESHOLD  ab's --fail-threshold values, space-separated
@@ -58,6 +61,8 @@ done
 [[ -z "$pr_number" || "$pr_number" =~ ^[1-9][0-9]{0,9}$ ]] || fail "PR_NUMBER must be a pull request number, got $(q "$pr_number")"
 [[ -z "${VIRTBENCH_AB_ROUNDS:-}" || "$VIRTBENCH_AB_ROUNDS" =~ ^[0-9]+$ ]] || fail "VIRTBENCH_AB_ROUNDS must be a number"
 [[ -z "${VIRTBENCH_AB_RUNS:-}" || "$VIRTBENCH_AB_RUNS" =~ ^[0-9]+$ ]] || fail "VIRTBENCH_AB_RUNS must be a number"
+[[ -z "${VIRTBENCH_AB_MAX_ROUNDS:-}" || "$VIRTBENCH_AB_MAX_ROUNDS" =~ ^[0-9]+$ ]] || fail "VIRTBENCH_AB_MAX_ROUNDS must be a number"
+[[ -z "${VIRTBENCH_AB_MAX_MINUTES:-}" || "$VIRTBENCH_AB_MAX_MINUTES" =~ ^[0-9]+$ ]] || fail "VIRTBENCH_AB_MAX_MINUTES must be a number of minutes"
 history=${VIRTBENCH_HISTORY:-}
 history_window=${VIRTBENCH_HISTORY_WINDOW:-10}
 [[ "$history_window" =~ ^[1-9][0-9]{0,3}$ ]] || fail "VIRTBENCH_HISTORY_WINDOW must be a number of runs, got $(q "$history_window")"
@@ -68,6 +73,8 @@ for project in "${projects[@]}"; do args+=(--project "$project"); done
 args+=(--profile "$profile" --out "$out")
 [[ -z "${VIRTBENCH_AB_ROUNDS:-}" ]] || args+=(--rounds "$VIRTBENCH_AB_ROUNDS")
 [[ -z "${VIRTBENCH_AB_RUNS:-}" ]] || args+=(--runs "$VIRTBENCH_AB_RUNS")
+[[ -z "${VIRTBENCH_AB_MAX_ROUNDS:-}" ]] || args+=(--max-rounds "$VIRTBENCH_AB_MAX_ROUNDS")
+[[ -z "${VIRTBENCH_AB_MAX_MINUTES:-}" ]] || args+=(--max-minutes "$VIRTBENCH_AB_MAX_MINUTES")
 for t in "${thresholds[@]}"; do args+=("--threshold=$t"); done
 for t in "${fail_thresholds[@]}"; do args+=("--fail-threshold=$t"); done
 

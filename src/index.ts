@@ -5,7 +5,7 @@ export { VirtbenchError, CommandFailedError, WorkloadFailedError, BadOutputError
 export { VirtbenchReporter } from './reporters/virtbench-reporter.js';
 export { readResults, writeResults } from './results/results-file.js';
 export { RESULTS_SCHEMA, type ResultsFile, type BenchmarkResult, type Sample, type Better } from './results/schema.js';
-export { summarize, performanceRatio, type Summary } from './results/statistics.js';
+export { summarize, performanceRatio, type Summary } from './statistics/descriptive.js';
 export {
   commandWorkload,
   workloads,

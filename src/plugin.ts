@@ -23,8 +23,10 @@ import {
   type PlatformOptions,
   type PlatformSettings,
 } from './harness/platforms/index.js';
+import { roundOrderFacts, roundSeedFromEnv } from './harness/round-order.js';
 import { PROVIDE_KEY, type ProvidedSession } from './harness/session.js';
 import { TurnReporter, isTurnReporter, notRunPlatforms, runPlatformsTogether } from './harness/turn-reporter.js';
+import { sharedTurnstile } from './harness/turnstile.js';
 import { platformsOfRun, resolveVariantBenchmarks, standInPlan, type VariantBenchmarks } from './harness/variants.js';
 import { WORKLOAD_NAMES, workloads } from './harness/workloads.js';
 import { VirtbenchReporter } from './reporters/virtbench-reporter.js';
@@ -45,6 +47,12 @@ export interface VirtbenchOptions extends PlatformOptions {
   threshold?: number;
   /** A regression beyond this fraction fails the run (default: the threshold). */
   failThreshold?: number;
+  /**
+   * How far runs of the same code differ on this machine (a fraction, from an A/A or the history
+   * store): lets a baseline of one run be judged against this run. Without it, a one-run baseline
+   * cannot be judged and the gate fails the run with the fix (a pooled baseline needs none).
+   */
+  noiseFloor?: number;
   /**
    * Benchmarks of the baseline this run may lack (not run, skipped, without runs) without failing the
    * gate: true for all, or names of platforms, benchmarks or "platform/benchmark". VIRTBENCH_ALLOW_MISSING
@@ -103,6 +111,7 @@ const OPTION_NAMES = [
   'baseline',
   'threshold',
   'failThreshold',
+  'noiseFloor',
   'allowMissing',
   'untilStable',
   'runs',
@@ -124,7 +133,7 @@ export interface ResolvedOptions {
   /** Set in IDE runs: the platforms whose bench files run in `vitest run`. */
   ide?: { platforms: string[] };
   settings: PlatformSettings;
-  gate?: { baseline: string; threshold?: number; failThreshold?: number; allowMissing?: boolean | string[] };
+  gate?: { baseline: string; threshold?: number; failThreshold?: number; noiseFloor?: number; allowMissing?: boolean | string[] };
 }
 
 /** Validates once, where options come in; every error lists the valid values. */
@@ -168,7 +177,7 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
   if (options.profile !== undefined && !(PROFILE_NAMES as readonly string[]).includes(options.profile)) {
     throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown profile "${options.profile}"; valid profiles: ${PROFILE_NAMES.join(', ')}`);
   }
-  for (const name of ['threshold', 'failThreshold'] as const) {
+  for (const name of ['threshold', 'failThreshold', 'noiseFloor'] as const) {
     const value = options[name];
     if (value !== undefined && !(typeof value === 'number' && value >= 0 && value < 10)) {
       throw new VirtbenchError(
@@ -190,7 +199,9 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
     settings,
     untilStable: resolveUntilStable(options.untilStable, env, profile.runs),
     variantBenchmarks: resolveVariantBenchmarks(options.variantBenchmarks, env),
-    gate: baseline ? { baseline, threshold: options.threshold, failThreshold: options.failThreshold, allowMissing } : undefined,
+    gate: baseline
+      ? { baseline, threshold: options.threshold, failThreshold: options.failThreshold, noiseFloor: options.noiseFloor, allowMissing }
+      : undefined,
     platforms,
     profile,
     reportDir: env.VIRTBENCH_REPORT_DIR || options.reportDir || 'virtbench-report',
@@ -227,6 +238,7 @@ function checkEnvironment(env: NodeJS.ProcessEnv, platforms: readonly string[]):
   if (env.VIRTBENCH_DEBIAN_SOURCES && !existsSync(env.VIRTBENCH_DEBIAN_SOURCES)) {
     throw bad('VIRTBENCH_DEBIAN_SOURCES', 'an apt sources file that exists (one-line or deb822 format)');
   }
+  roundSeedFromEnv(env); // a bad VIRTBENCH_ROUND_SEED throws with the fix
   if (env.VIRTBENCH_TURNSTILE_TAG && !env.VIRTBENCH_TURNSTILE) {
     throw bad(
       'VIRTBENCH_TURNSTILE_TAG',
@@ -367,7 +379,11 @@ export function virtbench(userOptions: VirtbenchOptions = {}): Plugin {
     gate: options.gate,
     // Columns in the order of the config (native, the reference, first); rows in the workloads' order.
     order: { platforms: ['native', ...options.platforms.filter((p) => p !== 'native')], benchmarks: WORKLOAD_NAMES },
-    describeHost: hostEnvironment,
+    // With the seed of the order of turns in each round, which the run's turnstile drew (or VIRTBENCH_ROUND_SEED fixed).
+    describeHost: async (vitestVersion) => ({
+      ...(await hostEnvironment(vitestVersion)),
+      ...roundOrderFacts(sharedTurnstile()?.roundOrder),
+    }),
     questions: [...questionsFor(options.platforms), ...aaQuestions(options.platforms)],
     notRun: notRunPlatforms,
   });

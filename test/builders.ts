@@ -41,3 +41,16 @@ export function errorOf(fn: () => unknown): VirtbenchError {
   }
   throw new Error('expected an error');
 }
+
+/** The result with each sample tagged as a run of its own (extra.run), as a history window or an A/B side pools them. */
+export function asRuns(result: BenchmarkResult): BenchmarkResult {
+  result.samples.forEach((sample, i) => (sample.extra.run = i + 1));
+  return result;
+}
+
+/** Base and current results paired sample by sample (extra.pair), as a paired `virtbench ab` writes them. */
+export function asPairs(base: BenchmarkResult, current: BenchmarkResult): [BenchmarkResult, BenchmarkResult] {
+  for (const result of [base, current])
+    result.samples.forEach((sample, i) => Object.assign(sample.extra, { pair: i + 1, run: 1 + (i % 2) }));
+  return [base, current];
+}

@@ -17,8 +17,17 @@ export interface AbOptions {
   baseRef: string;
   /** Undefined: the working tree as it is, uncommitted changes included. */
   headRef?: string;
-  /** Runs per side, taken in turns. */
-  rounds: number;
+  /** Runs per side at the least, taken in turns (at least 2). */
+  minRounds: number;
+  /** Runs per side at the most; more rounds than minRounds are taken while `stop` says no. */
+  maxRounds: number;
+  /** No round starts that would likely end after this many minutes (from the first round's start). */
+  maxMinutes?: number;
+  /**
+   * Asked after every round from minRounds on with both sides' runs pooled so far: true ends the
+   * A/B (every comparison decided). Without it, maxRounds rounds are taken.
+   */
+  stop?: (sides: { base: ResultsFile; head: ResultsFile; paired: boolean }, round: number) => boolean;
   /** Runs per benchmark in each run (VIRTBENCH_RUNS); undefined: the profile's. */
   runsPerBenchmark?: number;
   /**
@@ -45,6 +54,9 @@ export interface AbResult {
   head: ResultsFile;
   /** Whether the runs were paired (both sides at once, sample by sample), or one after the other. */
   paired: boolean;
+  /** Rounds taken, and why no more: every comparison decided, the round or the time budget spent. */
+  rounds: number;
+  stoppedBecause: 'decided' | 'max rounds' | 'max minutes';
 }
 
 interface Checkout {
@@ -133,7 +145,7 @@ async function measure(
   await writeFile(`${runDir}.log`, String(run.all ?? ''));
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   options.log(
-    `virtbench ab: round ${round}/${options.rounds} ${checkout.facts.side} (${short(checkout.facts.commit)}): ${seconds} s, exit ${run.exitCode ?? run.signal}`,
+    `virtbench ab: round ${round}/${options.maxRounds} ${checkout.facts.side} (${short(checkout.facts.commit)}): ${seconds} s, exit ${run.exitCode ?? run.signal}`,
   );
   if (run.isCanceled) throw new VirtbenchError('VIRTBENCH_AB_RUN_FAILED', 'interrupted; the runs measured so far are in ' + options.outDir);
   if (!existsSync(join(runDir, 'results.json'))) {
@@ -177,7 +189,7 @@ async function measurePair(
       measure(base, round, baseDir, options, env('base')),
       measure(head, round, headDir, options, env('head')),
     ]);
-    options.log(`virtbench ab: round ${round}/${options.rounds} base and head paired: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    options.log(`virtbench ab: round ${round}/${options.maxRounds} base and head paired: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const failed = settled.find((s) => s.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
     return settled.map((s) => (s as PromiseFulfilledResult<ResultsFile>).value) as [ResultsFile, ResultsFile];
@@ -194,11 +206,21 @@ async function measurePair(
  * or interruption; every run's results stay in outDir/runs/.
  */
 export async function runAb(options: AbOptions): Promise<AbResult> {
-  if (!Number.isInteger(options.rounds) || options.rounds < 2 || options.rounds > 50) {
+  const { minRounds, maxRounds } = options;
+  if (!Number.isInteger(minRounds) || minRounds < 2 || minRounds > 50) {
     throw new VirtbenchError(
       'VIRTBENCH_BAD_OPTION',
-      `--rounds must be a whole number from 2 to 50 (got ${options.rounds}): with one run per side nothing says how far runs of the same code differ`,
+      `--min-rounds (or --rounds) must be a whole number from 2 to 50 (got ${minRounds}): with one run per side nothing says how far runs of the same code differ`,
     );
+  }
+  if (!Number.isInteger(maxRounds) || maxRounds < minRounds || maxRounds > 50) {
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_OPTION',
+      `--max-rounds must be a whole number from --min-rounds (${minRounds}) to 50, got ${maxRounds}`,
+    );
+  }
+  if (options.maxMinutes !== undefined && !(options.maxMinutes > 0)) {
+    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `--max-minutes must be a positive number of minutes, got ${options.maxMinutes}`);
   }
   for (const arg of [...options.projects, ...(options.filters ?? [])]) {
     // They go to vitest's command line: one that reads as an option would change what runs.
@@ -226,22 +248,38 @@ export async function runAb(options: AbOptions): Promise<AbResult> {
         'virtbench ab: one side has a virtbench that cannot share a turnstile (before sharedTurnstile in package.json): its runs go one after the other',
       );
     }
-    if (paired) {
-      for (let round = 1; round <= options.rounds; round++) {
+    const pooled = () => ({
+      base: poolRuns(runs.base, checkouts.base!.facts, { paired }),
+      head: poolRuns(runs.head, checkouts.head!.facts, { paired }),
+      paired,
+    });
+    const started = Date.now();
+    let round = 0;
+    let stoppedBecause: AbResult['stoppedBecause'] = 'max rounds';
+    while (round < maxRounds) {
+      const elapsed = (Date.now() - started) / 60_000;
+      // The next round would likely take as long as the average one so far.
+      if (round >= minRounds && options.maxMinutes !== undefined && elapsed + elapsed / round > options.maxMinutes) {
+        stoppedBecause = 'max minutes';
+        options.log(`virtbench ab: the time budget (${options.maxMinutes} min) leaves no room for round ${round + 1}`);
+        break;
+      }
+      round++;
+      if (paired) {
         const [base, head] = await measurePair(checkouts.base, checkouts.head, round, runDir, options);
         runs.base.push({ round, file: base });
         runs.head.push({ round, file: head });
+      } else {
+        for (const { side } of abSchedule(1)) {
+          runs[side].push({ round, file: await measure(checkouts[side]!, round, await runDir(side, round), options) });
+        }
       }
-    } else {
-      for (const { side, round } of abSchedule(options.rounds)) {
-        runs[side].push({ round, file: await measure(checkouts[side]!, round, await runDir(side, round), options) });
+      if (round >= minRounds && options.stop?.(pooled(), round)) {
+        stoppedBecause = 'decided';
+        break;
       }
     }
-    return {
-      base: poolRuns(runs.base, checkouts.base.facts, { paired }),
-      head: poolRuns(runs.head, checkouts.head.facts, { paired }),
-      paired,
-    };
+    return { ...pooled(), rounds: round, stoppedBecause };
   } finally {
     // Also a worktree whose dependencies failed to install, before its checkout was recorded.
     for (const side of ['base', 'head'] as const) if (existsSync(join(scratch, side))) await removeWorktree(root, join(scratch, side));

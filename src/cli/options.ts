@@ -2,7 +2,7 @@ import { appendFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { VirtbenchError } from '../errors.js';
-import { parseThreshold, type CompareOptions } from '../reporters/compare.js';
+import { parseThreshold, type CompareOptions } from '../statistics/compare.js';
 import { writeFileAtomically } from '../results/results-file.js';
 import { makeDirectory } from '../make-dir.js';
 
@@ -33,7 +33,14 @@ export function usageError(message: string, usage?: string): VirtbenchError {
 export const THRESHOLD_OPTIONS = {
   threshold: { type: 'string', multiple: true },
   'fail-threshold': { type: 'string', multiple: true },
+  'noise-floor': { type: 'string' },
+  undecided: { type: 'string' },
 } as const satisfies ParseArgsOptionsConfig;
+
+/** The usage lines of THRESHOLD_OPTIONS' last two, shared by compare, report and ab. */
+export const JUDGEMENT_USAGE = `      --noise-floor 3%         how far runs of the same code differ (from an A/A or the history store): lets a
+                               file of one run be judged; without it, one run a side cannot be (exit 2)
+      --undecided pass|fail    what a row that is neither changed nor shown the same does to the gate (default pass)`;
 
 /** `--threshold 5%` / `--threshold disk-random=10%` and the same for `--fail-threshold`. */
 export function compareOptions(values: OptionValues): CompareOptions {
@@ -47,6 +54,17 @@ export function compareOptions(values: OptionValues): CompareOptions {
     const { benchmark, value } = parseThreshold(text);
     if (benchmark) options.failThresholds![benchmark] = value;
     else options.failThreshold = value;
+  }
+  const floor = values['noise-floor'];
+  if (typeof floor === 'string') {
+    const { benchmark, value } = parseThreshold(floor);
+    if (benchmark) throw usageError(`--noise-floor takes one spread for every benchmark, such as 3%, got "${floor}"`);
+    options.noiseFloor = value;
+  }
+  const undecided = values.undecided;
+  if (undecided !== undefined) {
+    if (undecided !== 'pass' && undecided !== 'fail') throw usageError(`--undecided must be pass or fail, got "${String(undecided)}"`);
+    options.undecided = undecided;
   }
   return options;
 }

@@ -1,5 +1,5 @@
 import { VirtbenchError } from '../errors.js';
-import { relativeSd } from '../results/statistics.js';
+import { relativeSd } from '../statistics/descriptive.js';
 
 /**
  * How many runs a benchmark gets. Fixed (the profile's count, e.g. the

@@ -1,12 +1,14 @@
 import { isStandIn, type BenchmarkResult, type Question, type ResultsFile } from '../results/schema.js';
 import { baselinePlatform, tablePlatforms } from './ordering.js';
-import type { RatioEstimate } from '../results/statistics.js';
-import { formatPercent, formatRatioWithCi, formatValue, ratioToBaseline } from './table.js';
+import { formatPercent, formatValue } from '../results/format.js';
+import { ratioToBaseline, type RatioEstimate } from '../statistics/ratio.js';
+import { formatRatioWithCi } from './table.js';
 
 /*
  * Findings answer the questions the run's platforms pose, one sentence each,
- * from the measured figures and their 95 % intervals: a difference the noise
- * explains is said to be none this machine can resolve, and a stand-in (a
+ * from the measured figures and their 95 % intervals, in the table's words: a
+ * difference, the same within the margin, or cannot tell (how far the interval
+ * reaches), never "no difference" for what was not shown; a stand-in (a
  * figure not measured on its platform) is said to be not measured. Platforms
  * without a question of their own are compared with the baseline platform.
  */
@@ -25,9 +27,9 @@ export function questionsOf(file: Pick<ResultsFile, 'results' | 'questions'>): Q
     }));
 }
 
-/** How far the 95 % interval reaches from 1: differences smaller than this, this machine cannot tell apart. */
-export function resolution(estimate: RatioEstimate): number {
-  return Math.max(Math.abs(1 - estimate.ci95[0]), Math.abs(estimate.ci95[1] - 1));
+/** How far the 95 % interval reaches from 1 (differences smaller than this, this run cannot tell apart); undefined without an interval. */
+export function resolution(estimate: RatioEstimate): number | undefined {
+  return estimate.resolution;
 }
 
 /**
@@ -44,13 +46,18 @@ function notMeasured(result: BenchmarkResult, against: BenchmarkResult): string 
 function answer(result: BenchmarkResult, against: BenchmarkResult, aa: boolean): string | undefined {
   const estimate = ratioToBaseline(result, against);
   if (!estimate) return undefined;
-  if (aa)
-    return `${result.benchmark} ±${formatPercent(resolution(estimate))} (${result.platform} ${formatRatioWithCi(estimate)} ${against.platform})`;
+  const reach = resolution(estimate);
+  if (aa) {
+    const width = reach === undefined ? 'no interval' : `±${formatPercent(reach)}`;
+    return `${result.benchmark} ${width} (${result.platform} ${formatRatioWithCi(estimate)} ${against.platform})`;
+  }
   const figures = `${result.platform} ${formatValue(result.summary!.median)}, ${against.platform} ${formatValue(against.summary!.median)} ${result.unit}`;
   const ratio = `${result.platform} ${formatRatioWithCi(estimate)} ${against.platform}`;
-  return estimate.resolved
-    ? `${result.benchmark}: ${ratio} (${figures}; ${result.better} is better)`
-    : `${result.benchmark}: no difference this machine can resolve (${ratio}; ${figures})`;
+  if (estimate.verdict === 'different') return `${result.benchmark}: ${ratio} (${figures}; ${result.better} is better)`;
+  if (estimate.verdict === 'equivalent')
+    return `${result.benchmark}: the same within ±${formatPercent(estimate.margin)} (${ratio}; ${figures})`;
+  const why = reach === undefined ? 'one round gives no interval' : `differences within ±${formatPercent(reach)} are beyond this run`;
+  return `${result.benchmark}: cannot tell, ${why} (${ratio}; ${figures})`;
 }
 
 /** One line per question that the figures can answer: the question, then each comparison's answer. */

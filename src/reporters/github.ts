@@ -1,5 +1,5 @@
 import { VirtbenchError } from '../errors.js';
-import type { Comparison, Verdict } from './compare.js';
+import type { Comparison, Verdict } from '../statistics/compare.js';
 import { formatPercent, formatValue } from './table.js';
 
 /*
@@ -28,7 +28,10 @@ export function workflowCommand(command: 'error' | 'warning' | 'notice', title: 
 /** What an annotation reads of a comparison row: every Comparison is one; comparison.json rows are checked to be. */
 export type ComparisonRow = Pick<Comparison, 'platform' | 'benchmark' | 'verdict' | 'failsGate' | 'threshold' | 'failThreshold'> &
   Partial<
-    Pick<Comparison, 'unit' | 'better' | 'baselineMedian' | 'currentMedian' | 'change' | 'changeCi95' | 'pValue' | 'missing' | 'note'>
+    Pick<
+      Comparison,
+      'unit' | 'better' | 'baselineMedian' | 'currentMedian' | 'change' | 'changeCi95' | 'pWorse' | 'detectable' | 'missing' | 'note'
+    >
   >;
 
 const signed = (fraction: number) => `${fraction >= 0 ? '+' : '-'}${formatPercent(Math.abs(fraction))}`;
@@ -41,13 +44,15 @@ export function describeChange(c: ComparisonRow): string {
   const parts: string[] = [];
   if (c.change !== undefined) {
     const ci = c.changeCi95 ? ` [${signed(c.changeCi95[0])}, ${signed(c.changeCi95[1])}] 95% CI` : '';
-    const p = c.pValue !== undefined ? `, p=${c.pValue.toFixed(3)}` : '';
+    const p = c.verdict === 'regressed' && c.pWorse !== undefined ? `, p=${c.pWorse.toPrecision(2)} (worse, after Holm)` : '';
     parts.push(`performance ${signed(c.change)}${ci} (+ is better)${p}`);
     parts.push(`fail threshold ${formatPercent(c.failThreshold)}, noise threshold ${formatPercent(c.threshold)}`);
   }
   if (c.baselineMedian !== undefined && c.currentMedian !== undefined) {
     parts.push(`median ${formatValue(c.baselineMedian)} -> ${formatValue(c.currentMedian)}${c.unit ? ` ${c.unit}` : ''}`);
   }
+  if (c.verdict === 'undecided' && c.detectable !== undefined)
+    parts.push(`undecided: could detect a change of ${formatPercent(c.detectable)}`);
   if (c.note) parts.push(c.note);
   return parts.length ? parts.join('; ') : c.verdict;
 }
@@ -70,7 +75,7 @@ function capped(command: 'error' | 'warning', rows: { c: ComparisonRow; line: st
  * The annotations of a comparison, in its order: `::error` for each row that fails the gate (a
  * regression beyond its fail threshold, a benchmark that failed in the current run, a figure the
  * baseline measured that the current run lacks), `::warning` for a regression within its fail
- * threshold. Improvements and unchanged rows make none. At most ANNOTATIONS_PER_KIND of each kind.
+ * threshold. Improved, equivalent and undecided rows make none. At most ANNOTATIONS_PER_KIND of each kind.
  */
 export function annotations(comparisons: readonly ComparisonRow[]): string[] {
   const errors: { c: ComparisonRow; line: string }[] = [];
@@ -87,7 +92,7 @@ export function annotations(comparisons: readonly ComparisonRow[]): string[] {
   return [...capped('error', errors, 'rows fail the gate'), ...capped('warning', warnings, 'regressions within the fail threshold')];
 }
 
-const VERDICTS: readonly Verdict[] = ['improved', 'unchanged', 'regressed', 'added', 'removed', 'not comparable'];
+const VERDICTS: readonly Verdict[] = ['improved', 'equivalent', 'undecided', 'regressed', 'added', 'removed', 'not comparable'];
 
 /**
  * Checks a parsed comparison file (comparison.json of `virtbench ab`: a JSON array of comparison
@@ -141,7 +146,8 @@ export function checkComparisons(data: unknown, path: string): ComparisonRow[] {
       currentMedian: number('currentMedian', true),
       change: number('change', true),
       changeCi95: Array.isArray(ci) ? [ci[0] as number, ci[1] as number] : undefined,
-      pValue: number('pValue', true),
+      pWorse: number('pWorse', true),
+      detectable: number('detectable', true),
       threshold: number('threshold')!,
       failThreshold: number('failThreshold')!,
       failsGate: r.failsGate,

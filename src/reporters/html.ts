@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { Comparison } from './compare.js';
-import { driftWarnings } from './drift.js';
+import type { Comparison } from '../statistics/compare.js';
+import { driftWarnings } from '../statistics/drift.js';
 import { findings } from './findings.js';
 import { baselinePlatform, tablePlatforms } from './ordering.js';
 import { shortCommit, type HistoryEntry } from '../results/history.js';
 import { isStandIn, type ResultsFile } from '../results/schema.js';
-import { median } from '../results/statistics.js';
+import { median } from '../statistics/descriptive.js';
 import { benchmarkLabel, cellOf, formatChange, formatValue, STAND_IN_LEGEND, standInShown } from './table.js';
 
 const escapeHtml = (text: string) =>

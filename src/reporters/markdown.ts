@@ -1,10 +1,11 @@
-import { gateFailures, gateFails, reasonOf, type Comparison } from './compare.js';
-import { driftWarnings } from './drift.js';
+import { gateFailures, gateFails, reasonOf, unjudgedRows, type Comparison } from '../statistics/compare.js';
+import { driftWarnings } from '../statistics/drift.js';
 import { findings } from './findings.js';
 import type { ResultsFile } from '../results/schema.js';
 import { guestHostNote, benchmarkLabel, cellOf, formatChange, formatPercent, formatValue, STAND_IN_LEGEND, standInShown } from './table.js';
 import { baselinePlatform, tablePlatforms } from './ordering.js';
 import { skipLines } from './skips.js';
+import { EQUIVALENCE_MARGIN } from '../statistics/ratio.js';
 
 /*
  * The Markdown report, for a pull-request comment and the job summary. A
@@ -83,7 +84,8 @@ function row(cells: string[]): string {
 
 const VERDICT_MARK: Record<Comparison['verdict'], string> = {
   improved: 'improved',
-  unchanged: 'unchanged',
+  equivalent: 'equivalent',
+  undecided: 'undecided',
   regressed: '**REGRESSED**',
   added: 'new',
   removed: 'removed',
@@ -185,17 +187,19 @@ function capped(lines: string[], limit: number, where: string): string[] {
 
 /** "**2 regressions**: the gate fails." and why, or "**No regression**: the gate passes (3 improved)." */
 function headline(comparisons: readonly Comparison[]): { line: string; causes: string[] } {
-  const regressions = comparisons.filter((c) => c.verdict === 'regressed').length;
-  const improved = comparisons.filter((c) => c.verdict === 'improved').length;
+  const count = (verdict: Comparison['verdict']) => comparisons.filter((c) => c.verdict === verdict).length;
+  const regressions = count('regressed');
   const allowed = comparisons.filter((c) => c.allowed).length;
   const fails = gateFails(comparisons);
+  const unjudged = unjudgedRows(comparisons).length;
   const verdict = regressions === 0 ? 'No regression' : `${regressions} regression${regressions === 1 ? '' : 's'}`;
+  const gate = fails ? '**fails**' : unjudged > 0 ? '**cannot judge** (one run a side)' : 'passes';
   const extras = [
-    ...(improved > 0 ? [`${improved} improved`] : []),
+    ...(['improved', 'equivalent', 'undecided'] as const).flatMap((v) => (count(v) > 0 ? [`${count(v)} ${v}`] : [])),
     ...(allowed > 0 ? [`${allowed} missing figure${allowed === 1 ? '' : 's'} allowed`] : []),
     ...(comparisons.length === 0 ? ['nothing to compare'] : []),
   ];
-  const line = `**${verdict}** against the baseline: the gate ${fails ? '**fails**' : 'passes'}${extras.length > 0 ? ` (${extras.join(', ')})` : ''}.`;
+  const line = `**${verdict}** against the baseline: the gate ${gate}${extras.length > 0 ? ` (${extras.join(', ')})` : ''}.`;
   const causes = gateFailures(comparisons).map((cause) => `- ${esc(cause)}`);
   return { line, causes: capped(causes, VISIBLE_LIST_LINES, 'in the comparison below') };
 }
@@ -247,6 +251,27 @@ export function renderMarkdown(file: ResultsFile, comparisons?: readonly Compari
     }
   }
 
+  if (comparisons) {
+    // What a reader must not take for "no change": each undecided row, with the change it could have seen.
+    const undecided = comparisons.filter((c) => c.verdict === 'undecided');
+    if (undecided.length > 0) {
+      const each = undecided.map(
+        (c) =>
+          `${name(c.platform)} ${name(c.benchmark)} ` +
+          (c.detectable !== undefined ? `(could detect ${formatPercent(c.detectable)})` : c.unjudged ? '(one run a side)' : ''),
+      );
+      parts.push({
+        what: 'the undecided rows',
+        lines: [
+          '',
+          `**Undecided** (${undecided.length}), neither changed nor shown the same within the threshold: ${each.slice(0, VISIBLE_LIST_LINES).join('; ')}` +
+            (each.length > VISIBLE_LIST_LINES ? `; and ${each.length - VISIBLE_LIST_LINES} more in the comparison below.` : '.'),
+        ],
+        cutOrder: 4,
+      });
+    }
+  }
+
   parts.push({
     what: 'the cross-platform table',
     head: [row(['benchmark', 'unit', ...platforms.map(name)]), row(['---', '---', ...platforms.map(() => '---:')])],
@@ -258,7 +283,7 @@ export function renderMarkdown(file: ResultsFile, comparisons?: readonly Compari
     }),
     tail: [
       '',
-      `Median ±half the IQR; Nx = performance vs ${name(baseline)}, above 1 is better; ≈1x = no difference this machine can resolve (the 95% interval of the ratio contains 1).`,
+      `Median ±half the IQR; Nx = performance vs ${name(baseline)}, above 1 is better (its 95% interval excludes 1); ≈1x = the same within ±${formatPercent(EQUIVALENCE_MARGIN)} (its 90% interval lies inside); ? ±N% = cannot tell, the 95% interval reaches N% from 1.`,
       ...(standInShown(file.results, platforms) ? ['', `${esc(STAND_IN_LEGEND)}.`] : []),
     ],
     cutOrder: 4,

@@ -1,69 +1,34 @@
 import { baselinePlatform } from './ordering.js';
-import type { Comparison } from './compare.js';
-import { samplesPairedBy } from '../results/runs.js';
+import { formatPercent, formatSignedPercent, formatValue } from '../results/format.js';
 import { isStandIn, type BenchmarkResult } from '../results/schema.js';
-import { pairedRatioEstimate, ratioEstimate, type RatioEstimate } from '../results/statistics.js';
+import type { Comparison } from '../statistics/compare.js';
+import { EQUIVALENCE_MARGIN, ratioToBaseline, type RatioEstimate } from '../statistics/ratio.js';
 
 /*
  * The cross-platform comparison as plain strings: rows are benchmarks,
  * columns are platforms. Pure functions; colour and I/O belong to the caller.
  */
 
-const SI = [
-  { factor: 1e9, suffix: 'G' },
-  { factor: 1e6, suffix: 'M' },
-  { factor: 1e3, suffix: 'k' },
-];
-
-/** Three significant digits, SI suffixes for large numbers: 5.65M, 62.5k, 0.340, 20.5. */
-export function formatValue(value: number): string {
-  if (!Number.isFinite(value)) return String(value);
-  for (const { factor, suffix } of SI) {
-    if (Math.abs(value) >= factor) return `${(value / factor).toPrecision(3)}${suffix}`;
-  }
-  return value === 0 ? '0' : value.toPrecision(3);
-}
-
-export function formatPercent(fraction: number): string {
-  const percent = fraction * 100;
-  return `${percent < 10 ? percent.toFixed(1) : Math.round(percent)}%`;
-}
-
 export function benchmarkLabel(result: Pick<BenchmarkResult, 'benchmark' | 'variant'>): string {
   return result.variant && !result.benchmark.includes(result.variant) ? `${result.benchmark} (${result.variant})` : result.benchmark;
 }
 
-/** Runs of the two results taken in the same round (rounds: see README), as [baseline, result] value pairs. */
-function sameRoundPairs(result: BenchmarkResult, baseline: BenchmarkResult): [number, number][] {
-  return samplesPairedBy('round', baseline, result).map(([base, sample]) => [base.value, sample.value]);
-}
-
-/** Rounds shared by both results from which the ratio is taken per round; with fewer, the runs are compared as two groups. */
-const MIN_PAIRED_ROUNDS = 3;
-
 /**
- * The performance ratio of a passed result to the baseline's, with its 95 %
- * interval: per round when both were measured in the same rounds (the
- * machine's drift cancels), else the ratio of the medians of the two groups.
+ * What a cell may say of a ratio: "0.87x" where the 95 % interval excludes 1, "≈1x" where equivalence
+ * within the margin is shown, and otherwise "? ±25%": how far the interval reaches, never a ratio that
+ * reads like an answer. A single round gives no interval: "? 1 round".
  */
-export function ratioToBaseline(result: BenchmarkResult, baseline: BenchmarkResult | undefined): RatioEstimate | undefined {
-  if (!baseline || baseline === result || baseline.status !== 'passed' || result.status !== 'passed') return undefined;
-  const pairs = sameRoundPairs(result, baseline);
-  if (pairs.length >= MIN_PAIRED_ROUNDS) return pairedRatioEstimate(pairs, result.better);
-  return ratioEstimate(
-    baseline.samples.map((s) => s.value),
-    result.samples.map((s) => s.value),
-    result.better,
-  );
-}
-
-/** "0.87x", or "≈1x" when the 95 % interval of the ratio contains 1: never a difference the noise explains. */
 export function formatRatio(estimate: RatioEstimate): string {
-  return estimate.resolved ? `${estimate.ratio.toFixed(2)}x` : '≈1x';
+  if (estimate.verdict === 'different') return `${estimate.ratio.toFixed(2)}x`;
+  if (estimate.verdict === 'equivalent') return '≈1x';
+  return estimate.resolution === undefined
+    ? `? 1 ${estimate.design === 'rounds' ? 'round' : 'run'}`
+    : `? ±${formatPercent(estimate.resolution)}`;
 }
 
-/** "0.87x [0.84, 0.90]" */
+/** "0.87x [0.84, 0.90]", or "0.87x (no interval from one round)" */
 export function formatRatioWithCi(estimate: RatioEstimate): string {
+  if (!estimate.ci95) return `${estimate.ratio.toFixed(2)}x (no interval from one ${estimate.design === 'rounds' ? 'round' : 'run'})`;
   return `${estimate.ratio.toFixed(2)}x [${estimate.ci95[0].toFixed(2)}, ${estimate.ci95[1].toFixed(2)}]`;
 }
 
@@ -139,6 +104,8 @@ export interface ComparisonTable {
   lines: string[];
 }
 
+export { formatPercent, formatValue, ratioToBaseline };
+
 /** The comparison table plus a legend; the baseline is native when it ran, else the first platform. */
 export function renderComparison(results: BenchmarkResult[], platforms: string[]): ComparisonTable {
   const benchmarks = [...new Set(results.map((r) => r.benchmark))];
@@ -160,19 +127,18 @@ export function renderComparison(results: BenchmarkResult[], platforms: string[]
       rule,
       ...lines.slice(1),
       rule,
-      `median ±half the IQR (relative); Nx = performance vs ${baseline ?? 'baseline'}, above 1 is better; ` +
-        '≈1x = no difference this machine can resolve (the 95% interval of the ratio contains 1)',
+      `median ±half the IQR (relative); Nx = performance vs ${baseline ?? 'baseline'}, above 1 is better (its 95% interval excludes 1); ` +
+        `≈1x = the same within ±${formatPercent(EQUIVALENCE_MARGIN)} (shown: its 90% interval lies inside); ? ±N% = cannot tell: the 95% interval reaches N% from 1`,
       ...(standInShown(results, platforms) ? [STAND_IN_LEGEND] : []),
     ],
   };
 }
 
-/** "+3.1% [+1.0%, +5.2%], p=0.009": performance change against a baseline, + is better. */
+/** "+3.1% [+1.0%, +5.2%]": performance change against a baseline, + is better, with its 95 % interval. */
 export function formatChange(c: Comparison): string {
   if (c.change === undefined) return c.note ?? '';
-  const sign = (x: number) => `${x >= 0 ? '+' : '-'}${formatPercent(Math.abs(x))}`;
-  const ci = c.changeCi95 ? ` [${sign(c.changeCi95[0])}, ${sign(c.changeCi95[1])}]` : '';
-  return `${sign(c.change)}${ci}, p=${c.pValue!.toFixed(3)}`;
+  const ci = c.changeCi95 ? ` [${formatSignedPercent(c.changeCi95[0])}, ${formatSignedPercent(c.changeCi95[1])}]` : ' [no interval]';
+  return `${formatSignedPercent(c.change)}${ci}`;
 }
 
 /** "FAIL" on a row that fails the gate, "allowed" on a missing figure the options accepted: the eye finds them in a long table. */
@@ -191,7 +157,7 @@ export function renderBaselineComparison(comparisons: readonly Comparison[]): st
     c.change === undefined ? '-' : formatChange(c),
     c.reason ?? c.note ?? '',
   ]);
-  return layoutColumns([['gate', 'platform', 'benchmark', 'verdict', 'change (+ is better) [95% CI], p', 'why'], ...rows]);
+  return layoutColumns([['gate', 'platform', 'benchmark', 'verdict', 'change (+ is better) [95% CI]', 'why'], ...rows]);
 }
 
 /** " (native runs in a PVM guest)" when the host's facts say the machine is itself a guest, else "". */

@@ -3,10 +3,10 @@ import type { Reporter, TestCase, Vitest } from 'vitest/node';
 import { readResults, withSummary, writeResults } from '../results/results-file.js';
 import { RESULTS_SCHEMA, type BenchmarkRecord, type BenchmarkResult, type Question, type ResultsFile } from '../results/schema.js';
 import { findings } from './findings.js';
-import { driftWarnings } from './drift.js';
+import { driftWarnings } from '../statistics/drift.js';
 import { baselinePlatform, sortResults, tablePlatforms, type ReportOrder } from './ordering.js';
 import { resolveBaseline } from './baselines.js';
-import { compareResults, gateFailures, gateFails } from './compare.js';
+import { compareResults, gateFailures, gateFails, unjudgedRows } from '../statistics/compare.js';
 import { guestHostNote, renderBaselineComparison, renderComparison } from './table.js';
 import { skipLines } from './skips.js';
 
@@ -17,7 +17,7 @@ export interface VirtbenchReporterOptions {
   reportDir: string;
   profile: string;
   /** Compare with a baseline at the end and fail the run on a regression beyond the fail threshold. */
-  gate?: { baseline: string; threshold?: number; failThreshold?: number; allowMissing?: boolean | string[] };
+  gate?: { baseline: string; threshold?: number; failThreshold?: number; noiseFloor?: number; allowMissing?: boolean | string[] };
   /** Columns and rows in this order; names it does not list follow in the order they finished. */
   order?: ReportOrder;
   /** The host's facts for results.json (the plugin passes the harness's reader: the reporter runs nothing itself). */
@@ -124,11 +124,12 @@ export class VirtbenchReporter implements Reporter {
 
   /** Runs after the results are written, so a bad baseline never costs the run its results. */
   private async applyGate(file: ResultsFile, log: (line?: string) => void): Promise<void> {
-    const { baseline, threshold, failThreshold, allowMissing } = this.options.gate!;
+    const { baseline, threshold, failThreshold, noiseFloor, allowMissing } = this.options.gate!;
     try {
       const comparisons = compareResults(await readResults(await resolveBaseline(baseline, process.env)), file, {
         threshold,
         failThreshold,
+        noiseFloor,
         allowMissing,
       });
       log();
@@ -137,6 +138,15 @@ export class VirtbenchReporter implements Reporter {
       if (gateFails(comparisons)) {
         log('  virtbench: the gate fails, failing the run:');
         for (const cause of gateFailures(comparisons)) log(`    - ${cause}`);
+        process.exitCode = 1;
+      } else if (unjudgedRows(comparisons).length > 0) {
+        // A gate that passed what it could not judge would pass any regression.
+        log(
+          `  virtbench: the gate cannot judge against ${baseline}: it holds one run and so does this run, so how far runs differ is unknown`,
+        );
+        log(
+          '    fix: gate against a pooled baseline (`virtbench history baseline`), set noiseFloor (measured by an A/A), or use `virtbench ab`',
+        );
         process.exitCode = 1;
       }
     } catch (error) {

@@ -3,7 +3,7 @@ import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promise
 import { basename, dirname, join, resolve } from 'node:path';
 import { VirtbenchError } from '../errors.js';
 import { isStandIn, RESULTS_SCHEMA, type BenchmarkResult, type Question, type ResultsFile, type Sample } from './schema.js';
-import { summarize } from './statistics.js';
+import { summarize } from '../statistics/descriptive.js';
 import { makeDirectory } from '../make-dir.js';
 
 /** The summary of the samples; a summary the result already had is replaced, never kept. */

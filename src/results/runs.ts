@@ -1,5 +1,5 @@
 import type { BenchmarkResult, Sample } from './schema.js';
-import { median } from './statistics.js';
+import { median } from '../statistics/descriptive.js';
 
 /*
  * Pooled results files (an A/B side, a window of history) hold the samples of

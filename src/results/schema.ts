@@ -1,4 +1,4 @@
-import type { Summary } from './statistics.js';
+import type { Summary } from '../statistics/descriptive.js';
 
 /*
  * The results schema, owned by the results side: what a benchmark records
@@ -92,6 +92,10 @@ export interface ResultsFile {
   createdAt: string;
   profile: string;
   environment: {
+    /**
+     * The machine's facts, and the run's: roundOrder ("random") and roundSeed, the seed of the order of
+     * turns in each round (files of older runs, whose rounds rotated, have neither).
+     */
     host: Record<string, string | number>;
     platforms: Record<string, EnvironmentFacts>;
   };

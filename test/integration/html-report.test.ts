@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { compareResults } from '../../src/reporters/compare.js';
+import { compareResults } from '../../src/statistics/compare.js';
 import { renderHtml } from '../../src/reporters/html.js';
 import { resultOf, resultsFileOf } from '../builders.js';
 

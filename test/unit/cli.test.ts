@@ -8,7 +8,8 @@ import { packageRoot } from '../../src/harness/host/paths.js';
 import { withSummary } from '../../src/results/results-file.js';
 import { RESULTS_SCHEMA, type ResultsFile } from '../../src/results/schema.js';
 
-const results = (values: number[]): ResultsFile => ({
+/** One run's samples, or with `pooled` each sample a run of its own (a history window). */
+const results = (values: number[], pooled = false): ResultsFile => ({
   schema: RESULTS_SCHEMA,
   createdAt: '2026-11-24T00:00:00Z',
   profile: 'standard',
@@ -21,7 +22,7 @@ const results = (values: number[]): ResultsFile => ({
       unit: 'kFLOPS',
       better: 'higher',
       status: 'passed',
-      samples: values.map((value, i) => ({ time: i, value, seconds: 2, extra: {} })),
+      samples: values.map((value, i) => ({ time: i, value, seconds: 2, extra: (pooled ? { run: i + 1 } : {}) as Record<string, number> })),
     }),
   ],
 });
@@ -37,18 +38,24 @@ const cli = async (...argv: string[]) => {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'virtbench-cli-'));
   env = { VIRTBENCH_BASELINE_DIR: join(dir, 'baselines') };
-  await writeFile(join(dir, 'main.json'), JSON.stringify(results([5e6, 5.1e6, 4.9e6, 5e6, 5e6])));
+  await writeFile(join(dir, 'main.json'), JSON.stringify(results([5e6, 5.1e6, 4.9e6, 5e6, 5e6], true)));
+  await writeFile(join(dir, 'one-run.json'), JSON.stringify(results([5e6, 5.1e6, 4.9e6, 5e6, 5e6])));
   await writeFile(join(dir, 'same.json'), JSON.stringify(results([5.02e6, 5.05e6, 4.95e6, 5e6, 5e6])));
   await writeFile(join(dir, 'slow.json'), JSON.stringify(results([4e6, 4.1e6, 3.9e6, 4e6, 4e6])));
 });
 
 describe('virtbench CLI', () => {
-  it('saves a baseline and gates: 0 when unchanged, 1 when regressed', async () => {
+  it('saves a baseline and gates: 0 when shown the same, 1 when regressed, 2 when one run a side cannot be judged', async () => {
     expect((await cli('baseline', 'save', 'main', join(dir, 'main.json'))).code).toBe(0);
     expect((await cli('baseline', 'list')).out).toBe('main');
     const same = await cli('compare', 'main', join(dir, 'same.json'));
     expect(same).toMatchObject({ code: 0 });
-    expect(same.out).toMatch(/native\s+cpu\s+unchanged/);
+    expect(same.out).toMatch(/native\s+cpu\s+equivalent/);
+    expect(same.out).toContain('virtbench: 0 regressed, 0 improved, 1 equivalent, 0 undecided');
+    const unjudged = await cli('compare', join(dir, 'one-run.json'), join(dir, 'slow.json'));
+    expect(unjudged.code).toBe(2);
+    expect(unjudged.out).toMatch(/cannot gate: 1 row has one run a side[^]*fix: .*virtbench ab.*--noise-floor/);
+    expect((await cli('compare', join(dir, 'one-run.json'), join(dir, 'slow.json'), '--noise-floor', '3%')).code).toBe(1);
     const slow = await cli('compare', 'main', join(dir, 'slow.json'), '--md', join(dir, 'compare.md'));
     expect(slow.code).toBe(1);
     expect(slow.out).toMatch(/native\s+cpu\s+regressed \(fails\)\s+-20%/);

@@ -1,117 +1,97 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import kruskalTest from '@stdlib/stats-kruskal-test';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import {
-  bootstrapChangeCi,
   compareResults,
   gateFailures,
   gateFails,
-  holmAdjust,
-  pairsTooFew,
   parseThreshold,
-  rankTestPValue,
-  signedRankPValue,
+  unjudgedRows,
   type CompareOptions,
-} from '../../src/reporters/compare.js';
+} from '../../src/statistics/compare.js';
 import { PR_COMMENT_MARKER } from '../../src/reporters/markdown.js';
 import { renderBaselineComparison } from '../../src/reporters/table.js';
 import type { BenchmarkResult } from '../../src/results/schema.js';
-import { resultOf, resultsFileOf } from '../builders.js';
+import { asPairs, asRuns, resultOf, resultsFileOf } from '../builders.js';
 
 const result = (benchmark: string, values: number[], over: Partial<BenchmarkResult> = {}) => resultOf('native', benchmark, values, over);
 const file = (...results: BenchmarkResult[]) => resultsFileOf(results);
 
-describe('rank test', () => {
-  it('matches the Kruskal-Wallis (two-group Mann-Whitney) p-value for separated samples', () => {
-    // H = 12/(10*11) * (15^2/5 + 40^2/5) - 33 = 6.818..., chi-square(1) upper tail = 0.00902
-    expect(rankTestPValue([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])).toBeCloseTo(0.009023, 5);
-  });
-  it('gives p = 1 when every value is the same', () => {
-    expect(rankTestPValue([3, 3, 3], [3, 3, 3])).toBe(1);
-  });
-
-  it("gives the p-value of stdlib's Kruskal-Wallis test on two groups, ties included", () => {
-    const cases: [number[], number[]][] = [
-      [
-        [1, 2, 3, 4, 5],
-        [6, 7, 8, 9, 10],
-      ],
-      [
-        [5.1, 5.3, 5.3, 4.9],
-        [5.3, 5.6, 5.0, 5.3, 5.8],
-      ],
-      [
-        [0.12, 0.12, 0.13],
-        [0.12, 0.11, 0.12, 0.12],
-      ],
-      [
-        Array.from({ length: 200 }, (_, i) => Math.round(Math.sin(i) * 10)),
-        Array.from({ length: 150 }, (_, i) => Math.round(Math.cos(i) * 10) + 1),
-      ],
-    ];
-    for (const [a, b] of cases) expect(rankTestPValue(a, b)).toBeCloseTo(kruskalTest(a, b).pValue, 10);
-  });
-
-  it("ranks a million samples a side in seconds (stdlib's ranking never finished)", () => {
-    const a = Float64Array.from({ length: 1e6 }, (_, i) => 100 + Math.sin(i));
-    const b = Float64Array.from({ length: 1e6 }, (_, i) => 100.01 + Math.sin(i * 1.3));
-    const started = performance.now();
-    const p = rankTestPValue(Array.from(a), Array.from(b));
-    expect(performance.now() - started).toBeLessThan(10_000);
-    expect(p).toBeGreaterThanOrEqual(0);
-    expect(p).toBeLessThan(0.05);
-  });
-});
-
-describe('bootstrapChangeCi', () => {
-  it('is deterministic and brackets the observed change', () => {
-    const a = [10, 10.2, 9.9, 10.1, 10];
-    const b = [12, 12.1, 11.9, 12.2, 12];
-    const ci = bootstrapChangeCi(a, b, 'higher');
-    expect(bootstrapChangeCi(a, b, 'higher')).toEqual(ci);
-    expect(ci[0]).toBeLessThanOrEqual(0.2);
-    expect(ci[1]).toBeGreaterThanOrEqual(0.2);
-    expect(ci[0]).toBeGreaterThan(0.1);
-  });
-});
-
 describe('compareResults', () => {
-  const base = file(result('cpu', [100, 101, 99, 100, 100]), result('mem', [1, 1.01, 0.99, 1, 1]), result('fork', [1, 1, 1, 1, 1]));
+  // Five runs a side (a history window, an A/B side): each run's median is one unit.
+  const base = file(
+    asRuns(result('cpu', [100, 101, 99, 100, 100])),
+    asRuns(result('mem', [1, 1.01, 0.99, 1, 1])),
+    asRuns(result('fork', [1, 1, 1, 1, 1])),
+  );
 
   it('calls a significant slowdown beyond the threshold a regression, in either direction of better', () => {
-    const now = file(result('cpu', [80, 81, 79, 80, 80]), result('mem', [1.3, 1.31, 1.29, 1.3, 1.3]), result('fork', [1, 1, 1, 1, 1]));
+    const now = file(
+      asRuns(result('cpu', [80, 81, 79, 80, 80])),
+      asRuns(result('mem', [1.3, 1.31, 1.29, 1.3, 1.3])),
+      asRuns(result('fork', [1, 1, 1, 1, 1])),
+    );
     const byName = Object.fromEntries(compareResults(base, now).map((c) => [c.benchmark, c]));
-    expect(byName.cpu).toMatchObject({ verdict: 'regressed', failsGate: true });
-    expect(byName.cpu!.change).toBeCloseTo(-0.2, 5);
+    expect(byName.cpu).toMatchObject({ verdict: 'regressed', failsGate: true, design: 'runs', units: 10, family: 3 });
+    expect(byName.cpu!.change).toBeCloseTo(-0.2, 2);
     expect(byName.mem).toMatchObject({ verdict: 'regressed', failsGate: true });
-    expect(byName.mem!.change).toBeCloseTo(1 / 1.3 - 1, 5);
-    expect(byName.fork).toMatchObject({ verdict: 'unchanged', failsGate: false, change: 0, pValue: 1 });
+    expect(byName.mem!.change).toBeCloseTo(1 / 1.3 - 1, 2);
+    // Every run the same on both sides: shown equal, with an interval of width 0.
+    expect(byName.fork).toMatchObject({ verdict: 'equivalent', failsGate: false, change: 0, changeCi95: [0, 0] });
     expect(gateFails(Object.values(byName))).toBe(true);
   });
 
-  it('calls faster an improvement, and a change inside the noise threshold unchanged', () => {
-    const now = file(result('cpu', [103, 104, 102, 103, 103]), result('mem', [0.5, 0.5, 0.51, 0.49, 0.5]), result('fork', [1, 1, 1, 1, 1]));
+  it('calls faster an improvement, and a change shown inside the threshold equivalent', () => {
+    const now = file(
+      asRuns(result('cpu', [101, 102, 100, 101, 101])),
+      asRuns(result('mem', [0.5, 0.5, 0.51, 0.49, 0.5])),
+      asRuns(result('fork', [1, 1, 1, 1, 1])),
+    );
     const byName = Object.fromEntries(compareResults(base, now).map((c) => [c.benchmark, c]));
-    expect(byName.cpu!.verdict).toBe('unchanged'); // +3 % < 5 %
+    expect(byName.cpu!.verdict).toBe('equivalent'); // +1 %, its 90 % interval inside ±5 %
+    expect(byName.cpu!.reason).toMatch(/^the same within ±5\.0%: the 90% interval lies inside \(10 runs in all\)$/);
     expect(byName.mem!.verdict).toBe('improved');
     expect(gateFails(Object.values(byName))).toBe(false);
   });
 
-  it('does not call a change significant on too few runs, and says so', () => {
-    const c = compareResults(file(result('cpu', [100, 100])), file(result('cpu', [50, 50])))[0]!;
-    expect(c.verdict).toBe('unchanged');
-    expect(c.note).toMatch(/not significant \(p=0\.\d+, 2 vs 2 runs\)/);
+  it('says "cannot tell" with the change it could have detected, where runs are too few or too noisy', () => {
+    const c = compareResults(file(asRuns(result('cpu', [100, 140]))), file(asRuns(result('cpu', [90, 120]))))[0]!;
+    expect(c.verdict).toBe('undecided');
+    expect(c.detectable).toBeGreaterThan(1);
+    expect(c.reason).toMatch(/^cannot tell: could detect a change of \d+% \(80% power at 1\.0% over 1 row; 4 runs in all\)$/);
+    expect(gateFails([c])).toBe(false);
+    // --undecided fail: a row that shows nothing fails the gate.
+    expect(
+      compareResults(file(asRuns(result('cpu', [100, 140]))), file(asRuns(result('cpu', [90, 120]))), { undecided: 'fail' })[0]!.failsGate,
+    ).toBe(true);
   });
 
-  it('honours per-benchmark noise and fail thresholds', () => {
-    const now = file(result('cpu', [90, 91, 89, 90, 90]));
+  it('refuses to judge one run a side: the run-to-run spread is unknown, unless a noise floor is stated', () => {
+    const [c] = compareResults(file(result('cpu', [100, 101, 99, 100, 100])), file(result('cpu', [80, 81, 79, 80, 80])));
+    expect(c).toMatchObject({ verdict: 'undecided', unjudged: true, failsGate: false });
+    expect(unjudgedRows([c!])).toHaveLength(1);
+    expect(c!.note).toMatch(/fix: compare runs paired by `virtbench ab`.*--noise-floor/);
+    const [floored] = compareResults(file(result('cpu', [100, 101, 99, 100, 100])), file(result('cpu', [80, 81, 79, 80, 80])), {
+      noiseFloor: 0.03,
+    });
+    expect(floored).toMatchObject({ verdict: 'regressed', failsGate: true, noiseFloor: 0.03, units: 2 });
+    // A 4 % change under a 3 % spread between runs is no verdict either way.
+    const [close] = compareResults(file(result('cpu', [100])), file(result('cpu', [96])), { noiseFloor: 0.03 });
+    expect(close!.verdict).toBe('undecided');
+  });
+
+  it('honours per-benchmark noise and fail thresholds, looked up as own keys only', () => {
+    const now = file(asRuns(result('cpu', [90, 91, 89, 90, 90])));
     const [c] = compareResults(base, now, { thresholds: { cpu: 0.2 } });
-    expect(c!.verdict).toBe('unchanged');
+    expect(c!.verdict).toBe('equivalent');
     const [d] = compareResults(base, now, { failThresholds: { cpu: 0.15 } });
     expect(d).toMatchObject({ verdict: 'regressed', failsGate: false });
+    // A benchmark named after a method of Object gets the default, not a function.
+    const odd = file(asRuns(result('constructor', [100, 101, 99, 100, 100])));
+    const slower = file(asRuns(result('constructor', [200, 202, 198, 200, 200]))); // seconds: twice as slow
+    expect(compareResults(odd, slower, { thresholds: {} })[0]).toMatchObject({ threshold: 0.05, verdict: 'regressed', failsGate: true });
   });
 
   it('reports platforms or benchmarks in only one file as added or removed, and a new one never fails', () => {
@@ -139,24 +119,31 @@ describe('compareResults', () => {
     expect(allowed).toMatchObject({ failsGate: true, reason: 'failed in the current run' });
   });
 
-  it('gives every row a short reason for its verdict', () => {
-    const now = file(result('cpu', [80, 81, 79, 80, 80]), result('mem', [1, 1.01, 0.99, 1, 1]), result('fork', [1, 1, 1, 1, 1]));
-    const reasons = compareResults(base, now, { failThresholds: { mem: 0.5 } }).map((c) => `${c.benchmark}: ${c.reason}`);
-    expect(reasons).toEqual([
-      'cpu: beyond the fail threshold (5.0%)',
-      'mem: within the noise threshold (5.0%)',
-      'fork: within the noise threshold (5.0%)',
-    ]);
+  it('never passes a figure that gives no ratio: 0, NaN or Infinity on either side is not comparable and fails', () => {
+    for (const bad of [0, Number.NaN, Number.POSITIVE_INFINITY]) {
+      const zeros = file(asRuns(result('mem', [bad, bad, bad, bad, bad])));
+      const slower = file(asRuns(result('mem', [3, 3, 3, 3, 3])));
+      for (const [before, after] of [
+        [zeros, slower],
+        [slower, zeros],
+      ]) {
+        const [c] = compareResults(before!, after!);
+        expect(c).toMatchObject({ verdict: 'not comparable', failsGate: true });
+        expect(c!.reason).toMatch(/has a figure of (0|NaN|Infinity): no ratio can be taken/);
+      }
+    }
   });
 
-  it('rejects thresholds that are not fractions', () => {
+  it('rejects thresholds that are not fractions, and error rates that are not rates', () => {
     expect(() => compareResults(base, base, { threshold: 5 * 100 })).toThrow(/fraction/);
+    expect(() => compareResults(base, base, { alpha: 0.7 })).toThrow(/error rate/);
   });
 });
 
 describe('the gate protects what the baseline measured', () => {
   const runs = [100, 101, 99, 100, 100];
-  const cell = (platform: string, benchmark: string, over: Partial<BenchmarkResult> = {}) => resultOf(platform, benchmark, runs, over);
+  const cell = (platform: string, benchmark: string, over: Partial<BenchmarkResult> = {}) =>
+    asRuns(resultOf(platform, benchmark, runs, over));
   const base = file(cell('native', 'cpu'), cell('native', 'nginx'), cell('docker-hostnet', 'cpu'), cell('docker-hostnet', 'nginx'));
   const compare = (now: BenchmarkResult[], options?: CompareOptions) => compareResults(base, file(...now), options);
   const row = (comparisons: ReturnType<typeof compare>, platform: string, benchmark: string) =>
@@ -292,7 +279,7 @@ describe('the gate protects what the baseline measured', () => {
       /^FAIL\s+native\s+nginx\s+removed \(fails\)\s+-\s+not in the current run$/,
     );
     expect(lines.find((l) => l.includes('native') && l.includes('cpu'))).toMatch(
-      /^\s+native\s+cpu\s+unchanged\s+\+0\.0%.*within the noise threshold/,
+      /^\s+native\s+cpu\s+equivalent\s+\+0\.0%.*the same within ±5\.0%/,
     );
   });
 });
@@ -313,8 +300,8 @@ describe('virtbench compare --allow-missing', () => {
     const dir = await mkdtemp(join(tmpdir(), 'virtbench-allow-'));
     onTestFinished(() => rm(dir, { recursive: true, force: true }));
     const runs = [100, 101, 99, 100, 100];
-    const base = await write(dir, 'base.json', [resultOf('native', 'cpu', runs), resultOf('docker-hostnet', 'cpu', runs)]);
-    const now = await write(dir, 'now.json', [resultOf('native', 'cpu', runs)]);
+    const base = await write(dir, 'base.json', [asRuns(resultOf('native', 'cpu', runs)), asRuns(resultOf('docker-hostnet', 'cpu', runs))]);
+    const now = await write(dir, 'now.json', [asRuns(resultOf('native', 'cpu', runs))]);
     const failed = await cli('compare', base, now, '--pr-comment', join(dir, 'comment.md'));
     expect(failed.code).toBe(1);
     expect(failed.out).toMatch(
@@ -343,164 +330,79 @@ describe('parseThreshold', () => {
   ])('%s', (text, expected) => expect(parseThreshold(text)).toEqual(expected));
   it('names the bad input', () => {
     expect(() => parseThreshold('lots')).toThrow(/bad threshold "lots"/);
-  });
-});
-
-describe('the run-to-run noise floor of pooled files (A/B sides, history windows)', () => {
-  /** cpu (higher is better) from several runs, each sample tagged with its run as an A/B side is. */
-  const pooled = (runs: number[][], tagged = true) => {
-    const values = runs.flat();
-    const row = resultOf('native', 'cpu', values);
-    let i = 0;
-    row.samples = runs.flatMap((run, r) =>
-      run.map(() => ({ ...row.samples[i++]!, extra: tagged ? { run: r + 1 } : ({} as Record<string, number>) })),
-    );
-    return resultsFileOf([row]);
-  };
-  const base = (tagged = true) =>
-    pooled(
-      [
-        [100, 101, 100],
-        [120, 121, 120],
-      ],
-      tagged,
-    );
-  const head = (tagged = true) =>
-    pooled(
-      [
-        [90, 91, 90],
-        [89, 90, 89],
-      ],
-      tagged,
-    );
-
-  it('calls a change inside the spread between runs of one side unchanged, and says so', () => {
-    const [row] = compareResults(base(), head());
-    expect(row!.change).toBeLessThan(-0.15);
-    expect(row!.noiseFloor).toBeCloseTo(120.5 / 100.5 - 1);
-    expect(row).toMatchObject({ verdict: 'unchanged', failsGate: false });
-    expect(row!.note).toMatch(/within the run-to-run noise: runs of the same side differed by 20%/);
-  });
-
-  it('is not applied to files without run tags, where the same figures regress', () => {
-    const [row] = compareResults(base(false), head(false));
-    expect(row).toMatchObject({ verdict: 'regressed', failsGate: true });
-    expect(row!.noiseFloor).toBeUndefined();
-  });
-
-  it('lets a change beyond the spread through', () => {
-    const slower = pooled([
-      [70, 71, 70],
-      [72, 71, 72],
-    ]);
-    expect(compareResults(base(), slower)[0]).toMatchObject({ verdict: 'regressed', failsGate: true });
+    // "5" as 500 % would pass every regression.
+    expect(() => parseThreshold('5')).toThrow(/a bare number is a fraction \(0\.05 = 5 %\); did you mean 5%\?/);
   });
 });
 
 describe('paired samples (an A/B whose sides took turns sample by sample)', () => {
-  /** A result whose samples are tagged with pairs 1..n in run `run` (pairs of run r are r*1e6 + i). */
-  const pairedResult = (benchmark: string, values: number[], runs = 1) =>
-    resultOf('native', benchmark, values, {}).samples.length === values.length
-      ? {
-          ...resultOf('native', benchmark, values),
-          samples: values.map((value, i) => {
-            const run = 1 + Math.floor((i * runs) / values.length);
-            return { time: 0, value, seconds: 1, extra: { run, pair: run * 1_000_000 + i } };
-          }),
-        }
-      : undefined!;
-  /** A machine whose speed swings by ±30 % from one pair to the next. */
-  const drift = Array.from({ length: 16 }, (_, i) => 1 + 0.3 * Math.sin(i * 1.7));
+  /** 14 rows of 12 pairs, 2 % noise: native mem changed as given, the other 13 rows unchanged. */
+  function pairedFiles(memHead: (pair: number, base: number) => number) {
+    const random = seeded(7);
+    const benchmarks = ['cpu', 'mem', 'disk-random', 'disk-copyup', 'fork', 'fork-threads', 'nginx'];
+    const rows = ['native', 'docker'].flatMap((platform) =>
+      benchmarks.map((benchmark) => {
+        const baseValues = Array.from({ length: 12 }, () => 100 * Math.exp(0.02 * normal(random)));
+        const headValues = baseValues.map((b, i) =>
+          platform === 'native' && benchmark === 'mem' ? memHead(i, b) : 100 * Math.exp(0.02 * normal(random)),
+        );
+        return asPairs(resultOf(platform, benchmark, baseValues), resultOf(platform, benchmark, headValues));
+      }),
+    );
+    return [resultsFileOf(rows.map(([b]) => b)), resultsFileOf(rows.map(([, h]) => h))] as const;
+  }
 
-  it('the signed-rank p-value: exact as R and SciPy give it, and the normal approximation beyond 100 pairs', () => {
-    // R: wilcox.test(x, y, paired = TRUE) on its help page's example: V = 40, p-value = 0.03906.
-    const x = [1.83, 0.5, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.3];
-    const y = [0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29];
-    expect(signedRankPValue(x.map((v, i) => v - y[i]!))).toBeCloseTo(0.0390625, 10);
-    expect(signedRankPValue(Array.from({ length: 10 }, (_, i) => -(i + 1)))).toBeCloseTo(2 / 1024, 12);
-    // SciPy: wilcoxon([sin(i) + 0.1 for i in range(n)], method='exact' for n=40, 'approx' with correction for n=150).
-    const sines = (n: number) => Array.from({ length: n }, (_, i) => Math.sin(i) + 0.1);
-    expect(signedRankPValue(sines(40))).toBeCloseTo(0.20641296513713314, 10);
-    expect(signedRankPValue(sines(150))).toBeCloseTo(0.03867615522289194, 10);
-    expect(signedRankPValue([0, 0, 0])).toBe(1);
+  it('catches a 30 % slowdown in 11 of 12 pairs (one pair 0.1 % faster): exit 1', () => {
+    const [base, head] = pairedFiles((i, b) => (i === 5 ? b / 1.001 : b * 1.3));
+    const mem = compareResults(base, head).find((c) => c.platform === 'native' && c.benchmark === 'mem')!;
+    expect(mem).toMatchObject({ verdict: 'regressed', failsGate: true, pairs: 12, design: 'pairs', family: 14 });
+    expect(mem.reason).toMatch(/after Holm over 14 rows \(12 pairs\)/);
   });
 
-  it("Holm's adjustment", () => {
-    expect(holmAdjust([0.01, 0.04, 0.03, 0.005])).toEqual([0.03, 0.06, 0.06, 0.02]);
-    expect(holmAdjust([])).toEqual([]);
+  it('catches a 3x slowdown in 10 of 12 pairs, the other two identical (timer quantisation)', () => {
+    const [base, head] = pairedFiles((i, b) => (i < 2 ? b : b * 3));
+    const mem = compareResults(base, head).find((c) => c.platform === 'native' && c.benchmark === 'mem')!;
+    expect(mem).toMatchObject({ verdict: 'regressed', failsGate: true, pairs: 12 });
+  });
+
+  it('judges every row as one family: a p-value that passes alone may not pass among many', () => {
+    const [base, head] = pairedFiles((_, b) => b * 1.3);
+    const rows = compareResults(base, head);
+    expect(rows.every((r) => r.family === 14)).toBe(true);
+    const mem = rows.find((c) => c.platform === 'native' && c.benchmark === 'mem')!;
+    expect(mem.pWorse).toBeLessThan(1e-6);
+    expect(rows.filter((r) => r.verdict === 'regressed')).toHaveLength(1);
   });
 
   it('a steady 10 % slowdown under a drifting machine is a regression paired, and lost in the drift unpaired', () => {
-    const base = drift.map((d) => 100 * d);
-    const head = drift.map((d) => 110 * d); // seconds: lower is better, 10 % slower
-    const [row] = compareResults(file(pairedResult('cpu-s', base, 2)), file(pairedResult('cpu-s', head, 2)));
-    expect(row).toMatchObject({ verdict: 'regressed', pairs: 16, failsGate: true });
-    expect(row!.change).toBeCloseTo(1 / 1.1 - 1, 6);
-    expect(row!.noiseFloor).toBeCloseTo(0, 9);
-    expect(row!.reason).toMatch(/beyond the fail threshold/);
-    // The same figures without pair tags: the runs' spread swallows the change.
-    const [unpaired] = compareResults(file(result('cpu-s', base)), file(result('cpu-s', head)));
-    expect(unpaired!.pairs).toBeUndefined();
-    expect(unpaired!.verdict).toBe('unchanged');
-  });
-
-  it('judges the paired rows as one family: a p-value that passes alone may not pass among many', () => {
-    // 12 pairs 20-31 % slower, 4 pairs 7-10 % faster (the four smallest ranks): p = 2 × 43 / 2^16, about 0.0013, for one row.
-    // (All different, so that no ties change the exact distribution.)
-    const ratios = [1.2, 1.21, 0.9, 1.22, 1.23, 0.91, 1.24, 1.25, 1.26, 0.92, 1.27, 1.28, 1.29, 0.93, 1.3, 1.31];
-    const base = drift.map((d) => 100 * d);
-    const head = drift.map((d, i) => 100 * d * ratios[i]!);
-    const alone = compareResults(file(pairedResult('one', base)), file(pairedResult('one', head)));
-    expect(alone[0]!.verdict).toBe('regressed');
-    const quiet = (name: string) => pairedResult(name, base);
-    const many = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm'];
-    const family = compareResults(
-      file(pairedResult('one', base), ...many.map(quiet)),
-      file(
-        pairedResult('one', head),
-        ...many.map((name) =>
-          pairedResult(
-            name,
-            base.map((v, i) => v * (i % 2 ? 1.001 : 0.999)),
-          ),
-        ),
-      ),
+    const drift = [1, 0.8, 1.2, 0.9, 1.1, 0.85, 1.15, 0.95, 1.05, 1, 0.9, 1.1];
+    const base = resultOf(
+      'native',
+      'cpu',
+      drift.map((d) => 100 * d),
     );
-    const one = family.find((r) => r.benchmark === 'one')!;
-    expect(one.pValue).toBe(alone[0]!.pValue);
-    expect(one.pValue).toBeCloseTo((2 * 43) / 2 ** 16, 12);
-    expect(one.pValueAdjusted).toBeCloseTo(Math.min(1, 14 * one.pValue!), 12);
-    expect(one.verdict).toBe('unchanged');
-    expect(one.note).toMatch(/^not significant \(p=0\.018 after Holm over 14 figures, 16 pairs\)$/);
-  });
-
-  it('a change the paired runs disagree on is within the run-to-run noise', () => {
-    const base = drift.map((d) => 100 * d);
-    // First run 20 % slower, second run 2 % slower: the change itself moved by 18 %.
-    const head = base.map((v, i) => v * (i < 8 ? 1.2 : 1.02));
-    const [row] = compareResults(file(pairedResult('cpu-s', base, 2)), file(pairedResult('cpu-s', head, 2)), { pairedAlpha: 0.05 });
-    expect(row!.noiseFloor).toBeGreaterThan(0.1);
-    expect(row).toMatchObject({ verdict: 'unchanged' });
-    expect(row!.note).toMatch(/between paired runs/);
-  });
-
-  it('says when the pairs are too few to show any change among so many figures, and how many are needed', () => {
-    const rows = (n: number, pairs: number) =>
-      compareResults(
-        file(...Array.from({ length: n }, (_, i) => pairedResult(`b${i}`, drift.slice(0, pairs)))),
-        file(...Array.from({ length: n }, (_, i) => pairedResult(`b${i}`, drift.slice(0, pairs)))),
-      );
-    // 12 pairs: 2 / 2^12 × 14 = 0.0068 < 1 %; 11 pairs: 0.0137.
-    expect(pairsTooFew(rows(14, 12))).toBeUndefined();
-    expect(pairsTooFew(rows(14, 11))).toMatch(
-      /^11 pairs cannot show a change among 14 paired figures at 1.0%: at least 12 pairs are needed; fix:/,
+    const head = resultOf(
+      'native',
+      'cpu',
+      drift.map((d) => 90 * d * (1 + 0.005 * Math.sin(d * 50))),
     );
-    expect(pairsTooFew(compareResults(file(result('x', [1, 2])), file(result('x', [1, 2]))))).toBeUndefined();
-  });
-
-  it('fewer than 6 pairs: compared as two groups', () => {
-    const [row] = compareResults(file(pairedResult('cpu-s', [1, 2, 3, 4, 5])), file(pairedResult('cpu-s', [1, 2, 3, 4, 5])));
-    expect(row!.pairs).toBeUndefined();
-    expect(row!.verdict).toBe('unchanged');
+    const [pairedBase, pairedHead] = asPairs(structuredClone(base), structuredClone(head));
+    expect(compareResults(file(pairedBase), file(pairedHead))[0]).toMatchObject({ verdict: 'regressed', failsGate: true });
+    expect(compareResults(file(asRuns(base)), file(asRuns(head)))[0]!.verdict).toBe('undecided');
   });
 });
+
+/** Deterministic normal deviates for the tests (mulberry32 and Box-Muller). */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+function normal(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}

@@ -6,16 +6,16 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { runCli } from '../../src/cli/main.js';
 import { VirtbenchError } from '../../src/errors.js';
 import { packageRoot } from '../../src/harness/host/paths.js';
-import { compareResults, type Comparison } from '../../src/reporters/compare.js';
+import { compareResults, type Comparison } from '../../src/statistics/compare.js';
 import { annotations, checkComparisons, escapeData, escapeProperty, parseComparisons } from '../../src/reporters/github.js';
-import { resultOf, resultsFileOf } from '../builders.js';
+import { asRuns, resultOf, resultsFileOf } from '../builders.js';
 
 const row = (over: Partial<Comparison>): Comparison => ({
   platform: 'native',
   benchmark: 'cpu',
   unit: 'kFLOPS',
   better: 'higher',
-  verdict: 'unchanged',
+  verdict: 'equivalent',
   threshold: 0.05,
   failThreshold: 0.1,
   failsGate: false,
@@ -29,7 +29,7 @@ const regressed = row({
   currentMedian: 4.4e6,
   change: -0.12,
   changeCi95: [-0.15, -0.09],
-  pValue: 0.008,
+  pWorse: 0.008,
 });
 
 /**
@@ -59,17 +59,18 @@ describe('annotations', () => {
   it('is an ::error for a row that fails the gate, with the change, its interval, the thresholds and the medians', () => {
     expect(annotations([regressed])).toEqual([
       // % is escaped too: the runner shows "-12%".
-      '::error title=virtbench%3A native cpu regressed::performance -12%25 [-15%25, -9.0%25] 95%25 CI (+ is better), p=0.008; ' +
+      '::error title=virtbench%3A native cpu regressed::performance -12%25 [-15%25, -9.0%25] 95%25 CI (+ is better), p=0.0080 (worse, after Holm); ' +
         'fail threshold 10%25, noise threshold 5.0%25; median 5.00M -> 4.40M kFLOPS',
     ]);
   });
 
   it('is a ::warning for a regression within its fail threshold, and nothing for the other verdicts', () => {
-    const within = row({ platform: 'docker', verdict: 'regressed', change: -0.07, changeCi95: [-0.09, -0.05], pValue: 0.01 });
+    const within = row({ platform: 'docker', verdict: 'regressed', change: -0.07, changeCi95: [-0.09, -0.05], pWorse: 0.01 });
     const lines = annotations([
       within,
       row({ verdict: 'improved', change: 0.2 }),
-      row({ verdict: 'unchanged', change: -0.2, note: 'not significant (p=0.333, 2 vs 2 runs)' }),
+      row({ verdict: 'undecided', change: -0.2, detectable: 0.4 }),
+      row({ verdict: 'equivalent', change: -0.01 }),
       row({ verdict: 'added' }),
       row({ verdict: 'removed' }),
     ]);
@@ -135,10 +136,10 @@ describe('annotations', () => {
 describe('comparison files', () => {
   it('reads what compareResults writes, and annotates its regressions and lost figures', () => {
     const baseline = resultsFileOf([
-      resultOf('native', 'cpu', [5.0e6, 5.1e6, 4.9e6, 5.0e6, 5.0e6]),
-      resultOf('docker', 'cpu', [4.9e6, 5.0e6, 4.8e6, 4.9e6, 4.9e6]),
+      asRuns(resultOf('native', 'cpu', [5.0e6, 5.1e6, 4.9e6, 5.0e6, 5.0e6])),
+      asRuns(resultOf('docker', 'cpu', [4.9e6, 5.0e6, 4.8e6, 4.9e6, 4.9e6])),
     ]);
-    const current = resultsFileOf([resultOf('native', 'cpu', [4.0e6, 4.1e6, 3.9e6, 4.0e6, 4.0e6])]);
+    const current = resultsFileOf([asRuns(resultOf('native', 'cpu', [4.0e6, 4.1e6, 3.9e6, 4.0e6, 4.0e6]))]);
     const rows = parseComparisons(JSON.stringify(compareResults(baseline, current), null, 2), 'comparison.json');
     const lines = annotations(rows);
     expect(lines).toHaveLength(2);
@@ -147,9 +148,9 @@ describe('comparison files', () => {
   });
 
   it('reads rows as `virtbench ab` writes them (JSON: NaN as null, no undefined)', () => {
-    const text = JSON.stringify([{ ...regressed, pValue: Number.NaN }, row({})]);
+    const text = JSON.stringify([{ ...regressed, pWorse: Number.NaN }, row({})]);
     const rows = parseComparisons(text, 'comparison.json');
-    expect(rows[0]).toMatchObject({ platform: 'native', verdict: 'regressed', failsGate: true, change: -0.12, pValue: undefined });
+    expect(rows[0]).toMatchObject({ platform: 'native', verdict: 'regressed', failsGate: true, change: -0.12, pWorse: undefined });
     expect(annotations(rows)).toHaveLength(1);
   });
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
-import { compareResults } from '../../src/reporters/compare.js';
+import { compareResults } from '../../src/statistics/compare.js';
 import { appendHistory, historyBaseline, historyEntry, readHistory, type HistoryEntry } from '../../src/results/history.js';
 import { readResults } from '../../src/results/results-file.js';
 import type { BenchmarkResult } from '../../src/results/schema.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { compareResults, type Comparison } from '../../src/reporters/compare.js';
+import { compareResults, type Comparison } from '../../src/statistics/compare.js';
 import { escapeMarkdown, GITHUB_COMMENT_LIMIT, PR_COMMENT_MARKER, renderMarkdown, renderPrComment } from '../../src/reporters/markdown.js';
 import type { BenchmarkResult, Question, ResultsFile } from '../../src/results/schema.js';
-import { resultOf, resultsFileOf } from '../builders.js';
+import { asRuns, resultOf, resultsFileOf } from '../builders.js';
 
 /*
  * The Markdown goes into a pull-request comment and the job summary, from a
@@ -141,7 +141,8 @@ function visibleLines(markdown: string): string[] {
 describe('the PR comment of a full run', () => {
   const baseline = fullRun();
   const current = fullRun({ 'qemu-tcg/cpu': 0.15, 'docker/nginx': -0.1 });
-  const comparisons = compareResults(baseline, current);
+  // One run a side: judged with a stated run-to-run spread, as `compare --noise-floor 2%` does.
+  const comparisons = compareResults(baseline, current, { noiseFloor: 0.02 });
   const comment = renderPrComment(current, comparisons);
 
   it('starts with the marker a workflow finds it by, then the verdict', () => {
@@ -209,9 +210,9 @@ describe('renderMarkdown with a hostile results file', () => {
   const LINK = '[x](javascript:alert(1))';
   const PICTURE = '![t](http://evil/p.png)';
   const hostile: BenchmarkResult[] = [
-    resultOf('native', 'cpu', [1, 1.01, 0.99, 1, 1]),
-    resultOf(IMG, 'cpu', [2, 2.02, 1.98, 2, 2]),
-    resultOf('native', LINK, [1, 1.01, 0.99, 1, 1], { unit: '<b>ms</b>', variant: PICTURE }),
+    asRuns(resultOf('native', 'cpu', [1, 1.01, 0.99, 1, 1])),
+    asRuns(resultOf(IMG, 'cpu', [2, 2.02, 1.98, 2, 2])),
+    asRuns(resultOf('native', LINK, [1, 1.01, 0.99, 1, 1], { unit: '<b>ms</b>', variant: PICTURE })),
     resultOf(IMG, LINK, [], { status: 'failed', error: '@org/team look: `rm -rf /` <script>alert(1)</script>\nsecond line' }),
     resultOf('qemu-kvm | evil', 'cpu', [], { status: 'skipped', skipReason: `${PICTURE} cc @org/team` }),
   ];
@@ -219,7 +220,7 @@ describe('renderMarkdown with a hostile results file', () => {
     ...resultsFileOf(hostile, { hostname: 'vm', cpuModel: '<b>EPYC</b> @org/team', cpus: '<i>2</i>', hypervisor: `kvm ${IMG}` }),
     questions: [{ question: `${LINK} @org/team?`, comparisons: [{ platform: IMG, against: 'native', benchmarks: ['cpu'] }] }],
   };
-  const baseline = { ...file, results: [...hostile, resultOf('`gone`', '@org/team', [1, 1, 1])] };
+  const baseline = { ...file, results: [...hostile, asRuns(resultOf('`gone`', '@org/team', [1, 1, 1]))] };
   const md = renderPrComment(file, compareResults(baseline, file));
 
   it('lets no HTML, link, image, code, emphasis or mention through', () => {

@@ -31,6 +31,7 @@ describe('resolveOptions', () => {
       VIRTBENCH_TURNSTILE_TAG: ['head', /only together with VIRTBENCH_TURNSTILE/],
       VIRTBENCH_MAX_RUNS: ['-3', /VIRTBENCH_MAX_RUNS=-3 bounds adding runs .* which is off/s],
       VIRTBENCH_MACHINE: ['metal kvm', /a machine class such as metal-kvm/],
+      VIRTBENCH_ROUND_SEED: ['-1', /a whole number from 0 to 4294967295/],
     };
     for (const [name, [value, expected]] of Object.entries(bad)) {
       const error = errorOf(() => resolveOptions({ platforms: ['native'] }, { [name]: value }));
@@ -47,6 +48,7 @@ describe('resolveOptions', () => {
           VIRTBENCH_ALLOW_MISSING: 'docker,native/nginx',
           VIRTBENCH_DEBIAN_SUITE: 'bookworm-backports',
           VIRTBENCH_MACHINE: 'metal-kvm.2',
+          VIRTBENCH_ROUND_SEED: '42',
         },
       ),
     ).not.toThrow();
@@ -182,7 +184,7 @@ describe('virtbench() plugin config', () => {
 describe('run count', () => {
   it('stops at the profile count without a target, else when stable or at the maximum', async () => {
     const { enoughRuns } = await import('../../src/harness/run-count.js');
-    const { relativeSd } = await import('../../src/results/statistics.js');
+    const { relativeSd } = await import('../../src/statistics/descriptive.js');
     expect(relativeSd([1, 1, 1])).toBe(0);
     expect(relativeSd([1, 3])).toBeCloseTo(Math.SQRT2 / 2, 12);
     expect(enoughRuns([1], 2)).toBe(false);

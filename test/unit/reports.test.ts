@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { compareResults } from '../../src/reporters/compare.js';
+import { compareResults } from '../../src/statistics/compare.js';
 import { toGithubBenchmark } from '../../src/reporters/export.js';
 import { findings } from '../../src/reporters/findings.js';
 import { renderMarkdown } from '../../src/reporters/markdown.js';
 import { mergeResults } from '../../src/reporters/merge.js';
 import type { BenchmarkResult } from '../../src/results/schema.js';
-import { resultOf, resultsFileOf } from '../builders.js';
+import { asRuns, resultOf, resultsFileOf } from '../builders.js';
 
-const result = resultOf;
+/** Each sample a run of its own, so that files compare as pooled runs (one run a side cannot be judged). */
+const result = (...args: Parameters<typeof resultOf>) => asRuns(resultOf(...args));
 const file = (hostname: string, ...results: BenchmarkResult[]) => resultsFileOf(results, { hostname, cpuModel: 'AMD EPYC', cpus: 2 });
 
 const run = file(
@@ -32,7 +33,7 @@ describe('findings', () => {
       ...run.results,
     ];
     expect(findings({ results: figures, questions })).toEqual([
-      'Does Docker cost CPU or memory? cpu: no difference this machine can resolve (docker 0.88x [0.74, 1.21] native; docker 2.80M, native 3.18M kFLOPS).',
+      'Does Docker cost CPU or memory? cpu: cannot tell, differences within ±23% are beyond this run (docker 0.93x [0.77, 1.13] native; docker 2.80M, native 3.18M kFLOPS).',
       'Where does copy-on-write cost? disk-random: docker 0.81x [0.80, 0.83] native (docker 52.0k, native 64.0k IOPS; higher is better).',
     ]);
   });
@@ -45,7 +46,7 @@ describe('findings', () => {
     };
     const results = [result('native', 'mem', [0.34, 0.35, 0.34, 0.33, 0.34]), result('native#2', 'mem', [0.34, 0.34, 0.35, 0.34, 0.33])];
     expect(findings({ results, questions: [aa] })).toEqual([
-      'A/A: native measured twice; the smallest difference this machine can tell apart: mem ±3.0% (native#2 1.00x [0.97, 1.03] native).',
+      'A/A: native measured twice; the smallest difference this machine can tell apart: mem ±3.1% (native#2 1.00x [0.97, 1.03] native).',
     ]);
   });
 
@@ -65,7 +66,7 @@ describe('findings', () => {
       comparisons: [{ platform: 'qemu-tcg-ide', against: 'qemu-tcg', benchmarks: ['cpu', 'mem', 'disk-random'] }],
     };
     expect(findings({ results, questions: [question] })).toEqual([
-      'What does IDE cost? disk-random: qemu-tcg-ide 0.60x [0.57, 0.63] qemu-tcg (qemu-tcg-ide 3.00k, qemu-tcg 5.00k IOPS; higher is better); ' +
+      'What does IDE cost? disk-random: qemu-tcg-ide 0.60x [0.56, 0.64] qemu-tcg (qemu-tcg-ide 3.00k, qemu-tcg 5.00k IOPS; higher is better); ' +
         "cpu, mem: not measured on qemu-tcg-ide (qemu-tcg's figure stands in), so no difference to state.",
     ]);
     const against = { question: 'Against IDE?', comparisons: [{ platform: 'qemu-tcg', against: 'qemu-tcg-ide', benchmarks: ['cpu'] }] };
@@ -95,7 +96,7 @@ describe('renderMarkdown', () => {
     expect(md).toContain('| benchmark | unit | native |');
     expect(md).toContain('| disk-random | IOPS (higher) | 50.0k ±0.0% |');
     const regressed =
-      /\| native \| disk-random \| 64\.0k IOPS \| 50\.0k IOPS \| -22% \\\[-2\d%, -2\d%\\\], p=0\.0\d\d \| \*\*REGRESSED\*\* \(fails the gate\) \| beyond the fail threshold \\\(5\.0%\\\) \|/g;
+      /\| native \| disk-random \| 64\.0k IOPS \| 50\.0k IOPS \| -22% \\\[-2\d%, -2\d%\\\] \| \*\*REGRESSED\*\* \(fails the gate\) \| beyond the fail threshold \\\(5\.0%\\\): worse beyond 5\.0%, p=\S+ after Holm over 1 row \\\(10 runs in all\\\) \|/g;
     expect(md.match(regressed)).toHaveLength(2); // among the changed rows, and in the folded full comparison
     expect(md).toContain(
       '| docker | mem | - | - | - | removed | platform not in the current run \\(nothing to protect: the baseline failed\\) |',

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
 import { csvFileName, readResults, toCsv, validateResults, withSummary, writeResults } from '../../src/results/results-file.js';
 import { RESULTS_SCHEMA, type ResultsFile } from '../../src/results/schema.js';
-import { summarize } from '../../src/results/statistics.js';
+import { summarize } from '../../src/statistics/descriptive.js';
 
 const result = withSummary({
   platform: 'native',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ratioToBaseline } from '../../src/reporters/table.js';
+import { ratioToBaseline } from '../../src/statistics/ratio.js';
 import type { BenchmarkResult } from '../../src/results/schema.js';
 import { resultOf } from '../builders.js';
 
@@ -25,14 +25,15 @@ describe('ratios of runs taken in rounds', () => {
   it("pairs each round's runs, so the machine's drift cancels instead of widening the interval", () => {
     const paired = ratioToBaseline(inRounds('docker', recorded.docker), inRounds('native', recorded.native))!;
     expect(paired.ratio).toBeCloseTo(0.994, 3);
-    expect(paired.ci95[0]).toBeGreaterThan(0.95);
-    expect(paired.ci95[1]).toBeLessThan(1.03);
-    expect(paired.resolved).toBe(false); // docker costs no CPU this machine can see: ≈1x, within 5 %
+    expect(paired.ci95![0]).toBeGreaterThan(0.95);
+    expect(paired.ci95![1]).toBeLessThan(1.03);
+    expect(paired.verdict).toBe('equivalent'); // shown the same within ±5 %: ≈1x
   });
 
   it('without rounds, compares the two groups of runs, and the same drift makes the interval wide', () => {
     const grouped = ratioToBaseline(inRounds('docker', recorded.docker, false), inRounds('native', recorded.native, false))!;
-    expect(grouped.ci95[1] - grouped.ci95[0]).toBeGreaterThan(0.2);
+    expect(grouped.ci95![1] - grouped.ci95![0]).toBeGreaterThan(0.2);
+    expect(grouped.verdict).toBe('undecided'); // "? ±N%", never ≈1x
   });
 
   it('still resolves a real difference measured in rounds', () => {
@@ -41,7 +42,7 @@ describe('ratios of runs taken in rounds', () => {
       recorded.native.map((v) => v * 0.04),
     );
     const estimate = ratioToBaseline(slower, inRounds('native', recorded.native))!;
-    expect(estimate.resolved).toBe(true);
+    expect(estimate.verdict).toBe('different');
     expect(estimate.ratio).toBeCloseTo(0.04, 6);
   });
 });

@@ -1,29 +1,42 @@
 import { resolve } from 'node:path';
 import { runAb } from '../../ab/run-ab.js';
-import { compareResults, pairsTooFew } from '../../reporters/compare.js';
+import type { Comparison } from '../../statistics/compare.js';
+import { lookCount, openRows, sequentialLook, type SequentialPlan } from '../../statistics/sequential.js';
 import { renderMarkdown, renderPrComment } from '../../reporters/markdown.js';
 import { renderBaselineComparison } from '../../reporters/table.js';
 import { allowMissingOption, logGateVerdict } from './compare.js';
-import { compareOptions, THRESHOLD_OPTIONS, usageError, writeOut, type CliCommand } from '../options.js';
+import { compareOptions, JUDGEMENT_USAGE, THRESHOLD_OPTIONS, usageError, writeOut, type CliCommand } from '../options.js';
 
 const USAGE = `  virtbench ab <base-ref> [<head-ref>]            measure base and head on this machine in turns, then compare
-      --rounds 2               runs per side (at least 2); each round runs base and head at the same time, their
-                               samples taken in turns (paired), or, for a virtbench too old for that, one after the other
-      --runs 6                 runs per benchmark in each run (VIRTBENCH_RUNS): 2 rounds of 6 give 12 pairs a benchmark
+      --min-rounds 2           rounds before the first look (at least 2); each round runs base and head at the same
+                               time, their samples taken in turns (paired), or, for a virtbench too old for that, one
+                               after the other
+      --max-rounds 6           rounds are added until every row is regressed, improved or equivalent, or this many;
+                               each look spends its share of the error rates, so stopping early costs no guarantee
+      --max-minutes 30         no round starts that would likely end after this many minutes
+      --rounds N               exactly N rounds, one look at the end (--min-rounds N --max-rounds N)
+      --runs 6                 runs per benchmark in each run (VIRTBENCH_RUNS): a round of 6 gives 6 pairs a benchmark
       --sequential             base and head one after the other (base head base head), never at the same time
       --project <name>         a platform to run (repeatable; default: the config's)
       --profile quick          the profile of every run (default: VIRTBENCH_PROFILE or the config's)
       --filter <text>          only bench files whose name holds this (repeatable), as \`vitest bench <text>\`
       --out virtbench-ab       where the runs, base.json, head.json, comparison.json and comment.md go
       --threshold, --fail-threshold, --allow-missing   as for compare
+${JUDGEMENT_USAGE}
       head defaults to the working tree, uncommitted changes included`;
+
+/** Rounds at the most by default: a 10 % change under 3 % pair noise is decided well before (docs/statistics.md). */
+const DEFAULT_MAX_ROUNDS = 6;
 
 export const abCommand: CliCommand = {
   name: 'ab',
   usage: USAGE,
   options: {
     ...THRESHOLD_OPTIONS,
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string' },
+    'min-rounds': { type: 'string', default: '2' },
+    'max-rounds': { type: 'string' },
+    'max-minutes': { type: 'string', default: '30' },
     runs: { type: 'string', default: '6' },
     sequential: { type: 'boolean' },
     project: { type: 'string', multiple: true },
@@ -36,7 +49,15 @@ export const abCommand: CliCommand = {
   async run(values, positionals, io) {
     const [baseRef, headRef, ...extra] = positionals;
     if (!baseRef || extra.length > 0) throw usageError('usage: virtbench ab <base-ref> [<head-ref>]', USAGE);
-    const rounds = Number(values.rounds);
+    const fixed = values.rounds === undefined ? undefined : Number(values.rounds);
+    if (fixed !== undefined && values['max-rounds'] !== undefined)
+      throw usageError('--rounds sets both --min-rounds and --max-rounds: give one or the others', USAGE);
+    const minRounds = fixed ?? Number(values['min-rounds']);
+    // Without --max-rounds: 6, or a larger --min-rounds.
+    const maxRounds =
+      fixed ?? (values['max-rounds'] === undefined ? Math.max(DEFAULT_MAX_ROUNDS, minRounds) : Number(values['max-rounds']));
+    const plan: SequentialPlan = { minRounds, maxRounds };
+    const maxMinutes = Number(values['max-minutes']);
     const runsPerBenchmark = Number(values.runs);
     if (!Number.isInteger(runsPerBenchmark) || runsPerBenchmark < 1 || runsPerBenchmark > 10_000) {
       throw usageError(`--runs must be a whole number from 1 to 10000, got "${String(values.runs)}"`, USAGE);
@@ -51,12 +72,15 @@ export const abCommand: CliCommand = {
     const onSignal = () => interrupt.abort();
     process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
     let sides;
+    /** What the looks so far decided (see statistics/sequential.ts). */
+    let judged: Comparison[] = [];
     try {
       sides = await runAb({
         cwd: process.cwd(),
         baseRef,
         headRef,
-        rounds,
+        ...plan,
+        maxMinutes,
         runsPerBenchmark,
         paired: !values.sequential,
         projects: (values.project as string[] | undefined) ?? [],
@@ -66,6 +90,13 @@ export const abCommand: CliCommand = {
         env: io.env,
         log: io.log,
         signal: interrupt.signal,
+        stop: (pooled, round) => {
+          const look = sequentialLook(plan, options, pooled.base, pooled.head, round, judged);
+          judged = look.comparisons;
+          const open = openRows(judged).length;
+          io.log(`virtbench ab: after round ${round}: ${open === 0 ? 'every row decided' : `${open} of ${judged.length} rows undecided`}`);
+          return look.done;
+        },
       });
     } catch (error) {
       if (!interrupt.signal.aborted) throw error;
@@ -75,7 +106,8 @@ export const abCommand: CliCommand = {
       process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     }
 
-    const comparisons = compareResults(sides.base, sides.head, options);
+    // Every round from minRounds on was looked at, the last one too: its look is the verdict.
+    const comparisons = judged;
     const json = (data: unknown) => JSON.stringify(data, null, 2) + '\n';
     await writeOut(resolve(outDir, 'base.json'), json(sides.base));
     await writeOut(resolve(outDir, 'head.json'), json(sides.head));
@@ -84,10 +116,16 @@ export const abCommand: CliCommand = {
     await writeOut(resolve(outDir, 'summary.md'), renderMarkdown(sides.head, comparisons));
 
     const how = sides.paired ? 'each run beside the other, samples paired' : 'one after the other';
-    io.log(`virtbench ab: ${sides.head.environment.host.abRef} against ${baseRef}, ${rounds} runs each, ${how}`);
+    const why = {
+      decided: 'every row decided',
+      'max rounds': `--max-rounds ${plan.maxRounds}`,
+      'max minutes': `--max-minutes ${maxMinutes}`,
+    }[sides.stoppedBecause];
+    io.log(
+      `virtbench ab: ${sides.head.environment.host.abRef} against ${baseRef}, ${sides.rounds} rounds (stopped: ${why}; ` +
+        `${lookCount(plan)} look${lookCount(plan) === 1 ? '' : 's'} planned, each at 1/${lookCount(plan)} of the error rates), ${how}`,
+    );
     for (const line of renderBaselineComparison(comparisons)) io.log(line);
-    const short = pairsTooFew(comparisons, options.pairedAlpha);
-    if (short) io.log(`virtbench ab: warning: ${short}`);
     io.log(`virtbench ab: files in ${outDir}`);
     return logGateVerdict(comparisons, sides.base, options.allowMissing, io);
   },

@@ -1,5 +1,13 @@
 import { resolveBaseline } from '../../reporters/baselines.js';
-import { allowsMissing, compareResults, gateFailures, gateFails, type Comparison, type CompareOptions } from '../../reporters/compare.js';
+import {
+  allowsMissing,
+  compareResults,
+  gateFailures,
+  gateFails,
+  unjudgedRows,
+  type Comparison,
+  type CompareOptions,
+} from '../../statistics/compare.js';
 import { renderMarkdown, renderPrComment } from '../../reporters/markdown.js';
 import { renderBaselineComparison } from '../../reporters/table.js';
 import { readResults } from '../../results/results-file.js';
@@ -8,6 +16,7 @@ import {
   compareOptions,
   DEFAULT_RESULTS,
   refuseOverwrite,
+  JUDGEMENT_USAGE,
   THRESHOLD_OPTIONS,
   usageError,
   writeOut,
@@ -49,23 +58,41 @@ export function logGateVerdict(
   }
   const allowed = comparisons.filter((c) => c.allowed).map((c) => `${c.platform}/${c.benchmark}`);
   if (allowed.length > 0) io.log(`virtbench: allowed to be missing: ${allowed.join(', ')}`);
-  if (!gateFails(comparisons)) {
-    io.log('virtbench: no regression beyond the fail threshold, nothing the baseline measured is missing');
-    return 0;
+  const count = (verdict: Comparison['verdict']) => comparisons.filter((c) => c.verdict === verdict).length;
+  io.log(
+    `virtbench: ${(['regressed', 'improved', 'equivalent', 'undecided'] as const).map((v) => `${count(v)} ${v}`).join(', ')}` +
+      (count('not comparable') > 0 ? `, ${count('not comparable')} not comparable` : ''),
+  );
+  if (gateFails(comparisons)) {
+    io.log('virtbench: the gate fails:');
+    for (const cause of gateFailures(comparisons)) io.log(`  - ${cause}`);
+    return 1;
   }
-  io.log('virtbench: the gate fails:');
-  for (const cause of gateFailures(comparisons)) io.log(`  - ${cause}`);
-  return 1;
+  const unjudged = unjudgedRows(comparisons);
+  if (unjudged.length > 0) {
+    // Passing them would pass any regression; failing them would blame the code for the method.
+    io.log(
+      `virtbench: cannot gate: ${unjudged.length} row${unjudged.length === 1 ? ' has' : 's have'} one run a side, so how far runs differ is unknown`,
+    );
+    io.log(
+      '  fix: measure both sides paired with `virtbench ab <base-ref>`, compare with a pooled baseline (`virtbench history baseline`), ' +
+        'or state the run-to-run spread with --noise-floor 3% (measure it with an A/A: VIRTBENCH_AA=native npx vitest bench)',
+    );
+    return 2;
+  }
+  io.log('virtbench: no regression beyond the fail threshold, nothing the baseline measured is missing');
+  return 0;
 }
 
 export const compareCommand: CliCommand = {
   name: 'compare',
-  usage: `  virtbench compare <baseline> [results.json]     change per platform and benchmark; exit 1 when the gate fails
+  usage: `  virtbench compare <baseline> [results.json]     change per platform and benchmark; exit 1 when the gate fails, 2 when it cannot judge
       --threshold 5%           noise threshold, or per benchmark: --threshold disk-random=10%
       --fail-threshold 10%     a regression beyond this fails (default: the noise threshold)
       --allow-missing [name]   a benchmark the baseline measured may be gone, skipped, without runs or in another
                                unit without failing: all of them, or a platform, a benchmark or platform/benchmark
                                (repeatable); a benchmark that failed always fails
+${JUDGEMENT_USAGE}
       --md <file>              also write the comparison as Markdown
       --pr-comment <file>      also write it as a pull-request comment: a marker line first (a workflow finds
                                and updates its comment by it), under GitHub's 65,536-character limit`,

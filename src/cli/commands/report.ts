@@ -1,6 +1,6 @@
 import { dirname, join, resolve } from 'node:path';
 import { resolveBaseline } from '../../reporters/baselines.js';
-import { compareResults } from '../../reporters/compare.js';
+import { compareResults } from '../../statistics/compare.js';
 import { toBencherBmf, toGithubBenchmark } from '../../reporters/export.js';
 import { renderHtml } from '../../reporters/html.js';
 import { renderMarkdown } from '../../reporters/markdown.js';

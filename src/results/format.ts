@@ -1,0 +1,26 @@
+/* Numbers as every report prints them. */
+
+const SI = [
+  { factor: 1e9, suffix: 'G' },
+  { factor: 1e6, suffix: 'M' },
+  { factor: 1e3, suffix: 'k' },
+];
+
+/** Three significant digits, SI suffixes for large numbers: 5.65M, 62.5k, 0.340, 20.5. */
+export function formatValue(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  for (const { factor, suffix } of SI) {
+    if (Math.abs(value) >= factor) return `${(value / factor).toPrecision(3)}${suffix}`;
+  }
+  return value === 0 ? '0' : value.toPrecision(3);
+}
+
+export function formatPercent(fraction: number): string {
+  const percent = fraction * 100;
+  return `${percent < 10 ? percent.toFixed(1) : Math.round(percent)}%`;
+}
+
+/** "+5.0%" or "-12%": a signed relative change. */
+export function formatSignedPercent(fraction: number): string {
+  return `${fraction >= 0 ? '+' : '-'}${formatPercent(Math.abs(fraction))}`;
+}

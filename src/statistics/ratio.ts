@@ -1,0 +1,78 @@
+import { samplesPairedBy } from '../results/runs.js';
+import type { BenchmarkResult } from '../results/schema.js';
+import { groupsChange, pairedChange, ratioInterval, ratioOf, type Design, type EstimateOutcome } from './estimate.js';
+import { shownEquivalent } from './verdicts.js';
+
+/*
+ * A platform against the baseline platform of the same run (a cell of the table, a finding): the
+ * ratio with its 95 % interval, and what the interval lets one say:
+ *   different   the interval excludes 1;
+ *   equivalent  the 90 % interval lies within +-margin (an equivalence test, TOST at 5 %);
+ *   undecided   neither: the cell says how far the interval reaches instead of a ratio.
+ * One cell is one statement at 5 %: a table of many cells is read cell by cell, not as a gate.
+ */
+
+/** The margin within which a cell may read "the same" (≈1x). */
+export const EQUIVALENCE_MARGIN = 0.05;
+
+export type CellVerdict = 'different' | 'equivalent' | 'undecided';
+
+export interface RatioEstimate {
+  /** Performance ratio (> 1 is better): the geometric mean of the per-round ratios. */
+  ratio: number;
+  /** Its 95 % interval; absent where the units cannot make one (a single round). */
+  ci95?: [number, number];
+  verdict: CellVerdict;
+  /** How far the 95 % interval reaches from 1 (0.25: differences within ±25 % cannot be told apart). */
+  resolution?: number;
+  margin: number;
+  design: Design;
+  /** Units: rounds shared by both, or samples of both sides. */
+  n: number;
+}
+
+/** How far an interval reaches from 1. */
+export function reachFromOne(ci: readonly [number, number]): number {
+  return Math.max(Math.abs(1 - ci[0]), Math.abs(ci[1] - 1));
+}
+
+/**
+ * The performance of a passed result against the baseline's: per round where both were measured in
+ * at least two of the same rounds (the machine's drift cancels in each round's ratio), else the
+ * two groups of samples; a single round a side gives a ratio without an interval. Undefined where no ratio is defined (not passed, or a figure of 0).
+ */
+export function ratioToBaseline(
+  result: BenchmarkResult,
+  baseline: BenchmarkResult | undefined,
+  margin = EQUIVALENCE_MARGIN,
+): RatioEstimate | undefined {
+  if (!baseline || baseline === result || baseline.status !== 'passed' || result.status !== 'passed') return undefined;
+  const rounds = samplesPairedBy('round', baseline, result).map(([base, sample]) => [base.value, sample.value] as const);
+  const outcome: EstimateOutcome =
+    rounds.length >= 2 || (rounds.length === 1 && baseline.samples.length === 1 && result.samples.length === 1)
+      ? pairedChange(rounds, result.better, 'rounds')
+      : groupsChange(
+          baseline.samples.map((s) => [s.value]),
+          result.samples.map((s) => [s.value]),
+          result.better,
+          'samples',
+        );
+  if ('notComparable' in outcome) return undefined;
+  const { estimate } = outcome;
+  const ci95 = ratioInterval(estimate);
+  const verdict: CellVerdict = !ci95
+    ? 'undecided'
+    : ci95[0] > 1 || ci95[1] < 1
+      ? 'different'
+      : shownEquivalent(estimate, margin, 0.05)
+        ? 'equivalent'
+        : 'undecided';
+  return {
+    ratio: ratioOf(estimate),
+    ...(ci95 ? { ci95, resolution: reachFromOne(ci95) } : {}),
+    verdict,
+    margin,
+    design: estimate.design,
+    n: estimate.n,
+  };
+}
