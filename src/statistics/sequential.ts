@@ -59,11 +59,14 @@ export function sequentialLook(
   earlier: readonly Comparison[] = [],
 ): SequentialLook {
   const now = compareResults(base, head, { ...options, ...lookErrors(plan, options) });
-  const kept = new Map(earlier.filter((c) => DECIDED.has(c.verdict)).map((c) => [`${c.platform}\u0000${c.benchmark}`, c] as const));
+  const keyOf = (r: { platform: string; benchmark: string }): string => `${r.platform}\u0000${r.benchmark}`;
+  const kept = new Map(earlier.filter((c) => DECIDED.has(c.verdict)).map((c) => [keyOf(c), c]));
+  const failed = new Set(head.results.filter((r) => r.status === 'failed').map(keyOf));
   const comparisons = now.map((row) => {
-    const decided = kept.get(`${row.platform}\u0000${row.benchmark}`);
-    // A row that failed or went missing since is judged anew: that is no question of statistics.
-    if (decided && row.change !== undefined && !row.failsGate) return decided;
+    const key = keyOf(row);
+    const decided = kept.get(key);
+    // A row that failed, went missing or cannot be compared since is judged anew: no question of statistics.
+    if (decided && row.change !== undefined && !failed.has(key) && !row.missing && row.verdict !== 'not comparable') return decided;
     if (DECIDED.has(row.verdict)) row.decidedAtRound = round;
     return row;
   });
