@@ -5,7 +5,6 @@ import { describe, expect, it } from 'vitest';
 import { canShareTurnstile } from '../../src/ab/run-ab.js';
 import { poolRuns } from '../../src/ab/pool.js';
 import { abSchedule } from '../../src/ab/schedule.js';
-import { runMedians, runSpread } from '../../src/results/runs.js';
 import { resultOf, resultsFileOf } from '../builders.js';
 
 const withRounds = (values: number[]) => resultOf('native', 'cpu', values, {}).samples.map((s, i) => ({ ...s, extra: { round: i + 1 } }));
@@ -79,21 +78,6 @@ describe('pooling the runs of one side', () => {
       { side: 'head', ref: 'working tree', commit: 'def' },
     );
     expect(both.results[0]).toMatchObject({ status: 'skipped', standIn: 'docker' });
-  });
-});
-
-describe('the spread between runs', () => {
-  const tagged = (runs: number[][]) =>
-    runs.flatMap((values, run) => values.map((value) => ({ time: 0, value, seconds: 1, extra: { run } })));
-
-  it('is the largest run median over the smallest, minus one', () => {
-    expect(runMedians(tagged([[10, 12], [20, 22], [15]]))).toEqual([11, 21, 15]);
-    expect(runSpread(tagged([[10, 12], [20, 22], [15]]))).toBeCloseTo(21 / 11 - 1);
-  });
-
-  it('is unknown for untagged samples or a single run', () => {
-    expect(runSpread(withRounds([1, 2, 3]))).toBeUndefined();
-    expect(runSpread(tagged([[1, 2, 3]]))).toBeUndefined();
   });
 });
 

@@ -15,6 +15,7 @@ import { PR_COMMENT_MARKER } from '../../src/reporters/markdown.js';
 import { renderBaselineComparison } from '../../src/reporters/table.js';
 import type { BenchmarkResult } from '../../src/results/schema.js';
 import { asPairs, asRuns, resultOf, resultsFileOf } from '../builders.js';
+import { normal, seeded } from '../simulate.js';
 
 const result = (benchmark: string, values: number[], over: Partial<BenchmarkResult> = {}) => resultOf('native', benchmark, values, over);
 const file = (...results: BenchmarkResult[]) => resultsFileOf(results);
@@ -391,18 +392,3 @@ describe('paired samples (an A/B whose sides took turns sample by sample)', () =
     expect(compareResults(file(asRuns(base)), file(asRuns(head)))[0]!.verdict).toBe('undecided');
   });
 });
-
-/** Deterministic normal deviates for the tests (mulberry32 and Box-Muller). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function normal(random: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-}
