@@ -140,7 +140,7 @@ export async function renderHtml(
   const compareSection =
     comparisons && comparisons.length > 0
       ? `<h2>Against the baseline</h2>${table(
-          ['platform', 'benchmark', 'baseline', 'now', 'change [95% CI], p', 'verdict'],
+          ['platform', 'benchmark', 'baseline', 'now', 'change [95% CI]', 'verdict'],
           comparisons.map((c) => [
             c.platform,
             c.benchmark,
