@@ -263,7 +263,6 @@ export function renderMarkdown(file: ResultsFile, comparisons?: readonly Compari
       parts.push({
         what: 'the undecided rows',
         lines: [
-          '',
           `**Undecided** (${undecided.length}), neither changed nor shown the same within the threshold: ${each.slice(0, VISIBLE_LIST_LINES).join('; ')}` +
             (each.length > VISIBLE_LIST_LINES ? `; and ${each.length - VISIBLE_LIST_LINES} more in the comparison below.` : '.'),
         ],
