@@ -43,16 +43,16 @@ export interface VirtbenchOptions extends PlatformOptions {
   include?: string[];
   /** Compare every run with this baseline (a saved name or a path) and fail on a regression. VIRTBENCH_BASELINE overrides it. */
   baseline?: string;
-  /** Noise threshold for the baseline comparison, as a fraction (default 0.05). */
-  threshold?: number;
-  /** A regression beyond this fraction fails the run (default: the threshold). */
-  failThreshold?: number;
+  /** Noise threshold for the baseline comparison: '5%' or the fraction 0.05 (the default). */
+  threshold?: Fraction;
+  /** A regression beyond this fails the run (default: the threshold); '10%' or 0.1. */
+  failThreshold?: Fraction;
   /**
    * How far runs of the same code differ on this machine (a fraction, from an A/A or the history
    * store): lets a baseline of one run be judged against this run. Without it, a one-run baseline
-   * cannot be judged and the gate fails the run with the fix (a pooled baseline needs none).
+   * cannot be judged and the gate fails the run with the fix (a pooled baseline needs none). '3%' or 0.03.
    */
-  noiseFloor?: number;
+  noiseFloor?: Fraction;
   /**
    * Benchmarks of the baseline this run may lack (not run, skipped, without runs) without failing the
    * gate: true for all, or names of platforms, benchmarks or "platform/benchmark". VIRTBENCH_ALLOW_MISSING
@@ -136,6 +136,24 @@ export interface ResolvedOptions {
   gate?: { baseline: string; threshold?: number; failThreshold?: number; noiseFloor?: number; allowMissing?: boolean | string[] };
 }
 
+/** A share as the options take it: '5%' as on the command line, or the fraction 0.05. */
+export type Fraction = number | `${number}%`;
+
+/** A Fraction option as a fraction; a bare number of 1 or more is refused ('5' would be 500 %). */
+function fractionOption(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const bad = (why: string) =>
+    new VirtbenchError('VIRTBENCH_BAD_OPTION', `option "${name}" ${why}, got ${JSON.stringify(value)}; fix: write it as '5%' or 0.05`);
+  if (typeof value === 'string') {
+    if (!/^\d+(\.\d+)?%$/.test(value.trim())) throw bad("must be a percentage such as '5%' or a fraction such as 0.05");
+    return Number(value.trim().slice(0, -1)) / 100;
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw bad("must be a percentage such as '5%' or a fraction such as 0.05");
+  if (value >= 1) throw bad(`is a fraction (0.05 = 5 %), and ${value} would be ${value * 100} %`);
+  return value;
+}
+
 /** Validates once, where options come in; every error lists the valid values. */
 export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
@@ -177,15 +195,9 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
   if (options.profile !== undefined && !(PROFILE_NAMES as readonly string[]).includes(options.profile)) {
     throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown profile "${options.profile}"; valid profiles: ${PROFILE_NAMES.join(', ')}`);
   }
-  for (const name of ['threshold', 'failThreshold', 'noiseFloor'] as const) {
-    const value = options[name];
-    if (value !== undefined && !(typeof value === 'number' && value >= 0 && value < 10)) {
-      throw new VirtbenchError(
-        'VIRTBENCH_BAD_OPTION',
-        `option "${name}" must be a fraction such as 0.05 for 5 %, got ${JSON.stringify(value)}`,
-      );
-    }
-  }
+  const fractions = Object.fromEntries(
+    (['threshold', 'failThreshold', 'noiseFloor'] as const).map((name) => [name, fractionOption(name, options[name])]),
+  ) as Record<'threshold' | 'failThreshold' | 'noiseFloor', number | undefined>;
   checkEnvironment(env, platforms);
   const baseline = env.VIRTBENCH_BASELINE || options.baseline;
   const allowMissing = resolveAllowMissing(options.allowMissing, env);
@@ -200,7 +212,7 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
     untilStable: resolveUntilStable(options.untilStable, env, profile.runs),
     variantBenchmarks: resolveVariantBenchmarks(options.variantBenchmarks, env),
     gate: baseline
-      ? { baseline, threshold: options.threshold, failThreshold: options.failThreshold, noiseFloor: options.noiseFloor, allowMissing }
+      ? { baseline, threshold: fractions.threshold, failThreshold: fractions.failThreshold, noiseFloor: fractions.noiseFloor, allowMissing }
       : undefined,
     platforms,
     profile,
