@@ -154,6 +154,11 @@ describe('comparison files', () => {
     expect(annotations(rows)).toHaveLength(1);
   });
 
+  it('reads a file of a virtbench before the four verdicts: "unchanged" is undecided, never equivalent', () => {
+    const rows = parseComparisons(JSON.stringify([{ ...row({}), verdict: 'unchanged' }]), 'old.json');
+    expect(rows[0]!.verdict).toBe('undecided');
+  });
+
   it('refuses what is not a comparison, naming the file and the row', () => {
     const bad = (data: unknown) => () => checkComparisons(data, 'c.json');
     expect(bad({ results: [] })).toThrow(/comparison file c\.json: expected a JSON array/);
