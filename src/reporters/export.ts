@@ -1,5 +1,5 @@
 import type { ResultsFile } from '../results/schema.js';
-import { formatValue } from './table.js';
+import { formatValue } from '../results/format.js';
 
 /** github-action-benchmark's custom format: one entry per platform and benchmark. */
 export interface GithubBenchmarkEntry {

@@ -1,6 +1,6 @@
 import { VirtbenchError } from '../errors.js';
 import type { Comparison, Verdict } from '../statistics/compare.js';
-import { formatPercent, formatValue } from './table.js';
+import { formatPercent, formatValue } from '../results/format.js';
 
 /*
  * GitHub Actions workflow commands for a comparison: one `::error` per row that fails the gate, one

@@ -8,7 +8,8 @@ import { baselinePlatform, tablePlatforms } from './ordering.js';
 import { shortCommit, type HistoryEntry } from '../results/history.js';
 import { isStandIn, type ResultsFile } from '../results/schema.js';
 import { median } from '../statistics/descriptive.js';
-import { benchmarkLabel, cellOf, formatChange, formatValue, STAND_IN_LEGEND, standInShown } from './table.js';
+import { formatValue } from '../results/format.js';
+import { benchmarkLabel, cellOf, formatChange, STAND_IN_LEGEND, standInShown } from './table.js';
 
 const escapeHtml = (text: string) =>
   text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');

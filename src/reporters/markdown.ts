@@ -2,7 +2,8 @@ import { gateFailures, gateFails, reasonOf, unjudgedRows, type Comparison } from
 import { driftWarnings } from '../statistics/drift.js';
 import { findings } from './findings.js';
 import type { ResultsFile } from '../results/schema.js';
-import { guestHostNote, benchmarkLabel, cellOf, formatChange, formatPercent, formatValue, STAND_IN_LEGEND, standInShown } from './table.js';
+import { formatPercent, formatValue } from '../results/format.js';
+import { guestHostNote, benchmarkLabel, cellOf, formatChange, STAND_IN_LEGEND, standInShown } from './table.js';
 import { baselinePlatform, tablePlatforms } from './ordering.js';
 import { skipLines } from './skips.js';
 import { EQUIVALENCE_MARGIN } from '../statistics/ratio.js';

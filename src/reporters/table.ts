@@ -104,8 +104,6 @@ export interface ComparisonTable {
   lines: string[];
 }
 
-export { formatPercent, formatValue, ratioToBaseline };
-
 /** The comparison table plus a legend; the baseline is native when it ran, else the first platform. */
 export function renderComparison(results: BenchmarkResult[], platforms: string[]): ComparisonTable {
   const benchmarks = [...new Set(results.map((r) => r.benchmark))];

@@ -2,7 +2,15 @@ import { VirtbenchError } from '../errors.js';
 import { formatPercent, formatSignedPercent } from '../results/format.js';
 import { isStandIn, type BenchmarkResult, type ResultsFile } from '../results/schema.js';
 import { samplesPairedBy } from '../results/runs.js';
-import { groupsChange, pairedChange, ratioInterval, type ChangeEstimate, type Design, type EstimateOutcome } from './estimate.js';
+import {
+  groupsChange,
+  hasInterval,
+  pairedChange,
+  ratioInterval,
+  type ChangeEstimate,
+  type Design,
+  type EstimateOutcome,
+} from './estimate.js';
 import { DEFAULT_ALPHA, DEFAULT_EQUIVALENCE_ALPHA, judgeFamily, type Decision } from './verdicts.js';
 
 /** The four verdicts of a compared row (./verdicts.ts), and the rows that have nothing to compare. */
@@ -93,7 +101,8 @@ function own(table: Record<string, number> | undefined, name: string): number | 
   return table && Object.hasOwn(table, name) ? table[name] : undefined;
 }
 
-const key = (r: Pick<BenchmarkResult, 'platform' | 'benchmark'>) => `${r.platform}\u0000${r.benchmark}`;
+/** One row's identity: its platform and benchmark. */
+export const rowKey = (r: Pick<BenchmarkResult, 'platform' | 'benchmark'>) => `${r.platform}\u0000${r.benchmark}`;
 
 function checkFraction(name: string, value: number | undefined): void {
   if (value !== undefined && !(value >= 0 && value < 10)) {
@@ -128,8 +137,8 @@ export function compareResults(baseline: ResultsFile, current: ResultsFile, opti
     }
   }
 
-  const before = new Map(baseline.results.map((r) => [key(r), r]));
-  const after = new Map(current.results.map((r) => [key(r), r]));
+  const before = new Map(baseline.results.map((r) => [rowKey(r), r]));
+  const after = new Map(current.results.map((r) => [rowKey(r), r]));
   const platformsNow = new Set(current.results.map((r) => r.platform));
   const comparisons: Comparison[] = [];
   /** Rows with figures on both sides, judged once all are known (the paired ones as a family). */
@@ -253,6 +262,13 @@ export function compareResults(baseline: ResultsFile, current: ResultsFile, opti
     row.verdict = judgement.decision;
     Object.assign(row, { pWorse: judgement.pWorse, pBetter: judgement.pBetter, family: judgement.family });
     if (judgement.detectable !== undefined) row.detectable = judgement.detectable;
+    if (!hasInterval(estimate!)) {
+      // Only groups of one run a side have no spread: pairs come two or more.
+      row.unjudged = true;
+      row.note =
+        'one run a side: how far runs of the same code differ is unknown, so no change can be judged; ' +
+        'fix: compare runs paired by `virtbench ab`, or a pooled baseline (`virtbench history baseline`), or state the spread with --noise-floor (from an A/A)';
+    }
     const reason = reasonFor(row, estimate!, options);
     if (row.verdict === 'regressed') row.failsGate ||= -row.change! > row.failThreshold;
     if (row.verdict === 'undecided' && options.undecided === 'fail') row.failsGate = true;
@@ -304,14 +320,8 @@ function reasonFor(row: Comparison, estimate: ChangeEstimate, options: CompareOp
     case 'equivalent':
       return `the same within ±${margin}: the ${Math.round(100 * (1 - 2 * (options.equivalenceAlpha ?? DEFAULT_EQUIVALENCE_ALPHA)))}% interval lies inside (${evidence})`;
     default:
-      if (row.detectable === undefined) {
-        row.unjudged = true;
-        row.note =
-          'one run a side: how far runs of the same code differ is unknown, so no change can be judged; ' +
-          'fix: compare runs paired by `virtbench ab`, or a pooled baseline (`virtbench history baseline`), or state the spread with --noise-floor (from an A/A)';
-        return 'cannot tell: one run a side, the run-to-run spread is unknown';
-      }
-      return `cannot tell: could detect a change of ${formatPercent(row.detectable)} (80% power at ${formatPercent(alpha)} over ${rows(row.family!)}; ${evidence})`;
+      if (row.unjudged) return 'cannot tell: one run a side, the run-to-run spread is unknown';
+      return `cannot tell: could detect a change of ${formatPercent(row.detectable!)} (80% power at ${formatPercent(alpha)} over ${rows(row.family!)}; ${evidence})`;
   }
 }
 

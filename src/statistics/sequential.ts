@@ -1,5 +1,5 @@
 import type { ResultsFile } from '../results/schema.js';
-import { compareResults, type Comparison, type CompareOptions } from './compare.js';
+import { compareResults, rowKey, type Comparison, type CompareOptions } from './compare.js';
 import { DEFAULT_ALPHA, DEFAULT_EQUIVALENCE_ALPHA } from './verdicts.js';
 
 /*
@@ -59,11 +59,10 @@ export function sequentialLook(
   earlier: readonly Comparison[] = [],
 ): SequentialLook {
   const now = compareResults(base, head, { ...options, ...lookErrors(plan, options) });
-  const keyOf = (r: { platform: string; benchmark: string }): string => `${r.platform}\u0000${r.benchmark}`;
-  const kept = new Map(earlier.filter((c) => DECIDED.has(c.verdict)).map((c) => [keyOf(c), c]));
-  const failed = new Set(head.results.filter((r) => r.status === 'failed').map(keyOf));
+  const kept = new Map(earlier.filter((c) => DECIDED.has(c.verdict)).map((c) => [rowKey(c), c]));
+  const failed = new Set(head.results.filter((r) => r.status === 'failed').map(rowKey));
   const comparisons = now.map((row) => {
-    const key = keyOf(row);
+    const key = rowKey(row);
     const decided = kept.get(key);
     // A row that failed, went missing or cannot be compared since is judged anew: no question of statistics.
     if (decided && row.change !== undefined && !failed.has(key) && !row.missing && row.verdict !== 'not comparable') return decided;

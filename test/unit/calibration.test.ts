@@ -20,6 +20,9 @@ const report = (line: string) => {
 };
 const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
 
+/** How many of `trials` runs of a seeded trial came out true. */
+const count = (trials: number, trial: () => boolean) => Array.from({ length: trials }, trial).filter(Boolean).length;
+
 /** One platform's cell against native over n rounds; the truth is `ratio` (performance, > 1 better). */
 function cellTrial(random: () => number, n: number, ratio: number, noise: Noise) {
   const native = resultOf('native', 'cpu', []);
@@ -61,8 +64,7 @@ describe('calibration: the 95 % interval of a cell covers the true ratio 95 % of
 
   it('reads ≈1x only where the same is shown: a true 8 % difference reads ≈1x in under 5 % of cells', () => {
     const random = seeded(77);
-    let equivalent = 0;
-    for (let i = 0; i < TRIALS; i++) if (cellTrial(random, 5, 0.92, normal).verdict === 'equivalent') equivalent++;
+    const equivalent = count(TRIALS, () => cellTrial(random, 5, 0.92, normal).verdict === 'equivalent');
     report(`cell, 5 rounds, true ratio 0.92: read as ≈1x in ${percent(equivalent / TRIALS)}`);
     expect(equivalent / TRIALS).toBeLessThan(0.05);
   });
@@ -77,11 +79,10 @@ describe('calibration: the gate', () => {
   ] as const) {
     it(`fails at most 1 % of A/A comparisons of 14 rows, 2 rounds of 6 pairs, 3 % pair noise (${name})`, () => {
       const random = seeded(name.length);
-      let alarms = 0;
-      for (let i = 0; i < A_A; i++) {
+      const alarms = count(A_A, () => {
         const { base, head } = pairedAb(random, { pairsPerRound: 6, rounds: 2, noise: 0.03 / Math.SQRT2, drift: 0.1, shape });
-        if (gateFails(compareResults(base, head))) alarms++;
-      }
+        return gateFails(compareResults(base, head));
+      });
       report(`gate, paired A/A (${name}), 14 rows x 12 pairs: ${alarms} false alarms in ${A_A}`);
       expect(alarms / A_A).toBeLessThanOrEqual(0.01);
     });
@@ -89,11 +90,8 @@ describe('calibration: the gate', () => {
 
   it('fails at most 1 % of A/A comparisons by runs: 2 runs a side, 1 % within and 3 % between runs', () => {
     const random = seeded(11);
-    let alarms = 0;
-    for (let i = 0; i < A_A; i++) {
-      const side = () => resultsOfRuns(random, { runs: 2, samples: 5, between: 0.03, within: 0.01 });
-      if (gateFails(compareResults(side(), side()))) alarms++;
-    }
+    const side = () => resultsOfRuns(random, { runs: 2, samples: 5, between: 0.03, within: 0.01 });
+    const alarms = count(A_A, () => gateFails(compareResults(side(), side())));
     report(`gate, A/A by runs (2 vs 2 runs of 5 samples, 1 % within, 3 % between): ${alarms} false alarms in ${A_A}`);
     expect(alarms / A_A).toBeLessThanOrEqual(0.01);
   });
@@ -101,12 +99,11 @@ describe('calibration: the gate', () => {
   it('catches a 10 % regression with 3 % pair noise in at least 80 % of comparisons at 2 rounds of 6 pairs', () => {
     const random = seeded(5);
     const TRIALS = 500;
-    let caught = 0;
-    for (let i = 0; i < TRIALS; i++) {
+    const caught = count(TRIALS, () => {
       const { base, head } = pairedAb(random, { pairsPerRound: 6, rounds: 2, noise: 0.03 / Math.SQRT2, change: { 'native/mem': -0.1 } });
       const mem = compareResults(base, head).find((c) => c.platform === 'native' && c.benchmark === 'mem')!;
-      if (mem.verdict === 'regressed' && mem.failsGate) caught++;
-    }
+      return mem.verdict === 'regressed' && mem.failsGate;
+    });
     report(`gate power, 10 % regression, 3 % pair noise, 12 pairs, 14 rows: caught ${caught} of ${TRIALS}`);
     expect(caught / TRIALS).toBeGreaterThanOrEqual(0.8);
   });
@@ -114,8 +111,7 @@ describe('calibration: the gate', () => {
   it('calls a change exactly at the threshold "equivalent" in about 5 % of rows (the nominal rate; at most 6 %)', () => {
     const random = seeded(6);
     const TRIALS = 4000;
-    let equivalent = 0;
-    for (let i = 0; i < TRIALS; i++) {
+    const equivalent = count(TRIALS, () => {
       const { base, head } = pairedAb(random, {
         platforms: ['native'],
         pairsPerRound: 6,
@@ -123,8 +119,8 @@ describe('calibration: the gate', () => {
         noise: 0.02,
         change: { 'native/mem': -0.05 },
       });
-      if (compareResults(base, head).find((c) => c.benchmark === 'mem')!.verdict === 'equivalent') equivalent++;
-    }
+      return compareResults(base, head).find((c) => c.benchmark === 'mem')!.verdict === 'equivalent';
+    });
     report(`gate, a change of exactly -5 % (the threshold): called equivalent in ${equivalent} of ${TRIALS}`);
     expect(equivalent / TRIALS).toBeLessThanOrEqual(0.06);
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resultOf } from '../builders.js';
-import { formatCell, formatValue, layoutColumns, renderComparison } from '../../src/reporters/table.js';
+import { formatValue } from '../../src/results/format.js';
+import { formatCell, layoutColumns, renderComparison } from '../../src/reporters/table.js';
 
 const result = resultOf;
 
