@@ -126,6 +126,52 @@ describe('calibration: the gate', () => {
   });
 });
 
+describe('calibration: one run a side with a stated noise floor (compare --noise-floor)', () => {
+  // Runs of the same code differ by 3 % (between) and their samples by 1 % (within); the floor states 3 %.
+  const oneRun = (random: () => number) => resultsOfRuns(random, { runs: 1, samples: 5, between: 0.03, within: 0.01 });
+
+  it('fails at most 1 % of A/A comparisons of 7 rows when the floor is the true spread', () => {
+    const random = seeded(41);
+    const alarms = count(1000, () => gateFails(compareResults(oneRun(random), oneRun(random), { noiseFloor: 0.03 })));
+    report(`gate, one run a side, noise floor 3 % = the true spread: ${alarms} false alarms in 1000`);
+    expect(alarms / 1000).toBeLessThanOrEqual(0.01);
+  });
+
+  it('catches a 20 % regression in at least 80 % of comparisons', () => {
+    const random = seeded(42);
+    const caught = count(500, () => {
+      const slower = oneRun(random);
+      for (const sample of slower.results.find((r) => r.benchmark === 'mem')!.samples) sample.value *= 1.2; // seconds: 20 % slower
+      return compareResults(oneRun(random), slower, { noiseFloor: 0.03 }).find((c) => c.benchmark === 'mem')!.verdict === 'regressed';
+    });
+    report(`gate, one run a side, noise floor 3 %, a 20 % regression: caught ${caught} of 500`);
+    expect(caught / 500).toBeGreaterThanOrEqual(0.8);
+  });
+});
+
+describe('calibration: a cell without rounds (a merged file of two machines): samples as units', () => {
+  it('covers the true ratio 94-97 % of the time at 5 samples a side (10,000 trials)', () => {
+    const random = seeded(43);
+    const covered = count(10_000, () => {
+      const native = resultOf(
+        'native',
+        'cpu',
+        Array.from({ length: 5 }, () => 1e6 * Math.exp(0.05 * normal(random))),
+      );
+      const docker = resultOf(
+        'docker',
+        'cpu',
+        Array.from({ length: 5 }, () => 0.9e6 * Math.exp(0.05 * normal(random))),
+      );
+      const ci = ratioToBaseline(docker, native)!.ci95!;
+      return ci[0] <= 0.9 && 0.9 <= ci[1];
+    });
+    report(`cell without rounds, 5 samples a side: coverage ${percent(covered / 10_000)}`);
+    expect(covered / 10_000).toBeGreaterThanOrEqual(0.94);
+    expect(covered / 10_000).toBeLessThanOrEqual(0.97);
+  });
+});
+
 describe('calibration: the sequential A/B (virtbench ab: 2 to 6 rounds of 6 pairs)', () => {
   const plan: SequentialPlan = { minRounds: 2, maxRounds: 6 };
 
