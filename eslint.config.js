@@ -44,8 +44,15 @@ const zones = [
     message: `only src/harness/platforms/${name}/ knows how ${name} works: import its index.ts (or move the shared piece to src/harness/host/)`,
   })),
   {
-    target: ['./src/reporters/**', './src/cli/**', './src/results/**', './src/statistics/**'],
+    target: ['./src/reporters/**', './src/results/**', './src/statistics/**'],
     from: './src/harness',
+    message: 'reporters, the CLI and the results side read results files and records; they never start or know a platform',
+  },
+  {
+    target: './src/cli/**',
+    from: './src/harness',
+    // `virtbench setup` reads the platforms' requirements and availability(); it never provisions one.
+    except: ['./setup.ts'],
     message: 'reporters, the CLI and the results side read results files and records; they never start or know a platform',
   },
   {
@@ -67,7 +74,15 @@ const zones = [
     message: 'host helpers serve every platform and know none',
   },
   {
-    target: ['./bench/**', './fixtures/**', './examples/**'],
+    // The shipped suite is what a user's bench file would be: the public "virtbench/bench" entry only
+    // (as '../bench.js', which resolves inside the package from src/ and from dist/ alike).
+    target: './src/suite/**',
+    from: './src',
+    except: ['./bench.ts', './suite'],
+    message: 'the shipped suite uses the public entry "virtbench/bench" (../bench.js) as a user\'s bench file does',
+  },
+  {
+    target: ['./fixtures/**', './examples/**'],
     from: './src',
     except: ['./index.ts', './bench.ts'],
     message:

@@ -5,8 +5,9 @@ import { defineConfig } from 'vitest/config';
 import { virtbench } from './src/index.js';
 
 export default defineConfig({
-  // The bench files import "virtbench/bench" and "virtbench" as a user does; in this repository those
-  // resolve to src/ (package.json's "virtbench-source" condition), so nothing waits for a build.
+  // No bench files of its own: the suite that ships in the package runs (src/suite/, dist/suite/ once
+  // built). Imports of "virtbench" and "virtbench/bench" resolve to src/ here (package.json's
+  // "virtbench-source" condition), so nothing waits for a build.
   ssr: { resolve: { conditions: ['virtbench-source', ...defaultServerConditions] } },
   plugins: [
     virtbench({
@@ -32,8 +33,8 @@ export default defineConfig({
   ],
   test: {
     projects: [
-      // No benchmarks in the test projects: `vitest bench` would otherwise give them bench variants too.
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], benchmark: { include: [] } } },
+      // No bench files in the test projects: the plugin gives projects other than the platforms' none.
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {
         extends: true,
         // One file at a time: they start real daemons, containers and guests on a 2-core machine.
@@ -41,7 +42,6 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           setupFiles: ['test/integration/work-root.setup.ts'],
-          benchmark: { include: [] },
           fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 900_000,
@@ -54,7 +54,6 @@ export default defineConfig({
           name: 'faults',
           include: ['test/faults/**/*.test.ts'],
           globalSetup: ['test/faults/global-setup.ts'],
-          benchmark: { include: [] },
           fileParallelism: false,
           testTimeout: 900_000,
           hookTimeout: 900_000,

@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs';
-import { extname } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { extname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { globSync } from 'tinyglobby';
 import type { Plugin } from 'vite';
-import type { TestProjectInlineConfiguration } from 'vitest/config';
+import { defaultExclude, type TestProjectInlineConfiguration } from 'vitest/config';
 import { VirtbenchError } from './errors.js';
 import type { Question } from './results/schema.js';
 
@@ -39,8 +40,14 @@ export interface VirtbenchOptions extends PlatformOptions {
   profile?: string;
   /** Where results.json and the CSV files go, relative to the root. VIRTBENCH_REPORT_DIR overrides it. */
   reportDir?: string;
-  /** Bench files. Default: bench/**\/*.bench.ts */
+  /** Your own bench files, relative to the root. Default: bench/**\/*.bench.ts */
   include?: string[];
+  /**
+   * The seven benchmarks that ship with virtbench (cpu, mem, disk-random, disk-copyup, fork,
+   * fork-threads, nginx): 'standard' runs them, beside your own bench files; 'none' runs only yours.
+   * Default: 'standard' when `include` matches no file of the project, else 'none'.
+   */
+  suite?: Suite;
   /** Compare every run with this baseline (a saved name or a path) and fail on a regression. VIRTBENCH_BASELINE overrides it. */
   baseline?: string;
   /** Noise threshold for the baseline comparison: '5%' or the fraction 0.05 (the default). */
@@ -103,11 +110,35 @@ function resolveAllowMissing(option: unknown, env: NodeJS.ProcessEnv): boolean |
   );
 }
 
+/** Whether the shipped suite runs: see VirtbenchOptions.suite. */
+export type Suite = 'standard' | 'none';
+const SUITES: readonly Suite[] = ['standard', 'none'];
+
+/** The shipped suite's bench files: src/suite/*.bench.ts from src/, dist/suite/*.bench.js from the build. */
+export function suiteFiles(): string[] {
+  const extension = extname(new URL(import.meta.url).pathname);
+  const dir = fileURLToPath(new URL('./suite/', import.meta.url));
+  return readdirSync(dir)
+    .filter((name) => name.endsWith(`.bench${extension}`))
+    .sort()
+    .map((name) => dir + name);
+}
+
+/**
+ * Vitest's exclude without its node_modules entry, when the suite is installed under node_modules: the
+ * suite's files would be excluded with everything else there. Only virtbench's own folder is let through.
+ */
+export function excludeForSuite(exclude: readonly string[], files: readonly string[], root: string): string[] {
+  if (!files.some((file) => relative(root, file).split('/').includes('node_modules'))) return [...exclude];
+  return exclude.map((pattern) => (pattern === '**/node_modules/**' ? '**/node_modules/!(virtbench|.pnpm)/**' : pattern));
+}
+
 const OPTION_NAMES = [
   'platforms',
   'profile',
   'reportDir',
   'include',
+  'suite',
   'baseline',
   'threshold',
   'failThreshold',
@@ -127,6 +158,8 @@ export interface ResolvedOptions {
   profile: Profile;
   reportDir: string;
   include: string[];
+  /** Unset: 'standard' when include matches no file of the project (decided in config(), which knows the root). */
+  suite?: Suite;
   cacheDir: string;
   untilStable?: UntilStable;
   variantBenchmarks: VariantBenchmarks;
@@ -195,6 +228,12 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
   if (options.profile !== undefined && !(PROFILE_NAMES as readonly string[]).includes(options.profile)) {
     throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown profile "${options.profile}"; valid profiles: ${PROFILE_NAMES.join(', ')}`);
   }
+  if (options.suite !== undefined && !SUITES.includes(options.suite)) {
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_OPTION',
+      `option "suite" must be 'standard' (the seven shipped benchmarks) or 'none' (only your own bench files), got ${JSON.stringify(options.suite)}`,
+    );
+  }
   const fractions = Object.fromEntries(
     (['threshold', 'failThreshold', 'noiseFloor'] as const).map((name) => [name, fractionOption(name, options[name])]),
   ) as Record<'threshold' | 'failThreshold' | 'noiseFloor', number | undefined>;
@@ -218,6 +257,7 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
     profile,
     reportDir: env.VIRTBENCH_REPORT_DIR || options.reportDir || 'virtbench-report',
     include: options.include ?? ['bench/**/*.bench.ts'],
+    ...(options.suite ? { suite: options.suite } : {}),
     cacheDir: cacheDir(env),
   };
 }
@@ -299,9 +339,36 @@ function testTimeoutMs(profile: Profile, untilStable: UntilStable | undefined, p
   return ((untilStable?.maxRuns ?? profile.runs) * longestRun + 600_000) * Math.max(1, platforms);
 }
 
+/** A platform project's bench files: the project's own, and the shipped suite's where it runs. */
+interface BenchFiles {
+  include: string[];
+  exclude: string[];
+}
+
+/** The bench files of every platform project: the user's include, plus the suite when it runs. */
+export function benchFiles(options: Pick<ResolvedOptions, 'include' | 'suite'>, root: string, exclude: readonly string[]): BenchFiles {
+  // Decided once per config: does the project have bench files of its own?
+  const suite = options.suite ?? (globSync(options.include, { cwd: root, ignore: [...exclude] }).length > 0 ? 'none' : 'standard');
+  if (suite === 'none') return { include: options.include, exclude: [...exclude] };
+  const files = suiteFiles();
+  return { include: [...options.include, ...files], exclude: excludeForSuite(exclude, files, root) };
+}
+
+/**
+ * Projects of the user's other than the platforms' (unit tests...) get no bench variant's files: a bench
+ * file needs a platform's project (its fixture), and `vitest bench` would otherwise run them there too.
+ */
+function withoutBenchFiles(project: unknown): unknown {
+  if (typeof project !== 'object' || project === null || !('test' in project)) return project;
+  const test = (project as { test?: { benchmark?: { include?: unknown } } }).test;
+  if (!test || test.benchmark?.include !== undefined) return project;
+  return { ...project, test: { ...test, benchmark: { ...test.benchmark, include: [] } } };
+}
+
 function platformProject(
   platform: string,
   options: ResolvedOptions,
+  files: BenchFiles,
   requested: boolean,
   runPlatforms: readonly string[],
 ): TestProjectInlineConfiguration {
@@ -326,7 +393,7 @@ function platformProject(
       // Platform projects hold benchmarks only; `vitest run` finds nothing in them, unless this is an
       // IDE run: Vitest then adds the bench variant of a benchmark-enabled project to ordinary test runs.
       include: [],
-      benchmark: { include: options.include, enabled: options.ide?.platforms.includes(platform) ?? false },
+      benchmark: { include: files.include, exclude: files.exclude, enabled: options.ide?.platforms.includes(platform) ?? false },
       provide: { [PROVIDE_KEY]: session },
       // Beside this module: global-setup.ts when run from src/, global-setup.js from the build in dist/.
       globalSetup: [fileURLToPath(new URL(`./harness/global-setup${extname(new URL(import.meta.url).pathname)}`, import.meta.url))],
@@ -413,8 +480,11 @@ export function virtbench(userOptions: VirtbenchOptions = {}): Plugin {
       checkRequestedProjects(requested, options.platforms, (test.projects as unknown[]) ?? []);
       // The platforms this run measures: a variant stands in its base's figures only when the base runs too.
       const runPlatforms = platformsOfRun(options.ide?.platforms ?? options.platforms, requested);
-      const projects = options.platforms.map((p) => platformProject(p, options, requested.includes(p), runPlatforms));
-      test.projects = [...((test.projects as unknown[]) ?? []), ...projects];
+      const root = (config as { root?: string }).root ?? process.cwd();
+      const exclude = ((test.benchmark as { exclude?: string[] } | undefined)?.exclude ?? defaultExclude) as string[];
+      const files = benchFiles(options, root, exclude);
+      const projects = options.platforms.map((p) => platformProject(p, options, files, requested.includes(p), runPlatforms));
+      test.projects = [...((test.projects as unknown[]) ?? []).map(withoutBenchFiles), ...projects];
       // Vitest 5 names a project's benchmark variant "<name> (bench)"; let `--project native` mean it.
       if (requested.length > 0) {
         test.project = requested.flatMap((name) => (options.platforms.includes(name) ? [name, name + BENCH_SUFFIX] : [name]));

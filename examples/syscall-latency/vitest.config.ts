@@ -1,7 +1,7 @@
-// `npx vitest bench --root examples/syscall-latency`: the example's own project, as a user's would be.
 import { defineConfig } from 'vitest/config';
-import { virtbench } from '../../src/index.js'; // in your project: from 'virtbench'
+import { virtbench } from 'virtbench';
 
 export default defineConfig({
+  // Only this project's bench file runs (it has one, so the seven shipped benchmarks do not: suite: 'standard' adds them).
   plugins: [virtbench({ platforms: ['native', 'docker', 'qemu-tcg', 'qemu-kvm'] })],
 });

@@ -835,9 +835,15 @@ export function turnstileName(platform: string, place: Pick<TurnstilePlace, 'tag
   return place.tag ? `${platform}@${place.tag}` : platform;
 }
 
-/** The name a bench file goes by at the turnstile (an absolute path, or relative to the root of a shared one). */
+/**
+ * The name a bench file goes by at the turnstile (an absolute path, or relative to the root of a shared
+ * one). A file of an installed package (the shipped suite) goes by its path from its node_modules: a
+ * worktree whose node_modules is a link to the other checkout's finds it there, not under its own root.
+ */
 export function turnstileFile(file: string, place: Pick<TurnstilePlace, 'root'>): string {
-  return place.root ? relative(place.root, file) : file;
+  if (!place.root) return file;
+  const inPackage = file.lastIndexOf('/node_modules/');
+  return inPackage >= 0 ? file.slice(inPackage + 1) : relative(place.root, file);
 }
 
 /** The shared turnstile this run's environment names, if any; a bad tag is refused with the fix. */

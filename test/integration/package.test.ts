@@ -21,7 +21,7 @@ describe('the npm package', () => {
     files = entry!.files.map((f) => f.path);
   }, 120_000);
 
-  it('ships the build, the CLI, the workload and unikernel sources and the README', () => {
+  it('ships the build, the suite, the CLI, the workload and unikernel sources and the README', () => {
     for (const file of [
       'package.json',
       'README.md',
@@ -30,6 +30,13 @@ describe('the npm package', () => {
       'dist/index.d.ts',
       'dist/bench.js',
       'dist/bench.d.ts',
+      // The shipped suite: what a project without bench files of its own runs.
+      'dist/suite/cpu.bench.js',
+      'dist/suite/mem.bench.js',
+      'dist/suite/disk-random.bench.js',
+      'dist/suite/disk-copyup.bench.js',
+      'dist/suite/fork.bench.js',
+      'dist/suite/nginx.bench.js',
       'dist/harness/global-setup.js',
       'dist/cli/bin.js',
       'fixtures/workloads/linpack.c',

@@ -35,9 +35,12 @@ describe('lint: the boundaries of the design', { timeout: 60_000 }, () => {
     expect(await problemsOf('src/harness/runner-planted.ts', 'qemuPlatforms', './platforms/qemu/index.js')).toEqual([]);
   });
 
-  it('refuses a bench file that reaches past the public entries', async () => {
-    const problems = await problemsOf('bench/planted.bench.ts', 'parseResultLine', '../src/harness/figure.js');
-    expect(problems).toContainEqual(restricted(/use the public entries/));
+  it('refuses a bench file of the shipped suite or a fixture that reaches past the public entries', async () => {
+    const suite = await problemsOf('src/suite/planted.bench.ts', 'parseResultLine', '../harness/figure.js');
+    expect(suite).toContainEqual(restricted(/uses the public entry "virtbench\/bench"/));
+    expect(await problemsOf('src/suite/planted.bench.ts', 'test', '../bench.js')).toEqual([]);
+    const fixture = await problemsOf('fixtures/e2e/bench/planted.bench.ts', 'parseResultLine', '../../../src/harness/figure.js');
+    expect(fixture).toContainEqual(restricted(/use the public entries/));
   });
 
   it('refuses an import cycle', async () => {

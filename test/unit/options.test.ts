@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
 import { PROFILES, resolveProfile } from '../../src/harness/profiles.js';
-import { resolveOptions, virtbench } from '../../src/plugin.js';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WORKLOAD_NAMES } from '../../src/harness/workloads.js';
+import { benchFiles, excludeForSuite, resolveOptions, suiteFiles, virtbench } from '../../src/plugin.js';
 import { errorOf } from '../builders.js';
 
 describe('resolveOptions', () => {
@@ -143,8 +147,18 @@ describe('virtbench() plugin config', () => {
     }[];
     expect(projects.map((p) => p.test.name)).toEqual(['unit', 'native']);
     expect(projects[1]!.test.include).toEqual([]);
-    expect(projects[1]!.test.benchmark.include).toEqual(['bench/**/*.bench.ts']);
+    // This repository has no bench files of its own: the shipped suite runs.
+    expect(projects[1]!.test.benchmark.include).toEqual(['bench/**/*.bench.ts', ...suiteFiles()]);
     expect(projects[1]!.test.provide.virtbench).toMatchObject({ platform: 'native', requested: false });
+  });
+
+  it("gives the user's other projects no bench files, unless they name their own", () => {
+    const test = configure({
+      projects: [{ test: { name: 'unit' } }, { test: { name: 'mine', benchmark: { include: ['perf/*.bench.ts'] } } }],
+    });
+    const projects = test.projects as { test: { name: string; benchmark?: { include: string[] } } }[];
+    expect(projects[0]!.test.benchmark).toEqual({ include: [] });
+    expect(projects[1]!.test.benchmark).toEqual({ include: ['perf/*.bench.ts'] });
   });
 
   it('maps --project <platform> to the platform benchmark variant Vitest 5 creates', () => {
@@ -218,5 +232,52 @@ describe('run count', () => {
     (virtbench({ platforms: ['native'], profile: 'quick', runs: 9 }).config as unknown as ConfigHook)(config);
     const [project] = config.test.projects as { test: { provide: { virtbench: { profile: string; runs?: number } } } }[];
     expect(project!.test.provide.virtbench).toMatchObject({ profile: 'quick', runs: 9 });
+  });
+});
+
+describe('the shipped suite', () => {
+  it('is one bench file per workload family, and together they run every built-in workload', () => {
+    const files = suiteFiles();
+    expect(files.map((f) => f.split('/').pop())).toEqual([
+      'cpu.bench.ts',
+      'disk-copyup.bench.ts',
+      'disk-random.bench.ts',
+      'fork.bench.ts',
+      'mem.bench.ts',
+      'nginx.bench.ts',
+    ]);
+    const prepared = files.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/virtbench\.prepare\('([\w-]+)'\)/g)].map((m) => m[1]));
+    expect(prepared.sort()).toEqual([...WORKLOAD_NAMES].sort());
+  });
+
+  it('runs where the project has no bench files of its own, and adds to them only when asked', () => {
+    const root = mkdtempSync(join(tmpdir(), 'virtbench-suite-'));
+    try {
+      const include = ['bench/**/*.bench.ts'];
+      expect(benchFiles({ include }, root, ['**/node_modules/**']).include).toEqual([...include, ...suiteFiles()]);
+      mkdirSync(join(root, 'bench'));
+      writeFileSync(join(root, 'bench', 'mine.bench.ts'), '');
+      expect(benchFiles({ include }, root, ['**/node_modules/**']).include).toEqual(include);
+      expect(benchFiles({ include, suite: 'standard' }, root, []).include).toEqual([...include, ...suiteFiles()]);
+      expect(benchFiles({ include, suite: 'none' }, join(root, 'empty'), []).include).toEqual(include);
+    } finally {
+      rmSync(root, { recursive: true });
+    }
+  });
+
+  it("lets the suite through Vitest's node_modules exclude when it is installed there, and nothing else", () => {
+    const root = '/home/me/project';
+    const installed = ['/home/me/project/node_modules/virtbench/dist/suite/cpu.bench.js'];
+    expect(excludeForSuite(['**/node_modules/**', '**/.git/**'], installed, root)).toEqual([
+      '**/node_modules/!(virtbench|.pnpm)/**',
+      '**/.git/**',
+    ]);
+    expect(excludeForSuite(['**/node_modules/**'], ['/home/me/virtbench/src/suite/cpu.bench.ts'], '/home/me/virtbench')).toEqual([
+      '**/node_modules/**',
+    ]);
+  });
+
+  it('refuses a suite it does not know', () => {
+    expect(errorOf(() => resolveOptions({ suite: 'all' as never }, {})).message).toMatch(/option "suite" must be 'standard' .* or 'none'/);
   });
 });

@@ -7,6 +7,7 @@ import {
   externalTurnstile,
   startTurnstile,
   turnstileAddress,
+  turnstileFile,
   useSharedTurnstile,
   type TurnstileClient,
   type TurnstileOptions,
@@ -587,5 +588,16 @@ describe('a turnstile shared by two runs (virtbench ab)', () => {
     ).rejects.toThrow(
       /cannot reach the turnstile at @virtbench-turns-unit-nobody-\d+ that VIRTBENCH_TURNSTILE names.*fix: unset VIRTBENCH_TURNSTILE/,
     );
+  });
+});
+
+describe('turnstileFile', () => {
+  it("names a bench file by its path from the project's root, and a shipped one by its path from node_modules", () => {
+    expect(turnstileFile('/wt/base/bench/cpu.bench.ts', {})).toBe('/wt/base/bench/cpu.bench.ts');
+    expect(turnstileFile('/wt/base/bench/cpu.bench.ts', { root: '/wt/base' })).toBe('bench/cpu.bench.ts');
+    // The base's worktree links the head's node_modules: both sides meet in the same room.
+    const room = 'node_modules/virtbench/dist/suite/cpu.bench.js';
+    expect(turnstileFile(`/repo/${room}`, { root: '/wt/base' })).toBe(room);
+    expect(turnstileFile(`/repo/${room}`, { root: '/repo' })).toBe(room);
   });
 });

@@ -1,8 +1,8 @@
 // A workload of your own on every platform: a C program that prints virtbench's RESULT line,
 // described once with commandWorkload and run through the same fixture as the built-in benchmarks.
 import { fileURLToPath } from 'node:url';
-import { commandWorkload } from '../../../src/index.js'; // in your project: from 'virtbench'
-import { test } from '../../../src/bench.js'; // in your project: from 'virtbench/bench'
+import { commandWorkload } from 'virtbench';
+import { test } from 'virtbench/bench';
 
 const syscallLatency = commandWorkload({
   name: 'syscall',

@@ -1,4 +1,4 @@
-import { test } from 'virtbench/bench';
+import { test } from '../bench.js';
 
 test('nginx', async ({ bench, virtbench }) => {
   const run = await virtbench.prepare('nginx');
