@@ -1,8 +1,8 @@
 import { isStandIn, type BenchmarkResult, type Question, type ResultsFile } from '../results/schema.js';
 import { baselinePlatform, tablePlatforms } from './ordering.js';
 import { formatPercent, formatValue } from '../results/format.js';
-import { ratioToBaseline, type RatioEstimate } from '../statistics/ratio.js';
-import { formatRatioWithCi } from './table.js';
+import { ratioToBaseline, readingOf, type RatioEstimate, type RatioReading } from '../statistics/ratio.js';
+import { formatRatio, formatRatioWithCi } from './table.js';
 
 /*
  * Findings answer the questions the run's platforms pose, one sentence each,
@@ -43,30 +43,51 @@ function notMeasured(result: BenchmarkResult, against: BenchmarkResult): string 
   return `not measured on ${where}, so no difference to state`;
 }
 
-function answer(result: BenchmarkResult, against: BenchmarkResult, aa: boolean): string | undefined {
+/** One answer: its verdict in a few words first ("slower: 0.03x"), where it has one, then the sentence. */
+export interface Answer {
+  /** Where the answer is a ratio's verdict (not an A/A's resolution, not "not measured"). */
+  verdict?: { reading: RatioReading; words: string };
+  text: string;
+}
+
+export interface Finding {
+  question: string;
+  answers: Answer[];
+}
+
+const READING_WORDS: Record<RatioReading, string> = { faster: 'faster', slower: 'slower', equivalent: 'same', undecided: 'cannot tell' };
+
+/** "slower: 0.03x", "same: ≈1x", "cannot tell: ±23%", "cannot tell: 1 round": the verdict in the table's words. */
+export function verdictWords(estimate: RatioEstimate): string {
+  const cell = formatRatio(estimate);
+  return `${READING_WORDS[readingOf(estimate)]}: ${cell.startsWith('? ') ? cell.slice(2) : cell}`;
+}
+
+function answer(result: BenchmarkResult, against: BenchmarkResult, aa: boolean): Answer | undefined {
   const estimate = ratioToBaseline(result, against);
   if (!estimate) return undefined;
   const reach = resolution(estimate);
   if (aa) {
     const width = reach === undefined ? 'no interval' : `±${formatPercent(reach)}`;
-    return `${result.benchmark} ${width} (${result.platform} ${formatRatioWithCi(estimate)} ${against.platform})`;
+    return { text: `${result.benchmark} ${width} (${result.platform} ${formatRatioWithCi(estimate)} ${against.platform})` };
   }
+  const verdict = { reading: readingOf(estimate), words: verdictWords(estimate) };
   const figures = `${result.platform} ${formatValue(result.summary!.median)}, ${against.platform} ${formatValue(against.summary!.median)} ${result.unit}`;
   const ratio = `${result.platform} ${formatRatioWithCi(estimate)} ${against.platform}`;
-  if (estimate.verdict === 'different') return `${result.benchmark}: ${ratio} (${figures}; ${result.better} is better)`;
+  if (estimate.verdict === 'different') return { verdict, text: `${result.benchmark}: ${ratio} (${figures}; ${result.better} is better)` };
   if (estimate.verdict === 'equivalent')
-    return `${result.benchmark}: the same within ±${formatPercent(estimate.margin)} (${ratio}; ${figures})`;
+    return { verdict, text: `${result.benchmark}: the same within ±${formatPercent(estimate.margin)} (${ratio}; ${figures})` };
   const why = reach === undefined ? 'one round gives no interval' : `differences within ±${formatPercent(reach)} are beyond this run`;
-  return `${result.benchmark}: cannot tell, ${why} (${ratio}; ${figures})`;
+  return { verdict, text: `${result.benchmark}: ${why} (${ratio}; ${figures})` };
 }
 
-/** One line per question that the figures can answer: the question, then each comparison's answer. */
-export function findings(file: Pick<ResultsFile, 'results' | 'questions'>): string[] {
+/** Each question that the figures can answer, with each comparison's answer. */
+export function findingsOf(file: Pick<ResultsFile, 'results' | 'questions'>): Finding[] {
   const find = (platform: string, benchmark: string) => file.results.find((r) => r.platform === platform && r.benchmark === benchmark);
-  const lines: string[] = [];
+  const found: Finding[] = [];
   for (const { question, comparisons, aa } of questionsOf(file)) {
-    const answers = comparisons.flatMap(({ platform, against, benchmarks }) => {
-      const measured: string[] = [];
+    const answers = comparisons.flatMap(({ platform, against, benchmarks }): Answer[] => {
+      const measured: Answer[] = [];
       // Benchmarks not measured, by why: "cpu, mem: not measured on ...", once.
       const unmeasured = new Map<string, string[]>();
       for (const benchmark of benchmarks) {
@@ -78,9 +99,19 @@ export function findings(file: Pick<ResultsFile, 'results' | 'questions'>): stri
         const text = why ? undefined : answer(result, base, aa === true);
         if (text) measured.push(text);
       }
-      return [...measured, ...[...unmeasured].map(([why, names]) => `${names.join(', ')}: ${why}`)];
+      return [...measured, ...[...unmeasured].map(([why, names]) => ({ text: `${names.join(', ')}: ${why}` }))];
     });
-    if (answers.length > 0) lines.push(`${question} ${answers.join('; ')}.`);
+    if (answers.length > 0) found.push({ question, answers });
   }
-  return lines;
+  return found;
+}
+
+/** An answer as text: "slower: 0.81x, disk-random: docker 0.81x [0.80, 0.83] native (...)". */
+export function answerText(answer: Answer): string {
+  return answer.verdict ? `${answer.verdict.words}, ${answer.text}` : answer.text;
+}
+
+/** One line per question that the figures can answer: the question, then each comparison's answer. */
+export function findings(file: Pick<ResultsFile, 'results' | 'questions'>): string[] {
+  return findingsOf(file).map(({ question, answers }) => `${question} ${answers.map(answerText).join('; ')}.`);
 }

@@ -76,3 +76,12 @@ export function ratioToBaseline(
     n: estimate.n,
   };
 }
+
+/** A ratio's verdict in a reader's words: faster or slower (the interval excludes 1), equivalent (≈1x), or undecided. */
+export type RatioReading = 'faster' | 'slower' | 'equivalent' | 'undecided';
+
+/** The reading of an estimate: the direction of a difference is the side of 1 its 95 % interval lies on. */
+export function readingOf(estimate: RatioEstimate): RatioReading {
+  if (estimate.verdict !== 'different') return estimate.verdict;
+  return estimate.ci95 && estimate.ci95[0] > 1 ? 'faster' : 'slower';
+}

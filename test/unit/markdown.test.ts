@@ -175,7 +175,7 @@ describe('the PR comment of a full run', () => {
   });
 
   it('folds the findings and the full comparison', () => {
-    expect(comment).toMatch(/<details><summary>Findings: 7 answers<\/summary>\n\n- Does Docker cost CPU or memory\? cpu: /);
+    expect(comment).toMatch(/<details><summary>Findings: 7 answers<\/summary>\n\n- Does Docker cost CPU or memory\? slower: 0\.98x, cpu: /);
     expect(comment).toMatch(/<details><summary>Against the baseline: all 77 comparisons<\/summary>\n\n\| platform \| benchmark \|/);
     expect(comment.match(/^<details>/gm)).toHaveLength(2);
     expect(comment.match(/^<\/details>$/gm)).toHaveLength(2);

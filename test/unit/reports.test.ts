@@ -33,8 +33,8 @@ describe('findings', () => {
       ...run.results,
     ];
     expect(findings({ results: figures, questions })).toEqual([
-      'Does Docker cost CPU or memory? cpu: cannot tell, differences within ±23% are beyond this run (docker 0.93x [0.77, 1.13] native; docker 2.80M, native 3.18M kFLOPS).',
-      'Where does copy-on-write cost? disk-random: docker 0.81x [0.80, 0.83] native (docker 52.0k, native 64.0k IOPS; higher is better).',
+      'Does Docker cost CPU or memory? cannot tell: ±23%, cpu: differences within ±23% are beyond this run (docker 0.93x [0.77, 1.13] native; docker 2.80M, native 3.18M kFLOPS).',
+      'Where does copy-on-write cost? slower: 0.81x, disk-random: docker 0.81x [0.80, 0.83] native (docker 52.0k, native 64.0k IOPS; higher is better).',
     ]);
   });
 
@@ -66,7 +66,7 @@ describe('findings', () => {
       comparisons: [{ platform: 'qemu-tcg-ide', against: 'qemu-tcg', benchmarks: ['cpu', 'mem', 'disk-random'] }],
     };
     expect(findings({ results, questions: [question] })).toEqual([
-      'What does IDE cost? disk-random: qemu-tcg-ide 0.60x [0.56, 0.64] qemu-tcg (qemu-tcg-ide 3.00k, qemu-tcg 5.00k IOPS; higher is better); ' +
+      'What does IDE cost? slower: 0.60x, disk-random: qemu-tcg-ide 0.60x [0.56, 0.64] qemu-tcg (qemu-tcg-ide 3.00k, qemu-tcg 5.00k IOPS; higher is better); ' +
         "cpu, mem: not measured on qemu-tcg-ide (qemu-tcg's figure stands in), so no difference to state.",
     ]);
     const against = { question: 'Against IDE?', comparisons: [{ platform: 'qemu-tcg', against: 'qemu-tcg-ide', benchmarks: ['cpu'] }] };
@@ -77,7 +77,7 @@ describe('findings', () => {
 
   it('without questions, compares every platform with native', () => {
     expect(findings({ results: run.results })).toEqual([
-      'What does docker cost against native? disk-random: docker 0.81x [0.80, 0.83] native (docker 52.0k, native 64.0k IOPS; higher is better).',
+      'What does docker cost against native? slower: 0.81x, disk-random: docker 0.81x [0.80, 0.83] native (docker 52.0k, native 64.0k IOPS; higher is better).',
     ]);
   });
 });
