@@ -83,14 +83,19 @@ export function cellOf(
   return formatCell(result, baseline, standInFigure);
 }
 
+/** Columns a string takes in a terminal: one per code point (the table's ≈, ±, × are one each; it has no wide characters). */
+export function displayWidth(text: string): number {
+  return [...text].length;
+}
+
 function pad(text: string, width: number): string {
-  return text + ' '.repeat(Math.max(0, width - text.length));
+  return text + ' '.repeat(Math.max(0, width - displayWidth(text)));
 }
 
 /** Lays out rows of cells with aligned columns, two spaces apart. */
 export function layoutColumns(rows: string[][]): string[] {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, displayWidth(cell))));
   return rows.map((row) =>
     row
       .map((cell, i) => (i === row.length - 1 ? cell : pad(cell, widths[i]!)))
@@ -99,37 +104,112 @@ export function layoutColumns(rows: string[][]): string[] {
   );
 }
 
+/**
+ * Breaks prose at spaces into lines of at most `width` columns, the later ones indented by `indent`
+ * spaces; a word longer than a line stays whole.
+ */
+export function wrapText(text: string, width: number, indent = 0): string[] {
+  const lead = /^ */.exec(text)![0];
+  const lines: string[] = [];
+  let line = lead;
+  for (const word of text.slice(lead.length).split(/ +/)) {
+    const candidate = line.trim() === '' ? line + word : `${line} ${word}`;
+    if (line.trim() !== '' && displayWidth(candidate) > width) {
+      lines.push(line);
+      line = ' '.repeat(indent) + word;
+    } else line = candidate;
+  }
+  lines.push(line);
+  return lines;
+}
+
 export interface ComparisonTable {
   baseline?: string;
   lines: string[];
 }
 
-/** The comparison table plus a legend; the baseline is native when it ran, else the first platform. */
-export function renderComparison(results: BenchmarkResult[], platforms: string[]): ComparisonTable {
+/** The table's parts: the header, a row of cells per benchmark (label, unit, better, one per platform) and the legend. */
+function comparisonParts(results: BenchmarkResult[], platforms: string[]) {
   const benchmarks = [...new Set(results.map((r) => r.benchmark))];
   const find = (platform: string, benchmark: string) => results.find((r) => r.platform === platform && r.benchmark === benchmark);
   const baseline = baselinePlatform(platforms);
-
   const header = ['benchmark', 'unit', 'better', ...platforms];
   const rows = benchmarks.map((benchmark) => {
     const any = results.find((r) => r.benchmark === benchmark)!;
     const base = baseline ? find(baseline, benchmark) : undefined;
     return [benchmarkLabel(any), any.unit, any.better, ...platforms.map((p) => cellOf(find(p, benchmark), base, find))];
   });
+  const legend = [
+    `median ±half the IQR (relative); Nx = performance vs ${baseline ?? 'baseline'}, above 1 is better (its 95% interval excludes 1); ` +
+      `≈1x = the same within ±${formatPercent(EQUIVALENCE_MARGIN)} (shown: its 90% interval lies inside); ? ±N% = cannot tell: the 95% interval reaches N% from 1`,
+    ...(standInShown(results, platforms) ? [STAND_IN_LEGEND] : []),
+  ];
+  return { baseline, header, rows, legend };
+}
+
+/** Aligned lines of a header and rows, ruled below the header and below the rows. */
+function ruled(header: string[], rows: string[][]): string[] {
   const lines = layoutColumns([header, ...rows]);
-  const rule = '-'.repeat(Math.max(...lines.map((l) => l.length)));
-  return {
-    baseline,
-    lines: [
-      lines[0]!,
-      rule,
-      ...lines.slice(1),
-      rule,
-      `median ±half the IQR (relative); Nx = performance vs ${baseline ?? 'baseline'}, above 1 is better (its 95% interval excludes 1); ` +
-        `≈1x = the same within ±${formatPercent(EQUIVALENCE_MARGIN)} (shown: its 90% interval lies inside); ? ±N% = cannot tell: the 95% interval reaches N% from 1`,
-      ...(standInShown(results, platforms) ? [STAND_IN_LEGEND] : []),
-    ],
+  const rule = '-'.repeat(Math.max(...lines.map(displayWidth)));
+  return [lines[0]!, rule, ...lines.slice(1), rule];
+}
+
+/** The comparison table plus a legend, all platforms side by side; the baseline is native when it ran, else the first platform. */
+export function renderComparison(results: BenchmarkResult[], platforms: string[]): ComparisonTable {
+  const { baseline, header, rows, legend } = comparisonParts(results, platforms);
+  return { baseline, lines: [...ruled(header, rows), ...legend] };
+}
+
+/**
+ * The comparison for a terminal of `width` columns: the whole table when it fits, as renderComparison
+ * has it; otherwise several tables of consecutive platforms, each with the benchmark, unit and better
+ * columns and the baseline's column repeated, so that every ratio stands beside its reference. The
+ * legend is wrapped to the width.
+ *
+ * Split rather than transposed: with platforms as rows, a row holds a cell of some 20 columns per
+ * benchmark, too wide at seven benchmarks and wider with every one added; split, each table reads as
+ * the full one does (a benchmark per row), the reference stands beside every platform, and it takes
+ * as many tables as the platforms need. A single platform too wide for the width gets a table of its
+ * own, wider still (its cells have no narrower form).
+ */
+export function renderComparisonToFit(results: BenchmarkResult[], platforms: string[], width: number): ComparisonTable {
+  const { baseline, header, rows, legend } = comparisonParts(results, platforms);
+  const wrappedLegend = legend.flatMap((line) => wrapText(line, width, 2));
+  const whole = ruled(header, rows);
+  if (whole.every((line) => displayWidth(line) <= width)) return { baseline, lines: [...whole, ...wrappedLegend] };
+
+  const columnWidth = (i: number) => Math.max(...[header, ...rows].map((row) => displayWidth(row[i]!)));
+  const fixed = [0, 1, 2, ...(baseline ? [3 + platforms.indexOf(baseline)] : [])];
+  const fixedWidth = fixed.reduce((sum, i) => sum + columnWidth(i), 0) + 2 * (fixed.length - 1);
+  const others = platforms.map((_, p) => 3 + p).filter((i) => !fixed.includes(i));
+
+  // The fewest tables, then the platforms spread evenly over them (3, 3, 2, 2 rather than 3, 3, 3, 1).
+  const group = (most: number) => {
+    const groups: number[][] = [];
+    let used = fixedWidth;
+    for (const column of others) {
+      const needs = 2 + columnWidth(column);
+      if (groups.length === 0 || used + needs > width || groups.at(-1)!.length >= most) {
+        groups.push([column]);
+        used = fixedWidth + needs;
+      } else {
+        groups.at(-1)!.push(column);
+        used += needs;
+      }
+    }
+    return groups;
   };
+  const fewest = group(Infinity);
+  const even = group(Math.ceil(others.length / fewest.length));
+  const groups = even.length === fewest.length ? even : fewest;
+  const pick = (row: string[], columns: number[]) => [...fixed, ...columns].map((i) => row[i]!);
+  const tables = groups.map((columns) =>
+    ruled(
+      pick(header, columns),
+      rows.map((row) => pick(row, columns)),
+    ),
+  );
+  return { baseline, lines: [...tables.flatMap((table, i) => (i === 0 ? table : ['', ...table])), ...wrappedLegend] };
 }
 
 /** "+3.1% [+1.0%, +5.2%]": performance change against a baseline, + is better, with its 95 % interval. */

@@ -1,13 +1,13 @@
-import { relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { Reporter, TestCase, Vitest } from 'vitest/node';
-import { readResults, withSummary, writeResults } from '../results/results-file.js';
+import { readResults, withSummary, writeFileAtomically, writeResults } from '../results/results-file.js';
 import { RESULTS_SCHEMA, type BenchmarkRecord, type BenchmarkResult, type Question, type ResultsFile } from '../results/schema.js';
-import { findings } from './findings.js';
+import { answerText, findingsOf } from './findings.js';
 import { driftWarnings } from '../statistics/drift.js';
 import { baselinePlatform, sortResults, tablePlatforms, type ReportOrder } from './ordering.js';
 import { resolveBaseline } from './baselines.js';
 import { compareResults, gateFailures, gateFails, unjudgedRows } from '../statistics/compare.js';
-import { guestHostNote, renderBaselineComparison, renderComparison } from './table.js';
+import { displayWidth, guestHostNote, renderBaselineComparison, renderComparison, renderComparisonToFit, wrapText } from './table.js';
 import { skipLines } from './skips.js';
 
 // Its home was this module: importers of it here keep working.
@@ -33,6 +33,37 @@ export interface VirtbenchReporterOptions {
 
 function firstLine(text: string): string {
   return text.split('\n')[0] ?? '';
+}
+
+/** The columns of the terminal the table is printed to: its own where it is one and says, else 120. */
+export function terminalWidth(stdout: Pick<NodeJS.WriteStream, 'isTTY' | 'columns'> = process.stdout): number {
+  return stdout.isTTY && stdout.columns > 0 ? stdout.columns : 120;
+}
+
+/** The table's file beside results.json: all platforms side by side, whatever the terminal's width. */
+export const TABLE_FILE = 'table.txt';
+
+function runHeading(file: ResultsFile, platforms: string[], profile: string): string {
+  return `virtbench: ${profile} profile, ${platforms.join(' vs ')}${guestHostNote(file.environment.host)}`;
+}
+
+/**
+ * The findings for a terminal of `width` columns: each question, then an answer a line, its verdict
+ * in a column of its own ("slower: 0.03x") that the eye runs down, the sentence wrapped beside it.
+ */
+export function findingLines(file: Pick<ResultsFile, 'results' | 'questions'>, width: number): string[] {
+  const found = findingsOf(file);
+  const column = Math.max(0, ...found.flatMap((f) => f.answers.map((a) => displayWidth(a.verdict?.words ?? ''))));
+  return found.flatMap(({ question, answers }) => [
+    ...wrapText(`  ${question}`, width, 4),
+    ...answers.flatMap((answer) => {
+      if (!answer.verdict) return wrapText(`    ${answerText(answer)}`, width, 6);
+      const { words } = answer.verdict;
+      const lead = `    ${words}${' '.repeat(column - displayWidth(words))}  `;
+      const hanging = displayWidth(lead);
+      return wrapText(answer.text, width - hanging).map((line, i) => (i === 0 ? lead : ' '.repeat(hanging)) + line);
+    }),
+  ]);
 }
 
 /** Turns one finished test case and its recorded samples into a result row. */
@@ -103,18 +134,20 @@ export class VirtbenchReporter implements Reporter {
     const file = await this.resultsFile();
     const platforms = tablePlatforms(file.results);
 
+    const width = terminalWidth();
+    const say = (line: string) => wrapText(line, width, 4).forEach((l) => log(l));
     log();
-    log(`virtbench: ${this.options.profile} profile, ${platforms.join(' vs ')}${guestHostNote(file.environment.host)}`);
-    for (const line of renderComparison(file.results, platforms).lines) log(line);
-    for (const line of skipLines(file.results)) log(`  ${line}`);
-    for (const line of driftWarnings(file.results, baselinePlatform(platforms))) log(`  WARNING ${line}`);
-    for (const line of findings(file)) log(`  ${line}`);
+    say(runHeading(file, platforms, this.options.profile));
+    for (const line of renderComparisonToFit(file.results, platforms, width).lines) log(line);
+    for (const line of skipLines(file.results)) say(`  ${line}`);
+    for (const line of driftWarnings(file.results, baselinePlatform(platforms))) say(`  WARNING ${line}`);
+    for (const line of findingLines(file, width)) log(line);
     // The error text already names the platform and the workload.
-    for (const failed of file.results.filter((r) => r.status === 'failed')) log(`  FAILED ${firstLine(failed.error ?? '')}`);
+    for (const failed of file.results.filter((r) => r.status === 'failed')) say(`  FAILED ${firstLine(failed.error ?? '')}`);
     try {
       const written = await this.write();
       const shown = relative(process.cwd(), written[0]!);
-      log(`  results: ${shown.startsWith('..') ? written[0] : shown} and ${written.length - 1} CSV files`);
+      log(`  results: ${shown.startsWith('..') ? written[0] : shown}, ${TABLE_FILE} (the full table) and ${written.length - 1} CSV files`);
     } catch (error) {
       log(`  virtbench could not write results to ${this.reportDir()}: ${(error as Error).message}`);
       process.exitCode = 1;
@@ -173,6 +206,11 @@ export class VirtbenchReporter implements Reporter {
   }
 
   private async write(): Promise<string[]> {
-    return writeResults(this.reportDir(), await this.resultsFile());
+    const file = await this.resultsFile();
+    const written = await writeResults(this.reportDir(), file);
+    const platforms = tablePlatforms(file.results);
+    const table = [runHeading(file, platforms, this.options.profile), ...renderComparison(file.results, platforms).lines];
+    await writeFileAtomically(join(this.reportDir(), TABLE_FILE), table.join('\n') + '\n');
+    return written;
   }
 }

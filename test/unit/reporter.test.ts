@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestCase } from 'vitest/node';
@@ -6,7 +6,8 @@ import { describe, expect, it, vi } from 'vitest';
 import type { BenchmarkRecord } from '../../src/results/schema.js';
 import { readResults } from '../../src/results/results-file.js';
 import { orderBy, sortResults } from '../../src/reporters/ordering.js';
-import { toBenchmarkResult, VirtbenchReporter } from '../../src/reporters/virtbench-reporter.js';
+import { findingLines, terminalWidth, toBenchmarkResult, VirtbenchReporter } from '../../src/reporters/virtbench-reporter.js';
+import { resultOf } from '../builders.js';
 
 const record = (platform: string, values: number[], over: Partial<BenchmarkRecord> = {}): BenchmarkRecord => ({
   platform,
@@ -82,6 +83,11 @@ describe('VirtbenchReporter', () => {
     expect(printed).toMatch(/mem\s+s\s+lower\s+1\.00 ±0\.0%\s+2\.00 ±0\.0% {2}0\.50x/);
     const file = await readResults(join(dir, 'results.json'));
     expect(file.results.map((r) => r.platform)).toEqual(['native', 'docker']);
+    // The full table, whatever the terminal's width, beside results.json.
+    const table = await readFile(join(dir, 'table.txt'), 'utf8');
+    expect(table).toMatch(/^virtbench: quick profile, native vs docker\nbenchmark\s+unit\s+better\s+native\s+docker\n/);
+    expect(table).toMatch(/mem\s+s\s+lower\s+1\.00 ±0\.0%\s+2\.00 ±0\.0% {2}0\.50x/);
+    expect(printed).toContain('table.txt (the full table)');
   });
 
   it('lists the benchmarks of a platform that was not run (it cannot run here) as skipped, with the reason', async () => {
@@ -207,5 +213,34 @@ describe('tablePlatforms', () => {
     const unikernelRan = resultOf('unikernel', 'cpu', [1]);
     expect(tablePlatforms([ran, skipped, na, unikernelRan])).toEqual(['native', 'unikernel']);
     expect(tablePlatforms([skipped])).toEqual(['qemu-kvm']);
+  });
+});
+
+describe('terminalWidth', () => {
+  it("is a terminal's own width, else 120", () => {
+    expect(terminalWidth({ isTTY: true, columns: 200 })).toBe(200);
+    expect(terminalWidth({ isTTY: false, columns: 200 })).toBe(120);
+    expect(terminalWidth({ isTTY: true, columns: 0 })).toBe(120);
+  });
+});
+
+describe('findingLines', () => {
+  it('puts each answer on a line of its own, led by its verdict in a column, wrapped to the width', () => {
+    const rounds = (r: ReturnType<typeof resultOf>) => (r.samples.forEach((s, round) => (s.extra = { round })), r);
+    const results = [
+      rounds(resultOf('native', 'mem', [0.34, 0.35, 0.33, 0.34, 0.34])),
+      rounds(resultOf('qemu-tcg', 'mem', [11, 11.2, 10.9, 11.1, 11])),
+      rounds(resultOf('docker', 'mem', [0.34, 0.35, 0.33, 0.34, 0.34])),
+      rounds(resultOf('podman', 'mem', [0.3, 0.42, 0.33, 0.37, 0.31])),
+    ];
+    const lines = findingLines({ results }, 100);
+    expect(lines[0]).toBe('  What does qemu-tcg cost against native?');
+    expect(lines[1]).toMatch(/^ {4}slower: 0\.03x +mem: qemu-tcg 0\.03x \[0\.03, 0\.03\] native/);
+    expect(lines.join('\n')).toMatch(/\n {4}same: ≈1x +mem: the same within ±5\.0%/);
+    expect(lines.join('\n')).toMatch(/\n {4}cannot tell: ±\d+% {2}mem: differences within ±\d+% are beyond this run/);
+    // The sentences start in one column, and so do their wrapped lines.
+    const starts = lines.filter((l) => l.startsWith('    ')).map((l) => /^ {4}\S.*? {2}(?=\S)|^ +/.exec(l)![0].length);
+    expect(new Set(starts).size).toBe(1);
+    for (const line of lines) expect([...line].length, line).toBeLessThanOrEqual(100);
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { resultOf } from '../builders.js';
 import { formatValue } from '../../src/results/format.js';
-import { formatCell, layoutColumns, renderComparison } from '../../src/reporters/table.js';
+import type { BenchmarkResult } from '../../src/results/schema.js';
+import { displayWidth, formatCell, layoutColumns, renderComparison, renderComparisonToFit, wrapText } from '../../src/reporters/table.js';
 
 const result = resultOf;
 
@@ -116,5 +117,178 @@ describe('guestHostNote', () => {
     expect(guestHostNote({ hypervisor: 'PVM' })).toBe(' (native runs in a guest: hypervisor PVM)');
     expect(guestHostNote({ hypervisor: 'none (bare metal)' })).toBe('');
     expect(guestHostNote({})).toBe('');
+  });
+});
+
+/**
+ * A realistic default run: 11 platforms x 7 benchmarks in five rounds, with every kind of cell: ratios
+ * (TCG at 0.03x), ≈1x, "? ±N%", stand-ins of the TCG variants, n/a, skipped (no KVM) and a failure.
+ */
+function elevenPlatformRun(): { results: BenchmarkResult[]; platforms: string[] } {
+  const platforms = [
+    'native',
+    'docker',
+    'docker-volume',
+    'docker-hostnet',
+    'podman',
+    'docker-gvisor',
+    'qemu-kvm',
+    'qemu-tcg',
+    'qemu-tcg-qcow2',
+    'qemu-tcg-ide',
+    'unikernel',
+  ];
+  const benchmarks = [
+    { benchmark: 'cpu', unit: 'kFLOPS', better: 'higher' as const, native: 5.6e6 },
+    { benchmark: 'mem', unit: 's', better: 'lower' as const, native: 0.34 },
+    { benchmark: 'disk-random', unit: 'IOPS', better: 'higher' as const, native: 64_000 },
+    { benchmark: 'disk-copyup', unit: 's', better: 'lower' as const, native: 0.0042 },
+    { benchmark: 'fork', unit: 's', better: 'lower' as const, native: 0.91 },
+    { benchmark: 'fork-threads', unit: 's', better: 'lower' as const, native: 0.52, variant: 'threads' },
+    { benchmark: 'nginx', unit: 'req/s', better: 'higher' as const, native: 48_000 },
+  ];
+  // Times native's time; the spread of the rounds: small where a ratio is shown, wide where it cannot tell.
+  const cost: Record<string, { cost: number; spread: number }> = {
+    native: { cost: 1, spread: 0.01 },
+    docker: { cost: 1.01, spread: 0.01 },
+    'docker-volume': { cost: 1.0, spread: 0.01 },
+    'docker-hostnet': { cost: 1.04, spread: 0.12 },
+    podman: { cost: 1.12, spread: 0.02 },
+    'docker-gvisor': { cost: 2.6, spread: 0.04 },
+    'qemu-tcg': { cost: 33, spread: 0.03 },
+    'qemu-tcg-qcow2': { cost: 35, spread: 0.03 },
+    'qemu-tcg-ide': { cost: 41, spread: 0.05 },
+    unikernel: { cost: 1.3, spread: 0.02 },
+  };
+  // Where a platform's cost differs by benchmark (as measured: TCG translates code, gVisor intercepts syscalls).
+  const costOf: Record<string, number> = {
+    'docker/disk-copyup': 1.9,
+    'docker-volume/disk-random': 0.97,
+    'docker-gvisor/cpu': 1.02,
+    'docker-gvisor/mem': 1.03,
+    'docker-gvisor/fork': 6.5,
+    'qemu-tcg/mem': 18,
+    'qemu-tcg/disk-random': 11,
+    'qemu-tcg/nginx': 24,
+    'qemu-tcg-qcow2/disk-random': 13,
+    'qemu-tcg-ide/disk-random': 19,
+    'unikernel/cpu': 0.99,
+  };
+  const results: BenchmarkResult[] = [];
+  for (const { benchmark, unit, better, native, variant } of benchmarks) {
+    for (const platform of platforms) {
+      const over = { unit, better, ...(variant ? { variant } : {}) };
+      if (platform === 'qemu-kvm') {
+        results.push(result(platform, benchmark, [], { ...over, status: 'skipped', skipReason: 'KVM is not usable here' }));
+        continue;
+      }
+      if (platform.startsWith('qemu-tcg-') && !benchmark.startsWith('disk')) {
+        results.push(result(platform, benchmark, [], { ...over, status: 'skipped', standIn: 'qemu-tcg', skipReason: 'not measured' }));
+        continue;
+      }
+      if (platform === 'unikernel' && !['cpu', 'mem', 'fork-threads'].includes(benchmark)) {
+        results.push(result(platform, benchmark, [], { ...over, status: 'skipped', skipReason: 'n/a: no such thing in a unikernel' }));
+        continue;
+      }
+      if (platform === 'docker-gvisor' && benchmark === 'nginx') {
+        results.push(result(platform, benchmark, [1, 2, 3], { ...over, status: 'failed', error: 'nginx did not answer' }));
+        continue;
+      }
+      const { cost: base, spread } = cost[platform]!;
+      const times = costOf[`${platform}/${benchmark}`] ?? base;
+      const median = better === 'higher' ? native / times : native * times;
+      const values = [0, 1, -1, 0.5, -0.5].map((s) => median * (1 + s * spread));
+      const row = result(platform, benchmark, values, over);
+      row.samples.forEach((sample, round) => (sample.extra = { round }));
+      results.push(row);
+    }
+  }
+  return { results, platforms };
+}
+
+/** Each table of printed lines (separated by a blank line) as a map of cells: "platform/benchmark label" -> cell. */
+function cellsOf(lines: string[]): Map<string, string> {
+  const cells = new Map<string, string>();
+  const tables = lines.join('\n').split('\n\n');
+  for (const table of tables) {
+    const [header, , ...rest] = table.split('\n');
+    const rows = rest.slice(
+      0,
+      rest.findIndex((l) => /^-+$/.test(l)),
+    );
+    // Every cell starts where its column's name does in the header.
+    const names = [...header!.matchAll(/\S+/g)].map((m) => ({ name: m[0], at: m.index }));
+    for (const row of rows) {
+      const chars = [...row];
+      const label = chars.slice(0, names[1]!.at).join('').trim();
+      names.slice(3).forEach(({ name, at }, i) => {
+        const end = names[3 + i + 1]?.at ?? chars.length;
+        cells.set(`${name}/${label}`, chars.slice(at, end).join('').trim());
+      });
+    }
+  }
+  return cells;
+}
+
+describe('renderComparisonToFit', () => {
+  const { results, platforms } = elevenPlatformRun();
+
+  it('keeps every printed line of an 11-platform run within 120 columns, counting ≈, ± and × as one', () => {
+    const full = renderComparison(results, platforms).lines;
+    expect(Math.max(...full.map(displayWidth))).toBeGreaterThan(200); // the file's table: all platforms side by side
+    const printed = renderComparisonToFit(results, platforms, 120).lines;
+    for (const line of printed) expect(displayWidth(line), line).toBeLessThanOrEqual(120);
+    expect(displayWidth('≈1x ±5.0% ×')).toBe(11);
+  });
+
+  it('loses nothing across the split: every cell is printed once, native beside each table', () => {
+    const full = cellsOf(renderComparison(results, platforms).lines.slice(0, 2 + 7 + 1));
+    const printed = renderComparisonToFit(results, platforms, 120).lines;
+    const tables = printed.join('\n').split('\n\n');
+    expect(tables.length).toBeGreaterThan(1);
+    for (const table of tables) expect(table.split('\n')[0]).toMatch(/^benchmark\s+unit\s+better\s+native\s/);
+    const split = cellsOf(printed.slice(0, printed.findLastIndex((l) => /^-+$/.test(l)) + 1));
+    expect(split).toEqual(full);
+    expect(full.size).toBe(11 * 7);
+    // Each other platform in exactly one table.
+    for (const platform of platforms.slice(1))
+      expect(
+        tables.filter((t) => t.split('\n')[0]!.split(/\s+/).includes(platform)),
+        platform,
+      ).toHaveLength(1);
+    // The cells hold the ratios, the equivalences, the cannot-tells, stand-ins, n/a and failures.
+    const all = [...split.values()].join(' | ');
+    for (const kind of ['0.03x', '≈1x', '? ±', '(170k as qemu-tcg)', 'n/a', 'skipped', 'FAILED (3 runs kept)']) expect(all).toContain(kind);
+    // The legend, wrapped, says the same.
+    const legend = printed.slice(printed.findLastIndex((l) => /^-+$/.test(l)) + 1).map((l) => l.trim());
+    const fullLegend = renderComparison(results, platforms).lines.slice(10);
+    expect(legend.join(' ')).toBe(fullLegend.join(' '));
+  });
+
+  it('prints a table that fits as renderComparison does', () => {
+    const narrow = results.filter((r) => ['native', 'docker', 'podman'].includes(r.platform));
+    const wide = renderComparison(narrow, ['native', 'docker', 'podman']).lines;
+    const fitted = renderComparisonToFit(narrow, ['native', 'docker', 'podman'], 120).lines;
+    expect(fitted.slice(0, 10)).toEqual(wide.slice(0, 10));
+    expect(fitted.slice(10).join(' ').replaceAll(/\s+/g, ' ')).toBe(wide.slice(10).join(' '));
+    // Wide enough for all: the one table, as in the file.
+    const all = renderComparisonToFit(results, platforms, 1000).lines;
+    expect(all).toEqual(renderComparison(results, platforms).lines);
+  });
+
+  it('spreads the platforms evenly over the fewest tables', () => {
+    const printed = renderComparisonToFit(results, platforms, 120).lines;
+    const counts = printed
+      .join('\n')
+      .split('\n\n')
+      .map((t) => t.split('\n')[0]!.split(/\s+/).length - 4);
+    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('wrapText', () => {
+  it('breaks at spaces within the width, indenting the later lines', () => {
+    expect(wrapText('aa bb cc dd', 5, 1)).toEqual(['aa bb', ' cc', ' dd']);
+    expect(wrapText('averylongword x', 5)).toEqual(['averylongword', 'x']);
   });
 });
