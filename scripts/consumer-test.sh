@@ -67,7 +67,7 @@ EOF
 install_here() {
   local start
   start=$(now_ms)
-  npm install --no-audit --no-fund --loglevel=error "$@" >"$work/install.log" 2>&1 || {
+  npm install --prefer-offline --no-audit --no-fund --loglevel=error "$@" >"$work/install.log" 2>&1 || {
     cat "$work/install.log" >&2
     exit 1
   }
