@@ -1,5 +1,6 @@
 import { VirtbenchError } from '../errors.js';
 import type { Comparison, Verdict } from '../statistics/compare.js';
+import type { Design } from '../statistics/estimate.js';
 import { formatPercent, formatValue } from '../results/format.js';
 
 /*
@@ -30,7 +31,26 @@ export type ComparisonRow = Pick<Comparison, 'platform' | 'benchmark' | 'verdict
   Partial<
     Pick<
       Comparison,
-      'unit' | 'better' | 'baselineMedian' | 'currentMedian' | 'change' | 'changeCi95' | 'pWorse' | 'detectable' | 'missing' | 'note'
+      | 'unit'
+      | 'better'
+      | 'reason'
+      | 'baselineMedian'
+      | 'currentMedian'
+      | 'change'
+      | 'changeCi95'
+      | 'design'
+      | 'units'
+      | 'pairs'
+      | 'pWorse'
+      | 'pBetter'
+      | 'family'
+      | 'detectable'
+      | 'decidedAtRound'
+      | 'noiseFloor'
+      | 'unjudged'
+      | 'missing'
+      | 'allowed'
+      | 'note'
     >
   >;
 
@@ -92,6 +112,8 @@ export function annotations(comparisons: readonly ComparisonRow[]): string[] {
   return [...capped('error', errors, 'rows fail the gate'), ...capped('warning', warnings, 'regressions within the fail threshold')];
 }
 
+const DESIGNS: readonly Design[] = ['pairs', 'rounds', 'runs', 'samples'];
+
 const VERDICTS: readonly Verdict[] = ['improved', 'equivalent', 'undecided', 'regressed', 'added', 'removed', 'not comparable'];
 
 /**
@@ -126,8 +148,11 @@ export function checkComparisons(data: unknown, path: string): ComparisonRow[] {
     if (!VERDICTS.includes(verdict))
       throw bad(`${at}: unknown verdict ${JSON.stringify(verdict)} (expected one of ${VERDICTS.join(', ')})`);
     if (typeof r.failsGate !== 'boolean') throw bad(`${at}: "failsGate" must be true or false`);
-    if (r.missing !== undefined && r.missing !== null && typeof r.missing !== 'boolean')
-      throw bad(`${at}: "missing" must be true or false`);
+    const flag = (name: string): true | undefined => {
+      const value = r[name];
+      if (value !== undefined && value !== null && typeof value !== 'boolean') throw bad(`${at}: "${name}" must be true or false`);
+      return value === true ? true : undefined;
+    };
     const ci = r.changeCi95;
     if (
       ci !== undefined &&
@@ -138,22 +163,35 @@ export function checkComparisons(data: unknown, path: string): ComparisonRow[] {
     }
     const better = text('better', true);
     if (better !== undefined && better !== 'higher' && better !== 'lower') throw bad(`${at}: "better" must be "higher" or "lower"`);
+    const design = text('design', true);
+    if (design !== undefined && !DESIGNS.includes(design as Design))
+      throw bad(`${at}: "design" must be one of ${DESIGNS.join(', ')}, got ${JSON.stringify(design)}`);
     return {
       platform: text('platform')!,
       benchmark: text('benchmark')!,
       unit: text('unit', true),
       better,
       verdict,
+      reason: text('reason', true),
       baselineMedian: number('baselineMedian', true),
       currentMedian: number('currentMedian', true),
       change: number('change', true),
       changeCi95: Array.isArray(ci) ? [ci[0] as number, ci[1] as number] : undefined,
+      design: design as Design | undefined,
+      units: number('units', true),
+      pairs: number('pairs', true),
       pWorse: number('pWorse', true),
+      pBetter: number('pBetter', true),
+      family: number('family', true),
       detectable: number('detectable', true),
+      decidedAtRound: number('decidedAtRound', true),
+      noiseFloor: number('noiseFloor', true),
+      unjudged: flag('unjudged'),
       threshold: number('threshold')!,
       failThreshold: number('failThreshold')!,
       failsGate: r.failsGate,
-      missing: r.missing === true ? true : undefined,
+      missing: flag('missing'),
+      allowed: flag('allowed'),
       note: text('note', true),
     };
   });
@@ -174,4 +212,16 @@ export function parseComparisons(text: string, path: string): ComparisonRow[] {
     });
   }
   return checkComparisons(data, path);
+}
+
+/**
+ * Checked rows as the reporters take them: a row without a unit or direction (a file of an older
+ * virtbench) gets none and "higher". Everything else was checked by checkComparisons; the text in it
+ * is still data, which the Markdown renderer escapes.
+ */
+export function asComparisons(rows: readonly ComparisonRow[]): Comparison[] {
+  return rows.map((row) => {
+    const entries = Object.entries(row).filter(([, value]) => value !== undefined);
+    return { ...(Object.fromEntries(entries) as ComparisonRow), unit: row.unit ?? '', better: row.better ?? 'higher' };
+  });
 }

@@ -1,11 +1,14 @@
 import { dirname, join, resolve } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { VirtbenchError } from '../../errors.js';
 import { resolveBaseline } from '../../reporters/baselines.js';
-import { compareResults } from '../../statistics/compare.js';
+import { asComparisons, parseComparisons } from '../../reporters/github.js';
+import { compareResults, type Comparison } from '../../statistics/compare.js';
 import { toBencherBmf, toGithubBenchmark } from '../../reporters/export.js';
 import { renderHtml } from '../../reporters/html.js';
-import { renderMarkdown } from '../../reporters/markdown.js';
+import { renderMarkdown, renderPrComment } from '../../reporters/markdown.js';
 import { readHistory } from '../../results/history.js';
-import { readResults } from '../../results/results-file.js';
+import { readResults, RESULTS_LIMITS } from '../../results/results-file.js';
 import { compareOptions, DEFAULT_RESULTS, refuseOverwrite, THRESHOLD_OPTIONS, usageError, writeOut, type CliCommand } from '../options.js';
 
 export const reportCommand: CliCommand = {
@@ -16,7 +19,10 @@ export const reportCommand: CliCommand = {
       --github-benchmark <dir> github-action-benchmark files (bigger- and smaller-is-better)
       --bencher <file>         Bencher Metric Format JSON (bencher run --adapter json --file <file>)
       --history <store>        the HTML report also draws the trend of the runs recorded in a history store
-      --baseline <baseline>    include the comparison against a baseline`,
+      --baseline <baseline>    include the comparison against a baseline
+      --comparison <file>      include a comparison virtbench ab wrote (comparison.json; results.json: its head.json)
+      --comment [file]         the pull-request comment of that report (default virtbench-report/comment.md):
+                               how a comment job rebuilds the comment from an artifact's data, never taking its text`,
   options: {
     ...THRESHOLD_OPTIONS,
     md: { type: 'string' },
@@ -25,8 +31,10 @@ export const reportCommand: CliCommand = {
     bencher: { type: 'string' },
     history: { type: 'string' },
     baseline: { type: 'string' },
+    comparison: { type: 'string' },
+    comment: { type: 'string' },
   },
-  optionalValues: ['md', 'html'],
+  optionalValues: ['md', 'html', 'comment'],
   async run(values, positionals, io) {
     if (positionals.length > 1) {
       throw usageError(
@@ -35,27 +43,35 @@ export const reportCommand: CliCommand = {
       );
     }
     const [results = DEFAULT_RESULTS] = positionals;
-    const wanted = ['md', 'html', 'github-benchmark', 'bencher'].some((name) => values[name] !== undefined);
-    if (!wanted) throw usageError('report needs at least one of --md, --html, --github-benchmark, --bencher');
+    const wanted = ['md', 'html', 'comment', 'github-benchmark', 'bencher'].some((name) => values[name] !== undefined);
+    if (!wanted) throw usageError('report needs at least one of --md, --html, --comment, --github-benchmark, --bencher');
+    if (values.baseline !== undefined && values.comparison !== undefined)
+      throw usageError('--baseline and --comparison both give the comparison: give one');
     if (values.history !== undefined && values.html === undefined)
       throw usageError('--history draws a trend in the HTML report: add --html');
     const file = await readResults(results);
     const baselinePath = values.baseline ? await resolveBaseline(values.baseline as string, io.env) : undefined;
-    const comparisons = baselinePath ? compareResults(await readResults(baselinePath), file, compareOptions(values)) : undefined;
+    const comparisonPath = values.comparison as string | undefined;
+    const comparisons: Comparison[] | undefined = baselinePath
+      ? compareResults(await readResults(baselinePath), file, compareOptions(values))
+      : comparisonPath
+        ? await readComparisonFile(comparisonPath)
+        : undefined;
 
     const reportDir = dirname(resolve(results));
     const mdPath = values.md === undefined ? undefined : (values.md as string) || join(reportDir, 'report.md');
     const htmlPath = values.html === undefined ? undefined : (values.html as string) || join(reportDir, 'report.html');
+    const commentPath = values.comment === undefined ? undefined : (values.comment as string) || join(reportDir, 'comment.md');
     const githubDir = values['github-benchmark'] as string | undefined;
     const githubFiles =
       githubDir === undefined ? [] : [join(githubDir, 'bigger-is-better.json'), join(githubDir, 'smaller-is-better.json')];
     const summaryPath = mdPath !== undefined ? io.env.GITHUB_STEP_SUMMARY || undefined : undefined;
     const bencherPath = values.bencher as string | undefined;
     const historyPath = values.history as string | undefined;
-    const outputs = [mdPath, htmlPath, ...githubFiles, bencherPath, summaryPath].filter((p) => p !== undefined);
+    const outputs = [mdPath, htmlPath, commentPath, ...githubFiles, bencherPath, summaryPath].filter((p) => p !== undefined);
     await refuseOverwrite(
       outputs,
-      [results, ...(baselinePath ? [baselinePath] : []), ...(historyPath ? [historyPath] : [])],
+      [results, ...[baselinePath, comparisonPath, historyPath].filter((p) => p !== undefined)],
       'name another output file; for a report beside the results file, name the results file first and give --md or --html no file',
     );
 
@@ -64,6 +80,10 @@ export const reportCommand: CliCommand = {
       await writeOut(mdPath, markdown);
       if (summaryPath) await writeOut(summaryPath, markdown, { append: true });
       io.log(`wrote ${mdPath}${summaryPath ? ' and the job summary' : ''}`);
+    }
+    if (commentPath !== undefined) {
+      await writeOut(commentPath, renderPrComment(file, comparisons));
+      io.log(`wrote ${commentPath}`);
     }
     if (htmlPath !== undefined) {
       const history = historyPath ? await readHistory(historyPath, { warn: io.log }) : undefined;
@@ -83,3 +103,17 @@ export const reportCommand: CliCommand = {
     return 0;
   },
 };
+
+/** comparison.json of `virtbench ab`, checked row by row (reporters/github.ts). */
+async function readComparisonFile(path: string): Promise<Comparison[]> {
+  let text: string;
+  try {
+    // An artifact of a pull request's run is data from anyone: no more of it than a results file.
+    if ((await stat(path)).size > RESULTS_LIMITS.fileBytes)
+      throw new Error(`more than ${RESULTS_LIMITS.fileBytes / 1024 / 1024} MiB, far more than a comparison takes`);
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new VirtbenchError('VIRTBENCH_BAD_RESULTS_FILE', `cannot read comparison file ${path}: ${(cause as Error).message}`, { cause });
+  }
+  return asComparisons(parseComparisons(text, path));
+}
