@@ -5,6 +5,7 @@ import { VirtbenchError } from '../errors.js';
 import { runChecked } from './host/command.js';
 import { createLog, type Log } from './host/log.js';
 import { fixturesDir } from './host/paths.js';
+import { installFix } from './platform.js';
 import { ensureTrustedDirectory, pathFacts, untrustedFileReason } from './host/trusted-dir.js';
 
 /*
@@ -14,6 +15,9 @@ import { ensureTrustedDirectory, pathFacts, untrustedFileReason } from './host/t
  * run it too.
  */
 const CFLAGS = ['-O2', '-static', '-pthread', '-Wall'];
+
+/** What the host needs to build them, for every platform (`virtbench setup`): the compiler and the static libc. */
+export const BUILD_PACKAGES: readonly string[] = ['gcc', 'libc6-dev'];
 const LIBS = ['-lm'];
 
 export interface BuiltProgram {
@@ -52,7 +56,7 @@ async function gcc(args: string[], source: string): Promise<void> {
     {
       what: `building ${source}`,
       code: 'VIRTBENCH_BUILD_FAILED',
-      fix: 'the workloads are C programs built on the host with gcc: apt-get install gcc libc6-dev',
+      fix: `the workloads are C programs built on the host with gcc: ${installFix(...BUILD_PACKAGES)}`,
     },
     { timeoutMs: 120_000 },
   );

@@ -196,6 +196,31 @@ export function factsCodec<const S extends Record<string, FieldKind>>(platform: 
 }
 
 /**
+ * What a platform needs of this host, as data: `virtbench setup` reports it (and installs the packages),
+ * availability() decides. Declared in the platform's own folder, next to the code that needs it.
+ */
+export interface HostRequirements {
+  /** Debian packages, by name; "a | b": either will do (the first is installed when neither is). */
+  readonly packages: readonly string[];
+  /** Why it needs root, when it always does (rootful Podman, tap devices). */
+  readonly root?: string;
+  /** It runs only with a usable /dev/kvm (never falling back to emulation). */
+  readonly kvm?: boolean;
+  /** The network bridge it creates on the host (reused when a killed run left it). */
+  readonly bridge?: string;
+}
+
+/** The command that reports what this host lacks for each platform, and installs the Debian packages. */
+export const SETUP_COMMAND = 'npx virtbench setup';
+/** Ends a skip reason that setup explains further (and that setup itself leaves out). */
+export const SETUP_HINT = `(${SETUP_COMMAND} lists what each platform needs)`;
+
+/** The fix for a missing Debian package: the setup command, or apt-get itself. */
+export function installFix(...packages: string[]): string {
+  return `${SETUP_COMMAND} --install (as root), or apt-get install ${packages.join(' ')}`;
+}
+
+/**
  * What one folder under src/harness/platforms/ offers the registry: the
  * project names it provides (a platform and its variants), how to make each,
  * and, when it takes options in virtbench({...}), their key and validator.
@@ -214,6 +239,8 @@ export interface PlatformFamily<Options = unknown> {
   validateOptions?(value: unknown, env?: NodeJS.ProcessEnv): Options;
   /** What comparing these platforms (with each other or with native) answers; the report answers it from the figures. */
   readonly questions?: readonly Question[];
+  /** What each of `names` needs of the host (`virtbench setup`); the C compiler every platform needs is added by the registry. */
+  readonly requirements: Readonly<Record<string, HostRequirements>>;
   /** Names among `names` that are another platform with one thing changed: they measure only what that changes (variants.ts). */
   readonly variants?: Readonly<Record<string, Variant>>;
 }

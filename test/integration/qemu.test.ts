@@ -23,7 +23,7 @@ import { processesMentioning, workDirs } from './helpers.js';
 
 /*
  * Real guests under TCG, no fakes. Where QEMU or the image tools are missing
- * every test is skipped with the reason; CI runs scripts/setup.sh first
+ * every test is skipped with the reason; CI runs scripts/setup.sh (npx virtbench setup --install) first
  * and builds the image here. Guests boot with nice'd neighbours in mind: one
  * at a time, quick profile.
  */

@@ -48,7 +48,8 @@ async function simulated(command: 'up' | 'down' | 'vanish'): Promise<void> {
 
 beforeAll(async () => {
   if (process.getuid?.() !== 0) cannot = 'needs root (a network namespace and sshd)';
-  else if (!existsSync('/usr/sbin/sshd')) cannot = "needs OpenSSH's server (apt-get install openssh-server; scripts/setup.sh test)";
+  else if (!existsSync('/usr/sbin/sshd'))
+    cannot = "needs OpenSSH's server (apt-get install openssh-server, or npx virtbench setup --install --test as root)";
   else await simulated('up');
 });
 

@@ -12,7 +12,7 @@ import { processesMentioning } from './helpers.js';
 import { join } from 'node:path';
 
 const qemu = await execa('qemu-system-x86_64', ['--version'], { reject: false });
-const reason = qemu.exitCode === 0 ? '' : ' (skipped: qemu-system-x86_64 not installed; run scripts/setup.sh)';
+const reason = qemu.exitCode === 0 ? '' : ' (skipped: qemu-system-x86_64 not installed; fix: npx virtbench setup --install, as root)';
 
 describe.skipIf(qemu.exitCode !== 0)(`unikernel platform: one boot per run, quick profile${reason}`, () => {
   let provisioned: Provisioned;

@@ -1,6 +1,7 @@
 import { VirtbenchError } from '../../errors.js';
 import type { Question } from '../../results/schema.js';
-import type { Platform, PlatformFamily } from '../platform.js';
+import { BUILD_PACKAGES } from '../build.js';
+import type { HostRequirements, Platform, PlatformFamily } from '../platform.js';
 import type { Variant } from '../variants.js';
 import { dockerPlatforms } from './docker/index.js';
 import { nativePlatforms } from './native/index.js';
@@ -97,6 +98,12 @@ export function questionsFor(platforms: readonly string[]): Question[] {
     const runnable = comparisons.filter((c) => platforms.includes(c.platform) && platforms.includes(c.against));
     return runnable.length > 0 ? [{ question, comparisons: runnable }] : [];
   });
+}
+
+/** What a built-in platform needs of the host (`virtbench setup`): its family's requirements and the C compiler. */
+export function requirementsOf(name: string): HostRequirements {
+  const own = familyOf(name, {}).requirements[basePlatform(name)] ?? { packages: [] };
+  return { ...own, packages: [...BUILD_PACKAGES, ...own.packages] };
 }
 
 /** What a variant changes of which base platform; undefined for a platform of its own (and for "<platform>#<label>"). */

@@ -10,6 +10,8 @@ import { runSync, runSyncChecked } from '../../host/command.js';
  */
 
 export const BRIDGE = 'virtbench0';
+/** The podman platform's (private-podman.ts). */
+export const PODMAN_BRIDGE = 'virtbench1';
 
 const CANDIDATES = ['172.29.83.0', '10.211.83.0', '192.168.213.0', '172.30.211.0', '10.251.7.0'];
 

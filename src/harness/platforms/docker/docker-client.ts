@@ -50,7 +50,7 @@ export function parseDockerHost(dockerHost: string, env: NodeJS.ProcessEnv = pro
     'VIRTBENCH_BAD_OPTION',
     `DOCKER_HOST "${dockerHost}" uses ${url.protocol}, which virtbench does not support; use unix:// or tcp://` +
       (url.protocol === 'ssh:'
-        ? '\nfix: reach that engine as tcp://<host>:2376 with TLS (DOCKER_TLS_VERIFY=1), or run virtbench on that machine and merge the results (scripts/merge-machines.sh)'
+        ? '\nfix: reach that engine as tcp://<host>:2376 with TLS (DOCKER_TLS_VERIFY=1), or run virtbench on that machine and merge the results files (npx virtbench merge)'
         : ''),
     {
       platform: 'docker',

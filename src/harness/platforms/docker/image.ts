@@ -12,7 +12,7 @@ import { acquireFileLock } from '../../host/file-lock.js';
 import type { Log } from '../../host/log.js';
 import { onExitSync } from '../../host/exit-cleanup.js';
 import { findExecutable, isAlive, removeTreeSync, stopProcessesUsingSync } from '../../host/process.js';
-import type { ProvisionContext } from '../../platform.js';
+import { installFix, type ProvisionContext } from '../../platform.js';
 import { workloadNeeds, type ImageStep } from '../../workloads.js';
 import { tarOf } from './archive.js';
 
@@ -172,9 +172,13 @@ function buildStep(what: string, fix?: string): FailureContext {
 /** debootstrap into a private directory, then a tarball next to it, renamed into place when complete. */
 async function bootstrapTarball(tarball: string, suite: string, { log }: ProvisionContext): Promise<void> {
   if (!findExecutable('debootstrap')) {
-    throw new VirtbenchError('VIRTBENCH_MISSING_TOOL', 'building the container image needs debootstrap; fix: apt-get install debootstrap', {
-      platform: 'docker',
-    });
+    throw new VirtbenchError(
+      'VIRTBENCH_MISSING_TOOL',
+      `building the container image needs debootstrap; fix: ${installFix('debootstrap')}`,
+      {
+        platform: 'docker',
+      },
+    );
   }
   if (process.getuid?.() !== 0) {
     throw new VirtbenchError(

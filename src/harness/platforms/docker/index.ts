@@ -7,7 +7,9 @@ import { dropHostPageCache } from '../../host/page-cache.js';
 import {
   PlatformUnavailableError,
   factsCodec,
+  installFix,
   type ConnectionFacts,
+  type HostRequirements,
   type FactsCodec,
   type FactsOf,
   type Platform,
@@ -18,6 +20,7 @@ import {
   type StartedPlatform,
 } from '../../platform.js';
 import { tarOf } from './archive.js';
+import { BRIDGE, PODMAN_BRIDGE } from './bridge.js';
 import { execInContainer } from './container-exec.js';
 import { locateEngine, type EngineLocation } from './engine-location.js';
 import type Dockerode from 'dockerode';
@@ -113,15 +116,38 @@ export function createDockerPlatform(variant: DockerVariant = 'layer', options: 
       // Only the private dockerd is ours to give runsc to; another engine is asked when provisioning.
       return env.DOCKER_HOST || findExecutable('runsc')
         ? engine
-        : { available: false, reason: "gVisor's runsc is not installed; fix: apt-get install runsc (scripts/setup.sh does)" };
+        : { available: false, reason: `gVisor's runsc is not installed; fix: ${installFix('runsc')}` };
     },
     provision: (context) => provisionDocker(chosen, facts, context, env),
     connect: async (encoded) => connectDocker(chosen.name, facts.decode(encoded)),
   };
 }
 
+/*
+ * What the host needs (virtbench setup). No registry is reachable, so the image's root file system comes
+ * from debootstrap; iproute2 makes our own bridge (the private dockerd's, the podman platform's). A machine
+ * with Docker already (docker-ce, whose containerd.io conflicts with docker.io) keeps its own.
+ */
+const DOCKER: HostRequirements = { packages: ['debootstrap', 'iproute2', 'docker.io | docker-ce'], bridge: BRIDGE };
+
+const REQUIREMENTS: Record<DockerVariant, HostRequirements> = {
+  layer: DOCKER,
+  volume: DOCKER,
+  hostnet: DOCKER,
+  // gVisor's runsc, which the private dockerd registers as a runtime.
+  gvisor: { ...DOCKER, packages: [...DOCKER.packages, 'runsc'] },
+  // Rootful Podman 4.3 (crun, conmon) serving the Docker API; CNI's bridge plugin puts the container on a
+  // bridge of ours; catatonit reaps its servers, as docker-init does for docker.
+  podman: {
+    packages: ['debootstrap', 'iproute2', 'podman', 'crun', 'containernetworking-plugins', 'catatonit'],
+    root: 'rootful Podman',
+    bridge: PODMAN_BRIDGE,
+  },
+};
+
 export const dockerPlatforms: PlatformFamily = {
   names: Object.values(VARIANTS).map((v) => v.name),
+  requirements: Object.fromEntries((Object.keys(VARIANTS) as DockerVariant[]).map((v) => [VARIANTS[v].name, REQUIREMENTS[v]])),
   create(name) {
     const variant = (Object.keys(VARIANTS) as DockerVariant[]).find((v) => VARIANTS[v].name === name);
     if (!variant) throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown docker platform "${name}"`);

@@ -14,6 +14,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
+import { SETUP_HINT, installFix } from '../../platform.js';
 import { acquireFileLock, withPidLockSync } from '../../host/file-lock.js';
 import type { Log } from '../../host/log.js';
 import { waitFor } from '../../host/poll.js';
@@ -78,9 +79,9 @@ export interface PrivateDockerd {
 /** Why this process cannot start a private dockerd, or undefined when it can. */
 export function privateDockerdUnavailable(): string | undefined {
   if (process.getuid?.() !== 0)
-    return 'starting a private dockerd needs root; fix: start Docker (or set DOCKER_HOST to a running engine), or run as root';
-  if (!findExecutable('dockerd')) return 'dockerd is not installed; fix: install docker.io: apt-get install docker.io';
-  if (!findExecutable('ip')) return 'the ip command is missing; fix: apt-get install iproute2';
+    return `starting a private dockerd needs root; fix: start Docker (or set DOCKER_HOST to a running engine), or run as root ${SETUP_HINT}`;
+  if (!findExecutable('dockerd')) return `dockerd is not installed; fix: ${installFix('docker.io')}`;
+  if (!findExecutable('ip')) return `the ip command is missing; fix: ${installFix('iproute2')}`;
   return undefined;
 }
 

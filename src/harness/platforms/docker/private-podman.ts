@@ -18,8 +18,8 @@ import { acquireFileLock } from '../../host/file-lock.js';
 import type { Log } from '../../host/log.js';
 import { waitFor } from '../../host/poll.js';
 import { findExecutable, isAlive, removeTreeSync, stopProcessesUsingSync, terminateSync, unmountUnder } from '../../host/process.js';
-import { PlatformUnavailableError } from '../../platform.js';
-import { createBridge, deleteBridge } from './bridge.js';
+import { PlatformUnavailableError, SETUP_HINT, installFix } from '../../platform.js';
+import { PODMAN_BRIDGE, createBridge, deleteBridge } from './bridge.js';
 import { pingEngine } from './docker-client.js';
 import type { BuildBench } from './image.js';
 
@@ -51,7 +51,6 @@ function serviceEnv(): Record<string, string> {
 export const PODMAN_HOST = `unix://${SOCKET}`;
 /** The CNI network the benchmark container joins, and its bridge. */
 export const PODMAN_NETWORK = 'virtbench';
-export const PODMAN_BRIDGE = 'virtbench1';
 /**
  * Where Podman 4.3 writes outside our directories whatever its flags say: CNI's result cache, the
  * image library's blob-info cache (written when a build commits), and the runtime's default state
@@ -76,10 +75,11 @@ export interface PrivatePodman {
 
 /** Why this process cannot start the private podman service, or undefined when it can. */
 export function privatePodmanUnavailable(): string | undefined {
-  if (!findExecutable('podman')) return 'podman is not installed; fix: apt-get install podman catatonit (scripts/setup.sh does)';
+  if (!findExecutable('podman'))
+    return `podman is not installed; fix: ${installFix('podman', 'crun', 'containernetworking-plugins', 'catatonit')}`;
   if (process.getuid?.() !== 0)
-    return 'the podman platform runs rootful Podman, which needs root; fix: run as root (rootless Podman is not supported yet)';
-  if (!findExecutable('ip')) return 'the ip command is missing; fix: apt-get install iproute2';
+    return `the podman platform runs rootful Podman (rootless is not supported yet), which needs root; fix: run as root ${SETUP_HINT}`;
+  if (!findExecutable('ip')) return `the ip command is missing; fix: ${installFix('iproute2')}`;
   return undefined;
 }
 

@@ -6,6 +6,7 @@ import { loopbackServiceAddress } from '../../host/net.js';
 import { dropHostPageCache } from '../../host/page-cache.js';
 import { createWorkDir, removeWorkDir, workRoot } from '../../host/work-dir.js';
 import { factsCodec, type Platform, type PlatformFamily, type StartedPlatform } from '../../platform.js';
+import { workloadNeeds } from '../../workloads.js';
 
 /**
  * The host itself: the baseline every other platform is compared with.
@@ -41,6 +42,9 @@ export function createNativePlatform(): Platform {
 export const nativePlatforms: PlatformFamily = {
   names: [NAME],
   create: () => createNativePlatform(),
+  // The workloads' tools (fio, nginx) run from the host's own Debian packages. nginx-light's package starts
+  // a system nginx where an init system runs: runs never use it, they start their own.
+  requirements: { [NAME]: { packages: workloadNeeds().packages } },
 };
 
 function connectNative(workDir: string): StartedPlatform {

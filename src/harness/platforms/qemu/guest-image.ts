@@ -7,11 +7,11 @@ import { onExitSync } from '../../host/exit-cleanup.js';
 import { acquireFileLock } from '../../host/file-lock.js';
 import { removeTreeSync, stopProcessesUsingSync } from '../../host/process.js';
 import type { Log } from '../../host/log.js';
-import type { Availability } from '../../platform.js';
+import { SETUP_HINT, type Availability } from '../../platform.js';
 import { aptSources, createApt } from './apt.js';
 import { buildInitramfs, buildRootTree, customizeRootTree, extractPvhKernel, fetchKernel, makeRootImage } from './guest-build.js';
 import { GUEST_PACKAGES, KERNEL_METAPACKAGE, recipeHash } from './guest-recipe.js';
-import { BUILD_TOOLS, QEMU_TOOLS, missingTools } from './host-tools.js';
+import { BUILD_TOOLS, QEMU_TOOLS, missingTools, toolsFix } from './host-tools.js';
 import { generateHostKey, writeClientKey } from './keys.js';
 
 /*
@@ -105,9 +105,12 @@ export function findGuestImage(cacheDir: string): GuestImage | undefined {
 export function guestHostAvailability(cacheDir: string): Availability {
   const built = findGuestImage(cacheDir) !== undefined;
   const missing = missingTools(built ? QEMU_TOOLS : [...QEMU_TOOLS, ...BUILD_TOOLS]);
-  if (missing.length) return { available: false, reason: `${missing.join(', ')} not installed; run scripts/setup.sh (as root)` };
+  if (missing.length) return { available: false, reason: `${missing.join(', ')} not installed; fix: ${toolsFix(missing)}` };
   if (!built && process.getuid?.() !== 0) {
-    return { available: false, reason: 'the guest image is not built yet and building it (mmdebstrap) needs root' };
+    return {
+      available: false,
+      reason: `the guest image is not built yet and building it (mmdebstrap) needs root; fix: run once as root ${SETUP_HINT}`,
+    };
   }
   return { available: true };
 }

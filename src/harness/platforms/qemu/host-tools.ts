@@ -2,6 +2,7 @@ import { CommandFailedError, VirtbenchError, describeFailure } from '../../../er
 import type { ExecResult } from '../../exec-result.js';
 import { runChecked, type CommandOptions, type FailureContext } from '../../host/command.js';
 import { findExecutable } from '../../host/process.js';
+import { installFix } from '../../platform.js';
 import { QEMU_BINARY } from './qemu-argv.js';
 
 /*
@@ -13,8 +14,40 @@ import { QEMU_BINARY } from './qemu-argv.js';
 export const QEMU_TOOLS = [QEMU_BINARY, 'qemu-img', 'mkfs.ext4'];
 export const BUILD_TOOLS = ['mmdebstrap', 'dpkg-deb', 'apt-get', 'xz'];
 
+/**
+ * The Debian packages of the host the QEMU platforms and the unikernel need (virtbench setup): the emulator,
+ * qemu-img for qcow2 disks, and the guest image builder (mmdebstrap builds the root file system, mkfs.ext4 -d
+ * turns it into a disk without a loop mount; xz unpacks the kernel, which then boots without decompressing
+ * itself under emulation; the keyring and certificates let mmdebstrap trust the mirror).
+ */
+export const QEMU_PACKAGES: readonly string[] = [
+  'qemu-system-x86',
+  'qemu-utils',
+  'mmdebstrap',
+  'debian-archive-keyring',
+  'e2fsprogs',
+  'ca-certificates',
+  'xz-utils',
+];
+
+/** The package of each tool above (dpkg-deb and apt-get come with every Debian system). */
+const PACKAGE_OF: Record<string, string> = {
+  [QEMU_BINARY]: 'qemu-system-x86',
+  'qemu-img': 'qemu-utils',
+  'mkfs.ext4': 'e2fsprogs',
+  mmdebstrap: 'mmdebstrap',
+  'dpkg-deb': 'dpkg',
+  'apt-get': 'apt',
+  xz: 'xz-utils',
+};
+
+/** The fix for missing host tools: the setup command, or the packages that have them. */
+export function toolsFix(tools: readonly string[] = [...QEMU_TOOLS, ...BUILD_TOOLS]): string {
+  return installFix(...new Set(tools.map((tool) => PACKAGE_OF[tool] ?? tool)));
+}
+
 /** Shown with a failed host tool: the fix when it is missing. */
-const SETUP_FIX = 'scripts/setup.sh (as root) installs the tools the QEMU platforms use';
+const SETUP_FIX = toolsFix();
 
 /** Local tools (dpkg-deb, cpio, mkfs.ext4, qemu-img, apt-cache) finish in seconds; a stuck one is given up after this long. */
 export const TOOL_TIMEOUT_MS = 120_000;
@@ -28,7 +61,7 @@ const STALLED_FIX =
   'this takes seconds normally: the host was stalled (CPU, or a slow or full disk: see top, dmesg, df -h) or the tool hangs; ' +
   'run again, and if it hangs again, run the command above by hand to see where';
 
-/** runChecked's failure context for the host tools here: a missing one is VIRTBENCH_MISSING_TOOL naming scripts/setup.sh. */
+/** runChecked's failure context for the host tools here: a missing one is VIRTBENCH_MISSING_TOOL naming virtbench setup. */
 export function toolFailure(what: string, code: 'VIRTBENCH_BUILD_FAILED' | 'VIRTBENCH_BOOT_FAILED', platform?: string): FailureContext {
   return { what, code, platform, fix: SETUP_FIX };
 }

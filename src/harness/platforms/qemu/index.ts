@@ -5,11 +5,19 @@ import { VirtbenchError } from '../../../errors.js';
 import { createLog, type Log } from '../../host/log.js';
 import { cacheDir } from '../../host/paths.js';
 import { factsCodec, PlatformUnavailableError } from '../../platform.js';
-import type { FactsOf, Platform, PlatformFamily, ProvisionContext, Provisioned, StartedPlatform } from '../../platform.js';
+import type {
+  FactsOf,
+  HostRequirements,
+  Platform,
+  PlatformFamily,
+  ProvisionContext,
+  Provisioned,
+  StartedPlatform,
+} from '../../platform.js';
 import { ensureGuestImage, guestHostAvailability, type GuestImage } from './guest-image.js';
 import { GUEST_WORK_DIR } from './guest-recipe.js';
 import { useGuest, type GuestUse } from './guest-users.js';
-import { qemuVersion } from './host-tools.js';
+import { QEMU_PACKAGES, qemuVersion } from './host-tools.js';
 import { kvmAvailability, probeKvm, readKvmHostFacts, sharedKvmProbe } from './kvm.js';
 import { GUEST_SERVICE_PORT, MACHINE_TYPE, cpuModel, type Accel, type DiskBus, type DiskFormat } from './qemu-argv.js';
 import { bootGuest, type RunningGuest } from './qemu-guest.js';
@@ -19,8 +27,8 @@ import { GUEST_BUSYBOX, commandLine, connectGuest, shellQuote, type SshSession }
 
 /* What the unikernel platform uses of this folder: the guest image, its host checks, the KVM rule and QEMU itself. */
 export { ensureGuestImage, guestHostAvailability, type GuestImage } from './guest-image.js';
-export { qemuVersion } from './host-tools.js';
-export { kvmAvailability, readKvmHostFacts } from './kvm.js';
+export { QEMU_PACKAGES, qemuVersion } from './host-tools.js';
+export { kvmAvailability, kvmProblems, readKvmHostFacts } from './kvm.js';
 export { MACHINE_TYPE, QEMU_BINARY } from './qemu-argv.js';
 
 /**
@@ -57,8 +65,18 @@ const VARIANTS: Record<string, QemuPlatformOptions> = {
 
 const forEachAccel = <T>(each: (accel: Accel) => T[]): T[] => (['kvm', 'tcg'] as const).flatMap(each);
 
+/** What each variant needs of the host (virtbench setup): QEMU and the image builders; KVM, root for a tap. */
+function requirements({ accel, network }: QemuPlatformOptions): HostRequirements {
+  return {
+    packages: network === 'tap' ? [...QEMU_PACKAGES, 'iproute2'] : QEMU_PACKAGES,
+    ...(network === 'tap' ? { root: 'a tap device and a network namespace' } : {}),
+    ...(accel === 'kvm' ? { kvm: true } : {}),
+  };
+}
+
 export const qemuPlatforms: PlatformFamily = {
   names: Object.keys(VARIANTS),
+  requirements: Object.fromEntries(Object.entries(VARIANTS).map(([name, options]) => [name, requirements(options)])),
   create: (name) => createQemuPlatform({ ...VARIANTS[name]!, name }),
   variants: Object.fromEntries(
     forEachAccel((a) => [
@@ -284,11 +302,12 @@ function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(im
     name,
     /** Cheap: host tools and, for KVM, the static rule over /proc and /dev; the probe boot is part of provisioning. */
     async availability() {
-      const host = guestHostAvailability(cacheDir());
+      // KVM first: of the reasons, the one that running as root or installing packages does not fix.
+      const kvm = options.accel === 'kvm' ? kvmAvailability(readKvmHostFacts()) : undefined;
+      if (kvm && !kvm.available) return kvm;
       const noTap = network === 'tap' ? tapUnavailable() : undefined;
       if (noTap) return { available: false, reason: noTap };
-      if (!host.available || options.accel === 'tcg') return host;
-      return kvmAvailability(readKvmHostFacts());
+      return guestHostAvailability(cacheDir());
     },
     provision,
     provisionEarly: true,

@@ -1,5 +1,5 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
-import type { Availability } from '../../platform.js';
+import { SETUP_HINT, type Availability } from '../../platform.js';
 
 /** What the host tells us about KVM, gathered once so the rule itself stays a pure function. */
 export interface KvmHostFacts {
@@ -50,13 +50,22 @@ export function cpuHasVirtualization(cpuinfo: string): boolean {
  * line. Passing it is necessary, not sufficient: a probe boot confirms.
  */
 export function kvmAvailability(facts: KvmHostFacts): Availability {
+  const problems = kvmProblems(facts);
+  if (problems.length === 0) return { available: true };
+  return {
+    available: false,
+    reason: `KVM is not usable here: ${problems.join('; ')}; fix: a host with hardware virtualization, or qemu-tcg ${SETUP_HINT}`,
+  };
+}
+
+/** Every condition of the static rule that fails, each in words. */
+export function kvmProblems(facts: KvmHostFacts): string[] {
   const problems: string[] = [];
   if (!facts.devKvm) problems.push('/dev/kvm does not exist (no KVM module loaded)');
   else if (!facts.devKvmReadWrite) problems.push('/dev/kvm is not readable and writable by this user (add it to the kvm group)');
   if (!facts.cpuVirtualization) problems.push('the CPU offers neither vmx nor svm (no hardware virtualization exposed)');
   if (facts.kvmPvm) problems.push('kvm_pvm (paravirtual KVM) is loaded, and a stock Debian kernel does not boot under it');
-  if (problems.length === 0) return { available: true };
-  return { available: false, reason: `KVM is not usable here: ${problems.join('; ')}` };
+  return problems;
 }
 
 /**

@@ -9,7 +9,7 @@ import { onExitSync } from '../../host/exit-cleanup.js';
 import { argNames, createWorkDir, removeStaleWorkDirs, removeWorkDir } from '../../host/work-dir.js';
 import type { GuestImage } from './guest-image.js';
 import { makeExt4, writePrivateFile } from './guest-build.js';
-import { TOOL_TIMEOUT_MS, runTool } from './host-tools.js';
+import { TOOL_TIMEOUT_MS, runTool, toolsFix } from './host-tools.js';
 import { qemuArgv, type Accel, type DiskBus, type DiskFormat, type GuestLayout } from './qemu-argv.js';
 import { waitForSshBanner } from '../../host/ssh.js';
 import {
@@ -246,7 +246,9 @@ async function startQemu(
     await exited;
     if (/could not set up host forwarding rule/i.test(stderr)) return 'port-taken';
     if (/ENOENT/.test(exit ?? '')) {
-      throw new VirtbenchError('VIRTBENCH_MISSING_TOOL', `${argv[0]} not found (run scripts/setup.sh)`, { platform: options.platform });
+      throw new VirtbenchError('VIRTBENCH_MISSING_TOOL', `${argv[0]} not found; fix: ${toolsFix([argv[0]!])}`, {
+        platform: options.platform,
+      });
     }
     throw new VirtbenchError(
       'VIRTBENCH_BOOT_FAILED',

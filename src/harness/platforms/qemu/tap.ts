@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { runSync, runSyncChecked } from '../../host/command.js';
+import { SETUP_HINT } from '../../platform.js';
 
 /*
  * The guest's second network card for the tap variants: a tap device on a bridge inside a network
@@ -97,7 +98,7 @@ export function removeStaleTapNetworks(workRoot: string): void {
 
 /** Why tap networking cannot be set up here, or undefined. */
 export function tapUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'tap networking needs root (a tap device and a network namespace); fix: run as root';
+  if (process.getuid?.() !== 0) return `tap networking needs root (a tap device and a network namespace); fix: run as root ${SETUP_HINT}`;
   if (!existsSync('/dev/net/tun')) return '/dev/net/tun is missing; fix: load the tun module (modprobe tun)';
   return undefined;
 }

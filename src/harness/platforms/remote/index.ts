@@ -422,5 +422,7 @@ export function remotePlatforms(reserved: () => readonly string[]): PlatformFami
     namesFor: (options) => Object.keys(options ?? {}),
     validateOptions: (value, env) => validateRemotes(value, reserved(), env),
     create: createRemotePlatform,
+    // What a remote host needs is that host's: the probe over ssh reports it.
+    requirements: {},
   };
 }

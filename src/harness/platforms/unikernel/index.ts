@@ -9,6 +9,7 @@ import type { FactsOf, Platform, PlatformFamily, ProvisionContext, Provisioned, 
 import {
   MACHINE_TYPE,
   QEMU_BINARY,
+  QEMU_PACKAGES,
   ensureGuestImage,
   guestHostAvailability,
   kvmAvailability,
@@ -65,6 +66,8 @@ export const unikernelPlatforms: PlatformFamily<UnikernelImageOptions> = {
   names: [NAME],
   create: (_name, image) => createUnikernelPlatform(image),
   optionsKey: 'unikernel',
+  // The QEMU platforms' image and emulator; KVM when there is one, else TCG (it never needs /dev/kvm).
+  requirements: { [NAME]: { packages: QEMU_PACKAGES } },
   questions: [
     {
       question: 'What does a single-application guest cost, and what do threads cost where fork() cannot run?',
