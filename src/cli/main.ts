@@ -7,6 +7,7 @@ import { compareCommand } from './commands/compare.js';
 import { historyCommand } from './commands/history.js';
 import { mergeCommand } from './commands/merge.js';
 import { reportCommand } from './commands/report.js';
+import { setupCommand } from './commands/setup.js';
 import { usageError, type CliCommand, type CliIo } from './options.js';
 
 export type { CliIo } from './options.js';
@@ -19,9 +20,10 @@ const COMMANDS: readonly CliCommand[] = [
   historyCommand,
   abCommand,
   annotateCommand,
+  setupCommand,
 ];
 
-const USAGE = `virtbench: work with virtbench results files (results.json)
+const USAGE = `virtbench: work with virtbench results files (results.json), and set up a host
 
 ${COMMANDS.map((c) => c.usage).join('\n')}
 
