@@ -12,7 +12,7 @@
 //    API (from dist/: run `npm run build` first) and times N execs of `true` on each, alternating with
 //    the reference: a bare spawn on the host, the docker CLI's `docker exec`, and OpenSSH over one
 //    multiplexed connection (the guest's; the remote's with its own key and known_hosts).
-// Needs what the platforms need (scripts/setup.sh); prints Markdown.
+// Needs what the platforms need (npx virtbench setup); prints Markdown.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
