@@ -9,23 +9,23 @@ import type { ResultsFile } from '../../src/results/schema.js';
 import { resultOf, resultsFileOf } from '../builders.js';
 
 /*
- * The merge step of .github/workflows/machines.yml, run as the workflow runs it: the command line of
- * its step, in a directory laid out as actions/download-artifact leaves the machines' uploads
- * (shards/virtbench-<machine>/results.json).
+ * The merge of .github/workflows/machines.yml (the action's mode merge, action/merge-machines.sh), run
+ * as scripts/merge-machines.sh runs it by hand with this repository's virtbench, in a directory laid out
+ * as the action's download step leaves the machines' uploads (shards/virtbench-machine-<machine>/results.json).
  */
 
-const WORKFLOW = join(packageRoot, '.github/workflows/machines.yml');
+const ACTION = join(packageRoot, 'action.yml');
 let dir: string;
-let mergeStep: string;
 
 beforeAll(async () => {
   await execa('npm', ['run', 'build'], { cwd: packageRoot });
   dir = await mkdtemp(join(tmpdir(), 'virtbench-merge-machines-'));
-  const workflow = await readFile(WORKFLOW, 'utf8');
-  // The step's one command, and where the download step puts the artifacts.
-  mergeStep = /^\s+run: (scripts\/merge-machines\.sh .*)$/m.exec(workflow)![1]!;
-  expect(workflow).toMatch(/pattern: virtbench-\*\n\s+path: shards\n/);
-  expect(workflow).toMatch(/name: virtbench-\$\{\{ matrix\.machine \}\}\n\s+path: virtbench-report\/results\.json/);
+  const action = await readFile(ACTION, 'utf8');
+  // What mode machine uploads and mode merge downloads, and the script that merges it.
+  expect(action).toMatch(/pattern: virtbench-machine-\*\n\s+path: \$\{\{ runner\.temp \}\}\/virtbench-shards\n/);
+  expect(action).toContain('"$GITHUB_ACTION_PATH/action/merge-machines.sh" "$RUNNER_TEMP/virtbench-shards" "$OUT"');
+  expect(await readFile(join(packageRoot, 'action/resolve.sh'), 'utf8')).toContain('default_artifact="virtbench-machine-$MACHINE"');
+  expect(await readFile(join(packageRoot, '.github/workflows/machines.yml'), 'utf8')).toMatch(/mode: merge\n/);
 }, 180_000);
 
 afterAll(async () => {
@@ -52,16 +52,20 @@ async function shard(root: string, machine: string, scale: number): Promise<void
     ),
   ];
   const file = resultsFileOf(results, { machine, hostname: 'runner', cpus: 2 });
-  await mkdir(join(root, 'shards', `virtbench-${machine}`), { recursive: true });
-  await writeFile(join(root, 'shards', `virtbench-${machine}`, 'results.json'), JSON.stringify(file));
+  await mkdir(join(root, 'shards', `virtbench-machine-${machine}`), { recursive: true });
+  await writeFile(join(root, 'shards', `virtbench-machine-${machine}`, 'results.json'), JSON.stringify(file));
 }
 
 async function runMergeStep(cwd: string) {
-  const [script, ...args] = mergeStep.split(' ');
-  return execa(join(packageRoot, script!), args, { cwd, reject: false, all: true, env: { GITHUB_STEP_SUMMARY: join(cwd, 'summary.md') } });
+  return execa(join(packageRoot, 'scripts/merge-machines.sh'), ['shards', 'virtbench-merged'], {
+    cwd,
+    reject: false,
+    all: true,
+    env: { GITHUB_STEP_SUMMARY: join(cwd, 'summary.md') },
+  });
 }
 
-describe("the workflow's merge step", () => {
+describe("the action's merge (mode merge)", () => {
   it('puts two machines side by side: one table, merged.json, the Markdown summary and the HTML report', async () => {
     const cwd = join(dir, 'two');
     await shard(cwd, 'metal-kvm', 2);
@@ -92,10 +96,10 @@ describe("the workflow's merge step", () => {
   it('reports the one machine that measured when the others failed, and fails when none did', async () => {
     const one = join(dir, 'one');
     await shard(one, 'metal-kvm', 1);
-    await mkdir(join(one, 'shards', 'virtbench-cloud-vm'), { recursive: true }); // a job that uploaded nothing
+    await mkdir(join(one, 'shards', 'virtbench-machine-cloud-vm'), { recursive: true }); // a job that uploaded nothing
     const single = await runMergeStep(one);
     expect(single.exitCode, single.all).toBe(0);
-    expect(single.all).toMatch(/only shards\/virtbench-metal-kvm\/results\.json: one machine, nothing to merge/);
+    expect(single.all).toMatch(/only shards\/virtbench-machine-metal-kvm\/results\.json: one machine, nothing to merge/);
     expect(existsSync(join(one, 'virtbench-merged', 'report.html'))).toBe(true);
 
     const none = join(dir, 'none');
