@@ -3,13 +3,15 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Comparison } from '../statistics/compare.js';
 import { driftWarnings } from '../statistics/drift.js';
-import { findings } from './findings.js';
+import { findingsOf } from './findings.js';
+import { forestRows, forestSvg, READING_COLOURS } from './forest.js';
 import { baselinePlatform, tablePlatforms } from './ordering.js';
 import { shortCommit, type HistoryEntry } from '../results/history.js';
 import { isStandIn, type ResultsFile } from '../results/schema.js';
 import { median } from '../statistics/descriptive.js';
-import { formatValue } from '../results/format.js';
+import { formatPercent, formatValue } from '../results/format.js';
 import { benchmarkLabel, cellOf, formatChange, STAND_IN_LEGEND, standInShown } from './table.js';
+import { EQUIVALENCE_MARGIN, type RatioReading } from '../statistics/ratio.js';
 
 const escapeHtml = (text: string) =>
   text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
@@ -41,7 +43,7 @@ function chartData(file: ResultsFile, platforms: string[]) {
     const any = rows.find(Boolean) ?? file.results.find((r) => r.benchmark === benchmark)!;
     return {
       id: `chart-${benchmark}`,
-      title: `${benchmarkLabel(any)}: ${any.title} (${any.unit}, ${any.better} is better)`,
+      title: `${benchmarkLabel(any)}: ${any.title} (${any.unit}, ${any.better} is better; log scale)`,
       unit: any.unit,
       labels: platforms,
       iqr: rows.map((r) => (r?.summary ? [r.summary.q1, r.summary.q3] : null)),
@@ -50,6 +52,14 @@ function chartData(file: ResultsFile, platforms: string[]) {
     };
   });
 }
+
+/** The forest plot's key: what each colour says. */
+const KEYS: [RatioReading, string][] = [
+  ['faster', 'faster (the interval lies above 1)'],
+  ['slower', 'slower (below 1)'],
+  ['equivalent', `the same within ±${formatPercent(EQUIVALENCE_MARGIN)} (≈1x)`],
+  ['undecided', 'cannot tell (hollow)'],
+];
 
 /** The label of the current run on a trend's x axis. */
 const THIS_RUN = 'this run';
@@ -83,7 +93,10 @@ function trendData(file: ResultsFile, runs: readonly HistoryEntry[]) {
 const STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;padding:0 1rem;color:#1b1b1b}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem}th,td{border:1px solid #ccc;padding:.25rem .6rem;text-align:right}
 th:first-child,td:first-child{text-align:left}.chart{height:18rem;margin-bottom:2rem}h2{margin-top:2rem}
-.trends{display:grid;grid-template-columns:repeat(auto-fill,minmax(20rem,1fr));gap:1rem}.trend{height:11rem}`;
+.trends{display:grid;grid-template-columns:repeat(auto-fill,minmax(20rem,1fr));gap:1rem}.trend{height:11rem}
+figure.forest{margin:1rem 0 2rem}figure.forest figcaption{margin-bottom:.4rem}.key{display:inline-block;margin-right:1.2rem}
+.dot{display:inline-block;width:.7rem;height:.7rem;border-radius:50%;border:2px solid;margin-right:.3rem;vertical-align:-.1rem}
+.verdict{font-weight:600;white-space:nowrap}.findings>li{margin-bottom:.5rem}.findings ul{margin:.2rem 0;padding-left:1.2rem}`;
 
 const RENDER = `for (const c of DATA) {
   new Chart(document.getElementById(c.id), {
@@ -92,8 +105,8 @@ const RENDER = `for (const c of DATA) {
       { type: 'line', label: 'median', data: c.median, showLine: false, pointStyle: 'line', pointRadius: 18, borderWidth: 3, borderColor: '#c0392b' },
       { type: 'line', label: 'runs', data: c.runs, showLine: false, pointRadius: 3, borderColor: '#333', backgroundColor: '#333' },
     ] },
-    // Not from zero: the point is the spread of the runs and the gap between platforms.
-    options: { animation: false, maintainAspectRatio: false, scales: { y: { beginAtZero: false, title: { display: true, text: c.unit } } },
+    // Log scale: a platform at 0.03x of another keeps a visible spread of its own, and equal ratios look equal.
+    options: { animation: false, maintainAspectRatio: false, scales: { y: { type: 'logarithmic', title: { display: true, text: c.unit } } },
       plugins: { title: { display: true, text: c.title } } },
   });
 }
@@ -168,7 +181,26 @@ export async function renderHtml(
         )}</p>
 <div class="trends">${trends.map((t) => `<div class="trend"><canvas id="${escapeHtml(t.id)}" role="img" aria-label="${escapeHtml(t.title)}"></canvas></div>`).join('\n')}</div>`
       : '';
-  const facts = [...driftWarnings(file.results, baseline).map((w) => `Warning: ${w}`), ...findings(file)];
+  const warnings = driftWarnings(file.results, baseline).map((w) => `<li>${escapeHtml(`Warning: ${w}`)}</li>`);
+  const answers = findingsOf(file).map(
+    ({ question, answers }) =>
+      `<li>${escapeHtml(question)}<ul>${answers
+        .map(
+          (a) =>
+            `<li>${a.verdict ? `<span class="verdict" style="color:${READING_COLOURS[a.verdict.reading]}">${escapeHtml(a.verdict.words)}</span> ` : ''}${escapeHtml(a.text)}</li>`,
+        )
+        .join('')}</ul></li>`,
+  );
+  const facts = [...warnings, ...answers];
+  const forest = baseline ? forestSvg(forestRows(file.results, platforms, baseline), baseline) : '';
+  const forestSection = forest
+    ? `<figure class="forest"><figcaption>${escapeHtml(
+        `Performance against ${baseline}, every platform and benchmark (log scale): the dot is the ratio (above 1 is better), the bar its 95% interval.`,
+      )}<br>${KEYS.map(
+        ([reading, words]) =>
+          `<span class="key"><span class="dot" style="border-color:${READING_COLOURS[reading]};background:${reading === 'undecided' ? '#fff' : READING_COLOURS[reading]}"></span>${escapeHtml(words)}</span>`,
+      ).join('')}</figcaption>${forest}</figure>`
+    : '';
 
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>virtbench report</title>
@@ -176,10 +208,11 @@ export async function renderHtml(
 <body>
 <h1>virtbench</h1>
 <p>${escapeHtml(`${file.profile} profile, ${platforms.join(' vs ')}, ${file.createdAt}`)}</p>
+${forestSection}
 ${table(['benchmark', 'unit', 'better', ...platforms], summaryRows)}
 <p>Median ±half the IQR; Nx = performance vs ${escapeHtml(baseline ?? '-')}, above 1 is better.</p>
 ${standInShown(file.results, platforms) ? `<p>${escapeHtml(STAND_IN_LEGEND)}.</p>` : ''}
-${facts.length ? `<h2>Findings</h2><ul>${facts.map((f) => `<li>${escapeHtml(f)}</li>`).join('')}</ul>` : ''}
+${facts.length ? `<h2>Findings</h2><ul class="findings">${facts.join('')}</ul>` : ''}
 ${compareSection}
 <h2>Charts</h2>
 ${charts.map((c) => `<div class="chart"><canvas id="${escapeHtml(c.id)}" role="img" aria-label="${escapeHtml(c.title)}"></canvas></div>`).join('\n')}
