@@ -1,6 +1,7 @@
 import { mergeResults } from '../../reporters/merge.js';
 import { tablePlatforms } from '../../reporters/ordering.js';
-import { renderComparison } from '../../reporters/table.js';
+import { renderComparisonToFit } from '../../reporters/table.js';
+import { terminalWidth } from '../../reporters/virtbench-reporter.js';
 import { readResults } from '../../results/results-file.js';
 import type { ResultsFile } from '../../results/schema.js';
 import { refuseOverwrite, refuseRepeatedInputs, usageError, writeOut, type CliCommand } from '../options.js';
@@ -20,7 +21,7 @@ export const mergeCommand: CliCommand = {
     await writeOut(output, JSON.stringify(merged, null, 2) + '\n', { atomic: true });
     io.log(`merged ${files.length} files (${merged.results.length} results) into ${output}`);
     // The machines side by side, as a run prints its platforms.
-    for (const line of renderComparison(merged.results, tablePlatforms(merged.results)).lines) io.log(line);
+    for (const line of renderComparisonToFit(merged.results, tablePlatforms(merged.results), terminalWidth()).lines) io.log(line);
     return 0;
   },
 };
