@@ -133,7 +133,8 @@ export function excludeForSuite(exclude: readonly string[], files: readonly stri
   return exclude.map((pattern) => (pattern === '**/node_modules/**' ? '**/node_modules/!(virtbench|.pnpm)/**' : pattern));
 }
 
-const OPTION_NAMES = [
+/** Every option virtbench() takes (the README's options table is checked against it). */
+export const OPTION_NAMES: readonly string[] = [
   'platforms',
   'profile',
   'reportDir',
