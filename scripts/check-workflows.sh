@@ -17,7 +17,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
 fresh=
-trap '[[ -z "$fresh" ]] || rm -rf "$fresh"' EXIT
+# shellcheck disable=SC2086 # $fresh: the temporary repositories, space-separated (mktemp's names have none)
+trap '[[ -z "$fresh" ]] || rm -rf $fresh' EXIT
 if (($#)); then
   files=("$@")
 else
@@ -32,6 +33,16 @@ else
     cp "${examples[@]}" "$fresh/.github/workflows/"
     for example in "${examples[@]}"; do files+=("$fresh/.github/workflows/$(basename "$example")"); done
   fi
+  # The README's workflow, copied as a user would: its first yaml block, alone in a fresh repository.
+  readme_repo=$(mktemp -d /tmp/virtbench-readme-repo-XXXXXX)
+  fresh="$fresh $readme_repo"
+  mkdir -p "$readme_repo/.github/workflows"
+  awk '/^```yaml$/ { on = 1; next } on && /^```$/ { exit } on' "$repo/README.md" >"$readme_repo/.github/workflows/virtbench.yml"
+  [[ -s "$readme_repo/.github/workflows/virtbench.yml" ]] || {
+    echo "check-workflows: README.md has no yaml block (its CI recipe)" >&2
+    exit 1
+  }
+  files+=("$readme_repo/.github/workflows/virtbench.yml")
 fi
 ((${#files[@]})) || {
   echo "check-workflows: no workflow files in $repo/.github/workflows" >&2
