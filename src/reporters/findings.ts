@@ -1,6 +1,6 @@
 import { isStandIn, type BenchmarkResult, type Question, type ResultsFile } from '../results/schema.js';
 import { baselinePlatform, tablePlatforms } from './ordering.js';
-import { formatPercent, formatValue } from '../results/format.js';
+import { formatPercent, formatReach, formatValue } from '../results/format.js';
 import { ratioToBaseline, readingOf, type RatioEstimate, type RatioReading } from '../statistics/ratio.js';
 import { formatRatio, formatRatioWithCi } from './table.js';
 
@@ -68,7 +68,7 @@ function answer(result: BenchmarkResult, against: BenchmarkResult, aa: boolean):
   if (!estimate) return undefined;
   const reach = resolution(estimate);
   if (aa) {
-    const width = reach === undefined ? 'no interval' : `±${formatPercent(reach)}`;
+    const width = reach === undefined ? 'no interval' : formatReach(reach);
     return { text: `${result.benchmark} ${width} (${result.platform} ${formatRatioWithCi(estimate)} ${against.platform})` };
   }
   const verdict = { reading: readingOf(estimate), words: verdictWords(estimate) };
@@ -77,7 +77,7 @@ function answer(result: BenchmarkResult, against: BenchmarkResult, aa: boolean):
   if (estimate.verdict === 'different') return { verdict, text: `${result.benchmark}: ${ratio} (${figures}; ${result.better} is better)` };
   if (estimate.verdict === 'equivalent')
     return { verdict, text: `${result.benchmark}: the same within ±${formatPercent(estimate.margin)} (${ratio}; ${figures})` };
-  const why = reach === undefined ? 'one round gives no interval' : `differences within ±${formatPercent(reach)} are beyond this run`;
+  const why = reach === undefined ? 'one round gives no interval' : `differences within ${formatReach(reach)} are beyond this run`;
   return { verdict, text: `${result.benchmark}: ${why} (${ratio}; ${figures})` };
 }
 

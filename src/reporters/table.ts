@@ -1,5 +1,5 @@
 import { baselinePlatform } from './ordering.js';
-import { formatPercent, formatSignedPercent, formatValue } from '../results/format.js';
+import { formatPercent, formatReach, formatSignedPercent, formatValue } from '../results/format.js';
 import { isStandIn, type BenchmarkResult } from '../results/schema.js';
 import type { Comparison } from '../statistics/compare.js';
 import { EQUIVALENCE_MARGIN, ratioToBaseline, type RatioEstimate } from '../statistics/ratio.js';
@@ -23,7 +23,7 @@ export function formatRatio(estimate: RatioEstimate): string {
   if (estimate.verdict === 'equivalent') return '≈1x';
   return estimate.resolution === undefined
     ? `? 1 ${estimate.design === 'rounds' ? 'round' : 'run'}`
-    : `? ±${formatPercent(estimate.resolution)}`;
+    : `? ${formatReach(estimate.resolution)}`;
 }
 
 /** "0.87x [0.84, 0.90]", or "0.87x (no interval from one round)" */

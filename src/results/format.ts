@@ -20,6 +20,14 @@ export function formatPercent(fraction: number): string {
   return `${percent < 10 ? percent.toFixed(1) : Math.round(percent)}%`;
 }
 
+/**
+ * "±25%": how far an interval reaches from 1. Two rounds can give an interval of [0.00, 1765]: past
+ * ±999% the digits say nothing more, so it reads "±>999%".
+ */
+export function formatReach(fraction: number): string {
+  return fraction > 9.99 ? '±>999%' : `±${formatPercent(fraction)}`;
+}
+
 /** "+5.0%" or "-12%": a signed relative change. */
 export function formatSignedPercent(fraction: number): string {
   return `${fraction >= 0 ? '+' : '-'}${formatPercent(Math.abs(fraction))}`;

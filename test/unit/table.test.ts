@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resultOf } from '../builders.js';
 import { elevenPlatformRun } from '../eleven-platforms.js';
-import { formatValue } from '../../src/results/format.js';
+import { formatReach, formatValue } from '../../src/results/format.js';
 import { displayWidth, formatCell, layoutColumns, renderComparison, renderComparisonToFit, wrapText } from '../../src/reporters/table.js';
 
 const result = resultOf;
@@ -15,6 +15,15 @@ describe('formatValue', () => {
     [20.5, '20.5'],
     [0, '0'],
   ])('%d -> %s', (value, text) => expect(formatValue(value)).toBe(text));
+});
+
+describe('formatReach', () => {
+  it('says how far an interval reaches, and stops counting past ±999% (two rounds can reach 176419%)', () => {
+    expect(formatReach(0.062)).toBe('±6.2%');
+    expect(formatReach(0.25)).toBe('±25%');
+    expect(formatReach(9.99)).toBe('±999%');
+    expect(formatReach(1764.19)).toBe('±>999%');
+  });
 });
 
 describe('formatCell', () => {
