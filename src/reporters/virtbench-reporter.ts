@@ -5,7 +5,7 @@ import { RESULTS_SCHEMA, type BenchmarkRecord, type BenchmarkResult, type Questi
 import { answerText, findingsOf } from './findings.js';
 import { driftWarnings } from '../statistics/drift.js';
 import { baselinePlatform, sortResults, tablePlatforms, type ReportOrder } from './ordering.js';
-import { resolveBaseline } from './baselines.js';
+import { resolveBaseline } from '../results/baselines.js';
 import { compareResults, gateFailures, gateFails, unjudgedRows } from '../statistics/compare.js';
 import { displayWidth, guestHostNote, renderBaselineComparison, renderComparison, renderComparisonToFit, wrapText } from './table.js';
 import { skipLines } from './skips.js';

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { refuseOverwrite } from '../../src/cli/options.js';
-import { mergeResults } from '../../src/reporters/merge.js';
+import { mergeResults } from '../../src/results/merge.js';
 import { buildPrivateBin } from '../private-bin.js';
 import { resultOf, resultsFileOf } from '../builders.js';
 

@@ -3,7 +3,7 @@ import { compareResults } from '../../src/statistics/compare.js';
 import { toGithubBenchmark } from '../../src/reporters/export.js';
 import { findings } from '../../src/reporters/findings.js';
 import { renderMarkdown } from '../../src/reporters/markdown.js';
-import { mergeResults } from '../../src/reporters/merge.js';
+import { mergeResults } from '../../src/results/merge.js';
 import type { BenchmarkResult } from '../../src/results/schema.js';
 import { asRuns, resultOf, resultsFileOf } from '../builders.js';
 

@@ -1,4 +1,4 @@
-import { badBaselineName, baselineDir, baselinePath, saveBaseline, savedBaselines } from '../../reporters/baselines.js';
+import { badBaselineName, baselineDir, baselinePath, saveBaseline, savedBaselines } from '../../results/baselines.js';
 import { readResults } from '../../results/results-file.js';
 import { DEFAULT_RESULTS, refuseOverwrite, usageError, type CliCommand } from '../options.js';
 

@@ -1,4 +1,4 @@
-import { resolveBaseline } from '../../reporters/baselines.js';
+import { resolveBaseline } from '../../results/baselines.js';
 import {
   allowsMissing,
   compareResults,

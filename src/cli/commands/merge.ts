@@ -1,4 +1,4 @@
-import { mergeResults } from '../../reporters/merge.js';
+import { mergeResults } from '../../results/merge.js';
 import { tablePlatforms } from '../../reporters/ordering.js';
 import { renderComparisonToFit } from '../../reporters/table.js';
 import { terminalWidth } from '../../reporters/virtbench-reporter.js';

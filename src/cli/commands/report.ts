@@ -1,7 +1,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { readFile, stat } from 'node:fs/promises';
 import { VirtbenchError } from '../../errors.js';
-import { resolveBaseline } from '../../reporters/baselines.js';
+import { resolveBaseline } from '../../results/baselines.js';
 import { asComparisons, parseComparisons } from '../../reporters/github.js';
 import { compareResults, type Comparison } from '../../statistics/compare.js';
 import { toBencherBmf, toGithubBenchmark } from '../../reporters/export.js';

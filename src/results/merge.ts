@@ -1,5 +1,5 @@
 import { VirtbenchError } from '../errors.js';
-import { isStandIn, RESULTS_SCHEMA, type ResultsFile } from '../results/schema.js';
+import { isStandIn, RESULTS_SCHEMA, type ResultsFile } from './schema.js';
 
 /**
  * Combines results from several machines or CI shards into one file. A

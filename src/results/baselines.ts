@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { VirtbenchError } from '../errors.js';
-import { writeFileAtomically } from '../results/results-file.js';
+import { writeFileAtomically } from './results-file.js';
 import { makeDirectory } from '../make-dir.js';
 
 /** Named baselines are results files kept in one directory. */
