@@ -12,15 +12,18 @@ import tseslint from 'typescript-eslint';
  *   - the reporters, the CLI, the results side and the statistics read results: they import nothing of the harness;
  *   - verdicts are decided in src/statistics/ only: the reporters render them and decide nothing;
  *     nor does the A/B runner (src/ab), which runs git and vitest and hosts a turnstile, never a platform;
+ *   - the turnstile (src/turnstile/) is reached through its index.ts only, and knows no platform;
  *   - bench files and fixtures use the public entries (src/index.ts, src/bench.ts) only;
  *   - no import cycles.
  * Tests may import internals: unit tests check the pure cores where they live.
  */
 
 const PLATFORMS = './src/harness/platforms';
-const platformFolders = readdirSync(PLATFORMS, { withFileTypes: true })
-  .filter((entry) => entry.isDirectory())
-  .map((entry) => entry.name);
+const folders = (/** @type {string} */ dir) =>
+  readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name);
+const platformFolders = folders(PLATFORMS);
 
 /** Every place in src/ and the public-entry users, but the one platform folder. */
 const outside = (/** @type {string} */ name) => [
@@ -32,6 +35,7 @@ const outside = (/** @type {string} */ name) => [
   './src/statistics/**',
   './src/harness/*.ts',
   './src/harness/host/**',
+  './src/turnstile/**',
   `${PLATFORMS}/*.ts`,
   ...platformFolders.filter((other) => other !== name).map((other) => `${PLATFORMS}/${other}/**`),
 ];
@@ -58,9 +62,30 @@ const zones = [
   {
     target: './src/ab/**',
     from: './src/harness',
-    // The turnstile is a protocol, not a platform: the A/B hosts one that both sides' runs share.
-    except: ['./turnstile.ts'],
     message: 'the A/B runner starts vitest and hosts a turnstile; it never starts or knows a platform',
+  },
+  {
+    target: [
+      './src/*.ts',
+      ...folders('./src')
+        .filter((folder) => folder !== 'turnstile')
+        .map((folder) => `./src/${folder}/**`),
+    ],
+    from: './src/turnstile',
+    except: ['./index.ts'],
+    message: 'only src/turnstile/ knows how the turnstile works: import its index.ts',
+  },
+  {
+    // A protocol between a run's processes (and the two runs of virtbench ab, which hosts one): no platform in it.
+    target: './src/turnstile/**',
+    from: './src/harness',
+    except: ['./host/shared.ts', './round-order.ts'],
+    message: 'the turnstile knows no platform: of the harness it uses host/shared.ts and round-order.ts only',
+  },
+  {
+    target: ['./src/reporters/**', './src/results/**', './src/statistics/**', './src/cli/**'],
+    from: './src/turnstile',
+    message: 'reporters, the CLI and the results side read results files and records; they never start or know a platform',
   },
   {
     // One place decides: a report that computed its own interval or test could disagree with the gate.

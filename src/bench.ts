@@ -6,7 +6,7 @@ import { resolveProfile, withRuns, type Profile } from './harness/profiles.js';
 import { enoughRuns } from './harness/run-count.js';
 import type { PreparedWorkload } from './harness/runner.js';
 import { PROVIDE_KEY } from './harness/session.js';
-import { TurnstileError, turnstileFile, turnstileName, workerTurnstile, type TurnRoom } from './harness/turnstile.js';
+import { TurnstileError, turnstileFile, turnstileName, workerTurnstile, type TurnRoom } from './turnstile/index.js';
 import type { BenchmarkRecord, Phase } from './results/schema.js';
 import { standInReason } from './harness/variants.js';
 import { WORKLOAD_NAMES, workloads, type Workload, type WorkloadName } from './harness/workloads.js';
@@ -40,7 +40,7 @@ export interface VirtbenchFixture {
  * reporter reads them, including the runs that finished before a failure.
  *
  * With several platforms in a run, their workers run at the same time and
- * meet at the main process's turnstile (harness/turnstile.ts): connecting,
+ * meet at the main process's turnstile (src/turnstile/): connecting,
  * preparing and cleaning up happen while no sample is taken (two platforms'
  * steps at a time), and the samples are taken one at a time, in rounds, each
  * platform once per round.

@@ -27,7 +27,7 @@ import {
 import { roundOrderFacts, roundSeedFromEnv } from './harness/round-order.js';
 import { PROVIDE_KEY, type ProvidedSession } from './harness/session.js';
 import { TurnReporter, isTurnReporter, notRunPlatforms, runPlatformsTogether } from './harness/turn-reporter.js';
-import { sharedTurnstile } from './harness/turnstile.js';
+import { sharedTurnstile } from './turnstile/index.js';
 import { platformsOfRun, resolveVariantBenchmarks, standInPlan, type VariantBenchmarks } from './harness/variants.js';
 import { WORKLOAD_NAMES, workloads } from './harness/workloads.js';
 import { VirtbenchReporter } from './reporters/virtbench-reporter.js';
@@ -498,7 +498,7 @@ export function virtbench(userOptions: VirtbenchOptions = {}): Plugin {
       const reporters = vitest.config.reporters as unknown[];
       if (!reporters.some(isVirtbenchReporter)) reporters.push(reporter);
       // Several platforms run at the same time, one worker each, and take their samples in turns
-      // (harness/turnstile.ts); the turn reporter tells the turnstile when a platform's file ended.
+      // (src/turnstile/); the turn reporter tells the turnstile when a platform's file ended.
       if (!reporters.some(isTurnReporter)) reporters.push(new TurnReporter());
       runPlatformsTogether(vitest);
     },

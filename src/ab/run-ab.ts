@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import { VirtbenchError } from '../errors.js';
-import { TURNSTILE_ENV, TURNSTILE_TAG_ENV, addressToEnv, startTurnstile, turnstileAddress } from '../harness/turnstile.js';
+import { TURNSTILE_ENV, TURNSTILE_TAG_ENV, addressToEnv, startTurnstile, turnstileAddress } from '../turnstile/index.js';
 import { readResults } from '../results/results-file.js';
 import type { ResultsFile } from '../results/schema.js';
 import { poolRuns, type SideFacts } from './pool.js';

@@ -10,7 +10,7 @@ import { stopWhenTheRunEnds } from './ide-runs.js';
 import { PlatformUnavailableError, isPlatformUnavailable, type Platform, type Provisioned } from './platform.js';
 import { createPlatform } from './platforms/index.js';
 import { PROVIDE_KEY, type ProvidedSession } from './session.js';
-import { externalTurnstile, useSharedTurnstile } from './turnstile.js';
+import { externalTurnstile, useSharedTurnstile } from '../turnstile/index.js';
 
 /**
  * globalSetup of every platform project: runs once per `vitest bench` in the

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { VirtbenchError } from '../errors.js';
 
 /*
- * The order of the platforms' turns within a round of a benchmark (see turnstile.ts). A rotation by
+ * The order of the platforms' turns within a round of a benchmark (see src/turnstile/rooms.ts). A rotation by
  * the round made each platform always follow the same one (native, docker, qemu: docker after native
  * in every round), so whatever a sample leaves behind (a warm cache, dirty pages, a CPU clocked up)
  * fell on the same platform every time and read as that platform's cost.

@@ -1,10 +1,10 @@
 import type { Reporter, TestModule, TestProject, TestSpecification, Vitest } from 'vitest/node';
 import { PROVIDE_KEY, type ProvidedSession } from './session.js';
 import { stopPlatformsOfTheRun } from './ide-runs.js';
-import { TURNSTILE_ENV, sharedTurnstile } from './turnstile.js';
+import { TURNSTILE_ENV, sharedTurnstile } from '../turnstile/index.js';
 
 /*
- * The main-process side of rounds (see turnstile.ts): Vitest runs the
+ * The main-process side of rounds (see src/turnstile/): Vitest runs the
  * platform projects one after another by default. With several platforms,
  * their bench projects are put in one group with one worker per platform,
  * and their files ordered file by file (cpu on every platform, then mem on

@@ -43,6 +43,17 @@ describe('lint: the boundaries of the design', { timeout: 60_000 }, () => {
     expect(fixture).toContainEqual(restricted(/use the public entries/));
   });
 
+  it("refuses an import of the turnstile's internals from outside src/turnstile/, and a platform from inside it", async () => {
+    const internal = await problemsOf('src/ab/planted.ts', 'startTurnstile', '../turnstile/server.js');
+    expect(internal).toContainEqual(restricted(/only src\/turnstile\/ knows/));
+    expect(await problemsOf('src/ab/planted.ts', 'startTurnstile', '../turnstile/index.js')).toEqual([]);
+    // The A/B runner hosts a turnstile through its index.ts, and reaches nothing of the harness.
+    const harness = await problemsOf('src/ab/planted.ts', 'roundOrder', '../harness/round-order.js');
+    expect(harness).toContainEqual(restricted(/never starts or knows a platform/));
+    const platform = await problemsOf('src/turnstile/planted.ts', 'dockerPlatforms', '../harness/platforms/docker/index.js');
+    expect(platform).toContainEqual(restricted(/the turnstile knows no platform/));
+  });
+
   it('refuses an import cycle', async () => {
     // errors.ts is imported by host/command.ts; importing that back closes a cycle.
     const problems = await problemsOf('src/errors.ts', 'runCommand', './harness/host/command.js');

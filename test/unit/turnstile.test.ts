@@ -2,8 +2,6 @@ import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   TurnstileError,
-  connectTurnstile,
-  connectTurnstileControl,
   externalTurnstile,
   startTurnstile,
   turnstileAddress,
@@ -11,7 +9,9 @@ import {
   useSharedTurnstile,
   type TurnstileClient,
   type TurnstileOptions,
-} from '../../src/harness/turnstile.js';
+} from '../../src/turnstile/index.js';
+import { connectTurnstile } from '../../src/turnstile/client.js';
+import { connectTurnstileControl } from '../../src/turnstile/shared.js';
 import { arrangeTogether, notRunPlatforms } from '../../src/harness/turn-reporter.js';
 import { roundOrder } from '../../src/harness/round-order.js';
 import type { TestProject, TestSpecification } from 'vitest/node';

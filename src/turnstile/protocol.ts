@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RoundOrder } from '../harness/round-order.js';
+
+/*
+ * What the turnstile and its clients say to each other. Wire format: one JSON object per line, on a
+ * Unix socket. A worker keeps one connection; so does a run's main process that plans at another
+ * process's turnstile (virtbench ab). The two sides of virtbench ab may be different versions: a
+ * change an older side would not understand raises "sharedTurnstile" in package.json (canShareTurnstile).
+ */
+
+/** Why a turnstile wait failed: the connection closed, the request was aborted or refused. */
+export class TurnstileError extends Error {
+  override name = 'TurnstileError';
+}
+
+export type LockKind = 'exclusive' | 'turn';
+
+export type ClientMessage =
+  | { op: 'hello'; platform: string }
+  | { op: 'enter'; room: string; file: string }
+  | { op: 'skip'; room: string; file: string }
+  | { op: 'lock'; id: number; kind: LockKind; room: string }
+  | { op: 'release'; id: number }
+  | { op: 'cancel'; id: number }
+  | { op: 'done'; id: number; room: string }
+  | { op: 'leave'; room: string }
+  | { op: 'finish'; id: number; file: string }
+  // The first message of every connection: the secret of the turnstile's address.
+  | { op: 'auth'; secret: string }
+  // From the main process of a run that uses another process's turnstile (virtbench ab):
+  | { op: 'plan'; files: [file: string, platforms: string[]][] }
+  | { op: 'unavailable'; platform: string }
+  | { op: 'ended'; platform: string; file: string };
+
+export type ServerMessage = { id: number; round?: number; error?: string };
+/** To a run's main process that planned here (virtbench ab): how this turnstile orders its rounds, for its results.json. */
+export type PlannerNotice = { roundOrder: RoundOrder };
+
+/** One message as it goes on the wire. */
+export const encode = (message: ClientMessage | ServerMessage | PlannerNotice) => JSON.stringify(message) + '\n';
+
+/** Cuts what a socket receives into lines: each call takes a chunk and returns the lines it completed. */
+export function lineReader(): (chunk: string) => string[] {
+  let buffer = '';
+  return (chunk) => {
+    buffer += chunk;
+    const lines: string[] = [];
+    for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+      lines.push(buffer.slice(0, nl));
+      buffer = buffer.slice(nl + 1);
+    }
+    return lines;
+  };
+}
+
+/** A notice of the turnstile to a run that planned there, or undefined for anything else. */
+export function parseNotice(line: string): PlannerNotice | undefined {
+  try {
+    const { roundOrder } = JSON.parse(line) as Partial<PlannerNotice>;
+    return roundOrder?.kind === 'random' && Number.isInteger(roundOrder.seed) ? { roundOrder } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A Unix socket address for this process's turnstile: abstract on Linux, so that nothing is left
+ * behind, and with a secret after "#". Any local user can connect to an abstract socket; only a
+ * connection that first presents the secret (handed to the run's workers, and to the runs of
+ * virtbench ab through their environment, which only their user can read) is served.
+ */
+export function turnstileAddress(tag = String(process.pid)): string {
+  const secret = randomBytes(16).toString('hex');
+  return `${process.platform === 'linux' ? `\0virtbench-turns-${tag}` : join(tmpdir(), `virtbench-turns-${tag}.sock`)}#${secret}`;
+}
+
+/** The socket to listen on or connect to, and the secret a connection presents first ('' for an address without one). */
+export function splitAddress(address: string): { socket: string; secret: string } {
+  const at = address.lastIndexOf('#');
+  return at < 0 ? { socket: address, secret: '' } : { socket: address.slice(0, at), secret: address.slice(at + 1) };
+}
+
+/** A Linux abstract name: no file to remove, it vanishes with its process. */
+export const isAbstract = (socket: string) => socket.startsWith('\0');
+
+/** For messages: the socket only, never the secret. */
+export function showAddress(address: string): string {
+  const { socket } = splitAddress(address);
+  return isAbstract(socket) ? `@${socket.slice(1)}` : socket;
+}
+
+/** VIRTBENCH_TURNSTILE: a Unix socket path, or "@name" for a Linux abstract name (environment values cannot hold a NUL). */
+export const TURNSTILE_ENV = 'VIRTBENCH_TURNSTILE';
+/** VIRTBENCH_TURNSTILE_TAG: what this run's platforms are called there, after an "@" (base, head). */
+export const TURNSTILE_TAG_ENV = 'VIRTBENCH_TURNSTILE_TAG';
+
+/** The turnstile address as an environment value; and back. */
+export const addressToEnv = (address: string) => (address.startsWith('\0') ? `@${address.slice(1)}` : address);
+export const addressFromEnv = (value: string) => (value.startsWith('@') ? `\0${value.slice(1)}` : value);
+
+/** The room of one benchmark: its bench file and test name. */
+export function roomKey(file: string, test: string): string {
+  return `${file} > ${test}`;
+}

@@ -1,0 +1,484 @@
+import type net from 'node:net';
+import { roundOrder } from '../harness/round-order.js';
+import { encode, type ClientMessage, type LockKind, type PlannerNotice, type ServerMessage } from './protocol.js';
+
+/*
+ * The turnstile: with several platforms in one run, their benchmark workers
+ * run at the same time, one per platform, and take their samples in turns.
+ * A server in Vitest's main process hands out the locks:
+ *
+ *   - exclusive steps (connect, describe, prepare; dispose, close) come first,
+ *     in the order they were asked for, and up to `stepsAtOnce` of them run
+ *     together (they measure nothing; one after another, the platforms' steps
+ *     added up to seconds between benchmarks), never alongside a turn;
+ *   - turns come in rooms, one per benchmark (bench file + test name). Every
+ *     member of a room has one turn per round, so that round r holds one
+ *     sample of each platform, in a seeded random order (round-order.ts):
+ *     no platform always follows the same one.
+ *
+ * A room starts (start barrier) once every platform expected there has
+ * joined it, said it skips it, or finished its bench file; `done()` returns
+ * once the room is empty (end barrier), so the platforms start the next
+ * benchmark together. Every wait ends: a worker that disconnects (finished,
+ * crashed, killed) releases all it held and asked for; a platform that never
+ * comes is given up after `gatherMs`; a member that does not ask for its
+ * next turn is left out of a round after `barrierMs`; and when nothing at all
+ * has moved for `gatherMs`, waiting rooms start with whoever is there.
+ */
+
+/** A granted turn: in which round of its room. */
+export interface Grant {
+  platform: string;
+  room: string;
+  round: number;
+  /** Date.now() when granted. */
+  at: number;
+}
+
+/** A turnstile's settings: TurnstileOptions (server.ts), defaults applied. */
+export interface Settings {
+  gatherMs: number;
+  barrierMs: number;
+  settleMs: number;
+  stepsAtOnce: number;
+  finishOrderMs: number;
+  planners: number;
+  roundSeed: number;
+  log: (line: string) => void;
+}
+
+export interface Conn {
+  readonly socket: net.Socket;
+  /** Presented the secret: until then, any other message ends the connection. */
+  authenticated: boolean;
+  platform: string;
+  readonly members: Map<string, Member>;
+}
+
+interface Member {
+  readonly conn: Conn;
+  readonly platform: string;
+  readonly room: Room;
+  /** Asked for its first turn (preparation over). */
+  joined: boolean;
+  /** Had its turn in the room's current round. */
+  served: boolean;
+  /** The id of the turn it waits for. */
+  turn?: number;
+  /** When it last finished a turn, or entered. */
+  since: number;
+}
+
+interface Room {
+  readonly key: string;
+  readonly file: string;
+  readonly firstEnter: number;
+  started: boolean;
+  round: number;
+  readonly members: Map<Conn, Member>;
+  readonly doneWaiters: { conn: Conn; id: number }[];
+  /** Platforms that said they do not run this benchmark, or are done with it. */
+  readonly settled: Set<string>;
+}
+
+interface Lock {
+  conn: Conn;
+  id: number;
+  kind: LockKind;
+  room?: string;
+  member?: Member;
+}
+
+function send(conn: Conn, message: ServerMessage | PlannerNotice): void {
+  if (conn.socket.writable) conn.socket.write(encode(message));
+}
+
+/** Removes the entries of a list that match, in place. */
+function dropWhere<T>(list: T[], matches: (entry: T) => boolean): void {
+  for (let i = list.length - 1; i >= 0; i--) if (matches(list[i]!)) list.splice(i, 1);
+}
+
+/** The rooms and locks of one turnstile: what its connections asked for, and what it granted. */
+export class TurnstileState {
+  readonly conns = new Set<Conn>();
+  readonly rooms = new Map<string, Room>();
+  /** Who plans which platforms for which file: this process ('local'), or another run's main process (its connection). */
+  readonly plans = new Map<Conn | 'local', Map<string, readonly string[]>>();
+  /** Connections that have planned, ever (one that ended still counts: its run came). */
+  readonly planners = new Set<Conn>();
+  readonly unavailable = new Set<string>();
+  readonly ended = new Set<string>(); // platform \0 file
+  readonly lastGone = new Map<string, number>();
+  readonly exclusiveQueue: Lock[] = [];
+  readonly grants: Grant[] = [];
+  /** Workers about to end a bench file, waiting for the platforms planned before them to have ended it. */
+  readonly finishWaiters: { conn: Conn; id: number; file: string; since: number }[] = [];
+  /** What is granted now: one turn alone, or up to stepsAtOnce exclusive steps. */
+  readonly holders: Lock[] = [];
+  lastProgress = Date.now();
+  timer: NodeJS.Timeout | undefined;
+  closed = false;
+
+  constructor(readonly settings: Settings) {}
+
+  expectedFor(file: string): string[] {
+    return [...this.plans.values()].flatMap((plan) => plan.get(file) ?? []);
+  }
+
+  connected(platform: string): boolean {
+    return [...this.conns].some((c) => c.platform === platform);
+  }
+
+  /** The platforms planned before this one for a file, in the plan that has it (each run of virtbench ab plans its own). */
+  platformsAhead(platform: string, file: string): readonly string[] {
+    for (const plan of this.plans.values()) {
+      const platforms = plan.get(file) ?? [];
+      const at = platforms.indexOf(platform);
+      if (at >= 0) return platforms.slice(0, at);
+    }
+    return [];
+  }
+
+  /** Nothing held or queued, and nothing granted or released for gatherMs: a stall. */
+  stalled(now: number): boolean {
+    return this.holders.length === 0 && this.exclusiveQueue.length === 0 && now - this.lastProgress >= this.settings.gatherMs;
+  }
+
+  roomFor(key: string, file: string): Room {
+    let room = this.rooms.get(key);
+    if (!room) {
+      room = { key, file, firstEnter: Date.now(), started: false, round: 0, members: new Map(), doneWaiters: [], settled: new Set() };
+      this.rooms.set(key, room);
+    }
+    return room;
+  }
+
+  enter(conn: Conn, key: string, file: string): Member {
+    const existing = conn.members.get(key);
+    if (existing) return existing;
+    const room = this.roomFor(key, file);
+    // A retried benchmark enters again: it is no longer done with the room.
+    room.settled.delete(conn.platform);
+    const member: Member = { conn, platform: conn.platform, room, joined: false, served: false, since: Date.now() };
+    room.members.set(conn, member);
+    conn.members.set(key, member);
+    return member;
+  }
+
+  /** The member leaves its room: whatever it held or asked for there is dropped. */
+  removeMember(member: Member): void {
+    member.room.members.delete(member.conn);
+    member.conn.members.delete(member.room.key);
+    member.room.settled.add(member.platform);
+    for (const held of this.holders.filter((h) => h.member === member || (h.conn === member.conn && h.room === member.room.key))) {
+      this.release(held);
+    }
+    dropWhere(this.exclusiveQueue, (lock) => lock.conn === member.conn && lock.room === member.room.key);
+  }
+
+  release(lock: Lock): void {
+    const at = this.holders.indexOf(lock);
+    if (at < 0) return;
+    this.holders.splice(at, 1);
+    if (lock.member) lock.member.since = Date.now();
+    this.lastProgress = Date.now();
+  }
+
+  grant(lock: Lock): void {
+    this.holders.push(lock);
+    this.lastProgress = Date.now();
+    const member = lock.member;
+    if (member) {
+      member.turn = undefined;
+      member.served = true;
+      this.grants.push({ platform: member.platform, room: member.room.key, round: member.room.round, at: Date.now() });
+      send(lock.conn, { id: lock.id, round: member.room.round });
+    } else {
+      send(lock.conn, { id: lock.id });
+    }
+  }
+
+  /** Whether a room may start now; otherwise when to look again. */
+  startable(room: Room, now: number): { start: true; missing: string[] } | { start: false; wakeAt: number } {
+    const { gatherMs } = this.settings;
+    if (this.planners.size < this.settings.planners && now < room.firstEnter + gatherMs) {
+      return { start: false, wakeAt: room.firstEnter + gatherMs };
+    }
+    const present = [...room.members.values()];
+    const here = new Set(present.map((m) => m.platform));
+    const missing = this.expectedFor(room.file).filter(
+      (p) => !here.has(p) && !room.settled.has(p) && !this.unavailable.has(p) && !this.ended.has(`${p}\0${room.file}`),
+    );
+    const preparing = present.some((m) => !m.joined);
+    if (!preparing && missing.length === 0) return { start: true, missing };
+    let wakeAt = Infinity;
+    // Members still preparing, and platforms whose worker is on an earlier benchmark, are
+    // waited for as long as anything moves; a platform without a worker for gatherMs is not.
+    let whileMoving = preparing;
+    let absent = false;
+    for (const platform of missing) {
+      if (this.connected(platform)) {
+        whileMoving = true;
+        continue;
+      }
+      const deadline = Math.max(room.firstEnter, this.lastGone.get(platform) ?? 0) + gatherMs;
+      if (now < deadline) {
+        absent = true;
+        wakeAt = Math.min(wakeAt, deadline);
+      }
+    }
+    if (whileMoving && !this.stalled(now)) {
+      if (this.holders.length === 0 && this.exclusiveQueue.length === 0) wakeAt = Math.min(wakeAt, this.lastProgress + gatherMs);
+      return { start: false, wakeAt };
+    }
+    if (absent) return { start: false, wakeAt };
+    return { start: true, missing };
+  }
+
+  /** The member whose turn it is in a started room, or when to look again. */
+  nextTurn(room: Room, now: number): { member?: Member; wakeAt: number } {
+    const { barrierMs } = this.settings;
+    const active = [...room.members.values()].filter((m) => m.joined);
+    for (let pass = 0; pass < 2; pass++) {
+      let unserved = active.filter((m) => !m.served);
+      if (unserved.length === 0) {
+        // The next round, once anyone asks for a turn.
+        if (!active.some((m) => m.turn !== undefined)) return { wakeAt: Infinity };
+        room.round++;
+        for (const m of active) m.served = false;
+        unserved = active;
+      }
+      const order = roundOrder(
+        unserved.map((m) => m.platform),
+        this.settings.roundSeed,
+        room.round,
+      );
+      unserved.sort((a, b) => order.indexOf(a.platform) - order.indexOf(b.platform));
+      const passedOver: string[] = [];
+      for (const member of unserved) {
+        if (member.turn !== undefined) return { member, wakeAt: Infinity };
+        // Round barrier: a member between two samples gets barrierMs to ask for its turn in this round.
+        if (now - member.since < barrierMs) return { wakeAt: member.since + barrierMs };
+        member.served = true;
+        passedOver.push(member.platform);
+      }
+      this.settings.log(
+        `${room.key}: round ${room.round} went on without ${passedOver.join(', ')}, who did not ask for a turn within ${barrierMs} ms`,
+      );
+    }
+    return { wakeAt: Infinity };
+  }
+
+  /**
+   * Settle: until when another worker may still be busy with its last turn (it has not asked for its
+   * next one or left), so that the chosen one's sample starts on a quiet machine; undefined when all are quiet.
+   */
+  othersBusyUntil(chosen: Member, now: number): number | undefined {
+    let until: number | undefined;
+    for (const conn of this.conns) {
+      if (conn === chosen.conn) continue;
+      for (const member of conn.members.values()) {
+        if (!member.joined || member.turn !== undefined || !member.room.started) continue;
+        const quietAt = member.since + this.settings.settleMs;
+        if (now < quietAt) until = Math.max(until ?? 0, quietAt);
+      }
+    }
+    return until;
+  }
+
+  /** Hands out whatever may go now, and sets the timer for the next moment something may. */
+  schedule(): void {
+    if (this.closed) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const now = Date.now();
+    let wakeAt = this.startRooms(now);
+    this.answerEndBarriers();
+    wakeAt = Math.min(wakeAt, this.answerFinishWaiters(now));
+    wakeAt = Math.min(wakeAt, this.grantLocks(now));
+    if (wakeAt < Infinity) {
+      this.timer = setTimeout(() => this.schedule(), Math.max(0, wakeAt - Date.now()) + 5);
+      this.timer.unref();
+    }
+  }
+
+  /** Start barrier: starts the rooms that may start; returns when to look again at the others. */
+  startRooms(now: number): number {
+    let wakeAt = Infinity;
+    for (const room of this.rooms.values()) {
+      if (room.started || (room.members.size === 0 && room.doneWaiters.length === 0)) continue;
+      const verdict = this.startable(room, now);
+      if (verdict.start) {
+        room.started = true;
+        const gone = [
+          ...verdict.missing,
+          ...[...room.members.values()].filter((m) => !m.joined).map((m) => `${m.platform} (still preparing)`),
+        ];
+        if (gone.length) this.settings.log(`${room.key}: started without ${gone.join(', ')}, who did not come in time`);
+      } else {
+        wakeAt = Math.min(wakeAt, verdict.wakeAt);
+      }
+    }
+    return wakeAt;
+  }
+
+  /** End barrier: done() returns once no member is left in a started room. */
+  answerEndBarriers(): void {
+    for (const room of this.rooms.values()) {
+      if (room.started && room.members.size === 0 && room.doneWaiters.length) {
+        for (const waiter of room.doneWaiters.splice(0)) send(waiter.conn, { id: waiter.id });
+      }
+    }
+  }
+
+  /** Finishing order: a platform ends a file once those planned before it have, or have gone. */
+  answerFinishWaiters(now: number): number {
+    let wakeAt = Infinity;
+    for (let i = this.finishWaiters.length - 1; i >= 0; i--) {
+      const waiter = this.finishWaiters[i]!;
+      const waiting = this.platformsAhead(waiter.conn.platform, waiter.file).filter(
+        (p) => !this.ended.has(`${p}\0${waiter.file}`) && !this.unavailable.has(p) && this.connected(p),
+      );
+      if (waiting.length === 0 || now >= waiter.since + this.settings.finishOrderMs) {
+        this.finishWaiters.splice(i, 1);
+        send(waiter.conn, { id: waiter.id });
+      } else {
+        wakeAt = Math.min(wakeAt, waiter.since + this.settings.finishOrderMs);
+      }
+    }
+    return wakeAt;
+  }
+
+  /** Steps first, several at once but never during a turn; a turn only when nothing is held. Returns when to look again. */
+  grantLocks(now: number): number {
+    const turnHeld = this.holders.some((h) => h.kind === 'turn');
+    while (!turnHeld && this.exclusiveQueue.length > 0 && this.holders.length < this.settings.stepsAtOnce) {
+      this.grant(this.exclusiveQueue.shift()!);
+    }
+    if (this.holders.length > 0) return Infinity;
+    let wakeAt = Infinity;
+    const candidates: Member[] = [];
+    for (const room of this.rooms.values()) {
+      if (!room.started) continue;
+      const next = this.nextTurn(room, now);
+      if (next.member) candidates.push(next.member);
+      else wakeAt = Math.min(wakeAt, next.wakeAt);
+    }
+    // Across rooms (two benchmarks at once), the longest waiting first.
+    candidates.sort((a, b) => a.since - b.since);
+    const chosen = candidates[0];
+    const busyUntil = chosen ? this.othersBusyUntil(chosen, now) : undefined;
+    if (busyUntil !== undefined) wakeAt = Math.min(wakeAt, busyUntil);
+    else if (chosen) this.grant({ conn: chosen.conn, id: chosen.turn!, kind: 'turn', room: chosen.room.key, member: chosen });
+    return wakeAt;
+  }
+
+  /** One message of an authenticated connection; schedule() follows. */
+  handle(conn: Conn, message: ClientMessage): void {
+    switch (message.op) {
+      case 'auth':
+        break; // presented again: nothing to do
+      case 'hello':
+        conn.platform = String(message.platform);
+        break;
+      case 'enter':
+        this.enter(conn, message.room, message.file);
+        break;
+      case 'skip': {
+        const member = conn.members.get(message.room);
+        if (member) this.removeMember(member);
+        this.roomFor(message.room, message.file).settled.add(conn.platform);
+        break;
+      }
+      case 'lock':
+        this.lock(conn, message);
+        break;
+      case 'release':
+        for (const held of this.holders.filter((h) => h.conn === conn && h.id === message.id)) this.release(held);
+        break;
+      case 'cancel':
+        this.cancel(conn, message.id);
+        break;
+      case 'done': {
+        const room = this.rooms.get(message.room);
+        const member = conn.members.get(message.room);
+        if (member) this.removeMember(member);
+        if (!room) send(conn, { id: message.id });
+        else room.doneWaiters.push({ conn, id: message.id });
+        break;
+      }
+      case 'leave': {
+        const member = conn.members.get(message.room);
+        if (member) this.removeMember(member);
+        break;
+      }
+      case 'finish':
+        this.finishWaiters.push({ conn, id: message.id, file: String(message.file), since: Date.now() });
+        break;
+      case 'plan':
+        this.plans.set(conn, new Map(message.files.map(([file, platforms]) => [String(file), platforms.map(String)])));
+        this.planners.add(conn);
+        send(conn, { roundOrder: { kind: 'random', seed: this.settings.roundSeed } });
+        break;
+      case 'unavailable':
+        this.unavailable.add(String(message.platform));
+        break;
+      case 'ended':
+        this.ended.add(`${message.platform}\0${message.file}`);
+        break;
+    }
+  }
+
+  lock(conn: Conn, message: Extract<ClientMessage, { op: 'lock' }>): void {
+    if (message.kind === 'exclusive') {
+      this.exclusiveQueue.push({ conn, id: message.id, kind: 'exclusive', room: message.room });
+      return;
+    }
+    const member = conn.members.get(message.room);
+    if (!member) {
+      send(conn, { id: message.id, error: `asked for a turn in ${message.room} without entering it` });
+      return;
+    }
+    if (!member.joined) {
+      member.joined = true;
+      member.served = false;
+    }
+    member.turn = message.id;
+  }
+
+  /** A request given up by its client (aborted): whatever it held, or waited for, is dropped. */
+  cancel(conn: Conn, id: number): void {
+    for (const held of this.holders.filter((h) => h.conn === conn && h.id === id)) this.release(held);
+    dropWhere(this.exclusiveQueue, (lock) => lock.conn === conn && lock.id === id);
+    for (const member of conn.members.values()) if (member.turn === id) member.turn = undefined;
+    for (const room of this.rooms.values()) {
+      const i = room.doneWaiters.findIndex((w) => w.conn === conn && w.id === id);
+      if (i >= 0) room.doneWaiters.splice(i, 1);
+    }
+    const finishing = this.finishWaiters.findIndex((w) => w.conn === conn && w.id === id);
+    if (finishing >= 0) this.finishWaiters.splice(finishing, 1);
+  }
+
+  disconnect(conn: Conn): void {
+    if (!this.conns.delete(conn)) return;
+    for (const member of [...conn.members.values()]) this.removeMember(member);
+    dropWhere(this.exclusiveQueue, (lock) => lock.conn === conn);
+    for (const room of this.rooms.values()) dropWhere(room.doneWaiters, (waiter) => waiter.conn === conn);
+    dropWhere(this.finishWaiters, (waiter) => waiter.conn === conn);
+    for (const held of this.holders.filter((h) => h.conn === conn)) this.release(held);
+    if (conn.platform) this.lastGone.set(conn.platform, Date.now());
+    // Another run's main process is gone (ended or crashed): no room waits for what it planned.
+    this.plans.delete(conn);
+    this.schedule();
+  }
+
+  /** This process's plan for a new run (watch mode runs again): rooms and ended files of the last one are forgotten. */
+  planLocal(files: Iterable<readonly [file: string, platforms: readonly string[]]>): void {
+    this.ended.clear();
+    for (const [key, room] of this.rooms) if (room.members.size === 0 && room.doneWaiters.length === 0) this.rooms.delete(key);
+    const plan = new Map<string, readonly string[]>();
+    for (const [file, platforms] of files) plan.set(file, [...platforms]);
+    this.plans.set('local', plan);
+    this.schedule();
+  }
+}

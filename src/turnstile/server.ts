@@ -1,0 +1,163 @@
+import { timingSafeEqual } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import net from 'node:net';
+import { randomRoundSeed, roundSeedFromEnv, type RoundOrder } from '../harness/round-order.js';
+import { TurnstileError, isAbstract, lineReader, showAddress, splitAddress, type ClientMessage } from './protocol.js';
+import { TurnstileState, type Conn, type Grant } from './rooms.js';
+
+/*
+ * The turnstile's server, in Vitest's main process (or virtbench ab's): it listens, checks each
+ * connection's secret, and hands each message to the rooms and locks (rooms.ts).
+ */
+
+export interface TurnstileOptions {
+  /** A Unix socket path, or a Linux abstract name starting with "\0". */
+  address: string;
+  /** How long a room waits for an expected platform that has no connection, and how long a stalled run waits at all. Default 60 s. */
+  gatherMs?: number;
+  /** How long a round waits for a member between two of its samples. Default 10 s. */
+  barrierMs?: number;
+  /**
+   * How long a turn waits for the other members to go quiet: a worker that just had its turn is still
+   * recording it, and on a small machine that work lands in the next platform's sample. Default 1 s.
+   */
+  settleMs?: number;
+  /** How many exclusive steps (of different platforms) may run at once; never during a turn. Default 2. */
+  stepsAtOnce?: number;
+  /**
+   * How long a platform finishing a bench file waits for the platforms planned before it to have
+   * finished that file (see TurnRoom.finishFile). Default 3 s.
+   */
+  finishOrderMs?: number;
+  /**
+   * How many other processes' runs will plan here (virtbench ab: 2). No room starts before they all
+   * have, or gatherMs after its first member came: a run that starts faster must not take its first
+   * samples alone because the other's plan has not arrived yet.
+   */
+  planners?: number;
+  /** Seeds the order of the turns in each round (see roundOrder). Default: VIRTBENCH_ROUND_SEED, else a random one. */
+  roundSeed?: number;
+  /** Notable events (a platform given up on). */
+  log?: (line: string) => void;
+}
+
+export interface TurnstileServer {
+  readonly address: string;
+  /**
+   * Which platforms will run each bench file (absolute path), in the order
+   * they finish it (see TurnRoom.finishFile). A room of a file without a plan waits for nobody.
+   */
+  plan(files: Iterable<readonly [file: string, platforms: readonly string[]]>): void;
+  /** This platform cannot run here: no room waits for it. */
+  unavailable(platform: string): void;
+  isUnavailable(platform: string): boolean;
+  /** The platform's worker for this file ended (passed, failed, crashed): no room of the file waits for it any more. */
+  moduleEnded(platform: string, file: string): void;
+  /** Every turn granted so far. */
+  readonly grants: readonly Grant[];
+  /**
+   * How the turns of a round are ordered, for results.json. Another process's turnstile says so once
+   * planned to; one of an older virtbench (which rotated the order) never does: undefined.
+   */
+  readonly roundOrder: RoundOrder | undefined;
+  close(): Promise<void>;
+}
+
+/** Serves one connection: the secret first, then one message per line; a bad message ends its connection, not the server. */
+function serve(state: TurnstileState, socket: net.Socket, secret: string): void {
+  const { log } = state.settings;
+  const conn: Conn = { socket, authenticated: secret === '', platform: '', members: new Map() };
+  state.conns.add(conn);
+  socket.unref();
+  socket.setEncoding('utf8');
+  const lines = lineReader();
+  socket.on('data', (chunk: string) => {
+    state.lastProgress = Date.now();
+    for (const line of lines(chunk)) {
+      let message: ClientMessage;
+      try {
+        message = JSON.parse(line) as ClientMessage;
+      } catch {
+        log(`dropped a connection that sent something other than JSON: ${line.slice(0, 80)}`);
+        socket.destroy();
+        return;
+      }
+      if (!conn.authenticated) {
+        const presented = Buffer.from(message?.op === 'auth' ? String(message.secret) : '');
+        if (presented.length !== secret.length || !timingSafeEqual(presented, Buffer.from(secret))) {
+          log("refused a connection that did not present the turnstile's secret (another local user, or an older virtbench)");
+          socket.destroy();
+          return;
+        }
+        conn.authenticated = true;
+        continue;
+      }
+      try {
+        state.handle(conn, message);
+      } catch (error) {
+        // A malformed message (a plan that is not a list) ends its connection, not the server.
+        log(`dropped a connection that sent a malformed ${String(message?.op)} message: ${(error as Error).message}`);
+        socket.destroy();
+        return;
+      }
+    }
+    state.schedule();
+  });
+  socket.on('close', () => state.disconnect(conn));
+  socket.on('error', () => state.disconnect(conn));
+}
+
+export async function startTurnstile(options: TurnstileOptions): Promise<TurnstileServer> {
+  const { address } = options;
+  const { socket: listenOn, secret } = splitAddress(address);
+  const state = new TurnstileState({
+    gatherMs: options.gatherMs ?? 60_000,
+    barrierMs: options.barrierMs ?? 10_000,
+    settleMs: options.settleMs ?? 1_000,
+    stepsAtOnce: Math.max(1, options.stepsAtOnce ?? 2),
+    finishOrderMs: options.finishOrderMs ?? 3_000,
+    planners: options.planners ?? 0,
+    roundSeed: options.roundSeed ?? roundSeedFromEnv(process.env) ?? randomRoundSeed(),
+    log: options.log ?? (() => {}),
+  });
+  const removeSocketFile = () => {
+    if (!isAbstract(listenOn)) rmSync(listenOn, { force: true });
+  };
+
+  const server = net.createServer((socket) => serve(state, socket, secret));
+  removeSocketFile();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) =>
+      reject(new TurnstileError(`the turnstile cannot listen on ${showAddress(address)}: ${error.message}`, { cause: error })),
+    );
+    server.listen(listenOn, () => resolve());
+  });
+  server.unref();
+
+  return {
+    address,
+    grants: state.grants,
+    roundOrder: { kind: 'random', seed: state.settings.roundSeed },
+    plan: (files) => state.planLocal(files),
+    unavailable(platform) {
+      state.unavailable.add(platform);
+      state.schedule();
+    },
+    isUnavailable: (platform) => state.unavailable.has(platform),
+    moduleEnded(platform, file) {
+      state.ended.add(`${platform}\0${file}`);
+      state.schedule();
+    },
+    close() {
+      state.closed = true;
+      clearTimeout(state.timer);
+      for (const conn of state.conns) conn.socket.destroy();
+      return new Promise<void>((resolve) =>
+        server.close(() => {
+          removeSocketFile();
+          resolve();
+        }),
+      );
+    },
+  };
+}
