@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runSync } from './command.js';
+import { identify, isThatProcess, parseOwnerOrPid, signalOwner, thisProcess, type Owner, type ThisProcess } from './owner.js';
 
 /*
  * Small synchronous helpers for processes and mounts on the host, shared by
@@ -40,29 +41,49 @@ export function readPid(file: string): number | undefined {
   }
 }
 
-/** The pid in file if its command line contains marker (pids get reused; never kill a stranger). */
-export function pidNaming(file: string, marker: string): number | undefined {
-  const pid = readPid(file);
-  if (pid === undefined) return undefined;
+/**
+ * The process a pid file names, if it lives and its command line contains marker (pids get reused;
+ * never signal a stranger). The file holds an owner line (pid and start time) or, as daemons write
+ * it, a bare pid, whose identity is taken now: its start time is read before its command line, so a
+ * process that took the pid after that check has another start time and is never signalled.
+ */
+export function processNamedBy(file: string, marker: string, where: ThisProcess = thisProcess()): Owner | undefined {
+  let text: string;
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker) ? pid : undefined;
+    text = readFileSync(file, 'utf8');
   } catch {
     return undefined;
   }
+  const recorded = parseOwnerOrPid(text, where);
+  if (!recorded) return undefined;
+  const now = identify(recorded.pid, where);
+  if (!now || (recorded.startTime !== 0 && recorded.startTime !== now.startTime)) return undefined;
+  try {
+    if (!readFileSync(`/proc/${now.pid}/cmdline`, 'utf8').includes(marker)) return undefined;
+  } catch {
+    return undefined;
+  }
+  return isThatProcess(now, where) ? now : undefined;
+}
+
+/** The pid in file if its command line contains marker (see processNamedBy). */
+export function pidNaming(file: string, marker: string): number | undefined {
+  return processNamedBy(file, marker)?.pid;
 }
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
-/** SIGTERM, up to graceMs for it to exit, then SIGKILL. */
-export function terminateSync(pid: number | undefined, graceMs: number): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(pid, 'SIGTERM');
-    for (const until = Date.now() + graceMs; Date.now() < until && isAlive(pid);) Atomics.wait(pause, 0, 0, 25);
-    if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
+/**
+ * SIGTERM, up to graceMs for it to exit, then SIGKILL; each signal only while the pid is still the
+ * same process (its start time, read right before each signal). A bare pid is identified when the
+ * call starts. `where` is for tests.
+ */
+export function terminateSync(target: Owner | number | undefined, graceMs: number, where: ThisProcess = thisProcess()): void {
+  if (target === undefined) return;
+  const owner = typeof target === 'number' ? identify(target, where) : target;
+  if (!owner || !signalOwner(owner, 'SIGTERM', where)) return;
+  for (const until = Date.now() + graceMs; Date.now() < until && isThatProcess(owner, where);) Atomics.wait(pause, 0, 0, 25);
+  signalOwner(owner, 'SIGKILL', where);
 }
 
 /** Mount points at or below dir, deepest first. */
@@ -131,13 +152,9 @@ function stopRound(dir: string, graceMs: number, anyUser: boolean): number {
       return false;
     }
   });
-  for (const pid of using) {
-    try {
-      process.kill(Number(pid), 'SIGTERM');
-    } catch {
-      // gone
-    }
-  }
-  for (const pid of using) terminateSync(Number(pid), graceMs);
+  // Identified once: each signal below goes to that process only, never to a later one given its pid.
+  const owners = using.map((pid) => identify(Number(pid))).filter((owner) => owner !== undefined);
+  for (const owner of owners) signalOwner(owner, 'SIGTERM');
+  for (const owner of owners) terminateSync(owner, graceMs);
   return using.length;
 }

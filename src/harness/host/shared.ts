@@ -55,3 +55,14 @@ export async function joinShared<T>(key: string, open: () => Promise<T>): Promis
 export function peekShared<T>(key: string): T | undefined {
   return (slot[Symbol.for(key)] as Entry<T> | undefined)?.value;
 }
+
+/**
+ * The one value under `key` in this process, made by its first caller: for what every module copy
+ * must share without opening or closing it (a registry, a cache, a promise). `store` is for tests.
+ */
+export function processSingleton<T>(key: string, make: () => T, store: object = globalThis): T {
+  const values = store as { [key: symbol]: unknown };
+  const symbol = Symbol.for(key);
+  if (!(symbol in values)) values[symbol] = make();
+  return values[symbol] as T;
+}

@@ -2,13 +2,14 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { chmod, lstat, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { onExitSync } from './exit-cleanup.js';
-import { isAlive, terminateSync } from './process.js';
+import { currentOwner, formatOwner, identify, isAlive, parseOwnerOrPid, signalOwner, type ThisProcess } from './owner.js';
+import { terminateSync } from './process.js';
 import { VirtbenchError } from '../../errors.js';
 import { makeDirectory } from '../../make-dir.js';
 
 /*
  * A run's private directory on the host's disk, with a random name. It
- * records the owning process; every process started for the run names the
+ * records the owning process (owner.ts: pid, start time, boot, pid namespace); every process started for the run names the
  * directory on its command line (a path to a program, a config, a disk or a
  * pid file there), so whoever removes the directory (this run, or the next
  * run after a crash or Ctrl-C) can stop exactly those processes.
@@ -63,7 +64,7 @@ export async function createWorkDir(platform: string, root = workRoot(), options
     for (const live of [...liveWorkDirs]) removeWorkDir(live);
   });
   await chmod(dir, options.mode ?? 0o700);
-  await writeFile(join(dir, OWNER_FILE), `${process.pid}\n`);
+  await writeFile(join(dir, OWNER_FILE), `${formatOwner(currentOwner())}\n`);
   return dir;
 }
 
@@ -71,10 +72,11 @@ export async function createWorkDir(platform: string, root = workRoot(), options
  * Work directories whose owner process is gone: left by a crash or a hard kill. Only what is surely
  * ours counts: a name exactly as createWorkDir makes it for this platform (not another platform's
  * whose name starts alike, qemu-tcg-qcow2 for qemu-tcg, nor a bare prefix someone planted), a real
- * directory (not a symlink) owned by this user, whose owner file names a dead process; without an
- * owner file, only once it is older than a start can take.
+ * directory (not a symlink) owned by this user, whose owner file names a process that is provably
+ * gone (owner.ts: a run in another pid namespace, a container's, never is); without an owner file,
+ * only once it is older than a start can take. `where` is for tests.
  */
-export async function removeStaleWorkDirs(platform: string, root = workRoot(), now = Date.now()): Promise<string[]> {
+export async function removeStaleWorkDirs(platform: string, root = workRoot(), now = Date.now(), where?: ThisProcess): Promise<string[]> {
   let entries: string[];
   try {
     entries = await readdir(root);
@@ -87,8 +89,13 @@ export async function removeStaleWorkDirs(platform: string, root = workRoot(), n
     const stat = await lstat(dir).catch(() => undefined);
     if (!stat?.isDirectory() || stat.uid !== process.getuid?.()) continue;
     const ownerText = (await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => '')).trim();
-    const owner = Number(ownerText);
-    if (ownerText === '' ? now - stat.mtimeMs < UNOWNED_GRACE_MS : owner > 0 && isAlive(owner)) continue;
+    if (ownerText === '') {
+      if (now - stat.mtimeMs < UNOWNED_GRACE_MS) continue;
+    } else {
+      // An owner line of a newer version, or garbage: not ours to judge.
+      const owner = parseOwnerOrPid(ownerText, where);
+      if (!owner || isAlive(owner, where)) continue;
+    }
     removeWorkDir(dir);
     removed.push(dir);
   }
@@ -155,15 +162,12 @@ function processesNaming(dir: string): number[] {
  */
 export function removeWorkDir(dir: string): void {
   liveWorkDirs.delete(dir);
-  const pids = processesNaming(dir);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
+  // Identified once (pid and start time): no signal below reaches a later process given one of these pids.
+  const owners = processesNaming(dir)
+    .map((pid) => identify(pid))
+    .filter((owner) => owner !== undefined);
+  for (const owner of owners) signalOwner(owner, 'SIGTERM');
   // Signalled together above, so they wind down together; the grace period runs once, not once per process.
-  for (const pid of pids) terminateSync(pid, 3_000);
+  for (const owner of owners) terminateSync(owner, 3_000);
   rmSync(dir, { recursive: true, force: true });
 }
