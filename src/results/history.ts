@@ -1,7 +1,7 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import lockfile from 'proper-lockfile';
 import { VirtbenchError } from '../errors.js';
+import { acquireLock } from '../harness/host/file-lock.js';
 import { withSummary } from './results-file.js';
 import {
   isStandIn,
@@ -26,7 +26,7 @@ import { makeDirectory } from '../make-dir.js';
  * `values` are the sample values; titles, seconds and platform facts stay in results.json. A stand-in
  * (a variant's benchmark it does not measure) has no values and "standIn": the platform whose figure it showed.
  *
- * Writers hold a lock (proper-lockfile, `<store>.lock`). A line is appended by
+ * Writers hold a lock (the host's file lock, `<store>.lock`; a dead writer's is taken over at once). A line is appended by
  * one write to a file opened with O_APPEND; trimming to `keep` runs (and
  * repairing a torn last line) rewrites a temporary file renamed over the store.
  * Readers take no lock: they see the old file, the new one, or at worst a torn
@@ -185,28 +185,15 @@ function checkCount(name: string, value: number): void {
   }
 }
 
-/** A lock held by a crashed writer is this old and gets taken over; the holder refreshes it meanwhile. */
-const LOCK_STALE_MS = 10_000;
-
 async function lockStore(path: string): Promise<() => Promise<void>> {
   await makeDirectory(dirname(path));
-  try {
-    return await lockfile.lock(path, {
-      realpath: false, // the store may not exist yet
-      stale: LOCK_STALE_MS,
-      // An append takes milliseconds: retry for about 15 s before blaming a stuck writer.
-      retries: { retries: 40, factor: 1.3, minTimeout: 20, maxTimeout: 500 },
-      // The default throws from a timer; our write is long done by the time a lock could go stale.
-      onCompromised: () => {},
-    });
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code !== 'ELOCKED') throw cause;
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_RESULTS_FILE',
-      `history store ${path} stayed locked by another writer\nfix: let the other \`virtbench history append\` finish; if none is running, remove ${path}.lock`,
-      { cause },
-    );
-  }
+  const lock = await acquireLock(path, {
+    // An append takes milliseconds: wait about 15 s before blaming a stuck writer.
+    timeoutMs: 15_000,
+    what: 'appending to the history store',
+    timeoutError: (message) => new VirtbenchError('VIRTBENCH_BAD_RESULTS_FILE', `history store ${path} stayed locked: ${message}`),
+  });
+  return lock.release;
 }
 
 async function writeFully(path: string, flags: string, text: string, sync: boolean): Promise<void> {

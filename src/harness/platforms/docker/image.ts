@@ -8,7 +8,7 @@ import type Dockerode from 'dockerode';
 import { VirtbenchError } from '../../../errors.js';
 import { hostAptSource, requireMirror } from '../../host/apt-sources.js';
 import { runChecked, type FailureContext } from '../../host/command.js';
-import { acquireFileLock } from '../../host/file-lock.js';
+import { withLock } from '../../host/file-lock.js';
 import type { Log } from '../../host/log.js';
 import { onExitSync } from '../../host/exit-cleanup.js';
 import { findExecutable, isAlive, removeTreeSync, stopProcessesUsingSync } from '../../host/process.js';
@@ -264,19 +264,20 @@ async function buildImage(
   const dir = join(context.cacheDir, 'docker');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   // Two runs sharing a cache (and so the private dockerd) build once: the second waits, then finds the image.
-  const lock = await acquireFileLock(join(dir, 'image-build'), {
-    what: 'building the container image',
-    timeoutMs: BUILD_LOCK_TIMEOUT_MS,
-    onWait: () => log('waiting for another virtbench process to build the container image'),
-    platform: 'docker',
-  });
-  try {
-    const builtMeanwhile = await imageId(docker, tags.bench);
-    if (builtMeanwhile) return { tag: tags.bench, id: builtMeanwhile };
-    return await buildUnderLock(docker, tags, context, dir, build);
-  } finally {
-    await lock.release();
-  }
+  return await withLock(
+    join(dir, 'image-build'),
+    async () => {
+      const builtMeanwhile = await imageId(docker, tags.bench);
+      if (builtMeanwhile) return { tag: tags.bench, id: builtMeanwhile };
+      return await buildUnderLock(docker, tags, context, dir, build);
+    },
+    {
+      what: 'building the container image',
+      timeoutMs: BUILD_LOCK_TIMEOUT_MS,
+      onWait: () => log('waiting for another virtbench process to build the container image'),
+      platform: 'docker',
+    },
+  );
 }
 
 async function buildUnderLock(

@@ -15,14 +15,14 @@ import {
 import { dirname, join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
 import { SETUP_HINT, installFix } from '../../platform.js';
-import { acquireFileLock, withPidLockSync } from '../../host/file-lock.js';
+import { withLock, withLockSync } from '../../host/file-lock.js';
+import { currentOwner, formatOwner, isAlive, parseOwnerOrPid } from '../../host/owner.js';
 import type { Log } from '../../host/log.js';
 import { waitFor } from '../../host/poll.js';
 import {
   findExecutable,
-  isAlive,
   mountsUnder,
-  pidNaming,
+  processNamedBy,
   removeTreeSync,
   stopProcessesUsingSync,
   terminateSync,
@@ -50,15 +50,15 @@ const SOCKET = join(RUN_DIR, 'docker.sock');
 const PID_FILE = join(RUN_DIR, 'dockerd.pid');
 const EXEC_ROOT = join(RUN_DIR, 'exec');
 const CONTAINERD_PID = join(EXEC_ROOT, 'containerd', 'containerd.pid');
-/** One empty file per process that uses the daemon, named by pid: the last one to leave stops it. */
+/** One file per process that uses the daemon, named by pid, holding its owner line (owner.ts): the last one to leave stops it. */
 const USERS_DIR = join(RUN_DIR, 'users');
-/** Locked while one process starts the daemon; outside RUN_DIR, which a start first clears. */
+/** Locked (its .lock file) while one process starts the daemon; outside RUN_DIR, which a start first clears. */
 const START_LOCK = '/run/virtbench-docker.start';
 /**
  * Held while a process joins or leaves the daemon: a leaver that finds no users left stops the
  * daemon, so a joiner must either be counted before that check or find the daemon gone after it.
  */
-const MEMBERS_LOCK = '/run/virtbench-docker.members.lock';
+const MEMBERS_LOCK = '/run/virtbench-docker.members'; // the file /run/virtbench-docker.members.lock
 /** How long a joiner waits for a running daemon to answer: on a loaded host, far longer than one ping. */
 const ANSWER_WAIT_MS = 60_000;
 /** The data root the daemon was started with: a teardown by another run (another cache dir) finds it here. */
@@ -93,8 +93,8 @@ function teardownSync(): void {
   } catch {
     // never started, or started by a run that predates the file
   }
-  terminateSync(pidNaming(PID_FILE, RUN_DIR), 20_000);
-  terminateSync(pidNaming(CONTAINERD_PID, RUN_DIR), 5_000);
+  terminateSync(processNamedBy(PID_FILE, RUN_DIR), 20_000);
+  terminateSync(processNamedBy(CONTAINERD_PID, RUN_DIR), 5_000);
   // What outlives them: containerd's shims, and the gVisor sandbox and gofer of a container whose start
   // failed (runsc leaves them running, and the sandbox runs as nobody).
   stopProcessesUsingSync(RUN_DIR, { anyUser: true });
@@ -139,6 +139,15 @@ function isBindWithinParent(point: string): boolean {
   }
 }
 
+/**
+ * Whether a user file names a live process: its owner line (pid and start time: a reused pid is not
+ * the user), or for an empty file of an older version, its name's pid. A line we cannot parse counts as live.
+ */
+export function userIsLive(name: string, text: string): boolean {
+  const owner = parseOwnerOrPid(text.trim() === '' ? name : text);
+  return owner === undefined || isAlive(owner);
+}
+
 /** Pids of live processes using the daemon; files of dead ones are dropped. */
 function liveUsers(): number[] {
   let names: string[] = [];
@@ -147,26 +156,34 @@ function liveUsers(): number[] {
   } catch {
     return [];
   }
-  return names.map(Number).filter((pid) => {
-    if (pid > 0 && isAlive(pid)) return true;
-    rmSync(join(USERS_DIR, String(pid)), { force: true });
-    return false;
-  });
+  return names
+    .filter((name) => {
+      let text = '';
+      try {
+        text = readFileSync(join(USERS_DIR, name), 'utf8');
+      } catch {
+        return false; // removed meanwhile
+      }
+      if (userIsLive(name, text)) return true;
+      rmSync(join(USERS_DIR, name), { force: true });
+      return false;
+    })
+    .map(Number);
 }
 
 function withMembersLock<T>(fn: () => T): T {
-  return withPidLockSync(MEMBERS_LOCK, { timeoutMs: 60_000, what: 'joining or leaving the private dockerd', platform: 'docker' }, fn);
+  return withLockSync(MEMBERS_LOCK, fn, { timeoutMs: 60_000, what: 'joining or leaving the private dockerd', platform: 'docker' });
 }
 
 /** The private dockerd's pid while its process lives (answering or not: starting, or busy on a loaded host). */
 function daemonProcess(): number | undefined {
-  return pidNaming(PID_FILE, RUN_DIR);
+  return processNamedBy(PID_FILE, RUN_DIR)?.pid;
 }
 
 /** Counts this process as a user. Call under the members lock. */
 function joinUsers(): PrivateDockerd {
   mkdirSync(USERS_DIR, { recursive: true });
-  writeFileSync(join(USERS_DIR, String(process.pid)), '');
+  writeFileSync(join(USERS_DIR, String(process.pid)), `${formatOwner(currentOwner())}\n`);
   let left = false;
   const stopSync = () => {
     if (left) return;
@@ -284,17 +301,12 @@ export async function startPrivateDockerd(cacheDir: string, log: Log): Promise<P
   if (unavailable) throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', unavailable, { platform: 'docker' });
   const running = await joinRunning(cacheDir, log);
   if (running) return running;
-  const lock = await acquireFileLock(START_LOCK, {
+  // Another process may have started it while we waited for the lock.
+  return await withLock(START_LOCK, async () => (await joinRunning(cacheDir, log)) ?? (await startDaemon(cacheDir, log)), {
     timeoutMs: 60_000,
     what: 'starting the private dockerd',
     onWait: () => log('waiting for another virtbench process to start the private dockerd'),
   });
-  try {
-    // Another process may have started it while we waited for the lock.
-    return (await joinRunning(cacheDir, log)) ?? (await startDaemon(cacheDir, log));
-  } finally {
-    await lock.release();
-  }
 }
 
 async function startDaemon(cacheDir: string, log: Log): Promise<PrivateDockerd> {

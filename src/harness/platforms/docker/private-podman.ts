@@ -14,10 +14,11 @@ import {
 import { join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
 import { runChecked } from '../../host/command.js';
-import { acquireFileLock } from '../../host/file-lock.js';
+import { acquireLock } from '../../host/file-lock.js';
+import { currentOwner, formatOwner, identify, isAlive, parseOwnerOrPid, sameOwner, type Owner } from '../../host/owner.js';
 import type { Log } from '../../host/log.js';
 import { waitFor } from '../../host/poll.js';
-import { findExecutable, isAlive, removeTreeSync, stopProcessesUsingSync, terminateSync, unmountUnder } from '../../host/process.js';
+import { findExecutable, processNamedBy, removeTreeSync, stopProcessesUsingSync, terminateSync, unmountUnder } from '../../host/process.js';
 import { PlatformUnavailableError, SETUP_HINT, installFix } from '../../platform.js';
 import { PODMAN_BRIDGE, createBridge, deleteBridge } from './bridge.js';
 import { pingEngine } from './docker-client.js';
@@ -34,7 +35,9 @@ import type { BuildBench } from './image.js';
 
 const RUN_DIR = '/run/virtbench-podman';
 const SOCKET = join(RUN_DIR, 'podman.sock');
+/** The run that owns the service: its owner line (owner.ts), or an older version's bare pid. */
 const OWNER_FILE = join(RUN_DIR, 'owner');
+/** The service's owner line (pid and start time), or an older version's bare pid; see serviceProcess. */
 const PID_FILE = join(RUN_DIR, 'service.pid');
 /**
  * Temporary files, as TMPDIR too: the API's import (POST /images/create?fromSrc=-) copies the upload to
@@ -187,23 +190,26 @@ function containersConf(runtime: string): string {
   ].join('\n');
 }
 
-function ownerPid(): number | undefined {
+function serviceOwner(): Owner | undefined {
   try {
-    return Number(readFileSync(OWNER_FILE, 'utf8').trim()) || undefined;
+    return parseOwnerOrPid(readFileSync(OWNER_FILE, 'utf8'));
   } catch {
     return undefined;
   }
 }
 
+/**
+ * The service process a pid file names, only while it is that very process: the start time recorded
+ * with its pid matches (an older version's bare pid: its command line names our socket). A pid the
+ * service had, reused since by anything else, is never signalled.
+ */
+export function serviceProcess(pidFile = PID_FILE, marker = PODMAN_HOST): Owner | undefined {
+  return processNamedBy(pidFile, marker);
+}
+
 /** Stops the service (ours, or one a killed run left) and removes every trace of it. Synchronous. */
 function teardownSync(storageRoot: string | undefined): void {
-  let pid: number | undefined;
-  try {
-    pid = Number(readFileSync(PID_FILE, 'utf8').trim()) || undefined;
-  } catch {
-    // never started
-  }
-  terminateSync(pid, 10_000);
+  terminateSync(serviceProcess(), 10_000);
   // conmon and the containers' processes outlive the service (Podman has no daemon that owns them).
   stopProcessesUsingSync(RUN_DIR, { anyUser: true });
   if (storageRoot) {
@@ -240,19 +246,21 @@ export async function startPrivatePodman(cacheDir: string, log: Log): Promise<Pr
   const storageRoot = join(cacheDir, 'podman', 'storage');
   const runtime = chooseRuntime(unifiedControllers());
   let ulimits: Ulimit[] = [];
-  const lock = await acquireFileLock(START_LOCK, { timeoutMs: 60_000, what: 'starting the private podman service' });
+  const lock = await acquireLock(START_LOCK, { timeoutMs: 60_000, what: 'starting the private podman service' });
   try {
-    const owner = ownerPid();
-    if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
+    const owner = serviceOwner();
+    // An older version's bare pid has no start time: our own pid there is ours, as it judged.
+    const ours = owner !== undefined && (sameOwner(owner, currentOwner()) || (owner.startTime === 0 && owner.pid === process.pid));
+    if (owner !== undefined && !ours && isAlive(owner)) {
       throw new PlatformUnavailableError(
         'podman',
-        `the private podman service is in use by virtbench process ${owner}; fix: wait for that run to finish, then run again`,
+        `the private podman service is in use by virtbench process ${owner.pid}; fix: wait for that run to finish, then run again`,
       );
     }
     teardownSync(storageRoot); // whatever a killed run left
     mkdirSync(join(RUN_DIR, 'cni'), { recursive: true, mode: 0o700 });
     mkdirSync(TEMP_DIR, { recursive: true, mode: 0o700 });
-    writeFileSync(OWNER_FILE, String(process.pid));
+    writeFileSync(OWNER_FILE, `${formatOwner(currentOwner())}\n`);
     writeFileSync(CREATED_FILE, JSON.stringify(SHARED_DIRS.filter((dir) => !existsSync(dir))));
     // The teardown above deleted any bridge of a killed run, so this one is new and has its address.
     const gateway = createBridge(PODMAN_BRIDGE, 'podman')!;
@@ -271,7 +279,9 @@ export async function startPrivatePodman(cacheDir: string, log: Log): Promise<Pr
     );
     closeSync(out);
     child.unref();
-    writeFileSync(PID_FILE, String(child.pid));
+    // Its pid with its start time: a teardown signals it only while that pid still is this process.
+    const service = child.pid === undefined ? undefined : identify(child.pid);
+    writeFileSync(PID_FILE, service ? `${formatOwner(service)}\n` : String(child.pid ?? ''));
     let exited: number | null | undefined;
     child.once('exit', (code) => (exited = code));
     const answering = await waitFor(async () => (await pingEngine(PODMAN_HOST)).ok || exited !== undefined, { timeoutMs: 30_000 });

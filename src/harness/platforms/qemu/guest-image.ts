@@ -4,7 +4,7 @@ import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'no
 import { join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
 import { onExitSync } from '../../host/exit-cleanup.js';
-import { acquireFileLock } from '../../host/file-lock.js';
+import { withLock } from '../../host/file-lock.js';
 import { removeTreeSync, stopProcessesUsingSync } from '../../host/process.js';
 import type { Log } from '../../host/log.js';
 import { SETUP_HINT, type Availability } from '../../platform.js';
@@ -135,24 +135,25 @@ export async function ensureGuestImage(options: ImageOptions): Promise<GuestImag
 
   await mkdir(root, { recursive: true, mode: 0o700 });
   await chmod(root, 0o700);
-  const lock = await acquireFileLock(join(root, 'guest-build'), {
-    what: 'building the guest image',
-    timeoutMs: BUILD_LOCK_TIMEOUT_MS,
-    onWait: () => options.log('waiting for another guest image build'),
-  });
-  try {
-    // Someone else may have built it while we waited for the lock.
-    let built = refresh ? undefined : findGuestImage(options.cacheDir);
-    if (built && (await imageDamage(built))) {
-      await rm(built.dir, { recursive: true, force: true });
-      built = undefined;
-    }
-    const image = built ?? (await buildGuestImage(root, options.log));
-    await makePrivate(root, image.dir);
-    return image;
-  } finally {
-    await lock.release();
-  }
+  return await withLock(
+    join(root, 'guest-build'),
+    async () => {
+      // Someone else may have built it while we waited for the lock.
+      let built = refresh ? undefined : findGuestImage(options.cacheDir);
+      if (built && (await imageDamage(built))) {
+        await rm(built.dir, { recursive: true, force: true });
+        built = undefined;
+      }
+      const image = built ?? (await buildGuestImage(root, options.log));
+      await makePrivate(root, image.dir);
+      return image;
+    },
+    {
+      what: 'building the guest image',
+      timeoutMs: BUILD_LOCK_TIMEOUT_MS,
+      onWait: () => options.log('waiting for another guest image build'),
+    },
+  );
 }
 
 /** The files a boot reads: each must still be what the build wrote (vmlinux too, when the build made one). */

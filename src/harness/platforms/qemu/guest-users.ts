@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
-import { acquireFileLock } from '../../host/file-lock.js';
+import { withLock } from '../../host/file-lock.js';
 import { isAlive } from '../../host/process.js';
 
 /*
@@ -56,16 +56,17 @@ async function withLeaseLock<T>(dir: string, platform: string | undefined, fn: (
     );
   }
   const users = join(dir, 'users');
-  const lock = await acquireFileLock(users, { what: 'resuming or pausing the guest', timeoutMs: LOCK_TIMEOUT_MS, platform });
-  try {
-    // Not recursive: a directory removed meanwhile is not made again.
-    await mkdir(users, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error;
-    });
-    return await fn(users);
-  } finally {
-    await lock.release();
-  }
+  return await withLock(
+    users,
+    async () => {
+      // Not recursive: a directory removed meanwhile is not made again.
+      await mkdir(users, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
+      return await fn(users);
+    },
+    { what: 'resuming or pausing the guest', timeoutMs: LOCK_TIMEOUT_MS, platform },
+  );
 }
 
 /** Takes a lease on the guest whose QEMU works in dir, and resumes the guest. */
