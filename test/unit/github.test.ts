@@ -7,7 +7,8 @@ import { runCli } from '../../src/cli/main.js';
 import { VirtbenchError } from '../../src/errors.js';
 import { packageRoot } from '../../src/harness/host/paths.js';
 import { compareResults, type Comparison } from '../../src/statistics/compare.js';
-import { annotations, checkComparisons, escapeData, escapeProperty, parseComparisons } from '../../src/reporters/github.js';
+import { annotations, escapeData, escapeProperty } from '../../src/reporters/github.js';
+import { checkComparisons, parseComparisons } from '../../src/results/comparison-file.js';
 import { asRuns, resultOf, resultsFileOf } from '../builders.js';
 
 const row = (over: Partial<Comparison>): Comparison => ({

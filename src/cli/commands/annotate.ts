@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { VirtbenchError } from '../../errors.js';
-import { annotations, parseComparisons } from '../../reporters/github.js';
+import { parseComparisons } from '../../results/comparison-file.js';
+import { annotations } from '../../reporters/github.js';
 import { usageError, type CliCommand } from '../options.js';
 
 export const annotateCommand: CliCommand = {

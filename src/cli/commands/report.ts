@@ -1,14 +1,12 @@
 import { dirname, join, resolve } from 'node:path';
-import { readFile, stat } from 'node:fs/promises';
-import { VirtbenchError } from '../../errors.js';
 import { resolveBaseline } from '../../results/baselines.js';
-import { asComparisons, parseComparisons } from '../../reporters/github.js';
+import { readComparisonFile } from '../../results/comparison-file.js';
 import { compareResults, type Comparison } from '../../statistics/compare.js';
 import { toBencherBmf, toGithubBenchmark } from '../../reporters/export.js';
 import { renderHtml } from '../../reporters/html.js';
 import { renderMarkdown, renderPrComment } from '../../reporters/markdown.js';
 import { readHistory } from '../../results/history.js';
-import { readResults, RESULTS_LIMITS } from '../../results/results-file.js';
+import { readResults } from '../../results/results-file.js';
 import { compareOptions, DEFAULT_RESULTS, refuseOverwrite, THRESHOLD_OPTIONS, usageError, writeOut, type CliCommand } from '../options.js';
 
 export const reportCommand: CliCommand = {
@@ -103,17 +101,3 @@ export const reportCommand: CliCommand = {
     return 0;
   },
 };
-
-/** comparison.json of `virtbench ab`, checked row by row (reporters/github.ts). */
-async function readComparisonFile(path: string): Promise<Comparison[]> {
-  let text: string;
-  try {
-    // An artifact of a pull request's run is data from anyone: no more of it than a results file.
-    if ((await stat(path)).size > RESULTS_LIMITS.fileBytes)
-      throw new Error(`more than ${RESULTS_LIMITS.fileBytes / 1024 / 1024} MiB, far more than a comparison takes`);
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    throw new VirtbenchError('VIRTBENCH_BAD_RESULTS_FILE', `cannot read comparison file ${path}: ${(cause as Error).message}`, { cause });
-  }
-  return asComparisons(parseComparisons(text, path));
-}
