@@ -4,6 +4,7 @@ import type { TestProject } from 'vitest/node';
 import { VirtbenchError } from '../errors.js';
 import { makeDirectorySync } from '../make-dir.js';
 import { onExitSync } from './host/exit-cleanup.js';
+import { processSingleton } from './host/shared.js';
 import { createLog, type Log } from './host/log.js';
 import { ensureTrustedDirectory } from './host/trusted-dir.js';
 import { stopWhenTheRunEnds } from './ide-runs.js';
@@ -119,10 +120,7 @@ interface EarlyProvisioning {
 
 /** Per process, whatever number of module instances load this file (one per project's globalSetup). */
 function earlyProvisioning(): { started: boolean; platforms: Map<string, EarlyProvisioning> } {
-  const store = globalThis as Record<symbol, unknown>;
-  return (store[Symbol.for('virtbench.early-provisioning')] ??= { started: false, platforms: new Map() }) as ReturnType<
-    typeof earlyProvisioning
-  >;
+  return processSingleton('virtbench.early-provisioning', () => ({ started: false, platforms: new Map<string, EarlyProvisioning>() }));
 }
 
 /**

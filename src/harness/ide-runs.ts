@@ -7,13 +7,12 @@
  * On globalThis: the reporter and the globalSetups are separate module copies.
  */
 
+import { processSingleton } from './host/shared.js';
+
 type Stop = () => Promise<void>;
 
-const slot = globalThis as { [key: symbol]: Set<Stop> | undefined };
-const KEY = Symbol.for('virtbench.ide.stops');
-
 function stops(): Set<Stop> {
-  return (slot[KEY] ??= new Set());
+  return processSingleton('virtbench.ide.stops', () => new Set<Stop>());
 }
 
 /** Registers a platform's stop for the end of the current run; returns the unregister function. */

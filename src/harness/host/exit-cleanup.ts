@@ -1,3 +1,5 @@
+import { processSingleton } from './shared.js';
+
 /*
  * Vitest exits the process from its own SIGINT/SIGTERM handler without
  * running globalSetup teardowns, so every resource owner also registers a
@@ -9,10 +11,10 @@
  * project's globalSetup through its own module runner, and a handler per instance (one per platform)
  * tripped Node's warning about more than 10 SIGTERM listeners.
  */
-const shared = ((globalThis as Record<symbol, unknown>)[Symbol.for('virtbench.exit-cleanup')] ??= {
-  cleanups: new Set<() => void>(),
+const shared = processSingleton<{ cleanups: Set<() => void>; installed: boolean }>('virtbench.exit-cleanup', () => ({
+  cleanups: new Set(),
   installed: false,
-}) as { cleanups: Set<() => void>; installed: boolean };
+}));
 const cleanups = shared.cleanups;
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { VirtbenchError } from '../../../errors.js';
 import { createLog, type Log } from '../../host/log.js';
 import { cacheDir } from '../../host/paths.js';
+import { processSingleton } from '../../host/shared.js';
 import { factsCodec, PlatformUnavailableError } from '../../platform.js';
 import type {
   FactsOf,
@@ -147,10 +148,8 @@ export function createQemuPlatform(options: QemuPlatformOptions): Platform {
 
 /** Guests of a run's other QEMU projects, booting since the first of them provisioned: one map per process. */
 function bootsAhead(store: object = globalThis): Map<string, Promise<Provisioned>> {
-  const shared = store as { [BOOTS_AHEAD]?: Map<string, Promise<Provisioned>> };
-  return (shared[BOOTS_AHEAD] ??= new Map());
+  return processSingleton('virtbench.qemu.boots-ahead', () => new Map<string, Promise<Provisioned>>(), store);
 }
-const BOOTS_AHEAD = Symbol.for('virtbench.qemu.boots-ahead');
 
 function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(image: GuestImage, log: Log): Promise<Provisioned> } {
   const format = options.format ?? 'raw';

@@ -1,5 +1,6 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { SETUP_HINT, type Availability } from '../../platform.js';
+import { processSingleton } from '../../host/shared.js';
 
 /** What the host tells us about KVM, gathered once so the rule itself stays a pure function. */
 export interface KvmHostFacts {
@@ -83,14 +84,11 @@ export async function probeKvm(boot: () => Promise<{ kill(): Promise<void> }>): 
   }
 }
 
-const PROBE_KEY = Symbol.for('virtbench.qemu.kvmProbe');
-
 /**
  * The probe's verdict, run once per process and shared by the kvm variants.
  * Kept on globalThis: Vitest loads each project's globalSetup through its own
  * module runner, so this module exists once per project.
  */
 export function sharedKvmProbe(probe: () => Promise<Availability>, store: object = globalThis): Promise<Availability> {
-  const probes = store as { [PROBE_KEY]?: Promise<Availability> };
-  return (probes[PROBE_KEY] ??= probe());
+  return processSingleton('virtbench.qemu.kvmProbe', probe, store);
 }
