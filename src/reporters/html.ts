@@ -8,7 +8,7 @@ import { forestRows, forestSvg, READING_COLOURS } from './forest.js';
 import { baselinePlatform, tablePlatforms } from './ordering.js';
 import { shortCommit, type HistoryEntry } from '../results/history.js';
 import { isStandIn, type ResultsFile } from '../results/schema.js';
-import { median } from '../statistics/descriptive.js';
+import { recordedMedians } from '../statistics/history.js';
 import { formatPercent, formatValue } from '../results/format.js';
 import { benchmarkLabel, cellOf, formatChange, STAND_IN_LEGEND, standInShown } from './table.js';
 import { EQUIVALENCE_MARGIN, type RatioReading } from '../statistics/ratio.js';
@@ -66,16 +66,12 @@ const THIS_RUN = 'this run';
 
 /**
  * Per platform and benchmark of the current run: the median of each recorded
- * run (null where a run lacks it or measured it in another unit), then the
- * current run's median as the last point.
+ * run (recordedMedians: null where a run lacks it or measured it in another unit),
+ * then the current run's median as the last point.
  */
 function trendData(file: ResultsFile, runs: readonly HistoryEntry[]) {
   return file.results.flatMap((current, index) => {
-    const medians = runs.map((run) => {
-      const r = run.results.find((c) => c.platform === current.platform && c.benchmark === current.benchmark);
-      const comparable = r && r.status === 'passed' && r.values.length > 0 && r.unit === current.unit && r.better === current.better;
-      return comparable ? median(r.values) : null;
-    });
+    const medians = recordedMedians(current, runs);
     if (medians.every((m) => m === null)) return [];
     return [
       {
