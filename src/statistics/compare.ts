@@ -126,6 +126,26 @@ const PLATFORM_GONE = 'platform not in the current run';
  * (another platform's figure shown for a variant) is not measured by design: never lost, never compared.
  */
 export function compareResults(baseline: ResultsFile, current: ResultsFile, options: CompareOptions = {}): Comparison[] {
+  checkOptions(options);
+  const before = new Map(baseline.results.map((r) => [rowKey(r), r]));
+  const after = new Map(current.results.map((r) => [rowKey(r), r]));
+  const platformsNow = new Set(current.results.map((r) => r.platform));
+  const comparisons: Comparison[] = [];
+  /** Rows with figures on both sides, judged once all are known (the paired ones as a family). */
+  const judged: Pending[] = [];
+  for (const k of new Set([...after.keys(), ...before.keys()])) {
+    const base = before.get(k);
+    const now = after.get(k);
+    const row = newRow((now ?? base)!, base, now, options);
+    comparisons.push(row);
+    const pending = examineRow(row, base, now, platformsNow, options);
+    if (pending) judged.push(pending);
+  }
+  judgeRows(judged, options);
+  return comparisons;
+}
+
+function checkOptions(options: CompareOptions): void {
   checkFraction('threshold', options.threshold);
   checkFraction('failThreshold', options.failThreshold);
   checkFraction('noiseFloor', options.noiseFloor);
@@ -136,121 +156,140 @@ export function compareResults(baseline: ResultsFile, current: ResultsFile, opti
       throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `${name} must be an error rate between 0 and 0.5, such as 0.01, got ${value}`);
     }
   }
+}
 
-  const before = new Map(baseline.results.map((r) => [rowKey(r), r]));
-  const after = new Map(current.results.map((r) => [rowKey(r), r]));
-  const platformsNow = new Set(current.results.map((r) => r.platform));
-  const comparisons: Comparison[] = [];
-  /** Rows with figures on both sides, judged once all are known (the paired ones as a family). */
-  const judged: { row: Comparison; failedNow: boolean; estimate?: ChangeEstimate }[] = [];
-  for (const k of new Set([...after.keys(), ...before.keys()])) {
-    const base = before.get(k);
-    const now = after.get(k);
-    const any = (now ?? base)!;
-    const threshold = own(options.thresholds, any.benchmark) ?? options.threshold ?? 0.05;
-    const failThreshold = own(options.failThresholds, any.benchmark) ?? options.failThreshold ?? threshold;
-    const row: Comparison = {
-      platform: any.platform,
-      benchmark: any.benchmark,
-      unit: any.unit,
-      better: any.better,
-      verdict: 'not comparable',
-      reason: '',
-      threshold,
-      failThreshold,
-      failsGate: false,
-      baselineMedian: base?.summary?.median,
-      currentMedian: now?.summary?.median,
-    };
-    comparisons.push(row);
-    if (now && isStandIn(now)) {
-      // A variant measures only what it varies: by design, not a lost figure, and nothing of its own to compare.
-      row.reason = `not measured by design: ${now.standIn}'s figure stands in`;
-      row.note = `${row.reason} (a variant measures only what it varies)`;
-      continue;
-    }
-    // A stand-in in the baseline was another platform's figure: what is measured now has no baseline.
-    if (!base || (isStandIn(base) && now?.status === 'passed')) {
-      row.verdict = 'added';
-      row.reason = base ? `new in the current run (the baseline showed ${base.standIn}'s figure)` : 'new in the current run';
-      continue;
-    }
-    // A baseline that skipped or failed this benchmark has no figure to protect.
-    const measuredBefore = base.status === 'passed' && base.samples.length > 0;
-    /** The current run has nothing to compare with the baseline's figure. */
-    const lost = (reason: string, detail?: string, allowEntry = `${row.platform}/${row.benchmark}`) => {
-      row.reason = reason;
-      if (!measuredBefore) {
-        const had = isStandIn(base) ? `showed ${base.standIn}'s figure` : base.status === 'passed' ? 'had no runs' : base.status;
-        row.reason += ` (nothing to protect: the baseline ${had})`;
-        return;
-      }
-      row.missing = true;
-      const what = detail ? `${reason} (${detail})` : reason;
-      if (allowsMissing(options.allowMissing, row.platform, row.benchmark)) {
-        row.allowed = true;
-        row.reason += ' (allowed)';
-        row.note = `${what}; allowed by --allow-missing`;
-      } else {
-        row.failsGate = true;
-        row.note = `${what}, but the baseline measured it: fails the gate; if intended, allow it with --allow-missing ${allowEntry}`;
-      }
-    };
-    if (!now) {
-      row.verdict = 'removed';
-      if (platformsNow.has(row.platform)) lost('not in the current run');
-      else lost(PLATFORM_GONE, undefined, row.platform);
-      continue;
-    }
-    const failedNow = now.status === 'failed';
-    if (failedNow) {
-      // A pull request that breaks a benchmark fails the gate, whatever the runs before the failure say; no option allows that.
-      row.note = 'failed in the current run';
-      row.reason = row.note;
-      row.failsGate = true;
-    } else if (now.status === 'skipped') {
-      if (base.status === 'skipped') row.reason = 'skipped in both runs';
-      else lost('skipped in the current run', now.skipReason);
-      continue;
-    }
-    if (base.unit !== now.unit || base.better !== now.better) {
-      const changed =
-        base.unit !== now.unit
-          ? `unit changed from ${base.unit} to ${now.unit}`
-          : `direction changed from ${base.better} to ${now.better} is better`;
-      if (failedNow) row.note = `${row.note}; ${changed}`;
-      else lost(changed);
-      row.note ??= changed;
-      continue;
-    }
-    const a = base.samples.map((s) => s.value);
-    const b = now.samples.map((s) => s.value);
-    if (a.length === 0 || b.length === 0) {
-      const empty = `no runs in the ${a.length === 0 ? 'baseline' : 'current'} file`;
-      if (!failedNow && b.length === 0) lost('no runs in the current run');
-      else if (!failedNow) row.reason = 'no runs in the baseline';
-      row.note ??= empty;
-      continue;
-    }
-    const outcome = estimateChange(base, now, options.noiseFloor);
-    if ('notComparable' in outcome) {
-      // 0, NaN or Infinity: no ratio, so no verdict; never a pass.
-      row.reason = failedNow ? `failed in the current run; ${outcome.notComparable}` : outcome.notComparable;
-      row.note = `${outcome.notComparable}; fails the gate: a figure that cannot be compared never passes`;
-      row.failsGate = true;
-      continue;
-    }
-    const { estimate } = outcome;
-    row.design = estimate.design;
-    row.units = estimate.n;
-    if (estimate.design === 'pairs') row.pairs = estimate.n;
-    if (estimate.noiseFloor !== undefined) row.noiseFloor = estimate.noiseFloor;
-    row.change = Math.expm1(estimate.logRatio);
-    const interval = ratioInterval(estimate);
-    if (interval) row.changeCi95 = [interval[0] - 1, interval[1] - 1];
-    judged.push({ row, failedNow, estimate });
+/** A row before it is examined: its identity, its thresholds and both medians; not comparable until shown otherwise. */
+function newRow(
+  any: BenchmarkResult,
+  base: BenchmarkResult | undefined,
+  now: BenchmarkResult | undefined,
+  options: CompareOptions,
+): Comparison {
+  const threshold = own(options.thresholds, any.benchmark) ?? options.threshold ?? 0.05;
+  const failThreshold = own(options.failThresholds, any.benchmark) ?? options.failThreshold ?? threshold;
+  return {
+    platform: any.platform,
+    benchmark: any.benchmark,
+    unit: any.unit,
+    better: any.better,
+    verdict: 'not comparable',
+    reason: '',
+    threshold,
+    failThreshold,
+    failsGate: false,
+    baselineMedian: base?.summary?.median,
+    currentMedian: now?.summary?.median,
+  };
+}
+
+/** A row with figures on both sides, waiting for the family's judgement. */
+interface Pending {
+  row: Comparison;
+  failedNow: boolean;
+  estimate: ChangeEstimate;
+}
+
+/**
+ * Settles what a row can say without a test (added, removed, lost, skipped, failed, another unit, no
+ * runs, an uncomputable figure), or estimates its change and returns it for the family's judgement.
+ */
+function examineRow(
+  row: Comparison,
+  base: BenchmarkResult | undefined,
+  now: BenchmarkResult | undefined,
+  platformsNow: ReadonlySet<string>,
+  options: CompareOptions,
+): Pending | undefined {
+  if (now && isStandIn(now)) {
+    // A variant measures only what it varies: by design, not a lost figure, and nothing of its own to compare.
+    row.reason = `not measured by design: ${now.standIn}'s figure stands in`;
+    row.note = `${row.reason} (a variant measures only what it varies)`;
+    return undefined;
   }
+  // A stand-in in the baseline was another platform's figure: what is measured now has no baseline.
+  if (!base || (isStandIn(base) && now?.status === 'passed')) {
+    row.verdict = 'added';
+    row.reason = base ? `new in the current run (the baseline showed ${base.standIn}'s figure)` : 'new in the current run';
+    return undefined;
+  }
+  // A baseline that skipped or failed this benchmark has no figure to protect.
+  const measuredBefore = base.status === 'passed' && base.samples.length > 0;
+  /** The current run has nothing to compare with the baseline's figure. */
+  const lost = (reason: string, detail?: string, allowEntry = `${row.platform}/${row.benchmark}`) => {
+    row.reason = reason;
+    if (!measuredBefore) {
+      const had = isStandIn(base) ? `showed ${base.standIn}'s figure` : base.status === 'passed' ? 'had no runs' : base.status;
+      row.reason += ` (nothing to protect: the baseline ${had})`;
+      return;
+    }
+    row.missing = true;
+    const what = detail ? `${reason} (${detail})` : reason;
+    if (allowsMissing(options.allowMissing, row.platform, row.benchmark)) {
+      row.allowed = true;
+      row.reason += ' (allowed)';
+      row.note = `${what}; allowed by --allow-missing`;
+    } else {
+      row.failsGate = true;
+      row.note = `${what}, but the baseline measured it: fails the gate; if intended, allow it with --allow-missing ${allowEntry}`;
+    }
+  };
+  if (!now) {
+    row.verdict = 'removed';
+    if (platformsNow.has(row.platform)) lost('not in the current run');
+    else lost(PLATFORM_GONE, undefined, row.platform);
+    return undefined;
+  }
+  const failedNow = now.status === 'failed';
+  if (failedNow) {
+    // A pull request that breaks a benchmark fails the gate, whatever the runs before the failure say; no option allows that.
+    row.note = 'failed in the current run';
+    row.reason = row.note;
+    row.failsGate = true;
+  } else if (now.status === 'skipped') {
+    if (base.status === 'skipped') row.reason = 'skipped in both runs';
+    else lost('skipped in the current run', now.skipReason);
+    return undefined;
+  }
+  if (base.unit !== now.unit || base.better !== now.better) {
+    const changed =
+      base.unit !== now.unit
+        ? `unit changed from ${base.unit} to ${now.unit}`
+        : `direction changed from ${base.better} to ${now.better} is better`;
+    if (failedNow) row.note = `${row.note}; ${changed}`;
+    else lost(changed);
+    row.note ??= changed;
+    return undefined;
+  }
+  const a = base.samples.map((s) => s.value);
+  const b = now.samples.map((s) => s.value);
+  if (a.length === 0 || b.length === 0) {
+    const empty = `no runs in the ${a.length === 0 ? 'baseline' : 'current'} file`;
+    if (!failedNow && b.length === 0) lost('no runs in the current run');
+    else if (!failedNow) row.reason = 'no runs in the baseline';
+    row.note ??= empty;
+    return undefined;
+  }
+  const outcome = estimateChange(base, now, options.noiseFloor);
+  if ('notComparable' in outcome) {
+    // 0, NaN or Infinity: no ratio, so no verdict; never a pass.
+    row.reason = failedNow ? `failed in the current run; ${outcome.notComparable}` : outcome.notComparable;
+    row.note = `${outcome.notComparable}; fails the gate: a figure that cannot be compared never passes`;
+    row.failsGate = true;
+    return undefined;
+  }
+  const { estimate } = outcome;
+  row.design = estimate.design;
+  row.units = estimate.n;
+  if (estimate.design === 'pairs') row.pairs = estimate.n;
+  if (estimate.noiseFloor !== undefined) row.noiseFloor = estimate.noiseFloor;
+  row.change = Math.expm1(estimate.logRatio);
+  const interval = ratioInterval(estimate);
+  if (interval) row.changeCi95 = [interval[0] - 1, interval[1] - 1];
+  return { row, failedNow, estimate };
+}
 
+/** Judges every pending row in one family (Holm), then what the gate makes of each verdict. */
+function judgeRows(judged: readonly Pending[], options: CompareOptions): void {
   // Every row with a test is judged in one family (Holm): 14 figures judged at once at 5 % each would
   // cry wolf in every second comparison of identical code.
   const judgements = judgeFamily(
@@ -262,19 +301,18 @@ export function compareResults(baseline: ResultsFile, current: ResultsFile, opti
     row.verdict = judgement.decision;
     Object.assign(row, { pWorse: judgement.pWorse, pBetter: judgement.pBetter, family: judgement.family });
     if (judgement.detectable !== undefined) row.detectable = judgement.detectable;
-    if (!hasInterval(estimate!)) {
+    if (!hasInterval(estimate)) {
       // Only groups of one run a side have no spread: pairs come two or more.
       row.unjudged = true;
       row.note =
         'one run a side: how far runs of the same code differ is unknown, so no change can be judged; ' +
         'fix: compare runs paired by `virtbench ab`, or a pooled baseline (`virtbench history baseline`), or state the spread with --noise-floor (from an A/A)';
     }
-    const reason = reasonFor(row, estimate!, options);
+    const reason = reasonFor(row, estimate, options);
     if (row.verdict === 'regressed') row.failsGate ||= -row.change! > row.failThreshold;
     if (row.verdict === 'undecided' && options.undecided === 'fail') row.failsGate = true;
     row.reason = failedNow ? `failed in the current run; ${reason}` : reason;
   });
-  return comparisons;
 }
 
 /**
