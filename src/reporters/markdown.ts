@@ -205,6 +205,43 @@ function headline(comparisons: readonly Comparison[]): { line: string; causes: s
   return { line, causes: capped(causes, VISIBLE_LIST_LINES, 'in the comparison below') };
 }
 
+/** What a reader must not take for "no change": each undecided row, with the change it could have seen. */
+function undecidedPart(comparisons: readonly Comparison[]): Part | undefined {
+  const undecided = comparisons.filter((c) => c.verdict === 'undecided');
+  if (undecided.length === 0) return undefined;
+  const each = undecided.map(
+    (c) =>
+      `${name(c.platform)} ${name(c.benchmark)} ` +
+      (c.detectable !== undefined ? `(could detect ${formatPercent(c.detectable)})` : c.unjudged ? '(one run a side)' : ''),
+  );
+  return {
+    what: 'the undecided rows',
+    lines: [
+      `**Undecided** (${undecided.length}), neither changed nor shown the same within the threshold: ${each.slice(0, VISIBLE_LIST_LINES).join('; ')}` +
+        (each.length > VISIBLE_LIST_LINES ? `; and ${each.length - VISIBLE_LIST_LINES} more in the comparison below.` : '.'),
+    ],
+    cutOrder: 4,
+  };
+}
+
+/** The drift warnings and the findings, folded. */
+function findingsPart(file: ResultsFile, baseline: string | undefined): Part | undefined {
+  const warnings = driftWarnings(file.results, baseline).map((w) => `- **Warning:** ${esc(w, MAX_FINDING)}`);
+  const answers = findings(file).map((f) => `- ${esc(f, MAX_FINDING)}`);
+  if (warnings.length + answers.length === 0) return undefined;
+  const counts = [
+    ...(answers.length > 0 ? [`${answers.length} answer${answers.length === 1 ? '' : 's'}`] : []),
+    ...(warnings.length > 0 ? [`${warnings.length} warning${warnings.length === 1 ? '' : 's'}`] : []),
+  ];
+  return {
+    what: 'The findings',
+    head: [`<details><summary>Findings: ${counts.join(', ')}</summary>`, ''],
+    lines: [...warnings, ...answers],
+    tail: ['', '</details>'],
+    cutOrder: 1,
+  };
+}
+
 /**
  * A GitHub-flavoured Markdown report: the verdict against the baseline, the rows that changed or
  * fail the gate, the cross-platform table and what did not run, with the findings and the full
@@ -252,25 +289,8 @@ export function renderMarkdown(file: ResultsFile, comparisons?: readonly Compari
     }
   }
 
-  if (comparisons) {
-    // What a reader must not take for "no change": each undecided row, with the change it could have seen.
-    const undecided = comparisons.filter((c) => c.verdict === 'undecided');
-    if (undecided.length > 0) {
-      const each = undecided.map(
-        (c) =>
-          `${name(c.platform)} ${name(c.benchmark)} ` +
-          (c.detectable !== undefined ? `(could detect ${formatPercent(c.detectable)})` : c.unjudged ? '(one run a side)' : ''),
-      );
-      parts.push({
-        what: 'the undecided rows',
-        lines: [
-          `**Undecided** (${undecided.length}), neither changed nor shown the same within the threshold: ${each.slice(0, VISIBLE_LIST_LINES).join('; ')}` +
-            (each.length > VISIBLE_LIST_LINES ? `; and ${each.length - VISIBLE_LIST_LINES} more in the comparison below.` : '.'),
-        ],
-        cutOrder: 4,
-      });
-    }
-  }
+  const undecided = comparisons ? undecidedPart(comparisons) : undefined;
+  if (undecided) parts.push(undecided);
 
   parts.push({
     what: 'the cross-platform table',
@@ -299,21 +319,8 @@ export function renderMarkdown(file: ResultsFile, comparisons?: readonly Compari
   if (notRun.length > 0)
     parts.push({ what: 'what did not run', lines: capped(notRun, VISIBLE_LIST_LINES, 'in the table above'), cutOrder: 3 });
 
-  const warnings = driftWarnings(file.results, baseline).map((w) => `- **Warning:** ${esc(w, MAX_FINDING)}`);
-  const answers = findings(file).map((f) => `- ${esc(f, MAX_FINDING)}`);
-  if (warnings.length + answers.length > 0) {
-    const counts = [
-      ...(answers.length > 0 ? [`${answers.length} answer${answers.length === 1 ? '' : 's'}`] : []),
-      ...(warnings.length > 0 ? [`${warnings.length} warning${warnings.length === 1 ? '' : 's'}`] : []),
-    ];
-    parts.push({
-      what: 'The findings',
-      head: [`<details><summary>Findings: ${counts.join(', ')}</summary>`, ''],
-      lines: [...warnings, ...answers],
-      tail: ['', '</details>'],
-      cutOrder: 1,
-    });
-  }
+  const found = findingsPart(file, baseline);
+  if (found) parts.push(found);
 
   if (comparisons && comparisons.length > 0) {
     parts.push({
