@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bencherMeasureSlug, toBencherBmf } from '../../src/reporters/export.js';
+import { bencherMeasureSlug, toBencherBmf } from '../../src/reporters/formats/bencher.js';
 import { resultOf, resultsFileOf } from '../builders.js';
 
 describe('toBencherBmf', () => {

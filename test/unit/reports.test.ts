@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compareResults } from '../../src/statistics/compare.js';
-import { toGithubBenchmark } from '../../src/reporters/export.js';
+import { toGithubBenchmark } from '../../src/reporters/formats/github-benchmark.js';
 import { findings } from '../../src/reporters/findings.js';
 import { renderMarkdown } from '../../src/reporters/markdown.js';
 import { mergeResults } from '../../src/results/merge.js';

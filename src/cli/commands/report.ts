@@ -1,38 +1,41 @@
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import type { ParseArgsOptionsConfig } from 'node:util';
 import { resolveBaseline } from '../../results/baselines.js';
 import { readComparisonFile } from '../../results/comparison-file.js';
 import { compareResults, type Comparison } from '../../statistics/compare.js';
-import { toBencherBmf, toGithubBenchmark } from '../../reporters/export.js';
-import { renderHtml } from '../../reporters/html.js';
-import { renderMarkdown, renderPrComment } from '../../reporters/markdown.js';
+import { filesOf, REPORT_FORMATS, type ReportFormat } from '../../reporters/formats/index.js';
 import { readHistory } from '../../results/history.js';
 import { readResults } from '../../results/results-file.js';
 import { compareOptions, DEFAULT_RESULTS, refuseOverwrite, THRESHOLD_OPTIONS, usageError, writeOut, type CliCommand } from '../options.js';
 
+/** Where a usage line's text starts: after `      --github-benchmark [dir] `. */
+const USAGE_COLUMN = 31;
+
+/** A format's usage line: its option, what it takes (optional: it has a default), and what it writes. */
+function formatUsage(format: ReportFormat): string {
+  const flag = `      --${format.option} [${format.argument}]`.padEnd(USAGE_COLUMN - 1);
+  const text = format.usage(format.defaultFile(dirname(DEFAULT_RESULTS)));
+  return `${flag} ${text.replaceAll('\n', `\n${' '.repeat(USAGE_COLUMN)}`)}`;
+}
+
+const FORMAT_OPTIONS: ParseArgsOptionsConfig = Object.fromEntries(REPORT_FORMATS.map((f) => [f.option, { type: 'string' }]));
+
 export const reportCommand: CliCommand = {
   name: 'report',
   usage: `  virtbench report [results.json]                 reports from a results file
-      --md [file]              GFM report (default virtbench-report/report.md; also to $GITHUB_STEP_SUMMARY)
-      --html [file]            self-contained HTML report with charts (default virtbench-report/report.html)
-      --github-benchmark <dir> github-action-benchmark files (bigger- and smaller-is-better)
-      --bencher <file>         Bencher Metric Format JSON (bencher run --adapter json --file <file>)
+${REPORT_FORMATS.map(formatUsage).join('\n')}
       --history <store>        the HTML report also draws the trend of the runs recorded in a history store
       --baseline <baseline>    include the comparison against a baseline
-      --comparison <file>      include a comparison virtbench ab wrote (comparison.json; results.json: its head.json)
-      --comment [file]         the pull-request comment of that report (default virtbench-report/comment.md):
-                               how a comment job rebuilds the comment from an artifact's data, never taking its text`,
+      --comparison <file>      include a comparison virtbench ab wrote (comparison.json; results.json: its head.json)`,
   options: {
     ...THRESHOLD_OPTIONS,
-    md: { type: 'string' },
-    html: { type: 'string' },
-    'github-benchmark': { type: 'string' },
-    bencher: { type: 'string' },
+    ...FORMAT_OPTIONS,
     history: { type: 'string' },
     baseline: { type: 'string' },
     comparison: { type: 'string' },
-    comment: { type: 'string' },
   },
-  optionalValues: ['md', 'html', 'comment'],
+  // Every format has a default file: a bare option (`--md`) writes it beside the results file.
+  optionalValues: REPORT_FORMATS.map((f) => f.option),
   async run(values, positionals, io) {
     if (positionals.length > 1) {
       throw usageError(
@@ -41,12 +44,17 @@ export const reportCommand: CliCommand = {
       );
     }
     const [results = DEFAULT_RESULTS] = positionals;
-    const wanted = ['md', 'html', 'comment', 'github-benchmark', 'bencher'].some((name) => values[name] !== undefined);
-    if (!wanted) throw usageError('report needs at least one of --md, --html, --comment, --github-benchmark, --bencher');
+    const chosen = REPORT_FORMATS.filter((f) => values[f.option] !== undefined);
+    if (chosen.length === 0) throw usageError(`report needs at least one of ${REPORT_FORMATS.map((f) => `--${f.option}`).join(', ')}`);
     if (values.baseline !== undefined && values.comparison !== undefined)
       throw usageError('--baseline and --comparison both give the comparison: give one');
-    if (values.history !== undefined && values.html === undefined)
-      throw usageError('--history draws a trend in the HTML report: add --html');
+    const historyPath = values.history as string | undefined;
+    if (historyPath !== undefined && !chosen.some((f) => f.drawsHistory)) {
+      const drawers = REPORT_FORMATS.filter((f) => f.drawsHistory);
+      throw usageError(
+        `--history draws a trend in ${drawers.map((f) => f.name).join(' or ')}: add ${drawers.map((f) => `--${f.option}`).join(' or ')}`,
+      );
+    }
     const file = await readResults(results);
     const baselinePath = values.baseline ? await resolveBaseline(values.baseline as string, io.env) : undefined;
     const comparisonPath = values.comparison as string | undefined;
@@ -57,46 +65,25 @@ export const reportCommand: CliCommand = {
         : undefined;
 
     const reportDir = dirname(resolve(results));
-    const mdPath = values.md === undefined ? undefined : (values.md as string) || join(reportDir, 'report.md');
-    const htmlPath = values.html === undefined ? undefined : (values.html as string) || join(reportDir, 'report.html');
-    const commentPath = values.comment === undefined ? undefined : (values.comment as string) || join(reportDir, 'comment.md');
-    const githubDir = values['github-benchmark'] as string | undefined;
-    const githubFiles =
-      githubDir === undefined ? [] : [join(githubDir, 'bigger-is-better.json'), join(githubDir, 'smaller-is-better.json')];
-    const summaryPath = mdPath !== undefined ? io.env.GITHUB_STEP_SUMMARY || undefined : undefined;
-    const bencherPath = values.bencher as string | undefined;
-    const historyPath = values.history as string | undefined;
-    const outputs = [mdPath, htmlPath, commentPath, ...githubFiles, bencherPath, summaryPath].filter((p) => p !== undefined);
+    const planned = chosen.map((format) => {
+      const target = (values[format.option] as string) || format.defaultFile(reportDir);
+      return { format, target, files: filesOf(format, target) };
+    });
+    const summaryPath = planned.some((p) => p.format.jobSummary) ? io.env.GITHUB_STEP_SUMMARY || undefined : undefined;
     await refuseOverwrite(
-      outputs,
+      [...planned.flatMap((p) => p.files), ...(summaryPath ? [summaryPath] : [])],
       [results, ...[baselinePath, comparisonPath, historyPath].filter((p) => p !== undefined)],
       'name another output file; for a report beside the results file, name the results file first and give --md or --html no file',
     );
 
-    if (mdPath !== undefined) {
-      const markdown = renderMarkdown(file, comparisons);
-      await writeOut(mdPath, markdown);
-      if (summaryPath) await writeOut(summaryPath, markdown, { append: true });
-      io.log(`wrote ${mdPath}${summaryPath ? ' and the job summary' : ''}`);
-    }
-    if (commentPath !== undefined) {
-      await writeOut(commentPath, renderPrComment(file, comparisons));
-      io.log(`wrote ${commentPath}`);
-    }
-    if (htmlPath !== undefined) {
-      const history = historyPath ? await readHistory(historyPath, { warn: io.log }) : undefined;
-      await writeOut(htmlPath, await renderHtml(file, comparisons, history));
-      io.log(`wrote ${htmlPath}`);
-    }
-    if (githubDir !== undefined) {
-      const { biggerIsBetter, smallerIsBetter } = toGithubBenchmark(file);
-      await writeOut(githubFiles[0]!, JSON.stringify(biggerIsBetter, null, 2) + '\n');
-      await writeOut(githubFiles[1]!, JSON.stringify(smallerIsBetter, null, 2) + '\n');
-      io.log(`wrote ${githubDir}/bigger-is-better.json (customBiggerIsBetter) and smaller-is-better.json (customSmallerIsBetter)`);
-    }
-    if (bencherPath !== undefined) {
-      await writeOut(bencherPath, JSON.stringify(toBencherBmf(file), null, 2) + '\n');
-      io.log(`wrote ${bencherPath} (Bencher Metric Format)`);
+    const history = historyPath ? await readHistory(historyPath, { warn: io.log }) : undefined;
+    const input = { file, comparisons, history };
+    for (const { format, target, files } of planned) {
+      const texts = await format.render(input);
+      for (const [i, path] of files.entries()) await writeOut(path, texts[i]!);
+      const summary = format.jobSummary ? summaryPath : undefined;
+      if (summary) await writeOut(summary, texts[0]!, { append: true });
+      io.log(`wrote ${format.wrote?.(target) ?? files.join(' and ')}${summary ? ' and the job summary' : ''}`);
     }
     return 0;
   },

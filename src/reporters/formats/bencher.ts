@@ -1,32 +1,6 @@
-import type { ResultsFile } from '../results/schema.js';
-import { formatValue } from '../results/format.js';
-
-/** github-action-benchmark's custom format: one entry per platform and benchmark. */
-export interface GithubBenchmarkEntry {
-  name: string;
-  unit: string;
-  value: number;
-  range?: string;
-  extra?: string;
-}
-
-/**
- * Two files, because the tool takes the direction per file:
- * `customBiggerIsBetter` for kFLOPS and IOPS, `customSmallerIsBetter` for seconds.
- */
-export function toGithubBenchmark(file: ResultsFile): { biggerIsBetter: GithubBenchmarkEntry[]; smallerIsBetter: GithubBenchmarkEntry[] } {
-  const entries = (better: 'higher' | 'lower') =>
-    file.results
-      .filter((r) => r.better === better && r.status === 'passed' && r.summary)
-      .map((r) => ({
-        name: `${r.benchmark} (${r.platform})`,
-        unit: r.unit,
-        value: r.summary!.median,
-        range: `± ${formatValue(r.summary!.iqr / 2)}`,
-        extra: `median of ${r.summary!.n} runs, ${file.profile} profile; IQR ${formatValue(r.summary!.q1)}..${formatValue(r.summary!.q3)}`,
-      }));
-  return { biggerIsBetter: entries('higher'), smallerIsBetter: entries('lower') };
-}
+import { join } from 'node:path';
+import type { ResultsFile } from '../../results/schema.js';
+import type { ReportFormat } from './format.js';
 
 /** One Bencher metric: the median, with the quartiles as its bounds. */
 export interface BencherMetric {
@@ -69,3 +43,14 @@ export function toBencherBmf(file: ResultsFile): BencherBmf {
   }
   return bmf;
 }
+
+/** Bencher Metric Format JSON, for `bencher run --adapter json --file <file>`. */
+export const bencherFormat: ReportFormat = {
+  name: 'the Bencher Metric Format file',
+  option: 'bencher',
+  argument: 'file',
+  usage: (shown) => `Bencher Metric Format JSON (bencher run --adapter json --file <file>)\n(default ${shown})`,
+  defaultFile: (reportDir) => join(reportDir, 'bencher.json'),
+  render: ({ file }) => [JSON.stringify(toBencherBmf(file), null, 2) + '\n'],
+  wrote: (path) => `${path} (Bencher Metric Format)`,
+};
