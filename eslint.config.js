@@ -13,6 +13,8 @@ import tseslint from 'typescript-eslint';
  *   - verdicts are decided in src/statistics/ only: the reporters render them and decide nothing;
  *     nor does the A/B runner (src/ab), which runs git and vitest and hosts a turnstile, never a platform;
  *   - the turnstile (src/turnstile/) is reached through its index.ts only, and knows no platform;
+ *   - src/reporters/ is presentation only: it reads and stores no file and computes no summary of its own,
+ *     and the results side and the statistics, below it, never import it;
  *   - bench files and fixtures use the public entries (src/index.ts, src/bench.ts) only;
  *   - no import cycles.
  * Tests may import internals: unit tests check the pure cores where they live.
@@ -101,6 +103,23 @@ const zones = [
     message: 'statistics live in src/statistics/: call its functions, never a distribution or test of your own',
   },
   {
+    // Nor a median or an estimate of their own: they render the verdicts of compare.ts, ratio.ts, drift.ts, history.ts.
+    target: ['./src/reporters/**', './src/cli/**'],
+    from: [
+      './src/statistics/descriptive.ts',
+      './src/statistics/distributions.ts',
+      './src/statistics/estimate.ts',
+      './src/statistics/verdicts.ts',
+    ],
+    message: 'statistics live in src/statistics/: render what its verdicts say (compare, ratio, drift), never a summary of your own',
+  },
+  {
+    // Presentation is on top: what the results side and the statistics need of a report belongs in them.
+    target: ['./src/results/**', './src/statistics/**'],
+    from: './src/reporters',
+    message: 'src/reporters/ is presentation only: the results side and the statistics never import it',
+  },
+  {
     target: './src/harness/host/**',
     from: PLATFORMS,
     message: 'host helpers serve every platform and know none',
@@ -142,6 +161,23 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': [
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
+    },
+  },
+  {
+    // Presentation only: files are read and stored by the results side (src/results/), reports written by the CLI.
+    files: ['src/reporters/**/*.ts'],
+    // The HTML report inlines chart.js, read from node_modules.
+    ignores: ['src/reporters/html.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['fs', 'node:fs', 'fs/promises', 'node:fs/promises'].map((name) => ({
+            name,
+            message: 'src/reporters/ is presentation only: read and store files in src/results/, write reports from src/cli/',
+          })),
+        },
       ],
     },
   },

@@ -43,6 +43,18 @@ describe('lint: the boundaries of the design', { timeout: 60_000 }, () => {
     expect(fixture).toContainEqual(restricted(/use the public entries/));
   });
 
+  it('keeps src/reporters/ presentation only: no file storage, no summary of its own, nothing below imports it', async () => {
+    const storage = await problemsOf('src/reporters/planted.ts', 'readFile', 'node:fs/promises');
+    expect(storage).toContainEqual({ rule: 'no-restricted-imports', message: expect.stringMatching(/presentation only/) });
+    const median = await problemsOf('src/reporters/planted.ts', 'median', '../statistics/descriptive.js');
+    expect(median).toContainEqual(restricted(/never a summary of your own/));
+    expect(await problemsOf('src/reporters/planted.ts', 'ratioToBaseline', '../statistics/ratio.js')).toEqual([]);
+    const below = await problemsOf('src/results/planted.ts', 'renderMarkdown', '../reporters/markdown.js');
+    expect(below).toContainEqual(restricted(/src\/reporters\/ is presentation only/));
+    const statistics = await problemsOf('src/statistics/planted.ts', 'formatCell', '../reporters/table.js');
+    expect(statistics).toContainEqual(restricted(/src\/reporters\/ is presentation only/));
+  });
+
   it("refuses an import of the turnstile's internals from outside src/turnstile/, and a platform from inside it", async () => {
     const internal = await problemsOf('src/ab/planted.ts', 'startTurnstile', '../turnstile/server.js');
     expect(internal).toContainEqual(restricted(/only src\/turnstile\/ knows/));
