@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { extname, relative } from 'node:path';
+import { extname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { globSync } from 'tinyglobby';
 import type { Plugin } from 'vite';
@@ -481,7 +481,8 @@ export function virtbench(userOptions: VirtbenchOptions = {}): Plugin {
       checkRequestedProjects(requested, options.platforms, (test.projects as unknown[]) ?? []);
       // The platforms this run measures: a variant stands in its base's figures only when the base runs too.
       const runPlatforms = platformsOfRun(options.ide?.platforms ?? options.platforms, requested);
-      const root = (config as { root?: string }).root ?? process.cwd();
+      // The project's root: the config's, or --root (Vitest's CLI plugin has put its options in `test` by now).
+      const root = resolve((config as { root?: string }).root ?? (test.root as string | undefined) ?? process.cwd());
       const exclude = ((test.benchmark as { exclude?: string[] } | undefined)?.exclude ?? defaultExclude) as string[];
       const files = benchFiles(options, root, exclude);
       const projects = options.platforms.map((p) => platformProject(p, options, files, requested.includes(p), runPlatforms));

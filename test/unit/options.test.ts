@@ -152,6 +152,20 @@ describe('virtbench() plugin config', () => {
     expect(projects[1]!.test.provide.virtbench).toMatchObject({ platform: 'native', requested: false });
   });
 
+  it('looks for the bench files of the project in its root, also a root given with --root', () => {
+    const root = mkdtempSync(join(tmpdir(), 'virtbench-root-'));
+    try {
+      mkdirSync(join(root, 'bench'));
+      writeFileSync(join(root, 'bench', 'mine.bench.ts'), '');
+      // --root reaches the config hook as test.root (Vitest's CLI plugin puts its options there first).
+      const test = configure({ root, projects: [] });
+      const projects = test.projects as { test: { benchmark: { include: string[] } } }[];
+      expect(projects[0]!.test.benchmark.include).toEqual(['bench/**/*.bench.ts']);
+    } finally {
+      rmSync(root, { recursive: true });
+    }
+  });
+
   it("gives the user's other projects no bench files, unless they name their own", () => {
     const test = configure({
       projects: [{ test: { name: 'unit' } }, { test: { name: 'mine', benchmark: { include: ['perf/*.bench.ts'] } } }],
