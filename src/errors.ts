@@ -13,7 +13,8 @@ export type VirtbenchErrorCode =
   | 'VIRTBENCH_BOOT_TIMEOUT'
   | 'VIRTBENCH_HOST_KEY_MISMATCH'
   | 'VIRTBENCH_GUEST_LOST'
-  | 'VIRTBENCH_AB_RUN_FAILED';
+  | 'VIRTBENCH_AB_RUN_FAILED'
+  | 'VIRTBENCH_TURNSTILE_FAILED';
 
 /** Every error virtbench raises: a stable code, the platform when there is one, and the cause. */
 export class VirtbenchError extends Error {

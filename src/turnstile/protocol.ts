@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { VirtbenchError } from '../errors.js';
 import type { RoundOrder } from '../harness/round-order.js';
 
 /*
@@ -10,9 +11,16 @@ import type { RoundOrder } from '../harness/round-order.js';
  * change an older side would not understand raises "sharedTurnstile" in package.json (canShareTurnstile).
  */
 
-/** Why a turnstile wait failed: the connection closed, the request was aborted or refused. */
-export class TurnstileError extends Error {
+/**
+ * Why a turnstile wait failed: the connection closed, the request was aborted or refused, or the
+ * turnstile could not be reached or listen. A VirtbenchError: the CLI (virtbench ab) prints its message, not a stack.
+ */
+export class TurnstileError extends VirtbenchError {
   override name = 'TurnstileError';
+
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('VIRTBENCH_TURNSTILE_FAILED', message, options);
+  }
 }
 
 export type LockKind = 'exclusive' | 'turn';

@@ -11,6 +11,7 @@ import {
   type TurnstileOptions,
 } from '../../src/turnstile/index.js';
 import { connectTurnstile } from '../../src/turnstile/client.js';
+import { VirtbenchError } from '../../src/errors.js';
 import { connectTurnstileControl } from '../../src/turnstile/shared.js';
 import { arrangeTogether, notRunPlatforms } from '../../src/harness/turn-reporter.js';
 import { roundOrder } from '../../src/harness/round-order.js';
@@ -387,9 +388,10 @@ describe('turnstile', () => {
   });
 
   it('names the address when the turnstile cannot be reached', async () => {
-    await expect(connectTurnstile(turnstileAddress('nobody-listens'), 'a')).rejects.toThrow(
-      /cannot reach the virtbench turnstile of the main process at @virtbench-turns-nobody-listens/,
-    );
+    const failed = connectTurnstile(turnstileAddress('nobody-listens'), 'a');
+    await expect(failed).rejects.toThrow(/cannot reach the virtbench turnstile of the main process at @virtbench-turns-nobody-listens/);
+    await expect(failed).rejects.toBeInstanceOf(VirtbenchError);
+    await expect(failed).rejects.toMatchObject({ name: 'TurnstileError', code: 'VIRTBENCH_TURNSTILE_FAILED' });
   });
 
   it('is shared by every globalSetup of a run and closed after the last', async () => {
