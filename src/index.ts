@@ -1,6 +1,7 @@
 // The config-side entry: importable from vitest.config.ts and from bench files that describe their own
 // workloads. Bench files import `test` from "virtbench/bench".
 export { virtbench, resolveOptions, type VirtbenchOptions, type ResolvedOptions, type Fraction } from './plugin.js';
+export type { Suite } from './bench-files.js';
 export { VirtbenchError, CommandFailedError, WorkloadFailedError, BadOutputError, type VirtbenchErrorCode } from './errors.js';
 export { VirtbenchReporter } from './reporters/virtbench-reporter.js';
 export { readResults, writeResults } from './results/results-file.js';

@@ -1,9 +1,9 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { extname, relative, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { globSync } from 'tinyglobby';
 import type { Plugin } from 'vite';
 import { defaultExclude, type TestProjectInlineConfiguration } from 'vitest/config';
+import { SUITES, benchFiles, withoutBenchFiles, type BenchFiles, type Suite } from './bench-files.js';
 import { VirtbenchError } from './errors.js';
 import type { Question } from './results/schema.js';
 
@@ -108,29 +108,6 @@ function resolveAllowMissing(option: unknown, env: NodeJS.ProcessEnv): boolean |
     'VIRTBENCH_BAD_OPTION',
     `option "allowMissing" must be true, or a list of platform, benchmark or "platform/benchmark" names, got ${JSON.stringify(option)}`,
   );
-}
-
-/** Whether the shipped suite runs: see VirtbenchOptions.suite. */
-export type Suite = 'standard' | 'none';
-const SUITES: readonly Suite[] = ['standard', 'none'];
-
-/** The shipped suite's bench files: src/suite/*.bench.ts from src/, dist/suite/*.bench.js from the build. */
-export function suiteFiles(): string[] {
-  const extension = extname(new URL(import.meta.url).pathname);
-  const dir = fileURLToPath(new URL('./suite/', import.meta.url));
-  return readdirSync(dir)
-    .filter((name) => name.endsWith(`.bench${extension}`))
-    .sort()
-    .map((name) => dir + name);
-}
-
-/**
- * Vitest's exclude without its node_modules entry, when the suite is installed under node_modules: the
- * suite's files would be excluded with everything else there. Only virtbench's own folder is let through.
- */
-export function excludeForSuite(exclude: readonly string[], files: readonly string[], root: string): string[] {
-  if (!files.some((file) => relative(root, file).split('/').includes('node_modules'))) return [...exclude];
-  return exclude.map((pattern) => (pattern === '**/node_modules/**' ? '**/node_modules/!(virtbench|.pnpm)/**' : pattern));
 }
 
 /** Every option virtbench() takes (the README's options table is checked against it). */
@@ -338,32 +315,6 @@ function resolveIde(option: VirtbenchOptions['ide'], env: NodeJS.ProcessEnv, pla
 function testTimeoutMs(profile: Profile, untilStable: UntilStable | undefined, platforms: number): number {
   const longestRun = Math.max(...Object.values(workloads).map((w) => w.timeoutMs(profile)));
   return ((untilStable?.maxRuns ?? profile.runs) * longestRun + 600_000) * Math.max(1, platforms);
-}
-
-/** A platform project's bench files: the project's own, and the shipped suite's where it runs. */
-interface BenchFiles {
-  include: string[];
-  exclude: string[];
-}
-
-/** The bench files of every platform project: the user's include, plus the suite when it runs. */
-export function benchFiles(options: Pick<ResolvedOptions, 'include' | 'suite'>, root: string, exclude: readonly string[]): BenchFiles {
-  // Decided once per config: does the project have bench files of its own?
-  const suite = options.suite ?? (globSync(options.include, { cwd: root, ignore: [...exclude] }).length > 0 ? 'none' : 'standard');
-  if (suite === 'none') return { include: options.include, exclude: [...exclude] };
-  const files = suiteFiles();
-  return { include: [...options.include, ...files], exclude: excludeForSuite(exclude, files, root) };
-}
-
-/**
- * Projects of the user's other than the platforms' (unit tests...) get no bench variant's files: a bench
- * file needs a platform's project (its fixture), and `vitest bench` would otherwise run them there too.
- */
-function withoutBenchFiles(project: unknown): unknown {
-  if (typeof project !== 'object' || project === null || !('test' in project)) return project;
-  const test = (project as { test?: { benchmark?: { include?: unknown } } }).test;
-  if (!test || test.benchmark?.include !== undefined) return project;
-  return { ...project, test: { ...test, benchmark: { ...test.benchmark, include: [] } } };
 }
 
 function platformProject(

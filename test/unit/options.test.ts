@@ -5,7 +5,8 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WORKLOAD_NAMES } from '../../src/harness/workloads.js';
-import { benchFiles, excludeForSuite, resolveOptions, suiteFiles, virtbench } from '../../src/plugin.js';
+import { benchFiles, excludeForSuite, suiteFiles } from '../../src/bench-files.js';
+import { resolveOptions, virtbench } from '../../src/plugin.js';
 import { errorOf } from '../builders.js';
 
 describe('resolveOptions', () => {
