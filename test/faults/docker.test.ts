@@ -13,6 +13,7 @@ import {
   newCase,
   privateDockerdPid,
   record,
+  recovers,
   removeCase,
   runBench,
   sleep,
@@ -43,14 +44,6 @@ async function open(): Promise<FaultCase> {
 
 const steps = ['--project', 'docker', 'steps'];
 
-async function recovers(c: FaultCase): Promise<BenchOutcome> {
-  const next = await runBench(c, steps, { FAULT_HOLD_SECONDS: '0.1' }, `${c.reportDir}-next`);
-  await rm(`${c.reportDir}-next`, { recursive: true, force: true });
-  expect(next.exitCode, next.output.slice(-3000)).toBe(0);
-  expect(leftovers(c)).toEqual([]);
-  return next;
-}
-
 describe('docker (private dockerd)', () => {
   it('the benchmark container killed mid-benchmark: that benchmark fails clearly, the run cleans up', async () => {
     const c = await open();
@@ -66,7 +59,7 @@ describe('docker (private dockerd)', () => {
     expect(kept(outcome)).toMatchObject({ 'docker/cpu': 'passed:2', 'docker/hold': 'failed:0' });
     expect(outcome.csv).toEqual(['docker-cpu.csv']);
     expect(leftovers(c)).toEqual([]);
-    const next = await recovers(c);
+    const next = await recovers(c, steps, { FAULT_HOLD_SECONDS: '0.1' });
     record({
       fault: 'benchmark container killed mid-benchmark (docker kill)',
       outcome: `${failure(outcome, 'hold').slice(0, 110)}; exit ${outcome.exitCode}`,
@@ -99,7 +92,7 @@ describe('docker (private dockerd)', () => {
       const left = leftovers(c);
       if (signal === 'SIGKILL') expect(left.filter((entry) => !/^container \w+ in the data root$/.test(entry))).toEqual([]);
       else expect(left).toEqual([]);
-      const next = await recovers(c);
+      const next = await recovers(c, steps, { FAULT_HOLD_SECONDS: '0.1' });
       record({
         fault: `private dockerd stopped mid-run (${signal})`,
         outcome: `${failure(outcome, 'hold').slice(0, 110)}; exit ${outcome.exitCode}`,
@@ -155,7 +148,7 @@ describe('docker (private dockerd)', () => {
     expect(outcome.exitCode === 0 && !outcome.signal).toBe(false);
     expect(kept(outcome)).toMatchObject({ 'docker/cpu': 'passed:2' });
     expect(leftovers(c)).toEqual([]);
-    const next = await recovers(c);
+    const next = await recovers(c, steps, { FAULT_HOLD_SECONDS: '0.1' });
     record({
       fault: 'Ctrl-C during a benchmark (docker)',
       outcome: `exit ${outcome.exitCode}${outcome.signal ? ` (${outcome.signal})` : ''}; container removed, dockerd stopped`,
@@ -178,10 +171,7 @@ describe('docker (private dockerd)', () => {
     expect(outcome.exitCode === 0 && !outcome.signal).toBe(false);
     expect(kept(outcome)).toMatchObject({ 'podman/cpu': 'passed:2' });
     expect(leftovers(c)).toEqual([]);
-    const next = await runBench(c, podman, { FAULT_HOLD_SECONDS: '0.1' }, `${c.reportDir}-next`);
-    await rm(`${c.reportDir}-next`, { recursive: true, force: true });
-    expect(next.exitCode, next.output.slice(-3000)).toBe(0);
-    expect(leftovers(c)).toEqual([]);
+    const next = await recovers(c, podman, { FAULT_HOLD_SECONDS: '0.1' });
     record({
       fault: 'Ctrl-C during a benchmark (podman)',
       outcome: `exit ${outcome.exitCode}${outcome.signal ? ` (${outcome.signal})` : ''}; container removed, podman service stopped, bridge removed`,

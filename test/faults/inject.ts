@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import { expect } from 'vitest';
 import { packageRoot, cacheDir as defaultCacheDir } from '../../src/harness/host/paths.js';
 import { BRIDGE } from '../../src/harness/platforms/docker/bridge.js';
 import { dockerClient } from '../../src/harness/platforms/docker/docker-client.js';
@@ -109,6 +110,18 @@ export function startBench(c: FaultCase, args: string[], env: Record<string, str
 
 export function runBench(c: FaultCase, args: string[], env: Record<string, string> = {}, reportDir?: string): Promise<BenchOutcome> {
   return startBench(c, args, env, reportDir).done;
+}
+
+/**
+ * The run after a fault, in the case's work root and cache with a report directory of its own (removed
+ * after it): it must pass and leave nothing behind. Returns it, for the table's recovery time.
+ */
+export async function recovers(c: FaultCase, args: string[], env: Record<string, string>): Promise<BenchOutcome> {
+  const next = await runBench(c, args, env, `${c.reportDir}-next`);
+  await rm(`${c.reportDir}-next`, { recursive: true, force: true });
+  expect(next.exitCode, next.output.slice(-3000)).toBe(0);
+  expect(leftovers(c)).toEqual([]);
+  return next;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -11,12 +11,12 @@ import {
   leftovers,
   newCase,
   record,
+  recovers,
   removeCase,
   runBench,
   sleep,
   startBench,
   stopRunning,
-  type BenchOutcome,
   type FaultCase,
 } from './inject.js';
 
@@ -37,15 +37,6 @@ async function open(): Promise<FaultCase> {
   return c;
 }
 
-/** The next run after the fault, in the same work root: it must succeed. */
-async function recovers(c: FaultCase, args: string[]): Promise<BenchOutcome> {
-  const next = await runBench(c, args, { FAULT_HOLD_SECONDS: '0.1' }, `${c.reportDir}-next`);
-  await rm(`${c.reportDir}-next`, { recursive: true, force: true });
-  expect(next.exitCode, next.output.slice(-3000)).toBe(0);
-  expect(leftovers(c)).toEqual([]);
-  return next;
-}
-
 describe('native', () => {
   it('a workload that hangs is stopped at its time limit; the benchmarks before it are kept', async () => {
     const c = await open();
@@ -56,7 +47,7 @@ describe('native', () => {
     expect(kept(run)).toMatchObject({ 'native/cpu': 'passed:2', 'native/hold': 'failed:0' });
     expect(run.csv).toEqual(['native-cpu.csv']);
     expect(leftovers(c)).toEqual([]);
-    const next = await recovers(c, ['--project', 'native', 'steps']);
+    const next = await recovers(c, ['--project', 'native', 'steps'], { FAULT_HOLD_SECONDS: '0.1' });
     record({
       fault: 'a workload hangs (native, limit 3 s)',
       outcome: 'VIRTBENCH_WORKLOAD_FAILED: "timed out after 3 s" and the fix; exit 1',
@@ -92,7 +83,7 @@ describe('native', () => {
       await execa('umount', [c.workRoot]);
       await rm(image, { force: true });
     }
-    await recovers(c, ['--project', 'native', 'disk']);
+    await recovers(c, ['--project', 'native', 'disk'], { FAULT_HOLD_SECONDS: '0.1' });
   });
 
   it('Ctrl-C during a benchmark stops it and its workload; what was measured is kept', async () => {
@@ -107,7 +98,7 @@ describe('native', () => {
     expect(kept(outcome)).toMatchObject({ 'native/cpu': 'passed:2' });
     expect(outcome.csv).toContain('native-cpu.csv');
     expect(leftovers(c)).toEqual([]);
-    const next = await recovers(c, ['--project', 'native', 'steps']);
+    const next = await recovers(c, ['--project', 'native', 'steps'], { FAULT_HOLD_SECONDS: '0.1' });
     record({
       fault: 'Ctrl-C during a benchmark (native)',
       outcome: `exit ${outcome.exitCode}${outcome.signal ? ` (${outcome.signal})` : ''}, the workload stopped`,

@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GUEST_SERVICE_PORT } from '../../src/harness/platforms/qemu/qemu-argv.js';
 import { tcgAvailability } from './availability.js';
@@ -10,14 +9,13 @@ import {
   leftovers,
   newCase,
   record,
+  recovers,
   removeCase,
-  runBench,
   sleep,
   sshIntoGuest,
   startBench,
   stopRunning,
   waitUntil,
-  type BenchOutcome,
   type FaultCase,
 } from './inject.js';
 
@@ -43,13 +41,8 @@ async function open(): Promise<FaultCase> {
 
 const steps = ['--project', 'qemu-tcg', 'steps'];
 
-async function recovers(c: FaultCase, args = steps): Promise<BenchOutcome> {
-  const next = await runBench(c, args, { FAULT_HOLD_SECONDS: '0.1', FAULT_THEN: 'none' }, `${c.reportDir}-next`);
-  await rm(`${c.reportDir}-next`, { recursive: true, force: true });
-  expect(next.exitCode, next.output.slice(-3000)).toBe(0);
-  expect(leftovers(c)).toEqual([]);
-  return next;
-}
+/** The environment of the run after a fault. */
+const afterFault = { FAULT_HOLD_SECONDS: '0.1', FAULT_THEN: 'none' };
 
 /** Runs a shell command in the running guest over an ssh connection of the injector's own. */
 async function inGuest(c: FaultCase, command: string): Promise<string> {
@@ -77,7 +70,7 @@ describe.skipIf(skip)(`qemu-tcg${skip ? ` (skipped: ${skip})` : ''}`, () => {
     expect(kept(outcome)).toMatchObject({ 'qemu-tcg/cpu': 'passed:2', 'qemu-tcg/hold': 'failed:0' });
     expect(outcome.csv).toEqual(['qemu-tcg-cpu.csv']);
     expect(leftovers(c)).toEqual([]);
-    const next = await recovers(c);
+    const next = await recovers(c, steps, afterFault);
     record({
       fault: 'guest killed (SIGKILL to QEMU) mid-benchmark',
       outcome: `${failure(outcome, 'hold').slice(0, 120)}; exit ${outcome.exitCode}`,
@@ -106,7 +99,7 @@ describe.skipIf(skip)(`qemu-tcg${skip ? ` (skipped: ${skip})` : ''}`, () => {
     expect(failure(outcome, 'hold')).toMatch(/lost the guest|ssh connection/);
     expect(kept(outcome)).toMatchObject({ 'qemu-tcg/cpu': 'passed:2', 'qemu-tcg/hold': 'failed:0' });
     expect(leftovers(c)).toEqual([]);
-    const next = await recovers(c);
+    const next = await recovers(c, steps, afterFault);
     record({
       fault: "the harness's ssh connection dropped (its dropbear session killed in the guest)",
       outcome: `${failure(outcome, 'hold').slice(0, 120)}; exit ${outcome.exitCode}`,
@@ -135,7 +128,7 @@ describe.skipIf(skip)(`qemu-tcg${skip ? ` (skipped: ${skip})` : ''}`, () => {
     expect(error).toMatch(/fix: .*is full/);
     expect(kept(outcome)).toMatchObject({ 'qemu-tcg/hold': 'passed:2', 'qemu-tcg/disk-random': 'failed:0' });
     expect(leftovers(c)).toEqual([]);
-    const next = await recovers(c);
+    const next = await recovers(c, steps, afterFault);
     record({
       fault: 'disk full in the guest (its benchmark disk filled from outside before fio, with fallocate)',
       outcome: 'VIRTBENCH_WORKLOAD_FAILED with fio\'s "No space left on device" and the fix; exit 1',
@@ -164,7 +157,7 @@ describe.skipIf(skip)(`qemu-tcg${skip ? ` (skipped: ${skip})` : ''}`, () => {
     expect(error).toMatch(/fix: /);
     expect(kept(outcome)).toMatchObject({ 'qemu-tcg/hold': 'passed:2', 'qemu-tcg/nginx': 'failed:0' });
     expect(leftovers(c)).toEqual([]);
-    const next = await recovers(c);
+    const next = await recovers(c, steps, afterFault);
     record({
       fault: `service port ${GUEST_SERVICE_PORT} taken in the guest before nginx starts`,
       outcome: `${error.split('\n')[0]!.slice(0, 120)}; exit ${outcome.exitCode}`,
@@ -190,7 +183,7 @@ describe.skipIf(skip)(`qemu-tcg${skip ? ` (skipped: ${skip})` : ''}`, () => {
       const outcome = await run.done;
       expect(outcome.exitCode === 0 && !outcome.signal).toBe(false);
       expect(leftovers(c), outcome.output.slice(-3000)).toEqual([]);
-      const next = await recovers(c, args);
+      const next = await recovers(c, args, afterFault);
       record({
         fault: `Ctrl-C while the guest boots (${platform})`,
         outcome: `exit ${outcome.exitCode}${outcome.signal ? ` (${outcome.signal})` : ''}; QEMU stopped${platform.endsWith('-tap') ? ', tap device removed' : ''}`,
