@@ -1,7 +1,7 @@
 import { connect as connectTcp } from 'node:net';
 import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
-import ssh2 from 'ssh2';
+import ssh2, { type Client, type ClientChannel } from 'ssh2';
 import { VirtbenchError } from '../../errors.js';
 import { createHash } from 'node:crypto';
 import type { ExecResult } from '../exec-result.js';
@@ -53,9 +53,16 @@ export function fingerprintOf(blob: Buffer): string {
 
 const READY_TIMEOUT_MS = 30_000;
 
+export interface SshRunOptions {
+  /** How errors and the result name the command (the argv it was built from). */
+  argv?: readonly string[];
+  stdin?: Readable;
+  timeoutMs?: number;
+}
+
 export interface SshSession {
   /** Runs a shell command line on the other end. Throws only when that is gone, never for a non-zero exit. */
-  run(command: string, options?: { argv?: readonly string[]; stdin?: Readable; timeoutMs?: number }): Promise<ExecResult>;
+  run(command: string, options?: SshRunOptions): Promise<ExecResult>;
   close(): void;
   /** The connection ended (closed, lost, or its keepalive went unanswered): a new one is needed. */
   readonly closed: boolean;
@@ -70,8 +77,6 @@ const OUTPUT_LIMIT = 64 * 1024 * 1024;
 const { signals } = constants;
 
 export function connectSsh(target: SshTarget): Promise<SshSession> {
-  const accepted = target.hostKeys.map((key) => Buffer.from(key, 'base64'));
-  let presented: Buffer | undefined;
   const client = new ssh2.Client();
   let closedReason: string | undefined;
 
@@ -103,62 +108,86 @@ export function connectSsh(target: SshTarget): Promise<SshSession> {
             });
             return reject(closedReason ? lost(shown) : cannot);
           }
-          const out: Buffer[] = [];
-          const err: Buffer[] = [];
-          let size = 0;
-          let exit: { code: number; signal?: string } | undefined;
-          let timedOut = false;
-          const keep = (into: Buffer[]) => (chunk: Buffer) => {
-            size += chunk.length;
-            if (size <= OUTPUT_LIMIT) into.push(chunk);
-          };
-          channel.on('data', keep(out));
-          channel.stderr.on('data', keep(err));
-          channel.on('exit', (code: number | null, signal?: string) => {
-            // ssh2 names signals as SIGKILL; the protocol itself says KILL.
-            exit = { code: code ?? 128, signal: signal ? (signal.startsWith('SIG') ? signal : `SIG${signal}`) : undefined };
-          });
-          const finish = () => {
-            clearTimeout(timer);
-            const stderr = Buffer.concat(err).toString() + (exit?.signal ? `\nkilled by ${exit.signal}` : '');
-            resolve({
-              command: options.argv ? [...options.argv] : [command],
-              exitCode: exit
-                ? exit.signal
-                  ? 128 + (signals[exit.signal as keyof typeof signals] ?? 0)
-                  : exit.code
-                : 128 + signals.SIGKILL,
-              stdout: Buffer.concat(out).toString(),
-              stderr,
-              wallMs: performance.now() - started,
-              timedOut,
-            });
-          };
-          // On timeout, answer at once: dropbear confirms the close only when the command is gone, which
-          // the other end's `timeout` guard (see the callers' command lines) sees to a few seconds later.
-          const timer = options.timeoutMs
-            ? setTimeout(() => {
-                timedOut = true;
-                channel.signal('KILL');
-                channel.close();
-                finish();
-              }, options.timeoutMs)
-            : undefined;
-          channel.on('close', () => {
-            if (timedOut) return;
-            if (!exit) {
-              clearTimeout(timer);
-              return reject(lost(shown));
-            }
-            finish();
-          });
-          if (options.stdin) options.stdin.pipe(channel);
-          else channel.end();
+          commandResult(channel, command, options, started, () => lost(shown)).then(resolve, reject);
         });
       });
     },
   };
 
+  return logIn(client, target, session, (reason) => {
+    closedReason ??= reason;
+  });
+}
+
+/**
+ * The result of a command running on a channel: its output (up to OUTPUT_LIMIT) and exit, or
+ * lost() when the channel closes without an exit status.
+ */
+function commandResult(
+  channel: ClientChannel,
+  command: string,
+  options: SshRunOptions,
+  started: number,
+  lost: () => VirtbenchError,
+): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let size = 0;
+    let exit: { code: number; signal?: string } | undefined;
+    let timedOut = false;
+    const keep = (into: Buffer[]) => (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= OUTPUT_LIMIT) into.push(chunk);
+    };
+    channel.on('data', keep(out));
+    channel.stderr.on('data', keep(err));
+    channel.on('exit', (code: number | null, signal?: string) => {
+      // ssh2 names signals as SIGKILL; the protocol itself says KILL.
+      exit = { code: code ?? 128, signal: signal ? (signal.startsWith('SIG') ? signal : `SIG${signal}`) : undefined };
+    });
+    const finish = () => {
+      clearTimeout(timer);
+      const stderr = Buffer.concat(err).toString() + (exit?.signal ? `\nkilled by ${exit.signal}` : '');
+      resolve({
+        command: options.argv ? [...options.argv] : [command],
+        exitCode: exit ? (exit.signal ? 128 + (signals[exit.signal as keyof typeof signals] ?? 0) : exit.code) : 128 + signals.SIGKILL,
+        stdout: Buffer.concat(out).toString(),
+        stderr,
+        wallMs: performance.now() - started,
+        timedOut,
+      });
+    };
+    // On timeout, answer at once: dropbear confirms the close only when the command is gone, which
+    // the other end's `timeout` guard (see the callers' command lines) sees to a few seconds later.
+    const timer = options.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          channel.signal('KILL');
+          channel.close();
+          finish();
+        }, options.timeoutMs)
+      : undefined;
+    channel.on('close', () => {
+      if (timedOut) return;
+      if (!exit) {
+        clearTimeout(timer);
+        return reject(lost());
+      }
+      finish();
+    });
+    if (options.stdin) options.stdin.pipe(channel);
+    else channel.end();
+  });
+}
+
+/**
+ * Connects and logs in, accepting only a pinned host key; settles with the session once ready.
+ * ended() hears why the connection ended, then or later (an error, a close).
+ */
+function logIn(client: Client, target: SshTarget, session: SshSession, ended: (reason: string) => void): Promise<SshSession> {
+  const accepted = target.hostKeys.map((key) => Buffer.from(key, 'base64'));
+  let presented: Buffer | undefined;
   const loginFailure = (error?: Error) => loginError(target, presented, error);
   const readyTimeoutMs = target.readyTimeoutMs ?? READY_TIMEOUT_MS;
 
@@ -171,11 +200,11 @@ export function connectSsh(target: SshTarget): Promise<SshSession> {
     });
     // Once ready, these only record why the connection ended; settling again is a no-op.
     client.on('error', (error) => {
-      closedReason ??= error.message;
+      ended(error.message);
       reject(loginFailure(error));
     });
     client.on('close', () => {
-      closedReason ??= 'the ssh connection closed';
+      ended('the ssh connection closed');
       reject(loginFailure());
     });
     client.connect({
