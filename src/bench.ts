@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { inject, test as baseTest, type RunnerTask, type RunnerTestCase } from 'vitest';
+import { inject, test as baseTest, type RunnerTask, type RunnerTestCase, type TestContext } from 'vitest';
 import { VirtbenchError } from './errors.js';
 import type { StartedPlatform } from './harness/platform.js';
 import { resolveProfile, withRuns, type Profile } from './harness/profiles.js';
 import { enoughRuns } from './harness/run-count.js';
 import type { PreparedWorkload } from './harness/runner.js';
-import { PROVIDE_KEY } from './harness/session.js';
+import { PROVIDE_KEY, type ProvidedSession } from './harness/session.js';
 import { TurnstileError, turnstileFile, turnstileName, workerTurnstile, type TurnRoom } from './turnstile/index.js';
 import type { BenchmarkRecord, Phase } from './results/schema.js';
 import { standInReason } from './harness/variants.js';
@@ -47,26 +47,14 @@ export interface VirtbenchFixture {
  */
 export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
   virtbench: async ({ task, skip, signal }, use) => {
-    const session = inject(PROVIDE_KEY);
-    if (!session) {
-      throw new VirtbenchError(
-        'VIRTBENCH_BAD_OPTION',
-        'no virtbench session: run bench files through a config that uses the virtbench() plugin (`vitest bench`)',
-      );
-    }
+    const session = providedSession();
     const profile = withRuns(resolveProfile(session.profile), session.runs);
     // Recorded before anything can fail, so a connection error still shows as this benchmark's failure.
     const early = recordFor(session.platform, workloads[task.name as WorkloadName] ?? task.name, profile, session.skipReason);
     task.meta.virtbench = early;
     if (session.skipReason) skip(session.skipReason);
 
-    const place = { tag: session.turnstileTag, root: session.turnstileRoot };
-    const turns = session.turnstile
-      ? (await workerTurnstile(session.turnstile, turnstileName(session.platform, place))).room(
-          turnstileFile(task.file.filepath, place),
-          task.name,
-        )
-      : undefined;
+    const turns = await turnRoomFor(session, task);
     const exclusive = <T>(fn: () => Promise<T>): Promise<T> => (turns ? turns.exclusive(fn, signal) : fn());
     let platform: StartedPlatform | undefined;
     const prepared: PreparedWorkload[] = [];
@@ -76,24 +64,13 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
       const reason = standInReason(session.standIn, workload);
       if (!reason) return;
       record.standIn = session.standIn!.base;
-      record.skipReason = reason;
-      // Nobody waits for this platform's samples of it.
-      turns?.skip();
-      skip(reason);
+      skipBenchmark(record, reason, turns, skip);
     };
     try {
       const builtIn = workloads[task.name as WorkloadName] as Workload | undefined;
       if (builtIn) standIn(early, builtIn);
       const phases: Partial<Record<Phase, number>> = {};
-      /** Adds fn's wall time to a phase of the benchmark's record (results.json shows where the time went). */
-      const timed = async <T>(phase: Phase, fn: () => Promise<T>): Promise<T> => {
-        const t0 = performance.now();
-        try {
-          return await fn();
-        } finally {
-          phases[phase] = (phases[phase] ?? 0) + (performance.now() - t0) / 1000;
-        }
-      };
+      const timed = phaseTimer(phases);
       // Loaded only by a benchmark that runs: the platforms and the runner bring dockerode, ssh2 and
       // the rest, and a worker that only skips (an unavailable platform, a stand-in) starts faster without.
       const [{ createPlatform }, { prepareWorkload }] = await Promise.all([
@@ -111,84 +88,155 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
         platform: session.platform,
         profile,
         async prepare(nameOrWorkload) {
-          const workload = typeof nameOrWorkload === 'string' ? workloads[nameOrWorkload] : nameOrWorkload;
-          if (!workload) {
-            throw new VirtbenchError(
-              'VIRTBENCH_BAD_OPTION',
-              `unknown workload "${String(nameOrWorkload)}"; valid workloads: ${WORKLOAD_NAMES.join(', ')}`,
-            );
-          }
+          const workload = workloadOf(nameOrWorkload);
           const record: BenchmarkRecord = { ...recordFor(session.platform, workload, profile), platformInfo, phases };
           task.meta.virtbench = record;
           standIn(record, workload);
           const unsupported = started.unsupported?.(workload, profile);
-          if (unsupported) {
-            record.skipReason = `n/a: ${unsupported}`;
-            // Nobody waits for this platform's samples of it.
-            turns?.skip();
-            skip(record.skipReason);
-          }
+          if (unsupported) skipBenchmark(record, `n/a: ${unsupported}`, turns, skip);
           const ready = await exclusive(() =>
             timed('prepare', () => prepareWorkload(started, workload, profile, { cacheDir: session.cacheDir, signal })),
           );
           cleanUpTimer = (fn) => timed('cleanup', fn);
           prepared.push(ready);
-
-          /** One sample: the cache flush, the run, and what disturbed it. */
-          const takeSample = async (round?: number) => {
-            // In the turn: a flush on native drops the host's page cache, which no other platform's sample may see.
-            const flushed = await timed('flush', () => started.flushCaches());
-            record.cachesFlushed = (record.cachesFlushed ?? true) && flushed;
-            const before = await cpuTimes();
-            const figure = await timed('run', () => ready.runOnce());
-            const time = Date.now() / 1000;
-            const host = await hostDisturbance(before);
-            const extra = { ...(round === undefined ? {} : { round }), ...host, ...figure.extra };
-            record.samples.push({ time, value: figure.value, seconds: figure.seconds, extra });
-            // In an IDE the test's output is where a user looks for the figure.
-            if (session.ide)
-              console.log(
-                `virtbench [${session.platform}] ${workload.name} run ${record.samples.length}: ${figure.value} ${workload.unit}`,
-              );
-            return figure;
-          };
-          return {
-            async sample() {
-              const figure = turns ? await turns.turn(takeSample, signal) : await takeSample();
-              // tinybench runs while its time budget (1 ms when adaptive) is unspent or the
-              // minimum count unmet; a declared cost of 0 keeps it going, 1 lets it stop.
-              const done = enoughRuns(
-                record.samples.map((s) => s.value),
-                profile.runs,
-                session.untilStable,
-              );
-              return { overriddenDuration: workload.sampleMs(figure), overriddenIterationCost: done ? 1 : 0 };
-            },
-            benchOptions: { perProject: true, async: true },
-            runOptions: { time: session.untilStable ? 1 : 0, iterations: profile.runs, warmup: false },
-          };
+          return preparedBench({ session, profile, workload, record, started, ready, turns, timed, signal });
         },
       });
     } finally {
-      // End barrier: the platforms start the next benchmark together (a failed or skipped one waits too).
-      await turns?.done(signal).catch(() => {});
       // A server that does not stop politely is still stopped by the owner of the platform's work directory.
       const cleanUp = () =>
         cleanUpTimer(async () => {
           for (const ready of prepared) await ready.dispose().catch(() => {});
           await platform?.close();
         });
-      try {
-        if (turns) await lockedCleanUp(turns, cleanUp);
-        else await cleanUp();
-      } finally {
-        turns?.leave();
-      }
-      // The platforms end a file in the plan's order, so that Vitest gives each its next file in the same worker.
-      if (turns && isLastTestOfFile(task)) await turns.finishFile(signal).catch(() => {});
+      await endBenchmark(turns, task, signal, cleanUp);
     }
   },
 });
+
+/** What globalSetup provided this worker; there is none when the bench file runs without the plugin. */
+function providedSession(): ProvidedSession {
+  const session = inject(PROVIDE_KEY);
+  if (!session) {
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_OPTION',
+      'no virtbench session: run bench files through a config that uses the virtbench() plugin (`vitest bench`)',
+    );
+  }
+  return session;
+}
+
+/** This benchmark's room at the main process's turnstile; undefined when the platform runs alone (no turnstile). */
+async function turnRoomFor(session: ProvidedSession, task: RunnerTestCase): Promise<TurnRoom | undefined> {
+  if (!session.turnstile) return undefined;
+  const place = { tag: session.turnstileTag, root: session.turnstileRoot };
+  const client = await workerTurnstile(session.turnstile, turnstileName(session.platform, place));
+  return client.room(turnstileFile(task.file.filepath, place), task.name);
+}
+
+/** Adds a step's wall time to a phase of the benchmark's record (results.json shows where the time went). */
+type PhaseTimer = <T>(phase: Phase, fn: () => Promise<T>) => Promise<T>;
+
+function phaseTimer(phases: Partial<Record<Phase, number>>): PhaseTimer {
+  return async (phase, fn) => {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      phases[phase] = (phases[phase] ?? 0) + (performance.now() - t0) / 1000;
+    }
+  };
+}
+
+/** Skips the benchmark on this platform with the reason in its record. */
+function skipBenchmark(record: BenchmarkRecord, reason: string, turns: TurnRoom | undefined, skip: TestContext['skip']): never {
+  record.skipReason = reason;
+  // Nobody waits for this platform's samples of it.
+  turns?.skip();
+  return skip(reason);
+}
+
+/** A built-in workload by name, or the bench file's own description. */
+function workloadOf(nameOrWorkload: WorkloadName | Workload): Workload {
+  const workload = typeof nameOrWorkload === 'string' ? workloads[nameOrWorkload] : nameOrWorkload;
+  if (!workload) {
+    throw new VirtbenchError(
+      'VIRTBENCH_BAD_OPTION',
+      `unknown workload "${String(nameOrWorkload)}"; valid workloads: ${WORKLOAD_NAMES.join(', ')}`,
+    );
+  }
+  return workload;
+}
+
+/** A prepared workload on a connected platform, and where its samples go. */
+interface SampleSource {
+  session: ProvidedSession;
+  profile: Profile;
+  workload: Workload;
+  record: BenchmarkRecord;
+  started: StartedPlatform;
+  ready: PreparedWorkload;
+  turns: TurnRoom | undefined;
+  timed: PhaseTimer;
+  signal: AbortSignal;
+}
+
+/** What prepare() hands the bench file: tinybench's task, which takes each sample in this platform's turn, and its options. */
+function preparedBench({ session, profile, workload, record, started, ready, turns, timed, signal }: SampleSource): PreparedBench {
+  /** One sample: the cache flush, the run, and what disturbed it. */
+  const takeSample = async (round?: number) => {
+    // In the turn: a flush on native drops the host's page cache, which no other platform's sample may see.
+    const flushed = await timed('flush', () => started.flushCaches());
+    record.cachesFlushed = (record.cachesFlushed ?? true) && flushed;
+    const before = await cpuTimes();
+    const figure = await timed('run', () => ready.runOnce());
+    const time = Date.now() / 1000;
+    const host = await hostDisturbance(before);
+    const extra = { ...(round === undefined ? {} : { round }), ...host, ...figure.extra };
+    record.samples.push({ time, value: figure.value, seconds: figure.seconds, extra });
+    // In an IDE the test's output is where a user looks for the figure.
+    if (session.ide)
+      console.log(`virtbench [${session.platform}] ${workload.name} run ${record.samples.length}: ${figure.value} ${workload.unit}`);
+    return figure;
+  };
+  return {
+    async sample() {
+      const figure = turns ? await turns.turn(takeSample, signal) : await takeSample();
+      // tinybench runs while its time budget (1 ms when adaptive) is unspent or the
+      // minimum count unmet; a declared cost of 0 keeps it going, 1 lets it stop.
+      const done = enoughRuns(
+        record.samples.map((s) => s.value),
+        profile.runs,
+        session.untilStable,
+      );
+      return { overriddenDuration: workload.sampleMs(figure), overriddenIterationCost: done ? 1 : 0 };
+    },
+    benchOptions: { perProject: true, async: true },
+    runOptions: { time: session.untilStable ? 1 : 0, iterations: profile.runs, warmup: false },
+  };
+}
+
+/**
+ * The end of a benchmark, whether it passed, failed, was skipped or aborted: the end barrier, the
+ * cleanup while no sample is taken, leaving the room, and the end of the file in the plan's order.
+ */
+async function endBenchmark(
+  turns: TurnRoom | undefined,
+  task: RunnerTestCase,
+  signal: AbortSignal,
+  cleanUp: () => Promise<void>,
+): Promise<void> {
+  // End barrier: the platforms start the next benchmark together (a failed or skipped one waits too).
+  await turns?.done(signal).catch(() => {});
+  try {
+    if (turns) await lockedCleanUp(turns, cleanUp);
+    else await cleanUp();
+  } finally {
+    turns?.leave();
+  }
+  // The platforms end a file in the plan's order, so that Vitest gives each its next file in the same worker.
+  if (turns && isLastTestOfFile(task)) await turns.finishFile(signal).catch(() => {});
+}
 
 /** Whether no test of the file runs after this one (tests filtered out or skipped do not count). */
 function isLastTestOfFile(task: RunnerTestCase): boolean {
