@@ -7,6 +7,8 @@ import { cacheDir } from '../../host/paths.js';
 import { processSingleton } from '../../host/shared.js';
 import { factsCodec, PlatformUnavailableError } from '../../platform.js';
 import type {
+  Availability,
+  ConnectionFacts,
   FactsOf,
   HostRequirements,
   Platform,
@@ -15,6 +17,7 @@ import type {
   Provisioned,
   StartedPlatform,
 } from '../../platform.js';
+import { checkProvisionedGuest, configureTapCard } from './guest-checks.js';
 import { ensureGuestImage, guestHostAvailability, type GuestImage } from './guest-image.js';
 import { GUEST_WORK_DIR } from './guest-recipe.js';
 import { useGuest, type GuestUse } from './guest-users.js';
@@ -31,6 +34,8 @@ export { ensureGuestImage, guestHostAvailability, type GuestImage } from './gues
 export { QEMU_PACKAGES, qemuVersion } from './host-tools.js';
 export { kvmAvailability, kvmProblems, readKvmHostFacts } from './kvm.js';
 export { MACHINE_TYPE, QEMU_BINARY } from './qemu-argv.js';
+/* The provisioning check, for the tests. */
+export { GUEST_CHECK_TIMEOUT_MS, checkProvisionedGuest } from './guest-checks.js';
 
 /**
  * A Debian guest under QEMU, reached over ssh. qemu-tcg and qemu-kvm share
@@ -151,7 +156,21 @@ function bootsAhead(store: object = globalThis): Map<string, Promise<Provisioned
   return processSingleton('virtbench.qemu.boots-ahead', () => new Map<string, Promise<Provisioned>>(), store);
 }
 
-function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(image: GuestImage, log: Log): Promise<Provisioned> } {
+/** A variant's options with every default filled in, and its project name. */
+interface QemuSettings {
+  name: string;
+  accel: Accel;
+  /** QEMU -cpu as given; undefined: the accelerator's default (cpuModel). */
+  cpu: string | undefined;
+  format: DiskFormat;
+  bus: DiskBus;
+  network: 'user' | 'tap';
+  bootTimeoutMs: number;
+  cpus: number;
+  memoryMiB: number;
+}
+
+function settingsOf(options: QemuPlatformOptions): QemuSettings {
   const format = options.format ?? 'raw';
   const bus = options.bus ?? 'virtio';
   const network = options.network ?? 'user';
@@ -164,25 +183,24 @@ function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(im
       ...(bus === 'virtio' ? [] : [bus]),
       ...(network === 'user' ? [] : [network]),
     ].join('-');
-  const bootTimeoutMs = options.bootTimeoutMs ?? (options.accel === 'kvm' ? 60_000 : 120_000);
-  const cpus = options.cpus ?? 2;
-  const memoryMiB = options.memoryMiB ?? 2048;
-  const facts = factsCodec(name, FACTS);
+  return {
+    name,
+    accel: options.accel,
+    cpu: options.cpu,
+    format,
+    bus,
+    network,
+    bootTimeoutMs: options.bootTimeoutMs ?? (options.accel === 'kvm' ? 60_000 : 120_000),
+    cpus: options.cpus ?? 2,
+    memoryMiB: options.memoryMiB ?? 2048,
+  };
+}
 
-  function boot(image: GuestImage, log: Log, timeoutMs = bootTimeoutMs): Promise<RunningGuest> {
-    return bootGuest(image, {
-      platform: name,
-      accel: options.accel,
-      cpu: options.cpu,
-      disk: { format, bus },
-      cpus,
-      memoryMiB,
-      bootTimeoutMs: timeoutMs,
-      dataDiskSize: '4G',
-      log,
-      tap: network === 'tap',
-    });
-  }
+function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(image: GuestImage, log: Log): Promise<Provisioned> } {
+  const settings = settingsOf(options);
+  const { name } = settings;
+  const facts = factsCodec(name, FACTS);
+  const boot = (image: GuestImage, log: Log, timeoutMs = settings.bootTimeoutMs) => bootWith(settings, image, log, timeoutMs);
 
   /**
    * Where the static rule passes, one probe boot per process decides whether
@@ -233,39 +251,11 @@ function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(im
 
   async function provisionOn(image: GuestImage, log: Log): Promise<Provisioned> {
     const version = await qemuVersion();
-    log(`booting ${options.accel.toUpperCase()} guest (${format}, ${bus}; kernel ${image.manifest.kernelRelease})`);
+    log(`booting ${options.accel.toUpperCase()} guest (${settings.format}, ${settings.bus}; kernel ${image.manifest.kernelRelease})`);
     const guest = await boot(image, log);
     let ssh: SshSession | undefined;
     try {
-      const connection: QemuFacts = {
-        host: '127.0.0.1',
-        sshPort: guest.sshPort,
-        servicePort: guest.servicePort,
-        clientKey: image.clientKey,
-        hostKey: image.manifest.hostKey.publicBlob,
-        workDir: GUEST_WORK_DIR,
-        hostDir: guest.dir,
-        qmpSocket: guest.qmpSocket,
-        namespace: guest.namespace ?? '',
-        info: {
-          hostKeyFingerprint: image.manifest.hostKey.fingerprint,
-          qemu: version,
-          accelerator: options.accel,
-          machine: MACHINE_TYPE,
-          cpuModel: options.cpu ?? cpuModel(options.accel),
-          vcpus: cpus,
-          memoryMiB,
-          guestKernel: image.manifest.kernelRelease,
-          kernelEntry: image.kernelEntry,
-          diskFormat: format,
-          diskBus: bus,
-          diskCache: 'none',
-          network: guest.namespace
-            ? `tap on a bridge in the network namespace ${guest.namespace} (the client runs there); ssh on user networking`
-            : 'user (slirp), hostfwd 127.0.0.1',
-          bootSeconds: Math.round(guest.bootMs / 100) / 10,
-        },
-      };
+      const connection = guestFacts(settings, image, guest, version);
       ssh = await sessionFor(name, connection);
       const checked = await checkProvisionedGuest(ssh, name, guest.consoleTail);
       if (guest.namespace) await configureTapCard(ssh, name);
@@ -274,22 +264,9 @@ function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(im
       connection.info.guestCpu = checked.cpu;
       // Closed before the guest is frozen: a frozen server would trip ssh2's keepalive.
       ssh.close();
-      let stopped = false;
       // Vitest provisions every project before the first benchmark: keep this guest paused until one connects.
       await pauseGuest(guest.qmpSocket, name);
-      return {
-        facts: facts.encode(connection),
-        async stop() {
-          if (stopped) return;
-          stopped = true;
-          // Nothing in the guest is kept (root is an overlay, the benchmark disk is scratch): no need to power off politely.
-          await guest.kill();
-        },
-        stopSync() {
-          stopped = true;
-          guest.killSync();
-        },
-      };
+      return provisioned(guest, facts.encode(connection));
     } catch (error) {
       ssh?.close();
       await guest.kill();
@@ -301,83 +278,105 @@ function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(im
     name,
     /** Cheap: host tools and, for KVM, the static rule over /proc and /dev; the probe boot is part of provisioning. */
     async availability() {
-      // KVM first: of the reasons, the one that running as root or installing packages does not fix.
-      const kvm = options.accel === 'kvm' ? kvmAvailability(readKvmHostFacts()) : undefined;
-      if (kvm && !kvm.available) return kvm;
-      const noTap = network === 'tap' ? tapUnavailable() : undefined;
-      if (noTap) return { available: false, reason: noTap };
-      return guestHostAvailability(cacheDir());
+      return availabilityOf(settings);
     },
     provision,
     provisionEarly: true,
     provisionOn,
     async connect(encoded) {
-      const connection = facts.decode(encoded);
-      const use = await useGuest(
-        connection.hostDir,
-        { resume: () => resumeGuest(connection.qmpSocket, name), pause: () => pauseGuest(connection.qmpSocket, name) },
-        name,
-      );
-      try {
-        return connectQemu(name, connection, await keptSessionFor(name, connection), use);
-      } catch (error) {
-        await use.release().catch(() => {});
-        throw error;
-      }
+      return connectProvisioned(name, facts.decode(encoded));
     },
   };
 }
 
-/** The tap card is the guest's second (eth1): its address, set once the guest is up (the init configures eth0 only). */
-async function configureTapCard(ssh: Pick<SshSession, 'run'>, platform: string): Promise<void> {
-  const address = `${TAP_NET.guest}/${TAP_NET.bits}`;
-  const result = await ssh.run(`${GUEST_BUSYBOX} ip addr add ${address} dev eth1 && ${GUEST_BUSYBOX} ip link set eth1 up`, {
-    timeoutMs: GUEST_CHECK_TIMEOUT_MS,
+function bootWith(settings: QemuSettings, image: GuestImage, log: Log, timeoutMs: number): Promise<RunningGuest> {
+  return bootGuest(image, {
+    platform: settings.name,
+    accel: settings.accel,
+    cpu: settings.cpu,
+    disk: { format: settings.format, bus: settings.bus },
+    cpus: settings.cpus,
+    memoryMiB: settings.memoryMiB,
+    bootTimeoutMs: timeoutMs,
+    dataDiskSize: '4G',
+    log,
+    tap: settings.network === 'tap',
   });
-  if (result.exitCode !== 0) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BOOT_FAILED',
-      `could not give the guest's tap card (eth1) the address ${address}: ${result.stderr.trim() || `exit ${result.exitCode}`}`,
-      { platform },
-    );
-  }
 }
 
-/** The provisioning check's bound: it reads two files and runs two tiny programs. */
-export const GUEST_CHECK_TIMEOUT_MS = 60_000;
+async function availabilityOf({ accel, network }: QemuSettings): Promise<Availability> {
+  // KVM first: of the reasons, the one that running as root or installing packages does not fix.
+  const kvm = accel === 'kvm' ? kvmAvailability(readKvmHostFacts()) : undefined;
+  if (kvm && !kvm.available) return kvm;
+  const noTap = network === 'tap' ? tapUnavailable() : undefined;
+  if (noTap) return { available: false, reason: noTap };
+  return guestHostAvailability(cacheDir());
+}
 
-/**
- * Checks a booted guest before anyone measures on it: the work directory is on the benchmark disk
- * (not the root disk or a tmpfs). Returns the guest's clock source and CPU model.
- */
-export async function checkProvisionedGuest(
-  ssh: Pick<SshSession, 'run'>,
-  platform: string,
-  consoleTail: () => string = () => '',
-): Promise<{ clocksource: string; cpu: string }> {
-  const check = await ssh.run(
-    `mountpoint -q /mnt/bench && test -d ${shellQuote(GUEST_WORK_DIR)} && cat ${CLOCKSOURCE} && grep -m1 'model name' /proc/cpuinfo`,
-    { timeoutMs: GUEST_CHECK_TIMEOUT_MS },
+/** How a worker reaches a booted guest, and what the report shows of it (the guest's own checks are added later). */
+function guestFacts(settings: QemuSettings, image: GuestImage, guest: RunningGuest, qemu: string): QemuFacts {
+  return {
+    host: '127.0.0.1',
+    sshPort: guest.sshPort,
+    servicePort: guest.servicePort,
+    clientKey: image.clientKey,
+    hostKey: image.manifest.hostKey.publicBlob,
+    workDir: GUEST_WORK_DIR,
+    hostDir: guest.dir,
+    qmpSocket: guest.qmpSocket,
+    namespace: guest.namespace ?? '',
+    info: {
+      hostKeyFingerprint: image.manifest.hostKey.fingerprint,
+      qemu,
+      accelerator: settings.accel,
+      machine: MACHINE_TYPE,
+      cpuModel: settings.cpu ?? cpuModel(settings.accel),
+      vcpus: settings.cpus,
+      memoryMiB: settings.memoryMiB,
+      guestKernel: image.manifest.kernelRelease,
+      kernelEntry: image.kernelEntry,
+      diskFormat: settings.format,
+      diskBus: settings.bus,
+      diskCache: 'none',
+      network: guest.namespace
+        ? `tap on a bridge in the network namespace ${guest.namespace} (the client runs there); ssh on user networking`
+        : 'user (slirp), hostfwd 127.0.0.1',
+      bootSeconds: Math.round(guest.bootMs / 100) / 10,
+    },
+  };
+}
+
+/** A provisioned guest's facts and its stop: killed once, by whichever of stop() and stopSync() comes first. */
+function provisioned(guest: RunningGuest, facts: ConnectionFacts): Provisioned {
+  let stopped = false;
+  return {
+    facts,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      // Nothing in the guest is kept (root is an overlay, the benchmark disk is scratch): no need to power off politely.
+      await guest.kill();
+    },
+    stopSync() {
+      stopped = true;
+      guest.killSync();
+    },
+  };
+}
+
+/** A worker's connection to a provisioned guest: a lease that resumes it, over this worker's kept ssh session. */
+async function connectProvisioned(name: string, connection: QemuFacts): Promise<StartedPlatform> {
+  const use = await useGuest(
+    connection.hostDir,
+    { resume: () => resumeGuest(connection.qmpSocket, name), pause: () => pauseGuest(connection.qmpSocket, name) },
+    name,
   );
-  if (check.timedOut) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BOOT_TIMEOUT',
-      `the provisioning check in the guest (benchmark disk mounted at /mnt/bench, clock source, CPU model) did not answer within ${GUEST_CHECK_TIMEOUT_MS / 1000} s${consoleTail()}\n` +
-        'fix: the guest hangs (see its console above) or the host is overloaded; run again',
-      { platform },
-    );
+  try {
+    return connectQemu(name, connection, await keptSessionFor(name, connection), use);
+  } catch (error) {
+    await use.release().catch(() => {});
+    throw error;
   }
-  if (check.exitCode !== 0) {
-    const why = check.stderr.trim() || `exit ${check.exitCode}`;
-    throw new VirtbenchError(
-      'VIRTBENCH_BOOT_FAILED',
-      `the guest's benchmark disk is not mounted at /mnt/bench (${why})${consoleTail()}\n` +
-        "fix: the guest's console above says why (look for virtbench-rc); run again, and if it repeats, remove the image in the cache's qemu/ directory to build it anew",
-      { platform },
-    );
-  }
-  const [clocksource, cpuLine] = check.stdout.trim().split('\n');
-  return { clocksource: clocksource?.trim() || 'unknown', cpu: (cpuLine ?? '').split(':').slice(1).join(':').trim() };
 }
 
 async function sessionFor(platform: string, facts: QemuFacts): Promise<SshSession> {
@@ -416,8 +415,6 @@ async function keptSessionFor(platform: string, facts: QemuFacts): Promise<SshSe
  * pauses the guest only when no other worker holds a lease on it
  * (guest-users.ts), should a second file of this platform run meanwhile.
  */
-const CLOCKSOURCE = '/sys/devices/system/clocksource/clocksource0/current_clocksource';
-
 function connectQemu(name: string, facts: QemuFacts, ssh: SshSession, use: GuestUse): StartedPlatform {
   const { workDir } = facts;
   let closed = false;
