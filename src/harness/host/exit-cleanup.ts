@@ -11,16 +11,22 @@ import { processSingleton } from './shared.js';
  * project's globalSetup through its own module runner, and a handler per instance (one per platform)
  * tripped Node's warning about more than 10 SIGTERM listeners.
  */
-const shared = processSingleton<{ cleanups: Set<() => void>; installed: boolean }>('virtbench.exit-cleanup', () => ({
-  cleanups: new Set(),
-  installed: false,
-}));
+const shared = processSingleton<{ cleanups: Set<() => void>; last?: Set<() => void>; installed: boolean }>(
+  'virtbench.exit-cleanup',
+  () => ({
+    cleanups: new Set(),
+    installed: false,
+  }),
+);
 const cleanups = shared.cleanups;
+// Run after every other cleanup: locks, released once what they guard is cleaned up.
+const lastCleanups = (shared.last ??= new Set());
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 function runAll(): void {
-  for (const cleanup of [...cleanups]) {
+  for (const cleanup of [...cleanups, ...lastCleanups]) {
     cleanups.delete(cleanup);
+    lastCleanups.delete(cleanup);
     try {
       cleanup();
     } catch (error) {
@@ -36,13 +42,17 @@ function onSignal(signal: NodeJS.Signals): void {
   setTimeout(() => process.exit(process.exitCode ?? code), 500);
 }
 
-/** Registers fn to run once on exit or a terminating signal; returns the function that unregisters it. */
-export function onExitSync(fn: () => void): () => void {
+/**
+ * Registers fn to run once on exit or a terminating signal; returns the function that unregisters it.
+ * `last`: after every other one (a lock, released once what it guards is cleaned up).
+ */
+export function onExitSync(fn: () => void, options: { last?: boolean } = {}): () => void {
   if (!shared.installed) {
     shared.installed = true;
     process.on('exit', runAll);
     for (const signal of SIGNALS) process.once(signal, onSignal);
   }
-  cleanups.add(fn);
-  return () => cleanups.delete(fn);
+  const set = options.last ? lastCleanups : cleanups;
+  set.add(fn);
+  return () => set.delete(fn);
 }

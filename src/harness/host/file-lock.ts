@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { VirtbenchError } from '../../errors.js';
+import { onExitSync } from './exit-cleanup.js';
 import { currentOwner, formatOwner, isAlive, parseOwner, sameOwner, type ThisProcess } from './owner.js';
 
 /*
@@ -246,12 +247,16 @@ export async function acquireLock(path: string, options: LockOptions): Promise<F
   }, REFRESH_MS);
   refresh.unref();
   let released = false;
+  // Ctrl-C or SIGTERM while it is held: Vitest exits without unwinding, so the lock goes with the exit cleanups.
+  let unregister = () => {};
   const releaseSync = () => {
     if (released) return;
     released = true;
+    unregister();
     clearInterval(refresh);
     unlock(file, line);
   };
+  unregister = onExitSync(releaseSync, { last: true });
   return { release: async () => releaseSync(), releaseSync };
 }
 
