@@ -1,10 +1,11 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { VirtbenchError } from '../../src/errors.js';
+import { RESULTS_LIMITS } from '../../src/results/results-file.js';
 import { packageRoot } from '../../src/harness/host/paths.js';
 import { compareResults, type Comparison } from '../../src/statistics/compare.js';
 import { annotations, escapeData, escapeProperty } from '../../src/reporters/github.js';
@@ -209,6 +210,12 @@ describe('virtbench annotate', () => {
       refused('VIRTBENCH_BAD_RESULTS_FILE', /cannot read comparison file .*missing\.json/),
     );
     await expect(cli('annotate', join(dir, 'empty.json'))).rejects.toEqual(refused('VIRTBENCH_BAD_RESULTS_FILE', /empty\.json is empty/));
+    // An artifact is anyone's data: no larger than a results file may be, read no further (a sparse file here).
+    await writeFile(join(dir, 'huge.json'), '[');
+    await truncate(join(dir, 'huge.json'), RESULTS_LIMITS.fileBytes + 1);
+    await expect(cli('annotate', join(dir, 'huge.json'))).rejects.toEqual(
+      refused('VIRTBENCH_BAD_RESULTS_FILE', /MiB, far more than a comparison/),
+    );
     await expect(cli('annotate', join(dir, 'results.json'))).rejects.toEqual(
       refused('VIRTBENCH_BAD_RESULTS_FILE', /expected a JSON array/),
     );

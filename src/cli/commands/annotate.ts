@@ -1,6 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { VirtbenchError } from '../../errors.js';
-import { parseComparisons } from '../../results/comparison-file.js';
+import { readComparisonFile } from '../../results/comparison-file.js';
 import { annotations } from '../../reporters/github.js';
 import { usageError, type CliCommand } from '../options.js';
 
@@ -12,13 +10,8 @@ export const annotateCommand: CliCommand = {
   async run(_values, positionals, io) {
     const [path, ...extra] = positionals;
     if (!path || extra.length) throw usageError('usage: virtbench annotate <comparison.json>');
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (cause) {
-      throw new VirtbenchError('VIRTBENCH_BAD_RESULTS_FILE', `cannot read comparison file ${path}: ${(cause as Error).message}`, { cause });
-    }
-    for (const line of annotations(parseComparisons(text, path))) io.log(line);
+    // An artifact of a pull request's run: checked as report --comparison checks it, size first.
+    for (const line of annotations(await readComparisonFile(path))) io.log(line);
     return 0;
   },
 };
