@@ -1,6 +1,7 @@
 import type { VirtbenchError } from '../src/errors.js';
 import { withSummary } from '../src/results/results-file.js';
 import { RESULTS_SCHEMA, type BenchmarkResult, type ResultsFile } from '../src/results/schema.js';
+import { runCli } from '../src/cli/main.js';
 
 const UNITS: Record<string, { unit: string; better: 'higher' | 'lower' }> = {
   cpu: { unit: 'kFLOPS', better: 'higher' },
@@ -53,4 +54,17 @@ export function asPairs(base: BenchmarkResult, current: BenchmarkResult): [Bench
   for (const result of [base, current])
     result.samples.forEach((sample, i) => Object.assign(sample.extra, { pair: i + 1, run: 1 + (i % 2) }));
   return [base, current];
+}
+
+/** Runs the virtbench CLI in this process, as the bin does: its exit code and the lines it printed. */
+export async function cliLines(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; lines: string[] }> {
+  const lines: string[] = [];
+  const code = await runCli(argv, { log: (l) => lines.push(l), env });
+  return { code, lines };
+}
+
+/** cliLines with the printed lines as one text. */
+export async function cliOutput(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {
+  const { code, lines } = await cliLines(argv, env);
+  return { code, out: lines.join('\n') };
 }

@@ -1,13 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import { resolveOptions } from '../../src/plugin.js';
+import { cliOutput } from '../builders.js';
 
-const cli = async (...argv: string[]) => {
-  const lines: string[] = [];
-  const code = await runCli(argv, { log: (l) => lines.push(l), env: {} });
-  return { code, out: lines.join('\n') };
-};
+const cli = (...argv: string[]) => cliOutput(argv);
 
 describe('CLI conventions', () => {
   it('prints the version of the package with --version, -v and version', async () => {

@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import { refuseOverwrite } from '../../src/cli/options.js';
 import { mergeResults } from '../../src/results/merge.js';
 import { buildPrivateBin } from '../private-bin.js';
-import { resultOf, resultsFileOf } from '../builders.js';
+import { resultOf, resultsFileOf, cliOutput } from '../builders.js';
 
 /*
  * What the CLI does with input it should refuse: outputs named like inputs,
@@ -20,11 +19,7 @@ let dir: string;
 let env: NodeJS.ProcessEnv;
 let resultsText: string;
 
-const cli = async (...argv: string[]) => {
-  const lines: string[] = [];
-  const code = await runCli(argv, { log: (l) => lines.push(l), env });
-  return { code, out: lines.join('\n') };
-};
+const cli = (...argv: string[]) => cliOutput(argv, env);
 const at = (name: string) => join(dir, name);
 
 beforeAll(async () => {

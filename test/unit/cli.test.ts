@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import { packageRoot } from '../../src/harness/host/paths.js';
 import { withSummary } from '../../src/results/results-file.js';
 import { RESULTS_SCHEMA, type ResultsFile } from '../../src/results/schema.js';
+import { cliOutput } from '../builders.js';
 
 /** One run's samples, or with `pooled` each sample a run of its own (a history window). */
 const results = (values: number[], pooled = false): ResultsFile => ({
@@ -29,11 +29,7 @@ const results = (values: number[], pooled = false): ResultsFile => ({
 
 let dir: string;
 let env: NodeJS.ProcessEnv;
-const cli = async (...argv: string[]) => {
-  const lines: string[] = [];
-  const code = await runCli(argv, { log: (l) => lines.push(l), env });
-  return { code, out: lines.join('\n') };
-};
+const cli = (...argv: string[]) => cliOutput(argv, env);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'virtbench-cli-'));

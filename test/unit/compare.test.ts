@@ -2,7 +2,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import {
   compareResults,
   gateFailures,
@@ -14,7 +13,7 @@ import {
 import { PR_COMMENT_MARKER } from '../../src/reporters/markdown.js';
 import { renderBaselineComparison } from '../../src/reporters/table.js';
 import type { BenchmarkResult } from '../../src/results/schema.js';
-import { asPairs, asRuns, resultOf, resultsFileOf } from '../builders.js';
+import { asPairs, asRuns, resultOf, resultsFileOf, cliOutput } from '../builders.js';
 import { normal, seeded } from '../simulate.js';
 
 const result = (benchmark: string, values: number[], over: Partial<BenchmarkResult> = {}) => resultOf('native', benchmark, values, over);
@@ -291,11 +290,7 @@ describe('virtbench compare --allow-missing', () => {
     await writeFile(path, JSON.stringify(file(...results)));
     return path;
   };
-  const cli = async (...argv: string[]) => {
-    const lines: string[] = [];
-    const code = await runCli(argv, { log: (l) => lines.push(l), env: {} });
-    return { code, out: lines.join('\n') };
-  };
+  const cli = (...argv: string[]) => cliOutput(argv);
 
   it('exits 1 when a benchmark of the baseline is missing, 0 when it is allowed by name or altogether', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'virtbench-allow-'));

@@ -3,14 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import { VirtbenchError } from '../../src/errors.js';
 import { RESULTS_LIMITS } from '../../src/results/results-file.js';
 import { packageRoot } from '../../src/harness/host/paths.js';
 import { compareResults, type Comparison } from '../../src/statistics/compare.js';
 import { annotations, escapeData, escapeProperty } from '../../src/reporters/github.js';
 import { checkComparisons, parseComparisons } from '../../src/results/comparison-file.js';
-import { asRuns, resultOf, resultsFileOf } from '../builders.js';
+import { asRuns, resultOf, resultsFileOf, cliLines } from '../builders.js';
 
 const row = (over: Partial<Comparison>): Comparison => ({
   platform: 'native',
@@ -181,11 +180,7 @@ describe('comparison files', () => {
 
 describe('virtbench annotate', () => {
   let dir: string;
-  const cli = async (...argv: string[]) => {
-    const lines: string[] = [];
-    const code = await runCli(argv, { log: (l) => lines.push(l), env: {} });
-    return { code, lines };
-  };
+  const cli = (...argv: string[]) => cliLines(argv);
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'virtbench-annotate-'));

@@ -2,12 +2,11 @@ import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/main.js';
 import { compareResults } from '../../src/statistics/compare.js';
 import { appendHistory, historyBaseline, historyEntry, readHistory, type HistoryEntry } from '../../src/results/history.js';
 import { readResults } from '../../src/results/results-file.js';
 import type { BenchmarkResult } from '../../src/results/schema.js';
-import { resultOf, resultsFileOf } from '../builders.js';
+import { resultOf, resultsFileOf, cliOutput } from '../builders.js';
 
 const sha = (n: number) => n.toString(16).padStart(40, 'a');
 
@@ -189,11 +188,7 @@ describe('historyBaseline', () => {
 });
 
 describe('virtbench history', () => {
-  const cli = async (...argv: string[]) => {
-    const lines: string[] = [];
-    const code = await runCli(argv, { log: (l) => lines.push(l), env: { VIRTBENCH_HISTORY: store } });
-    return { code, out: lines.join('\n') };
-  };
+  const cli = (...argv: string[]) => cliOutput(argv, { VIRTBENCH_HISTORY: store });
   const writeRun = async (name: string, values: number[], createdAt: string) => {
     const file = resultsFileOf([resultOf('native', 'cpu', values)]);
     file.createdAt = createdAt;

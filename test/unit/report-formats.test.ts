@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportCommand } from '../../src/cli/commands/report.js';
-import { runCli } from '../../src/cli/main.js';
 import { filesOf, REPORT_FORMATS } from '../../src/reporters/formats/index.js';
-import { resultOf, resultsFileOf } from '../builders.js';
+import { resultOf, resultsFileOf, cliLines } from '../builders.js';
 
 /*
  * The formats of `virtbench report` are one table (src/reporters/formats/index.ts): each one is an
@@ -15,11 +14,7 @@ import { resultOf, resultsFileOf } from '../builders.js';
 
 let dir: string;
 
-const cli = async (...argv: string[]) => {
-  const lines: string[] = [];
-  const code = await runCli(argv, { log: (l) => lines.push(l), env: {} });
-  return { code, lines };
-};
+const cli = (...argv: string[]) => cliLines(argv);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'virtbench-report-formats-'));
