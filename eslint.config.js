@@ -6,80 +6,72 @@ import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 /*
- * Lint, and the boundaries of the design (README, "Architecture"):
- *   - only a platform's own folder knows how it works: nothing imports a file of
- *     src/harness/platforms/<name>/ but that folder's index.ts;
- *   - the reporters, the CLI, the results side and the statistics read results: they import nothing of the harness;
- *   - verdicts are decided in src/statistics/ only: the reporters render them and decide nothing;
- *     nor does the A/B runner (src/ab), which runs git and vitest and hosts a turnstile, never a platform;
- *   - the turnstile (src/turnstile/) is reached through its index.ts only, and knows no platform;
- *   - src/reporters/ is presentation only: it reads and stores no file and computes no summary of its own,
- *     and the results side and the statistics, below it, never import it;
- *   - bench files and fixtures use the public entries (src/index.ts, src/bench.ts) only;
- *   - no import cycles.
+ * Lint, and the boundaries of the design (CONTRIBUTING.md, "Architecture"). The layers, from the bottom:
+ *   src/host/       helpers every layer may use (commands, locks, owners, paths); they know no other layer
+ *   src/statistics/ verdicts, decided here only; src/results/ the results files, baselines and history
+ *   src/workloads/  each benchmark in a folder of its own: its description, its C source, its bench file
+ *   src/platforms/  one folder a platform; nothing imports a file of src/platforms/<name>/ but its index.ts
+ *   src/turnstile/  the protocol between a run's processes, reached through its index.ts; knows no platform
+ *   src/runtime/    the plugin at run time (global setup, session, runner, turns)
+ *   src/reporters/  presentation only: it reads and stores no file and computes no summary of its own
+ *   src/cli/, src/ab/  the commands; they read results and start vitest, never a platform
+ * Bench files (the shipped suite's, the fixtures', the examples') use the public entries only. No import cycles.
  * Tests may import internals: unit tests check the pure cores where they live.
  */
 
-const PLATFORMS = './src/harness/platforms';
+const PLATFORMS = './src/platforms';
 const folders = (/** @type {string} */ dir) =>
   readdirSync(dir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory())
     .map((entry) => entry.name);
 const platformFolders = folders(PLATFORMS);
+const LAYERS = folders('./src');
 
-/** Every place in src/ and the public-entry users, but the one platform folder. */
-const outside = (/** @type {string} */ name) => [
-  './src/*.ts',
-  './src/cli/**',
-  './src/ab/**',
-  './src/reporters/**',
-  './src/results/**',
-  './src/statistics/**',
-  './src/harness/*.ts',
-  './src/harness/host/**',
-  './src/turnstile/**',
-  `${PLATFORMS}/*.ts`,
-  ...platformFolders.filter((other) => other !== name).map((other) => `${PLATFORMS}/${other}/**`),
-];
+/** Every layer but `but`, as import targets or sources. */
+const layersBut = (/** @type {string[]} */ ...but) => LAYERS.filter((layer) => !but.includes(layer)).map((layer) => `./src/${layer}`);
+
+const NO_PLATFORM = 'reporters, the CLI and the results side read results files and records; they never start or know a platform';
 
 const zones = [
   ...platformFolders.map((name) => ({
-    target: outside(name),
+    target: ['./src/*.ts', ...layersBut('platforms').map((layer) => `${layer}/**`), `${PLATFORMS}/*.ts`].concat(
+      platformFolders.filter((other) => other !== name).map((other) => `${PLATFORMS}/${other}/**`),
+    ),
     from: `${PLATFORMS}/${name}`,
     except: ['./index.ts'],
-    message: `only src/harness/platforms/${name}/ knows how ${name} works: import its index.ts (or move the shared piece to src/harness/host/)`,
+    message: `only src/platforms/${name}/ knows how ${name} works: import its index.ts (or move the shared piece to src/host/)`,
   })),
   {
-    target: ['./src/reporters/**', './src/statistics/**'],
-    from: './src/harness',
-    message: 'reporters, the CLI and the results side read results files and records; they never start or know a platform',
+    target: './src/host/**',
+    from: './src',
+    // Every error virtbench raises is a VirtbenchError, host helpers' too.
+    except: ['./host', './errors.ts'],
+    message: 'src/host/ serves every layer and knows none: move what it needs down into src/host/',
   },
   {
-    target: './src/results/**',
-    from: './src/harness',
-    // The history store's writers take the one lock between processes (a dead writer's is taken over at once).
-    except: ['./host/file-lock.ts'],
-    message: 'reporters, the CLI and the results side read results files and records; they never start or know a platform',
+    target: ['./src/reporters/**', './src/statistics/**', './src/results/**'],
+    from: ['./src/runtime', './src/platforms', './src/workloads', './src/turnstile'],
+    message: NO_PLATFORM,
   },
   {
     target: './src/cli/**',
-    from: './src/harness',
+    from: ['./src/platforms', './src/workloads', './src/turnstile'],
+    message: NO_PLATFORM,
+  },
+  {
+    target: './src/cli/**',
+    from: './src/runtime',
     // `virtbench setup` reads the platforms' requirements and availability(); it never provisions one.
     except: ['./setup.ts'],
-    message: 'reporters, the CLI and the results side read results files and records; they never start or know a platform',
+    message: NO_PLATFORM,
   },
   {
     target: './src/ab/**',
-    from: './src/harness',
+    from: ['./src/runtime', './src/platforms', './src/workloads'],
     message: 'the A/B runner starts vitest and hosts a turnstile; it never starts or knows a platform',
   },
   {
-    target: [
-      './src/*.ts',
-      ...folders('./src')
-        .filter((folder) => folder !== 'turnstile')
-        .map((folder) => `./src/${folder}/**`),
-    ],
+    target: ['./src/*.ts', ...layersBut('turnstile').map((layer) => `${layer}/**`)],
     from: './src/turnstile',
     except: ['./index.ts'],
     message: 'only src/turnstile/ knows how the turnstile works: import its index.ts',
@@ -87,17 +79,17 @@ const zones = [
   {
     // A protocol between a run's processes (and the two runs of virtbench ab, which hosts one): no platform in it.
     target: './src/turnstile/**',
-    from: './src/harness',
-    except: ['./host/shared.ts', './round-order.ts'],
-    message: 'the turnstile knows no platform: of the harness it uses host/shared.ts and round-order.ts only',
+    from: ['./src/runtime', './src/platforms', './src/workloads'],
+    message: 'the turnstile knows no platform: it uses src/host/ only',
   },
   {
-    target: ['./src/reporters/**', './src/results/**', './src/statistics/**', './src/cli/**'],
-    from: './src/turnstile',
-    message: 'reporters, the CLI and the results side read results files and records; they never start or know a platform',
+    // A platform runs any workload by its description: it never knows one by name.
+    target: './src/platforms/**',
+    from: './src/workloads',
+    except: ['./index.ts', './workload.ts', './build.ts', './figure.ts', './profiles.ts', './nginx/http-download.ts'],
+    message: "a platform runs every workload the same way, from its description: it never imports one workload's folder",
   },
   {
-    // One place decides: a report that computed its own interval or test could disagree with the gate.
     target: ['./src/reporters/**', './src/cli/**'],
     from: ['./node_modules/@stdlib'],
     message: 'statistics live in src/statistics/: call its functions, never a distribution or test of your own',
@@ -120,17 +112,12 @@ const zones = [
     message: 'src/reporters/ is presentation only: the results side and the statistics never import it',
   },
   {
-    target: './src/harness/host/**',
-    from: PLATFORMS,
-    message: 'host helpers serve every platform and know none',
-  },
-  {
     // The shipped suite is what a user's bench file would be: the public "virtbench/bench" entry only
-    // (as '../bench.js', which resolves inside the package from src/ and from dist/ alike).
-    target: './src/suite/**',
+    // (as '../../bench.js', which resolves inside the package from src/ and from dist/ alike).
+    target: './src/workloads/*/*.bench.ts',
     from: './src',
-    except: ['./bench.ts', './suite'],
-    message: 'the shipped suite uses the public entry "virtbench/bench" (../bench.js) as a user\'s bench file does',
+    except: ['./bench.ts'],
+    message: 'the shipped suite uses the public entry "virtbench/bench" (../../bench.js) as a user\'s bench file does',
   },
   {
     target: ['./fixtures/**', './examples/**'],
@@ -142,7 +129,7 @@ const zones = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'virtbench-report/', '.virtbench/', 'fixtures/workloads/bin/'] },
+  { ignores: ['dist/', 'node_modules/', 'virtbench-report/', '.virtbench/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

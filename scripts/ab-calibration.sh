@@ -35,12 +35,12 @@ git checkout --quiet -b planted
 python3 - <<'PY'
 # Each timed region spins 10 % longer: LINPACK's solves (cpu) and forksum's tree (fork, fork-threads).
 plants = {
-    'fixtures/workloads/linpack.c': ("    solve(a, lda, n, pivot, b);\n    solving += now_seconds() - start;",
+    'src/workloads/cpu/linpack.c': ("    solve(a, lda, n, pivot, b);\n    solving += now_seconds() - start;",
         "    solve(a, lda, n, pivot, b);\n"
         "    double spent = now_seconds() - start; /* planted: every solve takes 10 % longer */\n"
         "    while (now_seconds() - start < spent * 1.10) {\n    }\n"
         "    solving += now_seconds() - start;"),
-    'fixtures/workloads/forksum.c': ("  double elapsed = now_seconds() - began;",
+    'src/workloads/fork/forksum.c': ("  double elapsed = now_seconds() - began;",
         "  double spent = now_seconds() - began; /* planted: the tree takes 10 % longer */\n"
         "  while (now_seconds() - began < spent * 1.10) {\n  }\n"
         "  double elapsed = now_seconds() - began;"),

@@ -36,8 +36,8 @@ read -r size files < <(node -e '
 say "tarball $(basename "$tarball"): $size bytes, $files files"
 tar -tzf "$tarball" >"$work/files.txt"
 for required in package/dist/index.js package/dist/index.d.ts package/dist/bench.js package/bin/virtbench.js \
-  package/dist/suite/cpu.bench.js package/dist/suite/nginx.bench.js \
-  package/fixtures/workloads/linpack.c package/fixtures/unikernel/uni-init.c; do
+  package/dist/workloads/cpu/cpu.bench.js package/dist/workloads/nginx/nginx.bench.js \
+  package/src/workloads/cpu/linpack.c package/src/platforms/unikernel/uni-init.c; do
   grep -qx "$required" "$work/files.txt" || {
     echo "consumer test: $required is not in the tarball" >&2
     exit 1

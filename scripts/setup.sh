@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine for virtbench: the npm packages first (they bring their own Node 22 and
 # build dist/; nothing of them needs a Debian package), then `virtbench setup --install`, which installs
-# the Debian packages each platform declares (src/harness/platforms/<family>/) and prints what every
+# the Debian packages each platform declares (src/platforms/<family>/) and prints what every
 # platform still lacks here. Needs root and Node 20 or later with npm. Idempotent: a second run takes seconds.
 #   scripts/setup.sh        what `npm run bench` needs, for every platform
 #   scripts/setup.sh test   and what the tests need too

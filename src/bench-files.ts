@@ -5,19 +5,20 @@ import { globSync } from 'tinyglobby';
 
 /*
  * Which bench files a platform's project runs: the project's own (option include), and the suite that
- * ships in the package (src/suite/, dist/suite/ once built) where it has none of its own or asks for it.
+ * ships in the package (each workload's folder under src/workloads/, dist/workloads/ once built) where it
+ * has none of its own or asks for it.
  */
 
 /** Whether the shipped suite runs: see VirtbenchOptions.suite. */
 export type Suite = 'standard' | 'none';
 export const SUITES: readonly Suite[] = ['standard', 'none'];
 
-/** The shipped suite's bench files: src/suite/*.bench.ts from src/, dist/suite/*.bench.js from the build. */
+/** The shipped suite's bench files: src/workloads/<name>/*.bench.ts from src/, dist/workloads/<name>/*.bench.js from the build. */
 export function suiteFiles(): string[] {
   const extension = extname(new URL(import.meta.url).pathname);
-  const dir = fileURLToPath(new URL('./suite/', import.meta.url));
-  return readdirSync(dir)
-    .filter((name) => name.endsWith(`.bench${extension}`))
+  const dir = fileURLToPath(new URL('./workloads/', import.meta.url));
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.split('/').length === 2 && name.endsWith(`.bench${extension}`))
     .sort()
     .map((name) => dir + name);
 }

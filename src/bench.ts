@@ -1,15 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { inject, test as baseTest, type RunnerTask, type RunnerTestCase, type TestContext } from 'vitest';
 import { VirtbenchError } from './errors.js';
-import type { StartedPlatform } from './harness/platform.js';
-import { resolveProfile, withRuns, type Profile } from './harness/profiles.js';
-import { enoughRuns } from './harness/run-count.js';
-import type { PreparedWorkload } from './harness/runner.js';
-import { PROVIDE_KEY, type ProvidedSession } from './harness/session.js';
+import type { StartedPlatform } from './platforms/platform.js';
+import { resolveProfile, withRuns, type Profile } from './workloads/profiles.js';
+import { enoughRuns } from './runtime/run-count.js';
+import type { PreparedWorkload } from './runtime/runner.js';
+import { PROVIDE_KEY, type ProvidedSession } from './runtime/session.js';
 import { TurnstileError, turnstileFile, turnstileName, workerTurnstile, type TurnRoom } from './turnstile/index.js';
 import type { BenchmarkRecord, Phase } from './results/schema.js';
-import { standInReason } from './harness/variants.js';
-import { WORKLOAD_NAMES, workloads, type Workload, type WorkloadName } from './harness/workloads.js';
+import { standInReason } from './platforms/variants.js';
+import { WORKLOAD_NAMES, workloads, type Workload, type WorkloadName } from './workloads/index.js';
 
 /** What `prepare(name)` hands a bench file: the task function and the options to pass on. */
 export interface PreparedBench {
@@ -73,10 +73,7 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
       const timed = phaseTimer(phases);
       // Loaded only by a benchmark that runs: the platforms and the runner bring dockerode, ssh2 and
       // the rest, and a worker that only skips (an unavailable platform, a stand-in) starts faster without.
-      const [{ createPlatform }, { prepareWorkload }] = await Promise.all([
-        import('./harness/platforms/index.js'),
-        import('./harness/runner.js'),
-      ]);
+      const [{ createPlatform }, { prepareWorkload }] = await Promise.all([import('./platforms/index.js'), import('./runtime/runner.js')]);
       const started = (platform = await exclusive(() =>
         timed('connect', () => createPlatform(session.platform, session.settings).connect(session.facts ?? {})),
       ));

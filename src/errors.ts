@@ -1,4 +1,4 @@
-import type { ExecResult } from './harness/exec-result.js';
+import type { ExecResult } from './host/exec-result.js';
 
 export type VirtbenchErrorCode =
   | 'VIRTBENCH_BAD_OPTION'

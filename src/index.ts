@@ -19,9 +19,9 @@ export {
   type ServedContext,
   type MeasureContext,
   type Tool,
-} from './harness/workloads.js';
-export { parseResultLine, parseFioJson, type Figure } from './harness/figure.js';
-export { PROFILES, type Profile, type ProfileName } from './harness/profiles.js';
-export { PLATFORM_NAMES, type PlatformOptions } from './harness/platforms/index.js';
-export type { UnikernelImageOptions } from './harness/platforms/index.js';
-export type { Platform, StartedPlatform, ExecResult, Provisioned, ConnectionFacts, ServiceAddress } from './harness/platform.js';
+} from './workloads/index.js';
+export { parseResultLine, parseFioJson, type Figure } from './workloads/figure.js';
+export { PROFILES, type Profile, type ProfileName } from './workloads/profiles.js';
+export { PLATFORM_NAMES, type PlatformOptions } from './platforms/index.js';
+export type { UnikernelImageOptions } from './platforms/index.js';
+export type { Platform, StartedPlatform, ExecResult, Provisioned, ConnectionFacts, ServiceAddress } from './platforms/platform.js';

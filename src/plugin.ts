@@ -7,10 +7,10 @@ import { SUITES, benchFiles, withoutBenchFiles, type BenchFiles, type Suite } fr
 import { VirtbenchError } from './errors.js';
 import type { Question } from './results/schema.js';
 
-import { PROFILE_NAMES, resolveProfile, withRuns, type Profile } from './harness/profiles.js';
-import { resolveUntilStable, type UntilStable } from './harness/run-count.js';
-import { hostEnvironment } from './harness/host/environment.js';
-import { cacheDir } from './harness/host/paths.js';
+import { PROFILE_NAMES, resolveProfile, withRuns, type Profile } from './workloads/profiles.js';
+import { resolveUntilStable, type UntilStable } from './runtime/run-count.js';
+import { hostEnvironment } from './host/environment.js';
+import { cacheDir } from './host/paths.js';
 import {
   PLATFORM_NAMES,
   PLATFORM_OPTION_KEYS,
@@ -23,13 +23,13 @@ import {
   variantOf,
   type PlatformOptions,
   type PlatformSettings,
-} from './harness/platforms/index.js';
-import { roundOrderFacts, roundSeedFromEnv } from './harness/round-order.js';
-import { PROVIDE_KEY, type ProvidedSession } from './harness/session.js';
-import { TurnReporter, isTurnReporter, notRunPlatforms, runPlatformsTogether } from './harness/turn-reporter.js';
+} from './platforms/index.js';
+import { roundOrderFacts, roundSeedFromEnv } from './turnstile/index.js';
+import { PROVIDE_KEY, type ProvidedSession } from './runtime/session.js';
+import { TurnReporter, isTurnReporter, notRunPlatforms, runPlatformsTogether } from './runtime/turn-reporter.js';
 import { sharedTurnstile } from './turnstile/index.js';
-import { platformsOfRun, resolveVariantBenchmarks, standInPlan, type VariantBenchmarks } from './harness/variants.js';
-import { WORKLOAD_NAMES, workloads } from './harness/workloads.js';
+import { platformsOfRun, resolveVariantBenchmarks, standInPlan, type VariantBenchmarks } from './platforms/variants.js';
+import { WORKLOAD_NAMES, workloads } from './workloads/index.js';
 import { VirtbenchReporter } from './reporters/virtbench-reporter.js';
 
 /** The options of virtbench(); platforms' own options (such as `unikernel`) come from the registry. */
@@ -348,7 +348,7 @@ function platformProject(
       benchmark: { include: files.include, exclude: files.exclude, enabled: options.ide?.platforms.includes(platform) ?? false },
       provide: { [PROVIDE_KEY]: session },
       // Beside this module: global-setup.ts when run from src/, global-setup.js from the build in dist/.
-      globalSetup: [fileURLToPath(new URL(`./harness/global-setup${extname(new URL(import.meta.url).pathname)}`, import.meta.url))],
+      globalSetup: [fileURLToPath(new URL(`./runtime/global-setup${extname(new URL(import.meta.url).pathname)}`, import.meta.url))],
       testTimeout: testTimeoutMs(options.profile, options.untilStable, options.platforms.length),
       hookTimeout: 600_000,
       // One bench file of a platform at a time: a platform's workers share one provisioned instance

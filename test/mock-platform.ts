@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { VirtbenchError } from '../src/errors.js';
-import type { BuiltProgram } from '../src/harness/build.js';
-import type { ExecOptions, ExecResult, PlatformInfo, ServiceAddress, StartedPlatform } from '../src/harness/platform.js';
+import type { BuiltProgram } from '../src/workloads/build.js';
+import type { ExecOptions, ExecResult, PlatformInfo, ServiceAddress, StartedPlatform } from '../src/platforms/platform.js';
 
 /*
  * A StartedPlatform that runs nothing: each exec takes the next step of a script (a canned result, a

@@ -3,7 +3,7 @@ import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { packageRoot } from '../src/harness/host/paths.js';
+import { packageRoot } from '../src/host/paths.js';
 
 /**
  * The virtbench bin built into a directory of its own, so a test that runs the real command never

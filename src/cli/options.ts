@@ -4,7 +4,7 @@ import type { ParseArgsOptionsConfig } from 'node:util';
 import { VirtbenchError } from '../errors.js';
 import { parseThreshold, type CompareOptions } from '../statistics/compare.js';
 import { writeFileAtomically } from '../results/results-file.js';
-import { makeDirectory } from '../make-dir.js';
+import { makeDirectory } from '../host/make-dir.js';
 
 /** Where the CLI writes its lines and reads its environment (tests pass their own). */
 export interface CliIo {

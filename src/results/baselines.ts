@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { VirtbenchError } from '../errors.js';
 import { writeFileAtomically } from './results-file.js';
-import { makeDirectory } from '../make-dir.js';
+import { makeDirectory } from '../host/make-dir.js';
 
 /** Named baselines are results files kept in one directory. */
 export function baselineDir(env: NodeJS.ProcessEnv): string {

@@ -1,7 +1,7 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { VirtbenchError } from '../errors.js';
-import { acquireLock } from '../harness/host/file-lock.js';
+import { acquireLock } from '../host/file-lock.js';
 import { withSummary } from './results-file.js';
 import {
   isStandIn,
@@ -12,7 +12,7 @@ import {
   type ResultStatus,
   type Sample,
 } from './schema.js';
-import { makeDirectory } from '../make-dir.js';
+import { makeDirectory } from '../host/make-dir.js';
 
 /*
  * The history store: main-branch results, so that a pull request is judged

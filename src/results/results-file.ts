@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { VirtbenchError } from '../errors.js';
 import { isStandIn, RESULTS_SCHEMA, type BenchmarkResult, type Question, type ResultsFile, type Sample } from './schema.js';
 import { summarize } from '../statistics/descriptive.js';
-import { makeDirectory } from '../make-dir.js';
+import { makeDirectory } from '../host/make-dir.js';
 
 /** The summary of the samples; a summary the result already had is replaced, never kept. */
 export function withSummary(result: Omit<BenchmarkResult, 'summary'>): BenchmarkResult {

@@ -7,6 +7,7 @@
  *   - client.ts: a benchmark worker's connection (workerTurnstile), and the handshake every client makes;
  *   - shared.ts: a run's one turnstile in its main process (useSharedTurnstile), or another process's
  *     (externalTurnstile, for virtbench ab), and the names platforms and bench files go by there.
+ *   - round-order.ts: the order the platforms take their turns in each round, from a seed.
  * It knows no platform.
  */
 export { TURNSTILE_ENV, TURNSTILE_TAG_ENV, TurnstileError, addressToEnv, turnstileAddress } from './protocol.js';
@@ -14,3 +15,4 @@ export { startTurnstile, type TurnstileOptions, type TurnstileServer } from './s
 export type { Grant } from './rooms.js';
 export { workerTurnstile, type TurnRoom, type TurnstileClient } from './client.js';
 export { externalTurnstile, sharedTurnstile, turnstileFile, turnstileName, useSharedTurnstile, type TurnstilePlace } from './shared.js';
+export { randomRoundSeed, roundOrder, roundOrderFacts, roundSeedFromEnv, type RoundOrder } from './round-order.js';

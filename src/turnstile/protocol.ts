@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VirtbenchError } from '../errors.js';
-import type { RoundOrder } from '../harness/round-order.js';
+import type { RoundOrder } from './round-order.js';
 
 /*
  * What the turnstile and its clients say to each other. Wire format: one JSON object per line, on a

@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { roundOrder } from '../harness/round-order.js';
+import { roundOrder } from './round-order.js';
 import { encode, type ClientMessage, type LockKind, type PlannerNotice, type ServerMessage } from './protocol.js';
 
 /*

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import net from 'node:net';
-import { randomRoundSeed, roundSeedFromEnv, type RoundOrder } from '../harness/round-order.js';
+import { randomRoundSeed, roundSeedFromEnv, type RoundOrder } from './round-order.js';
 import { TurnstileError, isAbstract, lineReader, showAddress, splitAddress, type ClientMessage } from './protocol.js';
 import { TurnstileState, type Conn, type Grant } from './rooms.js';
 

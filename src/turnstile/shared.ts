@@ -1,8 +1,8 @@
 import { rmSync } from 'node:fs';
 import { relative } from 'node:path';
 import { VirtbenchError } from '../errors.js';
-import { joinShared, peekShared } from '../harness/host/shared.js';
-import type { RoundOrder } from '../harness/round-order.js';
+import { joinShared, peekShared } from '../host/shared.js';
+import type { RoundOrder } from './round-order.js';
 import { openLink } from './client.js';
 import {
   TURNSTILE_ENV,

@@ -1,5 +1,5 @@
-import { cacheDir } from '../../src/harness/host/paths.js';
-import { guestHostAvailability } from '../../src/harness/platforms/qemu/guest-image.js';
+import { cacheDir } from '../../src/host/paths.js';
+import { guestHostAvailability } from '../../src/platforms/qemu/guest-image.js';
 
 /** Why a qemu-tcg guest cannot run here ('' when it can): the fault cases on it are then skipped with the reason. */
 export function tcgAvailability(): string {

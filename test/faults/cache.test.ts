@@ -3,9 +3,9 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, truncateSync } fr
 import { open as openFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { removeTreeSync } from '../../src/harness/host/process.js';
-import { cacheDir } from '../../src/harness/host/paths.js';
-import { findGuestImage } from '../../src/harness/platforms/qemu/guest-image.js';
+import { removeTreeSync } from '../../src/host/process.js';
+import { cacheDir } from '../../src/host/paths.js';
+import { findGuestImage } from '../../src/platforms/qemu/guest-image.js';
 import { tcgAvailability } from './availability.js';
 import {
   leftovers,

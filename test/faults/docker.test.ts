@@ -1,9 +1,9 @@
 import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dockerClient } from '../../src/harness/platforms/docker/docker-client.js';
-import { PRIVATE_DOCKER_HOST } from '../../src/harness/platforms/docker/private-dockerd.js';
-import { PODMAN_HOST } from '../../src/harness/platforms/docker/private-podman.js';
-import { isAlive } from '../../src/harness/host/process.js';
+import { dockerClient } from '../../src/platforms/docker/docker-client.js';
+import { PRIVATE_DOCKER_HOST } from '../../src/platforms/docker/private-dockerd.js';
+import { PODMAN_HOST } from '../../src/platforms/docker/private-podman.js';
+import { isAlive } from '../../src/host/process.js';
 import {
   benchContainer,
   failure,

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cacheDir } from '../../src/harness/host/paths.js';
+import { cacheDir } from '../../src/host/paths.js';
 import { leftovers, renderTable, TABLE_ROWS, type TableRow } from './inject.js';
 
 /**

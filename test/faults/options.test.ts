@@ -2,7 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { packageRoot } from '../../src/harness/host/paths.js';
+import { packageRoot } from '../../src/host/paths.js';
 import { leftovers, newCase, record, removeCase, runBench, type FaultCase } from './inject.js';
 
 /*

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { GUEST_SERVICE_PORT } from '../../src/harness/platforms/qemu/qemu-argv.js';
+import { GUEST_SERVICE_PORT } from '../../src/platforms/qemu/qemu-argv.js';
 import { tcgAvailability } from './availability.js';
 import {
   failure,

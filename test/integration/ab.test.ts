@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { packageRoot } from '../../src/harness/host/paths.js';
+import { packageRoot } from '../../src/host/paths.js';
 import { readResults } from '../../src/results/results-file.js';
 import { buildPrivateBin } from '../private-bin.js';
 import { processesMentioning } from './helpers.js';

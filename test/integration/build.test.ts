@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { buildProgram, workloadSource } from '../../src/harness/build.js';
-import { fixturesDir } from '../../src/harness/host/paths.js';
+import { buildProgram, workloadSource } from '../../src/workloads/build.js';
+import { sourceDir } from '../../src/host/paths.js';
 
 describe('building workloads with gcc', () => {
   it('builds a static binary once per source hash and reuses it', async () => {
     const cache = await mkdtemp(join(tmpdir(), 'virtbench-build-'));
-    const first = await buildProgram(workloadSource('forksum'), cache);
-    const again = await buildProgram(workloadSource('forksum'), cache);
+    const first = await buildProgram(workloadSource('fork/forksum'), cache);
+    const again = await buildProgram(workloadSource('fork/forksum'), cache);
     expect(again).toEqual(first);
     expect((await stat(first.path)).mode & 0o111).not.toBe(0);
     const file = await execa('file', [first.path], { reject: false });
@@ -37,7 +37,7 @@ describe('building workloads with gcc', () => {
       entry,
       '#include <stdio.h>\nint workload_main(int, char **);\nint main(int c, char **v) { int s = workload_main(c, v); printf("EXIT %d\\n", s); return 0; }\n',
     );
-    const built = await buildProgram(workloadSource('forksum'), cache, { entry });
+    const built = await buildProgram(workloadSource('fork/forksum'), cache, { entry });
     expect(built.name).toBe('forksum-entry');
     const run = await execa(built.path, ['--threads', '1', '10']);
     expect(run.stdout).toMatch(/sum=55 .*mode=threads\nEXIT 0$/);
@@ -51,6 +51,6 @@ describe('building workloads with gcc', () => {
       code: 'VIRTBENCH_BUILD_FAILED',
       message: expect.stringMatching(/building .*broken\.c failed: .*undefined_symbol/s),
     });
-    await expect(buildProgram(join(fixturesDir, 'nope.c'), cache)).rejects.toThrow(/cannot read workload source .*nope\.c/);
+    await expect(buildProgram(join(sourceDir, 'nope.c'), cache)).rejects.toThrow(/cannot read workload source .*nope\.c/);
   });
 });

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { packageRoot } from '../../src/harness/host/paths.js';
-import { argNames, createWorkDir, removeStaleWorkDirs, removeWorkDir, workRoot } from '../../src/harness/host/work-dir.js';
+import { packageRoot } from '../../src/host/paths.js';
+import { argNames, createWorkDir, removeStaleWorkDirs, removeWorkDir, workRoot } from '../../src/host/work-dir.js';
 import { processesMentioning, processesOfThisFile, workDirs } from './helpers.js';
 
 /** A long-running process whose command line names dir, as a daemon started there would. */

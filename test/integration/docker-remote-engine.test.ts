@@ -3,12 +3,12 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
-import { cacheDir, packageRoot } from '../../src/harness/host/paths.js';
-import { acquireEngine, engineAvailability, type Engine } from '../../src/harness/platforms/docker/engine.js';
-import { createDockerPlatform } from '../../src/harness/platforms/docker/index.js';
-import { PROFILES } from '../../src/harness/profiles.js';
-import { prepareWorkload } from '../../src/harness/runner.js';
-import { workloads } from '../../src/harness/workloads.js';
+import { cacheDir, packageRoot } from '../../src/host/paths.js';
+import { acquireEngine, engineAvailability, type Engine } from '../../src/platforms/docker/engine.js';
+import { createDockerPlatform } from '../../src/platforms/docker/index.js';
+import { PROFILES } from '../../src/workloads/profiles.js';
+import { prepareWorkload } from '../../src/runtime/runner.js';
+import { workloads } from '../../src/workloads/index.js';
 
 /*
  * The docker platform on an engine reached over tcp at an address that is not loopback, as a remote

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test, vi, type TestContext } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
-import { acquireEngine, engineAvailability, podmanAvailability, type Engine } from '../../src/harness/platforms/docker/engine.js';
+import { acquireEngine, engineAvailability, podmanAvailability, type Engine } from '../../src/platforms/docker/engine.js';
 import {
   formatOwner,
   OWNER_LABEL,
@@ -16,15 +16,15 @@ import {
   PLATFORM_LABEL,
   SESSION_LABEL,
   thisProcess,
-} from '../../src/harness/platforms/docker/labels.js';
-import { cacheDir, packageRoot } from '../../src/harness/host/paths.js';
-import { dropHostPageCache } from '../../src/harness/host/page-cache.js';
-import { waitFor } from '../../src/harness/host/poll.js';
-import type { Platform, Provisioned, StartedPlatform } from '../../src/harness/platform.js';
-import { createDockerPlatform, type DockerVariant } from '../../src/harness/platforms/docker/index.js';
-import { PROFILES } from '../../src/harness/profiles.js';
-import { prepareWorkload } from '../../src/harness/runner.js';
-import { WORKLOAD_NAMES, workloads, type WorkloadName } from '../../src/harness/workloads.js';
+} from '../../src/platforms/docker/labels.js';
+import { cacheDir, packageRoot } from '../../src/host/paths.js';
+import { dropHostPageCache } from '../../src/host/page-cache.js';
+import { waitFor } from '../../src/host/poll.js';
+import type { Platform, Provisioned, StartedPlatform } from '../../src/platforms/platform.js';
+import { createDockerPlatform, type DockerVariant } from '../../src/platforms/docker/index.js';
+import { PROFILES } from '../../src/workloads/profiles.js';
+import { prepareWorkload } from '../../src/runtime/runner.js';
+import { WORKLOAD_NAMES, workloads, type WorkloadName } from '../../src/workloads/index.js';
 import { processesMentioning } from './helpers.js';
 
 /*

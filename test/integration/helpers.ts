@@ -2,10 +2,10 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { packageRoot } from '../../src/harness/host/paths.js';
+import { packageRoot } from '../../src/host/paths.js';
 import { readResults } from '../../src/results/results-file.js';
 import type { ResultsFile } from '../../src/results/schema.js';
-import { workRoot } from '../../src/harness/host/work-dir.js';
+import { workRoot } from '../../src/host/work-dir.js';
 
 export interface BenchRun {
   exitCode: number;

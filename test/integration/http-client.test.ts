@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildProgram, workloadSource } from '../../src/harness/build.js';
-import { downloadInParallel, type DownloadPlan } from '../../src/harness/http-download.js';
-import { PROFILES } from '../../src/harness/profiles.js';
-import { workloads, type ServedContext, type ServedWorkload } from '../../src/harness/workloads.js';
+import { buildProgram, workloadSource } from '../../src/workloads/build.js';
+import { downloadInParallel, type DownloadPlan } from '../../src/workloads/nginx/http-download.js';
+import { PROFILES } from '../../src/workloads/profiles.js';
+import { workloads, type ServedContext, type ServedWorkload } from '../../src/workloads/index.js';
 
 /*
- * The nginx benchmark's host-side client (fixtures/workloads/httpget.c)
+ * The nginx benchmark's host-side client (src/workloads/nginx/httpget.c)
  * against a real nginx on 127.0.0.1, set up with the workload's own config,
  * content and start/stop commands, and against raw sockets that misbehave in
  * ways nginx never does.
@@ -71,7 +71,7 @@ beforeAll(async () => {
   cacheDir = join(root, 'cache');
   port = await freePort();
   // The served file comes from our payload generator, built as every platform gets it.
-  const payload = await buildProgram(workloadSource('payload'), cacheDir);
+  const payload = await buildProgram(workloadSource('nginx/payload'), cacheDir);
   context = { dir: join(root, 'nginx'), listen: `127.0.0.1:${port}`, profile: quick, programs: { payload: payload.path } };
   for (const [file, ...args] of nginx.prepare(context)) await execa(file!, args);
   await writeFile(join(context.dir, nginx.configName), nginx.config(context));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createVitest } from 'vitest/node';
-import { packageRoot } from '../../src/harness/host/paths.js';
+import { packageRoot } from '../../src/host/paths.js';
 import { workDirs } from './helpers.js';
 
 /*
@@ -44,7 +44,7 @@ describe('IDE runs through the node API', () => {
   it('with VIRTBENCH_IDE=1, runs a bench file as a test on native (quick) and writes its results', async () => {
     process.env.VIRTBENCH_IDE = '1';
     const started = performance.now();
-    const { passed, reportDir } = await runAsTheIde('src/suite/cpu.bench.ts');
+    const { passed, reportDir } = await runAsTheIde('src/workloads/cpu/cpu.bench.ts');
     console.log(`[ide test] bench/cpu.bench.ts through the node API: ${Math.round(performance.now() - started)} ms`);
     expect(passed).toEqual(['cpu']);
     const csv = await readFile(join(reportDir, 'native-cpu.csv'), 'utf8');
@@ -61,11 +61,11 @@ describe('IDE runs through the node API', () => {
     const before = await workDirs('native');
     const vitest = await createVitest('test', { root: packageRoot, watch: true, reporters: [] });
     try {
-      await vitest.start(['src/suite/cpu.bench.ts']);
+      await vitest.start(['src/workloads/cpu/cpu.bench.ts']);
       // The run ended: its work directory (and, for a container or guest, the platform) is gone.
       expect(await workDirs('native')).toEqual(before);
       // As the extension reruns a file: the same specification again, with the rerun hooks.
-      await vitest.rerunTestSpecifications(vitest.getModuleSpecifications(join(packageRoot, 'src/suite/cpu.bench.ts')));
+      await vitest.rerunTestSpecifications(vitest.getModuleSpecifications(join(packageRoot, 'src/workloads/cpu/cpu.bench.ts')));
       const states = vitest.state.getFiles().flatMap((f) => f.tasks.map((t) => t.result?.state));
       expect(states).toEqual(['pass']);
       expect(await workDirs('native')).toEqual(before);
@@ -79,7 +79,7 @@ describe('IDE runs through the node API', () => {
   it('without the opt-in, runs no benchmark: the bench file is not a test file', async () => {
     const reportDir = await mkdtemp(join(tmpdir(), 'virtbench-ide-'));
     process.env.VIRTBENCH_REPORT_DIR = reportDir;
-    await expect(runAsTheIde('src/suite/cpu.bench.ts')).rejects.toThrow(/No test files found/);
+    await expect(runAsTheIde('src/workloads/cpu/cpu.bench.ts')).rejects.toThrow(/No test files found/);
     expect(existsSync(join(reportDir, 'results.json'))).toBe(false);
   }, 300_000);
 });

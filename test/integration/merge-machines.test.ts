@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packageRoot } from '../../src/harness/host/paths.js';
+import { packageRoot } from '../../src/host/paths.js';
 import type { ResultsFile } from '../../src/results/schema.js';
 import { resultOf, resultsFileOf } from '../builders.js';
 

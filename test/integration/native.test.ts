@@ -3,12 +3,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNativePlatform } from '../../src/harness/platforms/native/index.js';
-import type { Provisioned, StartedPlatform } from '../../src/harness/platform.js';
-import { PROFILES } from '../../src/harness/profiles.js';
-import { prepareWorkload } from '../../src/harness/runner.js';
-import { commandWorkload, workloads, type CommandWorkload } from '../../src/harness/workloads.js';
-import { cacheDir } from '../../src/harness/host/paths.js';
+import { createNativePlatform } from '../../src/platforms/native/index.js';
+import type { Provisioned, StartedPlatform } from '../../src/platforms/platform.js';
+import { PROFILES } from '../../src/workloads/profiles.js';
+import { prepareWorkload } from '../../src/runtime/runner.js';
+import { commandWorkload, workloads, type CommandWorkload } from '../../src/workloads/index.js';
+import { cacheDir } from '../../src/host/paths.js';
 import { processesMentioning } from './helpers.js';
 
 const quick = PROFILES.quick;

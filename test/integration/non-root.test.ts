@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, expect, it } from 'vitest';
-import { packageRoot } from '../../src/harness/host/paths.js';
-import { PLATFORM_NAMES } from '../../src/harness/platforms/index.js';
+import { packageRoot } from '../../src/host/paths.js';
+import { PLATFORM_NAMES } from '../../src/platforms/index.js';
 import { readResults } from '../../src/results/results-file.js';
 
 const NOBODY = 65534;

@@ -4,7 +4,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { packageRoot } from '../../src/harness/host/paths.js';
+import { packageRoot } from '../../src/host/paths.js';
 
 interface PackEntry {
   files: { path: string }[];
@@ -31,17 +31,17 @@ describe('the npm package', () => {
       'dist/bench.js',
       'dist/bench.d.ts',
       // The shipped suite: what a project without bench files of its own runs.
-      'dist/suite/cpu.bench.js',
-      'dist/suite/mem.bench.js',
-      'dist/suite/disk-random.bench.js',
-      'dist/suite/disk-copyup.bench.js',
-      'dist/suite/fork.bench.js',
-      'dist/suite/nginx.bench.js',
-      'dist/harness/global-setup.js',
+      'dist/workloads/cpu/cpu.bench.js',
+      'dist/workloads/mem/mem.bench.js',
+      'dist/workloads/disk-random/disk-random.bench.js',
+      'dist/workloads/disk-copyup/disk-copyup.bench.js',
+      'dist/workloads/fork/fork.bench.js',
+      'dist/workloads/nginx/nginx.bench.js',
+      'dist/runtime/global-setup.js',
       'dist/cli/bin.js',
-      'fixtures/workloads/linpack.c',
-      'fixtures/workloads/forksum.c',
-      'fixtures/unikernel/uni-init.c',
+      'src/workloads/cpu/linpack.c',
+      'src/workloads/fork/forksum.c',
+      'src/platforms/unikernel/uni-init.c',
     ]) {
       expect(files).toContain(file);
     }

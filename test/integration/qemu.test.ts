@@ -3,22 +3,22 @@ import { execa } from 'execa';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
-import { cacheDir } from '../../src/harness/host/paths.js';
-import { workRoot } from '../../src/harness/host/work-dir.js';
+import { cacheDir } from '../../src/host/paths.js';
+import { workRoot } from '../../src/host/work-dir.js';
 import {
   isPlatformUnavailable,
   type ConnectionFacts,
   type PlatformInfo,
   type Provisioned,
   type StartedPlatform,
-} from '../../src/harness/platform.js';
-import { createQemuPlatform } from '../../src/harness/platforms/qemu/index.js';
-import { PROFILES, type Profile } from '../../src/harness/profiles.js';
-import { ensureGuestImage } from '../../src/harness/platforms/qemu/guest-image.js';
-import { kvmAvailability, readKvmHostFacts } from '../../src/harness/platforms/qemu/kvm.js';
-import { qmpExecute } from '../../src/harness/platforms/qemu/qmp.js';
-import { prepareWorkload } from '../../src/harness/runner.js';
-import { WORKLOAD_NAMES, workloads } from '../../src/harness/workloads.js';
+} from '../../src/platforms/platform.js';
+import { createQemuPlatform } from '../../src/platforms/qemu/index.js';
+import { PROFILES, type Profile } from '../../src/workloads/profiles.js';
+import { ensureGuestImage } from '../../src/platforms/qemu/guest-image.js';
+import { kvmAvailability, readKvmHostFacts } from '../../src/platforms/qemu/kvm.js';
+import { qmpExecute } from '../../src/platforms/qemu/qmp.js';
+import { prepareWorkload } from '../../src/runtime/runner.js';
+import { WORKLOAD_NAMES, workloads } from '../../src/workloads/index.js';
 import { processesMentioning, workDirs } from './helpers.js';
 
 /*

@@ -5,13 +5,13 @@ import { execa } from 'execa';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
 import type { VirtbenchError } from '../../src/errors.js';
-import { packageRoot, cacheDir } from '../../src/harness/host/paths.js';
-import { workRoot } from '../../src/harness/host/work-dir.js';
-import type { Platform } from '../../src/harness/platform.js';
-import { createPlatform } from '../../src/harness/platforms/index.js';
-import { PROFILES } from '../../src/harness/profiles.js';
-import { prepareWorkload } from '../../src/harness/runner.js';
-import { workloads } from '../../src/harness/workloads.js';
+import { packageRoot, cacheDir } from '../../src/host/paths.js';
+import { workRoot } from '../../src/host/work-dir.js';
+import type { Platform } from '../../src/platforms/platform.js';
+import { createPlatform } from '../../src/platforms/index.js';
+import { PROFILES } from '../../src/workloads/profiles.js';
+import { prepareWorkload } from '../../src/runtime/runner.js';
+import { workloads } from '../../src/workloads/index.js';
 import { processesMentioning } from './helpers.js';
 
 /*

@@ -6,7 +6,7 @@ import { runVitestBench } from './helpers.js';
 const config = ['--root', 'fixtures/e2e', '--config', 'rounds.config.ts'];
 
 /**
- * These tests also guard what is not a documented Vitest API (harness/turn-reporter.ts):
+ * These tests also guard what is not a documented Vitest API (src/runtime/turn-reporter.ts):
  * when a Vitest update runs the platform projects one after another again, the
  * samples no longer interleave and the first test fails.
  */

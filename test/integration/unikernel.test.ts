@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildProgram, workloadSource } from '../../src/harness/build.js';
-import { cacheDir, fixturesDir } from '../../src/harness/host/paths.js';
-import type { Provisioned, StartedPlatform } from '../../src/harness/platform.js';
-import { createUnikernelPlatform } from '../../src/harness/platforms/unikernel/index.js';
-import { PROFILES } from '../../src/harness/profiles.js';
-import { prepareWorkload } from '../../src/harness/runner.js';
-import { workloads } from '../../src/harness/workloads.js';
+import { buildProgram, workloadSource } from '../../src/workloads/build.js';
+import { cacheDir, sourceDir } from '../../src/host/paths.js';
+import type { Provisioned, StartedPlatform } from '../../src/platforms/platform.js';
+import { createUnikernelPlatform } from '../../src/platforms/unikernel/index.js';
+import { PROFILES } from '../../src/workloads/profiles.js';
+import { prepareWorkload } from '../../src/runtime/runner.js';
+import { workloads } from '../../src/workloads/index.js';
 import { processesMentioning } from './helpers.js';
 import { join } from 'node:path';
 
@@ -57,7 +57,7 @@ describe.skipIf(qemu.exitCode !== 0)(`unikernel platform: one boot per run, quic
   });
 
   it('a guest that never prints a result times out clearly and leaves no QEMU behind', async () => {
-    const linpack = await platform.buildProgram!(workloadSource('linpack'), cacheDir());
+    const linpack = await platform.buildProgram!(workloadSource('cpu/linpack'), cacheDir());
     const program = await platform.copyIn(linpack.path, 'endless');
     const result = await platform.exec([program, '100', '100', '100000'], { timeoutMs: 5_000 });
     expect(result).toMatchObject({ timedOut: true, exitCode: 1 });
@@ -80,7 +80,9 @@ describe('unikernel platform options', () => {
   });
 
   it('builds our workloads with the entry wrapper that powers the guest off', async () => {
-    const built = await buildProgram(workloadSource('memsweep'), cacheDir(), { entry: join(fixturesDir, 'unikernel', 'uni-init.c') });
+    const built = await buildProgram(workloadSource('mem/memsweep'), cacheDir(), {
+      entry: join(sourceDir, 'platforms', 'unikernel', 'uni-init.c'),
+    });
     expect(built.name).toBe('memsweep-uni-init');
   });
 });

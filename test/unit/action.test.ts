@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
-import { packageRoot } from '../../src/harness/host/paths.js';
+import { packageRoot } from '../../src/host/paths.js';
 import { PR_COMMENT_MARKER, renderPrComment } from '../../src/reporters/markdown.js';
 import { compareResults } from '../../src/statistics/compare.js';
 import { asRuns, resultOf, resultsFileOf } from '../builders.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { packageRoot } from '../../src/harness/host/paths.js';
+import { packageRoot } from '../../src/host/paths.js';
 import { withSummary } from '../../src/results/results-file.js';
 import { RESULTS_SCHEMA, type ResultsFile } from '../../src/results/schema.js';
 import { cliOutput } from '../builders.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runCommand } from '../../src/harness/host/command.js';
+import { runCommand } from '../../src/host/command.js';
 
 // The plain path (no input, streaming or cancel signal): every exec of the native platform.
 describe('runCommand without input or streaming', () => {

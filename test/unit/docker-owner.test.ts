@@ -11,7 +11,7 @@ import {
   thisProcess,
   type Owner,
   type ThisProcess,
-} from '../../src/harness/platforms/docker/labels.js';
+} from '../../src/platforms/docker/labels.js';
 
 const BOOT = '0f5c1e2a-7b3d-4c8e-9a1f-2d6b8e4c0a13';
 const NAMESPACE = 'pid:[4026531836]';

@@ -5,26 +5,19 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { extract } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import {
-  hostAptSource,
-  parseDeb822,
-  parseSourcesList,
-  pickSource,
-  requireMirror,
-  sourcesListLine,
-} from '../../src/harness/host/apt-sources.js';
-import { tarOf } from '../../src/harness/platforms/docker/archive.js';
-import { daemonConfig } from '../../src/harness/platforms/docker/private-dockerd.js';
-import { chooseRuntime, networkConfig, parseLimits, podmanArgs } from '../../src/harness/platforms/docker/private-podman.js';
-import { gvisorForkFits } from '../../src/harness/platforms/docker/gvisor.js';
-import { chooseSubnet } from '../../src/harness/platforms/docker/bridge.js';
-import { parseDockerHost } from '../../src/harness/platforms/docker/docker-client.js';
-import { engineLocation } from '../../src/harness/platforms/docker/engine-location.js';
-import { dockerPlatforms } from '../../src/harness/platforms/docker/index.js';
-import { imageTags, withinDeadline } from '../../src/harness/platforms/docker/image.js';
-import { bridgeEndpoint } from '../../src/harness/platforms/docker/session-container.js';
-import { PROFILES } from '../../src/harness/profiles.js';
-import { workloadNeeds, workloads } from '../../src/harness/workloads.js';
+import { hostAptSource, parseDeb822, parseSourcesList, pickSource, requireMirror, sourcesListLine } from '../../src/host/apt-sources.js';
+import { tarOf } from '../../src/platforms/docker/archive.js';
+import { daemonConfig } from '../../src/platforms/docker/private-dockerd.js';
+import { chooseRuntime, networkConfig, parseLimits, podmanArgs } from '../../src/platforms/docker/private-podman.js';
+import { gvisorForkFits } from '../../src/platforms/docker/gvisor.js';
+import { chooseSubnet } from '../../src/platforms/docker/bridge.js';
+import { parseDockerHost } from '../../src/platforms/docker/docker-client.js';
+import { engineLocation } from '../../src/platforms/docker/engine-location.js';
+import { dockerPlatforms } from '../../src/platforms/docker/index.js';
+import { imageTags, withinDeadline } from '../../src/platforms/docker/image.js';
+import { bridgeEndpoint } from '../../src/platforms/docker/session-container.js';
+import { PROFILES } from '../../src/workloads/profiles.js';
+import { workloadNeeds, workloads } from '../../src/workloads/index.js';
 
 // Mirror names here are reserved test names (RFC 2606), never a real mirror.
 const MIRROR = 'http://apt.test/debian';

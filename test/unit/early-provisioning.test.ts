@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEarlyProvisioning, takeEarlyProvisioning } from '../../src/harness/global-setup.js';
-import { isPlatformUnavailable, type Platform, type Provisioned } from '../../src/harness/platform.js';
-import type { ProvidedSession } from '../../src/harness/session.js';
+import { startEarlyProvisioning, takeEarlyProvisioning } from '../../src/runtime/global-setup.js';
+import { isPlatformUnavailable, type Platform, type Provisioned } from '../../src/platforms/platform.js';
+import type { ProvidedSession } from '../../src/runtime/session.js';
 
 const STORE = Symbol.for('virtbench.early-provisioning');
 afterEach(() => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BadOutputError } from '../../src/errors.js';
-import { parseFioJson, parseResultLine, unusableFigureError } from '../../src/harness/figure.js';
+import { parseFioJson, parseResultLine, unusableFigureError } from '../../src/workloads/figure.js';
 
 describe('parseResultLine', () => {
   it('reads value, unit, seconds and numeric extras', () => {

@@ -12,8 +12,8 @@ import {
   tryLock,
   withLock,
   withLockSync,
-} from '../../src/harness/host/file-lock.js';
-import { currentOwner, formatOwner, identify, parseOwner } from '../../src/harness/host/owner.js';
+} from '../../src/host/file-lock.js';
+import { currentOwner, formatOwner, identify, parseOwner } from '../../src/host/owner.js';
 
 const options = { timeoutMs: 1_000, what: 'testing' };
 

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
 import { RESULTS_LIMITS } from '../../src/results/results-file.js';
-import { packageRoot } from '../../src/harness/host/paths.js';
+import { packageRoot } from '../../src/host/paths.js';
 import { compareResults, type Comparison } from '../../src/statistics/compare.js';
 import { annotations, escapeData, escapeProperty } from '../../src/reporters/github.js';
 import { checkComparisons, parseComparisons } from '../../src/results/comparison-file.js';

@@ -5,17 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ExecResult } from '../../src/harness/exec-result.js';
-import { findExecutable } from '../../src/harness/host/process.js';
-import { createWorkDir, removeWorkDir } from '../../src/harness/host/work-dir.js';
-import { createNativePlatform } from '../../src/harness/platforms/native/index.js';
-import { makePrivate } from '../../src/harness/platforms/qemu/guest-image.js';
-import { liveLeases, useGuest } from '../../src/harness/platforms/qemu/guest-users.js';
-import { runTool } from '../../src/harness/platforms/qemu/host-tools.js';
-import { GUEST_CHECK_TIMEOUT_MS, checkProvisionedGuest } from '../../src/harness/platforms/qemu/index.js';
-import { prepareDisks, signalOwnChild } from '../../src/harness/platforms/qemu/qemu-guest.js';
-import { connectGuest, guestLoginError, type SshSession } from '../../src/harness/platforms/qemu/ssh.js';
-import { createUnikernelPlatform } from '../../src/harness/platforms/unikernel/index.js';
+import type { ExecResult } from '../../src/host/exec-result.js';
+import { findExecutable } from '../../src/host/process.js';
+import { createWorkDir, removeWorkDir } from '../../src/host/work-dir.js';
+import { createNativePlatform } from '../../src/platforms/native/index.js';
+import { makePrivate } from '../../src/platforms/qemu/guest-image.js';
+import { liveLeases, useGuest } from '../../src/platforms/qemu/guest-users.js';
+import { runTool } from '../../src/platforms/qemu/host-tools.js';
+import { GUEST_CHECK_TIMEOUT_MS, checkProvisionedGuest } from '../../src/platforms/qemu/index.js';
+import { prepareDisks, signalOwnChild } from '../../src/platforms/qemu/qemu-guest.js';
+import { connectGuest, guestLoginError, type SshSession } from '../../src/platforms/qemu/ssh.js';
+import { createUnikernelPlatform } from '../../src/platforms/unikernel/index.js';
 
 /*
  * The guests' safety rules, checked without booting one: signals reach only

@@ -3,11 +3,11 @@ import { mkdirSync, mkdtempSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { currentOwner, formatOwner, identify, isAlive, thisProcess, type ThisProcess } from '../../src/harness/host/owner.js';
-import { processNamedBy, terminateSync } from '../../src/harness/host/process.js';
-import { removeStaleWorkDirs } from '../../src/harness/host/work-dir.js';
-import { userIsLive } from '../../src/harness/platforms/docker/private-dockerd.js';
-import { serviceProcess } from '../../src/harness/platforms/docker/private-podman.js';
+import { currentOwner, formatOwner, identify, isAlive, thisProcess, type ThisProcess } from '../../src/host/owner.js';
+import { processNamedBy, terminateSync } from '../../src/host/process.js';
+import { removeStaleWorkDirs } from '../../src/host/work-dir.js';
+import { userIsLive } from '../../src/platforms/docker/private-dockerd.js';
+import { serviceProcess } from '../../src/platforms/docker/private-podman.js';
 
 function deadPid(): number {
   return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);

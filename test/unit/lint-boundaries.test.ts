@@ -1,7 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ESLint } from 'eslint';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { packageRoot } from '../../src/harness/host/paths.js';
+import { packageRoot } from '../../src/host/paths.js';
 
 /*
  * The boundaries of the design are lint rules (eslint.config.js). These plant
@@ -10,6 +13,7 @@ import { packageRoot } from '../../src/harness/host/paths.js';
  */
 
 const eslint = new ESLint({ cwd: packageRoot });
+const CHECK_CYCLES = join(packageRoot, 'scripts', 'check-cycles.mjs');
 
 /** The errors of a file at `file` that imports `name` from `from` and uses it. */
 async function problemsOf(file: string, name: string, from: string): Promise<{ rule: string | null; message: string }[]> {
@@ -23,23 +27,23 @@ const restricted = (message: RegExp) => ({ rule: 'import-x/no-restricted-paths',
 // The first lint loads the parser and the import resolver: seconds on a loaded 2-core machine.
 describe('lint: the boundaries of the design', { timeout: 60_000 }, () => {
   it('refuses a reporter that imports platform code', async () => {
-    const problems = await problemsOf('src/reporters/planted.ts', 'dockerPlatforms', '../harness/platforms/docker/index.js');
+    const problems = await problemsOf('src/reporters/planted.ts', 'dockerPlatforms', '../platforms/docker/index.js');
     expect(problems).toContainEqual(restricted(/never start or know a platform/));
   });
 
   it("refuses an import of a platform folder's internals from outside it, and allows its index.ts", async () => {
-    const internal = await problemsOf('src/harness/runner-planted.ts', 'commandLine', './platforms/qemu/ssh.js');
-    expect(internal).toContainEqual(restricted(/only src\/harness\/platforms\/qemu\/ knows/));
-    const sibling = await problemsOf('src/harness/platforms/unikernel/planted.ts', 'bootGuest', '../qemu/qemu-guest.js');
-    expect(sibling).toContainEqual(restricted(/only src\/harness\/platforms\/qemu\/ knows/));
-    expect(await problemsOf('src/harness/runner-planted.ts', 'qemuPlatforms', './platforms/qemu/index.js')).toEqual([]);
+    const internal = await problemsOf('src/runtime/runner-planted.ts', 'commandLine', '../platforms/qemu/ssh.js');
+    expect(internal).toContainEqual(restricted(/only src\/platforms\/qemu\/ knows/));
+    const sibling = await problemsOf('src/platforms/unikernel/planted.ts', 'bootGuest', '../qemu/qemu-guest.js');
+    expect(sibling).toContainEqual(restricted(/only src\/platforms\/qemu\/ knows/));
+    expect(await problemsOf('src/runtime/runner-planted.ts', 'qemuPlatforms', '../platforms/qemu/index.js')).toEqual([]);
   });
 
   it('refuses a bench file of the shipped suite or a fixture that reaches past the public entries', async () => {
-    const suite = await problemsOf('src/suite/planted.bench.ts', 'parseResultLine', '../harness/figure.js');
+    const suite = await problemsOf('src/workloads/cpu/planted.bench.ts', 'parseResultLine', '../figure.js');
     expect(suite).toContainEqual(restricted(/uses the public entry "virtbench\/bench"/));
-    expect(await problemsOf('src/suite/planted.bench.ts', 'test', '../bench.js')).toEqual([]);
-    const fixture = await problemsOf('fixtures/e2e/bench/planted.bench.ts', 'parseResultLine', '../../../src/harness/figure.js');
+    expect(await problemsOf('src/workloads/cpu/planted.bench.ts', 'test', '../../bench.js')).toEqual([]);
+    const fixture = await problemsOf('fixtures/e2e/bench/planted.bench.ts', 'parseResultLine', '../../../src/workloads/figure.js');
     expect(fixture).toContainEqual(restricted(/use the public entries/));
   });
 
@@ -60,15 +64,39 @@ describe('lint: the boundaries of the design', { timeout: 60_000 }, () => {
     expect(internal).toContainEqual(restricted(/only src\/turnstile\/ knows/));
     expect(await problemsOf('src/ab/planted.ts', 'startTurnstile', '../turnstile/index.js')).toEqual([]);
     // The A/B runner hosts a turnstile through its index.ts, and reaches nothing of the harness.
-    const harness = await problemsOf('src/ab/planted.ts', 'roundOrder', '../harness/round-order.js');
+    const harness = await problemsOf('src/ab/planted.ts', 'runOnePlatform', '../runtime/runner.js');
     expect(harness).toContainEqual(restricted(/never starts or knows a platform/));
-    const platform = await problemsOf('src/turnstile/planted.ts', 'dockerPlatforms', '../harness/platforms/docker/index.js');
+    const platform = await problemsOf('src/turnstile/planted.ts', 'dockerPlatforms', '../platforms/docker/index.js');
     expect(platform).toContainEqual(restricted(/the turnstile knows no platform/));
+  });
+
+  it('keeps src/host/ below every layer, and a platform away from any one workload', async () => {
+    const host = await problemsOf('src/host/planted.ts', 'roundOrder', '../turnstile/index.js');
+    expect(host).toContainEqual(restricted(/src\/host\/ serves every layer and knows none/));
+    expect(await problemsOf('src/host/planted.ts', 'VirtbenchError', '../errors.js')).toEqual([]);
+    const workload = await problemsOf('src/platforms/native/planted.ts', 'cpu', '../../workloads/cpu/cpu.js');
+    expect(workload).toContainEqual(restricted(/never imports one workload's folder/));
+    expect(await problemsOf('src/platforms/native/planted.ts', 'workloads', '../../workloads/index.js')).toEqual([]);
   });
 
   it('refuses an import cycle', async () => {
     // errors.ts is imported by host/command.ts; importing that back closes a cycle.
-    const problems = await problemsOf('src/errors.ts', 'runCommand', './harness/host/command.js');
+    const problems = await problemsOf('src/errors.ts', 'runCommand', './host/command.js');
     expect(problems.map((p) => p.rule)).toContain('import-x/no-cycle');
+  });
+
+  it('refuses a cycle of type-only imports too (scripts/check-cycles.mjs, part of npm run lint), and passes src/', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'virtbench-cycles-'));
+    try {
+      writeFileSync(join(dir, 'a.ts'), "import type { B } from './b.js';\nexport interface A { b?: B }\n");
+      writeFileSync(join(dir, 'b.ts'), "import type { A } from './a.js';\nexport interface B { a?: A }\n");
+      const planted = await execa(process.execPath, [CHECK_CYCLES, dir], { reject: false });
+      expect(planted.exitCode).toBe(1);
+      expect(planted.stderr).toMatch(/import cycle \(type-only imports count\): .*a\.ts <-> .*b\.ts/);
+      const src = await execa(process.execPath, [CHECK_CYCLES], { reject: false });
+      expect(src).toMatchObject({ exitCode: 0, stdout: expect.stringMatching(/^no import cycles among \d+ files of src$/) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

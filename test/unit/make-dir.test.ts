@@ -2,7 +2,7 @@ import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeDirectory } from '../../src/make-dir.js';
+import { makeDirectory } from '../../src/host/make-dir.js';
 
 describe('makeDirectory', () => {
   it('makes every missing component, with the mode asked for, and accepts an existing directory', async () => {

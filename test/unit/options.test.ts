@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
-import { PROFILES, resolveProfile } from '../../src/harness/profiles.js';
+import { PROFILES, resolveProfile } from '../../src/workloads/profiles.js';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WORKLOAD_NAMES } from '../../src/harness/workloads.js';
+import { WORKLOAD_NAMES } from '../../src/workloads/index.js';
 import { benchFiles, excludeForSuite, suiteFiles } from '../../src/bench-files.js';
 import { resolveOptions, virtbench } from '../../src/plugin.js';
 import { errorOf } from '../builders.js';
@@ -100,7 +100,7 @@ describe('resolveOptions', () => {
     expect(errorOf(() => resolveOptions({}, { VIRTBENCH_AA: 'vmware' })).message).toMatch(/A\/A platform .* valid platforms: .*native/);
     expect(errorOf(() => resolveOptions({ platforms: ['vmware#2'] }, {})).message).toMatch(/unknown platform "vmware#2"/);
     expect(errorOf(() => resolveOptions({ platforms: ['native#Bad Label'] }, {})).message).toMatch(/unknown platform/);
-    const { createPlatform } = await import('../../src/harness/platforms/index.js');
+    const { createPlatform } = await import('../../src/platforms/index.js');
     expect(createPlatform('native#2').name).toBe('native#2');
   });
 
@@ -212,7 +212,7 @@ describe('virtbench() plugin config', () => {
 
 describe('run count', () => {
   it('stops at the profile count without a target, else when stable or at the maximum', async () => {
-    const { enoughRuns } = await import('../../src/harness/run-count.js');
+    const { enoughRuns } = await import('../../src/runtime/run-count.js');
     const { relativeSd } = await import('../../src/statistics/descriptive.js');
     expect(relativeSd([1, 1, 1])).toBe(0);
     expect(relativeSd([1, 3])).toBeCloseTo(Math.SQRT2 / 2, 12);
@@ -282,12 +282,12 @@ describe('the shipped suite', () => {
 
   it("lets the suite through Vitest's node_modules exclude when it is installed there, and nothing else", () => {
     const root = '/home/me/project';
-    const installed = ['/home/me/project/node_modules/virtbench/dist/suite/cpu.bench.js'];
+    const installed = ['/home/me/project/node_modules/virtbench/dist/workloads/cpu/cpu.bench.js'];
     expect(excludeForSuite(['**/node_modules/**', '**/.git/**'], installed, root)).toEqual([
       '**/node_modules/!(virtbench|.pnpm)/**',
       '**/.git/**',
     ]);
-    expect(excludeForSuite(['**/node_modules/**'], ['/home/me/virtbench/src/suite/cpu.bench.ts'], '/home/me/virtbench')).toEqual([
+    expect(excludeForSuite(['**/node_modules/**'], ['/home/me/virtbench/src/workloads/cpu/cpu.bench.ts'], '/home/me/virtbench')).toEqual([
       '**/node_modules/**',
     ]);
   });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { BadOutputError, ImplausibleFigureError } from '../../src/errors.js';
-import { parseFioJson } from '../../src/harness/figure.js';
-import type { StartedPlatform } from '../../src/harness/platform.js';
-import { checkedFigure } from '../../src/harness/runner.js';
-import { commandWorkload, implausibility, workloads } from '../../src/harness/workloads.js';
+import { parseFioJson } from '../../src/workloads/figure.js';
+import type { StartedPlatform } from '../../src/platforms/platform.js';
+import { checkedFigure } from '../../src/runtime/runner.js';
+import { commandWorkload, implausibility, workloads } from '../../src/workloads/index.js';
 
 /*
  * Recorded figures. The zeros are what qemu-tcg-qcow2 printed in a quick run

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hasPvhEntry } from '../../src/harness/platforms/qemu/guest-build.js';
+import { hasPvhEntry } from '../../src/platforms/qemu/guest-build.js';
 
 /** A minimal ELF64 little-endian image with one PT_NOTE segment holding the given notes. */
 function elfWithNotes(notes: { name: string; type: number; desc?: Buffer }[]): Buffer {

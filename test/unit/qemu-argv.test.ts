@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { qemuPlatforms } from '../../src/harness/platforms/qemu/index.js';
-import { namespaceSetup, TAP_MAC, tapNetworkFor } from '../../src/harness/platforms/qemu/tap.js';
-import { dataDevice, kernelCommandLine, qemuArgv, type GuestLayout } from '../../src/harness/platforms/qemu/qemu-argv.js';
+import { qemuPlatforms } from '../../src/platforms/qemu/index.js';
+import { namespaceSetup, TAP_MAC, tapNetworkFor } from '../../src/platforms/qemu/tap.js';
+import { dataDevice, kernelCommandLine, qemuArgv, type GuestLayout } from '../../src/platforms/qemu/qemu-argv.js';
 
 const layout: GuestLayout = {
   name: 'virtbench-qemu-tcg',

@@ -3,12 +3,12 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hostAptSource } from '../../src/harness/host/apt-sources.js';
-import { aptSources } from '../../src/harness/platforms/qemu/apt.js';
-import { GUEST_PACKAGES, initramfsInit, recipeHash } from '../../src/harness/platforms/qemu/guest-recipe.js';
-import { loadOrder, readModinfo } from '../../src/harness/platforms/qemu/kernel-modules.js';
-import { fingerprintOf, generateHostKey } from '../../src/harness/platforms/qemu/keys.js';
-import { commandLine, shellQuote } from '../../src/harness/platforms/qemu/ssh.js';
+import { hostAptSource } from '../../src/host/apt-sources.js';
+import { aptSources } from '../../src/platforms/qemu/apt.js';
+import { GUEST_PACKAGES, initramfsInit, recipeHash } from '../../src/platforms/qemu/guest-recipe.js';
+import { loadOrder, readModinfo } from '../../src/platforms/qemu/kernel-modules.js';
+import { fingerprintOf, generateHostKey } from '../../src/platforms/qemu/keys.js';
+import { commandLine, shellQuote } from '../../src/platforms/qemu/ssh.js';
 
 /** A minimal ELF64 LE object with a .shstrtab and a .modinfo section, as a kernel module has. */
 function fakeModule(modinfo: string[]): Buffer {

@@ -1,11 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import {
-  cpuHasVirtualization,
-  kvmAvailability,
-  probeKvm,
-  sharedKvmProbe,
-  type KvmHostFacts,
-} from '../../src/harness/platforms/qemu/kvm.js';
+import { cpuHasVirtualization, kvmAvailability, probeKvm, sharedKvmProbe, type KvmHostFacts } from '../../src/platforms/qemu/kvm.js';
 
 const usable: KvmHostFacts = { devKvm: true, devKvmReadWrite: true, cpuVirtualization: true, kvmPvm: false };
 

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { qmpExecute } from '../../src/harness/platforms/qemu/qmp.js';
+import { qmpExecute } from '../../src/platforms/qemu/qmp.js';
 
 /** A QMP peer as QEMU speaks it: greeting, capabilities handshake, events in between, one reply per command. */
 function fakeQemu(path: string, seen: string[]): Promise<Server> {

@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { OPTION_NAMES } from '../../src/plugin.js';
-import { packageRoot } from '../../src/harness/host/paths.js';
+import { packageRoot } from '../../src/host/paths.js';
 
 const readme = readFileSync(join(packageRoot, 'README.md'), 'utf8');
 const errorsSource = readFileSync(join(packageRoot, 'src/errors.ts'), 'utf8');

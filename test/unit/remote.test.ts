@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
-import { knownHostKeys, knownHostsName, patternsMatch } from '../../src/harness/host/known-hosts.js';
-import { createPlatform } from '../../src/harness/platforms/index.js';
-import { cleanupCommand, opensshArgv, readHostKeys, remoteCommandLine } from '../../src/harness/platforms/remote/index.js';
-import { resolveRemote, validateRemotes } from '../../src/harness/platforms/remote/options.js';
-import { parseProbe } from '../../src/harness/platforms/remote/probe.js';
-import { workloads } from '../../src/harness/workloads.js';
+import { knownHostKeys, knownHostsName, patternsMatch } from '../../src/host/known-hosts.js';
+import { createPlatform } from '../../src/platforms/index.js';
+import { cleanupCommand, opensshArgv, readHostKeys, remoteCommandLine } from '../../src/platforms/remote/index.js';
+import { resolveRemote, validateRemotes } from '../../src/platforms/remote/options.js';
+import { parseProbe } from '../../src/platforms/remote/probe.js';
+import { workloads } from '../../src/workloads/index.js';
 import { resolveOptions } from '../../src/plugin.js';
 import { errorOf } from '../builders.js';
 

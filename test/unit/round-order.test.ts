@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { roundOrder, roundOrderFacts, roundSeedFromEnv } from '../../src/harness/round-order.js';
+import { roundOrder, roundOrderFacts, roundSeedFromEnv } from '../../src/turnstile/round-order.js';
 import { errorOf } from '../builders.js';
 
 const PLATFORMS = ['native', 'docker', 'qemu-tcg', 'qemu-kvm', 'podman'];

@@ -3,10 +3,10 @@ import { createServer, type Server } from 'node:net';
 import { dirname } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BadOutputError, ImplausibleFigureError, VirtbenchError, WorkloadFailedError } from '../../src/errors.js';
-import type { ServiceAddress } from '../../src/harness/platform.js';
-import { PROFILES } from '../../src/harness/profiles.js';
-import { prepareWorkload } from '../../src/harness/runner.js';
-import { commandWorkload, workloads, type CommandWorkload, type ServedWorkload } from '../../src/harness/workloads.js';
+import type { ServiceAddress } from '../../src/platforms/platform.js';
+import { PROFILES } from '../../src/workloads/profiles.js';
+import { prepareWorkload } from '../../src/runtime/runner.js';
+import { commandWorkload, workloads, type CommandWorkload, type ServedWorkload } from '../../src/workloads/index.js';
 import { answer, fail, hang, loseConnection, MockPlatform } from '../mock-platform.js';
 
 /*

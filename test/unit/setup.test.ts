@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
-import { SETUP_HINT } from '../../src/harness/platform.js';
-import { PLATFORM_NAMES, requirementsOf } from '../../src/harness/platforms/index.js';
-import { aptCommands, missingPackages, needsRoot, setupLine, setupReport, type HostFacts } from '../../src/harness/setup.js';
+import { SETUP_HINT } from '../../src/platforms/platform.js';
+import { PLATFORM_NAMES, requirementsOf } from '../../src/platforms/index.js';
+import { aptCommands, missingPackages, needsRoot, setupLine, setupReport, type HostFacts } from '../../src/runtime/setup.js';
 
 const facts = (over: Partial<HostFacts> = {}): HostFacts => ({
   installed: new Set(['gcc', 'libc6-dev', 'debootstrap', 'iproute2', 'docker-ce']),

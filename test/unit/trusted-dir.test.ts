@@ -8,12 +8,12 @@ import {
   untrustedDirectoryError,
   untrustedFileReason,
   type PathFacts,
-} from '../../src/harness/host/trusted-dir.js';
-import { buildProgram } from '../../src/harness/build.js';
+} from '../../src/host/trusted-dir.js';
+import { buildProgram } from '../../src/workloads/build.js';
 
 // gcc is not run here: "building" writes a file where -o says, as a umask of 000 would leave it.
 const { runChecked } = vi.hoisted(() => ({ runChecked: vi.fn() }));
-vi.mock('../../src/harness/host/command.js', () => ({ runChecked }));
+vi.mock('../../src/host/command.js', () => ({ runChecked }));
 runChecked.mockImplementation(async (argv: string[]) => {
   await writeFile(argv[argv.indexOf('-o') + 1]!, 'fresh build', { mode: 0o777 });
 });

@@ -13,8 +13,8 @@ import {
 import { connectTurnstile } from '../../src/turnstile/client.js';
 import { VirtbenchError } from '../../src/errors.js';
 import { connectTurnstileControl } from '../../src/turnstile/shared.js';
-import { arrangeTogether, notRunPlatforms } from '../../src/harness/turn-reporter.js';
-import { roundOrder } from '../../src/harness/round-order.js';
+import { arrangeTogether, notRunPlatforms } from '../../src/runtime/turn-reporter.js';
+import { roundOrder } from '../../src/turnstile/round-order.js';
 import type { TestProject, TestSpecification } from 'vitest/node';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -598,7 +598,7 @@ describe('turnstileFile', () => {
     expect(turnstileFile('/wt/base/bench/cpu.bench.ts', {})).toBe('/wt/base/bench/cpu.bench.ts');
     expect(turnstileFile('/wt/base/bench/cpu.bench.ts', { root: '/wt/base' })).toBe('bench/cpu.bench.ts');
     // The base's worktree links the head's node_modules: both sides meet in the same room.
-    const room = 'node_modules/virtbench/dist/suite/cpu.bench.js';
+    const room = 'node_modules/virtbench/dist/workloads/cpu/cpu.bench.js';
     expect(turnstileFile(`/repo/${room}`, { root: '/wt/base' })).toBe(room);
     expect(turnstileFile(`/repo/${room}`, { root: '/repo' })).toBe(room);
   });

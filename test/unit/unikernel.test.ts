@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { writeCpio } from '../../src/harness/platforms/unikernel/cpio.js';
-import {
-  defaultCommand,
-  expandCommand,
-  normalizeResult,
-  validateImageOptions,
-} from '../../src/harness/platforms/unikernel/guest-command.js';
-import { unikernelPlatforms } from '../../src/harness/platforms/unikernel/index.js';
+import { writeCpio } from '../../src/platforms/unikernel/cpio.js';
+import { defaultCommand, expandCommand, normalizeResult, validateImageOptions } from '../../src/platforms/unikernel/guest-command.js';
+import { unikernelPlatforms } from '../../src/platforms/unikernel/index.js';
 
 describe('writeCpio (newc)', () => {
   it('writes headers, 4-byte padding and the trailer the kernel expects', () => {

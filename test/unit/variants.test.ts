@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { virtbench } from '../../src/plugin.js';
-import { variantOf } from '../../src/harness/platforms/index.js';
-import { platformsOfRun, resolveVariantBenchmarks, standInPlan, standInReason } from '../../src/harness/variants.js';
-import { workloads } from '../../src/harness/workloads.js';
+import { variantOf } from '../../src/platforms/index.js';
+import { platformsOfRun, resolveVariantBenchmarks, standInPlan, standInReason } from '../../src/platforms/variants.js';
+import { workloads } from '../../src/workloads/index.js';
 
 const ide = { base: 'qemu-tcg', varies: ['disk'] as const, changes: "the benchmark disk's bus (IDE instead of virtio)" };
 

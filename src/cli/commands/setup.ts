@@ -21,7 +21,7 @@ export const setupCommand: CliCommand = {
             .filter(Boolean);
     if (platforms?.length === 0) throw usageError('--platforms names no platform', USAGE);
     // The one command that looks at platforms (never starts one): loaded here, so that the others do not load them.
-    const { runSetup } = await import('../../harness/setup.js');
+    const { runSetup } = await import('../../runtime/setup.js');
     return runSetup({ platforms, install: values.install === true, test: values.test === true, log: io.log });
   },
 };

@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { VirtbenchError } from '../../errors.js';
+import { withLock } from '../../host/file-lock.js';
+import { isAlive } from '../../host/process.js';
+
+/*
+ * Which workers use a provisioned guest right now: one lease file each, in
+ * QEMU's work directory on the host. A worker resumes the guest when it
+ * connects and pauses it when it leaves last. The plugin runs one platform's
+ * bench files one at a time, but with several platforms the files of all of
+ * them share one pool of workers (runtime/turn-reporter.ts): a worker freed
+ * early by one platform can start this platform's next file while its
+ * current one still runs, and a plain pause in close() would freeze that one
+ * in the middle of its benchmark.
+ */
+
+export interface GuestUse {
+  /** Gives the lease back; pauses the guest when no live worker holds one. Idempotent. */
+  release(): Promise<void>;
+}
+
+export interface GuestControl {
+  resume(): Promise<void>;
+  pause(): Promise<void>;
+}
+
+const LOCK_TIMEOUT_MS = 30_000;
+
+/** A lease's name: the worker's pid, then a random part (thread workers share a pid). */
+function leaseName(): string {
+  return `${process.pid}-${randomBytes(6).toString('hex')}`;
+}
+
+/**
+ * The leases whose worker still runs. A worker killed before its close() left one: its pid is gone.
+ * A reused pid keeps a dead worker's lease; the guest then stays running, which costs only idle CPU.
+ */
+export function liveLeases(leases: readonly string[], alive: (pid: number) => boolean = isAlive): string[] {
+  return leases.filter((lease) => {
+    const pid = Number(lease.split('-')[0]);
+    return Number.isInteger(pid) && pid > 0 && alive(pid);
+  });
+}
+
+/** Runs fn holding the lock of dir's leases: a resume and a pause never interleave with another worker's. */
+async function withLeaseLock<T>(dir: string, platform: string | undefined, fn: (users: string) => Promise<T>): Promise<T> {
+  if (!existsSync(dir)) {
+    throw new VirtbenchError(
+      'VIRTBENCH_GUEST_LOST',
+      `QEMU's work directory ${dir} is gone: the guest was stopped (QEMU was killed, or the run that provisioned it ended)\n` +
+        'fix: look above in the log for why QEMU stopped; the next run provisions a new guest',
+      { platform },
+    );
+  }
+  const users = join(dir, 'users');
+  return await withLock(
+    users,
+    async () => {
+      // Not recursive: a directory removed meanwhile is not made again.
+      await mkdir(users, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
+      return await fn(users);
+    },
+    { what: 'resuming or pausing the guest', timeoutMs: LOCK_TIMEOUT_MS, platform },
+  );
+}
+
+/** Takes a lease on the guest whose QEMU works in dir, and resumes the guest. */
+export async function useGuest(dir: string, control: GuestControl, platform?: string): Promise<GuestUse> {
+  const lease = leaseName();
+  await withLeaseLock(dir, platform, async (users) => {
+    await writeFile(join(users, lease), '');
+    try {
+      await control.resume();
+    } catch (error) {
+      await rm(join(users, lease), { force: true });
+      throw error;
+    }
+  });
+  let released = false;
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      await withLeaseLock(dir, platform, async (users) => {
+        await rm(join(users, lease), { force: true });
+        const all = await readdir(users);
+        const live = liveLeases(all);
+        // Leases of workers that died are dropped, so they never keep the guest running again.
+        for (const dead of all.filter((l) => !live.includes(l))) await rm(join(users, dead), { force: true });
+        if (live.length === 0) await control.pause();
+      });
+    },
+  };
+}
