@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
 import { PROFILES, resolveProfile } from '../../src/workloads/profiles.js';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { WORKLOAD_NAMES } from '../../src/workloads/index.js';
+import { basename, dirname, join } from 'node:path';
+import { WORKLOAD_NAMES, workloads } from '../../src/workloads/index.js';
 import { benchFiles, excludeForSuite, suiteFiles } from '../../src/bench-files.js';
 import { resolveOptions, virtbench } from '../../src/plugin.js';
 import { errorOf } from '../builders.js';
@@ -251,6 +251,22 @@ describe('run count', () => {
 });
 
 describe('the shipped suite', () => {
+  it("keeps each built-in workload's C programs in the folder of its bench file", () => {
+    const folders = new Set(suiteFiles().map((file) => dirname(file)));
+    for (const name of WORKLOAD_NAMES) {
+      const workload = workloads[name];
+      const sources = [
+        ...(workload.kind === 'command' && 'source' in workload.program ? [workload.program.source] : []),
+        ...(workload.kind === 'served' ? Object.values(workload.programs ?? {}).map((program) => program.source) : []),
+      ];
+      for (const source of sources) {
+        expect(existsSync(source), source).toBe(true);
+        expect(folders.has(dirname(source)), `${name}: ${source}`).toBe(true);
+        expect(basename(dirname(dirname(source)))).toBe('workloads');
+      }
+    }
+  });
+
   it('is one bench file per workload family, and together they run every built-in workload', () => {
     const files = suiteFiles();
     expect(files.map((f) => f.split('/').pop())).toEqual([

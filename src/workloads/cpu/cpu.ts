@@ -14,7 +14,7 @@ export const cpu = commandWorkload({
   title: 'LINPACK (LU factorisation + solve)',
   unit: 'kFLOPS',
   better: 'higher',
-  program: { source: workloadSource('linpack') },
+  program: { source: workloadSource('cpu/linpack') },
   args: (p) => [String(p.cpu.n), String(p.cpu.lda), String(p.cpu.minSeconds)],
   sampleMs: (f) => (f.seconds * 1000) / Number(f.extra.solves ?? 1),
   timeoutMs: (p) => 120_000 + p.cpu.minSeconds * 60_000,
