@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { packageRoot, cacheDir as defaultCacheDir } from '../../src/host/paths.js';
 import { BRIDGE } from '../../src/platforms/docker/bridge.js';
 import { dockerClient } from '../../src/platforms/docker/docker-client.js';
@@ -38,6 +38,24 @@ export async function newCase(options: { cacheDir?: string } = {}): Promise<Faul
 export async function removeCase(c: FaultCase): Promise<void> {
   await rm(c.reportDir, { recursive: true, force: true });
   await rm(c.workRoot, { recursive: true, force: true });
+}
+
+/**
+ * A fault file's case bookkeeping: returns `open()`, which makes a case; after each test, every run it
+ * left going is stopped and its cases (and `cleanup`, e.g. a fresh cache) are removed.
+ */
+export function faultCases(cleanup: () => Promise<void> = async () => {}): (options?: { cacheDir?: string }) => Promise<FaultCase> {
+  const cases: FaultCase[] = [];
+  afterEach(async () => {
+    await stopRunning();
+    for (const c of cases.splice(0)) await removeCase(c);
+    await cleanup();
+  });
+  return async (options) => {
+    const c = await newCase(options);
+    cases.push(c);
+    return c;
+  };
 }
 
 export interface BenchOutcome {
@@ -125,6 +143,35 @@ export async function recovers(c: FaultCase, args: string[], env: Record<string,
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Ctrl-C into a run once `ready` resolves and `settleMs` have passed: returns its outcome, which must
+ * not be a clean exit, and when the signal went (for the recovery column).
+ */
+export async function interrupt(
+  run: RunningBench,
+  ready: Promise<unknown>,
+  settleMs: number,
+): Promise<{ outcome: BenchOutcome; at: number }> {
+  await ready;
+  await sleep(settleMs);
+  const at = Date.now();
+  run.child.kill('SIGINT');
+  const outcome = await run.done;
+  expect(outcome.exitCode === 0 && !outcome.signal).toBe(false);
+  return { outcome, at };
+}
+
+/** The table's recovery column: how soon the run ended after the fault, and how long the next run took. */
+export function recoveryAfter(what: string, outcome: BenchOutcome, at: number, next?: BenchOutcome): string {
+  const ended = `exited ${((outcome.endedAt - at) / 1000).toFixed(1)} s after ${what}`;
+  return next ? `${ended}; next run passed in ${next.seconds.toFixed(0)} s` : ended;
+}
+
+/** The table's outcome column for a run stopped by a signal: its exit code, and the signal. */
+export function exitOf(outcome: BenchOutcome): string {
+  return `exit ${outcome.exitCode}${outcome.signal ? ` (${outcome.signal})` : ''}`;
+}
 
 /** Polls check until it returns something truthy; fails naming what it waited for. */
 export async function waitUntil<T>(
@@ -284,6 +331,11 @@ export const TABLE_ROWS = join(packageRoot, '.virtbench', 'fault-table.jsonl');
 export function record(row: TableRow): void {
   mkdirSync(join(TABLE_ROWS, '..'), { recursive: true });
   appendFileSync(TABLE_ROWS, JSON.stringify(row) + '\n');
+}
+
+/** A row for a fault refused before anything was measured, which leaves nothing behind. */
+export function recordRefused(fault: string, outcome: string, recovery: string): void {
+  record({ fault, outcome, kept: 'nothing was measured', leaked: 'nothing', recovery });
 }
 
 export function renderTable(rows: TableRow[]): string {

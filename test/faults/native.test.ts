@@ -3,52 +3,28 @@ import { existsSync } from 'node:fs';
 import { chown, mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  failure,
-  finished,
-  kept,
-  leftovers,
-  newCase,
-  record,
-  recovers,
-  removeCase,
-  runBench,
-  sleep,
-  startBench,
-  stopRunning,
-  type FaultCase,
-} from './inject.js';
+import { describe, expect, it } from 'vitest';
+import * as fault from './inject.js';
 
 /*
  * Faults on the native platform: the workload itself hangs, the host's work directory fills up, a
  * Ctrl-C mid-benchmark, and a stranger's stale-looking directory and process beside the run.
  */
 
-const cases: FaultCase[] = [];
-afterEach(async () => {
-  await stopRunning();
-  for (const c of cases.splice(0)) await removeCase(c);
-});
-
-async function open(): Promise<FaultCase> {
-  const c = await newCase();
-  cases.push(c);
-  return c;
-}
+const open = fault.faultCases();
 
 describe('native', () => {
   it('a workload that hangs is stopped at its time limit; the benchmarks before it are kept', async () => {
     const c = await open();
-    const run = await runBench(c, ['--project', 'native', 'steps'], { FAULT_HOLD_SECONDS: '600', FAULT_HOLD_TIMEOUT_MS: '3000' });
+    const run = await fault.runBench(c, ['--project', 'native', 'steps'], { FAULT_HOLD_SECONDS: '600', FAULT_HOLD_TIMEOUT_MS: '3000' });
     expect(run.exitCode).not.toBe(0);
-    expect(failure(run, 'hold')).toMatch(/hold failed: `.*hold-[0-9a-f]+ 600` timed out after \d+ ms/);
+    expect(fault.failure(run, 'hold')).toMatch(/hold failed: `.*hold-[0-9a-f]+ 600` timed out after \d+ ms/);
     expect(run.results!.results.find((r) => r.benchmark === 'hold')!.error).toMatch(/fix: .*raise the workload's timeoutMs/);
-    expect(kept(run)).toMatchObject({ 'native/cpu': 'passed:2', 'native/hold': 'failed:0' });
+    expect(fault.kept(run)).toMatchObject({ 'native/cpu': 'passed:2', 'native/hold': 'failed:0' });
     expect(run.csv).toEqual(['native-cpu.csv']);
-    expect(leftovers(c)).toEqual([]);
-    const next = await recovers(c, ['--project', 'native', 'steps'], { FAULT_HOLD_SECONDS: '0.1' });
-    record({
+    expect(fault.leftovers(c)).toEqual([]);
+    const next = await fault.recovers(c, ['--project', 'native', 'steps'], { FAULT_HOLD_SECONDS: '0.1' });
+    fault.record({
       fault: 'a workload hangs (native, limit 3 s)',
       outcome: 'VIRTBENCH_WORKLOAD_FAILED: "timed out after 3 s" and the fix; exit 1',
       kept: 'cpu (results.json, CSV)',
@@ -66,13 +42,13 @@ describe('native', () => {
     await execa('mount', ['-o', 'loop', image, c.workRoot]);
     try {
       await rm(join(c.workRoot, 'lost+found'), { recursive: true });
-      const run = await runBench(c, ['--project', 'native', 'disk']);
+      const run = await fault.runBench(c, ['--project', 'native', 'disk']);
       expect(run.exitCode).not.toBe(0);
       const error = run.results!.results.find((r) => r.benchmark === 'disk-random')!.error!;
       expect(error).toMatch(/No space left on device/);
       expect(error).toMatch(/fix: .*disk .* is full/);
-      expect(leftovers(c)).toEqual([]);
-      record({
+      expect(fault.leftovers(c)).toEqual([]);
+      fault.record({
         fault: "disk full in the host's work directory (native fio)",
         outcome: 'VIRTBENCH_WORKLOAD_FAILED with fio\'s "No space left on device" and the fix; exit 1',
         kept: 'the results.json with the failure',
@@ -83,28 +59,23 @@ describe('native', () => {
       await execa('umount', [c.workRoot]);
       await rm(image, { force: true });
     }
-    await recovers(c, ['--project', 'native', 'disk'], { FAULT_HOLD_SECONDS: '0.1' });
+    await fault.recovers(c, ['--project', 'native', 'disk'], { FAULT_HOLD_SECONDS: '0.1' });
   });
 
   it('Ctrl-C during a benchmark stops it and its workload; what was measured is kept', async () => {
     const c = await open();
-    const run = startBench(c, ['--project', 'native', 'steps'], { FAULT_HOLD_SECONDS: '600' });
-    await finished(c, 'native-cpu.csv', run);
-    await sleep(1_500);
-    const at = Date.now();
-    run.child.kill('SIGINT');
-    const outcome = await run.done;
-    expect(outcome.exitCode === 0 && !outcome.signal).toBe(false);
-    expect(kept(outcome)).toMatchObject({ 'native/cpu': 'passed:2' });
+    const run = fault.startBench(c, ['--project', 'native', 'steps'], { FAULT_HOLD_SECONDS: '600' });
+    const { outcome, at } = await fault.interrupt(run, fault.finished(c, 'native-cpu.csv', run), 1_500);
+    expect(fault.kept(outcome)).toMatchObject({ 'native/cpu': 'passed:2' });
     expect(outcome.csv).toContain('native-cpu.csv');
-    expect(leftovers(c)).toEqual([]);
-    const next = await recovers(c, ['--project', 'native', 'steps'], { FAULT_HOLD_SECONDS: '0.1' });
-    record({
+    expect(fault.leftovers(c)).toEqual([]);
+    const next = await fault.recovers(c, ['--project', 'native', 'steps'], { FAULT_HOLD_SECONDS: '0.1' });
+    fault.record({
       fault: 'Ctrl-C during a benchmark (native)',
-      outcome: `exit ${outcome.exitCode}${outcome.signal ? ` (${outcome.signal})` : ''}, the workload stopped`,
+      outcome: `${fault.exitOf(outcome)}, the workload stopped`,
       kept: 'cpu (results.json, CSV)',
       leaked: 'nothing',
-      recovery: `exited ${((outcome.endedAt - at) / 1000).toFixed(1)} s after Ctrl-C; next run passed in ${next.seconds.toFixed(0)} s`,
+      recovery: fault.recoveryAfter('Ctrl-C', outcome, at, next),
     });
   });
 
@@ -121,13 +92,13 @@ describe('native', () => {
     await utimes(planted[2]!, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
     const tail = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', planted[0]!, join(planted[1]!, 'x')], { stdio: 'ignore' });
     try {
-      const run = await runBench(c, ['--project', 'native', 'steps'], { FAULT_HOLD_SECONDS: '0.1' });
+      const run = await fault.runBench(c, ['--project', 'native', 'steps'], { FAULT_HOLD_SECONDS: '0.1' });
       expect(run.exitCode, run.output.slice(-3000)).toBe(0);
       for (const dir of planted) expect(existsSync(dir), dir).toBe(true);
       expect(await readFile(join(planted[0]!, 'owner.pid'), 'utf8')).toBe(dead);
       expect(tail.exitCode, 'the process naming the planted directories was stopped').toBeNull();
       expect(tail.signalCode).toBeNull();
-      record({
+      fault.record({
         fault: 'stale-looking directories and a process that are not ours, in the work root',
         outcome: 'run passed; all three directories and the process untouched',
         kept: 'everything',
@@ -138,6 +109,6 @@ describe('native', () => {
       tail.kill('SIGKILL');
       for (const dir of planted) await rm(dir, { recursive: true, force: true });
     }
-    expect(leftovers(c)).toEqual([]);
+    expect(fault.leftovers(c)).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/host/paths.js';
-import { leftovers, newCase, record, removeCase, runBench, type FaultCase } from './inject.js';
+import { leftovers, newCase, record, recordRefused, removeCase, runBench, type FaultCase } from './inject.js';
 
 /*
  * Every environment variable and a few options given a bad value, in a real `vitest bench`: each
@@ -52,13 +52,11 @@ describe('bad values', () => {
       expect(leftovers(c), `${name}=${value}`).toEqual([]);
       outcomes.push(`${name}=${value}`);
     }
-    record({
-      fault: `each environment variable with a bad value (${BEFORE_MEASURING.length} cases: ${[...new Set(BEFORE_MEASURING.map(([n]) => n.replace('VIRTBENCH_', '')))].join(', ')})`,
-      outcome: 'exit 1 at startup: VIRTBENCH_BAD_OPTION naming the variable, what it must be, and the fix',
-      kept: 'nothing was measured',
-      leaked: 'nothing',
-      recovery: 'immediate (a few seconds each)',
-    });
+    recordRefused(
+      `each environment variable with a bad value (${BEFORE_MEASURING.length} cases: ${[...new Set(BEFORE_MEASURING.map(([n]) => n.replace('VIRTBENCH_', '')))].join(', ')})`,
+      'exit 1 at startup: VIRTBENCH_BAD_OPTION naming the variable, what it must be, and the fix',
+      'immediate (a few seconds each)',
+    );
   });
 
   it('a dead DOCKER_HOST makes --project docker fail naming it and the fix', async () => {
@@ -67,13 +65,11 @@ describe('bad values', () => {
     expect(asked.exitCode).not.toBe(0);
     expect(asked.output).toMatch(/no Docker engine answers at DOCKER_HOST=tcp:\/\/127\.0\.0\.1:1 .*fix: /);
     expect(leftovers(c)).toEqual([]);
-    record({
-      fault: 'DOCKER_HOST naming a dead engine',
-      outcome: '--project docker: exit 1, VIRTBENCH_PLATFORM_UNAVAILABLE naming DOCKER_HOST and the fix',
-      kept: 'nothing was measured',
-      leaked: 'nothing',
-      recovery: 'immediate',
-    });
+    recordRefused(
+      'DOCKER_HOST naming a dead engine',
+      '--project docker: exit 1, VIRTBENCH_PLATFORM_UNAVAILABLE naming DOCKER_HOST and the fix',
+      'immediate',
+    );
   });
 
   it('a baseline that does not exist fails the gate after the results are written', async () => {
@@ -123,12 +119,10 @@ describe('bad values', () => {
       await rm(config, { force: true });
     }
     expect(existsSync(config)).toBe(false);
-    record({
-      fault: `bad plugin options (${bad.length}: unknown platform, profile, runs, a misspelt option, an unwritable reportDir)`,
-      outcome: 'exit 1 at startup: VIRTBENCH_BAD_OPTION naming the option',
-      kept: 'nothing was measured',
-      leaked: 'nothing',
-      recovery: 'immediate',
-    });
+    recordRefused(
+      `bad plugin options (${bad.length}: unknown platform, profile, runs, a misspelt option, an unwritable reportDir)`,
+      'exit 1 at startup: VIRTBENCH_BAD_OPTION naming the option',
+      'immediate',
+    );
   });
 });

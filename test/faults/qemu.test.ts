@@ -1,23 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GUEST_SERVICE_PORT } from '../../src/platforms/qemu/qemu-argv.js';
 import { tcgAvailability } from './availability.js';
-import {
-  failure,
-  finished,
-  guestQemu,
-  kept,
-  leftovers,
-  newCase,
-  record,
-  recovers,
-  removeCase,
-  sleep,
-  sshIntoGuest,
-  startBench,
-  stopRunning,
-  waitUntil,
-  type FaultCase,
-} from './inject.js';
+import * as fault from './inject.js';
 
 /*
  * Faults on a qemu-tcg guest, reached over ssh: QEMU killed, the harness's ssh connection dropped
@@ -27,17 +11,7 @@ import {
  */
 
 const skip = tcgAvailability();
-const cases: FaultCase[] = [];
-afterEach(async () => {
-  await stopRunning();
-  for (const c of cases.splice(0)) await removeCase(c);
-});
-
-async function open(): Promise<FaultCase> {
-  const c = await newCase();
-  cases.push(c);
-  return c;
-}
+const open = fault.faultCases();
 
 const steps = ['--project', 'qemu-tcg', 'steps'];
 
@@ -45,8 +19,8 @@ const steps = ['--project', 'qemu-tcg', 'steps'];
 const afterFault = { FAULT_HOLD_SECONDS: '0.1', FAULT_THEN: 'none' };
 
 /** Runs a shell command in the running guest over an ssh connection of the injector's own. */
-async function inGuest(c: FaultCase, command: string): Promise<string> {
-  const ssh = await sshIntoGuest(c);
+async function inGuest(c: fault.FaultCase, command: string): Promise<string> {
+  const ssh = await fault.sshIntoGuest(c);
   try {
     const result = await ssh.run(command, { timeoutMs: 120_000 });
     return `${result.exitCode}: ${result.stdout}${result.stderr}`;
@@ -56,35 +30,13 @@ async function inGuest(c: FaultCase, command: string): Promise<string> {
 }
 
 describe.skipIf(skip)(`qemu-tcg${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  it('QEMU killed (SIGKILL) mid-benchmark: the benchmark fails as a lost guest, the run cleans up', async () => {
-    const c = await open();
-    const run = startBench(c, steps, { FAULT_HOLD_SECONDS: '600' });
-    await finished(c, 'qemu-tcg-cpu.csv', run);
-    await sleep(2_000);
-    const qemu = guestQemu(c)!;
+  /** Kills the guest or its connection while hold runs: returns when, for the recovery column. */
+  const killQemu = async (c: fault.FaultCase) => {
     const at = Date.now();
-    process.kill(qemu.pid, 'SIGKILL');
-    const outcome = await run.done;
-    expect(outcome.exitCode).not.toBe(0);
-    expect(failure(outcome, 'hold')).toMatch(/lost the guest/);
-    expect(kept(outcome)).toMatchObject({ 'qemu-tcg/cpu': 'passed:2', 'qemu-tcg/hold': 'failed:0' });
-    expect(outcome.csv).toEqual(['qemu-tcg-cpu.csv']);
-    expect(leftovers(c)).toEqual([]);
-    const next = await recovers(c, steps, afterFault);
-    record({
-      fault: 'guest killed (SIGKILL to QEMU) mid-benchmark',
-      outcome: `${failure(outcome, 'hold').slice(0, 120)}; exit ${outcome.exitCode}`,
-      kept: 'cpu (results.json, CSV)',
-      leaked: 'nothing',
-      recovery: `exited ${((outcome.endedAt - at) / 1000).toFixed(1)} s after the kill; next run passed in ${next.seconds.toFixed(0)} s`,
-    });
-  });
-
-  it("the harness's ssh connection dropped inside the guest: the benchmark fails naming the lost connection", async () => {
-    const c = await open();
-    const run = startBench(c, steps, { FAULT_HOLD_SECONDS: '600' });
-    await finished(c, 'qemu-tcg-cpu.csv', run);
-    await sleep(2_000);
+    process.kill(fault.guestQemu(c)!.pid, 'SIGKILL');
+    return at;
+  };
+  const dropConnection = async (c: fault.FaultCase) => {
     const at = Date.now();
     // Every dropbear process but those this shell descends from (the listener, our own session): the
     // harness's connection, killed from inside.
@@ -94,27 +46,52 @@ describe.skipIf(skip)(`qemu-tcg${skip ? ` (skipped: ${skip})` : ''}`, () => {
         'for d in $(pidof dropbear); do case "$mine" in *" $d "*) ;; *) kill -9 "$d" ;; esac; done; echo done',
     );
     expect(dropped).toMatch(/^0: done/);
+    return at;
+  };
+
+  it.each([
+    {
+      what: 'QEMU killed (SIGKILL) mid-benchmark: the benchmark fails as a lost guest, the run cleans up',
+      inject: killQemu,
+      named: /lost the guest/,
+      row: 'guest killed (SIGKILL to QEMU) mid-benchmark',
+      after: 'the kill',
+    },
+    {
+      what: "the harness's ssh connection dropped inside the guest: the benchmark fails naming the lost connection",
+      inject: dropConnection,
+      named: /lost the guest|ssh connection/,
+      row: "the harness's ssh connection dropped (its dropbear session killed in the guest)",
+      after: 'the drop',
+    },
+  ])('$what', async ({ inject, named, row, after }) => {
+    const c = await open();
+    const run = fault.startBench(c, steps, { FAULT_HOLD_SECONDS: '600' });
+    await fault.finished(c, 'qemu-tcg-cpu.csv', run);
+    await fault.sleep(2_000);
+    const at = await inject(c);
     const outcome = await run.done;
     expect(outcome.exitCode).not.toBe(0);
-    expect(failure(outcome, 'hold')).toMatch(/lost the guest|ssh connection/);
-    expect(kept(outcome)).toMatchObject({ 'qemu-tcg/cpu': 'passed:2', 'qemu-tcg/hold': 'failed:0' });
-    expect(leftovers(c)).toEqual([]);
-    const next = await recovers(c, steps, afterFault);
-    record({
-      fault: "the harness's ssh connection dropped (its dropbear session killed in the guest)",
-      outcome: `${failure(outcome, 'hold').slice(0, 120)}; exit ${outcome.exitCode}`,
+    expect(fault.failure(outcome, 'hold')).toMatch(named);
+    expect(fault.kept(outcome)).toMatchObject({ 'qemu-tcg/cpu': 'passed:2', 'qemu-tcg/hold': 'failed:0' });
+    expect(outcome.csv).toEqual(['qemu-tcg-cpu.csv']);
+    expect(fault.leftovers(c)).toEqual([]);
+    const next = await fault.recovers(c, steps, afterFault);
+    fault.record({
+      fault: row,
+      outcome: `${fault.failure(outcome, 'hold').slice(0, 120)}; exit ${outcome.exitCode}`,
       kept: 'cpu (results.json, CSV)',
       leaked: 'nothing',
-      recovery: `exited ${((outcome.endedAt - at) / 1000).toFixed(1)} s after the drop; next run passed in ${next.seconds.toFixed(0)} s`,
+      recovery: fault.recoveryAfter(after, outcome, at, next),
     });
   });
 
   it("the guest's disk full: fio fails with the cause and the fix", async () => {
     const c = await open();
-    const run = startBench(c, ['--project', 'qemu-tcg', 'then'], { FAULT_HOLD_SECONDS: '15', FAULT_THEN: 'disk-random' });
-    await waitUntil('the guest', () => guestQemu(c), 120_000, run);
+    const run = fault.startBench(c, ['--project', 'qemu-tcg', 'then'], { FAULT_HOLD_SECONDS: '15', FAULT_THEN: 'disk-random' });
+    await fault.waitUntil('the guest', () => fault.guestQemu(c), 120_000, run);
     // While hold runs: fill the benchmark disk, on which the guest's work directory lies.
-    await waitUntil('a login into the guest', () => inGuest(c, 'true').catch(() => undefined), 120_000, run);
+    await fault.waitUntil('a login into the guest', () => inGuest(c, 'true').catch(() => undefined), 120_000, run);
     // All but 1 MiB of it, where fio's file needs 16 MiB.
     const filled = await inGuest(
       c,
@@ -126,10 +103,10 @@ describe.skipIf(skip)(`qemu-tcg${skip ? ` (skipped: ${skip})` : ''}`, () => {
     const error = outcome.results!.results.find((r) => r.benchmark === 'disk-random')!.error!;
     expect(error).toMatch(/No space left on device/);
     expect(error).toMatch(/fix: .*is full/);
-    expect(kept(outcome)).toMatchObject({ 'qemu-tcg/hold': 'passed:2', 'qemu-tcg/disk-random': 'failed:0' });
-    expect(leftovers(c)).toEqual([]);
-    const next = await recovers(c, steps, afterFault);
-    record({
+    expect(fault.kept(outcome)).toMatchObject({ 'qemu-tcg/hold': 'passed:2', 'qemu-tcg/disk-random': 'failed:0' });
+    expect(fault.leftovers(c)).toEqual([]);
+    const next = await fault.recovers(c, steps, afterFault);
+    fault.record({
       fault: 'disk full in the guest (its benchmark disk filled from outside before fio, with fallocate)',
       outcome: 'VIRTBENCH_WORKLOAD_FAILED with fio\'s "No space left on device" and the fix; exit 1',
       kept: 'hold (results.json, CSV)',
@@ -140,14 +117,14 @@ describe.skipIf(skip)(`qemu-tcg${skip ? ` (skipped: ${skip})` : ''}`, () => {
 
   it('the service port taken in the guest: nginx fails naming the port and the fix', async () => {
     const c = await open();
-    const run = startBench(c, ['--project', 'qemu-tcg', 'then'], { FAULT_HOLD_SECONDS: '15', FAULT_THEN: 'nginx' });
-    await waitUntil('the guest', () => guestQemu(c), 120_000, run);
-    await waitUntil('a login into the guest', () => inGuest(c, 'true').catch(() => undefined), 120_000, run);
+    const run = fault.startBench(c, ['--project', 'qemu-tcg', 'then'], { FAULT_HOLD_SECONDS: '15', FAULT_THEN: 'nginx' });
+    await fault.waitUntil('the guest', () => fault.guestQemu(c), 120_000, run);
+    await fault.waitUntil('a login into the guest', () => inGuest(c, 'true').catch(() => undefined), 120_000, run);
     // busybox nc as a persistent server on the port (-ll), detached from the injector's session.
     const listening = `:${GUEST_SERVICE_PORT.toString(16).toUpperCase()} [0-9A-F]+:0000 0A`;
     const taken = await inGuest(
       c,
-      `setsid busybox nc -ll -p ${GUEST_SERVICE_PORT} -e /bin/true </dev/null >/dev/null 2>&1 & sleep 1; cat /proc/net/tcp /proc/net/tcp6 | grep -cE '${listening}'`,
+      `setsid busybox nc -ll -p ${GUEST_SERVICE_PORT} -e /bin/true </dev/null >/dev/null 2>&1 & fault.sleep 1; cat /proc/net/tcp /proc/net/tcp6 | grep -cE '${listening}'`,
     );
     expect(taken, 'nothing listens on the port').toMatch(/^0: 1/);
     const outcome = await run.done;
@@ -155,10 +132,10 @@ describe.skipIf(skip)(`qemu-tcg${skip ? ` (skipped: ${skip})` : ''}`, () => {
     const error = outcome.results!.results.find((r) => r.benchmark === 'nginx')!.error!;
     expect(error).toMatch(new RegExp(`port .*${GUEST_SERVICE_PORT}.* is taken`));
     expect(error).toMatch(/fix: /);
-    expect(kept(outcome)).toMatchObject({ 'qemu-tcg/hold': 'passed:2', 'qemu-tcg/nginx': 'failed:0' });
-    expect(leftovers(c)).toEqual([]);
-    const next = await recovers(c, steps, afterFault);
-    record({
+    expect(fault.kept(outcome)).toMatchObject({ 'qemu-tcg/hold': 'passed:2', 'qemu-tcg/nginx': 'failed:0' });
+    expect(fault.leftovers(c)).toEqual([]);
+    const next = await fault.recovers(c, steps, afterFault);
+    fault.record({
       fault: `service port ${GUEST_SERVICE_PORT} taken in the guest before nginx starts`,
       outcome: `${error.split('\n')[0]!.slice(0, 120)}; exit ${outcome.exitCode}`,
       kept: 'hold (results.json, CSV)',
@@ -173,23 +150,23 @@ describe.skipIf(skip)(`qemu-tcg${skip ? ` (skipped: ${skip})` : ''}`, () => {
     async (platform) => {
       const c = await open();
       const args = ['--project', platform, 'steps'];
-      const run = startBench(c, args, { FAULT_HOLD_SECONDS: '0.1' });
-      await waitUntil('QEMU booting the guest', () => guestQemu(c), 120_000, run);
-      await sleep(2_000);
-      // The case is worth its name only while the tap is there to leak.
-      if (platform.endsWith('-tap')) expect(leftovers(c).filter((l) => l.startsWith('network link vbt'))).toHaveLength(1);
-      const at = Date.now();
-      run.child.kill('SIGINT');
-      const outcome = await run.done;
-      expect(outcome.exitCode === 0 && !outcome.signal).toBe(false);
-      expect(leftovers(c), outcome.output.slice(-3000)).toEqual([]);
-      const next = await recovers(c, args, afterFault);
-      record({
+      const run = fault.startBench(c, args, { FAULT_HOLD_SECONDS: '0.1' });
+      const booting = fault
+        .waitUntil('QEMU booting the guest', () => fault.guestQemu(c), 120_000, run)
+        .then(async () => {
+          await fault.sleep(2_000);
+          // The case is worth its name only while the tap is there to leak.
+          if (platform.endsWith('-tap')) expect(fault.leftovers(c).filter((l) => l.startsWith('network link vbt'))).toHaveLength(1);
+        });
+      const { outcome, at } = await fault.interrupt(run, booting, 0);
+      expect(fault.leftovers(c), outcome.output.slice(-3000)).toEqual([]);
+      const next = await fault.recovers(c, args, afterFault);
+      fault.record({
         fault: `Ctrl-C while the guest boots (${platform})`,
-        outcome: `exit ${outcome.exitCode}${outcome.signal ? ` (${outcome.signal})` : ''}; QEMU stopped${platform.endsWith('-tap') ? ', tap device removed' : ''}`,
+        outcome: `${fault.exitOf(outcome)}; QEMU stopped${platform.endsWith('-tap') ? ', tap device removed' : ''}`,
         kept: 'nothing had been measured',
         leaked: 'nothing',
-        recovery: `exited ${((outcome.endedAt - at) / 1000).toFixed(1)} s after Ctrl-C; next run passed in ${next.seconds.toFixed(0)} s`,
+        recovery: fault.recoveryAfter('Ctrl-C', outcome, at, next),
       });
     },
   );

@@ -2,30 +2,15 @@ import { existsSync, readdirSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/host/paths.js';
-import {
-  failure,
-  finished,
-  kept,
-  leftovers,
-  newCase,
-  processes,
-  record,
-  recovers,
-  removeCase,
-  sleep,
-  startBench,
-  stopRunning,
-  waitUntil,
-  type FaultCase,
-} from './inject.js';
+import * as fault from './inject.js';
 
 /*
  * Faults on a remote host (scripts/simulated-remote.sh: OpenSSH's sshd in a network namespace of its
  * own, the third simulated remote, 198.51.100.10): the remote vanishes mid-benchmark, and Ctrl-C while
  * a benchmark runs there. The remote's disk is this machine's, and its work directory is made in the
- * case's work root, so the inventory of leftovers covers it too.
+ * case's work root, so the inventory of fault.leftovers covers it too.
  */
 
 const SCRIPT = join(packageRoot, 'scripts/simulated-remote.sh');
@@ -47,16 +32,11 @@ afterAll(async () => {
   if (!skip) await simulated('down');
 });
 
-const cases: FaultCase[] = [];
-afterEach(async () => {
-  await stopRunning();
-  for (const c of cases.splice(0)) await removeCase(c);
-});
+const newFaultCase = fault.faultCases();
 
 /** A case whose remote lab1 makes its work directory in the case's work root. */
-async function open(): Promise<{ c: FaultCase; remotes: Record<string, string> }> {
-  const c = await newCase();
-  cases.push(c);
+async function open(): Promise<{ c: fault.FaultCase; remotes: Record<string, string> }> {
+  const c = await newFaultCase();
   // Beside the run's report (removed with the case); the run writes only results.json and CSV files there.
   const file = join(c.reportDir, 'remotes.json');
   await writeFile(
@@ -77,61 +57,58 @@ async function open(): Promise<{ c: FaultCase; remotes: Record<string, string> }
 const steps = ['--project', 'lab1', 'steps'];
 
 /** The hold workload running on the remote: its program is in the remote's work directory. */
-const holdOnRemote = (c: FaultCase) =>
-  processes().find((p) => p.argv[0]?.startsWith(`${c.workRoot}/virtbench-remote-`) && /hold-/.test(p.argv[0]));
+const holdOnRemote = (c: fault.FaultCase) =>
+  fault.processes().find((p) => p.argv[0]?.startsWith(`${c.workRoot}/virtbench-remote-`) && /hold-/.test(p.argv[0]));
 
 describe.skipIf(skip)(`remote host${skip ? ` (skipped: ${skip})` : ''}`, () => {
   it('the remote vanishes mid-benchmark: the benchmark fails as a lost remote at once, the run ends naming what is left there', async () => {
     const { c, remotes } = await open();
-    const run = startBench(c, steps, { ...remotes, FAULT_HOLD_SECONDS: '600' });
-    await finished(c, 'lab1-cpu.csv', run);
-    await waitUntil('hold running on the remote', () => holdOnRemote(c), 60_000, run);
+    const run = fault.startBench(c, steps, { ...remotes, FAULT_HOLD_SECONDS: '600' });
+    await fault.finished(c, 'lab1-cpu.csv', run);
+    await fault.waitUntil('hold running on the remote', () => holdOnRemote(c), 60_000, run);
     const at = Date.now();
     await simulated('vanish');
     const outcome = await run.done;
     expect(outcome.exitCode).not.toBe(0);
-    expect(failure(outcome, 'hold')).toMatch(/lost the remote host lab1 \(root@198\.51\.100\.10:22\) while running `.*hold-/);
-    expect(kept(outcome)).toMatchObject({ 'lab1/cpu': 'passed:2', 'lab1/hold': 'failed:0' });
+    expect(fault.failure(outcome, 'hold')).toMatch(/lost the remote host lab1 \(root@198\.51\.100\.10:22\) while running `.*hold-/);
+    expect(fault.kept(outcome)).toMatchObject({ 'lab1/cpu': 'passed:2', 'lab1/hold': 'failed:0' });
     expect(outcome.csv).toEqual(['lab1-cpu.csv']);
     // The work directory on a remote that is gone stays there: the run says which, and how to remove it.
     const [workDir] = readdirSync(c.workRoot);
     expect(outcome.output).toMatch(
       new RegExp(`could not remove ${c.workRoot}/${workDir} on 198\\.51\\.100\\.10: .*remove it there: sh -c`, 's'),
     );
-    // The vanished remote's processes went with its namespace; its directory is removed here, as its owner would.
+    // The vanished remote's fault.processes went with its namespace; its directory is removed here, as its owner would.
     await rm(join(c.workRoot, workDir!), { recursive: true });
-    expect(leftovers(c)).toEqual([]);
+    expect(fault.leftovers(c)).toEqual([]);
     await simulated('down');
     await simulated('up');
-    const next = await recovers(c, steps, { ...remotes, FAULT_HOLD_SECONDS: '0.1' });
-    record({
+    const next = await fault.recovers(c, steps, { ...remotes, FAULT_HOLD_SECONDS: '0.1' });
+    fault.record({
       fault: 'the remote host vanishes mid-benchmark (its namespace and sshd removed)',
-      outcome: `${failure(outcome, 'hold').slice(0, 110)}…; exit ${outcome.exitCode}; the end names the directory left there and the command that removes it`,
+      outcome: `${fault.failure(outcome, 'hold').slice(0, 110)}…; exit ${outcome.exitCode}; the end names the directory left there and the command that removes it`,
       kept: 'cpu (results.json, CSV)',
       leaked: 'on this machine nothing; on the gone remote its work directory, named',
-      recovery: `exited ${((outcome.endedAt - at) / 1000).toFixed(1)} s after it vanished; next run passed in ${next.seconds.toFixed(0)} s`,
+      recovery: fault.recoveryAfter('it vanished', outcome, at, next),
     });
   });
 
   it('Ctrl-C while a benchmark runs on the remote: the process there is stopped and its work directory removed', async () => {
     const { c, remotes } = await open();
-    const run = startBench(c, steps, { ...remotes, FAULT_HOLD_SECONDS: '600' });
-    await finished(c, 'lab1-cpu.csv', run);
-    await waitUntil('hold running on the remote', () => holdOnRemote(c), 60_000, run);
-    await sleep(500);
-    const at = Date.now();
-    run.child.kill('SIGINT');
-    const outcome = await run.done;
-    expect(outcome.exitCode === 0 && !outcome.signal).toBe(false);
-    expect(kept(outcome)).toMatchObject({ 'lab1/cpu': 'passed:2' });
+    const run = fault.startBench(c, steps, { ...remotes, FAULT_HOLD_SECONDS: '600' });
+    const holding = fault
+      .finished(c, 'lab1-cpu.csv', run)
+      .then(() => fault.waitUntil('hold running on the remote', () => holdOnRemote(c), 60_000, run));
+    const { outcome, at } = await fault.interrupt(run, holding, 500);
+    expect(fault.kept(outcome)).toMatchObject({ 'lab1/cpu': 'passed:2' });
     expect(holdOnRemote(c)).toBeUndefined();
-    expect(leftovers(c), outcome.output.slice(-3000)).toEqual([]);
-    record({
+    expect(fault.leftovers(c), outcome.output.slice(-3000)).toEqual([]);
+    fault.record({
       fault: 'Ctrl-C during a benchmark on a remote host',
-      outcome: `exit ${outcome.exitCode}${outcome.signal ? ` (${outcome.signal})` : ''}; the workload there killed, its work directory removed (OpenSSH's ssh from the exit handler)`,
+      outcome: `${fault.exitOf(outcome)}; the workload there killed, its work directory removed (OpenSSH's ssh from the exit handler)`,
       kept: 'cpu (results.json, CSV)',
       leaked: 'nothing',
-      recovery: `exited ${((outcome.endedAt - at) / 1000).toFixed(1)} s after Ctrl-C`,
+      recovery: fault.recoveryAfter('Ctrl-C', outcome, at),
     });
   });
 });

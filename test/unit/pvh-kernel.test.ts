@@ -28,27 +28,26 @@ function elfWithNotes(notes: { name: string; type: number; desc?: Buffer }[]): B
 }
 
 describe('the PVH entry of a kernel', () => {
-  it("is found among the kernel's Xen notes", () => {
-    expect(
-      hasPvhEntry(
-        elfWithNotes([
-          { name: 'GNU', type: 3 },
-          { name: 'Xen', type: 6 },
-          { name: 'Xen', type: 18 },
-        ]),
-      ),
-    ).toBe(true);
-  });
-
-  it('is not there without the Xen note of type 18 (a kernel built without CONFIG_PVH)', () => {
-    expect(
-      hasPvhEntry(
-        elfWithNotes([
-          { name: 'Xen', type: 6 },
-          { name: 'GNU', type: 18 },
-        ]),
-      ),
-    ).toBe(false);
+  it.each([
+    {
+      when: "is found among the kernel's Xen notes",
+      notes: [
+        { name: 'GNU', type: 3 },
+        { name: 'Xen', type: 6 },
+        { name: 'Xen', type: 18 },
+      ],
+      found: true,
+    },
+    {
+      when: 'is not there without the Xen note of type 18 (a kernel built without CONFIG_PVH)',
+      notes: [
+        { name: 'Xen', type: 6 },
+        { name: 'GNU', type: 18 },
+      ],
+      found: false,
+    },
+  ])('$when', ({ notes, found }) => {
+    expect(hasPvhEntry(elfWithNotes(notes))).toBe(found);
   });
 
   it('is not read from what is not an ELF64 little-endian image (a bzImage, a truncated file)', () => {
