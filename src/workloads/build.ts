@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { VirtbenchError } from '../errors.js';
 import { runChecked } from '../host/command.js';
 import { createLog, type Log } from '../host/log.js';
@@ -42,6 +42,22 @@ export function workloadSource(name: string): string {
   return join(sourceDir, 'workloads', `${name}.c`);
 }
 
+/** `#include "file"`: a header beside the source (ours share ../clock.h), which the build hashes with it. */
+const LOCAL_INCLUDE = /^\s*#\s*include\s*"([^"]+)"/gm;
+
+/**
+ * The bytes a build depends on besides the flags: the source, then every header it includes with
+ * quotes, and theirs, each once. A header that changes makes a new binary, as a changed source does.
+ */
+async function sourcesOf(path: string, seen = new Set<string>()): Promise<Buffer[]> {
+  if (seen.has(path)) return [];
+  seen.add(path);
+  const text = await readSource(path);
+  const included = [...text.toString('utf8').matchAll(LOCAL_INCLUDE)].map((m) => resolve(dirname(path), m[1]!));
+  const nested = await Promise.all(included.map((header) => sourcesOf(header, seen)));
+  return [text, ...nested.flat()];
+}
+
 async function readSource(path: string): Promise<Buffer> {
   try {
     return await readFile(path);
@@ -65,8 +81,9 @@ async function gcc(args: string[], source: string): Promise<void> {
 /** Compiles a C source once per hash of its sources and flags into cacheDir/bin, reusing earlier builds. */
 export async function buildProgram(source: string, cacheDir: string, options: BuildOptions = {}): Promise<BuiltProgram> {
   const name = basename(source, '.c') + (options.entry ? `-${basename(options.entry, '.c')}` : '');
-  const hasher = createHash('sha256').update(await readSource(source));
-  if (options.entry) hasher.update(await readSource(options.entry));
+  const hasher = createHash('sha256');
+  for (const part of await sourcesOf(source)) hasher.update(part);
+  if (options.entry) for (const part of await sourcesOf(options.entry)) hasher.update(part);
   const hash = hasher.update(CFLAGS.join(' ')).update(LIBS.join(' ')).digest('hex').slice(0, 16);
   const binDir = join(cacheDir, 'bin');
   const path = join(binDir, `${name}-${hash}`);

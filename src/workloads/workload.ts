@@ -58,7 +58,9 @@ interface WorkloadBase {
   image?: ImageStep;
   /**
    * Why a figure cannot be true, judged from the work the run reports doing
-   * against what any machine can do, or undefined when it can. Such a figure
+   * against what any machine can do, or undefined when it can. Its bounds are
+   * an order of magnitude or more past the fastest hardware, so a figure beyond
+   * one is a broken clock or broken output, never a fast platform. Such a figure
    * fails its benchmark with the evidence and never enters the results (see
    * implausibility()).
    */

@@ -1,4 +1,4 @@
-import { mkdtemp, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -28,6 +28,20 @@ describe('building workloads with gcc', () => {
     const two = await buildProgram(source, cache);
     expect(two.hash).not.toBe(one.hash);
     expect((await execa(two.path, [], { reject: false })).exitCode).toBe(1);
+  });
+
+  it('rebuilds when a header the source includes changes (the workloads share ../clock.h)', async () => {
+    const cache = await mkdtemp(join(tmpdir(), 'virtbench-build-'));
+    await mkdir(join(cache, 'program'));
+    const source = join(cache, 'program', 'tiny.c');
+    await writeFile(source, '#include "../exit.h"\nint main(void) { return EXIT_WITH; }\n');
+    await writeFile(join(cache, 'exit.h'), '#define EXIT_WITH 2\n');
+    const one = await buildProgram(source, cache);
+    await writeFile(join(cache, 'exit.h'), '#define EXIT_WITH 3\n');
+    const two = await buildProgram(source, cache);
+    expect(two.hash).not.toBe(one.hash);
+    expect((await execa(one.path, [], { reject: false })).exitCode).toBe(2);
+    expect((await execa(two.path, [], { reject: false })).exitCode).toBe(3);
   });
 
   it('links a workload behind an entry wrapper, as a single-application guest needs', async () => {

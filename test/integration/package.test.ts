@@ -49,7 +49,7 @@ describe('the npm package', () => {
 
   it('ships nothing of the development side', () => {
     // Of src/ only the C sources, which the workloads build from where they are, also when run from dist/.
-    expect(files.filter((f) => /^(src|test|scripts|examples|bench|\.ci)\/|^fixtures\//.test(f) && !/^src\/.*\.c$/.test(f))).toEqual([]);
+    expect(files.filter((f) => /^(src|test|scripts|examples|bench|\.ci)\/|^fixtures\//.test(f) && !/^src\/.*\.[ch]$/.test(f))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
   });
 

@@ -1,10 +1,6 @@
 import { workloadSource } from '../build.js';
 import { commandWorkload } from '../workload.js';
 
-/*
- * Bounds no machine crosses: an order of magnitude or more past the fastest hardware, so a figure
- * beyond one is a broken clock or broken output, never a fast platform.
- */
 /** Generic x86-64 (SSE2) code on one core: 4 flops a cycle, so 24 GFLOPS at 6 GHz; 50 GFLOPS cannot be. */
 const MAX_KFLOPS = 5e7;
 

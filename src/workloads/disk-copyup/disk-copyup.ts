@@ -7,10 +7,6 @@ import { timedProgram, tooFast } from '../workload.js';
  */
 const COPYUP = { mib: 64, links: 64, imageDir: '/opt/virtbench-copyup' };
 
-/*
- * Bounds no machine crosses: an order of magnitude or more past the fastest hardware, so a figure
- * beyond one is a broken clock or broken output, never a fast platform.
- */
 /** A write of 4 KiB and an fsync: at least a microsecond. */
 const MIN_WRITE_SECONDS = 1e-6;
 

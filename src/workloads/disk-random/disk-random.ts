@@ -3,10 +3,6 @@ import { commandWorkload, type Tool } from '../workload.js';
 
 const FIO: Tool = { command: 'fio', debianPackage: 'fio', install: 'apt-get install fio' };
 
-/*
- * Bounds no machine crosses: an order of magnitude or more past the fastest hardware, so a figure
- * beyond one is a broken clock or broken output, never a fast platform.
- */
 /** 4 KiB random writes at queue depth 64 from one job: the fastest NVMe devices do about 2 million a second. */
 const MAX_IOPS = 1e7;
 

@@ -1,9 +1,5 @@
 import { timedProgram, tooFast } from '../workload.js';
 
-/*
- * Bounds no machine crosses: an order of magnitude or more past the fastest hardware, so a figure
- * beyond one is a broken clock or broken output, never a fast platform.
- */
 /** Creating a process (fork, exit, wait) takes tens of microseconds on fast hardware. */
 const SECONDS_PER_PROCESS = 1e-6;
 /** Creating and joining a thread: microseconds. */

@@ -1,9 +1,5 @@
 import { timedProgram, tooFast } from '../workload.js';
 
-/*
- * Bounds no machine crosses: an order of magnitude or more past the fastest hardware, so a figure
- * beyond one is a broken clock or broken output, never a fast platform.
- */
 /** One strided memsweep step (a cache line, often a TLB miss): nanoseconds; 0.05 ns is 20 per cycle at 1 GHz. */
 const SECONDS_PER_STEP = 5e-11;
 

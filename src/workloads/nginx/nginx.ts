@@ -9,10 +9,6 @@ const SERVED_FILE = 'payload.bin';
 const NGINX_DOWNLOAD_TIMEOUT_SECONDS = 240;
 const nginxTimeoutMs = (p: Profile): number => 300_000 + p.nginx.seconds * 2_000;
 
-/*
- * Bounds no machine crosses: an order of magnitude or more past the fastest hardware, so a figure
- * beyond one is a broken clock or broken output, never a fast platform.
- */
 /** Bytes a second through loopback TCP: memory bandwidth bounds it well below 100 GB/s. */
 const MAX_LOOPBACK_BYTES_PER_SECOND = 1e11;
 
