@@ -1,4 +1,14 @@
 import type { ExecResult } from './host/exec-result.js';
+import { isKind, markKind } from './host/kind.js';
+
+/*
+ * Every error virtbench raises, one class per code, all in this file: a call site throws the class of
+ * its code (`new BadOptionError(message, { platform, cause })`), never a VirtbenchError with a code of
+ * its own (eslint.config.js refuses `new VirtbenchError(` outside this file). Tell one apart with
+ * isVirtbenchError(value, code), never instanceof: Vitest loads a module once per project and worker,
+ * and the package may be loaded from src/ and dist/ in one process, so the class an error was made
+ * with may be another copy of the one in hand.
+ */
 
 export type VirtbenchErrorCode =
   | 'VIRTBENCH_BAD_OPTION'
@@ -16,16 +26,158 @@ export type VirtbenchErrorCode =
   | 'VIRTBENCH_AB_RUN_FAILED'
   | 'VIRTBENCH_TURNSTILE_FAILED';
 
+/** The codes a failed command may carry (runChecked's FailureContext): a missing program is VIRTBENCH_MISSING_TOOL. */
+export type CommandFailureCode = Extract<
+  VirtbenchErrorCode,
+  | 'VIRTBENCH_MISSING_TOOL'
+  | 'VIRTBENCH_BUILD_FAILED'
+  | 'VIRTBENCH_BOOT_FAILED'
+  | 'VIRTBENCH_WORKLOAD_FAILED'
+  | 'VIRTBENCH_PLATFORM_UNAVAILABLE'
+>;
+
+/** The platform, when there is one, prefixes the message ("[qemu] ..."); the cause is kept as error.cause. */
+export interface VirtbenchErrorOptions {
+  platform?: string;
+  cause?: unknown;
+}
+
 /** Every error virtbench raises: a stable code, the platform when there is one, and the cause. */
 export class VirtbenchError extends Error {
+  static {
+    markKind(this.prototype, 'error');
+  }
+
   readonly code: VirtbenchErrorCode;
   readonly platform?: string;
 
-  constructor(code: VirtbenchErrorCode, message: string, options: { platform?: string; cause?: unknown } = {}) {
+  constructor(code: VirtbenchErrorCode, message: string, options: VirtbenchErrorOptions = {}) {
     super(options.platform ? `[${options.platform}] ${message}` : message, { cause: options.cause });
     this.name = 'VirtbenchError';
     this.code = code;
     this.platform = options.platform;
+  }
+}
+
+/** Whether value is a VirtbenchError (of that code, when given), whichever copy of this module made it. */
+export function isVirtbenchError(value: unknown): value is VirtbenchError;
+export function isVirtbenchError<C extends VirtbenchErrorCode>(value: unknown, code: C): value is VirtbenchError & { readonly code: C };
+export function isVirtbenchError(value: unknown, code?: VirtbenchErrorCode): boolean {
+  return isKind(value, 'error') && (code === undefined || (value as VirtbenchError).code === code);
+}
+
+/** The error again with the platform it happened on in its message: same code, the original as its cause. */
+export function onPlatform(error: VirtbenchError, platform: string): VirtbenchError {
+  return new VirtbenchError(error.code, error.message, { platform, cause: error });
+}
+
+/** An option, variable or argument is not valid: the message lists the valid values. */
+export class BadOptionError extends VirtbenchError {
+  declare readonly code: 'VIRTBENCH_BAD_OPTION';
+  constructor(message: string, options?: VirtbenchErrorOptions) {
+    super('VIRTBENCH_BAD_OPTION', message, options);
+  }
+}
+
+/** A host tool is missing: the Debian package that brings it. */
+export class MissingToolError extends VirtbenchError {
+  declare readonly code: 'VIRTBENCH_MISSING_TOOL';
+  constructor(message: string, options?: VirtbenchErrorOptions) {
+    super('VIRTBENCH_MISSING_TOOL', message, options);
+  }
+}
+
+/** A workload or image did not build. */
+export class BuildFailedError extends VirtbenchError {
+  declare readonly code: 'VIRTBENCH_BUILD_FAILED';
+  constructor(message: string, options?: VirtbenchErrorOptions) {
+    super('VIRTBENCH_BUILD_FAILED', message, options);
+  }
+}
+
+/** A results file, baseline or history that is not valid: the file and the field. */
+export class BadResultsFileError extends VirtbenchError {
+  declare readonly code: 'VIRTBENCH_BAD_RESULTS_FILE';
+  constructor(message: string, options?: VirtbenchErrorOptions) {
+    super('VIRTBENCH_BAD_RESULTS_FILE', message, options);
+  }
+}
+
+/** A guest did not boot. */
+export class BootFailedError extends VirtbenchError {
+  declare readonly code: 'VIRTBENCH_BOOT_FAILED';
+  constructor(message: string, options?: VirtbenchErrorOptions) {
+    super('VIRTBENCH_BOOT_FAILED', message, options);
+  }
+}
+
+/** A guest did not answer in time. */
+export class BootTimeoutError extends VirtbenchError {
+  declare readonly code: 'VIRTBENCH_BOOT_TIMEOUT';
+  constructor(message: string, options?: VirtbenchErrorOptions) {
+    super('VIRTBENCH_BOOT_TIMEOUT', message, options);
+  }
+}
+
+/** A guest or remote host offered another host key than the pinned one. */
+export class HostKeyMismatchError extends VirtbenchError {
+  declare readonly code: 'VIRTBENCH_HOST_KEY_MISMATCH';
+  constructor(message: string, options?: VirtbenchErrorOptions) {
+    super('VIRTBENCH_HOST_KEY_MISMATCH', message, options);
+  }
+}
+
+/** A guest died or stopped answering during a run. */
+export class GuestLostError extends VirtbenchError {
+  declare readonly code: 'VIRTBENCH_GUEST_LOST';
+  constructor(message: string, options?: VirtbenchErrorOptions) {
+    super('VIRTBENCH_GUEST_LOST', message, options);
+  }
+}
+
+/** One side of `virtbench ab` could not measure. */
+export class AbRunFailedError extends VirtbenchError {
+  declare readonly code: 'VIRTBENCH_AB_RUN_FAILED';
+  constructor(message: string, options?: VirtbenchErrorOptions) {
+    super('VIRTBENCH_AB_RUN_FAILED', message, options);
+  }
+}
+
+/**
+ * Why a turnstile wait failed: the connection closed, the request was aborted or refused, or the
+ * turnstile could not be reached or listen. The CLI (virtbench ab) prints its message, not a stack.
+ */
+export class TurnstileError extends VirtbenchError {
+  declare readonly code: 'VIRTBENCH_TURNSTILE_FAILED';
+  override name = 'TurnstileError';
+
+  constructor(message: string, options?: VirtbenchErrorOptions) {
+    super('VIRTBENCH_TURNSTILE_FAILED', message, options);
+  }
+}
+
+/**
+ * VIRTBENCH_PLATFORM_UNAVAILABLE, in two forms:
+ *   new PlatformUnavailableError(platform, reason): provision() found, by a check too expensive for
+ *     availability() (a probe boot), that this machine cannot run the platform: it is skipped with the
+ *     reason, or fails the run when it was asked for by name (isPlatformUnavailable, in platform.ts);
+ *   new PlatformUnavailableError(message, { platform, cause }): the platform cannot go on (its engine
+ *     stopped answering, its container exited): the run fails, nothing is skipped.
+ */
+export class PlatformUnavailableError extends VirtbenchError {
+  declare readonly code: 'VIRTBENCH_PLATFORM_UNAVAILABLE';
+  /** Why this machine cannot run the platform: set by the (platform, reason) form only, which skips it. */
+  declare readonly reason?: string;
+
+  constructor(platform: string, reason: string);
+  constructor(message: string, options?: VirtbenchErrorOptions);
+  constructor(first: string, second: string | VirtbenchErrorOptions = {}) {
+    if (typeof second === 'string') {
+      super('VIRTBENCH_PLATFORM_UNAVAILABLE', second, { platform: first });
+      this.reason = second;
+    } else {
+      super('VIRTBENCH_PLATFORM_UNAVAILABLE', first, second);
+    }
   }
 }
 
@@ -46,38 +198,67 @@ export function describeFailure(result: ExecResult): string {
   return `\`${result.command.join(' ')}\` ${how}${stderr}${stdout}`;
 }
 
-/** A command failed: what it was for, the command, its exit code and the tail of its output, and the fix when there is one. */
+/** "what failed: `argv` exited with code N ...", and the fix when there is one. */
+function commandFailed(what: string, result: ExecResult, fix: string | undefined): string {
+  return `${what} failed: ${describeFailure(result)}${fix ? `\nfix: ${fix}` : ''}`;
+}
+
+/**
+ * A command failed: what it was for, the command, its exit code and the tail of its output, and the fix
+ * when there is one. The one class that takes a code: runChecked passes its caller's through.
+ */
 export class CommandFailedError extends VirtbenchError {
   readonly result: ExecResult;
 
   constructor(
-    code: VirtbenchErrorCode,
+    code: CommandFailureCode,
     what: string,
     result: ExecResult,
     options: { platform?: string; fix?: string; cause?: unknown } = {},
   ) {
-    super(code, `${what} failed: ${describeFailure(result)}${options.fix ? `\nfix: ${options.fix}` : ''}`, options);
+    super(code, commandFailed(what, result, options.fix), options);
     this.result = result;
   }
 }
 
-/** A workload exited non-zero or timed out. */
-export class WorkloadFailedError extends CommandFailedError {
-  constructor(platform: string, workload: string, result: ExecResult, givenFix?: string) {
-    const fix =
-      givenFix ??
-      (result.timedOut
-        ? `${workload} was stopped at its time limit: a program that hangs, or a platform far slower than the limit allows; ` +
-          "if it was making progress, raise the workload's timeoutMs (or use a smaller profile)"
-        : /No space left on device/.test(result.stderr)
-          ? `the disk ${workload} writes to is full: free space there (on the host, the work directory: VIRTBENCH_WORK_DIR, default /var/tmp), or use a smaller profile`
-          : undefined);
-    super('VIRTBENCH_WORKLOAD_FAILED', workload, result, { platform, fix });
+/**
+ * VIRTBENCH_WORKLOAD_FAILED, in two forms:
+ *   new WorkloadFailedError(platform, workload, result, fix?): the workload exited non-zero or timed out;
+ *     the error carries its result, and the fix for a timeout or a full disk;
+ *   new WorkloadFailedError(message, { platform, cause }): it failed without a command of its own
+ *     to show (its server never listened, its input could not be copied to the platform).
+ */
+export class WorkloadFailedError extends VirtbenchError {
+  declare readonly code: 'VIRTBENCH_WORKLOAD_FAILED';
+  /** The workload's command that failed: set by the (platform, workload, result) form only. */
+  declare readonly result?: ExecResult;
+
+  constructor(platform: string, workload: string, result: ExecResult, givenFix?: string);
+  constructor(message: string, options?: VirtbenchErrorOptions);
+  constructor(first: string, second?: string | VirtbenchErrorOptions, result?: ExecResult, givenFix?: string) {
+    if (typeof second === 'string' && result) {
+      super('VIRTBENCH_WORKLOAD_FAILED', commandFailed(second, result, givenFix ?? workloadFix(second, result)), { platform: first });
+      this.result = result;
+    } else {
+      super('VIRTBENCH_WORKLOAD_FAILED', first, second as VirtbenchErrorOptions | undefined);
+    }
   }
+}
+
+/** The fix for a workload that timed out or filled its disk. */
+function workloadFix(workload: string, result: ExecResult): string | undefined {
+  return result.timedOut
+    ? `${workload} was stopped at its time limit: a program that hangs, or a platform far slower than the limit allows; ` +
+        "if it was making progress, raise the workload's timeoutMs (or use a smaller profile)"
+    : /No space left on device/.test(result.stderr)
+      ? `the disk ${workload} writes to is full: free space there (on the host, the work directory: VIRTBENCH_WORK_DIR, default /var/tmp), or use a smaller profile`
+      : undefined;
 }
 
 /** A workload's output did not contain what its parser needs, or no figure the report can use. */
 export class BadOutputError extends VirtbenchError {
+  declare readonly code: 'VIRTBENCH_BAD_OUTPUT';
+
   constructor(workload: string, problem: string, output: string, platform?: string, fix?: string) {
     const shown = output.trim() ? tail(output, 8) : '(empty output)';
     super('VIRTBENCH_BAD_OUTPUT', `${workload}: ${problem}\noutput was:\n${shown}${fix ? `\nfix: ${fix}` : ''}`, { platform });
@@ -90,6 +271,8 @@ export class BadOutputError extends VirtbenchError {
  * enter the results as a measurement.
  */
 export class ImplausibleFigureError extends VirtbenchError {
+  declare readonly code: 'VIRTBENCH_IMPLAUSIBLE_FIGURE';
+
   constructor(platform: string, workload: string, figure: { value: number; unit: string }, problem: string, output: string) {
     super(
       'VIRTBENCH_IMPLAUSIBLE_FIGURE',

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { constants } from 'node:os';
 import { execa, type Result } from 'execa';
-import { CommandFailedError, type VirtbenchErrorCode } from '../errors.js';
+import { CommandFailedError, type CommandFailureCode } from '../errors.js';
 import type { ExecResult } from './exec-result.js';
 import { onExitSync } from './exit-cleanup.js';
 
@@ -32,7 +32,7 @@ export interface FailureContext {
   /** What the command was for, in the error's first words ("building linpack.c"). */
   what: string;
   /** The code of a failure of the command itself; a missing program is VIRTBENCH_MISSING_TOOL. */
-  code: VirtbenchErrorCode;
+  code: CommandFailureCode;
   platform?: string;
   /** How to fix a failure, or how to install the program when it is missing. */
   fix?: string;

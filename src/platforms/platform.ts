@@ -1,4 +1,4 @@
-import { VirtbenchError } from '../errors.js';
+import { PlatformUnavailableError, VirtbenchError, isVirtbenchError } from '../errors.js';
 import type { EnvironmentFacts, Question } from '../results/schema.js';
 import type { BuiltProgram } from '../workloads/build.js';
 import type { ExecResult } from '../host/exec-result.js';
@@ -104,25 +104,14 @@ export interface Platform {
   connect(facts: ConnectionFacts): Promise<StartedPlatform>;
 }
 
-/**
- * provision() found, by a check too expensive for availability() (a probe
- * boot), that this machine cannot run the platform: it is skipped with the
- * reason, or fails the run when it was asked for by name.
- */
-export class PlatformUnavailableError extends VirtbenchError {
-  /** A brand rather than instanceof: globalSetup and the platform may be loaded by different module runners. */
-  readonly unavailable = true;
+export { PlatformUnavailableError };
 
-  constructor(
-    platform: string,
-    readonly reason: string,
-  ) {
-    super('VIRTBENCH_PLATFORM_UNAVAILABLE', reason, { platform });
-  }
-}
+/** A PlatformUnavailableError of the (platform, reason) form: this machine cannot run the platform, which is skipped with the reason. */
+export type UnavailableHere = PlatformUnavailableError & { readonly reason: string };
 
-export function isPlatformUnavailable(error: unknown): error is PlatformUnavailableError {
-  return (error as { unavailable?: unknown } | null)?.unavailable === true && typeof (error as { reason?: unknown }).reason === 'string';
+/** Whether provision() threw to be skipped (UnavailableHere); the (message, options) form fails the run instead. */
+export function isPlatformUnavailable(error: unknown): error is UnavailableHere {
+  return isVirtbenchError(error, 'VIRTBENCH_PLATFORM_UNAVAILABLE') && typeof (error as PlatformUnavailableError).reason === 'string';
 }
 
 /*

@@ -8,7 +8,13 @@ import { processSingleton } from '../host/shared.js';
 import { createLog, type Log } from '../host/log.js';
 import { ensureTrustedDirectory } from '../host/trusted-dir.js';
 import { stopWhenTheRunEnds } from './ide-runs.js';
-import { PlatformUnavailableError, isPlatformUnavailable, type Platform, type Provisioned } from '../platforms/platform.js';
+import {
+  PlatformUnavailableError,
+  isPlatformUnavailable,
+  type Platform,
+  type Provisioned,
+  type UnavailableHere,
+} from '../platforms/platform.js';
 import { createPlatform } from '../platforms/index.js';
 import { PROVIDE_KEY, type ProvidedSession } from './session.js';
 import { externalTurnstile, useSharedTurnstile } from '../turnstile/index.js';
@@ -96,11 +102,7 @@ export default async function setupPlatform(project: TestProject): Promise<(() =
 }
 
 /** The platform provisioned, or the reason it cannot run here found by a check too expensive for availability() (a probe boot). */
-async function provisionOrUnavailable(
-  platform: Platform,
-  session: ProvidedSession,
-  log: Log,
-): Promise<Provisioned | PlatformUnavailableError> {
+async function provisionOrUnavailable(platform: Platform, session: ProvidedSession, log: Log): Promise<Provisioned | UnavailableHere> {
   try {
     const peers = session.runPlatforms?.filter((p) => p !== platform.name);
     return await platform.provision({ cacheDir: session.cacheDir, log, ...(peers ? { peers } : {}) });
@@ -113,7 +115,7 @@ async function provisionOrUnavailable(
 interface EarlyProvisioning {
   startedAt: number;
   finishedAt?: number;
-  result: Promise<Provisioned | PlatformUnavailableError>;
+  result: Promise<Provisioned | UnavailableHere>;
   /** Stops it at exit until its own globalSetup takes it over. */
   unregister?: () => void;
 }
@@ -143,7 +145,9 @@ export function startEarlyProvisioning(session: ProvidedSession, create = create
       result: platform
         .availability()
         .then((a) =>
-          a.available ? provisionOrUnavailable(platform, session, createLog(name)) : new PlatformUnavailableError(name, a.reason),
+          a.available
+            ? provisionOrUnavailable(platform, session, createLog(name))
+            : (new PlatformUnavailableError(name, a.reason) as UnavailableHere),
         ),
     };
     entry.result.then(

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VirtbenchError } from '../errors.js';
+import { TurnstileError } from '../errors.js';
 import type { RoundOrder } from './round-order.js';
+
+// Defined with every error in src/errors.ts; the turnstile's modules and its users import it from here.
+export { TurnstileError };
 
 /*
  * What the turnstile and its clients say to each other. Wire format: one JSON object per line, on a
@@ -10,18 +13,6 @@ import type { RoundOrder } from './round-order.js';
  * process's turnstile (virtbench ab). The two sides of virtbench ab may be different versions: a
  * change an older side would not understand raises "sharedTurnstile" in package.json (canShareTurnstile).
  */
-
-/**
- * Why a turnstile wait failed: the connection closed, the request was aborted or refused, or the
- * turnstile could not be reached or listen. A VirtbenchError: the CLI (virtbench ab) prints its message, not a stack.
- */
-export class TurnstileError extends VirtbenchError {
-  override name = 'TurnstileError';
-
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super('VIRTBENCH_TURNSTILE_FAILED', message, options);
-  }
-}
 
 export type LockKind = 'exclusive' | 'turn';
 

@@ -115,7 +115,7 @@ describe('runner: a command workload', () => {
     expect(failed.message).toContain('diagnostic line 20');
     expect(failed.message).toContain('diagnostic line 6\n');
     expect(failed.message).not.toContain('diagnostic line 5\n');
-    expect(failed.result.exitCode).toBe(3);
+    expect(failed.result?.exitCode).toBe(3);
   });
 
   it('a failure that names a full disk carries the fix for it', async () => {
