@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { inject, test as baseTest, type RunnerTask, type RunnerTestCase, type TestContext } from 'vitest';
-import { VirtbenchError } from './errors.js';
+import { BadOptionError } from './errors.js';
 import type { StartedPlatform } from './platforms/platform.js';
 import { resolveProfile, withRuns, type Profile } from './workloads/profiles.js';
 import { enoughRuns } from './runtime/run-count.js';
@@ -115,10 +115,7 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
 function providedSession(): ProvidedSession {
   const session = inject(PROVIDE_KEY);
   if (!session) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
-      'no virtbench session: run bench files through a config that uses the virtbench() plugin (`vitest bench`)',
-    );
+    throw new BadOptionError('no virtbench session: run bench files through a config that uses the virtbench() plugin (`vitest bench`)');
   }
   return session;
 }
@@ -157,10 +154,7 @@ function skipBenchmark(record: BenchmarkRecord, reason: string, turns: TurnRoom 
 function workloadOf(nameOrWorkload: WorkloadName | Workload): Workload {
   const workload = typeof nameOrWorkload === 'string' ? workloads[nameOrWorkload] : nameOrWorkload;
   if (!workload) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
-      `unknown workload "${String(nameOrWorkload)}"; valid workloads: ${WORKLOAD_NAMES.join(', ')}`,
-    );
+    throw new BadOptionError(`unknown workload "${String(nameOrWorkload)}"; valid workloads: ${WORKLOAD_NAMES.join(', ')}`);
   }
   return workload;
 }

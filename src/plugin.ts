@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'vite';
 import { defaultExclude, type TestProjectInlineConfiguration } from 'vitest/config';
 import { SUITES, benchFiles, withoutBenchFiles, type BenchFiles, type Suite } from './bench-files.js';
-import { VirtbenchError } from './errors.js';
+import { BadOptionError } from './errors.js';
 import type { Question } from './results/schema.js';
 
 import { PROFILE_NAMES, resolveProfile, withRuns, type Profile } from './workloads/profiles.js';
@@ -104,8 +104,7 @@ function resolveAllowMissing(option: unknown, env: NodeJS.ProcessEnv): boolean |
           .filter(Boolean);
   if (option === undefined || typeof option === 'boolean') return option;
   if (Array.isArray(option) && option.every((entry) => typeof entry === 'string' && entry !== '')) return option as string[];
-  throw new VirtbenchError(
-    'VIRTBENCH_BAD_OPTION',
+  throw new BadOptionError(
     `option "allowMissing" must be true, or a list of platform, benchmark or "platform/benchmark" names, got ${JSON.stringify(option)}`,
   );
 }
@@ -153,8 +152,7 @@ export type Fraction = number | `${number}%`;
 /** A Fraction option as a fraction; a bare number of 1 or more is refused ('5' would be 500 %). */
 function fractionOption(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  const bad = (why: string) =>
-    new VirtbenchError('VIRTBENCH_BAD_OPTION', `option "${name}" ${why}, got ${JSON.stringify(value)}; fix: write it as '5%' or 0.05`);
+  const bad = (why: string) => new BadOptionError(`option "${name}" ${why}, got ${JSON.stringify(value)}; fix: write it as '5%' or 0.05`);
   if (typeof value === 'string') {
     if (!/^\d+(\.\d+)?%$/.test(value.trim())) throw bad("must be a percentage such as '5%' or a fraction such as 0.05");
     return Number(value.trim().slice(0, -1)) / 100;
@@ -168,11 +166,11 @@ function fractionOption(name: string, value: unknown): number | undefined {
 /** Validates once, where options come in; every error lists the valid values. */
 export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
-    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `virtbench() takes an options object, got ${typeof options}`);
+    throw new BadOptionError(`virtbench() takes an options object, got ${typeof options}`);
   }
   for (const key of Object.keys(options)) {
     if (!OPTION_NAMES.includes(key)) {
-      throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown virtbench option "${key}"; valid options: ${OPTION_NAMES.join(', ')}`);
+      throw new BadOptionError(`unknown virtbench option "${key}"; valid options: ${OPTION_NAMES.join(', ')}`);
     }
   }
   // First: the options may name platforms of their own (remote hosts).
@@ -180,35 +178,30 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
   const valid = platformNames(settings);
   const aa = env.VIRTBENCH_AA || options.aa;
   if (aa !== undefined && !(typeof aa === 'string' && valid.includes(aa))) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
-      `A/A platform (VIRTBENCH_AA or option "aa") must be one platform; valid platforms: ${valid.join(', ')}`,
-    );
+    throw new BadOptionError(`A/A platform (VIRTBENCH_AA or option "aa") must be one platform; valid platforms: ${valid.join(', ')}`);
   }
   // An A/A run measures one platform twice, under its name and as "<name>#2", and nothing else.
   const listed = options.platforms ?? PLATFORM_NAMES;
   if (!Array.isArray(listed) || listed.length === 0) {
-    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `option "platforms" must be a non-empty array; valid platforms: ${valid.join(', ')}`);
+    throw new BadOptionError(`option "platforms" must be a non-empty array; valid platforms: ${valid.join(', ')}`);
   }
   // A remote host named in the options is a platform of the run, also where "platforms" does not list it.
   const platforms = aa ? [aa, `${aa}#2`] : [...listed, ...optionPlatformNames(settings).filter((name) => !listed.includes(name))];
   for (const name of platforms) {
     if (!isKnownPlatform(name, settings)) {
-      throw new VirtbenchError(
-        'VIRTBENCH_BAD_OPTION',
+      throw new BadOptionError(
         `unknown platform "${name}"; valid platforms: ${valid.join(', ')} (or one of them as "<platform>#<label>", measured twice)`,
       );
     }
   }
   if (new Set(platforms).size !== platforms.length) {
-    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `option "platforms" lists a platform twice: ${platforms.join(', ')}`);
+    throw new BadOptionError(`option "platforms" lists a platform twice: ${platforms.join(', ')}`);
   }
   if (options.profile !== undefined && !(PROFILE_NAMES as readonly string[]).includes(options.profile)) {
-    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown profile "${options.profile}"; valid profiles: ${PROFILE_NAMES.join(', ')}`);
+    throw new BadOptionError(`unknown profile "${options.profile}"; valid profiles: ${PROFILE_NAMES.join(', ')}`);
   }
   if (options.suite !== undefined && !SUITES.includes(options.suite)) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
+    throw new BadOptionError(
       `option "suite" must be 'standard' (the seven shipped benchmarks) or 'none' (only your own bench files), got ${JSON.stringify(options.suite)}`,
     );
   }
@@ -246,7 +239,7 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
  */
 function checkEnvironment(env: NodeJS.ProcessEnv, platforms: readonly string[]): void {
   const bad = (name: string, expected: string, fix = `fix: set ${name} to ${expected}, or unset it`) =>
-    new VirtbenchError('VIRTBENCH_BAD_OPTION', `${name}=${JSON.stringify(env[name])} is not valid: it must be ${expected}\n${fix}`);
+    new BadOptionError(`${name}=${JSON.stringify(env[name])} is not valid: it must be ${expected}\n${fix}`);
   for (const name of ['VIRTBENCH_IDE', 'VIRTBENCH_QEMU_REFRESH']) {
     if (env[name] && !['0', '1'].includes(env[name]!)) throw bad(name, '1 (on) or 0 (off)');
   }
@@ -284,8 +277,7 @@ function resolveRuns(option: unknown, env: NodeJS.ProcessEnv): number | undefine
   const runs = text ? Number(text) : option;
   if (runs === undefined) return undefined;
   if (typeof runs !== 'number' || !Number.isInteger(runs) || runs < 1 || runs > 10_000) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
+    throw new BadOptionError(
       `runs per benchmark (VIRTBENCH_RUNS or option "runs") must be a whole number from 1 to 10000, got ${text ?? JSON.stringify(runs)}`,
     );
   }
@@ -299,8 +291,7 @@ function resolveIde(option: VirtbenchOptions['ide'], env: NodeJS.ProcessEnv, pla
     : (option?.platforms ?? ['native']);
   for (const name of chosen) {
     if (!platforms.includes(name)) {
-      throw new VirtbenchError(
-        'VIRTBENCH_BAD_OPTION',
+      throw new BadOptionError(
         `IDE platform "${name}" (VIRTBENCH_IDE_PLATFORMS or option ide.platforms) is not among this config's platforms: ${platforms.join(', ')}`,
       );
     }
@@ -374,8 +365,7 @@ function checkRequestedProjects(requested: string[], platforms: string[], otherP
     if (name.includes('*') || name.startsWith('!') || platforms.includes(name) || otherNames.includes(name)) continue;
     if (name.endsWith(BENCH_SUFFIX) && platforms.includes(name.slice(0, -BENCH_SUFFIX.length))) continue;
     const known = PLATFORM_NAMES.includes(name) ? ` ("${name}" is a virtbench platform, but not in this config's platforms option)` : '';
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
+    throw new BadOptionError(
       `--project ${name} matches no project${known}; platforms in this config: ${platforms.join(', ')}` +
         (otherNames.length ? `; other projects: ${otherNames.join(', ')}` : ''),
     );

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
-import { VirtbenchError } from '../errors.js';
+import { AbRunFailedError, BadOptionError } from '../errors.js';
 import { TURNSTILE_ENV, TURNSTILE_TAG_ENV, addressToEnv, startTurnstile, turnstileAddress } from '../turnstile/index.js';
 import { readResults } from '../results/results-file.js';
 import type { ResultsFile } from '../results/schema.js';
@@ -117,10 +117,7 @@ async function measure(
 ): Promise<ResultsFile> {
   const vitest = join(checkout.projectDir, 'node_modules', 'vitest', 'vitest.mjs');
   if (!existsSync(vitest)) {
-    throw new VirtbenchError(
-      'VIRTBENCH_AB_RUN_FAILED',
-      `no vitest in ${checkout.projectDir}/node_modules; fix: npm install in that project`,
-    );
+    throw new AbRunFailedError(`no vitest in ${checkout.projectDir}/node_modules; fix: npm install in that project`);
   }
   const args = [vitest, 'bench', '--run', ...(options.filters ?? []), ...options.projects.flatMap((p) => ['--project', p])];
   const env = {
@@ -147,15 +144,14 @@ async function measure(
   options.log(
     `virtbench ab: round ${round}/${options.maxRounds} ${checkout.facts.side} (${short(checkout.facts.commit)}): ${seconds} s, exit ${run.exitCode ?? run.signal}`,
   );
-  if (run.isCanceled) throw new VirtbenchError('VIRTBENCH_AB_RUN_FAILED', 'interrupted; the runs measured so far are in ' + options.outDir);
+  if (run.isCanceled) throw new AbRunFailedError('interrupted; the runs measured so far are in ' + options.outDir);
   if (!existsSync(join(runDir, 'results.json'))) {
     const tail = String(run.all ?? '')
       .trim()
       .split('\n')
       .slice(-15)
       .join('\n');
-    throw new VirtbenchError(
-      'VIRTBENCH_AB_RUN_FAILED',
+    throw new AbRunFailedError(
       `vitest bench of ${checkout.facts.side} (${checkout.facts.ref}) wrote no results (exit ${run.exitCode ?? run.signal}); log: ${runDir}.log\n${tail}\nfix: run \`npx vitest bench\` in ${checkout.projectDir} to see why`,
     );
   }
@@ -208,24 +204,19 @@ async function measurePair(
 export async function runAb(options: AbOptions): Promise<AbResult> {
   const { minRounds, maxRounds } = options;
   if (!Number.isInteger(minRounds) || minRounds < 2 || minRounds > 50) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
+    throw new BadOptionError(
       `--min-rounds (or --rounds) must be a whole number from 2 to 50 (got ${minRounds}): with one run per side nothing says how far runs of the same code differ`,
     );
   }
   if (!Number.isInteger(maxRounds) || maxRounds < minRounds || maxRounds > 50) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
-      `--max-rounds must be a whole number from --min-rounds (${minRounds}) to 50, got ${maxRounds}`,
-    );
+    throw new BadOptionError(`--max-rounds must be a whole number from --min-rounds (${minRounds}) to 50, got ${maxRounds}`);
   }
   if (options.maxMinutes !== undefined && !(options.maxMinutes > 0)) {
-    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `--max-minutes must be a positive number of minutes, got ${options.maxMinutes}`);
+    throw new BadOptionError(`--max-minutes must be a positive number of minutes, got ${options.maxMinutes}`);
   }
   for (const arg of [...options.projects, ...(options.filters ?? [])]) {
     // They go to vitest's command line: one that reads as an option would change what runs.
-    if (arg === '' || arg.startsWith('-'))
-      throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `"${arg}" is not a project name or a file filter`);
+    if (arg === '' || arg.startsWith('-')) throw new BadOptionError(`"${arg}" is not a project name or a file filter`);
   }
   const root = await repositoryRoot(options.cwd);
   const projectPath = relative(root, options.cwd);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { VirtbenchError } from '../errors.js';
+import { BadOptionError } from '../errors.js';
 
 /*
  * Each side of an A/B is measured from its own checkout: a detached git
@@ -13,8 +13,7 @@ import { VirtbenchError } from '../errors.js';
 async function git(cwd: string, args: string[]): Promise<string> {
   const result = await execa('git', args, { cwd, reject: false });
   if (result.exitCode !== 0) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
+    throw new BadOptionError(
       `git ${args.join(' ')} failed (exit ${result.exitCode}): ${result.stderr.trim().split('\n').slice(-3).join(' ')}`,
     );
   }
@@ -26,8 +25,7 @@ export async function repositoryRoot(dir: string): Promise<string> {
   try {
     return await git(dir, ['rev-parse', '--show-toplevel']);
   } catch {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
+    throw new BadOptionError(
       `${dir} is not inside a git repository; fix: run virtbench ab from the checkout of the project whose benchmarks it compares`,
     );
   }
@@ -35,12 +33,11 @@ export async function repositoryRoot(dir: string): Promise<string> {
 
 /** The commit a ref names; a ref that names none is the user's to fix. */
 export async function resolveCommit(root: string, ref: string): Promise<string> {
-  if (ref.startsWith('-')) throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `"${ref}" is not a git ref`);
+  if (ref.startsWith('-')) throw new BadOptionError(`"${ref}" is not a git ref`);
   try {
     return await git(root, ['rev-parse', '--verify', '--end-of-options', `${ref}^{commit}`]);
   } catch {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
+    throw new BadOptionError(
       `git ref "${ref}" names no commit in ${root}; fix: fetch it first (git fetch origin ${ref}) or name a branch, tag or sha`,
     );
   }
@@ -71,8 +68,7 @@ export async function installDependencies(root: string, worktree: string, log: (
   log(`its package-lock.json differs from the working tree's: npm ci in ${worktree}`);
   const result = await execa('npm', ['ci', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: worktree, reject: false, all: true });
   if (result.exitCode !== 0) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
+    throw new BadOptionError(
       `npm ci in the worktree of ${worktree} failed (exit ${result.exitCode}): ${String(result.all).trim().split('\n').slice(-5).join('\n')}`,
     );
   }

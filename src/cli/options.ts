@@ -1,7 +1,7 @@
 import { appendFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { ParseArgsOptionsConfig } from 'node:util';
-import { VirtbenchError } from '../errors.js';
+import { BadOptionError, VirtbenchError } from '../errors.js';
 import { parseThreshold, type CompareOptions } from '../statistics/compare.js';
 import { writeFileAtomically } from '../results/results-file.js';
 import { makeDirectory } from '../host/make-dir.js';
@@ -27,7 +27,7 @@ export interface CliCommand {
 export const DEFAULT_RESULTS = 'virtbench-report/results.json';
 
 export function usageError(message: string, usage?: string): VirtbenchError {
-  return new VirtbenchError('VIRTBENCH_BAD_OPTION', usage ? `${message}\n\n${usage}` : message);
+  return new BadOptionError(usage ? `${message}\n\n${usage}` : message);
 }
 
 export const THRESHOLD_OPTIONS = {
@@ -79,7 +79,7 @@ export async function writeOut(path: string, text: string, options: { append?: b
     if (options.atomic) await writeFileAtomically(path, text);
     else await (options.append ? appendFile : writeFile)(path, text);
   } catch (cause) {
-    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `cannot write ${path}: ${(cause as Error).message}`, { cause });
+    throw new BadOptionError(`cannot write ${path}: ${(cause as Error).message}`, { cause });
   }
 }
 
@@ -124,10 +124,7 @@ export async function refuseOverwrite(
     const input = (await identities(output)).map((id) => inputIds.get(id)).find((p) => p !== undefined);
     if (input === undefined) continue;
     const same = resolve(output) === resolve(input) ? '' : ` (the same file as ${input})`;
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
-      `refusing to write ${output}${same}: it is an input, and writing would destroy it\nfix: ${fix}`,
-    );
+    throw new BadOptionError(`refusing to write ${output}${same}: it is an input, and writing would destroy it\nfix: ${fix}`);
   }
 }
 
@@ -136,5 +133,5 @@ export async function refuseRepeatedInputs(inputs: readonly string[]): Promise<v
   const repeat = await firstRepeat(inputs);
   if (!repeat) return;
   const same = repeat.path === repeat.earlier ? 'twice' : `twice (as ${repeat.earlier} and ${repeat.path})`;
-  throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `${repeat.path} is given ${same}\nfix: name each results file once`);
+  throw new BadOptionError(`${repeat.path} is given ${same}\nfix: name each results file once`);
 }

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VirtbenchError } from '../errors.js';
+import { BuildFailedError } from '../errors.js';
 
 /*
  * The container image and the guest image are built from the same Debian
@@ -117,8 +117,7 @@ export function sourcesListLine(source: { mirror: string; suite: string }): stri
 
 export function requireMirror(source: { mirror?: string }, aptDir = APT_DIR): string {
   if (source.mirror) return source.mirror;
-  throw new VirtbenchError(
-    'VIRTBENCH_BUILD_FAILED',
+  throw new BuildFailedError(
     `no Debian mirror found in ${aptDir}/sources.list or ${aptDir}/sources.list.d to bootstrap the container image from; ` +
       'fix: set VIRTBENCH_DEBIAN_MIRROR to a Debian mirror URL (and VIRTBENCH_DEBIAN_SUITE, e.g. bookworm)',
     { platform: 'docker' },

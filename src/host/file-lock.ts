@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { VirtbenchError } from '../errors.js';
+import { PlatformUnavailableError } from '../errors.js';
 import { onExitSync } from './exit-cleanup.js';
 import { currentOwner, formatOwner, isAlive, parseOwner, sameOwner, type ThisProcess } from './owner.js';
 
@@ -214,7 +214,7 @@ function timeoutError(path: string, options: LockOptions, holder: Holder | undef
   const message =
     `waited ${Math.round(options.timeoutMs / 1000)} s for ${holderName(holder)} ${options.what} (lock ${file}); ` +
     `fix: let that run finish, or, when no virtbench process is running, remove ${file}`;
-  return options.timeoutError?.(message) ?? new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', message, { platform: options.platform });
+  return options.timeoutError?.(message) ?? new PlatformUnavailableError(message, { platform: options.platform });
 }
 
 function isNested(holder: Holder | undefined): boolean {

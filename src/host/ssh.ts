@@ -2,7 +2,7 @@ import { connect as connectTcp } from 'node:net';
 import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
 import ssh2, { type Client, type ClientChannel } from 'ssh2';
-import { VirtbenchError } from '../errors.js';
+import { GuestLostError, HostKeyMismatchError, VirtbenchError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import type { ExecResult } from './exec-result.js';
 import { waitFor } from './poll.js';
@@ -81,8 +81,7 @@ export function connectSsh(target: SshTarget): Promise<SshSession> {
   let closedReason: string | undefined;
 
   const lost = (command: string) =>
-    new VirtbenchError(
-      'VIRTBENCH_GUEST_LOST',
+    new GuestLostError(
       `lost ${target.peer.what} while running \`${command}\`: ${closedReason ?? 'the ssh connection closed'} (${target.peer.lostHint})`,
       { platform: target.platform },
     );
@@ -102,7 +101,7 @@ export function connectSsh(target: SshTarget): Promise<SshSession> {
       return new Promise((resolve, reject) => {
         client.exec(command, (error, channel) => {
           if (error) {
-            const cannot = new VirtbenchError('VIRTBENCH_GUEST_LOST', `cannot run \`${shown}\` on ${target.peer.what}: ${error.message}`, {
+            const cannot = new GuestLostError(`cannot run \`${shown}\` on ${target.peer.what}: ${error.message}`, {
               platform: target.platform,
               cause: error,
             });
@@ -234,23 +233,20 @@ export function loginError(target: SshTarget, presented: Buffer | undefined, err
   const { peer } = target;
   if (presented && !target.hostKeys.some((key) => presented.equals(Buffer.from(key, 'base64')))) {
     const pinned = target.hostKeys.map((key) => fingerprintOf(Buffer.from(key, 'base64'))).join(' or ') || 'no key';
-    return new VirtbenchError(
-      'VIRTBENCH_HOST_KEY_MISMATCH',
+    return new HostKeyMismatchError(
       `the ssh server on ${where} presented host key ${fingerprintOf(presented)}, but ${peer.pinnedBy} pinned ${pinned}: refusing to connect (${peer.mismatchHint})`,
       { platform: target.platform, cause: error },
     );
   }
   if (error?.level === 'client-timeout') {
     const seconds = (target.readyTimeoutMs ?? READY_TIMEOUT_MS) / 1000;
-    return new VirtbenchError(
-      'VIRTBENCH_GUEST_LOST',
+    return new GuestLostError(
       `logging in to ${peer.what} over ssh at ${where} did not complete within ${seconds} s (connection, key exchange and login; ${error.message})\n` +
         `fix: ${peer.timeoutFix}`,
       { platform: target.platform, cause: error },
     );
   }
-  return new VirtbenchError(
-    'VIRTBENCH_GUEST_LOST',
+  return new GuestLostError(
     `cannot log in to ${peer.what} over ssh at ${where}: ${error?.message ?? 'the server closed the connection'}\nfix: ${peer.loginFix}`,
     { platform: target.platform, cause: error },
   );

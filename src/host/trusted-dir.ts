@@ -1,6 +1,6 @@
 import { lstat, readlink, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { VirtbenchError } from '../errors.js';
+import { BadOptionError, VirtbenchError } from '../errors.js';
 import { makeDirectory } from './make-dir.js';
 
 /*
@@ -108,8 +108,7 @@ export function untrustedFileReason(fact: PathFacts, uid: number): string | unde
 /** The error for a directory whose chain someone else can change: the path at fault, its owner and mode, why, the fix. */
 export function untrustedDirectoryError(directory: string, violation: TrustViolation, uid: number): VirtbenchError {
   const runAs = uid === ROOT ? 'root' : 'you';
-  return new VirtbenchError(
-    'VIRTBENCH_BAD_OPTION',
+  return new BadOptionError(
     `cannot trust the cache directory ${directory}: ${violation.path} (owner uid ${violation.uid}, mode ${octalMode(violation.mode)}) ` +
       `${violation.problem}; another user could replace a cached binary that virtbench then runs as ${runAs}\nfix: ${violation.fix}`,
   );
@@ -170,11 +169,9 @@ async function exists(path: string): Promise<boolean> {
 }
 
 function cannotCheck(path: string, cause: unknown, uid: number): VirtbenchError {
-  return new VirtbenchError(
-    'VIRTBENCH_BAD_OPTION',
-    `cannot create or check the cache directory ${path}: ${(cause as Error).message}\nfix: ${OWN_DIRECTORY(uid)}`,
-    { cause },
-  );
+  return new BadOptionError(`cannot create or check the cache directory ${path}: ${(cause as Error).message}\nfix: ${OWN_DIRECTORY(uid)}`, {
+    cause,
+  });
 }
 
 async function checkDirectory(path: string, uid: number): Promise<void> {

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { onExitSync } from './exit-cleanup.js';
 import { currentOwner, formatOwner, identify, isAlive, parseOwnerOrPid, signalOwner, type ThisProcess } from './owner.js';
 import { terminateSync } from './process.js';
-import { VirtbenchError } from '../errors.js';
+import { BadOptionError } from '../errors.js';
 import { makeDirectory } from './make-dir.js';
 
 /*
@@ -48,8 +48,7 @@ export async function createWorkDir(platform: string, root = workRoot(), options
   try {
     await makeDirectory(root);
   } catch (error) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
+    throw new BadOptionError(
       `cannot make the work directory in ${root} (VIRTBENCH_WORK_DIR, default /var/tmp): ${(error as Error).message}\n` +
         'fix: set VIRTBENCH_WORK_DIR to a writable directory on a disk (not tmpfs: fio needs O_DIRECT)',
       { platform },

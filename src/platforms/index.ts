@@ -1,4 +1,4 @@
-import { VirtbenchError } from '../errors.js';
+import { BadOptionError } from '../errors.js';
 import type { Question } from '../results/schema.js';
 import { BUILD_PACKAGES } from '../workloads/build.js';
 import type { HostRequirements, Platform, PlatformFamily } from './platform.js';
@@ -73,8 +73,7 @@ function familyOf(name: string, settings: PlatformSettings): PlatformFamily {
   const family = FAMILIES.find(
     (f) => f.names.includes(base) || (f.namesFor && f.optionsKey && f.namesFor(settings[f.optionsKey]).includes(base)),
   );
-  if (!family)
-    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown platform "${name}"; valid platforms: ${platformNames(settings).join(', ')}`);
+  if (!family) throw new BadOptionError(`unknown platform "${name}"; valid platforms: ${platformNames(settings).join(', ')}`);
   return family;
 }
 

@@ -1,4 +1,4 @@
-import { PlatformUnavailableError, VirtbenchError, isVirtbenchError } from '../errors.js';
+import { PlatformUnavailableError, isVirtbenchError } from '../errors.js';
 import type { EnvironmentFacts, Question } from '../results/schema.js';
 import type { BuiltProgram } from '../workloads/build.js';
 import type { ExecResult } from '../host/exec-result.js';
@@ -154,8 +154,7 @@ export function factsCodec<const S extends Record<string, FieldKind>>(platform: 
     decode(facts) {
       const wrong = Object.entries(spec).filter(([key, kind]) => !matches(facts[key], kind));
       if (wrong.length > 0) {
-        throw new VirtbenchError(
-          'VIRTBENCH_PLATFORM_UNAVAILABLE',
+        throw new PlatformUnavailableError(
           `the connection facts from the main process lack or mistype ${wrong.map(([key, kind]) => `${key} (${kind})`).join(', ')}; ` +
             'fix: run bench files through `vitest bench` with the virtbench() plugin, so that its globalSetup provisions the platform',
           { platform },
@@ -195,7 +194,7 @@ export interface PlatformFamily<Options = unknown> {
   create(name: string, options: Options | undefined): Platform;
   readonly optionsKey?: string;
   /**
-   * Checks the user's options once, where they come in; throws VirtbenchError VIRTBENCH_BAD_OPTION. A family with
+   * Checks the user's options once, where they come in; throws a BadOptionError. A family with
    * namesFor is asked also without options: its environment (VIRTBENCH_REMOTES) may name some.
    */
   validateOptions?(value: unknown, env?: NodeJS.ProcessEnv): Options;

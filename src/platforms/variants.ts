@@ -1,4 +1,4 @@
-import { VirtbenchError } from '../errors.js';
+import { BadOptionError } from '../errors.js';
 
 /*
  * A variant is a platform with one thing changed (the benchmark disk's bus, the
@@ -39,8 +39,7 @@ export function resolveVariantBenchmarks(option: unknown, env: NodeJS.ProcessEnv
   const where = fromEnv
     ? `VIRTBENCH_VARIANT_BENCHMARKS=${JSON.stringify(fromEnv)}`
     : `option "variantBenchmarks" (${JSON.stringify(option)})`;
-  throw new VirtbenchError(
-    'VIRTBENCH_BAD_OPTION',
+  throw new BadOptionError(
     `${where} is not valid: it must be "varied" (variants measure only what they change; the default) or "all" (every benchmark on every variant)\n` +
       `fix: set it to varied or all, or unset it`,
   );

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { VirtbenchError } from '../errors.js';
+import { BadOptionError, BadResultsFileError } from '../errors.js';
 import { writeFileAtomically } from './results-file.js';
 import { makeDirectory } from '../host/make-dir.js';
 
@@ -26,7 +26,7 @@ export function badBaselineName(name: string): string | undefined {
 /** The file a named baseline lives in. */
 export function baselinePath(dir: string, name: string): string {
   const problem = badBaselineName(name);
-  if (problem) throw new VirtbenchError('VIRTBENCH_BAD_OPTION', problem);
+  if (problem) throw new BadOptionError(problem);
   return join(dir, `${name}.json`);
 }
 
@@ -46,8 +46,7 @@ export async function resolveBaseline(nameOrPath: string, env: NodeJS.ProcessEnv
   const path = badBaselineName(nameOrPath) ? undefined : join(dir, `${nameOrPath}.json`);
   if (path && existsSync(path)) return path;
   const saved = await savedBaselines(dir);
-  throw new VirtbenchError(
-    'VIRTBENCH_BAD_RESULTS_FILE',
+  throw new BadResultsFileError(
     `no baseline "${nameOrPath}": not a file, and not in ${dir} (saved: ${saved.join(', ') || 'none'}); save one with \`virtbench baseline save ${nameOrPath}\``,
   );
 }

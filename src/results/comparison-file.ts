@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { VirtbenchError } from '../errors.js';
+import { BadResultsFileError } from '../errors.js';
 import type { Comparison, Verdict } from '../statistics/compare.js';
 import type { Design } from '../statistics/estimate.js';
 import { RESULTS_LIMITS } from './results-file.js';
@@ -48,7 +48,7 @@ const VERDICTS: readonly Verdict[] = ['improved', 'equivalent', 'undecided', 're
  * absent optional figure (JSON.stringify writes NaN as null).
  */
 export function checkComparisons(data: unknown, path: string): ComparisonRow[] {
-  const bad = (problem: string) => new VirtbenchError('VIRTBENCH_BAD_RESULTS_FILE', `comparison file ${path}: ${problem}`);
+  const bad = (problem: string) => new BadResultsFileError(`comparison file ${path}: ${problem}`);
   if (!Array.isArray(data)) throw bad('expected a JSON array of comparison rows');
   return data.map((row: unknown, i): ComparisonRow => {
     const at = `row ${i}`;
@@ -128,12 +128,12 @@ const oneLine = (text: string) => text.replace(/[\r\n]+/g, ' ');
 
 /** Parses and checks the text of a comparison file (see checkComparisons). */
 export function parseComparisons(text: string, path: string): ComparisonRow[] {
-  if (text.trim() === '') throw new VirtbenchError('VIRTBENCH_BAD_RESULTS_FILE', `comparison file ${path} is empty`);
+  if (text.trim() === '') throw new BadResultsFileError(`comparison file ${path} is empty`);
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (cause) {
-    throw new VirtbenchError('VIRTBENCH_BAD_RESULTS_FILE', `comparison file ${path} is not JSON: ${oneLine((cause as Error).message)}`, {
+    throw new BadResultsFileError(`comparison file ${path} is not JSON: ${oneLine((cause as Error).message)}`, {
       cause,
     });
   }
@@ -161,7 +161,7 @@ export async function readComparisonFile(path: string): Promise<Comparison[]> {
       throw new Error(`more than ${RESULTS_LIMITS.fileBytes / 1024 / 1024} MiB, far more than a comparison takes`);
     text = await readFile(path, 'utf8');
   } catch (cause) {
-    throw new VirtbenchError('VIRTBENCH_BAD_RESULTS_FILE', `cannot read comparison file ${path}: ${(cause as Error).message}`, { cause });
+    throw new BadResultsFileError(`cannot read comparison file ${path}: ${(cause as Error).message}`, { cause });
   }
   return asComparisons(parseComparisons(text, path));
 }

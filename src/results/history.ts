@@ -1,6 +1,6 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { VirtbenchError } from '../errors.js';
+import { BadOptionError, BadResultsFileError } from '../errors.js';
 import { acquireLock } from '../host/file-lock.js';
 import { withSummary } from './results-file.js';
 import {
@@ -154,8 +154,7 @@ function parseStore(text: string, path: string, warn: Warn): ParsedStore {
       warn(`history store ${path} line ${index + 1} is incomplete (an append that did not finish?); ignored`);
       continue;
     }
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_RESULTS_FILE',
+    throw new BadResultsFileError(
       `history store ${path} line ${index + 1}: ${problem}\nfix: repair or delete that line (one recorded run per line; format in src/results/history.ts)`,
     );
   }
@@ -167,7 +166,7 @@ async function readStoreText(path: string): Promise<string> {
     return await readFile(path, 'utf8');
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw new VirtbenchError('VIRTBENCH_BAD_RESULTS_FILE', `cannot read history store ${path}: ${(cause as Error).message}`, { cause });
+    throw new BadResultsFileError(`cannot read history store ${path}: ${(cause as Error).message}`, { cause });
   }
 }
 
@@ -178,10 +177,7 @@ export async function readHistory(path: string, options: { warn?: Warn } = {}): 
 
 function checkCount(name: string, value: number): void {
   if (!Number.isInteger(value) || value < 1) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
-      `${name} must be a whole number of runs, 1 or more, got ${value}\nfix: e.g. --${name} 10`,
-    );
+    throw new BadOptionError(`${name} must be a whole number of runs, 1 or more, got ${value}\nfix: e.g. --${name} 10`);
   }
 }
 
@@ -191,7 +187,7 @@ async function lockStore(path: string): Promise<() => Promise<void>> {
     // An append takes milliseconds: wait about 15 s before blaming a stuck writer.
     timeoutMs: 15_000,
     what: 'appending to the history store',
-    timeoutError: (message) => new VirtbenchError('VIRTBENCH_BAD_RESULTS_FILE', `history store ${path} stayed locked: ${message}`),
+    timeoutError: (message) => new BadResultsFileError(`history store ${path} stayed locked: ${message}`),
   });
   return lock.release;
 }
@@ -203,8 +199,7 @@ async function writeFully(path: string, flags: string, text: string, sync: boole
     // One write call: an O_APPEND write lands whole at the end, never interleaved with another.
     const { bytesWritten } = await handle.write(data, 0, data.length);
     if (bytesWritten !== data.length) {
-      throw new VirtbenchError(
-        'VIRTBENCH_BAD_RESULTS_FILE',
+      throw new BadResultsFileError(
         `wrote ${bytesWritten} of ${data.length} bytes to ${path}\nfix: free disk space; the next append repairs the store`,
       );
     }
@@ -232,8 +227,7 @@ export async function appendHistory(
   const keep = options.keep ?? DEFAULT_KEEP;
   checkCount('keep', keep);
   const problem = entryProblem(entry);
-  if (problem)
-    throw new VirtbenchError('VIRTBENCH_BAD_RESULTS_FILE', `cannot record this run: ${problem}\nfix: record a virtbench results file`);
+  if (problem) throw new BadResultsFileError(`cannot record this run: ${problem}\nfix: record a virtbench results file`);
 
   const release = await lockStore(path);
   try {
@@ -283,8 +277,7 @@ export function historyBaseline(entries: readonly HistoryEntry[], options: Basel
   const newest = runs.at(-1);
   if (!newest) {
     const wanted = [options.profile && `profile ${options.profile}`, options.host && `host ${options.host}`].filter(Boolean).join(' and ');
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_RESULTS_FILE',
+    throw new BadResultsFileError(
       `no recorded run${wanted ? ` of ${wanted}` : ''} in the history (${entries.length} runs in all)\n` +
         'fix: record main-branch runs with `virtbench history append <results.json> --commit <sha>`, or widen --profile/--host',
     );

@@ -1,4 +1,4 @@
-import { VirtbenchError } from '../errors.js';
+import { BadOptionError } from '../errors.js';
 import { isStandIn, RESULTS_SCHEMA, type ResultsFile } from './schema.js';
 
 /**
@@ -11,12 +11,12 @@ import { isStandIn, RESULTS_SCHEMA, type ResultsFile } from './schema.js';
  * benchmark, the measured result is kept and the stand-in dropped.
  */
 export function mergeResults(files: readonly { path: string; file: ResultsFile }[]): ResultsFile {
-  if (files.length === 0) throw new VirtbenchError('VIRTBENCH_BAD_OPTION', 'merge needs at least one results file');
+  if (files.length === 0) throw new BadOptionError('merge needs at least one results file');
   // The same file twice would double its results under "#1" and "#2" names, as if two machines had run them.
   const paths = files.map((f) => f.path);
   const repeated = paths.find((path, i) => paths.indexOf(path) !== i);
   if (repeated !== undefined) {
-    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `${repeated} is given twice\nfix: name each results file once`);
+    throw new BadOptionError(`${repeated} is given twice\nfix: name each results file once`);
   }
   // Platform -> how many files have results of its own: a file with only stand-ins for it (another platform's
   // figures) does not make it a second machine's platform, so its stand-ins join the platform measured elsewhere.

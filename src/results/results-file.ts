@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { VirtbenchError } from '../errors.js';
+import { BadResultsFileError, VirtbenchError } from '../errors.js';
 import { isStandIn, RESULTS_SCHEMA, type BenchmarkResult, type Question, type ResultsFile, type Sample } from './schema.js';
 import { summarize } from '../statistics/descriptive.js';
 import { makeDirectory } from '../host/make-dir.js';
@@ -108,7 +108,7 @@ export const RESULTS_LIMITS = {
 const MiB = 1024 * 1024;
 
 function badFile(path: string, problem: string, cause?: unknown): VirtbenchError {
-  return new VirtbenchError('VIRTBENCH_BAD_RESULTS_FILE', `results file ${path} ${problem}`, { cause });
+  return new BadResultsFileError(`results file ${path} ${problem}`, { cause });
 }
 
 /**
@@ -123,7 +123,7 @@ async function readBounded(path: string): Promise<Buffer> {
   try {
     handle = await open(path, 'r');
   } catch (cause) {
-    throw new VirtbenchError('VIRTBENCH_BAD_RESULTS_FILE', `cannot read results file ${path}: ${(cause as Error).message}`, { cause });
+    throw new BadResultsFileError(`cannot read results file ${path}: ${(cause as Error).message}`, { cause });
   }
   try {
     const info = await handle.stat();
@@ -142,7 +142,7 @@ async function readBounded(path: string): Promise<Buffer> {
     return Buffer.concat(chunks, total);
   } catch (cause) {
     if (cause instanceof VirtbenchError) throw cause;
-    throw new VirtbenchError('VIRTBENCH_BAD_RESULTS_FILE', `cannot read results file ${path}: ${(cause as Error).message}`, { cause });
+    throw new BadResultsFileError(`cannot read results file ${path}: ${(cause as Error).message}`, { cause });
   } finally {
     await handle.close();
   }
@@ -238,8 +238,7 @@ class ResultsValidator {
   constructor(private readonly path: string) {}
 
   fail(at: string, expected: string, got: unknown): never {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_RESULTS_FILE',
+    throw new BadResultsFileError(
       `results file ${this.path}: ${at} must be ${expected}, got ${describe(got)}\n` +
         'fix: write it with a virtbench run (or `virtbench merge`), or correct that field',
     );
@@ -306,8 +305,7 @@ class ResultsValidator {
     const row = this.object(value, at);
     const samples = this.array(row.samples, `${at}.samples`);
     if (samplesSoFar + samples.length > RESULTS_LIMITS.samples) {
-      throw new VirtbenchError(
-        'VIRTBENCH_BAD_RESULTS_FILE',
+      throw new BadResultsFileError(
         `results file ${this.path} holds more than ${RESULTS_LIMITS.samples} samples (at ${at}): more than virtbench reads`,
       );
     }

@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { VirtbenchError } from '../errors.js';
+import { BadOptionError } from '../errors.js';
 import { makeDirectorySync } from '../host/make-dir.js';
 import { onExitSync } from '../host/exit-cleanup.js';
 import { processSingleton } from '../host/shared.js';
@@ -39,7 +39,7 @@ export default async function setupPlatform(project: TestProject): Promise<(() =
   /** A platform this machine cannot run: skipped with the reason, or an error when asked for by name. */
   const unavailable = (reason: string) => {
     if (session.requested) {
-      throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', `--project ${session.platform} cannot run on this machine: ${reason}`, {
+      throw new PlatformUnavailableError(`--project ${session.platform} cannot run on this machine: ${reason}`, {
         platform: session.platform,
       });
     }
@@ -174,8 +174,7 @@ function checkReportDir(dir: string): void {
     makeDirectorySync(dir);
     accessSync(dir, constants.W_OK);
   } catch (error) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
+    throw new BadOptionError(
       `cannot write the report directory ${dir} (VIRTBENCH_REPORT_DIR or option "reportDir"): ${(error as Error).message}\n` +
         'fix: point VIRTBENCH_REPORT_DIR at a directory you can write, or create this one',
     );

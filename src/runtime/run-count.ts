@@ -1,4 +1,4 @@
-import { VirtbenchError } from '../errors.js';
+import { BadOptionError } from '../errors.js';
 import { relativeSd } from '../statistics/descriptive.js';
 
 /**
@@ -26,8 +26,7 @@ export function resolveUntilStable(option: UntilStable | undefined, env: NodeJS.
   const relative = text ? (text.endsWith('%') ? Number(text.slice(0, -1)) / 100 : Number(text)) : option?.relativeSd;
   if (relative === undefined) {
     if (env.VIRTBENCH_MAX_RUNS) {
-      throw new VirtbenchError(
-        'VIRTBENCH_BAD_OPTION',
+      throw new BadOptionError(
         `VIRTBENCH_MAX_RUNS=${env.VIRTBENCH_MAX_RUNS} bounds adding runs until the figures are stable, which is off\n` +
           'fix: set VIRTBENCH_UNTIL_SD too (e.g. VIRTBENCH_UNTIL_SD=3%), or unset VIRTBENCH_MAX_RUNS (VIRTBENCH_RUNS sets a fixed run count)',
       );
@@ -36,14 +35,10 @@ export function resolveUntilStable(option: UntilStable | undefined, env: NodeJS.
   }
   const maxRuns = env.VIRTBENCH_MAX_RUNS ? Number(env.VIRTBENCH_MAX_RUNS) : (option?.maxRuns ?? Math.max(30, minRuns));
   if (!(relative > 0 && relative < 1)) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
-      `relative sd target must be between 0 and 100 % (e.g. VIRTBENCH_UNTIL_SD=3%), got ${text ?? relative}`,
-    );
+    throw new BadOptionError(`relative sd target must be between 0 and 100 % (e.g. VIRTBENCH_UNTIL_SD=3%), got ${text ?? relative}`);
   }
   if (!Number.isInteger(maxRuns) || maxRuns < minRuns) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
+    throw new BadOptionError(
       `maximum run count (VIRTBENCH_MAX_RUNS or untilStable.maxRuns) must be a whole number of at least ${minRuns} (the profile's runs), got ${env.VIRTBENCH_MAX_RUNS ?? maxRuns}`,
     );
   }

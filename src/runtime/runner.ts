@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { basename, join } from 'node:path';
-import { ImplausibleFigureError, VirtbenchError, WorkloadFailedError } from '../errors.js';
+import { ImplausibleFigureError, MissingToolError, VirtbenchError, WorkloadFailedError } from '../errors.js';
 import { buildProgram } from '../workloads/build.js';
 import { unusableFigureError, type Figure } from '../workloads/figure.js';
 import { runCommand } from '../host/command.js';
@@ -46,8 +46,7 @@ export async function prepareWorkload(
 function missingTool(platform: StartedPlatform, workload: Workload, tool: Tool, result: ExecResult): VirtbenchError {
   const why =
     result.stderr.trim() || (result.exitCode === 127 || result.exitCode === 1 ? 'not found on the PATH' : `exit ${result.exitCode}`);
-  return new VirtbenchError(
-    'VIRTBENCH_MISSING_TOOL',
+  return new MissingToolError(
     `${workload.name} needs \`${tool.command}\`, which is not installed on this platform (${why}); fix: ${tool.install}`,
     { platform: platform.name },
   );
@@ -198,11 +197,7 @@ async function waitForPort(address: ServiceAddress, platform: string, timeoutMs:
           socket.once('error', () => resolve(false));
         });
   if (await waitFor(open, { timeoutMs })) return;
-  throw new VirtbenchError(
-    'VIRTBENCH_WORKLOAD_FAILED',
-    `server did not accept connections on ${address.host}:${address.port} within ${timeoutMs} ms`,
-    {
-      platform,
-    },
-  );
+  throw new WorkloadFailedError(`server did not accept connections on ${address.host}:${address.port} within ${timeoutMs} ms`, {
+    platform,
+  });
 }

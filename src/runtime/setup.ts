@@ -1,5 +1,5 @@
 import { readdirSync } from 'node:fs';
-import { VirtbenchError } from '../errors.js';
+import { BadOptionError, MissingToolError, VirtbenchError } from '../errors.js';
 import { runChecked, runCommand } from '../host/command.js';
 import { SETUP_COMMAND, SETUP_HINT, type Availability, type HostRequirements } from '../platforms/platform.js';
 import { PLATFORM_NAMES, createPlatform, requirementsOf } from '../platforms/index.js';
@@ -101,8 +101,7 @@ export function aptCommands(packages: readonly string[]): string[][] {
 /** --install without root: what to run instead. */
 export function needsRoot(missing: readonly string[], test: boolean): VirtbenchError {
   const commands = aptCommands(missing).map((argv) => `sudo ${argv.join(' ')}`);
-  return new VirtbenchError(
-    'VIRTBENCH_MISSING_TOOL',
+  return new MissingToolError(
     `installing Debian packages (${missing.join(' ')}) needs root\n` +
       `fix: sudo ${SETUP_COMMAND} --install${test ? ' --test' : ''}, or: ${commands.join(' && ')}`,
   );
@@ -171,8 +170,7 @@ async function report(platforms: readonly string[], test: boolean, log: (line: s
 export async function runSetup({ platforms = PLATFORM_NAMES, install = false, test = false, log }: SetupOptions): Promise<number> {
   const unknown = platforms.filter((name) => !PLATFORM_NAMES.includes(name));
   if (unknown.length) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
+    throw new BadOptionError(
       `unknown platform ${unknown.map((n) => `"${n}"`).join(', ')}\nfix: name built-in platforms: ${PLATFORM_NAMES.join(', ')} (a remote host is checked when a run probes it)`,
     );
   }

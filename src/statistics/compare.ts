@@ -1,4 +1,4 @@
-import { VirtbenchError } from '../errors.js';
+import { BadOptionError } from '../errors.js';
 import { formatPercent, formatSignedPercent } from '../results/format.js';
 import { isStandIn, type BenchmarkResult, type ResultsFile } from '../results/schema.js';
 import { samplesPairedBy } from '../results/runs.js';
@@ -106,7 +106,7 @@ export const rowKey = (r: Pick<BenchmarkResult, 'platform' | 'benchmark'>) => `$
 
 function checkFraction(name: string, value: number | undefined): void {
   if (value !== undefined && !(value >= 0 && value < 10)) {
-    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `${name} must be a fraction such as 0.05 (5 %), got ${value}`);
+    throw new BadOptionError(`${name} must be a fraction such as 0.05 (5 %), got ${value}`);
   }
 }
 
@@ -153,7 +153,7 @@ function checkOptions(options: CompareOptions): void {
     checkFraction(name, value);
   for (const [name, value] of Object.entries({ alpha: options.alpha, equivalenceAlpha: options.equivalenceAlpha })) {
     if (value !== undefined && !(value > 0 && value < 0.5)) {
-      throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `${name} must be an error rate between 0 and 0.5, such as 0.01, got ${value}`);
+      throw new BadOptionError(`${name} must be an error rate between 0 and 0.5, such as 0.01, got ${value}`);
     }
   }
 }
@@ -427,14 +427,11 @@ export function parseThreshold(text: string): { benchmark?: string; value: numbe
   const percent = raw.endsWith('%');
   const value = percent ? Number(raw.slice(0, -1)) / 100 : Number(raw);
   if (raw.trim() === '' || !Number.isFinite(value) || value < 0) {
-    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `bad threshold "${text}": use a percentage such as 5% or benchmark=10%`);
+    throw new BadOptionError(`bad threshold "${text}": use a percentage such as 5% or benchmark=10%`);
   }
   // "5" read as 500 % would pass every regression: a bare number must be a fraction.
   if (!percent && value >= 1) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
-      `bad threshold "${text}": a bare number is a fraction (0.05 = 5 %); did you mean ${raw}%?`,
-    );
+    throw new BadOptionError(`bad threshold "${text}": a bare number is a fraction (0.05 = 5 %); did you mean ${raw}%?`);
   }
   return { benchmark, value };
 }

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { VirtbenchError } from '../errors.js';
+import { BadOptionError } from '../errors.js';
 
 /*
  * The order of the platforms' turns within a round of a benchmark (see src/turnstile/rooms.ts). A rotation by
@@ -71,8 +71,7 @@ export function roundSeedFromEnv(env: NodeJS.ProcessEnv): number | undefined {
   const text = env[ROUND_SEED_ENV]?.trim();
   if (!text) return undefined;
   if (!/^\d{1,10}$/.test(text) || Number(text) > MAX_SEED) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
+    throw new BadOptionError(
       `${ROUND_SEED_ENV}=${JSON.stringify(env[ROUND_SEED_ENV])} is not valid: it must be a whole number from 0 to ${MAX_SEED} ` +
         '(the seed of the order of turns in each round)\n' +
         `fix: set ${ROUND_SEED_ENV} to such a number (the roundSeed of a results.json repeats that run's order), or unset it for a random one`,

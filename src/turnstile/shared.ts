@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { relative } from 'node:path';
-import { VirtbenchError } from '../errors.js';
+import { BadOptionError } from '../errors.js';
 import { joinShared, peekShared } from '../host/shared.js';
 import type { RoundOrder } from './round-order.js';
 import { openLink } from './client.js';
@@ -59,8 +59,7 @@ export function externalTurnstile(env: NodeJS.ProcessEnv, root: string): Turnsti
   if (!value) return undefined;
   const tag = env[TURNSTILE_TAG_ENV] ?? '';
   if (!/^[a-z0-9-]+$/.test(tag)) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
+    throw new BadOptionError(
       `${TURNSTILE_ENV} is set, so ${TURNSTILE_TAG_ENV} must name this run (letters, digits, "-"), got "${tag}"; ` +
         `fix: set both (virtbench ab does), or unset ${TURNSTILE_ENV} to run alone`,
     );

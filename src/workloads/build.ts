@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { VirtbenchError } from '../errors.js';
+import { BuildFailedError } from '../errors.js';
 import { runChecked } from '../host/command.js';
 import { createLog, type Log } from '../host/log.js';
 import { sourceDir } from '../host/paths.js';
@@ -62,7 +62,7 @@ async function readSource(path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (cause) {
-    throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `cannot read workload source ${path}: ${(cause as Error).message}`, { cause });
+    throw new BuildFailedError(`cannot read workload source ${path}: ${(cause as Error).message}`, { cause });
   }
 }
 

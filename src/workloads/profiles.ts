@@ -1,4 +1,4 @@
-import { VirtbenchError } from '../errors.js';
+import { BadOptionError } from '../errors.js';
 
 /**
  * How big and how often. quick is for tests (seconds per benchmark), standard
@@ -43,8 +43,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
 export function resolveProfile(name: string | undefined): Profile {
   const chosen = name === undefined || name === '' ? 'standard' : name;
   if (!(PROFILE_NAMES as readonly string[]).includes(chosen)) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
+    throw new BadOptionError(
       `unknown profile "${chosen}" (from VIRTBENCH_PROFILE or the profile option); valid profiles: ${PROFILE_NAMES.join(', ')}`,
     );
   }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { VirtbenchError } from '../../errors.js';
+import { PlatformUnavailableError } from '../../errors.js';
 import { runSync, runSyncChecked } from '../../host/command.js';
 
 /*
@@ -54,8 +54,7 @@ export function chooseSubnet(routes: string): string {
     .filter((p): p is Prefix => p !== undefined && p.bits > 0);
   const free = CANDIDATES.find((base) => !taken.some((route) => overlaps(route, { base: toNumber(base), bits: 24 })));
   if (!free) {
-    throw new VirtbenchError(
-      'VIRTBENCH_PLATFORM_UNAVAILABLE',
+    throw new PlatformUnavailableError(
       `no free subnet for a virtbench bridge (the private dockerd's, or the podman platform's) among ${CANDIDATES.join(', ')} (/24)`,
       {
         platform: 'docker',

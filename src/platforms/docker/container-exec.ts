@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import type Dockerode from 'dockerode';
-import { VirtbenchError } from '../../errors.js';
+import { GuestLostError } from '../../errors.js';
 import type { ExecResult } from '../platform.js';
 
 /*
@@ -63,8 +63,7 @@ export async function execInContainer(
   try {
     result = await execOnce(docker, containerId, argv, options);
   } catch (error) {
-    throw new VirtbenchError(
-      'VIRTBENCH_GUEST_LOST',
+    throw new GuestLostError(
       `lost the Docker engine while running \`${shown}\` in container ${containerId.slice(0, 12)}: ${(error as Error).message}\n` +
         'fix: check that the engine runs (docker info; the private dockerd logs to <cache>/docker/dockerd.log), then run again',
       { platform: options.platform, cause: error },
@@ -85,8 +84,7 @@ export async function execInContainer(
         : state
           ? `${state.Status}, exit code ${state.ExitCode}${state.OOMKilled ? ', killed for lack of memory' : ''}`
           : 'it no longer exists';
-      throw new VirtbenchError(
-        'VIRTBENCH_GUEST_LOST',
+      throw new GuestLostError(
         `the container ${containerId.slice(0, 12)} stopped while running \`${shown}\` (${how})` +
           (result.containerGone ? '; the engine had not ended the command' : '') +
           '\nfix: something outside the run stopped or removed it (docker kill/rm, the OOM killer, a restart of the engine, ' +

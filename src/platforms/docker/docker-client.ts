@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
-import { VirtbenchError } from '../../errors.js';
+import { BadOptionError } from '../../errors.js';
 import { runSync } from '../../host/command.js';
 
 /*
@@ -27,14 +27,10 @@ export function parseDockerHost(dockerHost: string, env: NodeJS.ProcessEnv = pro
   try {
     url = new URL(dockerHost);
   } catch (cause) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BAD_OPTION',
-      `DOCKER_HOST "${dockerHost}" is not a URL (expected unix:///path or tcp://host:port)`,
-      {
-        platform: 'docker',
-        cause,
-      },
-    );
+    throw new BadOptionError(`DOCKER_HOST "${dockerHost}" is not a URL (expected unix:///path or tcp://host:port)`, {
+      platform: 'docker',
+      cause,
+    });
   }
   if (url.protocol === 'unix:') return { socketPath: url.pathname };
   if (url.protocol === 'tcp:' || url.protocol === 'http:' || url.protocol === 'https:') {
@@ -46,8 +42,7 @@ export function parseDockerHost(dockerHost: string, env: NodeJS.ProcessEnv = pro
       ...(tls && env.DOCKER_CERT_PATH ? { certDir: env.DOCKER_CERT_PATH } : {}),
     };
   }
-  throw new VirtbenchError(
-    'VIRTBENCH_BAD_OPTION',
+  throw new BadOptionError(
     `DOCKER_HOST "${dockerHost}" uses ${url.protocol}, which virtbench does not support; use unix:// or tcp://` +
       (url.protocol === 'ssh:'
         ? '\nfix: reach that engine as tcp://<host>:2376 with TLS (DOCKER_TLS_VERIFY=1), or run virtbench on that machine and merge the results files (npx virtbench merge)'

@@ -1,5 +1,5 @@
 import type Dockerode from 'dockerode';
-import { VirtbenchError } from '../../errors.js';
+import { PlatformUnavailableError } from '../../errors.js';
 import type { Availability, ProvisionContext } from '../platform.js';
 import { onExitSync } from '../../host/exit-cleanup.js';
 import { joinShared } from '../../host/shared.js';
@@ -71,7 +71,7 @@ interface Shared {
 
 async function open(context: ProvisionContext, env: NodeJS.ProcessEnv): Promise<Shared> {
   const found = await findEngine(env);
-  if ('reason' in found) throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', found.reason, { platform: 'docker' });
+  if ('reason' in found) throw new PlatformUnavailableError(found.reason, { platform: 'docker' });
   const state: Shared =
     'dockerHost' in found
       ? { ...found }

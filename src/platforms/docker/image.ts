@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
-import { VirtbenchError } from '../../errors.js';
+import { BuildFailedError, MissingToolError } from '../../errors.js';
 import { hostAptSource, requireMirror } from '../../host/apt-sources.js';
 import { runChecked, type FailureContext } from '../../host/command.js';
 import { withLock } from '../../host/file-lock.js';
@@ -114,7 +114,7 @@ function follow(stream: NodeJS.ReadableStream, onItem: (item: { stream?: string;
         const item = JSON.parse(line) as { stream?: string; status?: string; error?: string };
         if (item.error) {
           failed = true;
-          reject(new VirtbenchError('VIRTBENCH_BUILD_FAILED', `docker: ${item.error.trim()}`, { platform: 'docker' }));
+          reject(new BuildFailedError(`docker: ${item.error.trim()}`, { platform: 'docker' }));
         } else onItem(item);
       })
       .on('close', () => failed || resolve());
@@ -141,8 +141,7 @@ export async function withinDeadline<T>(step: EngineStep, run: (signal: AbortSig
     timer = setTimeout(() => {
       controller.abort();
       reject(
-        new VirtbenchError(
-          'VIRTBENCH_BUILD_FAILED',
+        new BuildFailedError(
           `${step.what} did not finish within ${step.timeoutMs % 60_000 === 0 ? `${step.timeoutMs / 60_000} min` : `${step.timeoutMs} ms`}; fix: ${step.fix}`,
           { platform: 'docker' },
         ),
@@ -172,22 +171,14 @@ function buildStep(what: string, fix?: string): FailureContext {
 /** debootstrap into a private directory, then a tarball next to it, renamed into place when complete. */
 async function bootstrapTarball(tarball: string, suite: string, { log }: ProvisionContext): Promise<void> {
   if (!findExecutable('debootstrap')) {
-    throw new VirtbenchError(
-      'VIRTBENCH_MISSING_TOOL',
-      `building the container image needs debootstrap; fix: ${installFix('debootstrap')}`,
-      {
-        platform: 'docker',
-      },
-    );
+    throw new MissingToolError(`building the container image needs debootstrap; fix: ${installFix('debootstrap')}`, {
+      platform: 'docker',
+    });
   }
   if (process.getuid?.() !== 0) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BUILD_FAILED',
-      'building the container image runs debootstrap, which needs root; run once as root',
-      {
-        platform: 'docker',
-      },
-    );
+    throw new BuildFailedError('building the container image runs debootstrap, which needs root; run once as root', {
+      platform: 'docker',
+    });
   }
   const mirror = requireMirror(hostAptSource());
   const work = join(tarball, '..', `build-${process.pid}-${Date.now()}`);
@@ -327,8 +318,7 @@ async function buildUnderLock(
     });
   });
   const id = await imageId(docker, tags.bench);
-  if (!id)
-    throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `the build finished but ${tags.bench} does not exist`, { platform: 'docker' });
+  if (!id) throw new BuildFailedError(`the build finished but ${tags.bench} does not exist`, { platform: 'docker' });
   log(`image ${tags.bench} ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return { tag: tags.bench, id };
 }

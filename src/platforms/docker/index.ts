@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { VirtbenchError } from '../../errors.js';
+import { BadOptionError, VirtbenchError } from '../../errors.js';
 import { loopbackServiceAddress } from '../../host/net.js';
 import { findExecutable } from '../../host/process.js';
 import { dropHostPageCache } from '../../host/page-cache.js';
@@ -150,7 +150,7 @@ export const dockerPlatforms: PlatformFamily = {
   requirements: Object.fromEntries((Object.keys(VARIANTS) as DockerVariant[]).map((v) => [VARIANTS[v].name, REQUIREMENTS[v]])),
   create(name) {
     const variant = (Object.keys(VARIANTS) as DockerVariant[]).find((v) => VARIANTS[v].name === name);
-    if (!variant) throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unknown docker platform "${name}"`);
+    if (!variant) throw new BadOptionError(`unknown docker platform "${name}"`);
     return createDockerPlatform(variant);
   },
   variants: {
@@ -209,7 +209,7 @@ function cannotStart(platform: string, runtime: string | undefined, error: unkno
       `the Docker engine could not start a container under ${runtime}: ${message}; fix: see the engine's log, or run without --project ${platform}`,
     );
   }
-  return new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', `the Docker engine could not start the benchmark container: ${message}`, {
+  return new PlatformUnavailableError(`the Docker engine could not start the benchmark container: ${message}`, {
     platform,
     cause: error,
   });
@@ -344,13 +344,9 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
     .then((i) => i.State)
     .catch(() => undefined);
   if (!state?.Running) {
-    throw new VirtbenchError(
-      'VIRTBENCH_PLATFORM_UNAVAILABLE',
-      `container ${facts.containerId.slice(0, 12)} is ${state ? state.Status : 'gone'}`,
-      {
-        platform: name,
-      },
-    );
+    throw new PlatformUnavailableError(`container ${facts.containerId.slice(0, 12)} is ${state ? state.Status : 'gone'}`, {
+      platform: name,
+    });
   }
   let info: PlatformInfo | undefined;
 
@@ -365,7 +361,7 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
       return `${WORK_DIR}/${fileName}`;
     },
     async serviceAddress() {
-      if (!facts.publishAddress) throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', unreachablePorts(facts), { platform: name });
+      if (!facts.publishAddress) throw new PlatformUnavailableError(unreachablePorts(facts), { platform: name });
       // On the host network the container is in the host's own network namespace: loopback keeps others out.
       if (facts.network === 'host' && facts.engineLocal) return loopbackServiceAddress();
       // Another machine's network namespace: the server listens on its address, where this machine reaches it.

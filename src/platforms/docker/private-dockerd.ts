@@ -13,7 +13,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { VirtbenchError } from '../../errors.js';
+import { PlatformUnavailableError } from '../../errors.js';
 import { SETUP_HINT, installFix } from '../platform.js';
 import { withLock, withLockSync } from '../../host/file-lock.js';
 import { currentOwner, formatOwner, isAlive, parseOwnerOrPid } from '../../host/owner.js';
@@ -252,8 +252,7 @@ async function waitForAnswer(child: ReturnType<typeof spawn>, logFile: string, t
   const fix = /overlay/i.test(log)
     ? '\nfix: set VIRTBENCH_CACHE_DIR to a directory on ext4 or xfs (the data root must support overlay2)'
     : '';
-  throw new VirtbenchError(
-    'VIRTBENCH_PLATFORM_UNAVAILABLE',
+  throw new PlatformUnavailableError(
     `the private dockerd ${exited !== undefined ? `exited with code ${exited}` : `did not answer within ${timeoutMs} ms`}; its log (${logFile}) ends with:\n${log}${fix}`,
     { platform: 'docker' },
   );
@@ -276,8 +275,7 @@ async function joinRunning(cacheDir: string, log: Log): Promise<PrivateDockerd |
         log(`stopped the private dockerd (pid ${joined.pid}) a dead run left: it did not answer within ${ANSWER_WAIT_MS / 1000} s`);
         return undefined;
       }
-      throw new VirtbenchError(
-        'VIRTBENCH_PLATFORM_UNAVAILABLE',
+      throw new PlatformUnavailableError(
         `the private dockerd (pid ${joined.pid}, used by virtbench process ${liveUsers().join(', ')}) did not answer within ${ANSWER_WAIT_MS / 1000} s; ` +
           `its log is ${join(cacheDir, 'docker', 'dockerd.log')}\nfix: wait for the other run to finish (or stop it), then run again`,
         { platform: 'docker' },
@@ -298,7 +296,7 @@ async function joinRunning(cacheDir: string, log: Log): Promise<PrivateDockerd |
  */
 export async function startPrivateDockerd(cacheDir: string, log: Log): Promise<PrivateDockerd> {
   const unavailable = privateDockerdUnavailable();
-  if (unavailable) throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', unavailable, { platform: 'docker' });
+  if (unavailable) throw new PlatformUnavailableError(unavailable, { platform: 'docker' });
   const running = await joinRunning(cacheDir, log);
   if (running) return running;
   // Another process may have started it while we waited for the lock.
@@ -341,7 +339,7 @@ async function startDaemon(cacheDir: string, log: Log): Promise<PrivateDockerd> 
     const docker = dockerClient(PRIVATE_DOCKER_HOST);
     const info = await docker.info();
     if (info.Driver !== 'overlay2') {
-      throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', `the private dockerd uses storage driver ${info.Driver}, not overlay2`, {
+      throw new PlatformUnavailableError(`the private dockerd uses storage driver ${info.Driver}, not overlay2`, {
         platform: 'docker',
       });
     }

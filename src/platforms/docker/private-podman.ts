@@ -12,7 +12,6 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { VirtbenchError } from '../../errors.js';
 import { runChecked } from '../../host/command.js';
 import { acquireLock } from '../../host/file-lock.js';
 import { currentOwner, formatOwner, identify, isAlive, parseOwnerOrPid, sameOwner, type Owner } from '../../host/owner.js';
@@ -288,8 +287,7 @@ export async function startPrivatePodman(cacheDir: string, log: Log): Promise<Pr
     if (!answering || exited !== undefined) {
       teardownSync(storageRoot);
       const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-8).join('\n');
-      throw new VirtbenchError(
-        'VIRTBENCH_PLATFORM_UNAVAILABLE',
+      throw new PlatformUnavailableError(
         `the private podman service ${exited !== undefined ? `exited with code ${exited}` : 'did not answer within 30 s'}; its log (${logFile}) ends with:\n${tail}`,
         { platform: 'podman' },
       );

@@ -1,7 +1,7 @@
 import { isIPv4 } from 'node:net';
 import type Dockerode from 'dockerode';
 import { GenericContainer, getContainerRuntimeClient, PullPolicy, type StartedTestContainer } from 'testcontainers';
-import { VirtbenchError } from '../../errors.js';
+import { BadOptionError, PlatformUnavailableError } from '../../errors.js';
 import type { Log } from '../../host/log.js';
 import { parseDockerHost } from './docker-client.js';
 import { OWNER_LABEL, ownerIsGone, ownerValue, PLATFORM_LABEL, SESSION_LABEL, thisProcess } from './labels.js';
@@ -100,8 +100,7 @@ async function bindTestcontainers(dockerHost: string): Promise<void> {
     ? modem.socketPath === wanted.socketPath
     : modem.host === wanted.host && Number(modem.port) === wanted.port;
   if (!same) {
-    throw new VirtbenchError(
-      'VIRTBENCH_PLATFORM_UNAVAILABLE',
+    throw new PlatformUnavailableError(
       `testcontainers in this process already uses another engine (${modem.socketPath ?? `${modem.host}:${modem.port}`}), not ${dockerHost}; ` +
         'fix: set DOCKER_HOST to one engine for the whole run (or remove tc.host/docker.host from ~/.testcontainers.properties)',
       { platform: 'docker' },
@@ -116,7 +115,7 @@ async function bindTestcontainers(dockerHost: string): Promise<void> {
  */
 export async function startSessionContainerDirect(docker: Dockerode, plan: ContainerPlan): Promise<{ getId(): string }> {
   if (plan.network !== 'private-bridge' || plan.storage !== 'layer' || plan.runtime) {
-    throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `a container outside testcontainers supports only the podman platform's plan`, {
+    throw new BadOptionError(`a container outside testcontainers supports only the podman platform's plan`, {
       platform: plan.platform,
     });
   }
@@ -134,13 +133,9 @@ export async function startSessionContainerDirect(docker: Dockerode, plan: Conta
   await container.start();
   const state = (await container.inspect()).State;
   if (!state.Running) {
-    throw new VirtbenchError(
-      'VIRTBENCH_PLATFORM_UNAVAILABLE',
-      `the container ${container.id.slice(0, 12)} exited at start (${state.Status})`,
-      {
-        platform: plan.platform,
-      },
-    );
+    throw new PlatformUnavailableError(`the container ${container.id.slice(0, 12)} exited at start (${state.Status})`, {
+      platform: plan.platform,
+    });
   }
   return { getId: () => container.id };
 }
@@ -168,7 +163,7 @@ export function publishedPort(inspect: Dockerode.ContainerInspectInfo, container
   const binding = inspect.NetworkSettings.Ports?.[`${containerPort}/tcp`]?.find((b) => b.HostIp === address);
   const port = Number(binding?.HostPort);
   if (!(port > 0)) {
-    throw new VirtbenchError('VIRTBENCH_PLATFORM_UNAVAILABLE', `container port ${containerPort} has no ${address} binding`, {
+    throw new PlatformUnavailableError(`container port ${containerPort} has no ${address} binding`, {
       platform: 'docker',
     });
   }
@@ -194,8 +189,7 @@ export function bridgeEndpoint(inspect: {
   // Per network first; the top-level fields are the default bridge's, and deprecated.
   const found = [...Object.values(settings.Networks ?? {}), settings].find((n) => isIPv4(n.IPAddress ?? '') && isIPv4(n.Gateway ?? ''));
   if (!found?.IPAddress || !found.Gateway) {
-    throw new VirtbenchError(
-      'VIRTBENCH_PLATFORM_UNAVAILABLE',
+    throw new PlatformUnavailableError(
       `container ${inspect.Id.slice(0, 12)} has no IPv4 address and gateway on a bridge network, so its server cannot be limited to the host; ` +
         'fix: give the engine a default bridge with IPv4 (dockerd --bridge or --bip), or use the docker-hostnet platform',
       { platform: 'docker' },

@@ -1,6 +1,6 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { VirtbenchError } from '../../errors.js';
+import { BuildFailedError, MissingToolError } from '../../errors.js';
 import { hostAptSource, sourcesListLine, type HostAptSource } from '../../host/apt-sources.js';
 import { DOWNLOAD_TIMEOUT_MS, TOOL_TIMEOUT_MS, runTool } from './host-tools.js';
 
@@ -26,8 +26,7 @@ export interface AptSources {
 export async function aptSources(stateDir: string, source: HostAptSource = hostAptSource()): Promise<AptSources> {
   if (source.file) return { file: source.file, suite: source.suite };
   if (!source.mirror) {
-    throw new VirtbenchError(
-      'VIRTBENCH_MISSING_TOOL',
+    throw new MissingToolError(
       'no Debian apt sources found in /etc/apt/sources.list or /etc/apt/sources.list.d; the guest image is built from Debian packages; ' +
         'fix: set VIRTBENCH_DEBIAN_SOURCES to a sources file, or VIRTBENCH_DEBIAN_MIRROR to a Debian mirror URL (and VIRTBENCH_DEBIAN_SUITE, e.g. bookworm)',
     );
@@ -94,21 +93,21 @@ export async function createApt(stateDir: string, sourcesFile: string): Promise<
       }
       const missing = packages.filter((p) => !found[p]);
       if (missing.length) {
-        throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `the Debian sources in ${sourcesFile} have no ${missing.join(', ')}`);
+        throw new BuildFailedError(`the Debian sources in ${sourcesFile} have no ${missing.join(', ')}`);
       }
       return found;
     },
     async kernelPackage(metapackage) {
       const out = await run('apt-cache', ['show', '--no-all-versions', metapackage], `looking up ${metapackage}`);
       const name = /^Depends:.*?\b(linux-image-[^\s,(]+)/m.exec(out)?.[1];
-      if (!name) throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `cannot tell which kernel ${metapackage} stands for:\n${out}`);
+      if (!name) throw new BuildFailedError(`cannot tell which kernel ${metapackage} stands for:\n${out}`);
       return name;
     },
     async download(name, version, dir) {
       await run('apt-get', ['-q', 'download', `${name}=${version}`], `downloading ${name}`, dir);
       // apt escapes an epoch's colon in the file name; look the file up rather than guess it.
       const file = (await readdir(dir)).find((f) => f.startsWith(`${name}_`) && f.endsWith('.deb'));
-      if (!file) throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `apt-get download ${name}=${version} left no .deb in ${dir}`);
+      if (!file) throw new BuildFailedError(`apt-get download ${name}=${version} left no .deb in ${dir}`);
       return join(dir, file);
     },
   };

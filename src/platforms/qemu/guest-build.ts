@@ -1,6 +1,6 @@
 import { appendFile, chmod, copyFile, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { VirtbenchError } from '../../errors.js';
+import { BuildFailedError } from '../../errors.js';
 import type { CommandOptions } from '../../host/command.js';
 import type { Apt } from './apt.js';
 import { GUEST_HOST_KEY_PATH, GUEST_PACKAGES, GUEST_SHELL, INITTAB, RC_SCRIPT, ROOT_IMAGE_SIZE, initramfsInit } from './guest-recipe.js';
@@ -51,7 +51,7 @@ export async function fetchKernel(apt: Apt, name: string, version: string, workD
   await buildStep('unpacking the kernel package', ['dpkg-deb', '-x', deb, tree]);
   const release = (await readdir(join(tree, 'lib', 'modules')))[0];
   const vmlinuz = (await readdir(join(tree, 'boot'))).find((f) => f.startsWith('vmlinuz-'));
-  if (!release || !vmlinuz) throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `${deb} holds no vmlinuz or no lib/modules`);
+  if (!release || !vmlinuz) throw new BuildFailedError(`${deb} holds no vmlinuz or no lib/modules`);
   return { vmlinuz: join(tree, 'boot', vmlinuz), moduleDir: join(tree, 'lib', 'modules', release), release };
 }
 

@@ -1,4 +1,4 @@
-import { VirtbenchError } from '../../errors.js';
+import { BootFailedError, BootTimeoutError } from '../../errors.js';
 import { GUEST_WORK_DIR } from './guest-recipe.js';
 import { GUEST_BUSYBOX, shellQuote, type SshSession } from './ssh.js';
 import { TAP_NET } from './tap.js';
@@ -24,8 +24,7 @@ export async function checkProvisionedGuest(
     { timeoutMs: GUEST_CHECK_TIMEOUT_MS },
   );
   if (check.timedOut) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BOOT_TIMEOUT',
+    throw new BootTimeoutError(
       `the provisioning check in the guest (benchmark disk mounted at /mnt/bench, clock source, CPU model) did not answer within ${GUEST_CHECK_TIMEOUT_MS / 1000} s${consoleTail()}\n` +
         'fix: the guest hangs (see its console above) or the host is overloaded; run again',
       { platform },
@@ -33,8 +32,7 @@ export async function checkProvisionedGuest(
   }
   if (check.exitCode !== 0) {
     const why = check.stderr.trim() || `exit ${check.exitCode}`;
-    throw new VirtbenchError(
-      'VIRTBENCH_BOOT_FAILED',
+    throw new BootFailedError(
       `the guest's benchmark disk is not mounted at /mnt/bench (${why})${consoleTail()}\n` +
         "fix: the guest's console above says why (look for virtbench-rc); run again, and if it repeats, remove the image in the cache's qemu/ directory to build it anew",
       { platform },
@@ -51,8 +49,7 @@ export async function configureTapCard(ssh: Pick<SshSession, 'run'>, platform: s
     timeoutMs: GUEST_CHECK_TIMEOUT_MS,
   });
   if (result.exitCode !== 0) {
-    throw new VirtbenchError(
-      'VIRTBENCH_BOOT_FAILED',
+    throw new BootFailedError(
       `could not give the guest's tap card (eth1) the address ${address}: ${result.stderr.trim() || `exit ${result.exitCode}`}`,
       { platform },
     );

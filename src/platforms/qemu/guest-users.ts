@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { VirtbenchError } from '../../errors.js';
+import { GuestLostError } from '../../errors.js';
 import { withLock } from '../../host/file-lock.js';
 import { isAlive } from '../../host/process.js';
 
@@ -48,8 +48,7 @@ export function liveLeases(leases: readonly string[], alive: (pid: number) => bo
 /** Runs fn holding the lock of dir's leases: a resume and a pause never interleave with another worker's. */
 async function withLeaseLock<T>(dir: string, platform: string | undefined, fn: (users: string) => Promise<T>): Promise<T> {
   if (!existsSync(dir)) {
-    throw new VirtbenchError(
-      'VIRTBENCH_GUEST_LOST',
+    throw new GuestLostError(
       `QEMU's work directory ${dir} is gone: the guest was stopped (QEMU was killed, or the run that provisioned it ended)\n` +
         'fix: look above in the log for why QEMU stopped; the next run provisions a new guest',
       { platform },

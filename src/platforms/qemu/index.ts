@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { VirtbenchError } from '../../errors.js';
+import { WorkloadFailedError } from '../../errors.js';
 import { createLog, type Log } from '../../host/log.js';
 import { cacheDir } from '../../host/paths.js';
 import { processSingleton } from '../../host/shared.js';
@@ -436,8 +436,7 @@ function connectQemu(name: string, facts: QemuFacts, ssh: SshSession, use: Guest
         timeoutMs: 300_000,
       });
       if (result.exitCode !== 0) {
-        throw new VirtbenchError(
-          'VIRTBENCH_WORKLOAD_FAILED',
+        throw new WorkloadFailedError(
           `copying ${hostPath} to the guest's ${target} failed (exit ${result.exitCode}): ${result.stderr.trim()}`,
           { platform: name },
         );

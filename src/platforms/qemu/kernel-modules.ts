@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VirtbenchError } from '../../errors.js';
+import { BuildFailedError } from '../../errors.js';
 
 /*
  * The Debian kernel builds virtio, ext4 and the IDE/SCSI drivers as modules,
@@ -109,6 +109,6 @@ export function resolveGuestModules(moduleDir: string, wanted: readonly string[]
   try {
     return loadOrder(wanted, dependsOf, builtin).map((name) => ({ name, path: files.get(name)! }));
   } catch (cause) {
-    throw new VirtbenchError('VIRTBENCH_BUILD_FAILED', `guest kernel in ${moduleDir}: ${(cause as Error).message}`, { cause });
+    throw new BuildFailedError(`guest kernel in ${moduleDir}: ${(cause as Error).message}`, { cause });
   }
 }

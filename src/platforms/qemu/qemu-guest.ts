@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { VirtbenchError } from '../../errors.js';
+import { BootFailedError, BootTimeoutError, MissingToolError } from '../../errors.js';
 import type { Log } from '../../host/log.js';
 import { freeLoopbackPort } from '../../host/net.js';
 import { onExitSync } from '../../host/exit-cleanup.js';
@@ -175,7 +175,7 @@ export async function bootGuest(image: GuestImage, options: BootOptions): Promis
       }
       // Another process took a port between our check and QEMU's bind: new ports.
       if (attempt >= PORT_ATTEMPTS) {
-        throw new VirtbenchError('VIRTBENCH_BOOT_FAILED', `QEMU could not bind its forwarded ports in ${PORT_ATTEMPTS} attempts`, {
+        throw new BootFailedError(`QEMU could not bind its forwarded ports in ${PORT_ATTEMPTS} attempts`, {
           platform: options.platform,
         });
       }
@@ -246,19 +246,17 @@ async function startQemu(
     await exited;
     if (/could not set up host forwarding rule/i.test(stderr)) return 'port-taken';
     if (/ENOENT/.test(exit ?? '')) {
-      throw new VirtbenchError('VIRTBENCH_MISSING_TOOL', `${argv[0]} not found; fix: ${toolsFix([argv[0]!])}`, {
+      throw new MissingToolError(`${argv[0]} not found; fix: ${toolsFix([argv[0]!])}`, {
         platform: options.platform,
       });
     }
-    throw new VirtbenchError(
-      'VIRTBENCH_BOOT_FAILED',
+    throw new BootFailedError(
       `QEMU exited during boot (${exit})${stderr.trim() ? `\nqemu: ${stderr.trim()}` : ''}${consoleTail(layout.consoleLog)}`,
       { platform: options.platform },
     );
   }
   await guest.kill();
-  throw new VirtbenchError(
-    'VIRTBENCH_BOOT_TIMEOUT',
+  throw new BootTimeoutError(
     `the guest did not answer on ssh within ${(options.bootTimeoutMs / 1000).toFixed(1)} s (${options.accel}); QEMU was killed${consoleTail(layout.consoleLog)}`,
     { platform: options.platform },
   );

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
-import { VirtbenchError } from '../../errors.js';
+import { GuestLostError } from '../../errors.js';
 
 /*
  * Pausing an idle guest through QEMU's own monitor (QMP), not with SIGSTOP.
@@ -33,7 +33,7 @@ export function qmpExecute(socketPath: string, command: string, platform?: strin
     const lines = createInterface({ input: socket });
     const fail = (message: string, cause?: unknown) => {
       socket.destroy();
-      reject(new VirtbenchError('VIRTBENCH_GUEST_LOST', `QMP ${command} on ${socketPath}: ${message}`, { platform, cause }));
+      reject(new GuestLostError(`QMP ${command} on ${socketPath}: ${message}`, { platform, cause }));
     };
     const timer = setTimeout(() => fail(`no answer within ${TIMEOUT_MS} ms`), TIMEOUT_MS);
     let step: 'greeting' | 'capabilities' | 'command' = 'greeting';

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
 import { posix } from 'node:path';
-import { VirtbenchError } from '../../errors.js';
+import { BadOptionError, VirtbenchError, WorkloadFailedError } from '../../errors.js';
 import { onExitSync } from '../../host/exit-cleanup.js';
 import { knownHostKeys } from '../../host/known-hosts.js';
 import type { Log } from '../../host/log.js';
@@ -162,7 +162,7 @@ export function remoteCommandLine(argv: readonly string[], options: { cwd: strin
 
 function createRemotePlatform(name: string, options: RemotesOptions | undefined): Platform {
   const settings = options?.[name];
-  if (!settings) throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `no remote host "${name}" in option "remotes" or VIRTBENCH_REMOTES`);
+  if (!settings) throw new BadOptionError(`no remote host "${name}" in option "remotes" or VIRTBENCH_REMOTES`);
   const remote = resolveRemote(name, settings);
   const facts = factsCodec(name, factsSpec);
   return {
@@ -376,13 +376,9 @@ function connectRemote(remote: RemoteHost, facts: RemoteFacts): StartedPlatform 
       ].join(' && ');
       const result = await ssh.run(command, { stdin: createReadStream(hostPath), timeoutMs: 300_000 });
       if (result.exitCode !== 0) {
-        throw new VirtbenchError(
-          'VIRTBENCH_WORKLOAD_FAILED',
-          `copying ${hostPath} to ${remote.host}:${target} failed: ${result.stderr.trim()}`,
-          {
-            platform: remote.name,
-          },
-        );
+        throw new WorkloadFailedError(`copying ${hostPath} to ${remote.host}:${target} failed: ${result.stderr.trim()}`, {
+          platform: remote.name,
+        });
       }
       return target;
     },

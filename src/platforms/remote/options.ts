@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { VirtbenchError } from '../../errors.js';
+import { BadOptionError, VirtbenchError } from '../../errors.js';
 
 /*
  * The remote hosts a run may use, each a platform of its own under its name:
@@ -45,7 +45,7 @@ const KEYS = ['host', 'port', 'username', 'privateKeyPath', 'knownHostsPath', 'w
 export const REMOTE_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 
 function bad(message: string): VirtbenchError {
-  return new VirtbenchError('VIRTBENCH_BAD_OPTION', message);
+  return new BadOptionError(message);
 }
 
 function remoteOptionsFile(path: string): Record<string, unknown> {

@@ -1,4 +1,4 @@
-import { VirtbenchError } from '../../errors.js';
+import { BadOptionError } from '../../errors.js';
 
 /*
  * How a single-application guest is started: a QEMU argv template whose
@@ -54,7 +54,7 @@ export function defaultCommand(machine: string, memoryMiB: number, cpus: number)
 }
 
 function fail(message: string): never {
-  throw new VirtbenchError('VIRTBENCH_BAD_OPTION', `unikernel command template: ${message}`, { platform: 'unikernel' });
+  throw new BadOptionError(`unikernel command template: ${message}`, { platform: 'unikernel' });
 }
 
 /** Checks a user's template once, where it comes in. */

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { VirtbenchError } from '../../errors.js';
+import { BootFailedError, WorkloadFailedError } from '../../errors.js';
 import { buildProgram, workloadSource } from '../../workloads/build.js';
 import { cacheDir, sourceDir } from '../../host/paths.js';
 import { createWorkDir, removeWorkDir } from '../../host/work-dir.js';
@@ -119,8 +119,7 @@ async function provisionUnikernel(context: ProvisionContext, image: UnikernelIma
       pidfile: join(workDir, 'probe.pid'),
     });
     if (run.exitCode !== 0) {
-      throw new VirtbenchError(
-        'VIRTBENCH_BOOT_FAILED',
+      throw new BootFailedError(
         `probe boot failed (${run.timedOut ? 'timed out' : `exit ${run.exitCode}`}): ${run.stderr || run.stdout.slice(-500)}`,
         { platform: NAME },
       );
@@ -205,7 +204,7 @@ function connectUnikernel(facts: UnikernelFacts, image: UnikernelImageOptions | 
       return runProgram(facts, image, argv, { timeoutMs: options.timeoutMs ?? BOOT_TIMEOUT_MS, pidfile });
     },
     async serviceAddress() {
-      throw new VirtbenchError('VIRTBENCH_WORKLOAD_FAILED', `no network service in a single-application guest: ${UNSUPPORTED.nginx}`, {
+      throw new WorkloadFailedError(`no network service in a single-application guest: ${UNSUPPORTED.nginx}`, {
         platform: NAME,
       });
     },
