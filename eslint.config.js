@@ -1,5 +1,5 @@
 // @ts-check
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import js from '@eslint/js';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 import importX from 'eslint-plugin-import-x';
@@ -31,6 +31,9 @@ const LAYERS = folders('./src');
 const layersBut = (/** @type {string[]} */ ...but) => LAYERS.filter((layer) => !but.includes(layer)).map((layer) => `./src/${layer}`);
 
 const NO_PLATFORM = 'reporters, the CLI and the results side read results files and records; they never start or know a platform';
+
+/** The error classes of src/errors.ts, one a code (and VirtbenchError, CommandFailedError). */
+const ERROR_CLASSES = [...readFileSync('./src/errors.ts', 'utf8').matchAll(/^export class (\w+)/gm)].map((m) => m[1]);
 
 const zones = [
   ...platformFolders.map((name) => ({
@@ -158,6 +161,28 @@ export default tseslint.config(
     rules: {
       'max-lines': ['error', { max: 500 }],
       'max-lines-per-function': ['error', { max: 120 }],
+    },
+  },
+  {
+    // Every error is the class of its code, in src/errors.ts: no call site picks a code of its own, and none
+    // recognizes an error by instanceof, which misses one made by another copy of the module (Vitest loads a
+    // module once per project and worker; the package may be loaded from src/ and dist/ in one process).
+    files: ['src/**/*.ts'],
+    ignores: ['src/errors.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='VirtbenchError']",
+          message:
+            'throw the class of the code from src/errors.ts (new BadOptionError(message, { platform, cause })), not new VirtbenchError(code, ...); a new code gets its class there',
+        },
+        {
+          selector: `BinaryExpression[operator='instanceof'][right.name=/^(${ERROR_CLASSES.join('|')})$/]`,
+          message:
+            'recognize a virtbench error with isVirtbenchError(value, code) from src/errors.ts: instanceof misses one made by another copy of the module',
+        },
+      ],
     },
   },
   {

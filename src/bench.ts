@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { inject, test as baseTest, type RunnerTask, type RunnerTestCase, type TestContext } from 'vitest';
-import { BadOptionError } from './errors.js';
+import { BadOptionError, isVirtbenchError } from './errors.js';
 import type { StartedPlatform } from './platforms/platform.js';
 import { resolveProfile, withRuns, type Profile } from './workloads/profiles.js';
 import { enoughRuns } from './runtime/run-count.js';
 import type { PreparedWorkload } from './runtime/runner.js';
 import { PROVIDE_KEY, type ProvidedSession } from './runtime/session.js';
-import { TurnstileError, turnstileFile, turnstileName, workerTurnstile, type TurnRoom } from './turnstile/index.js';
+import { turnstileFile, turnstileName, workerTurnstile, type TurnRoom } from './turnstile/index.js';
 import type { BenchmarkRecord, Phase } from './results/schema.js';
 import { standInReason } from './platforms/variants.js';
 import { WORKLOAD_NAMES, workloads, type Workload, type WorkloadName } from './workloads/index.js';
@@ -242,7 +242,7 @@ async function lockedCleanUp(turns: TurnRoom, cleanUp: () => Promise<void>): Pro
   try {
     await turns.exclusive(() => ((ran = true), cleanUp()));
   } catch (error) {
-    if (ran || !(error instanceof TurnstileError)) throw error;
+    if (ran || !isVirtbenchError(error, 'VIRTBENCH_TURNSTILE_FAILED')) throw error;
     await cleanUp();
   }
 }

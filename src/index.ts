@@ -2,7 +2,14 @@
 // workloads. Bench files import `test` from "virtbench/bench".
 export { virtbench, resolveOptions, type VirtbenchOptions, type ResolvedOptions, type Fraction } from './plugin.js';
 export type { Suite } from './bench-files.js';
-export { VirtbenchError, CommandFailedError, WorkloadFailedError, BadOutputError, type VirtbenchErrorCode } from './errors.js';
+export {
+  VirtbenchError,
+  CommandFailedError,
+  WorkloadFailedError,
+  BadOutputError,
+  isVirtbenchError,
+  type VirtbenchErrorCode,
+} from './errors.js';
 export { VirtbenchReporter } from './reporters/virtbench-reporter.js';
 export { readResults, writeResults } from './results/results-file.js';
 export { RESULTS_SCHEMA, type ResultsFile, type BenchmarkResult, type Sample, type Better } from './results/schema.js';

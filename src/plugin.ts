@@ -5,6 +5,7 @@ import type { Plugin } from 'vite';
 import { defaultExclude, type TestProjectInlineConfiguration } from 'vitest/config';
 import { SUITES, benchFiles, withoutBenchFiles, type BenchFiles, type Suite } from './bench-files.js';
 import { BadOptionError } from './errors.js';
+import { isKind } from './host/kind.js';
 import type { Question } from './results/schema.js';
 
 import { PROFILE_NAMES, resolveProfile, withRuns, type Profile } from './workloads/profiles.js';
@@ -372,9 +373,9 @@ function checkRequestedProjects(requested: string[], platforms: string[], otherP
   }
 }
 
+/** A reporters entry (the reporter, or [reporter, options]) that is a VirtbenchReporter, from whichever copy of the plugin. */
 function isVirtbenchReporter(entry: unknown): boolean {
-  const instance = Array.isArray(entry) ? entry[0] : entry;
-  return (instance as { isVirtbenchReporter?: unknown } | null)?.isVirtbenchReporter === true;
+  return isKind(Array.isArray(entry) ? entry[0] : entry, 'virtbench-reporter');
 }
 
 /** For each platform measured twice ("native" and "native#2"): how small a difference this machine resolves, per benchmark. */

@@ -1,9 +1,9 @@
-import { VirtbenchError } from '../errors.js';
+import { isVirtbenchError } from '../errors.js';
 import { runCli } from './main.js';
 
 /** Failures that are the user's to fix (usage, input files, the file system): a reason, not a stack. */
 function isUsersToFix(error: unknown): boolean {
-  if (error instanceof VirtbenchError) return true;
+  if (isVirtbenchError(error)) return true;
   const { code, syscall } = (error ?? {}) as { code?: unknown; syscall?: unknown };
   // parseArgs' errors, and a system call that failed (EACCES, ENOSPC, EISDIR...) on a path the user gave.
   return (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) || typeof syscall === 'string';

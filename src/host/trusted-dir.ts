@@ -1,6 +1,6 @@
 import { lstat, readlink, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { BadOptionError, VirtbenchError } from '../errors.js';
+import { BadOptionError, VirtbenchError, isVirtbenchError } from '../errors.js';
 import { makeDirectory } from './make-dir.js';
 
 /*
@@ -188,7 +188,7 @@ async function checkDirectory(path: string, uid: number): Promise<void> {
     }
     chain = await lookupChain(path);
   } catch (error) {
-    throw error instanceof VirtbenchError ? error : cannotCheck(path, error, uid);
+    throw isVirtbenchError(error) ? error : cannotCheck(path, error, uid);
   }
   const violation = trustViolation(chain, uid);
   if (violation) throw untrustedDirectoryError(path, violation, uid);

@@ -9,6 +9,7 @@ import { resolveBaseline } from '../results/baselines.js';
 import { compareResults, gateFailures, gateFails, unjudgedRows } from '../statistics/compare.js';
 import { displayWidth, guestHostNote, renderBaselineComparison, renderComparison, renderComparisonToFit, wrapText } from './table.js';
 import { skipLines } from './skips.js';
+import { markKind } from '../host/kind.js';
 
 // Its home was this module: importers of it here keep working.
 export { skipLines };
@@ -89,8 +90,11 @@ export function toBenchmarkResult(record: BenchmarkRecord, testCase: Pick<TestCa
  * writes results.json and the CSV files. It never starts or stops anything.
  */
 export class VirtbenchReporter implements Reporter {
-  /** A brand rather than instanceof: the plugin may be loaded more than once per run. */
-  readonly isVirtbenchReporter = true;
+  static {
+    // Recognized by its kind rather than instanceof: the plugin may be loaded more than once per run.
+    markKind(this.prototype, 'virtbench-reporter');
+  }
+
   private vitest?: Vitest;
   private results = new Map<string, BenchmarkResult>();
   private platformInfo: Record<string, Record<string, string | number | boolean>> = {};

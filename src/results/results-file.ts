@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { BadResultsFileError, VirtbenchError } from '../errors.js';
+import { BadResultsFileError, VirtbenchError, isVirtbenchError } from '../errors.js';
 import { isStandIn, RESULTS_SCHEMA, type BenchmarkResult, type Question, type ResultsFile, type Sample } from './schema.js';
 import { summarize } from '../statistics/descriptive.js';
 import { makeDirectory } from '../host/make-dir.js';
@@ -141,7 +141,7 @@ async function readBounded(path: string): Promise<Buffer> {
     }
     return Buffer.concat(chunks, total);
   } catch (cause) {
-    if (cause instanceof VirtbenchError) throw cause;
+    if (isVirtbenchError(cause)) throw cause;
     throw new BadResultsFileError(`cannot read results file ${path}: ${(cause as Error).message}`, { cause });
   } finally {
     await handle.close();

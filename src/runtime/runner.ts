@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { basename, join } from 'node:path';
-import { ImplausibleFigureError, MissingToolError, VirtbenchError, WorkloadFailedError } from '../errors.js';
+import { ImplausibleFigureError, MissingToolError, VirtbenchError, WorkloadFailedError, isVirtbenchError, onPlatform } from '../errors.js';
 import { buildProgram } from '../workloads/build.js';
 import { unusableFigureError, type Figure } from '../workloads/figure.js';
 import { runCommand } from '../host/command.js';
@@ -88,7 +88,7 @@ async function prepareCommand(
       try {
         figure = workload.parse(result.stdout);
       } catch (error) {
-        if (error instanceof VirtbenchError) throw new VirtbenchError(error.code, error.message, { platform: platform.name, cause: error });
+        if (isVirtbenchError(error)) throw onPlatform(error, platform.name);
         throw error;
       }
       return checkedFigure(platform, workload, figure, result.stdout);

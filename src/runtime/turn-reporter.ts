@@ -2,6 +2,7 @@ import type { Reporter, TestModule, TestProject, TestSpecification, Vitest } fro
 import { PROVIDE_KEY, type ProvidedSession } from './session.js';
 import { stopPlatformsOfTheRun } from './ide-runs.js';
 import { TURNSTILE_ENV, sharedTurnstile } from '../turnstile/index.js';
+import { isKind, markKind } from '../host/kind.js';
 
 /*
  * The main-process side of rounds (see src/turnstile/): Vitest runs the
@@ -26,7 +27,9 @@ export function platformOf(project: TestProject): string | undefined {
 
 /** Tells the turnstile that a platform's worker finished a bench file, so that no room of it waits for that platform. */
 export class TurnReporter implements Reporter {
-  readonly isTurnReporter = true;
+  static {
+    markKind(this.prototype, 'turn-reporter');
+  }
 
   onTestModuleEnd(testModule: TestModule): void {
     const platform = platformOf(testModule.project);
@@ -39,9 +42,9 @@ export class TurnReporter implements Reporter {
   }
 }
 
+/** A reporters entry (the reporter, or [reporter, options]) that is a TurnReporter, from whichever copy of this module. */
 export function isTurnReporter(entry: unknown): boolean {
-  const instance = Array.isArray(entry) ? entry[0] : entry;
-  return (instance as { isTurnReporter?: unknown } | null)?.isTurnReporter === true;
+  return isKind(Array.isArray(entry) ? entry[0] : entry, 'turn-reporter');
 }
 
 const TOGETHER = Symbol.for('virtbench.together');

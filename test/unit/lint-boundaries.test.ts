@@ -15,11 +15,15 @@ import { packageRoot } from '../../src/host/paths.js';
 const eslint = new ESLint({ cwd: packageRoot });
 const CHECK_CYCLES = join(packageRoot, 'scripts', 'check-cycles.mjs');
 
-/** The errors of a file at `file` that imports `name` from `from` and uses it. */
-async function problemsOf(file: string, name: string, from: string): Promise<{ rule: string | null; message: string }[]> {
-  const code = `import { ${name} } from '${from}';\nexport const planted = ${name};\n`;
+/** The errors of `code` as a file at `file`. */
+async function problemsOfCode(file: string, code: string): Promise<{ rule: string | null; message: string }[]> {
   const [result] = await eslint.lintText(code, { filePath: join(packageRoot, file) });
   return result!.messages.filter((m) => m.severity === 2).map((m) => ({ rule: m.ruleId, message: m.message }));
+}
+
+/** The errors of a file at `file` that imports `name` from `from` and uses it. */
+async function problemsOf(file: string, name: string, from: string): Promise<{ rule: string | null; message: string }[]> {
+  return problemsOfCode(file, `import { ${name} } from '${from}';\nexport const planted = ${name};\n`);
 }
 
 const restricted = (message: RegExp) => ({ rule: 'import-x/no-restricted-paths', message: expect.stringMatching(message) });
@@ -77,6 +81,26 @@ describe('lint: the boundaries of the design', { timeout: 60_000 }, () => {
     const workload = await problemsOf('src/platforms/native/planted.ts', 'cpu', '../../workloads/cpu/cpu.js');
     expect(workload).toContainEqual(restricted(/never imports one workload's folder/));
     expect(await problemsOf('src/platforms/native/planted.ts', 'workloads', '../../workloads/index.js')).toEqual([]);
+  });
+
+  it('refuses an error given its code at the call site, or told apart by instanceof, outside src/errors.ts', async () => {
+    const syntax = (message: RegExp) => ({ rule: 'no-restricted-syntax', message: expect.stringMatching(message) });
+    const inline =
+      "import { VirtbenchError } from '../errors.js';\nexport const planted = new VirtbenchError('VIRTBENCH_BAD_OPTION', 'bad');\n";
+    expect(await problemsOfCode('src/runtime/planted.ts', inline)).toContainEqual(
+      syntax(/throw the class of the code from src\/errors\.ts/),
+    );
+    const byClass = "import { BadOptionError } from '../errors.js';\nexport const planted = new BadOptionError('bad');\n";
+    expect(await problemsOfCode('src/runtime/planted.ts', byClass)).toEqual([]);
+    const instance =
+      "import { TurnstileError } from '../errors.js';\nexport const planted = (e: unknown) => e instanceof TurnstileError;\n";
+    expect(await problemsOfCode('src/runtime/planted.ts', instance)).toContainEqual(syntax(/isVirtbenchError\(value, code\)/));
+    const recognized =
+      "import { isVirtbenchError } from '../errors.js';\nexport const planted = (e: unknown) => isVirtbenchError(e, 'VIRTBENCH_TURNSTILE_FAILED');\n";
+    expect(await problemsOfCode('src/runtime/planted.ts', recognized)).toEqual([]);
+    // src/errors.ts itself builds them.
+    const base = "class VirtbenchError extends Error {}\nexport const planted = new VirtbenchError('bad');\n";
+    expect(await problemsOfCode('src/errors.ts', base)).toEqual([]);
   });
 
   it('refuses an import cycle', async () => {

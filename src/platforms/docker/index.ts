@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { BadOptionError, VirtbenchError } from '../../errors.js';
+import { BadOptionError, isVirtbenchError } from '../../errors.js';
 import { loopbackServiceAddress } from '../../host/net.js';
 import { findExecutable } from '../../host/process.js';
 import { dropHostPageCache } from '../../host/page-cache.js';
@@ -200,7 +200,7 @@ export const dockerPlatforms: PlatformFamily = {
 
 /** The engine's answer when a container does not start, as an error that names the platform (and its runtime). */
 function cannotStart(platform: string, runtime: string | undefined, error: unknown): Error {
-  if (error instanceof VirtbenchError) return error;
+  if (isVirtbenchError(error)) return error;
   const message = String((error as { json?: { message?: unknown } }).json?.message ?? (error as Error).message);
   // A runtime that cannot run a container on this machine makes the platform unavailable here, not the run fail.
   if (runtime) {

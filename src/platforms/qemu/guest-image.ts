@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BuildFailedError, VirtbenchError } from '../../errors.js';
+import { BuildFailedError, isVirtbenchError } from '../../errors.js';
 import { onExitSync } from '../../host/exit-cleanup.js';
 import { withLock } from '../../host/file-lock.js';
 import { removeTreeSync, stopProcessesUsingSync } from '../../host/process.js';
@@ -308,7 +308,7 @@ async function buildGuestImage(root: string, log: Log): Promise<GuestImage> {
     log(`guest image: ${name} built in ${manifest.buildSeconds} s`);
     return loadImage(join(root, name))!;
   } catch (cause) {
-    if (cause instanceof VirtbenchError) throw cause;
+    if (isVirtbenchError(cause)) throw cause;
     throw new BuildFailedError(`guest image build failed: ${(cause as Error).message}`, { cause });
   } finally {
     unregister();

@@ -1,4 +1,4 @@
-import { CommandFailedError, VirtbenchError, describeFailure } from '../../errors.js';
+import { BootFailedError, BuildFailedError, describeFailure, isVirtbenchError, type CommandFailedError } from '../../errors.js';
 import type { ExecResult } from '../../host/exec-result.js';
 import { runChecked, type CommandOptions, type FailureContext } from '../../host/command.js';
 import { findExecutable } from '../../host/process.js';
@@ -90,10 +90,11 @@ export async function runTool(
   try {
     return await runChecked(argv, toolFailure(step.what, step.code, step.platform), { ...options, timeoutMs: step.timeoutMs });
   } catch (error) {
-    if (!(error instanceof CommandFailedError) || !error.result.timedOut) throw error;
-    throw new VirtbenchError(
-      step.code,
-      `${step.what} did not finish within ${duration(step.timeoutMs)} and was killed: ${describeFailure(error.result)}\n` +
+    const result = isVirtbenchError(error) ? (error as Partial<CommandFailedError>).result : undefined;
+    if (!result?.timedOut) throw error;
+    const Failed = step.code === 'VIRTBENCH_BOOT_FAILED' ? BootFailedError : BuildFailedError;
+    throw new Failed(
+      `${step.what} did not finish within ${duration(step.timeoutMs)} and was killed: ${describeFailure(result)}\n` +
         `fix: ${step.timeoutFix ?? STALLED_FIX}`,
       { platform: step.platform, cause: error },
     );

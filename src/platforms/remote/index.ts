@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
 import { posix } from 'node:path';
-import { BadOptionError, VirtbenchError, WorkloadFailedError } from '../../errors.js';
+import { BadOptionError, WorkloadFailedError, isVirtbenchError } from '../../errors.js';
 import { onExitSync } from '../../host/exit-cleanup.js';
 import { knownHostKeys } from '../../host/known-hosts.js';
 import type { Log } from '../../host/log.js';
@@ -214,7 +214,7 @@ async function provisionRemote(remote: RemoteHost, facts: ReturnType<typeof fact
     ssh = await connectSsh(targetOf(remote, privateKey, found.keys, RECONNECT_TIMEOUT_MS * 3));
   } catch (error) {
     // A host key other than the known one is never a reason to skip quietly: it fails the run.
-    if ((error as VirtbenchError).code === 'VIRTBENCH_HOST_KEY_MISMATCH') throw error;
+    if (isVirtbenchError(error, 'VIRTBENCH_HOST_KEY_MISMATCH')) throw error;
     throw new PlatformUnavailableError(remote.name, (error as Error).message.replace(/^\[[^\]]+\] /, ''));
   }
   try {
