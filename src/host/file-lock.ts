@@ -222,20 +222,35 @@ function isNested(holder: Holder | undefined): boolean {
   return owner !== undefined && sameOwner(owner, currentOwner());
 }
 
+/**
+ * Tries to take the lock of path until it is held (the generator's return) or options.timeoutMs have
+ * passed (it throws); yields between tries, for the caller to wait as it can (a timer, or blocking).
+ * With refuseNested, a lock this very process holds is refused: waiting for ourselves would never end.
+ */
+function* triesToLock(path: string, options: LockOptions, refuseNested: boolean): Generator<void, string> {
+  const file = lockFileOf(path);
+  let waited = false;
+  for (const until = Date.now() + options.timeoutMs; ;) {
+    const attempt = tryLock(file);
+    if (attempt.held) return attempt.line;
+    if (refuseNested && isNested(attempt.holder)) throw new Error(`${file} is already held by this process (a nested lock)`);
+    if (Date.now() >= until) throw timeoutError(path, options, attempt.holder);
+    if (!waited) options.onWait?.();
+    waited = true;
+    yield;
+  }
+}
+
 /** Takes the lock of path, waiting up to options.timeoutMs for its holder. Hold it briefly, or release it from an exit handler too. */
 export async function acquireLock(path: string, options: LockOptions): Promise<FileLock> {
   const file = lockFileOf(path);
-  let waited = false;
-  let last: Attempt;
-  for (const until = Date.now() + options.timeoutMs; ;) {
-    last = tryLock(file);
-    if (last.held) break;
-    if (Date.now() >= until) throw timeoutError(path, options, last.holder);
-    if (!waited) options.onWait?.();
-    waited = true;
+  const tries = triesToLock(path, options, false);
+  let step = tries.next();
+  while (!step.done) {
     await new Promise((resolve) => setTimeout(resolve, 100));
+    step = tries.next();
   }
-  const line = last.line;
+  const line = step.value;
   // An older version's waiter takes a lock untouched for 20 s as abandoned.
   const refresh = setInterval(() => {
     try {
@@ -278,21 +293,15 @@ const sleep = new Int32Array(new SharedArrayBuffer(4));
  * process holds is refused (waiting for ourselves would never end).
  */
 export function withLockSync<T>(path: string, fn: () => T, options: LockOptions): T {
-  const file = lockFileOf(path);
-  let waited = false;
-  let attempt: Attempt;
-  for (const until = Date.now() + options.timeoutMs; ;) {
-    attempt = tryLock(file);
-    if (attempt.held) break;
-    if (isNested(attempt.holder)) throw new Error(`${file} is already held by this process (a nested lock)`);
-    if (Date.now() >= until) throw timeoutError(path, options, attempt.holder);
-    if (!waited) options.onWait?.();
-    waited = true;
+  const tries = triesToLock(path, options, true);
+  let step = tries.next();
+  while (!step.done) {
     Atomics.wait(sleep, 0, 0, 50);
+    step = tries.next();
   }
   try {
     return fn();
   } finally {
-    unlock(file, attempt.line);
+    unlock(lockFileOf(path), step.value);
   }
 }
