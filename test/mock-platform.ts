@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { VirtbenchError } from '../src/errors.js';
+import { GuestLostError } from '../src/errors.js';
 import type { BuiltProgram } from '../src/workloads/build.js';
 import type { ExecOptions, ExecResult, PlatformInfo, ServiceAddress, StartedPlatform } from '../src/platforms/platform.js';
 
@@ -179,8 +179,8 @@ export class MockPlatform implements StartedPlatform {
     this.abort(new Error(`mock platform ${this.name}: closed`));
   }
 
-  private lostError(command: string[]): VirtbenchError {
-    return new VirtbenchError('VIRTBENCH_GUEST_LOST', `lost the mock platform while running \`${command.join(' ')}\`: connection reset`, {
+  private lostError(command: string[]): GuestLostError {
+    return new GuestLostError(`lost the mock platform while running \`${command.join(' ')}\`: connection reset`, {
       platform: this.name,
     });
   }
