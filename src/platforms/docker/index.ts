@@ -4,6 +4,7 @@ import { BadOptionError, isVirtbenchError } from '../../errors.js';
 import { loopbackServiceAddress } from '../../host/net.js';
 import { findExecutable } from '../../host/process.js';
 import { dropHostPageCache } from '../../host/page-cache.js';
+import { stopOnce } from '../../host/stop-once.js';
 import {
   PlatformUnavailableError,
   factsCodec,
@@ -305,19 +306,15 @@ async function provisionDocker(
   }
 }
 
-/** Stops exactly what provision started: the container (with its volume), then our share of the engine. */
+/** Stops exactly what provision started, once: the container (with its volume), then our share of the engine. */
 function owner(
   engine: Engine,
   containerId: string,
   facts: ConnectionFacts,
   removeContainersSync: (dockerHost: string, ids: string[]) => void,
 ): Provisioned {
-  let stopped = false;
-  return {
-    facts,
+  const teardown = stopOnce({
     async stop() {
-      if (stopped) return;
-      stopped = true;
       try {
         await engine.docker.getContainer(containerId).remove({ force: true, v: true });
       } catch (error) {
@@ -327,12 +324,11 @@ function owner(
       }
     },
     stopSync() {
-      if (stopped) return;
-      stopped = true;
       removeContainersSync(engine.dockerHost, [containerId]);
       engine.releaseSync();
     },
-  };
+  });
+  return { facts, stop: teardown.stop, stopSync: teardown.stopSync };
 }
 
 async function connectDocker(name: string, facts: DockerFacts): Promise<StartedPlatform> {

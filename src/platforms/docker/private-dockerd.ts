@@ -1,17 +1,5 @@
 import { spawn } from 'node:child_process';
-import {
-  closeSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  rmdirSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PlatformUnavailableError } from '../../errors.js';
 import { SETUP_HINT, installFix } from '../platform.js';
@@ -29,6 +17,7 @@ import {
   unmountLazily,
 } from '../../host/process.js';
 import { BRIDGE, createBridge, deleteBridge } from './bridge.js';
+import { createdSharedDirs, recordSharedDirs, removeSharedDirs, type SharedDirs } from './shared-dirs.js';
 import { GVISOR_NETWORK, GVISOR_PLATFORM, GVISOR_RUNTIME } from './gvisor.js';
 import { dockerClient, pingEngine } from './docker-client.js';
 
@@ -63,11 +52,12 @@ const MEMBERS_LOCK = '/run/virtbench-docker.members'; // the file /run/virtbench
 const ANSWER_WAIT_MS = 60_000;
 /** The data root the daemon was started with: a teardown by another run (another cache dir) finds it here. */
 const DATA_ROOT_FILE = join(RUN_DIR, 'data-root');
-/** Which of SHARED_DIRS did not exist before our daemon created them. */
-const CREATED_FILE = join(RUN_DIR, 'created-dirs.json');
 export const PRIVATE_DOCKER_HOST = `unix://${SOCKET}`;
-/** Directories dockerd/containerd create outside our own; removed again when empty and not there before. */
-const SHARED_DIRS = ['/run/docker/plugins', '/run/docker', '/run/containerd/s', '/run/containerd'];
+/** Directories dockerd/containerd create outside our own. */
+const SHARED: SharedDirs = {
+  dirs: ['/run/docker/plugins', '/run/docker', '/run/containerd/s', '/run/containerd'],
+  record: join(RUN_DIR, 'created-dirs.json'),
+};
 
 export interface PrivateDockerd {
   readonly dockerHost: string;
@@ -87,12 +77,7 @@ export function privateDockerdUnavailable(): string | undefined {
 
 /** Stops a private dockerd (ours, or one a killed run left) and removes its traces. Synchronous. */
 function teardownSync(): void {
-  let created: string[] = [];
-  try {
-    created = JSON.parse(readFileSync(CREATED_FILE, 'utf8')) as string[];
-  } catch {
-    // never started, or started by a run that predates the file
-  }
+  const created = createdSharedDirs(SHARED);
   terminateSync(processNamedBy(PID_FILE, RUN_DIR), 20_000);
   terminateSync(processNamedBy(CONTAINERD_PID, RUN_DIR), 5_000);
   // What outlives them: containerd's shims, and the gVisor sandbox and gofer of a container whose start
@@ -101,13 +86,7 @@ function teardownSync(): void {
   unmountDataRootLeftovers();
   deleteBridge();
   removeTreeSync(RUN_DIR);
-  for (const dir of created) {
-    try {
-      if (readdirSync(dir).length === 0) rmdirSync(dir);
-    } catch {
-      // gone already, or in use by another engine
-    }
-  }
+  removeSharedDirs(SHARED, created);
 }
 
 /**
@@ -314,7 +293,7 @@ async function startDaemon(cacheDir: string, log: Log): Promise<PrivateDockerd> 
   const daemon = withMembersLock(() => {
     teardownSync();
     mkdirSync(RUN_DIR, { recursive: true, mode: 0o700 });
-    writeFileSync(CREATED_FILE, JSON.stringify(SHARED_DIRS.filter((dir) => !existsSync(dir))));
+    recordSharedDirs(SHARED);
     return joinUsers();
   });
   const dockerDir = join(cacheDir, 'docker');

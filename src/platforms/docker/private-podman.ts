@@ -1,25 +1,16 @@
 import { spawn } from 'node:child_process';
-import {
-  closeSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runChecked } from '../../host/command.js';
 import { acquireLock } from '../../host/file-lock.js';
 import { currentOwner, formatOwner, identify, isAlive, parseOwnerOrPid, sameOwner, type Owner } from '../../host/owner.js';
 import type { Log } from '../../host/log.js';
+import { stopOnce } from '../../host/stop-once.js';
 import { waitFor } from '../../host/poll.js';
 import { findExecutable, processNamedBy, removeTreeSync, stopProcessesUsingSync, terminateSync, unmountUnder } from '../../host/process.js';
 import { PlatformUnavailableError, SETUP_HINT, installFix } from '../platform.js';
 import { PODMAN_BRIDGE, createBridge, deleteBridge } from './bridge.js';
+import { createdSharedDirs, recordSharedDirs, removeSharedDirs, type SharedDirs } from './shared-dirs.js';
 import { pingEngine } from './docker-client.js';
 import type { BuildBench } from './image.js';
 
@@ -58,10 +49,11 @@ export const PODMAN_NETWORK = 'virtbench';
  * image library's blob-info cache (written when a build commits), and the runtime's default state
  * directory (left empty). Deepest first; removed again when a run created them.
  */
-const SHARED_DIRS = ['/var/lib/containers/cache', '/var/lib/containers', '/var/lib/cni/results', '/var/lib/cni', '/run/runc', '/run/crun'];
-const SHARED_FILES: Record<string, string[]> = { '/var/lib/containers/cache': ['blob-info-cache-v1.boltdb'] };
-/** Which of SHARED_DIRS did not exist before the service started. */
-const CREATED_FILE = join(RUN_DIR, 'created-dirs.json');
+const SHARED: SharedDirs = {
+  dirs: ['/var/lib/containers/cache', '/var/lib/containers', '/var/lib/cni/results', '/var/lib/cni', '/run/runc', '/run/crun'],
+  files: { '/var/lib/containers/cache': ['blob-info-cache-v1.boltdb'] },
+  record: join(RUN_DIR, 'created-dirs.json'),
+};
 
 export interface PrivatePodman {
   readonly dockerHost: string;
@@ -217,25 +209,8 @@ function teardownSync(storageRoot: string | undefined): void {
     unmountUnder(join(storageRoot, 'overlay-containers'));
   }
   deleteBridge(PODMAN_BRIDGE);
-  removeCreatedDirs();
+  removeSharedDirs(SHARED, createdSharedDirs(SHARED));
   removeTreeSync(RUN_DIR);
-}
-
-function removeCreatedDirs(): void {
-  let created: string[] = [];
-  try {
-    created = JSON.parse(readFileSync(CREATED_FILE, 'utf8')) as string[];
-  } catch {
-    return; // never started
-  }
-  for (const dir of SHARED_DIRS.filter((d) => created.includes(d))) {
-    for (const file of SHARED_FILES[dir] ?? []) rmSync(join(dir, file), { force: true });
-    try {
-      if (readdirSync(dir).length === 0) rmdirSync(dir);
-    } catch {
-      // gone already
-    }
-  }
 }
 
 /** Starts the service for this run; another live run's service makes the platform unavailable, not shared. */
@@ -260,7 +235,7 @@ export async function startPrivatePodman(cacheDir: string, log: Log): Promise<Pr
     mkdirSync(join(RUN_DIR, 'cni'), { recursive: true, mode: 0o700 });
     mkdirSync(TEMP_DIR, { recursive: true, mode: 0o700 });
     writeFileSync(OWNER_FILE, `${formatOwner(currentOwner())}\n`);
-    writeFileSync(CREATED_FILE, JSON.stringify(SHARED_DIRS.filter((dir) => !existsSync(dir))));
+    recordSharedDirs(SHARED);
     // The teardown above deleted any bridge of a killed run, so this one is new and has its address.
     const gateway = createBridge(PODMAN_BRIDGE, 'podman')!;
     writeFileSync(join(RUN_DIR, 'cni', `${PODMAN_NETWORK}.conflist`), JSON.stringify(networkConfig(gateway), null, 2));
@@ -301,12 +276,7 @@ export async function startPrivatePodman(cacheDir: string, log: Log): Promise<Pr
   } finally {
     await lock.release();
   }
-  let stopped = false;
-  const stopSync = () => {
-    if (stopped) return;
-    stopped = true;
-    teardownSync(storageRoot);
-  };
+  const stopSync = () => teardownSync(storageRoot);
   const build: BuildBench = async (dockerfile, tag, log, signal) => {
     // The API's build ran RUN steps on Podman's default network whatever networkmode said; the CLI honours --network=host.
     // The Dockerfile needs no other files: the context is a directory with it alone.
@@ -319,5 +289,5 @@ export async function startPrivatePodman(cacheDir: string, log: Log): Promise<Pr
       { onLine: log, signal, env: serviceEnv() },
     );
   };
-  return { dockerHost: PODMAN_HOST, build, runtime, ulimits, stopSync, stop: async () => stopSync() };
+  return { dockerHost: PODMAN_HOST, build, runtime, ulimits, ...stopOnce({ stopSync, stop: async () => stopSync() }) };
 }

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { WorkloadFailedError } from '../../errors.js';
 import { createLog, type Log } from '../../host/log.js';
+import { stopOnce } from '../../host/stop-once.js';
 import { cacheDir } from '../../host/paths.js';
 import { processSingleton } from '../../host/shared.js';
 import { factsCodec, PlatformUnavailableError } from '../platform.js';
@@ -348,20 +349,8 @@ function guestFacts(settings: QemuSettings, image: GuestImage, guest: RunningGue
 
 /** A provisioned guest's facts and its stop: killed once, by whichever of stop() and stopSync() comes first. */
 function provisioned(guest: RunningGuest, facts: ConnectionFacts): Provisioned {
-  let stopped = false;
-  return {
-    facts,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      // Nothing in the guest is kept (root is an overlay, the benchmark disk is scratch): no need to power off politely.
-      await guest.kill();
-    },
-    stopSync() {
-      stopped = true;
-      guest.killSync();
-    },
-  };
+  // Nothing in the guest is kept (root is an overlay, the benchmark disk is scratch): no need to power off politely.
+  return { facts, ...stopOnce({ stop: () => guest.kill(), stopSync: () => guest.killSync() }) };
 }
 
 /** A worker's connection to a provisioned guest: a lease that resumes it, over this worker's kept ssh session. */
