@@ -203,3 +203,31 @@ export function signalOwner(owner: Owner, signal: NodeJS.Signals, where: ThisPro
 export function sameOwner(a: Owner, b: Owner): boolean {
   return a.bootId === b.bootId && a.pidNamespace === b.pidNamespace && a.pid === b.pid && a.startTime === b.startTime;
 }
+
+/** The first hex digits of the boot id a tag keeps: enough to tell boots apart, short enough for a file name. */
+const TAG_BOOT_DIGITS = 8;
+const TAG = /^(\d+)_(\d+)_(\d+)_([0-9a-f]{8})$/;
+
+/**
+ * An owner as a part of a file name (a build directory, a partial file, a guest lease):
+ * `<pid>_<start time>_<pid namespace inode>_<boot id's first 8 hex digits>`. What a name alone
+ * could say of its maker with a bare pid, judged the one way (isAlive), pid reuse and namespaces included.
+ */
+export function ownerTag(owner: Owner = currentOwner()): string {
+  const namespace = /^pid:\[(\d+)\]$/.exec(owner.pidNamespace)?.[1] ?? '0';
+  return `${owner.pid}_${owner.startTime}_${namespace}_${owner.bootId.slice(0, TAG_BOOT_DIGITS)}`;
+}
+
+/** The owner a tag names (see ownerTag), or undefined for anything else. */
+export function ownerOfTag(tag: string, where: ThisProcess = thisProcess()): Owner | undefined {
+  const match = TAG.exec(tag);
+  if (!match) return undefined;
+  const [, pid, startTime, namespace, boot] = match;
+  return {
+    // The tag keeps a prefix: this boot's id when it matches, else one that can be no boot of this machine's.
+    bootId: where.bootId.startsWith(boot!) ? where.bootId : `${boot}-earlier-boot`,
+    pidNamespace: namespace === '0' ? 'unknown' : `pid:[${namespace}]`,
+    pid: Number(pid),
+    startTime: Number(startTime),
+  };
+}

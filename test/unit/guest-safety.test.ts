@@ -11,6 +11,7 @@ import { createWorkDir, removeWorkDir } from '../../src/host/work-dir.js';
 import { createNativePlatform } from '../../src/platforms/native/index.js';
 import { makePrivate } from '../../src/platforms/qemu/guest-image.js';
 import { liveLeases, useGuest } from '../../src/platforms/qemu/guest-users.js';
+import { currentOwner, ownerTag } from '../../src/host/owner.js';
 import { runTool } from '../../src/platforms/qemu/host-tools.js';
 import { GUEST_CHECK_TIMEOUT_MS, checkProvisionedGuest } from '../../src/platforms/qemu/index.js';
 import { prepareDisks, signalOwnChild } from '../../src/platforms/qemu/qemu-guest.js';
@@ -192,7 +193,7 @@ describe('pausing a guest in use', () => {
     await use.release();
     expect(log).toEqual(['resume', 'pause']);
     expect(await readdir(join(dir, 'users'))).toEqual([]);
-    expect(liveLeases([`${process.pid}-a`, '999999999-b', 'junk'])).toEqual([`${process.pid}-a`]);
+    expect(liveLeases([`${ownerTag()}-a`, `${ownerTag({ ...currentOwner(), pid: 999_999_999 })}-b`, 'junk'])).toEqual([`${ownerTag()}-a`]);
   });
 
   it('names a guest whose work directory is gone', async () => {

@@ -3,11 +3,13 @@ import { mkdirSync, mkdtempSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { currentOwner, formatOwner, identify, isAlive, thisProcess, type ThisProcess } from '../../src/host/owner.js';
+import { currentOwner, formatOwner, identify, isAlive, ownerOfTag, ownerTag, thisProcess, type ThisProcess } from '../../src/host/owner.js';
 import { processNamedBy, terminateSync } from '../../src/host/process.js';
 import { removeStaleWorkDirs } from '../../src/host/work-dir.js';
 import { userIsLive } from '../../src/platforms/docker/private-dockerd.js';
 import { serviceProcess } from '../../src/platforms/docker/private-podman.js';
+import { buildOwner } from '../../src/platforms/docker/image.js';
+import { liveLeases } from '../../src/platforms/qemu/guest-users.js';
 
 function deadPid(): number {
   return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
@@ -132,5 +134,37 @@ describe('stale work directories', () => {
     expect(existsSync(otherNamespace)).toBe(true);
     expect(existsSync(live)).toBe(true);
     expect(child.exited()).toBe(false);
+  });
+});
+
+describe('an owner in a file name (ownerTag): build directories, partial tarballs, guest leases', () => {
+  it('names the owner as the owner line does, and is judged the same way: a reused pid or another namespace included', () => {
+    const me = currentOwner();
+    expect(ownerOfTag(ownerTag(me))).toEqual({ bootId: me.bootId, pidNamespace: me.pidNamespace, pid: me.pid, startTime: me.startTime });
+    expect(ownerOfTag('junk')).toBeUndefined();
+    const reused = ownerTag({ ...me, startTime: me.startTime - 1 });
+    expect(isAlive(ownerOfTag(reused)!)).toBe(false);
+    const container = ownerTag({ ...me, pid: deadPid(), pidNamespace: 'pid:[4026532999]' });
+    expect(isAlive(ownerOfTag(container)!)).toBe(true);
+    const earlierBoot = ownerTag({ ...me, bootId: '00000000-0000-4000-8000-000000000000' });
+    expect(isAlive(ownerOfTag(earlierBoot)!)).toBe(false);
+  });
+
+  it("keeps a guest's lease while its worker runs, not once its pid is another process's", () => {
+    const me = currentOwner();
+    const mine = `${ownerTag(me)}-0a1b2c`;
+    const reused = `${ownerTag({ ...me, startTime: me.startTime - 1 })}-3d4e5f`;
+    const gone = `${ownerTag({ ...me, pid: deadPid() })}-6a7b8c`;
+    expect(liveLeases([mine, reused, gone, 'junk'])).toEqual([mine]);
+  });
+
+  it("finds the run of a docker build directory or partial tarball, and an older version's by its bare pid", () => {
+    const me = currentOwner();
+    expect(buildOwner(`build-${ownerTag(me)}-1733390000000`)).toMatchObject({ pid: me.pid, startTime: me.startTime });
+    expect(buildOwner(`debian-bookworm-0123abcd.tar.${ownerTag(me)}.partial`)).toMatchObject({ pid: me.pid, startTime: me.startTime });
+    expect(buildOwner('build-4242-1733390000000')).toMatchObject({ pid: 4242, startTime: 0 });
+    expect(buildOwner('debian-bookworm-0123abcd.tar')).toBeUndefined();
+    const reused = buildOwner(`build-${ownerTag({ ...me, startTime: me.startTime - 1 })}-1733390000000`)!;
+    expect(isAlive(reused)).toBe(false);
   });
 });

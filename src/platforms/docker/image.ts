@@ -11,7 +11,8 @@ import { runChecked, type FailureContext } from '../../host/command.js';
 import { withLock } from '../../host/file-lock.js';
 import type { Log } from '../../host/log.js';
 import { onExitSync } from '../../host/exit-cleanup.js';
-import { findExecutable, isAlive, removeTreeSync, stopProcessesUsingSync } from '../../host/process.js';
+import { isAlive, ownerOfTag, ownerTag, parseOwnerOrPid, type Owner } from '../../host/owner.js';
+import { findExecutable, removeTreeSync, stopProcessesUsingSync } from '../../host/process.js';
 import { installFix, type ProvisionContext } from '../platform.js';
 import { workloadNeeds, type ImageStep } from '../../workloads/index.js';
 import { tarOf } from './archive.js';
@@ -155,12 +156,21 @@ export async function withinDeadline<T>(step: EngineStep, run: (signal: AbortSig
   }
 }
 
-/** Build directories of runs that died (their pid in the name is gone): may still hold debootstrap's /proc mount. */
+/**
+ * The build a directory or partial tarball belongs to: `build-<owner tag>-<ms>`, `<tarball>.<owner tag>.partial`
+ * (owner.ts), or undefined for any other name.
+ */
+export function buildOwner(entry: string): Owner | undefined {
+  const tag = /^build-([^-]+)-\d+$/.exec(entry)?.[1] ?? /\.([^.]+)\.partial$/.exec(entry)?.[1];
+  // An older version's names held a bare pid, judged by it alone as they were.
+  return tag === undefined ? undefined : (ownerOfTag(tag) ?? parseOwnerOrPid(tag));
+}
+
+/** Build directories and partial tarballs of runs provably gone (owner.ts): may still hold debootstrap's /proc mount. */
 function removeStaleBuilds(dir: string): void {
   for (const entry of existsSync(dir) ? readdirSync(dir) : []) {
-    const pid = Number(/^build-(\d+)/.exec(entry)?.[1]);
-    if (pid > 0 && !isAlive(pid)) removeTreeSync(join(dir, entry));
-    if (entry.endsWith('.partial') && !isAlive(Number(entry.split('.').at(-2)))) removeTreeSync(join(dir, entry));
+    const owner = buildOwner(entry);
+    if (owner && !isAlive(owner)) removeTreeSync(join(dir, entry));
   }
 }
 
@@ -181,8 +191,8 @@ async function bootstrapTarball(tarball: string, suite: string, { log }: Provisi
     });
   }
   const mirror = requireMirror(hostAptSource());
-  const work = join(tarball, '..', `build-${process.pid}-${Date.now()}`);
-  const partial = `${tarball}.${process.pid}.partial`;
+  const work = join(tarball, '..', `build-${ownerTag()}-${Date.now()}`);
+  const partial = `${tarball}.${ownerTag()}.partial`;
   // Ctrl-C exits without this function's finally: debootstrap (and the dpkg it runs chrooted) stopped, its mounts and files gone.
   const unregister = onExitSync(() => {
     stopProcessesUsingSync(work);

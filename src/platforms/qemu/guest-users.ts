@@ -4,7 +4,7 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GuestLostError } from '../../errors.js';
 import { withLock } from '../../host/file-lock.js';
-import { isAlive } from '../../host/process.js';
+import { isAlive, ownerOfTag, ownerTag, thisProcess, type ThisProcess } from '../../host/owner.js';
 
 /*
  * Which workers use a provisioned guest right now: one lease file each, in
@@ -29,19 +29,19 @@ export interface GuestControl {
 
 const LOCK_TIMEOUT_MS = 30_000;
 
-/** A lease's name: the worker's pid, then a random part (thread workers share a pid). */
+/** A lease's name: its worker as an owner tag (owner.ts), then a random part (thread workers share a pid). */
 function leaseName(): string {
-  return `${process.pid}-${randomBytes(6).toString('hex')}`;
+  return `${ownerTag()}-${randomBytes(6).toString('hex')}`;
 }
 
 /**
- * The leases whose worker still runs. A worker killed before its close() left one: its pid is gone.
- * A reused pid keeps a dead worker's lease; the guest then stays running, which costs only idle CPU.
+ * The leases whose worker may still run (owner.ts judges it: pid, start time, pid namespace, boot). A
+ * worker killed before its close() left one, whether its pid is gone or now another process's.
  */
-export function liveLeases(leases: readonly string[], alive: (pid: number) => boolean = isAlive): string[] {
+export function liveLeases(leases: readonly string[], where: ThisProcess = thisProcess()): string[] {
   return leases.filter((lease) => {
-    const pid = Number(lease.split('-')[0]);
-    return Number.isInteger(pid) && pid > 0 && alive(pid);
+    const owner = ownerOfTag(lease.split('-')[0] ?? '', where);
+    return owner !== undefined && isAlive(owner, where);
   });
 }
 
