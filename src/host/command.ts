@@ -73,9 +73,9 @@ export async function runCommand(argv: readonly string[], options: CommandOption
 
 /**
  * A command without input, streaming or cancelling (every exec of the native platform): straight
- * through child_process. execa took 2.9 ms longer per command than spawn with the same pipes and
- * timer (median of 200 runs of `true` on the 2-core machine), which every native exec paid. The
- * result, the time limit (SIGTERM, then SIGKILL), the output limit and the kill at exit are execa's.
+ * through child_process, since execa costs milliseconds more per command than spawn with the same
+ * pipes and timer, which every native exec would pay (docs/measurements.md). The result, the time
+ * limit (SIGTERM, then SIGKILL), the output limit and the kill at exit are execa's.
  */
 function spawnCommand(argv: readonly string[], options: CommandOptions): Promise<ExecResult> {
   const [file, ...args] = argv;

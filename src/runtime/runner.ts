@@ -53,7 +53,7 @@ function missingTool(platform: StartedPlatform, workload: Workload, tool: Tool, 
 }
 
 async function requireTool(platform: StartedPlatform, workload: Workload, tool: Tool): Promise<void> {
-  // A shell builtin: starting the tool itself for its version took about a second under TCG (fio loads 60 libraries).
+  // A shell builtin, not the tool itself: a large tool's start is slow under emulation (docs/measurements.md).
   const result = await platform.exec(['sh', '-c', 'command -v "$1"', 'sh', tool.command], { timeoutMs: 30_000 });
   if (result.exitCode !== 0) throw missingTool(platform, workload, tool, result);
 }

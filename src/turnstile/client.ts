@@ -59,8 +59,8 @@ export interface TurnRoom {
    * one have ended the file (or have gone), at most finishOrderMs later. The platforms' workers then
    * end their files in the plan's order, which is the order their next files wait in Vitest's queue:
    * Vitest hands a finished worker the next file only when that file is first in the queue and of the
-   * same project, and otherwise starts a new worker (about 1.5 s each on a 2-core machine, its
-   * modules and connections made again).
+   * same project, and otherwise starts a new worker (its modules and connections made again: seconds
+   * on a small machine).
    */
   finishFile(signal?: AbortSignal): Promise<void>;
 }

@@ -13,7 +13,7 @@ export interface Tool {
   command: string;
   /**
    * @deprecated Not run any more: the runner looks the command up with `command -v` (a shell builtin),
-   * since starting a large tool only for its version took about a second per platform under TCG.
+   * since starting a large tool only for its version is slow under emulation (docs/measurements.md).
    */
   versionArgs?: string[];
   /** The Debian package that provides it: platforms that build an image install it there. */

@@ -188,7 +188,7 @@ export function hasPvhEntry(elf: Buffer): boolean {
 
 /**
  * The uncompressed kernel (vmlinux) out of a bzImage, for QEMU to boot through its PVH entry: under
- * TCG the kernel's own xz decompression and real-mode setup took about 3 s of an 9 s boot. Returns
+ * TCG the kernel's own xz decompression and real-mode setup are a third of a boot (docs/measurements.md). Returns
  * why not (no xz stream, no PVH entry) when the kernel must boot as the bzImage it is; the output
  * file then does not exist.
  */

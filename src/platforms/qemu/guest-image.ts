@@ -184,7 +184,7 @@ async function digestFiles(dir: string): Promise<Record<string, FileDigest>> {
 /**
  * Why a cached image is not what its build wrote (a truncated rootfs.img after a full disk, a byte
  * flipped), or undefined when it is intact. Sizes are compared every time; a file is hashed again
- * (about 3 s for the 1 GiB rootfs.img) only when it changed since it was last found intact. An image
+ * (seconds for the 1 GiB rootfs.img) only when it changed since it was last found intact. An image
  * from before digests were recorded gets them now.
  */
 export async function imageDamage(image: GuestImage): Promise<string | undefined> {

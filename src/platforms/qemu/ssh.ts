@@ -34,14 +34,14 @@ export function guestLoginError(target: GuestSshTarget, presented: Buffer | unde
   return loginError(guestTarget(target), presented, error);
 }
 
-/** The guest's static busybox: its applets start without the dynamic loader, which costs milliseconds under TCG. */
+/** The guest's static busybox: its applets start without the dynamic loader, which is slow under emulation. */
 export const GUEST_BUSYBOX = '/bin/busybox';
 
 /**
  * argv as the command line the guest's shell runs. With a timeout the guest
  * kills the command itself a little after the host gives up on it, so a
  * runaway benchmark never outlives its run: busybox's timeout, since
- * coreutils' (dynamically linked) added about 10 ms to every exec under TCG.
+ * coreutils' is dynamically linked, which every exec would pay under TCG (docs/measurements.md).
  */
 export function commandLine(argv: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): string {
   const guard = options.timeoutMs ? [GUEST_BUSYBOX, 'timeout', '-s', 'KILL', `${Math.ceil(options.timeoutMs / 1000) + 5}`] : [];
