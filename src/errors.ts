@@ -71,89 +71,49 @@ export function onPlatform(error: VirtbenchError, platform: string): VirtbenchEr
   return new VirtbenchError(error.code, error.message, { platform, cause: error });
 }
 
-/** An option, variable or argument is not valid: the message lists the valid values. */
-export class BadOptionError extends VirtbenchError {
-  declare readonly code: 'VIRTBENCH_BAD_OPTION';
-  constructor(message: string, options?: VirtbenchErrorOptions) {
-    super('VIRTBENCH_BAD_OPTION', message, options);
-  }
+/** The class of one code: `new X(message, { platform, cause })`, its code fixed. */
+function errorOf<const C extends VirtbenchErrorCode>(code: C) {
+  return class extends VirtbenchError {
+    declare readonly code: C;
+    constructor(message: string, options?: VirtbenchErrorOptions) {
+      super(code, message, options);
+    }
+  };
 }
+
+/** An option, variable or argument is not valid: the message lists the valid values. */
+export class BadOptionError extends errorOf('VIRTBENCH_BAD_OPTION') {}
 
 /** A host tool is missing: the Debian package that brings it. */
-export class MissingToolError extends VirtbenchError {
-  declare readonly code: 'VIRTBENCH_MISSING_TOOL';
-  constructor(message: string, options?: VirtbenchErrorOptions) {
-    super('VIRTBENCH_MISSING_TOOL', message, options);
-  }
-}
+export class MissingToolError extends errorOf('VIRTBENCH_MISSING_TOOL') {}
 
 /** A workload or image did not build. */
-export class BuildFailedError extends VirtbenchError {
-  declare readonly code: 'VIRTBENCH_BUILD_FAILED';
-  constructor(message: string, options?: VirtbenchErrorOptions) {
-    super('VIRTBENCH_BUILD_FAILED', message, options);
-  }
-}
+export class BuildFailedError extends errorOf('VIRTBENCH_BUILD_FAILED') {}
 
 /** A results file, baseline or history that is not valid: the file and the field. */
-export class BadResultsFileError extends VirtbenchError {
-  declare readonly code: 'VIRTBENCH_BAD_RESULTS_FILE';
-  constructor(message: string, options?: VirtbenchErrorOptions) {
-    super('VIRTBENCH_BAD_RESULTS_FILE', message, options);
-  }
-}
+export class BadResultsFileError extends errorOf('VIRTBENCH_BAD_RESULTS_FILE') {}
 
 /** A guest did not boot. */
-export class BootFailedError extends VirtbenchError {
-  declare readonly code: 'VIRTBENCH_BOOT_FAILED';
-  constructor(message: string, options?: VirtbenchErrorOptions) {
-    super('VIRTBENCH_BOOT_FAILED', message, options);
-  }
-}
+export class BootFailedError extends errorOf('VIRTBENCH_BOOT_FAILED') {}
 
 /** A guest did not answer in time. */
-export class BootTimeoutError extends VirtbenchError {
-  declare readonly code: 'VIRTBENCH_BOOT_TIMEOUT';
-  constructor(message: string, options?: VirtbenchErrorOptions) {
-    super('VIRTBENCH_BOOT_TIMEOUT', message, options);
-  }
-}
+export class BootTimeoutError extends errorOf('VIRTBENCH_BOOT_TIMEOUT') {}
 
 /** A guest or remote host offered another host key than the pinned one. */
-export class HostKeyMismatchError extends VirtbenchError {
-  declare readonly code: 'VIRTBENCH_HOST_KEY_MISMATCH';
-  constructor(message: string, options?: VirtbenchErrorOptions) {
-    super('VIRTBENCH_HOST_KEY_MISMATCH', message, options);
-  }
-}
+export class HostKeyMismatchError extends errorOf('VIRTBENCH_HOST_KEY_MISMATCH') {}
 
 /** A guest died or stopped answering during a run. */
-export class GuestLostError extends VirtbenchError {
-  declare readonly code: 'VIRTBENCH_GUEST_LOST';
-  constructor(message: string, options?: VirtbenchErrorOptions) {
-    super('VIRTBENCH_GUEST_LOST', message, options);
-  }
-}
+export class GuestLostError extends errorOf('VIRTBENCH_GUEST_LOST') {}
 
 /** One side of `virtbench ab` could not measure. */
-export class AbRunFailedError extends VirtbenchError {
-  declare readonly code: 'VIRTBENCH_AB_RUN_FAILED';
-  constructor(message: string, options?: VirtbenchErrorOptions) {
-    super('VIRTBENCH_AB_RUN_FAILED', message, options);
-  }
-}
+export class AbRunFailedError extends errorOf('VIRTBENCH_AB_RUN_FAILED') {}
 
 /**
  * Why a turnstile wait failed: the connection closed, the request was aborted or refused, or the
  * turnstile could not be reached or listen. The CLI (virtbench ab) prints its message, not a stack.
  */
-export class TurnstileError extends VirtbenchError {
-  declare readonly code: 'VIRTBENCH_TURNSTILE_FAILED';
+export class TurnstileError extends errorOf('VIRTBENCH_TURNSTILE_FAILED') {
   override name = 'TurnstileError';
-
-  constructor(message: string, options?: VirtbenchErrorOptions) {
-    super('VIRTBENCH_TURNSTILE_FAILED', message, options);
-  }
 }
 
 /**
