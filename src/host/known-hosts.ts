@@ -5,7 +5,11 @@ import { createHmac } from 'node:crypto';
  * FILE FORMAT"): a line is `[marker] patterns keytype key [comment]`; a pattern
  * list is comma-separated, with `*` and `?` wildcards, `!` negation and
  * `[host]:port` for a port other than 22; a hashed entry is
- * `|1|base64(salt)|base64(HMAC-SHA1(salt, name))`. Keys marked @revoked are
+ * `|1|base64(salt)|base64(HMAC-SHA1(salt, name))`. Like ssh (ssh.c lowercases
+ * the host it connects to; match.c's match_hostname compares lowercased host
+ * and patterns; ssh-keygen -H hashes the lowercased name), names are compared
+ * in ASCII lower case: `Lab1.example.com` finds the entry ssh wrote or hashed
+ * for it, `[host]:port` included. Keys marked @revoked are
  * refused even where another line accepts them; @cert-authority lines name a
  * CA, which needs certificate checks virtbench does not do: they are reported,
  * never trusted.
@@ -20,9 +24,15 @@ export interface KnownHostKeys {
   certAuthority: boolean;
 }
 
-/** The name known_hosts stores for host:port: the bare host on port 22, "[host]:port" otherwise. */
+/** The name known_hosts stores for host:port: the bare host on port 22, "[host]:port" otherwise; lowercased as ssh does. */
 export function knownHostsName(host: string, port: number): string {
-  return port === 22 ? host : `[${host}]:${port}`;
+  const lower = asciiLowerCase(host);
+  return port === 22 ? lower : `[${lower}]:${port}`;
+}
+
+/** A-Z to a-z and nothing else, as C's tolower() in OpenSSH's lowercase() and match_pattern_list(). */
+function asciiLowerCase(text: string): string {
+  return text.replace(/[A-Z]/g, (letter) => letter.toLowerCase());
 }
 
 function globToRegExp(pattern: string): RegExp {
@@ -30,23 +40,24 @@ function globToRegExp(pattern: string): RegExp {
     .replace(/[.+^${}()|[\]\\]/g, '\\$&')
     .replace(/\*/g, '.*')
     .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, 'i');
+  return new RegExp(`^${body}$`);
 }
 
 function hashedMatches(entry: string, name: string): boolean {
   const [, , salt, hash] = entry.split('|');
   if (!salt || !hash) return false;
-  return createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
+  return createHmac('sha1', Buffer.from(salt, 'base64')).update(asciiLowerCase(name)).digest('base64') === hash;
 }
 
 /** Whether a pattern list (one known_hosts field) matches the name: a match of a negated pattern rules it out. */
 export function patternsMatch(patterns: string, name: string): boolean {
   if (patterns.startsWith('|1|')) return hashedMatches(patterns, name);
+  const lowerName = asciiLowerCase(name);
   let matched = false;
-  for (const raw of patterns.split(',')) {
+  for (const raw of asciiLowerCase(patterns).split(',')) {
     const negated = raw.startsWith('!');
     const pattern = negated ? raw.slice(1) : raw;
-    if (!globToRegExp(pattern).test(name)) continue;
+    if (!globToRegExp(pattern).test(lowerName)) continue;
     if (negated) return false;
     matched = true;
   }

@@ -50,6 +50,27 @@ describe('known_hosts, read as OpenSSH reads it', () => {
     expect(knownHostKeys(hashed, '198.51.100.3', 2222).accepted).toEqual([]);
   });
 
+  it('compares names in lower case as ssh does: hashed and plain entries of a mixed-case host match', () => {
+    // `printf 'Lab1.Example.com ssh-ed25519 <key>\n[Lab1.Example.com]:2222 ssh-ed25519 <key>\n' > kh;
+    // ssh-keygen -H -f kh`, OpenSSH 9.2: ssh-keygen hashes the lowercased name, and ssh lowercases the
+    // host it connects to before hashing or matching.
+    const hashed = [
+      `|1|hihzpRv9073P8DnVPXH6mFSAVMk=|K9DpF0DyzL/D4z0HriSgurWt25o= ssh-ed25519 ${KEY_A}`,
+      `|1|t+/UfuWby9eySIuA0kkVFe6p5xQ=|AWiHQP6UBsgMmaaZliZRQFa5pjk= ssh-ed25519 ${KEY_B}`,
+    ].join('\n');
+    for (const host of ['Lab1.Example.com', 'lab1.example.com', 'LAB1.EXAMPLE.COM']) {
+      expect(knownHostKeys(hashed, host, 22).accepted).toEqual([KEY_A]);
+      expect(knownHostKeys(hashed, host, 2222).accepted).toEqual([KEY_B]);
+    }
+    expect(knownHostKeys(hashed, 'Lab2.Example.com', 22).accepted).toEqual([]);
+    const plain = [`Lab1.Example.com ssh-ed25519 ${KEY_A}`, `[LAB1.example.com]:2222 ssh-ed25519 ${KEY_B}`].join('\n');
+    for (const host of ['Lab1.Example.com', 'lab1.example.com', 'LAB1.EXAMPLE.COM']) {
+      expect(knownHostKeys(plain, host, 22).accepted).toEqual([KEY_A]);
+      expect(knownHostKeys(plain, host, 2222).accepted).toEqual([KEY_B]);
+    }
+    expect(knownHostsName('Lab1.Example.com', 2222)).toBe('[lab1.example.com]:2222');
+  });
+
   it('accepts every key listed for the host, never a revoked one, and reports a CA it does not trust', () => {
     const text = [
       '# comment',
