@@ -285,6 +285,8 @@ export function leftovers(c: FaultCase): string[] {
     for (const ns of readdirSync('/run/netns').filter((n) => n.startsWith('virtbench-') && !/^virtbench-remote\d*$/.test(n)))
       left.push(`network namespace ${ns}`);
   if (existsSync('/run/virtbench-podman')) left.push('podman run directory /run/virtbench-podman');
+  // The tap variants' owner records (qemu/tap.ts): one a namespace, removed with it.
+  if (existsSync('/run/virtbench-tap')) for (const record of readdirSync('/run/virtbench-tap')) left.push(`tap owner record ${record}`);
   // Podman's API import leaves its upload in $TMPDIR (podman issue 28531): the service's TMPDIR is its run directory.
   for (const file of readdirSync('/var/tmp').filter((f) => f.startsWith('api_load.tar'))) left.push(`podman upload /var/tmp/${file}`);
   for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {

@@ -1,4 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,11 +13,12 @@ import { createWorkDir, removeWorkDir } from '../../src/host/work-dir.js';
 import { createNativePlatform } from '../../src/platforms/native/index.js';
 import { makePrivate } from '../../src/platforms/qemu/guest-image.js';
 import { liveLeases, useGuest } from '../../src/platforms/qemu/guest-users.js';
-import { currentOwner, ownerTag } from '../../src/host/owner.js';
+import { currentOwner, formatOwner, ownerTag } from '../../src/host/owner.js';
 import { runTool } from '../../src/platforms/qemu/host-tools.js';
 import { GUEST_CHECK_TIMEOUT_MS, checkProvisionedGuest } from '../../src/platforms/qemu/index.js';
 import { prepareDisks, signalOwnChild } from '../../src/platforms/qemu/qemu-guest.js';
 import { connectGuest, guestLoginError, type SshSession } from '../../src/platforms/qemu/ssh.js';
+import { createTap, removeStaleTapNetworks, removeTapNetwork, tapNetworkFor } from '../../src/platforms/qemu/tap.js';
 import { createUnikernelPlatform } from '../../src/platforms/unikernel/index.js';
 
 /*
@@ -260,5 +263,35 @@ describe('permissions of work directories, disks and keys', () => {
     const started = await createUnikernelPlatform().connect(facts);
     const cpio = await started.copyIn(program, 'linpack');
     expect(await modeOf(cpio)).toBe(0o600);
+  });
+});
+
+describe("the tap sweep takes only what is provably its own (another run's work root notwithstanding)", () => {
+  const root = process.getuid?.() === 0 && findExecutable('ip') && existsSync('/dev/net/tun');
+
+  it.skipIf(!root)("removes the network of a run that is gone, keeps a live run's and one without a record", async () => {
+    const owners = await tempDir();
+    const suffix = randomBytes(3).toString('hex');
+    const [live, dead, unrecorded] = ['live', 'dead', 'none'].map((what) => tapNetworkFor(`virtbench-qemu-sweep${what}${suffix}`));
+    const all = [live!, dead!, unrecorded!];
+    cleanups.push(() => all.forEach((network) => removeTapNetwork(network, owners)));
+    for (const network of all) {
+      createTap(network, 'qemu-tcg-tap', owners);
+      execFileSync('ip', ['netns', 'add', network.namespace]);
+    }
+    // Another run, with its own work root, made `live`; the run that made `dead` was killed; `unrecorded` has no record.
+    await writeFile(join(owners, dead!.namespace), `${formatOwner({ ...currentOwner(), pid: 999_999_999 })}\n`);
+    await rm(join(owners, unrecorded!.namespace));
+    removeStaleTapNetworks(owners);
+    const present = (network: { tap: string; namespace: string }) => [
+      existsSync(`/run/netns/${network.namespace}`),
+      existsSync(`/sys/class/net/${network.tap}`),
+    ];
+    expect(all.map(present)).toEqual([
+      [true, true],
+      [false, false],
+      [true, true],
+    ]);
+    expect((await readdir(owners)).sort()).toEqual([live!.namespace]);
   });
 });

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { BootFailedError, BootTimeoutError, MissingToolError } from '../../errors.js';
 import type { Log } from '../../host/log.js';
 import { freeLoopbackPort } from '../../host/net.js';
@@ -137,7 +137,7 @@ export async function bootGuest(image: GuestImage, options: BootOptions): Promis
   const unregisterTap = tap ? onExitSync(() => removeTapNetwork(tap)) : undefined;
   try {
     if (tap) {
-      removeStaleTapNetworks(dirname(runDir));
+      removeStaleTapNetworks();
       createTap(tap, options.platform);
     }
     const disks = await prepareDisks(image, runDir, options);

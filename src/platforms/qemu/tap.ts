@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { runSync, runSyncChecked } from '../../host/command.js';
+import { currentOwner, formatOwner, isAlive, parseOwner } from '../../host/owner.js';
 import { SETUP_HINT } from '../platform.js';
 
 /*
@@ -33,12 +34,21 @@ export function tapNetworkFor(runDir: string): TapNetwork {
 
 const NAMESPACE_PREFIX = 'virtbench-qemu-';
 
+/**
+ * Who made each tap network: a file per namespace holding the owner line (owner.ts) of the process
+ * that made it. Runs with other work roots share the host's namespaces and links, so a sweep judges
+ * by this record, never by a directory of its own work root. On tmpfs, as the namespaces are.
+ */
+export const TAP_OWNERS_DIR = '/run/virtbench-tap';
+
 function ip(args: string[], what: string, platform: string): void {
   runSyncChecked(['ip', ...args], { what, code: 'VIRTBENCH_BOOT_FAILED', platform });
 }
 
-/** Before QEMU starts: a persistent tap in the host's namespace, for QEMU to open by name. */
-export function createTap(network: TapNetwork, platform: string): void {
+/** Before QEMU starts: a persistent tap in the host's namespace, for QEMU to open by name; its owner recorded first. */
+export function createTap(network: TapNetwork, platform: string, ownersDir = TAP_OWNERS_DIR): void {
+  mkdirSync(ownersDir, { recursive: true, mode: 0o700 });
+  writeFileSync(join(ownersDir, network.namespace), `${formatOwner(currentOwner())}\n`, { mode: 0o600 });
   ip(['tuntap', 'add', 'dev', network.tap, 'mode', 'tap'], `creating the tap device ${network.tap}`, platform);
 }
 
@@ -62,38 +72,29 @@ export function moveTapIntoNamespace(network: TapNetwork, platform: string): voi
   for (const args of namespaceSetup(network)) ip(args, `setting up the guest's private network (ip ${args.join(' ')})`, platform);
 }
 
-/** Deletes the namespace (with the tap and bridge in it) and the tap should it still be in the host's. Idempotent, synchronous. */
-export function removeTapNetwork({ tap, namespace }: TapNetwork): void {
+/** Deletes the namespace (with the tap and bridge in it), the tap should it still be in the host's, and the owner record. Idempotent, synchronous. */
+export function removeTapNetwork({ tap, namespace }: TapNetwork, ownersDir = TAP_OWNERS_DIR): void {
   if (existsSync(`/run/netns/${namespace}`)) runSync(['ip', 'netns', 'delete', namespace]);
   if (existsSync(`/sys/class/net/${tap}`)) runSync(['ip', 'link', 'delete', tap]);
+  rmSync(join(ownersDir, namespace), { force: true });
 }
 
 /**
- * Namespaces and taps of QEMU work directories that no longer exist in workRoot (a run killed
- * before it could remove them; its directory was removed as stale since).
+ * The tap networks of runs provably gone (owner.ts: killed before they could remove them). What a
+ * live run made, whatever its work root, is left alone, and so is a namespace or link without a record:
+ * not provably ours.
  */
-export function removeStaleTapNetworks(workRoot: string): void {
-  let namespaces: string[] = [];
+export function removeStaleTapNetworks(ownersDir = TAP_OWNERS_DIR): void {
+  let recorded: string[] = [];
   try {
-    namespaces = readdirSync('/run/netns').filter((n) => n.startsWith(NAMESPACE_PREFIX));
+    recorded = readdirSync(ownersDir).filter((n) => n.startsWith(NAMESPACE_PREFIX));
   } catch {
-    // no namespaces at all
+    return; // no tap network was ever made here
   }
-  for (const namespace of namespaces) if (!existsSync(join(workRoot, namespace))) runSync(['ip', 'netns', 'delete', namespace]);
-  let workDirs: string[] = [];
-  try {
-    workDirs = readdirSync(workRoot).filter((n) => n.startsWith(NAMESPACE_PREFIX));
-  } catch {
-    // no work root yet
+  for (const namespace of recorded) {
+    const owner = parseOwner(readFileSync(join(ownersDir, namespace), 'utf8'));
+    if (owner && !isAlive(owner)) removeTapNetwork(tapNetworkFor(namespace), ownersDir);
   }
-  const live = new Set(workDirs.map((d) => tapNetworkFor(join(workRoot, d)).tap));
-  let links: string[] = [];
-  try {
-    links = readdirSync('/sys/class/net').filter((n) => /^vbt[0-9a-f]{8}$/.test(n));
-  } catch {
-    return;
-  }
-  for (const tap of links) if (!live.has(tap)) runSync(['ip', 'link', 'delete', tap]);
 }
 
 /** Why tap networking cannot be set up here, or undefined. */
