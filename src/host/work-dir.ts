@@ -1,9 +1,9 @@
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, lstat, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { onExitSync } from './exit-cleanup.js';
 import { currentOwner, formatOwner, identify, isAlive, parseOwnerOrPid, signalOwner, type ThisProcess } from './owner.js';
-import { terminateSync } from './process.js';
+import { removeTreeSync, terminateSync } from './process.js';
 import { BadOptionError } from '../errors.js';
 import { makeDirectory } from './make-dir.js';
 
@@ -168,5 +168,8 @@ export function removeWorkDir(dir: string): void {
   for (const owner of owners) signalOwner(owner, 'SIGTERM');
   // Signalled together above, so they wind down together; the grace period runs once, not once per process.
   for (const owner of owners) terminateSync(owner, 3_000);
-  rmSync(dir, { recursive: true, force: true });
+  // rm's own walk: it opens each directory without following links and stays on this file system, so a
+  // process of another user that owns a directory inside (nginx's workers, as nobody, own its temp
+  // directories) cannot swap in a symlink to make root delete outside, and a mount inside is let go, not emptied.
+  removeTreeSync(dir);
 }

@@ -1,11 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, existsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { currentOwner, formatOwner, identify, isAlive, ownerOfTag, ownerTag, thisProcess, type ThisProcess } from '../../src/host/owner.js';
 import { processNamedBy, terminateSync } from '../../src/host/process.js';
-import { removeStaleWorkDirs } from '../../src/host/work-dir.js';
+import { removeStaleWorkDirs, removeWorkDir } from '../../src/host/work-dir.js';
 import { userIsLive } from '../../src/platforms/docker/private-dockerd.js';
 import { serviceProcess } from '../../src/platforms/docker/private-podman.js';
 import { buildOwner } from '../../src/platforms/docker/image.js';
@@ -107,6 +107,24 @@ describe('signals go only to the process that was meant', () => {
     expect(userIsLive(String(child.pid), `${formatOwner(now)}\n`)).toBe(true);
     expect(userIsLive(String(child.pid), '')).toBe(true);
     expect(userIsLive(String(deadPid()), '')).toBe(false);
+  });
+});
+
+describe('removing a work directory', () => {
+  const root = process.getuid?.() === 0;
+
+  it.skipIf(!root)('lets go of a file system mounted inside it rather than emptying it, and follows no link out', () => {
+    const outside = mkdtempSync(join(tmpdir(), 'virtbench-outside-'));
+    writeFileSync(join(outside, 'keep'), "not the run's");
+    const dir = mkdtempSync(join(tmpdir(), 'virtbench-remove-'));
+    // As a workload (or nginx's workers, owning a directory inside) might leave it: a bind mount and a link to outside.
+    mkdirSync(join(dir, 'temp', 'body'), { recursive: true });
+    spawnSync('mount', ['--bind', outside, join(dir, 'temp', 'body')]);
+    onTestFinished(() => void spawnSync('umount', ['-l', join(dir, 'temp', 'body')]));
+    symlinkSync(outside, join(dir, 'temp', 'link'));
+    removeWorkDir(dir);
+    expect(existsSync(dir)).toBe(false);
+    expect(existsSync(join(outside, 'keep'))).toBe(true);
   });
 });
 
