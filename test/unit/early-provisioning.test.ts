@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEarlyProvisioning, takeEarlyProvisioning } from '../../src/runtime/global-setup.js';
+import { shareWhileRunning } from '../../src/host/shared.js';
 import { isPlatformUnavailable, type Platform, type Provisioned } from '../../src/platforms/platform.js';
 import type { ProvidedSession } from '../../src/runtime/session.js';
 
@@ -7,6 +8,8 @@ const STORE = Symbol.for('virtbench.early-provisioning');
 afterEach(() => {
   delete (globalThis as Record<symbol, unknown>)[STORE];
 });
+
+const tick = () => new Promise((r) => setTimeout(r, 10));
 
 const session = (platform: string, runPlatforms: string[]): ProvidedSession => ({
   platform,
@@ -64,5 +67,41 @@ describe('early provisioning (the first globalSetup starts the guests of the run
     expect(typeof entry.unregister).toBe('function');
     // Taken over: globalSetup unregisters it and registers its own stop.
     expect(entry.unregister!()).toBe(true);
+  });
+});
+
+describe('a step the platforms provisioned together share (the guest image): shareWhileRunning', () => {
+  const store = () => ({});
+
+  it('runs once for the callers that come while it runs, and again for one that comes after', async () => {
+    const where = store();
+    let runs = 0;
+    const build = async () => {
+      const run = ++runs;
+      await tick();
+      return `image ${run}`;
+    };
+    const together = await Promise.all([1, 2, 3].map(() => shareWhileRunning('image', build, where)));
+    expect(together).toEqual(['image 1', 'image 1', 'image 1']);
+    expect(runs).toBe(1);
+    // Settled: the next caller looks again (a warm cache finds the image at once), nothing is kept.
+    expect(await shareWhileRunning('image', build, where)).toBe('image 2');
+    // Another key (another cache directory) is another run, at the same time.
+    const [a, b] = await Promise.all([shareWhileRunning('image', build, where), shareWhileRunning('other', build, where)]);
+    expect([a, b]).toEqual(['image 3', 'image 4']);
+    expect(runs).toBe(4);
+  });
+
+  it('gives the callers that waited the same failure, and forgets it', async () => {
+    const where = store();
+    let runs = 0;
+    const failing = async () => {
+      const run = ++runs;
+      await tick();
+      throw new Error(`build ${run} failed`);
+    };
+    const results = await Promise.allSettled([shareWhileRunning('image', failing, where), shareWhileRunning('image', failing, where)]);
+    expect(results.map((r) => (r as PromiseRejectedResult).reason.message)).toEqual(['build 1 failed', 'build 1 failed']);
+    await expect(shareWhileRunning('image', failing, where)).rejects.toThrow('build 2 failed');
   });
 });
