@@ -2,9 +2,8 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { VirtbenchError } from '../../errors.js';
-import { createLog, type Log } from '../../host/log.js';
+import type { Log } from '../../host/log.js';
 import { cacheDir } from '../../host/paths.js';
-import { processSingleton } from '../../host/shared.js';
 import { factsCodec, PlatformUnavailableError } from '../platform.js';
 import type {
   Availability,
@@ -151,11 +150,6 @@ export function createQemuPlatform(options: QemuPlatformOptions): Platform {
   return qemuPlatform(options);
 }
 
-/** Guests of a run's other QEMU projects, booting since the first of them provisioned: one map per process. */
-function bootsAhead(store: object = globalThis): Map<string, Promise<Provisioned>> {
-  return processSingleton('virtbench.qemu.boots-ahead', () => new Map<string, Promise<Provisioned>>(), store);
-}
-
 /** A variant's options with every default filled in, and its project name. */
 interface QemuSettings {
   name: string;
@@ -196,7 +190,7 @@ function settingsOf(options: QemuPlatformOptions): QemuSettings {
   };
 }
 
-function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(image: GuestImage, log: Log): Promise<Provisioned> } {
+function qemuPlatform(options: QemuPlatformOptions): Platform {
   const settings = settingsOf(options);
   const { name } = settings;
   const facts = factsCodec(name, FACTS);
@@ -217,39 +211,18 @@ function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(im
   }
 
   /**
-   * Vitest provisions one project after another; under TCG a boot is CPU-bound, but each waits on
-   * its own guest's disk and timers too. The first QEMU project of a run therefore boots the run's
-   * other guests with the same accelerator along with its own (after the image exists and, for KVM,
-   * the probe passed); their projects then take them over. Nothing is measured before every project
-   * has provisioned, so the boots overlap no measurement. A guest nobody takes over is stopped with
-   * its work directory at exit.
+   * The image first (built once per cache, shared by the variants provisioning at the same time: the
+   * runtime starts them together, Platform.provisionEarly), then, for KVM, the probe (once per process),
+   * then this variant's own guest.
    */
   async function provision(context: ProvisionContext): Promise<Provisioned> {
-    const ahead = bootsAhead();
-    const booting = ahead.get(name);
-    if (booting) {
-      ahead.delete(name);
-      return booting;
-    }
-    const ready = (async () => {
-      const image = await ensureGuestImage({ cacheDir: context.cacheDir, log: context.log });
-      await requireWorkingKvm(image, context.log);
-      return image;
-    })();
-    // The peers' boots are claimed before the first await: a peer provisioned meanwhile (the run
-    // starts guests' provisioning together) takes its boot from here instead of booting a second
-    // guest. An image that cannot be built, or KVM that does not boot, fails them alike.
-    const peers = (context.peers ?? []).filter((p) => p !== name && VARIANTS[p]?.accel === options.accel && !ahead.has(p));
-    for (const peer of peers) {
-      const started = ready.then((image) => qemuPlatform({ ...VARIANTS[peer]!, name: peer }).provisionOn(image, createLog(peer)));
-      // Its own project's globalSetup reports a failure; until then it must not count as unhandled.
-      started.catch(() => {});
-      ahead.set(peer, started);
-    }
-    return provisionOn(await ready, context.log);
+    const image = await ensureGuestImage({ cacheDir: context.cacheDir, log: context.log });
+    await requireWorkingKvm(image, context.log);
+    return bootChecked(image, context.log);
   }
 
-  async function provisionOn(image: GuestImage, log: Log): Promise<Provisioned> {
+  /** Boots this variant's guest, checks it over ssh, and pauses it until a benchmark connects. */
+  async function bootChecked(image: GuestImage, log: Log): Promise<Provisioned> {
     const version = await qemuVersion();
     log(`booting ${options.accel.toUpperCase()} guest (${settings.format}, ${settings.bus}; kernel ${image.manifest.kernelRelease})`);
     const guest = await boot(image, log);
@@ -282,7 +255,6 @@ function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(im
     },
     provision,
     provisionEarly: true,
-    provisionOn,
     async connect(encoded) {
       return connectProvisioned(name, facts.decode(encoded));
     },
