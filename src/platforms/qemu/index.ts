@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { VirtbenchError } from '../../errors.js';
 import type { Log } from '../../host/log.js';
 import { cacheDir } from '../../host/paths.js';
+import { keptSessions } from '../../host/ssh.js';
 import { factsCodec, PlatformUnavailableError } from '../platform.js';
 import type {
   Availability,
@@ -362,21 +363,12 @@ async function sessionFor(platform: string, facts: QemuFacts): Promise<SshSessio
 }
 
 /**
- * This worker's ssh connection to a guest, kept from one benchmark to the next: a login costs about
- * 0.5 s under TCG (the guest computes the key exchange in emulation), and Vitest runs a platform's
- * bench files in one worker. One that ended meanwhile (its keepalive went unanswered while the guest
- * was paused for more than a minute, or the guest was lost) is replaced.
+ * This worker's ssh connection to a guest, kept from one benchmark to the next (host/ssh.ts
+ * keptSessions, and its rule for a lost connection): Vitest runs a platform's bench files in one
+ * worker. The key names this guest's boot (its directory on the host) and what is accepted of it.
  */
-const keptSessions = new Map<string, Promise<SshSession>>();
-
-async function keptSessionFor(platform: string, facts: QemuFacts): Promise<SshSession> {
-  const key = `${facts.host}:${facts.sshPort}:${facts.hostKey}`;
-  const kept = await keptSessions.get(key)?.catch(() => undefined);
-  if (kept && !kept.closed) return kept;
-  const made = sessionFor(platform, facts);
-  keptSessions.set(key, made);
-  made.catch(() => keptSessions.delete(key));
-  return made;
+function keptSessionFor(platform: string, facts: QemuFacts): Promise<SshSession> {
+  return keptSessions().session(`qemu ${facts.hostDir} ${facts.host}:${facts.sshPort} ${facts.hostKey}`, () => sessionFor(platform, facts));
 }
 
 /*
