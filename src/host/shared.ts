@@ -66,3 +66,23 @@ export function processSingleton<T>(key: string, make: () => T, store: object = 
   if (!(symbol in values)) values[symbol] = make();
   return values[symbol] as T;
 }
+
+/**
+ * One call of `run` for the concurrent callers under `key` in this process: a caller that comes while
+ * it runs gets its promise (its value or its error); once it has settled, the next caller runs it again.
+ * For work that must not run twice at once but whose result is not kept (finding or building an image).
+ */
+export function shareWhileRunning<T>(key: string, run: () => Promise<T>, store: object = globalThis): Promise<T> {
+  const running = processSingleton('virtbench.shared.running', () => new Map<string, Promise<unknown>>(), store);
+  const pending = running.get(key) as Promise<T> | undefined;
+  if (pending) return pending;
+  const started = (async () => {
+    try {
+      return await run();
+    } finally {
+      running.delete(key);
+    }
+  })();
+  running.set(key, started);
+  return started;
+}

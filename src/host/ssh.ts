@@ -6,6 +6,7 @@ import { GuestLostError, HostKeyMismatchError, VirtbenchError } from '../errors.
 import { createHash } from 'node:crypto';
 import type { ExecResult } from './exec-result.js';
 import { waitFor } from './poll.js';
+import { processSingleton } from './shared.js';
 
 /*
  * An ssh2 client for the platforms reached over SSH (a QEMU guest, a remote
@@ -250,6 +251,66 @@ export function loginError(target: SshTarget, presented: Buffer | undefined, err
     `cannot log in to ${peer.what} over ssh at ${where}: ${error?.message ?? 'the server closed the connection'}\nfix: ${peer.loginFix}`,
     { platform: target.platform, cause: error },
   );
+}
+
+/**
+ * The ssh sessions a worker keeps from one benchmark to the next, one per key (a key names one
+ * provisioned target: a guest's boot, a remote's work directory): a login costs about 0.5 s under
+ * TCG, where the guest computes the key exchange in emulation. Concurrent callers for a key share one
+ * connect; never do two connections race.
+ *
+ * The rule for a lost connection: a session that ended (closed, lost with its peer, or its keepalive
+ * unanswered, as while a guest is paused for over a minute) is replaced by one new connect at the next
+ * use. A connect that fails is remembered: every later caller for that key gets the same error at once,
+ * without trying again, so that the later benchmarks of a guest or remote that is gone fail with the
+ * cause instead of each waiting out a login timeout. A new provisioning is a new key.
+ */
+export interface SessionCache {
+  /** The open session under key, else a new one from connect (shared with the callers meanwhile), else the remembered failure. */
+  session(key: string, connect: () => Promise<SshSession>): Promise<SshSession>;
+  /** Closes and forgets the session under key (one still connecting, once it is open); a remembered failure stays. */
+  close(key: string): void;
+}
+
+interface Kept {
+  /** The connect: pending, its session, or its failure. */
+  made: Promise<SshSession>;
+  session?: SshSession;
+  failed?: boolean;
+}
+
+export function createSessionCache(): SessionCache {
+  const kept = new Map<string, Kept>();
+  return {
+    session(key, connect) {
+      const found = kept.get(key);
+      if (found && !found.session?.closed) return found.made;
+      const entry: Kept = { made: Promise.resolve().then(connect) };
+      entry.made.then(
+        (session) => void (entry.session = session),
+        // A failure is its callers' to report (this handler only marks it); it stays for the later ones.
+        () => void (entry.failed = true),
+      );
+      kept.set(key, entry);
+      return entry.made;
+    },
+    close(key) {
+      const entry = kept.get(key);
+      if (!entry || entry.failed) return;
+      kept.delete(key);
+      if (entry.session) return entry.session.close();
+      // One still connecting: once it is open.
+      entry.made.then(
+        (session) => session.close(),
+        () => {},
+      );
+    },
+  };
+}
+
+/** This process's kept sessions (a worker's), whatever number of module copies load this file. */
+export function keptSessions(): SessionCache {
+  return processSingleton('virtbench.ssh.kept-sessions', createSessionCache);
 }
 
 /** One try: connects and tells whether the first bytes are an ssh server's banner. */

@@ -82,11 +82,6 @@ export interface ProvisionContext {
   cacheDir: string;
   /** Progress lines for long steps (image builds, boots). */
   log: Log;
-  /**
-   * The other platforms this run provisions (in any order, before any benchmark starts): a platform
-   * may provision those of its own family together with itself (the QEMU guests boot at once).
-   */
-  peers?: readonly string[];
 }
 
 export interface Platform {
@@ -98,7 +93,9 @@ export interface Platform {
   /**
    * Provisioning costs seconds of CPU (a guest boot): the run's first globalSetup starts it, in the
    * background, along with the other platforms' provisioning instead of after it. Nothing is measured
-   * before every platform has provisioned.
+   * before every platform has provisioned. Platforms provisioned this way run at the same time: a step
+   * they share (the guest image, the KVM probe) must let concurrent callers share one run of it
+   * (host/shared.ts: shareWhileRunning, processSingleton).
    */
   readonly provisionEarly?: boolean;
   connect(facts: ConnectionFacts): Promise<StartedPlatform>;

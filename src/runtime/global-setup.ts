@@ -104,8 +104,7 @@ export default async function setupPlatform(project: TestProject): Promise<(() =
 /** The platform provisioned, or the reason it cannot run here found by a check too expensive for availability() (a probe boot). */
 async function provisionOrUnavailable(platform: Platform, session: ProvidedSession, log: Log): Promise<Provisioned | UnavailableHere> {
   try {
-    const peers = session.runPlatforms?.filter((p) => p !== platform.name);
-    return await platform.provision({ cacheDir: session.cacheDir, log, ...(peers ? { peers } : {}) });
+    return await platform.provision({ cacheDir: session.cacheDir, log });
   } catch (error) {
     if (isPlatformUnavailable(error)) return error;
     throw error;
@@ -128,32 +127,41 @@ function earlyProvisioning(): { started: boolean; platforms: Map<string, EarlyPr
 /**
  * Vitest runs the projects' globalSetups one after another. The first one starts, in the background,
  * the provisioning of the run's platforms that boot a guest (Platform.provisionEarly), so that their
- * boots overlap the other platforms' provisioning instead of following it; each project's globalSetup
- * takes its own over. Nothing is measured before every globalSetup has returned.
+ * boots overlap the other platforms' provisioning and each other instead of following it; each
+ * project's globalSetup takes its own over. This is the one place a platform is provisioned ahead of
+ * its own globalSetup: platforms do not boot each other's guests. One provisioned early is stopped at
+ * exit until taken over; one that fails is reported by its own globalSetup, when it takes it over.
+ * Nothing is measured before every globalSetup has returned.
  */
-export function startEarlyProvisioning(session: ProvidedSession, create = createPlatform): void {
+export function startEarlyProvisioning(
+  session: ProvidedSession,
+  { create = createPlatform, onExit = onExitSync }: { create?: typeof createPlatform; onExit?: typeof onExitSync } = {},
+): void {
   const early = earlyProvisioning();
   if (early.started) return;
   early.started = true;
   for (const name of session.runPlatforms ?? []) {
     if (name === session.platform) continue;
-    const platform = create(name, session.settings);
+    let platform: Platform;
+    try {
+      platform = create(name, session.settings);
+    } catch {
+      continue; // its own globalSetup meets the same error
+    }
     if (!platform.provisionEarly) continue;
     const entry: EarlyProvisioning = {
       startedAt: performance.now(),
-      // Unavailable here: its own globalSetup says so, as without an early start.
-      result: platform
-        .availability()
-        .then((a) =>
-          a.available
-            ? provisionOrUnavailable(platform, session, createLog(name))
-            : (new PlatformUnavailableError(name, a.reason) as UnavailableHere),
-        ),
+      result: (async () => {
+        const availability = await platform.availability();
+        // Unavailable here: its own globalSetup says so, as without an early start.
+        if (!availability.available) return new PlatformUnavailableError(name, availability.reason) as UnavailableHere;
+        return provisionOrUnavailable(platform, session, createLog(name));
+      })(),
     };
     entry.result.then(
       (provisioned) => {
         entry.finishedAt = performance.now();
-        if (!isPlatformUnavailable(provisioned)) entry.unregister = onExitSync(() => provisioned.stopSync());
+        if (!isPlatformUnavailable(provisioned)) entry.unregister = onExit(() => provisioned.stopSync());
       },
       () => {}, // its own globalSetup reports the failure
     );

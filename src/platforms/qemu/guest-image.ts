@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { BuildFailedError, isVirtbenchError } from '../../errors.js';
 import { onExitSync } from '../../host/exit-cleanup.js';
 import { withLock } from '../../host/file-lock.js';
 import { removeTreeSync, stopProcessesUsingSync } from '../../host/process.js';
+import { shareWhileRunning } from '../../host/shared.js';
 import type { Log } from '../../host/log.js';
 import { SETUP_HINT, type Availability } from '../platform.js';
 import { aptSources, createApt } from './apt.js';
@@ -117,9 +118,16 @@ export function guestHostAvailability(cacheDir: string): Availability {
 
 /**
  * Returns the cached guest image, building it first when there is none (or,
- * with VIRTBENCH_QEMU_REFRESH=1, when the package versions changed).
+ * with VIRTBENCH_QEMU_REFRESH=1, when the package versions changed). The
+ * platforms that boot it provision at the same time (Platform.provisionEarly):
+ * concurrent callers in this process share one look (one check of the files,
+ * one build), and the lock keeps other processes out of a build.
  */
-export async function ensureGuestImage(options: ImageOptions): Promise<GuestImage> {
+export function ensureGuestImage(options: ImageOptions): Promise<GuestImage> {
+  return shareWhileRunning(`virtbench.qemu.guest-image:${resolve(options.cacheDir)}`, () => findOrBuildGuestImage(options));
+}
+
+async function findOrBuildGuestImage(options: ImageOptions): Promise<GuestImage> {
   const refresh = process.env.VIRTBENCH_QEMU_REFRESH === '1';
   const root = imageRoot(options.cacheDir);
   const cached = findGuestImage(options.cacheDir);

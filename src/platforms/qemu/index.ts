@@ -2,10 +2,10 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { WorkloadFailedError } from '../../errors.js';
-import { createLog, type Log } from '../../host/log.js';
+import type { Log } from '../../host/log.js';
 import { stopOnce } from '../../host/stop-once.js';
 import { cacheDir } from '../../host/paths.js';
-import { processSingleton } from '../../host/shared.js';
+import { keptSessions } from '../../host/ssh.js';
 import { factsCodec, PlatformUnavailableError } from '../platform.js';
 import type {
   Availability,
@@ -152,11 +152,6 @@ export function createQemuPlatform(options: QemuPlatformOptions): Platform {
   return qemuPlatform(options);
 }
 
-/** Guests of a run's other QEMU projects, booting since the first of them provisioned: one map per process. */
-function bootsAhead(store: object = globalThis): Map<string, Promise<Provisioned>> {
-  return processSingleton('virtbench.qemu.boots-ahead', () => new Map<string, Promise<Provisioned>>(), store);
-}
-
 /** A variant's options with every default filled in, and its project name. */
 interface QemuSettings {
   name: string;
@@ -197,7 +192,7 @@ function settingsOf(options: QemuPlatformOptions): QemuSettings {
   };
 }
 
-function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(image: GuestImage, log: Log): Promise<Provisioned> } {
+function qemuPlatform(options: QemuPlatformOptions): Platform {
   const settings = settingsOf(options);
   const { name } = settings;
   const facts = factsCodec(name, FACTS);
@@ -218,39 +213,18 @@ function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(im
   }
 
   /**
-   * Vitest provisions one project after another; under TCG a boot is CPU-bound, but each waits on
-   * its own guest's disk and timers too. The first QEMU project of a run therefore boots the run's
-   * other guests with the same accelerator along with its own (after the image exists and, for KVM,
-   * the probe passed); their projects then take them over. Nothing is measured before every project
-   * has provisioned, so the boots overlap no measurement. A guest nobody takes over is stopped with
-   * its work directory at exit.
+   * The image first (built once per cache, shared by the variants provisioning at the same time: the
+   * runtime starts them together, Platform.provisionEarly), then, for KVM, the probe (once per process),
+   * then this variant's own guest.
    */
   async function provision(context: ProvisionContext): Promise<Provisioned> {
-    const ahead = bootsAhead();
-    const booting = ahead.get(name);
-    if (booting) {
-      ahead.delete(name);
-      return booting;
-    }
-    const ready = (async () => {
-      const image = await ensureGuestImage({ cacheDir: context.cacheDir, log: context.log });
-      await requireWorkingKvm(image, context.log);
-      return image;
-    })();
-    // The peers' boots are claimed before the first await: a peer provisioned meanwhile (the run
-    // starts guests' provisioning together) takes its boot from here instead of booting a second
-    // guest. An image that cannot be built, or KVM that does not boot, fails them alike.
-    const peers = (context.peers ?? []).filter((p) => p !== name && VARIANTS[p]?.accel === options.accel && !ahead.has(p));
-    for (const peer of peers) {
-      const started = ready.then((image) => qemuPlatform({ ...VARIANTS[peer]!, name: peer }).provisionOn(image, createLog(peer)));
-      // Its own project's globalSetup reports a failure; until then it must not count as unhandled.
-      started.catch(() => {});
-      ahead.set(peer, started);
-    }
-    return provisionOn(await ready, context.log);
+    const image = await ensureGuestImage({ cacheDir: context.cacheDir, log: context.log });
+    await requireWorkingKvm(image, context.log);
+    return bootChecked(image, context.log);
   }
 
-  async function provisionOn(image: GuestImage, log: Log): Promise<Provisioned> {
+  /** Boots this variant's guest, checks it over ssh, and pauses it until a benchmark connects. */
+  async function bootChecked(image: GuestImage, log: Log): Promise<Provisioned> {
     const version = await qemuVersion();
     log(`booting ${options.accel.toUpperCase()} guest (${settings.format}, ${settings.bus}; kernel ${image.manifest.kernelRelease})`);
     const guest = await boot(image, log);
@@ -283,7 +257,6 @@ function qemuPlatform(options: QemuPlatformOptions): Platform & { provisionOn(im
     },
     provision,
     provisionEarly: true,
-    provisionOn,
     async connect(encoded) {
       return connectProvisioned(name, facts.decode(encoded));
     },
@@ -379,21 +352,12 @@ async function sessionFor(platform: string, facts: QemuFacts): Promise<SshSessio
 }
 
 /**
- * This worker's ssh connection to a guest, kept from one benchmark to the next: a login costs about
- * 0.5 s under TCG (the guest computes the key exchange in emulation), and Vitest runs a platform's
- * bench files in one worker. One that ended meanwhile (its keepalive went unanswered while the guest
- * was paused for more than a minute, or the guest was lost) is replaced.
+ * This worker's ssh connection to a guest, kept from one benchmark to the next (host/ssh.ts
+ * keptSessions, and its rule for a lost connection): Vitest runs a platform's bench files in one
+ * worker. The key names this guest's boot (its directory on the host) and what is accepted of it.
  */
-const keptSessions = new Map<string, Promise<SshSession>>();
-
-async function keptSessionFor(platform: string, facts: QemuFacts): Promise<SshSession> {
-  const key = `${facts.host}:${facts.sshPort}:${facts.hostKey}`;
-  const kept = await keptSessions.get(key)?.catch(() => undefined);
-  if (kept && !kept.closed) return kept;
-  const made = sessionFor(platform, facts);
-  keptSessions.set(key, made);
-  made.catch(() => keptSessions.delete(key));
-  return made;
+function keptSessionFor(platform: string, facts: QemuFacts): Promise<SshSession> {
+  return keptSessions().session(`qemu ${facts.hostDir} ${facts.host}:${facts.sshPort} ${facts.hostKey}`, () => sessionFor(platform, facts));
 }
 
 /*

@@ -7,7 +7,7 @@ import { BadOptionError, WorkloadFailedError, isVirtbenchError } from '../../err
 import { onExitSync } from '../../host/exit-cleanup.js';
 import { knownHostKeys } from '../../host/known-hosts.js';
 import type { Log } from '../../host/log.js';
-import { connectSsh, shellQuote, type SshPeer, type SshSession, type SshTarget } from '../../host/ssh.js';
+import { connectSsh, keptSessions, shellQuote, type SshPeer, type SshSession, type SshTarget } from '../../host/ssh.js';
 import {
   PlatformUnavailableError,
   factsCodec,
@@ -330,25 +330,18 @@ async function removeWorkDir(
 }
 
 /**
- * This worker's connection, kept for a benchmark's commands and closed with it (close()); one that ended
- * is replaced once, and a remote that cannot be reached is remembered, so later benchmarks fail at once.
+ * This worker's connection, kept for a benchmark's commands and closed with it (close()), under
+ * host/ssh.ts's rule for a lost connection: one that ended is replaced by one new connect, and a
+ * remote that cannot be reached is remembered, so that later benchmarks fail at once with the cause.
  */
-const keptSessions = new Map<string, { session?: SshSession; lost?: Error }>();
+function sessionKey(remote: RemoteHost, facts: RemoteFacts): string {
+  return `remote ${remote.name} ${remote.username}@${remote.host}:${remote.port} ${facts.workDir}`;
+}
 
 async function sessionFor(remote: RemoteHost, facts: RemoteFacts): Promise<SshSession> {
-  const key = `${remote.name}:${facts.workDir}`;
-  const kept = keptSessions.get(key) ?? {};
-  keptSessions.set(key, kept);
-  if (kept.session && !kept.session.closed) return kept.session;
-  if (kept.lost) throw kept.lost;
-  try {
-    kept.session = await connectSsh(targetOf(remote, await privateKeyOf(remote), facts.hostKeys.split(' '), RECONNECT_TIMEOUT_MS));
-    return kept.session;
-  } catch (error) {
-    // Every later benchmark of this worker fails at once with the same cause instead of waiting for it again.
-    kept.lost = error as Error;
-    throw error;
-  }
+  return keptSessions().session(sessionKey(remote, facts), async () =>
+    connectSsh(targetOf(remote, await privateKeyOf(remote), facts.hostKeys.split(' '), RECONNECT_TIMEOUT_MS)),
+  );
 }
 
 function connectRemote(remote: RemoteHost, facts: RemoteFacts): StartedPlatform {
@@ -397,9 +390,7 @@ function connectRemote(remote: RemoteHost, facts: RemoteFacts): StartedPlatform 
     },
     async close() {
       // An open connection would keep a process that uses the platform (a script, not a Vitest worker) from exiting.
-      const kept = keptSessions.get(`${remote.name}:${facts.workDir}`);
-      kept?.session?.close();
-      if (kept) kept.session = undefined;
+      keptSessions().close(sessionKey(remote, facts));
     },
     unsupported(workload) {
       const tool = toolOf(workload);
