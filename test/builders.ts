@@ -10,7 +10,8 @@ const UNITS: Record<string, { unit: string; better: 'higher' | 'lower' }> = {
 
 /** A result row as the reporter writes it, with the benchmark's real unit and direction (seconds, lower, by default). */
 export function resultOf(platform: string, benchmark: string, values: number[], over: Partial<BenchmarkResult> = {}): BenchmarkResult {
-  const { unit, better } = UNITS[benchmark] ?? { unit: 's', better: 'lower' };
+  // Own keys only: a benchmark named "constructor" or "__proto__" is one of seconds, like any unlisted one.
+  const { unit, better } = (Object.hasOwn(UNITS, benchmark) ? UNITS[benchmark] : undefined) ?? { unit: 's', better: 'lower' };
   return withSummary({
     platform,
     benchmark,

@@ -5,6 +5,7 @@ import { BadOptionError, VirtbenchError } from '../errors.js';
 import { parseThreshold, type CompareOptions } from '../statistics/compare.js';
 import { writeFileAtomically } from '../results/results-file.js';
 import { makeDirectory } from '../host/make-dir.js';
+import { nameRecord } from '../host/name-keys.js';
 
 /** Where the CLI writes its lines and reads its environment (tests pass their own). */
 export interface CliIo {
@@ -44,7 +45,8 @@ export const JUDGEMENT_USAGE = `      --noise-floor 3%         how far runs of t
 
 /** `--threshold 5%` / `--threshold disk-random=10%` and the same for `--fail-threshold`. */
 export function compareOptions(values: OptionValues): CompareOptions {
-  const options: CompareOptions = { thresholds: {}, failThresholds: {} };
+  // Keyed by benchmark names: `--threshold __proto__=10%` must be a key, not an assignment to the prototype.
+  const options: CompareOptions = { thresholds: nameRecord(), failThresholds: nameRecord() };
   for (const text of (values.threshold as string[] | undefined) ?? []) {
     const { benchmark, value } = parseThreshold(text);
     if (benchmark) options.thresholds![benchmark] = value;

@@ -10,6 +10,7 @@ import { compareResults, gateFailures, gateFails, unjudgedRows } from '../statis
 import { displayWidth, guestHostNote, renderBaselineComparison, renderComparison, renderComparisonToFit, wrapText } from './table.js';
 import { skipLines } from './skips.js';
 import { markKind } from '../host/kind.js';
+import { nameRecord } from '../host/name-keys.js';
 
 // Its home was this module: importers of it here keep working.
 export { skipLines };
@@ -97,7 +98,8 @@ export class VirtbenchReporter implements Reporter {
 
   private vitest?: Vitest;
   private results = new Map<string, BenchmarkResult>();
-  private platformInfo: Record<string, Record<string, string | number | boolean>> = {};
+  /** Facts by platform name, in a record without a prototype (a platform may be named "constructor"). */
+  private platformInfo: Record<string, Record<string, string | number | boolean>> = nameRecord();
   private host?: Promise<Record<string, string | number>>;
   private writing: Promise<unknown> = Promise.resolve();
 
@@ -109,7 +111,7 @@ export class VirtbenchReporter implements Reporter {
 
   onTestRunStart(): void {
     this.results.clear(); // watch mode and IDE runs start afresh
-    this.platformInfo = {};
+    this.platformInfo = nameRecord();
   }
 
   /**

@@ -1,4 +1,5 @@
 import { BadOptionError } from '../errors.js';
+import { nameRecord } from '../host/name-keys.js';
 import { isStandIn, RESULTS_SCHEMA, type ResultsFile } from './schema.js';
 
 /**
@@ -38,7 +39,7 @@ export function mergeResults(files: readonly { path: string; file: ResultsFile }
     schema: RESULTS_SCHEMA,
     createdAt: new Date().toISOString(),
     profile: profiles.join('+'),
-    environment: { host: { ...files[0]!.file.environment.host, mergedFrom: files.map((f) => f.path).join(', ') }, platforms: {} },
+    environment: { host: { ...files[0]!.file.environment.host, mergedFrom: files.map((f) => f.path).join(', ') }, platforms: nameRecord() },
     results: [],
   };
   const at = new Map<string, number>(); // platform and benchmark -> index in merged.results
@@ -60,7 +61,9 @@ export function mergeResults(files: readonly { path: string; file: ResultsFile }
       const name = qualify(platform, index);
       // The facts of a file that measured the platform, not of one that only showed another's figure for it.
       const measuredHere = file.results.some((r) => r.platform === platform && !isStandIn(r));
-      if (measuredHere || !(name in merged.environment.platforms)) merged.environment.platforms[name] = { ...info, host: hosts[index]! };
+      // Platform names as own keys of a record without a prototype: "__proto__" or "constructor" is a platform like any other.
+      if (measuredHere || !Object.hasOwn(merged.environment.platforms, name))
+        merged.environment.platforms[name] = { ...info, host: hosts[index]! };
     }
   });
   return merged;

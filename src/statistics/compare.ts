@@ -1,4 +1,5 @@
 import { BadOptionError } from '../errors.js';
+import { ownEntry } from '../host/name-keys.js';
 import { formatPercent, formatSignedPercent } from '../results/format.js';
 import { isStandIn, type BenchmarkResult, type ResultsFile } from '../results/schema.js';
 import { samplesPairedBy } from '../results/runs.js';
@@ -96,11 +97,6 @@ export interface CompareOptions {
   allowMissing?: boolean | readonly string[];
 }
 
-/** A threshold of a benchmark, looked up as its own key only (a benchmark named "constructor" is no method). */
-function own(table: Record<string, number> | undefined, name: string): number | undefined {
-  return table && Object.hasOwn(table, name) ? table[name] : undefined;
-}
-
 /** One row's identity: its platform and benchmark. */
 export const rowKey = (r: Pick<BenchmarkResult, 'platform' | 'benchmark'>) => `${r.platform}\u0000${r.benchmark}`;
 
@@ -165,8 +161,9 @@ function newRow(
   now: BenchmarkResult | undefined,
   options: CompareOptions,
 ): Comparison {
-  const threshold = own(options.thresholds, any.benchmark) ?? options.threshold ?? 0.05;
-  const failThreshold = own(options.failThresholds, any.benchmark) ?? options.failThreshold ?? threshold;
+  // Own keys only: a benchmark named "constructor" or "toString" gets the default, never a method of Object.
+  const threshold = ownEntry(options.thresholds, any.benchmark) ?? options.threshold ?? 0.05;
+  const failThreshold = ownEntry(options.failThresholds, any.benchmark) ?? options.failThreshold ?? threshold;
   return {
     platform: any.platform,
     benchmark: any.benchmark,

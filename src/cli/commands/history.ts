@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { appendHistory, DEFAULT_KEEP, historyBaseline, historyEntry, readHistory, shortCommit } from '../../results/history.js';
 import { readResults } from '../../results/results-file.js';
+import { ownEntry } from '../../host/name-keys.js';
 import { DEFAULT_RESULTS, usageError, writeOut, type CliCommand, type CliIo, type OptionValues } from '../options.js';
 
 const USAGE = `  virtbench history append [results.json] --commit <sha>   record a main-branch run in the history store
@@ -110,7 +111,7 @@ export const historyCommand: CliCommand = {
   },
   async run(values, positionals, io) {
     const [action, ...rest] = positionals;
-    const allowed = action === undefined ? undefined : ACTION_OPTIONS[action];
+    const allowed = action === undefined ? undefined : ownEntry(ACTION_OPTIONS, action);
     if (!allowed) throw usageError(action ? `unknown history action "${action}"` : 'history needs an action', USAGE);
     const misplaced = Object.keys(values).filter((name) => values[name] !== undefined && !allowed.includes(name));
     if (misplaced.length > 0) throw usageError(`history ${action} takes no ${misplaced.map((n) => `--${n}`).join(', ')}`, USAGE);

@@ -12,10 +12,15 @@ export interface BencherMetric {
 /** Bencher Metric Format: benchmark name -> measure slug -> metric. */
 export type BencherBmf = Record<string, Record<string, BencherMetric>>;
 
+/** Units Bencher knows by another name (a Map: a unit named "constructor" is no method of Object). */
+const NAMED_UNITS: ReadonlyMap<string, string> = new Map([
+  ['s', 'seconds'],
+  ['%', 'percent'],
+]);
+
 /** Bencher's name for a unit, as a measure slug: lower case, [a-z0-9-], at most 64 characters (s -> seconds, MB/s -> mb-s, µs -> us). */
 export function bencherMeasureSlug(unit: string): string {
-  const named: Record<string, string> = { s: 'seconds', '%': 'percent' };
-  const slug = (named[unit] ?? unit)
+  const slug = (NAMED_UNITS.get(unit) ?? unit)
     .toLowerCase()
     .replace(/[µμ]/g, 'u') // µs -> us, not s
     .replace(/[^a-z0-9]+/g, '-')
