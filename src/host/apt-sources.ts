@@ -62,6 +62,18 @@ function readOr(path: string): string {
 
 export const DEFAULT_SUITE = 'bookworm';
 
+/**
+ * Whether the host's apt accepts a Release file past its Valid-Until (a machine pinned to a dated
+ * snapshot sets Acquire::Check-Valid-Until "false"), from `apt-config dump`. Only then does an image
+ * build relax the check too: elsewhere a replayed old Release file over an http mirror is refused.
+ */
+export function relaxesValidUntil(aptConfigDump: string): boolean {
+  return /^Acquire::Check-Valid-Until\s+"(?:false|no|off|0)";$/im.test(aptConfigDump);
+}
+
+/** The Debian archive keyring debootstrap checks the mirror's Release signatures with. */
+export const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
+
 export interface HostAptSource {
   /** The release mirror; undefined when none is configured (only an image build needs it). */
   mirror?: string;

@@ -5,7 +5,15 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { extract } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import { hostAptSource, parseDeb822, parseSourcesList, pickSource, requireMirror, sourcesListLine } from '../../src/host/apt-sources.js';
+import {
+  hostAptSource,
+  parseDeb822,
+  parseSourcesList,
+  pickSource,
+  relaxesValidUntil,
+  requireMirror,
+  sourcesListLine,
+} from '../../src/host/apt-sources.js';
 import { tarOf } from '../../src/platforms/docker/archive.js';
 import { daemonConfig } from '../../src/platforms/docker/private-dockerd.js';
 import { chooseRuntime, networkConfig, parseLimits, podmanArgs } from '../../src/platforms/docker/private-podman.js';
@@ -14,7 +22,7 @@ import { chooseSubnet } from '../../src/platforms/docker/bridge.js';
 import { parseDockerHost } from '../../src/platforms/docker/docker-client.js';
 import { engineLocation } from '../../src/platforms/docker/engine-location.js';
 import { dockerPlatforms } from '../../src/platforms/docker/index.js';
-import { imageTags, withinDeadline } from '../../src/platforms/docker/image.js';
+import { debootstrapArgv, imageTags, withinDeadline } from '../../src/platforms/docker/image.js';
 import { bridgeEndpoint } from '../../src/platforms/docker/session-container.js';
 import { PROFILES } from '../../src/workloads/profiles.js';
 import { workloadNeeds, workloads } from '../../src/workloads/index.js';
@@ -162,6 +170,25 @@ describe('image recipe tags', () => {
     expect(imageTags('trixie').bench).not.toBe(bookworm.bench);
     expect(bookworm.dockerfile).toContain(`FROM ${bookworm.base}`);
     expect(bookworm.dockerfile).not.toMatch(/https?:\/\//); // the mirror is never part of a recipe
+  });
+
+  it("relax apt's Valid-Until check only where the host's apt does (a dated snapshot), and check debootstrap's signatures", () => {
+    expect(imageTags('bookworm').dockerfile).toContain('RUN apt-get update \\\n');
+    expect(imageTags('bookworm').dockerfile).not.toContain('Check-Valid-Until');
+    expect(imageTags('bookworm', true).dockerfile).toContain('RUN apt-get -o Acquire::Check-Valid-Until=false update \\\n');
+    expect(imageTags('bookworm', true).bench).not.toBe(imageTags('bookworm').bench);
+    expect(relaxesValidUntil('APT "";\nAcquire::Check-Valid-Until "false";\nAcquire::Languages "none";\n')).toBe(true);
+    expect(relaxesValidUntil('APT "";\nAcquire::Languages "none";\n')).toBe(false);
+    expect(relaxesValidUntil('Acquire::Check-Valid-Until "true";\n')).toBe(false);
+    expect(debootstrapArgv('bookworm', '/w/rootfs', 'http://deb.debian.org/debian')).toEqual([
+      'debootstrap',
+      '--variant=minbase',
+      '--keyring=/usr/share/keyrings/debian-archive-keyring.gpg',
+      '--force-check-gpg',
+      'bookworm',
+      '/w/rootfs',
+      'http://deb.debian.org/debian',
+    ]);
   });
 
   it("install the workloads' packages and bake in their files, each step under its reason", () => {

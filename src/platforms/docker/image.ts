@@ -6,8 +6,8 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { BuildFailedError, MissingToolError } from '../../errors.js';
-import { hostAptSource, requireMirror } from '../../host/apt-sources.js';
-import { runChecked, type FailureContext } from '../../host/command.js';
+import { DEBIAN_KEYRING, hostAptSource, relaxesValidUntil, requireMirror } from '../../host/apt-sources.js';
+import { runChecked, runSync, type FailureContext } from '../../host/command.js';
 import { withLock } from '../../host/file-lock.js';
 import type { Log } from '../../host/log.js';
 import { onExitSync } from '../../host/exit-cleanup.js';
@@ -67,10 +67,11 @@ function imagePackages(): string[] {
   return [...workloadNeeds().packages, 'procps'];
 }
 
-function dockerfile(baseTag: string): string {
-  // The host pins a dated snapshot on some machines, so apt must not reject an old Release file.
+function dockerfile(baseTag: string, relaxValidUntil: boolean): string {
+  // As the host's apt does (relaxesValidUntil): a host pinned to a dated snapshot accepts its old Release file.
+  const update = relaxValidUntil ? 'apt-get -o Acquire::Check-Valid-Until=false update' : 'apt-get update';
   return `FROM ${baseTag}
-RUN apt-get -o Acquire::Check-Valid-Until=false update \\
+RUN ${update} \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${imagePackages().join(' ')} \\
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 RUN mkdir -m 0755 ${WORK_DIR}
@@ -80,9 +81,9 @@ LABEL ${IMAGE_LABEL}=bench
 }
 
 /** The tags the current recipe produces, without building anything. */
-export function imageTags(suite: string): { base: string; bench: string; dockerfile: string } {
+export function imageTags(suite: string, relaxValidUntil = false): { base: string; bench: string; dockerfile: string } {
   const base = `virtbench-base:${suite}-${hash(JSON.stringify({ suite, variant: 'minbase', version: BASE_RECIPE_VERSION }))}`;
-  const text = dockerfile(base);
+  const text = dockerfile(base, relaxValidUntil);
   return { base, bench: `virtbench-bench:${hash(text)}`, dockerfile: text };
 }
 
@@ -178,6 +179,14 @@ function buildStep(what: string, fix?: string): FailureContext {
   return { what, code: 'VIRTBENCH_BUILD_FAILED', platform: 'docker', fix };
 }
 
+/**
+ * debootstrap's command: minbase, its Release file's signature checked with the Debian archive keyring,
+ * and refused when it cannot be checked (without --force-check-gpg debootstrap goes on unverified).
+ */
+export function debootstrapArgv(suite: string, rootfs: string, mirror: string, keyring = DEBIAN_KEYRING): string[] {
+  return ['debootstrap', '--variant=minbase', `--keyring=${keyring}`, '--force-check-gpg', suite, rootfs, mirror];
+}
+
 /** debootstrap into a private directory, then a tarball next to it, renamed into place when complete. */
 async function bootstrapTarball(tarball: string, suite: string, { log }: ProvisionContext): Promise<void> {
   if (!findExecutable('debootstrap')) {
@@ -189,6 +198,12 @@ async function bootstrapTarball(tarball: string, suite: string, { log }: Provisi
     throw new BuildFailedError('building the container image runs debootstrap, which needs root; run once as root', {
       platform: 'docker',
     });
+  }
+  if (!existsSync(DEBIAN_KEYRING)) {
+    throw new MissingToolError(
+      `building the container image checks the mirror's signatures with ${DEBIAN_KEYRING}, which is missing; fix: ${installFix('debian-archive-keyring')}`,
+      { platform: 'docker' },
+    );
   }
   const mirror = requireMirror(hostAptSource());
   const work = join(tarball, '..', `build-${ownerTag()}-${Date.now()}`);
@@ -204,7 +219,7 @@ async function bootstrapTarball(tarball: string, suite: string, { log }: Provisi
     const rootfs = join(work, 'rootfs');
     // On a timeout runChecked kills it and fails with "timed out after N ms" and the fix.
     await runChecked(
-      ['debootstrap', '--variant=minbase', suite, rootfs, mirror],
+      debootstrapArgv(suite, rootfs, mirror),
       buildStep(
         'bootstrapping the container image',
         `check that the apt mirror ${mirror} answers quickly from this host (VIRTBENCH_DEBIAN_MIRROR chooses another), then run again`,
@@ -242,7 +257,7 @@ export interface ImageOptions {
 /** The benchmark image on this engine: found by its recipe tag, else built (once per process, even when asked concurrently). */
 export function ensureImage(docker: Dockerode, context: ProvisionContext, options: ImageOptions): Promise<BenchImage> {
   const { suite } = hostAptSource();
-  const tags = imageTags(suite);
+  const tags = imageTags(suite, relaxesValidUntil(runSync(['apt-config', 'dump'], { timeoutMs: 10_000 }).stdout));
   const key = `${options.engine} ${tags.bench}`;
   let pending = building.get(key);
   if (!pending) {

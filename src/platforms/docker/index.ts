@@ -129,7 +129,10 @@ export function createDockerPlatform(variant: DockerVariant = 'layer', options: 
  * from debootstrap; iproute2 makes our own bridge (the private dockerd's, the podman platform's). A machine
  * with Docker already (docker-ce, whose containerd.io conflicts with docker.io) keeps its own.
  */
-const DOCKER: HostRequirements = { packages: ['debootstrap', 'iproute2', 'docker.io | docker-ce'], bridge: BRIDGE };
+const DOCKER: HostRequirements = {
+  packages: ['debootstrap', 'debian-archive-keyring', 'iproute2', 'docker.io | docker-ce'],
+  bridge: BRIDGE,
+};
 
 const REQUIREMENTS: Record<DockerVariant, HostRequirements> = {
   layer: DOCKER,
@@ -140,7 +143,7 @@ const REQUIREMENTS: Record<DockerVariant, HostRequirements> = {
   // Rootful Podman 4.3 (crun, conmon) serving the Docker API; CNI's bridge plugin puts the container on a
   // bridge of ours; catatonit reaps its servers, as docker-init does for docker.
   podman: {
-    packages: ['debootstrap', 'iproute2', 'podman', 'crun', 'containernetworking-plugins', 'catatonit'],
+    packages: ['debootstrap', 'debian-archive-keyring', 'iproute2', 'podman', 'crun', 'containernetworking-plugins', 'catatonit'],
     root: 'rootful Podman',
     bridge: PODMAN_BRIDGE,
   },
