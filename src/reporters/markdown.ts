@@ -7,6 +7,7 @@ import { guestHostNote, benchmarkLabel, cellOf, formatChange, STAND_IN_LEGEND, s
 import { baselinePlatform, tablePlatforms } from './ordering.js';
 import { skipLines } from './skips.js';
 import { EQUIVALENCE_MARGIN } from '../statistics/ratio.js';
+import { printable, withoutControlCharacters } from '../host/printable.js';
 
 /*
  * The Markdown report, for a pull-request comment and the job summary. A
@@ -51,11 +52,7 @@ const ZERO_WIDTH_SPACE = '\u200b';
  */
 export function escapeMarkdown(value: unknown, maxLength = MAX_TEXT): string {
   // Cut first: a megabyte of stderr costs no more than the part that is shown (collapsing only shortens it).
-  let text = String(value ?? '')
-    .slice(0, maxLength * 2)
-    // eslint-disable-next-line no-control-regex -- control characters are what this removes
-    .replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ')
-    .trim();
+  let text = withoutControlCharacters(String(value ?? '').slice(0, maxLength * 2), ' ').trim();
   if (text.length > maxLength) {
     const cut = /[\ud800-\udbff]/.test(text[maxLength - 2] ?? '') ? maxLength - 2 : maxLength - 1; // not half a surrogate pair
     text = `${text.slice(0, cut)}…`;
@@ -76,7 +73,8 @@ export function escapeMarkdown(value: unknown, maxLength = MAX_TEXT): string {
 }
 
 const esc = escapeMarkdown;
-const name = (value: unknown) => escapeMarkdown(value, MAX_NAME);
+/** A name (platform, benchmark, unit) shows its control characters as escapes (\n, \x1b): two names differ visibly. */
+const name = (value: unknown) => escapeMarkdown(printable(String(value ?? '')), MAX_NAME);
 
 /** Cells are Markdown already: escaped data, or this module's own markup. */
 function row(cells: string[]): string {

@@ -3,10 +3,13 @@ import { formatPercent, formatReach, formatSignedPercent, formatValue } from '..
 import { isStandIn, type BenchmarkResult } from '../results/schema.js';
 import type { Comparison } from '../statistics/compare.js';
 import { EQUIVALENCE_MARGIN, ratioToBaseline, type RatioEstimate } from '../statistics/ratio.js';
+import { printable } from '../host/printable.js';
 
 /*
  * The cross-platform comparison as plain strings: rows are benchmarks,
  * columns are platforms. Pure functions; colour and I/O belong to the caller.
+ * Every cell and line is printable (src/host/printable.ts): a name with a
+ * newline or an escape sequence stays in its cell, on its line.
  */
 
 export function benchmarkLabel(result: Pick<BenchmarkResult, 'benchmark' | 'variant'>): string {
@@ -92,8 +95,9 @@ function pad(text: string, width: number): string {
   return text + ' '.repeat(Math.max(0, width - displayWidth(text)));
 }
 
-/** Lays out rows of cells with aligned columns, two spaces apart. */
-export function layoutColumns(rows: string[][]): string[] {
+/** Lays out rows of cells with aligned columns, two spaces apart; each cell printable, on one line. */
+export function layoutColumns(cells: string[][]): string[] {
+  const rows = cells.map((row) => row.map((cell) => printable(cell)));
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, displayWidth(cell))));
   return rows.map((row) =>
@@ -108,7 +112,8 @@ export function layoutColumns(rows: string[][]): string[] {
  * Breaks prose at spaces into lines of at most `width` columns, the later ones indented by `indent`
  * spaces; a word longer than a line stays whole.
  */
-export function wrapText(text: string, width: number, indent = 0): string[] {
+export function wrapText(prose: string, width: number, indent = 0): string[] {
+  const text = printable(prose);
   const lead = /^ */.exec(text)![0];
   const lines: string[] = [];
   let line = lead;
@@ -133,14 +138,16 @@ function comparisonParts(results: BenchmarkResult[], platforms: string[]) {
   const benchmarks = [...new Set(results.map((r) => r.benchmark))];
   const find = (platform: string, benchmark: string) => results.find((r) => r.platform === platform && r.benchmark === benchmark);
   const baseline = baselinePlatform(platforms);
-  const header = ['benchmark', 'unit', 'better', ...platforms];
+  // Printable before the widths are measured: the split into tables counts the columns a cell takes.
+  const header = ['benchmark', 'unit', 'better', ...platforms].map((cell) => printable(cell));
   const rows = benchmarks.map((benchmark) => {
     const any = results.find((r) => r.benchmark === benchmark)!;
     const base = baseline ? find(baseline, benchmark) : undefined;
-    return [benchmarkLabel(any), any.unit, any.better, ...platforms.map((p) => cellOf(find(p, benchmark), base, find))];
+    const cells = [benchmarkLabel(any), any.unit, any.better, ...platforms.map((p) => cellOf(find(p, benchmark), base, find))];
+    return cells.map((cell) => printable(cell));
   });
   const legend = [
-    `median ±half the IQR (relative); Nx = performance vs ${baseline ?? 'baseline'}, above 1 is better (its 95% interval excludes 1); ` +
+    `median ±half the IQR (relative); Nx = performance vs ${printable(baseline ?? 'baseline')}, above 1 is better (its 95% interval excludes 1); ` +
       `≈1x = the same within ±${formatPercent(EQUIVALENCE_MARGIN)} (shown: its 90% interval lies inside); ? ±N% = cannot tell: the 95% interval reaches N% from 1`,
     ...(standInShown(results, platforms) ? [STAND_IN_LEGEND] : []),
   ];

@@ -11,6 +11,7 @@ import { displayWidth, guestHostNote, renderBaselineComparison, renderComparison
 import { skipLines } from './skips.js';
 import { markKind } from '../host/kind.js';
 import { nameRecord } from '../host/name-keys.js';
+import { printable } from '../host/printable.js';
 
 // Its home was this module: importers of it here keep working.
 export { skipLines };
@@ -46,7 +47,7 @@ export function terminalWidth(stdout: Pick<NodeJS.WriteStream, 'isTTY' | 'column
 export const TABLE_FILE = 'table.txt';
 
 function runHeading(file: ResultsFile, platforms: string[], profile: string): string {
-  return `virtbench: ${profile} profile, ${platforms.join(' vs ')}${guestHostNote(file.environment.host)}`;
+  return printable(`virtbench: ${profile} profile, ${platforms.join(' vs ')}${guestHostNote(file.environment.host)}`);
 }
 
 /**
@@ -136,7 +137,12 @@ export class VirtbenchReporter implements Reporter {
   async onTestRunEnd(): Promise<void> {
     if (this.results.size === 0) return; // not a benchmark run
     await this.writing;
-    const log = (line = '') => (this.vitest ? this.vitest.logger.log(line) : console.log(line));
+    // One line a call, printable: a name or an error that holds a newline or an escape sequence starts no line of its own.
+    const log = (text = '') => {
+      const line = printable(text, { joinLines: '; ' });
+      if (this.vitest) this.vitest.logger.log(line);
+      else console.log(line);
+    };
     const file = await this.resultsFile();
     const platforms = tablePlatforms(file.results);
 

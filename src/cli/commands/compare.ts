@@ -10,6 +10,7 @@ import {
 } from '../../statistics/compare.js';
 import { renderMarkdown, renderPrComment } from '../../reporters/markdown.js';
 import { renderBaselineComparison } from '../../reporters/table.js';
+import { printable } from '../../host/printable.js';
 import { readResults } from '../../results/results-file.js';
 import type { ResultsFile } from '../../results/schema.js';
 import {
@@ -57,7 +58,8 @@ export function logGateVerdict(
     io.log(`virtbench: --allow-missing ${entry} names no platform or benchmark of the baseline`);
   }
   const allowed = comparisons.filter((c) => c.allowed).map((c) => `${c.platform}/${c.benchmark}`);
-  if (allowed.length > 0) io.log(`virtbench: allowed to be missing: ${allowed.join(', ')}`);
+  // Names from the results files: printable, so none starts a line of its own (a workflow command in a CI log).
+  if (allowed.length > 0) io.log(printable(`virtbench: allowed to be missing: ${allowed.join(', ')}`));
   const count = (verdict: Comparison['verdict']) => comparisons.filter((c) => c.verdict === verdict).length;
   io.log(
     `virtbench: ${(['regressed', 'improved', 'equivalent', 'undecided'] as const).map((v) => `${count(v)} ${v}`).join(', ')}` +
@@ -65,7 +67,7 @@ export function logGateVerdict(
   );
   if (gateFails(comparisons)) {
     io.log('virtbench: the gate fails:');
-    for (const cause of gateFailures(comparisons)) io.log(`  - ${cause}`);
+    for (const cause of gateFailures(comparisons)) io.log(printable(`  - ${cause}`));
     return 1;
   }
   const unjudged = unjudgedRows(comparisons);

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { appendHistory, DEFAULT_KEEP, historyBaseline, historyEntry, readHistory, shortCommit } from '../../results/history.js';
 import { readResults } from '../../results/results-file.js';
 import { ownEntry } from '../../host/name-keys.js';
+import { printable } from '../../host/printable.js';
 import { DEFAULT_RESULTS, usageError, writeOut, type CliCommand, type CliIo, type OptionValues } from '../options.js';
 
 const USAGE = `  virtbench history append [results.json] --commit <sha>   record a main-branch run in the history store
@@ -71,7 +72,7 @@ async function show(io: CliIo, store: string): Promise<number> {
   }
   for (const e of entries) {
     const date = e.createdAt.replace('T', ' ').slice(0, 16);
-    io.log(`${date}  ${shortCommit(e.commit).padEnd(7)}  ${e.ref}  ${e.profile}  ${e.results.length} results`);
+    io.log(printable(`${date}  ${shortCommit(e.commit).padEnd(7)}  ${e.ref}  ${e.profile}  ${e.results.length} results`));
   }
   io.log(`${entries.length} runs in ${store}`);
   return 0;
