@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
@@ -27,8 +28,23 @@ const context = { cacheDir: cacheDir(), log: (line: string) => console.log(`[rem
 
 let cannot: string | undefined;
 let engine: Engine | undefined;
-let relay: Server | undefined;
-const sockets = new Set<Socket>();
+let relay: ChildProcess | undefined;
+let port = 0;
+
+/**
+ * A TCP relay to the engine's socket at the veth's address, in a process of its own: the exit handlers'
+ * stop blocks this process (it waits for its removal synchronously), as it would with a remote engine.
+ */
+const RELAY = `
+const net = require('node:net');
+const [socketPath, address] = process.argv.slice(1);
+const server = net.createServer((client) => {
+  const upstream = net.connect(socketPath);
+  for (const s of [client, upstream]) s.on('error', () => s.destroy());
+  client.pipe(upstream).pipe(client);
+});
+server.listen(0, address, () => console.log(server.address().port));
+`;
 
 beforeAll(async () => {
   const availability = await engineAvailability({});
@@ -38,22 +54,13 @@ beforeAll(async () => {
   await execa('bash', [SCRIPT, 'up', DIR], { env });
   // Our own share of the local engine, and a relay to its socket at the veth's address.
   engine = await acquireEngine(context, {});
-  const socketPath = new URL(engine.dockerHost).pathname;
-  relay = createServer((client) => {
-    const upstream = connect(socketPath);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {});
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => relay!.listen(0, ADDRESS, resolve));
+  relay = spawn(process.execPath, ['-e', RELAY, new URL(engine.dockerHost).pathname, ADDRESS], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = (await once(relay.stdout!, 'data')) as [Buffer];
+  port = Number(line.toString().trim());
 }, 600_000);
 
 afterAll(async () => {
-  for (const s of sockets) s.destroy();
-  await new Promise((resolve) => (relay ? relay.close(resolve) : resolve(undefined)));
+  relay?.kill();
   await engine?.release();
   if (!cannot) await execa('bash', [SCRIPT, 'down', DIR], { env });
 });
@@ -61,7 +68,6 @@ afterAll(async () => {
 describe('a Docker engine reached over tcp at a non-loopback address', () => {
   test('publishes nginx on that address only, and the host downloads from there', async (t: TestContext) => {
     if (cannot) t.skip(cannot);
-    const port = (relay!.address() as { port: number }).port;
     const platform = createDockerPlatform('layer', { env: { DOCKER_HOST: `tcp://${ADDRESS}:${port}` } });
     const provisioned = await platform.provision(context);
     try {
@@ -83,6 +89,24 @@ describe('a Docker engine reached over tcp at a non-loopback address', () => {
       await started.close();
     } finally {
       await provisioned.stop();
+    }
+  });
+
+  test("the exit handlers' synchronous stop (Ctrl-C, SIGTERM) removes the container there", async (t: TestContext) => {
+    if (cannot) t.skip(cannot);
+    const platform = createDockerPlatform('layer', { env: { DOCKER_HOST: `tcp://${ADDRESS}:${port}` } });
+    const provisioned = await platform.provision(context);
+    const id = provisioned.facts.containerId as string;
+    try {
+      expect((await engine!.docker.getContainer(id).inspect()).State.Running).toBe(true);
+      provisioned.stopSync();
+      await expect(engine!.docker.getContainer(id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    } finally {
+      await provisioned.stop();
+      await engine!.docker
+        .getContainer(id)
+        .remove({ force: true, v: true })
+        .catch(() => {});
     }
   });
 });

@@ -80,10 +80,12 @@ export async function pingEngine(dockerHost: string): Promise<{ ok: true } | { o
 const SYNC_REQUESTS = `
 const spec = JSON.parse(process.argv[1]);
 const fs = require('node:fs');
-const mod = require(spec.address.protocol === 'https' ? 'node:https' : 'node:http');
-const tls = spec.address.certDir ? Object.fromEntries(['ca', 'cert', 'key'].map((k) => [k, fs.readFileSync(spec.address.certDir + '/' + k + '.pem')])) : {};
+// Dockerode's protocol is 'http' or 'https'; Node's request takes 'http:': the module chosen by it implies it.
+const { protocol, certDir, ...address } = spec.address;
+const mod = require(protocol === 'https' ? 'node:https' : 'node:http');
+const tls = certDir ? Object.fromEntries(['ca', 'cert', 'key'].map((k) => [k, fs.readFileSync(certDir + '/' + k + '.pem')])) : {};
 const one = (method, path) => new Promise((done) => {
-  const req = mod.request({ ...spec.address, ...tls, method, path, timeout: 20000 }, (res) => {
+  const req = mod.request({ ...address, ...tls, method, path, timeout: 20000 }, (res) => {
     let body = '';
     res.on('data', (chunk) => (body += chunk));
     res.on('end', () => done(body));
