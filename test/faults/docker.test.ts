@@ -4,6 +4,8 @@ import { dockerClient } from '../../src/platforms/docker/docker-client.js';
 import { PRIVATE_DOCKER_HOST } from '../../src/platforms/docker/private-dockerd.js';
 import { PODMAN_HOST } from '../../src/platforms/docker/private-podman.js';
 import { isAlive } from '../../src/host/process.js';
+import { acquireEngine } from '../../src/platforms/docker/engine.js';
+import { startEngineRelay } from '../engine-relay.js';
 import * as fault from './inject.js';
 
 /*
@@ -128,6 +130,35 @@ describe('docker (private dockerd)', () => {
       kept: 'cpu (results.json, CSV)',
       leaked: 'nothing',
       recovery: fault.recoveryAfter('Ctrl-C', outcome, at, next),
+    });
+  });
+
+  it('Ctrl-C during a benchmark on a Docker engine reached over tcp removes the container there', async () => {
+    const c = await open();
+    // The engine: this machine's private dockerd, held by the test, reached over tcp through a relay.
+    const engine = await acquireEngine({ cacheDir: c.cacheDir, log: () => {} }, {});
+    const relay = await startEngineRelay(engine.dockerHost, '127.0.0.1');
+    let outcome: fault.BenchOutcome;
+    let at: number;
+    try {
+      const run = fault.startBench(c, steps, { FAULT_HOLD_SECONDS: '600', DOCKER_HOST: `tcp://127.0.0.1:${relay.port}` });
+      const container = fault
+        .finished(c, 'docker-cpu.csv', run)
+        .then(() => fault.waitUntil('the benchmark container', () => fault.benchContainer(), 30_000, run));
+      ({ outcome, at } = await fault.interrupt(run, container, 1_500));
+      expect(fault.kept(outcome)).toMatchObject({ 'docker/cpu': 'passed:2' });
+      expect(await fault.benchContainer()).toBeUndefined();
+    } finally {
+      relay.stop();
+      await engine.release();
+    }
+    expect(fault.leftovers(c)).toEqual([]);
+    fault.record({
+      fault: 'Ctrl-C during a benchmark on an engine reached over tcp (DOCKER_HOST=tcp://...)',
+      outcome: `${fault.exitOf(outcome)}; the container removed on that engine`,
+      kept: 'cpu (results.json, CSV)',
+      leaked: 'nothing',
+      recovery: fault.recoveryAfter('Ctrl-C', outcome, at),
     });
   });
 });

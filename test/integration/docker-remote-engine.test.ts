@@ -1,6 +1,4 @@
 import { existsSync } from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
@@ -10,6 +8,7 @@ import { createDockerPlatform } from '../../src/platforms/docker/index.js';
 import { PROFILES } from '../../src/workloads/profiles.js';
 import { prepareWorkload } from '../../src/runtime/runner.js';
 import { workloads } from '../../src/workloads/index.js';
+import { startEngineRelay } from '../engine-relay.js';
 
 /*
  * The docker platform on an engine reached over tcp at an address that is not loopback, as a remote
@@ -28,23 +27,8 @@ const context = { cacheDir: cacheDir(), log: (line: string) => console.log(`[rem
 
 let cannot: string | undefined;
 let engine: Engine | undefined;
-let relay: ChildProcess | undefined;
+let relay: Awaited<ReturnType<typeof startEngineRelay>> | undefined;
 let port = 0;
-
-/**
- * A TCP relay to the engine's socket at the veth's address, in a process of its own: the exit handlers'
- * stop blocks this process (it waits for its removal synchronously), as it would with a remote engine.
- */
-const RELAY = `
-const net = require('node:net');
-const [socketPath, address] = process.argv.slice(1);
-const server = net.createServer((client) => {
-  const upstream = net.connect(socketPath);
-  for (const s of [client, upstream]) s.on('error', () => s.destroy());
-  client.pipe(upstream).pipe(client);
-});
-server.listen(0, address, () => console.log(server.address().port));
-`;
 
 beforeAll(async () => {
   const availability = await engineAvailability({});
@@ -54,13 +38,12 @@ beforeAll(async () => {
   await execa('bash', [SCRIPT, 'up', DIR], { env });
   // Our own share of the local engine, and a relay to its socket at the veth's address.
   engine = await acquireEngine(context, {});
-  relay = spawn(process.execPath, ['-e', RELAY, new URL(engine.dockerHost).pathname, ADDRESS], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const [line] = (await once(relay.stdout!, 'data')) as [Buffer];
-  port = Number(line.toString().trim());
+  relay = await startEngineRelay(engine.dockerHost, ADDRESS);
+  port = relay.port;
 }, 600_000);
 
 afterAll(async () => {
-  relay?.kill();
+  relay?.stop();
   await engine?.release();
   if (!cannot) await execa('bash', [SCRIPT, 'down', DIR], { env });
 });
