@@ -1,8 +1,8 @@
 import net from 'node:net';
 import {
+  LineReader,
   TurnstileError,
   encode,
-  lineReader,
   roomKey,
   showAddress,
   splitAddress,
@@ -32,9 +32,17 @@ export async function openLink(address: string, cannotReach: (error: Error) => s
   });
   socket.unref();
   socket.setEncoding('utf8');
-  const lines = lineReader();
+  const reader = new LineReader();
   socket.on('data', (chunk: string) => {
-    for (const line of lines(chunk)) on.line(line);
+    const lines: string[] = [];
+    let tooLong: Error | undefined;
+    try {
+      for (const line of reader.lines(chunk)) lines.push(line);
+    } catch (error) {
+      tooLong = error as Error;
+    }
+    for (const line of lines) on.line(line);
+    if (tooLong) socket.destroy(new TurnstileError(`the turnstile at ${showAddress(address)} sent ${tooLong.message}`, { cause: tooLong }));
   });
   socket.on('error', on.error);
   if (on.close) socket.on('close', on.close);

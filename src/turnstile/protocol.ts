@@ -40,18 +40,40 @@ export type PlannerNotice = { roundOrder: RoundOrder };
 /** One message as it goes on the wire. */
 export const encode = (message: ClientMessage | ServerMessage | PlannerNotice) => JSON.stringify(message) + '\n';
 
-/** Cuts what a socket receives into lines: each call takes a chunk and returns the lines it completed. */
-export function lineReader(): (chunk: string) => string[] {
-  let buffer = '';
-  return (chunk) => {
-    buffer += chunk;
-    const lines: string[] = [];
-    for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-      lines.push(buffer.slice(0, nl));
-      buffer = buffer.slice(nl + 1);
+/** The longest line a connection may send before it presented the secret: an auth message is 50 characters. */
+export const AUTH_LINE_MAX = 1024;
+/** The longest line of anything else: far above a plan of thousands of bench files, far below what a string can hold. */
+export const LINE_MAX = 16 * 1024 * 1024;
+
+/**
+ * Cuts what a socket receives into lines of at most maxLength characters (raise it once a
+ * connection has authenticated). Only each new chunk is searched for the line's end. A line longer
+ * than maxLength, ended or not, throws a TurnstileError: the connection is to be closed.
+ */
+export class LineReader {
+  #pending = '';
+  constructor(public maxLength = LINE_MAX) {}
+
+  /** The lines a chunk completes; each is checked against maxLength as it is taken, so a line may raise it for the next. */
+  *lines(chunk: string): Generator<string, void, undefined> {
+    let start = 0;
+    for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', start)) {
+      this.#check(this.#pending.length + nl - start);
+      const line = this.#pending + chunk.slice(start, nl);
+      this.#pending = '';
+      start = nl + 1;
+      yield line;
     }
-    return lines;
-  };
+    this.#check(this.#pending.length + chunk.length - start);
+    this.#pending += chunk.slice(start);
+  }
+
+  #check(length: number): void {
+    if (length > this.maxLength) {
+      this.#pending = '';
+      throw new TurnstileError(`a line longer than ${this.maxLength} characters`);
+    }
+  }
 }
 
 /** A notice of the turnstile to a run that planned there, or undefined for anything else. */

@@ -2,7 +2,16 @@ import { timingSafeEqual } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import net from 'node:net';
 import { randomRoundSeed, roundSeedFromEnv, type RoundOrder } from './round-order.js';
-import { TurnstileError, isAbstract, lineReader, showAddress, splitAddress, type ClientMessage } from './protocol.js';
+import {
+  AUTH_LINE_MAX,
+  LINE_MAX,
+  LineReader,
+  TurnstileError,
+  isAbstract,
+  showAddress,
+  splitAddress,
+  type ClientMessage,
+} from './protocol.js';
 import { TurnstileState, type Conn, type Grant } from './rooms.js';
 
 /*
@@ -13,6 +22,8 @@ import { TurnstileState, type Conn, type Grant } from './rooms.js';
 export interface TurnstileOptions {
   /** A Unix socket path, or a Linux abstract name starting with "\0". */
   address: string;
+  /** How long a connection may take to present the secret before it is closed. Default 5 s. */
+  authMs?: number;
   /** How long a room waits for an expected platform that has no connection, and how long a stalled run waits at all. Default 60 s. */
   gatherMs?: number;
   /** How long a round waits for a member between two of its samples. Default 10 s. */
@@ -63,48 +74,83 @@ export interface TurnstileServer {
   close(): Promise<void>;
 }
 
-/** Serves one connection: the secret first, then one message per line; a bad message ends its connection, not the server. */
-function serve(state: TurnstileState, socket: net.Socket, secret: string): void {
+/**
+ * Serves one connection: the secret first, then one message per line; a bad message ends its
+ * connection, not the server. Any local user can connect: until the secret, a line may hold an auth
+ * message and no more, the connection is closed unless it presents the secret within authMs, and
+ * what it sends moves nothing (the stall detector's lastProgress).
+ */
+function serve(state: TurnstileState, socket: net.Socket, secret: string, authMs: number): void {
   const { log } = state.settings;
   const conn: Conn = { socket, authenticated: secret === '', platform: '', members: new Map() };
   state.conns.add(conn);
   socket.unref();
   socket.setEncoding('utf8');
-  const lines = lineReader();
-  socket.on('data', (chunk: string) => {
-    state.lastProgress = Date.now();
-    for (const line of lines(chunk)) {
-      let message: ClientMessage;
-      try {
-        message = JSON.parse(line) as ClientMessage;
-      } catch {
-        log(`dropped a connection that sent something other than JSON: ${line.slice(0, 80)}`);
+  const reader = new LineReader(conn.authenticated ? LINE_MAX : AUTH_LINE_MAX);
+  const drop = (why: string) => {
+    log(`dropped a connection that ${why}`);
+    socket.destroy();
+    return false;
+  };
+  // Judged once what has arrived by then is read (setImmediate runs after the poll for input): a main
+  // process busy past the deadline does not close a worker whose secret is waiting to be read.
+  const authTimer = conn.authenticated
+    ? undefined
+    : setTimeout(
+        () =>
+          setImmediate(() => {
+            if (!conn.authenticated && !socket.destroyed) drop(`did not present the turnstile's secret within ${authMs} ms`);
+          }),
+        authMs,
+      );
+  authTimer?.unref();
+
+  /** One line; false once the connection is dropped. */
+  const take = (line: string): boolean => {
+    let message: ClientMessage;
+    try {
+      message = JSON.parse(line) as ClientMessage;
+    } catch {
+      return drop(`sent something other than JSON: ${line.slice(0, 80)}`);
+    }
+    if (!conn.authenticated) {
+      const presented = Buffer.from(message?.op === 'auth' ? String(message.secret) : '');
+      if (presented.length !== secret.length || !timingSafeEqual(presented, Buffer.from(secret))) {
+        log("refused a connection that did not present the turnstile's secret (another local user, or an older virtbench)");
         socket.destroy();
-        return;
+        return false;
       }
-      if (!conn.authenticated) {
-        const presented = Buffer.from(message?.op === 'auth' ? String(message.secret) : '');
-        if (presented.length !== secret.length || !timingSafeEqual(presented, Buffer.from(secret))) {
-          log("refused a connection that did not present the turnstile's secret (another local user, or an older virtbench)");
-          socket.destroy();
-          return;
-        }
-        conn.authenticated = true;
-        continue;
-      }
+      conn.authenticated = true;
+      reader.maxLength = LINE_MAX;
+      clearTimeout(authTimer);
+    } else {
       try {
         state.handle(conn, message);
       } catch (error) {
         // A malformed message (a plan that is not a list) ends its connection, not the server.
-        log(`dropped a connection that sent a malformed ${String(message?.op)} message: ${(error as Error).message}`);
-        socket.destroy();
-        return;
+        return drop(`sent a malformed ${String(message?.op)} message: ${(error as Error).message}`);
       }
+    }
+    state.lastProgress = Date.now();
+    return true;
+  };
+
+  socket.on('data', (chunk: string) => {
+    try {
+      for (const line of reader.lines(chunk)) if (!take(line)) return;
+    } catch (error) {
+      // The reader's (take catches its own): a line over its length, said before the secret or after.
+      drop(`sent ${(error as Error).message}${conn.authenticated ? '' : " before presenting the turnstile's secret"}`);
+      return;
     }
     state.schedule();
   });
-  socket.on('close', () => state.disconnect(conn));
-  socket.on('error', () => state.disconnect(conn));
+  const gone = () => {
+    clearTimeout(authTimer);
+    state.disconnect(conn);
+  };
+  socket.on('close', gone);
+  socket.on('error', gone);
 }
 
 export async function startTurnstile(options: TurnstileOptions): Promise<TurnstileServer> {
@@ -124,7 +170,7 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
     if (!isAbstract(listenOn)) rmSync(listenOn, { force: true });
   };
 
-  const server = net.createServer((socket) => serve(state, socket, secret));
+  const server = net.createServer((socket) => serve(state, socket, secret, options.authMs ?? 5_000));
   removeSocketFile();
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) =>
