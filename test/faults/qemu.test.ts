@@ -1,5 +1,8 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GUEST_SERVICE_PORT } from '../../src/platforms/qemu/qemu-argv.js';
+import { removeStaleTapNetworks } from '../../src/platforms/qemu/tap.js';
 import { tcgAvailability } from './availability.js';
 import * as fault from './inject.js';
 
@@ -83,6 +86,32 @@ describe.skipIf(skip)(`qemu-tcg${skip ? ` (skipped: ${skip})` : ''}`, () => {
       kept: 'cpu (results.json, CSV)',
       leaked: 'nothing',
       recovery: fault.recoveryAfter(after, outcome, at, next),
+    });
+  });
+
+  it("another run's tap sweep (another work root) leaves this run's guest network alone: nginx over the tap runs", async () => {
+    const c = await open();
+    const run = fault.startBench(c, ['--project', 'qemu-tcg-tap', 'then'], { FAULT_HOLD_SECONDS: '15', FAULT_THEN: 'nginx' });
+    // The guest's private namespace is named after its work directory, in this case's work root.
+    const mine = () =>
+      existsSync('/run/netns')
+        ? readdirSync('/run/netns').find((n) => n.startsWith('virtbench-qemu-') && existsSync(join(c.workRoot, n)))
+        : undefined;
+    const namespace = await fault.waitUntil("the guest's tap namespace", mine, 180_000, run);
+    const at = Date.now();
+    // What a second run, with a work root of its own, does as its own tap guest boots.
+    removeStaleTapNetworks();
+    expect(existsSync(`/run/netns/${namespace}`)).toBe(true);
+    const outcome = await run.done;
+    expect(outcome.exitCode, outcome.output.slice(-3000)).toBe(0);
+    expect(fault.kept(outcome)).toMatchObject({ 'qemu-tcg-tap/hold': 'passed:2', 'qemu-tcg-tap/nginx': 'passed:2' });
+    expect(fault.leftovers(c)).toEqual([]);
+    fault.record({
+      fault: "a second run's tap sweep, with another work root, while a tap guest runs",
+      outcome: "the guest's namespace and tap kept (only networks whose recorded maker is gone are removed); nginx over the tap passed",
+      kept: 'hold and nginx (results.json, CSV)',
+      leaked: 'nothing',
+      recovery: `the run went on and passed ${((outcome.endedAt - at) / 1000).toFixed(0)} s later`,
     });
   });
 
