@@ -86,15 +86,27 @@ export function parseNotice(line: string): PlannerNotice | undefined {
   }
 }
 
+/** An abstract name on Linux, else a socket file in the temporary directory. */
+const socketName = (name: string) => (process.platform === 'linux' ? `\0${name}` : join(tmpdir(), `${name}.sock`));
+
 /**
  * A Unix socket address for this process's turnstile: abstract on Linux, so that nothing is left
  * behind, and with a secret after "#". Any local user can connect to an abstract socket; only a
  * connection that first presents the secret (handed to the run's workers, and to the runs of
- * virtbench ab through their environment, which only their user can read) is served.
+ * virtbench ab through their environment, which only their user can read) is served. The name ends
+ * in random characters: another local user cannot bind it first to make the run fail.
  */
 export function turnstileAddress(tag = String(process.pid)): string {
   const secret = randomBytes(16).toString('hex');
-  return `${process.platform === 'linux' ? `\0virtbench-turns-${tag}` : join(tmpdir(), `virtbench-turns-${tag}.sock`)}#${secret}`;
+  return `${socketName(`virtbench-turns-${tag}-${randomBytes(8).toString('hex')}`)}#${secret}`;
+}
+
+/** The same address (its secret too) on another socket, for a name that is taken: new random characters at the name's end. */
+export function renamedAddress(address: string): string {
+  const { socket, secret } = splitAddress(address);
+  // A socket file's path stays as long (macOS allows 104 bytes): the random part is replaced, not added to.
+  const renamed = socket.replace(/(-[0-9a-f]{16})?(\.sock)?$/, `-${randomBytes(8).toString('hex')}$2`);
+  return secret ? `${renamed}#${secret}` : renamed;
 }
 
 /** The socket to listen on or connect to, and the secret a connection presents first ('' for an address without one). */

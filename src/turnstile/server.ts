@@ -8,6 +8,7 @@ import {
   LineReader,
   TurnstileError,
   isAbstract,
+  renamedAddress,
   showAddress,
   splitAddress,
   type ClientMessage,
@@ -20,7 +21,10 @@ import { TurnstileState, type Conn, type Grant } from './rooms.js';
  */
 
 export interface TurnstileOptions {
-  /** A Unix socket path, or a Linux abstract name starting with "\0". */
+  /**
+   * A Unix socket path, or a Linux abstract name starting with "\0", and "#" and the secret a
+   * connection presents first. A name that is taken is changed: the server's `address` is where it listens.
+   */
   address: string;
   /** How long a connection may take to present the secret before it is closed. Default 5 s. */
   authMs?: number;
@@ -153,9 +157,46 @@ function serve(state: TurnstileState, socket: net.Socket, secret: string, authMs
   socket.on('error', gone);
 }
 
+/**
+ * Listens on the address's socket; on a name that is taken (bound first by another local process),
+ * on the same address renamed. Returns the address it listens on.
+ */
+async function listen(server: net.Server, address: string, log: (line: string) => void): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const { socket } = splitAddress(address);
+    removeSocketFile(socket);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(socket, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      return address;
+    } catch (error) {
+      const { code, message } = error as NodeJS.ErrnoException;
+      if (code !== 'EADDRINUSE' || attempt >= 5) {
+        throw new TurnstileError(`the turnstile cannot listen on ${showAddress(address)}: ${message}`, { cause: error });
+      }
+      const renamed = renamedAddress(address);
+      log(`${showAddress(address)} is taken (another process listens there): listening on ${showAddress(renamed)} instead`);
+      address = renamed;
+    }
+  }
+}
+
+/** A socket file left by an earlier run (not Linux: an abstract name vanishes with its process); one that cannot be removed is taken. */
+function removeSocketFile(socket: string): void {
+  try {
+    if (!isAbstract(socket)) rmSync(socket, { force: true });
+  } catch {
+    // listen() then finds the name taken.
+  }
+}
+
 export async function startTurnstile(options: TurnstileOptions): Promise<TurnstileServer> {
-  const { address } = options;
-  const { socket: listenOn, secret } = splitAddress(address);
+  const { secret } = splitAddress(options.address);
   const state = new TurnstileState({
     gatherMs: options.gatherMs ?? 60_000,
     barrierMs: options.barrierMs ?? 10_000,
@@ -166,18 +207,8 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
     roundSeed: options.roundSeed ?? roundSeedFromEnv(process.env) ?? randomRoundSeed(),
     log: options.log ?? (() => {}),
   });
-  const removeSocketFile = () => {
-    if (!isAbstract(listenOn)) rmSync(listenOn, { force: true });
-  };
-
   const server = net.createServer((socket) => serve(state, socket, secret, options.authMs ?? 5_000));
-  removeSocketFile();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error) =>
-      reject(new TurnstileError(`the turnstile cannot listen on ${showAddress(address)}: ${error.message}`, { cause: error })),
-    );
-    server.listen(listenOn, () => resolve());
-  });
+  const address = await listen(server, options.address, state.settings.log);
   server.unref();
 
   return {
@@ -200,7 +231,7 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
       for (const conn of state.conns) conn.socket.destroy();
       return new Promise<void>((resolve) =>
         server.close(() => {
-          removeSocketFile();
+          removeSocketFile(splitAddress(address).socket);
           resolve();
         }),
       );

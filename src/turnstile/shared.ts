@@ -131,12 +131,12 @@ export async function useSharedTurnstile(
 ): Promise<{ server: TurnstileServer; place: TurnstilePlace; release(): Promise<void> }> {
   const membership = await joinShared<Shared>(SHARED_KEY, async () => {
     if (options.external) return { server: await connectTurnstileControl(options.external), place: options.external };
-    const address = turnstileAddress();
-    const server = await startTurnstile({ ...options, address });
+    // Where it listens: another name if this one was taken.
+    const server = await startTurnstile({ ...options, address: turnstileAddress() });
     // A socket file (not Linux) is removed on Ctrl-C too; an abstract name vanishes with the process.
-    const { socket } = splitAddress(address);
+    const { socket } = splitAddress(server.address);
     const unregister = !isAbstract(socket) && options.onExit ? options.onExit(() => rmSync(socket, { force: true })) : undefined;
-    return { server, place: { address }, unregister };
+    return { server, place: { address: server.address }, unregister };
   });
   const { server, place, unregister } = membership.value;
   return {

@@ -108,6 +108,28 @@ describe('the turnstile and connections that have not presented its secret', () 
   });
 });
 
+describe("the turnstile's name", () => {
+  it('is not predictable: two addresses of one process and tag differ in name, not only in secret', () => {
+    const [one, two] = [turnstileAddress('same'), turnstileAddress('same')];
+    expect(socketOf(one)).not.toBe(socketOf(two));
+    expect(socketOf(one)).toMatch(/virtbench-turns-same-[0-9a-f]{16}/);
+  });
+
+  it('taken by another process before the turnstile starts: it listens on another, and clients reach it there', async () => {
+    const taken = `\0virtbench-unit-taken-${process.pid}`;
+    const squatter = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => squatter.listen(taken, resolve));
+    cleanups.push(() => new Promise((resolve) => squatter.close(resolve)));
+    const secret = 'f'.repeat(32);
+    const { server, connect, lines } = await setup(['a'], { address: `${taken}#${secret}` });
+    expect(socketOf(server.address)).toMatch(new RegExp(`virtbench-unit-taken-${process.pid}-[0-9a-f]{16}$`));
+    expect(secretOf(server.address)).toBe(secret);
+    expect(lines.join('\n')).toMatch(/virtbench-unit-taken-\d+ is taken \(another process listens there\): listening on @?\S+ instead/);
+    const room = (await connect('a')).room(FILE, 'cpu');
+    await expect(room.turn(async (round) => round)).resolves.toBe(0);
+  });
+});
+
 describe('LineReader', () => {
   it('cuts chunks into lines, each within the length allowed when it is taken; a longer one, ended or not, throws', () => {
     const reader = new LineReader(4);

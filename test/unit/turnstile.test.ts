@@ -588,7 +588,7 @@ describe('a turnstile shared by two runs (virtbench ab)', () => {
     await expect(
       connectTurnstileControl({ address: turnstileAddress(`unit-nobody-${process.pid}`), tag: 'base', root: '/' }),
     ).rejects.toThrow(
-      /cannot reach the turnstile at @virtbench-turns-unit-nobody-\d+ that VIRTBENCH_TURNSTILE names.*fix: unset VIRTBENCH_TURNSTILE/,
+      /cannot reach the turnstile at @virtbench-turns-unit-nobody-\d+-[0-9a-f]{16} that VIRTBENCH_TURNSTILE names.*fix: unset VIRTBENCH_TURNSTILE/,
     );
   });
 });
