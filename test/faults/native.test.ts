@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { chown, mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -60,6 +61,40 @@ describe('native', () => {
       await rm(image, { force: true });
     }
     await fault.recovers(c, ['--project', 'native', 'disk'], { FAULT_HOLD_SECONDS: '0.1' });
+  });
+
+  it("a stranger floods the run's turnstile socket and another holds a connection open: the run goes on and passes", async () => {
+    const c = await open();
+    const run = fault.startBench(c, ['--project', 'native', 'steps'], { FAULT_HOLD_SECONDS: '5' });
+    // The turnstile's abstract socket, as any local user finds it: in /proc/net/unix.
+    const turnstile = () =>
+      readFileSync('/proc/net/unix', 'utf8')
+        .split('\n')
+        .map((line) => line.trim().split(/\s+/)[7] ?? '')
+        .find((path) => path.startsWith('@virtbench-turns-'));
+    const name = await fault.waitUntil('the turnstile socket', turnstile, 60_000, run);
+    const at = Date.now();
+    const silent = connect({ path: `\0${name.slice(1)}` });
+    const flood = connect({ path: `\0${name.slice(1)}` });
+    let closed = 0;
+    for (const stranger of [silent, flood]) {
+      stranger.on('error', () => {});
+      stranger.on('close', () => (closed += 1));
+    }
+    // 8 MiB without a newline, before any secret.
+    flood.write(Buffer.alloc(8 * 1024 * 1024, 'x'));
+    const outcome = await run.done;
+    expect(outcome.exitCode, outcome.output.slice(-3000)).toBe(0);
+    expect(fault.kept(outcome)).toMatchObject({ 'native/cpu': 'passed:2', 'native/hold': 'passed:2' });
+    expect(closed).toBe(2);
+    expect(fault.leftovers(c)).toEqual([]);
+    fault.record({
+      fault: "a stranger floods the turnstile's socket (8 MiB, no secret) and another connects and stays silent",
+      outcome: 'both connections dropped (a line over 1 KiB before the secret; no secret within 5 s), each logged; exit 0',
+      kept: 'every result (results.json, CSV)',
+      leaked: 'nothing',
+      recovery: `the run went on and passed ${((outcome.endedAt - at) / 1000).toFixed(0)} s later`,
+    });
   });
 
   it('Ctrl-C during a benchmark stops it and its workload; what was measured is kept', async () => {
