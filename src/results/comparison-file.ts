@@ -1,8 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
 import { BadResultsFileError } from '../errors.js';
 import type { Comparison, Verdict } from '../statistics/compare.js';
 import type { Design } from '../statistics/estimate.js';
-import { RESULTS_LIMITS } from './results-file.js';
+import { readBoundedFile, RESULTS_LIMITS } from './results-file.js';
 
 /*
  * comparison.json, the rows of a comparison as `virtbench ab` writes them: read back by `virtbench
@@ -154,14 +153,15 @@ export function asComparisons(rows: readonly ComparisonRow[]): Comparison[] {
 
 /** comparison.json of `virtbench ab`, checked row by row (checkComparisons). */
 export async function readComparisonFile(path: string): Promise<Comparison[]> {
-  let text: string;
-  try {
-    // An artifact of a pull request's run is data from anyone: no more of it than a results file.
-    if ((await stat(path)).size > RESULTS_LIMITS.fileBytes)
-      throw new Error(`more than ${RESULTS_LIMITS.fileBytes / 1024 / 1024} MiB, far more than a comparison takes`);
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    throw new BadResultsFileError(`cannot read comparison file ${path}: ${(cause as Error).message}`, { cause });
-  }
-  return asComparisons(parseComparisons(text, path));
+  // An artifact of a pull request's run is data from anyone: no more of it than a results file, read no further.
+  const bytes = await readBoundedFile(path, COMPARISON_FILE);
+  return asComparisons(parseComparisons(bytes.toString('utf8'), path));
 }
+
+/** comparison.json as readBoundedFile reads it: a row is well under a kB, a comparison a few hundred rows. */
+export const COMPARISON_FILE = {
+  what: 'comparison file',
+  limit: RESULTS_LIMITS.fileBytes,
+  why: 'far more than a comparison takes',
+  fix: 'name the comparison.json a `virtbench ab` run wrote',
+} as const;

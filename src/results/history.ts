@@ -1,8 +1,8 @@
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BadOptionError, BadResultsFileError } from '../errors.js';
 import { acquireLock } from '../host/file-lock.js';
-import { withSummary } from './results-file.js';
+import { readBoundedFile, RESULTS_LIMITS, withSummary } from './results-file.js';
 import {
   isStandIn,
   RESULTS_SCHEMA,
@@ -161,12 +161,25 @@ function parseStore(text: string, path: string, warn: Warn): ParsedStore {
   return parsed;
 }
 
+/**
+ * The store as readBoundedFile reads it: no larger than a results file, though DEFAULT_KEEP runs of a
+ * results file's figures take a few MiB. A larger one (a --keep of thousands, or not a store) is
+ * refused, and the fix keeps its newest runs.
+ */
+export const HISTORY_FILE = {
+  what: 'history store',
+  limit: RESULTS_LIMITS.fileBytes,
+  why: `far more than ${DEFAULT_KEEP} recorded runs take`,
+  fix: 'keep its newest runs, e.g. `tail -n 500 <store> > <store>.new && mv <store>.new <store>`, or start another store (VIRTBENCH_HISTORY)',
+} as const;
+
 async function readStoreText(path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw new BadResultsFileError(`cannot read history store ${path}: ${(cause as Error).message}`, { cause });
+    return (await readBoundedFile(path, HISTORY_FILE)).toString('utf8');
+  } catch (error) {
+    // A store that does not exist yet has no runs.
+    if (((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return '';
+    throw error;
   }
 }
 

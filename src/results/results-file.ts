@@ -111,24 +111,44 @@ function badFile(path: string, problem: string, cause?: unknown): VirtbenchError
   return new BadResultsFileError(`results file ${path} ${problem}`, { cause });
 }
 
+/** What a bounded read is of: its name in messages, the bytes it may have, why more is wrong, and the fix. */
+export interface BoundedFile {
+  /** "results file", "comparison file", "history store". */
+  what: string;
+  limit: number;
+  /** Why a larger one is refused: "not a results file, or far more samples than a run takes". */
+  why: string;
+  fix: string;
+}
+
+/** "300 MiB", or "256.0 MiB (268435457 bytes)" where whole MiB would hide that it is over. */
+function sizeText(bytes: number): string {
+  const mib = bytes / MiB;
+  return Number.isInteger(mib) ? `${mib} MiB` : `${mib.toFixed(1)} MiB (${bytes} bytes)`;
+}
+
 /**
- * Reads at most RESULTS_LIMITS.fileBytes: the size is checked before reading,
- * and again while reading, for a pipe or device whose size is unknown.
+ * Reads a whole file, at most `file.limit` bytes, so that a corrupt or hostile one (or /dev/zero)
+ * fails fast instead of exhausting memory: the size is checked before reading, and again while
+ * reading, for a pipe or device whose size is unknown. Every problem is a BadResultsFileError that
+ * names the file (its cause the system's error, ENOENT for one that does not exist).
  */
-async function readBounded(path: string): Promise<Buffer> {
-  const limit = RESULTS_LIMITS.fileBytes;
+export async function readBoundedFile(path: string, file: BoundedFile): Promise<Buffer> {
+  const limit = file.limit;
   const tooLarge = (size: string) =>
-    badFile(path, `is ${size}, more than virtbench reads (${limit / MiB} MiB): not a results file, or far more samples than a run takes`);
+    new BadResultsFileError(
+      `${file.what} ${path} is ${size}, more than virtbench reads (${sizeText(limit)}): ${file.why}\nfix: ${file.fix}`,
+    );
   let handle: FileHandle;
   try {
     handle = await open(path, 'r');
   } catch (cause) {
-    throw new BadResultsFileError(`cannot read results file ${path}: ${(cause as Error).message}`, { cause });
+    throw new BadResultsFileError(`cannot read ${file.what} ${path}: ${(cause as Error).message}`, { cause });
   }
   try {
     const info = await handle.stat();
-    if (info.isDirectory()) throw badFile(path, 'is a directory');
-    if (info.size > limit) throw tooLarge(`${(info.size / MiB).toFixed(0)} MiB`);
+    if (info.isDirectory()) throw new BadResultsFileError(`${file.what} ${path} is a directory`);
+    if (info.size > limit) throw tooLarge(sizeText(info.size));
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
@@ -142,10 +162,20 @@ async function readBounded(path: string): Promise<Buffer> {
     return Buffer.concat(chunks, total);
   } catch (cause) {
     if (isVirtbenchError(cause)) throw cause;
-    throw new BadResultsFileError(`cannot read results file ${path}: ${(cause as Error).message}`, { cause });
+    throw new BadResultsFileError(`cannot read ${file.what} ${path}: ${(cause as Error).message}`, { cause });
   } finally {
     await handle.close();
   }
+}
+
+/** Reads at most RESULTS_LIMITS.fileBytes of a results file (readBoundedFile). */
+function readBounded(path: string): Promise<Buffer> {
+  return readBoundedFile(path, {
+    what: 'results file',
+    limit: RESULTS_LIMITS.fileBytes,
+    why: 'not a results file, or far more samples than a run takes',
+    fix: 'name the results.json of a virtbench run (a run writes a few hundred kB to a few MiB)',
+  });
 }
 
 const UTF8_BOM = [0xef, 0xbb, 0xbf];

@@ -209,7 +209,7 @@ describe('virtbench annotate', () => {
     await writeFile(join(dir, 'huge.json'), '[');
     await truncate(join(dir, 'huge.json'), RESULTS_LIMITS.fileBytes + 1);
     await expect(cli('annotate', join(dir, 'huge.json'))).rejects.toEqual(
-      refused('VIRTBENCH_BAD_RESULTS_FILE', /MiB, far more than a comparison/),
+      refused('VIRTBENCH_BAD_RESULTS_FILE', /MiB\): far more than a comparison takes\nfix: /),
     );
     await expect(cli('annotate', join(dir, 'results.json'))).rejects.toEqual(
       refused('VIRTBENCH_BAD_RESULTS_FILE', /expected a JSON array/),
