@@ -335,6 +335,13 @@ export function record(row: TableRow): void {
   appendFileSync(TABLE_ROWS, JSON.stringify(row) + '\n');
 }
 
+/** A fault the run rode out: it passed and left nothing behind; its row says how long it went on after the fault. */
+export function riddenOut(c: FaultCase, outcome: BenchOutcome, at: number, row: Pick<TableRow, 'fault' | 'outcome' | 'kept'>): void {
+  expect(outcome.exitCode, outcome.output.slice(-3000)).toBe(0);
+  expect(leftovers(c)).toEqual([]);
+  record({ ...row, leaked: 'nothing', recovery: `the run went on and passed ${((outcome.endedAt - at) / 1000).toFixed(0)} s later` });
+}
+
 /** A row for a fault refused before anything was measured, which leaves nothing behind. */
 export function recordRefused(fault: string, outcome: string, recovery: string): void {
   record({ fault, outcome, kept: 'nothing was measured', leaked: 'nothing', recovery });

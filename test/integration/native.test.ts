@@ -101,10 +101,8 @@ describe('native platform, quick profile, one real run of each workload', () => 
   it("a user's script workload is copied in and run by its interpreter line, with the argv it describes", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'virtbench-script-'));
     const script = join(dir, 'count-files.sh');
-    await writeFile(
-      script,
-      '#!/bin/sh\n# counts the entries of a directory; times itself coarsely\necho "RESULT value=$(ls "$1" | wc -l) unit=files seconds=0.001 dir=$1"\n',
-    );
+    // Counts the entries of a directory; times itself coarsely.
+    await writeFile(script, '#!/bin/sh\necho "RESULT value=$(ls "$1" | wc -l) unit=files seconds=0.001 dir=$1"\n');
     const counting = commandWorkload({
       name: 'count-files',
       title: 'entries of the work directory',

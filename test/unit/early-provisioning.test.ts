@@ -134,35 +134,38 @@ describe('early provisioning (the first globalSetup starts the guests of the run
 });
 
 describe('a step the platforms provisioned together share (the guest image): shareWhileRunning', () => {
-  const store = () => ({});
+  /** A step that counts its runs, and a store of its own for shareWhileRunning; outcome(n) is the n-th run's. */
+  function counted<T>(outcome: (run: number) => T) {
+    const counter = { runs: 0, where: {} };
+    const step = async () => {
+      const run = ++counter.runs;
+      await tick();
+      return outcome(run);
+    };
+    return { counter, step };
+  }
 
   it('runs once for the callers that come while it runs, and again for one that comes after', async () => {
-    const where = store();
-    let runs = 0;
-    const build = async () => {
-      const run = ++runs;
-      await tick();
-      return `image ${run}`;
-    };
+    const { counter, step: build } = counted((run) => `image ${run}`);
+    const { where } = counter;
     const together = await Promise.all([1, 2, 3].map(() => shareWhileRunning('image', build, where)));
     expect(together).toEqual(['image 1', 'image 1', 'image 1']);
-    expect(runs).toBe(1);
+    expect(counter.runs).toBe(1);
     // Settled: the next caller looks again (a warm cache finds the image at once), nothing is kept.
     expect(await shareWhileRunning('image', build, where)).toBe('image 2');
     // Another key (another cache directory) is another run, at the same time.
     const [a, b] = await Promise.all([shareWhileRunning('image', build, where), shareWhileRunning('other', build, where)]);
     expect([a, b]).toEqual(['image 3', 'image 4']);
-    expect(runs).toBe(4);
+    expect(counter.runs).toBe(4);
   });
 
   it('gives the callers that waited the same failure, and forgets it', async () => {
-    const where = store();
-    let runs = 0;
-    const failing = async () => {
-      const run = ++runs;
-      await tick();
+    const {
+      counter: { where },
+      step: failing,
+    } = counted((run): never => {
       throw new Error(`build ${run} failed`);
-    };
+    });
     const results = await Promise.allSettled([shareWhileRunning('image', failing, where), shareWhileRunning('image', failing, where)]);
     expect(results.map((r) => (r as PromiseRejectedResult).reason.message)).toEqual(['build 1 failed', 'build 1 failed']);
     await expect(shareWhileRunning('image', failing, where)).rejects.toThrow('build 2 failed');

@@ -1,8 +1,8 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startTurnstile, turnstileAddress, type TurnstileOptions } from '../../src/turnstile/index.js';
-import { connectTurnstile } from '../../src/turnstile/client.js';
+import { describe, expect, it } from 'vitest';
+import { turnstileAddress } from '../../src/turnstile/index.js';
 import { LINE_MAX, LineReader, TurnstileError } from '../../src/turnstile/protocol.js';
+import { turnstileSetups } from '../turnstile-setup.js';
 
 /*
  * Any local user can connect to the turnstile's socket (an abstract name is listed in /proc/net/unix).
@@ -10,32 +10,12 @@ import { LINE_MAX, LineReader, TurnstileError } from '../../src/turnstile/protoc
  */
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-let count = 0;
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
 
 const FILE = 'bench/cpu.bench.ts';
 const socketOf = (address: string) => address.slice(0, address.lastIndexOf('#'));
 const secretOf = (address: string) => address.slice(address.lastIndexOf('#') + 1);
 
-async function setup(platforms: string[], options: Partial<TurnstileOptions> = {}) {
-  const lines: string[] = [];
-  const server = await startTurnstile({
-    address: turnstileAddress(`unit-strangers-${process.pid}-${++count}`),
-    log: (l) => lines.push(l),
-    ...options,
-  });
-  cleanups.push(() => server.close());
-  server.plan([[FILE, platforms]]);
-  const connect = async (platform: string) => {
-    const client = await connectTurnstile(server.address, platform);
-    cleanups.push(() => client.close());
-    return client;
-  };
-  return { server, connect, lines };
-}
+const { setup, cleanups } = turnstileSetups('unit-strangers');
 
 /** A raw connection to a socket, as another local user would make; its write errors (the server closed it) are expected. */
 async function stranger(socket: string): Promise<net.Socket & { gone: Promise<number> }> {

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   TurnstileError,
   externalTurnstile,
@@ -8,7 +8,6 @@ import {
   turnstileFile,
   useSharedTurnstile,
   type TurnstileClient,
-  type TurnstileOptions,
 } from '../../src/turnstile/index.js';
 import { connectTurnstile } from '../../src/turnstile/client.js';
 import { VirtbenchError } from '../../src/errors.js';
@@ -16,13 +15,9 @@ import { connectTurnstileControl } from '../../src/turnstile/shared.js';
 import { arrangeTogether, notRunPlatforms } from '../../src/runtime/turn-reporter.js';
 import { roundOrder } from '../../src/turnstile/round-order.js';
 import type { TestProject, TestSpecification } from 'vitest/node';
+import { turnstileSetups } from '../turnstile-setup.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-let count = 0;
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
 
 /** The first seed whose round 0 puts these platforms in this order (round 1 then in the reverse). */
 function seedOrdering(...platforms: string[]): number {
@@ -33,23 +28,7 @@ function seedOrdering(...platforms: string[]): number {
 /** Round 0 in alphabetical order, whoever takes part (the order of two platforms does not depend on the others): tests can say who goes first. */
 const ALPHABETICAL = seedOrdering('a', 'b', 'c', 'd');
 
-async function setup(platforms: string[], options: Partial<TurnstileOptions> = {}, file = 'bench/cpu.bench.ts') {
-  const lines: string[] = [];
-  const server = await startTurnstile({
-    address: turnstileAddress(`unit-${process.pid}-${++count}`),
-    log: (l) => lines.push(l),
-    roundSeed: ALPHABETICAL,
-    ...options,
-  });
-  cleanups.push(() => server.close());
-  server.plan([[file, platforms]]);
-  const connect = async (platform: string) => {
-    const client = await connectTurnstile(server.address, platform);
-    cleanups.push(() => client.close());
-    return client;
-  };
-  return { server, connect, lines, file };
-}
+const { setup, cleanups } = turnstileSetups('unit', { roundSeed: ALPHABETICAL });
 
 /** Each client takes `runs` turns of `ms` in one room, then waits at the end barrier; returns the log of turns. */
 async function takeTurns(clients: TurnstileClient[], runs: number | Record<string, number>, file: string, ms = 2, log: string[] = []) {
