@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import net from 'node:net';
+import { printable } from '../host/printable.js';
 import { randomRoundSeed, roundSeedFromEnv, type RoundOrder } from './round-order.js';
 import {
   AUTH_LINE_MAX,
@@ -115,7 +116,7 @@ function serve(state: TurnstileState, socket: net.Socket, secret: string, authMs
     try {
       message = JSON.parse(line) as ClientMessage;
     } catch {
-      return drop(`sent something other than JSON: ${line.slice(0, 80)}`);
+      return drop(`sent something other than JSON: ${printable(line.slice(0, 80))}`);
     }
     if (!conn.authenticated) {
       const presented = Buffer.from(message?.op === 'auth' ? String(message.secret) : '');

@@ -47,6 +47,15 @@ describe('the turnstile and connections that have not presented its secret', () 
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 
+  it('logs what a stranger sent with its control characters escaped, on one line', async () => {
+    const { server, lines } = await setup(['a']);
+    const noise = await stranger(socketOf(server.address));
+    noise.write('\x1b[2J::error::x\r\n');
+    expect(await within(noise.gone, 3_000)).toBeTypeOf('number');
+    expect(lines.join('\n')).toContain('sent something other than JSON: \\x1b[2J::error::x\\r');
+    expect(lines.some((line) => [...line].some((ch) => ch.charCodeAt(0) < 0x20))).toBe(false);
+  });
+
   it('closes an authenticated connection whose line passes LINE_MAX, and serves the others on', async () => {
     const { server, connect, lines } = await setup(['a']);
     const big = await stranger(socketOf(server.address));
