@@ -61,8 +61,8 @@ describe('docker (private dockerd)', () => {
       expect(fault.failure(outcome, 'hold')).not.toBe('');
       expect(fault.kept(outcome)).toMatchObject({ 'docker/cpu': 'passed:2', 'docker/hold': 'failed:0' });
       expect(outcome.csv).toEqual(['docker-cpu.csv']);
-      // A killed engine cannot remove its container; only its fault.record stays in the data root (no process,
-      // mount or network), and the next start prunes it (fault.recovers() checks that nothing is left then).
+      // A killed engine cannot remove its container; only its record stays in the data root (no process,
+      // mount or network), and the next start prunes it (recovers() checks that nothing is left then).
       const left = fault.leftovers(c);
       if (signal === 'SIGKILL') expect(left.filter((entry) => !/^container \w+ in the data root$/.test(entry))).toEqual([]);
       else expect(left).toEqual([]);
@@ -73,7 +73,7 @@ describe('docker (private dockerd)', () => {
         kept: 'cpu (results.json, CSV)',
         leaked:
           signal === 'SIGKILL'
-            ? "nothing running or mounted; the container's fault.record, pruned by the next start"
+            ? "nothing running or mounted; the container's record, pruned by the next start"
             : 'nothing (containerd, shims, bridge, mounts and run directory gone)',
         recovery: `exited ${((outcome.endedAt - at) / 1000).toFixed(1)} s after the stop; next run (new dockerd) passed in ${next.seconds.toFixed(0)} s`,
       });

@@ -149,7 +149,7 @@ describe.skipIf(skip)(`qemu-tcg${skip ? ` (skipped: ${skip})` : ''}`, () => {
     const listening = `:${GUEST_SERVICE_PORT.toString(16).toUpperCase()} [0-9A-F]+:0000 0A`;
     const taken = await inGuest(
       c,
-      `setsid busybox nc -ll -p ${GUEST_SERVICE_PORT} -e /bin/true </dev/null >/dev/null 2>&1 & fault.sleep 1; cat /proc/net/tcp /proc/net/tcp6 | grep -cE '${listening}'`,
+      `setsid busybox nc -ll -p ${GUEST_SERVICE_PORT} -e /bin/true </dev/null >/dev/null 2>&1 & sleep 1; cat /proc/net/tcp /proc/net/tcp6 | grep -cE '${listening}'`,
     );
     expect(taken, 'nothing listens on the port').toMatch(/^0: 1/);
     const outcome = await run.done;

@@ -10,7 +10,7 @@ import * as fault from './inject.js';
  * Faults on a remote host (scripts/simulated-remote.sh: OpenSSH's sshd in a network namespace of its
  * own, the third simulated remote, 198.51.100.10): the remote vanishes mid-benchmark, and Ctrl-C while
  * a benchmark runs there. The remote's disk is this machine's, and its work directory is made in the
- * case's work root, so the inventory of fault.leftovers covers it too.
+ * case's work root, so the inventory of leftovers covers it too.
  */
 
 const SCRIPT = join(packageRoot, 'scripts/simulated-remote.sh');
@@ -78,7 +78,7 @@ describe.skipIf(skip)(`remote host${skip ? ` (skipped: ${skip})` : ''}`, () => {
     expect(outcome.output).toMatch(
       new RegExp(`could not remove ${c.workRoot}/${workDir} on 198\\.51\\.100\\.10: .*remove it there: sh -c`, 's'),
     );
-    // The vanished remote's fault.processes went with its namespace; its directory is removed here, as its owner would.
+    // The vanished remote's processes went with its namespace; its directory is removed here, as its owner would.
     await rm(join(c.workRoot, workDir!), { recursive: true });
     expect(fault.leftovers(c)).toEqual([]);
     await simulated('down');
