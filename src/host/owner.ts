@@ -126,6 +126,11 @@ export function thisProcess(): ThisProcess {
   });
 }
 
+/** This process's owner line, as an owner file, record or label holds it. */
+export function ownerLine(): string {
+  return `${formatOwner(currentOwner())}\n`;
+}
+
 /** The owner that names this process. */
 export function currentOwner(): Owner {
   // Not shared between module copies by value: a forked child has the same module state but another pid.

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, lstat, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { onExitSync } from './exit-cleanup.js';
-import { currentOwner, formatOwner, identify, isAlive, parseOwnerOrPid, signalOwner, type ThisProcess } from './owner.js';
+import { identify, isAlive, ownerLine, parseOwnerOrPid, signalOwner, type ThisProcess } from './owner.js';
 import { removeTreeSync, terminateSync } from './process.js';
 import { BadOptionError } from '../errors.js';
 import { makeDirectory } from './make-dir.js';
@@ -63,7 +63,7 @@ export async function createWorkDir(platform: string, root = workRoot(), options
     for (const live of [...liveWorkDirs]) removeWorkDir(live);
   });
   await chmod(dir, options.mode ?? 0o700);
-  await writeFile(join(dir, OWNER_FILE), `${formatOwner(currentOwner())}\n`);
+  await writeFile(join(dir, OWNER_FILE), ownerLine());
   return dir;
 }
 

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { PlatformUnavailableError } from '../../errors.js';
 import { SETUP_HINT, installFix } from '../platform.js';
 import { withLock, withLockSync } from '../../host/file-lock.js';
-import { currentOwner, formatOwner, isAlive, parseOwnerOrPid } from '../../host/owner.js';
+import { isAlive, ownerLine, parseOwnerOrPid } from '../../host/owner.js';
 import type { Log } from '../../host/log.js';
 import { waitFor } from '../../host/poll.js';
 import {
@@ -162,7 +162,7 @@ function daemonProcess(): number | undefined {
 /** Counts this process as a user. Call under the members lock. */
 function joinUsers(): PrivateDockerd {
   mkdirSync(USERS_DIR, { recursive: true });
-  writeFileSync(join(USERS_DIR, String(process.pid)), `${formatOwner(currentOwner())}\n`);
+  writeFileSync(join(USERS_DIR, String(process.pid)), ownerLine());
   let left = false;
   const stopSync = () => {
     if (left) return;

@@ -3,7 +3,7 @@ import { closeSync, constants, mkdirSync, openSync, readFileSync, writeFileSync 
 import { join } from 'node:path';
 import { runChecked } from '../../host/command.js';
 import { acquireLock } from '../../host/file-lock.js';
-import { currentOwner, formatOwner, identify, isAlive, parseOwnerOrPid, sameOwner, type Owner } from '../../host/owner.js';
+import { currentOwner, formatOwner, identify, isAlive, ownerLine, parseOwnerOrPid, sameOwner, type Owner } from '../../host/owner.js';
 import type { Log } from '../../host/log.js';
 import { stopOnce } from '../../host/stop-once.js';
 import { waitFor } from '../../host/poll.js';
@@ -234,7 +234,7 @@ export async function startPrivatePodman(cacheDir: string, log: Log): Promise<Pr
     teardownSync(storageRoot); // whatever a killed run left
     mkdirSync(join(RUN_DIR, 'cni'), { recursive: true, mode: 0o700 });
     mkdirSync(TEMP_DIR, { recursive: true, mode: 0o700 });
-    writeFileSync(OWNER_FILE, `${formatOwner(currentOwner())}\n`);
+    writeFileSync(OWNER_FILE, ownerLine());
     recordSharedDirs(SHARED);
     // The teardown above deleted any bridge of a killed run, so this one is new and has its address.
     const gateway = createBridge(PODMAN_BRIDGE, 'podman')!;

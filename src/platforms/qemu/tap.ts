@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { runSync, runSyncChecked } from '../../host/command.js';
-import { currentOwner, formatOwner, isAlive, parseOwner } from '../../host/owner.js';
+import { isAlive, ownerLine, parseOwner } from '../../host/owner.js';
 import { SETUP_HINT } from '../platform.js';
 
 /*
@@ -48,7 +48,7 @@ function ip(args: string[], what: string, platform: string): void {
 /** Before QEMU starts: a persistent tap in the host's namespace, for QEMU to open by name; its owner recorded first. */
 export function createTap(network: TapNetwork, platform: string, ownersDir = TAP_OWNERS_DIR): void {
   mkdirSync(ownersDir, { recursive: true, mode: 0o700 });
-  writeFileSync(join(ownersDir, network.namespace), `${formatOwner(currentOwner())}\n`, { mode: 0o600 });
+  writeFileSync(join(ownersDir, network.namespace), ownerLine(), { mode: 0o600 });
   ip(['tuntap', 'add', 'dev', network.tap, 'mode', 'tap'], `creating the tap device ${network.tap}`, platform);
 }
 
