@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BadResultsFileError, VirtbenchError, isVirtbenchError } from '../errors.js';
-import { isStandIn, RESULTS_SCHEMA, type BenchmarkResult, type Question, type ResultsFile, type Sample } from './schema.js';
+import { isStandIn, RESULTS_SCHEMA, STOP_REASONS, type BenchmarkResult, type Question, type ResultsFile, type Sample } from './schema.js';
 import { summarize } from '../statistics/descriptive.js';
 import { makeDirectory } from '../host/make-dir.js';
 
@@ -358,6 +358,7 @@ class ResultsValidator {
     const cachesFlushed = this.optional(row.cachesFlushed, `${at}.cachesFlushed`, (v, a) =>
       typeof v === 'boolean' ? v : this.fail(a, 'true or false', v),
     );
+    const stoppedBy = this.optional(row.stoppedBy, `${at}.stoppedBy`, (v, a) => this.oneOf(v, a, STOP_REASONS));
     // Unknown fields are kept; the summary is not: it is computed again from the samples.
     const { summary: _trusted, ...rest } = row;
     return withSummary({
@@ -368,6 +369,7 @@ class ResultsValidator {
       ...(skipReason === undefined ? {} : { skipReason }),
       ...(standIn === undefined ? {} : { standIn }),
       ...(cachesFlushed === undefined ? {} : { cachesFlushed }),
+      ...(stoppedBy === undefined ? {} : { stoppedBy }),
     });
   }
 

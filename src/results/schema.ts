@@ -54,7 +54,17 @@ export interface BenchmarkResult {
   /** Every run that finished, also those before a failure. */
   samples: Sample[];
   summary?: Summary;
+  /**
+   * Why this platform took no more rounds of this benchmark, when the run added rounds until its
+   * comparisons were decided (absent: a fixed count of runs). 'decided': every comparison it is part
+   * of reached the run's precision; 'budget': the run's time budget was spent; 'max-rounds': it took
+   * the most rounds allowed; 'partner-gone': the platforms it is compared with stopped (failed).
+   */
+  stoppedBy?: StopReason;
 }
+
+export const STOP_REASONS = ['decided', 'budget', 'max-rounds', 'partner-gone'] as const;
+export type StopReason = (typeof STOP_REASONS)[number];
 
 export type Phase = 'connect' | 'prepare' | 'flush' | 'run' | 'cleanup';
 
