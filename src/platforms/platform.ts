@@ -1,6 +1,7 @@
 import { PlatformUnavailableError, isVirtbenchError } from '../errors.js';
 import type { EnvironmentFacts, Question } from '../results/schema.js';
 import type { BuiltProgram } from '../workloads/build.js';
+import type { CpuSource } from '../host/cpu-time.js';
 import type { ExecResult } from '../host/exec-result.js';
 import type { ServiceAddress } from '../host/net.js';
 import { SETUP_COMMAND, SETUP_HINT, installFix } from '../host/setup-command.js';
@@ -9,7 +10,7 @@ import type { Profile } from '../workloads/profiles.js';
 import type { Variant } from './variants.js';
 import type { Workload } from '../workloads/index.js';
 
-export type { ExecResult, ServiceAddress };
+export type { CpuSource, ExecResult, ServiceAddress };
 export { SETUP_COMMAND, SETUP_HINT, installFix };
 
 /**
@@ -59,6 +60,12 @@ export interface StartedPlatform {
   unsupported?(workload: Workload, profile?: Profile): string | undefined;
   /** How this platform builds a C workload, when the shared static binary is not enough. */
   buildProgram?(source: string, cacheDir: string): Promise<BuiltProgram>;
+  /** Stops whatever of this platform could run between its turns (a QEMU guest's vCPUs, a container's processes); idempotent. Absent: nothing of it runs between turns. */
+  freeze?(): Promise<void>;
+  /** Undoes freeze(); idempotent, and harmless when not frozen. */
+  thaw?(): Promise<void>;
+  /** Where the CPU time of this platform's processes on this host can be read (its guest's QEMU, its container's cgroup, its engine's daemons): what it costs while another platform takes a sample. */
+  cpuSources?(): Promise<CpuSource[]>;
 }
 
 /** What the main process hands a worker: plain data that survives structured cloning. */
