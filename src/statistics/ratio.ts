@@ -1,7 +1,8 @@
 import { samplesPairedBy } from '../results/runs.js';
-import type { BenchmarkResult } from '../results/schema.js';
+import type { BenchmarkResult, CellVerdict } from '../results/schema.js';
 import { groupsChange, pairedChange, ratioInterval, ratioOf, type Design, type EstimateOutcome } from './estimate.js';
 import { shownEquivalent } from './verdicts.js';
+import { UNTIL_DECIDED_LEVEL } from './until-decided.js';
 
 /*
  * A platform against the baseline platform of the same run (a cell of the table, a finding): the
@@ -10,18 +11,24 @@ import { shownEquivalent } from './verdicts.js';
  *   equivalent  the 90 % interval lies within +-margin (an equivalence test, TOST at 5 %);
  *   undecided   neither: the cell says how far the interval reaches instead of a ratio.
  * One cell is one statement at 5 %: a table of many cells is read cell by cell, not as a gate.
+ * Where the run added rounds until its comparisons were decided (a result with stoppedBy), the
+ * interval is the 98 % one, and equivalence is shown at 2 % a side: an adaptive stop favours rounds
+ * that happen to agree, and these keep the errors within 5 % (see until-decided.ts).
  */
 
 /** The margin within which a cell may read "the same" (≈1x). */
 export const EQUIVALENCE_MARGIN = 0.05;
 
-export type CellVerdict = 'different' | 'equivalent' | 'undecided';
+// Defined with the results schema, which stores it (BenchmarkResolution); here is where it is decided.
+export type { CellVerdict };
 
 export interface RatioEstimate {
   /** Performance ratio (> 1 is better): the geometric mean of the per-round ratios. */
   ratio: number;
-  /** Its 95 % interval; absent where the units cannot make one (a single round). */
+  /** Its 95 % interval (98 % after an adaptive stop: see level); absent where the units cannot make one (a single round). */
   ci95?: [number, number];
+  /** The level of ci95: 0.95, or UNTIL_DECIDED_LEVEL where rounds were added until decided. */
+  level: number;
   verdict: CellVerdict;
   /** How far the 95 % interval reaches from 1 (0.25: differences within ±25 % cannot be told apart). */
   resolution?: number;
@@ -59,18 +66,21 @@ export function ratioToBaseline(
         );
   if ('notComparable' in outcome) return undefined;
   const { estimate } = outcome;
-  const ci95 = ratioInterval(estimate);
+  const adaptive = result.stoppedBy !== undefined || baseline.stoppedBy !== undefined;
+  const level = adaptive ? UNTIL_DECIDED_LEVEL : 0.95;
+  const ci95 = ratioInterval(estimate, level);
   const verdict: CellVerdict = !ci95
     ? 'undecided'
     : ci95[0] > 1 || ci95[1] < 1
       ? 'different'
-      : shownEquivalent(estimate, margin, 0.05)
+      : shownEquivalent(estimate, margin, 1 - level)
         ? 'equivalent'
         : 'undecided';
   return {
     ratio: ratioOf(estimate),
     ...(ci95 ? { ci95, resolution: reachFromOne(ci95) } : {}),
     verdict,
+    level,
     margin,
     design: estimate.design,
     n: estimate.n,
