@@ -1,5 +1,5 @@
-import { isStandIn, type BenchmarkResult, type Question, type ResultsFile } from '../results/schema.js';
-import { baselinePlatform, tablePlatforms } from './ordering.js';
+import { isStandIn, type BenchmarkResult, type ResultsFile } from '../results/schema.js';
+import { questionsOf } from '../results/questions.js';
 import { formatPercent, formatReach, formatValue } from '../results/format.js';
 import { ratioToBaseline, readingOf, type RatioEstimate, type RatioReading } from '../statistics/ratio.js';
 import { formatRatio, formatRatioWithCi } from './table.js';
@@ -13,19 +13,8 @@ import { formatRatio, formatRatioWithCi } from './table.js';
  * without a question of their own are compared with the baseline platform.
  */
 
-/** The questions of the file, or else: what each platform costs against the baseline, on every benchmark. */
-export function questionsOf(file: Pick<ResultsFile, 'results' | 'questions'>): Question[] {
-  if (file.questions && file.questions.length > 0) return file.questions;
-  const platforms = tablePlatforms(file.results);
-  const baseline = baselinePlatform(platforms);
-  const benchmarks = [...new Set(file.results.map((r) => r.benchmark))];
-  return platforms
-    .filter((p) => p !== baseline)
-    .map((platform) => ({
-      question: `What does ${platform} cost against ${baseline}?`,
-      comparisons: [{ platform, against: baseline!, benchmarks }],
-    }));
-}
+// Its home was this module: importers of it here keep working.
+export { questionsOf };
 
 /** How far the 95 % interval reaches from 1 (differences smaller than this, this run cannot tell apart); undefined without an interval. */
 export function resolution(estimate: RatioEstimate): number | undefined {

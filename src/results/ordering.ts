@@ -1,9 +1,11 @@
-import type { BenchmarkResult } from '../results/schema.js';
+import type { BenchmarkResult } from './schema.js';
 
 /*
  * Where platforms and benchmarks go in tables. The reporter knows no platform
  * or benchmark by name: the plugin hands it the config's order, and a results
- * file keeps the order it was written in.
+ * file keeps the order it was written in. Here rather than in src/reporters/:
+ * the findings' default questions (questions.ts) and what a run resolved
+ * (src/statistics/resolution.ts) need the baseline platform as the table has it.
  */
 
 export interface ReportOrder {
