@@ -32,3 +32,14 @@ export function formatReach(fraction: number): string {
 export function formatSignedPercent(fraction: number): string {
   return `${fraction >= 0 ? '+' : '-'}${formatPercent(Math.abs(fraction))}`;
 }
+
+/** A wall time: "0.8s", "45s", "3m10s", "1h02m" (to the second below an hour, to the minute above). */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return String(seconds);
+  if (seconds < 10) return `${Number(seconds.toFixed(1))}s`;
+  const whole = Math.round(seconds);
+  if (whole < 60) return `${whole}s`;
+  if (whole < 3600) return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`;
+  const minutes = Math.round(whole / 60);
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}

@@ -97,6 +97,36 @@ export interface Question {
   comparisons: { platform: string; against: string; benchmarks: string[] }[];
 }
 
+/** What a ratio's 95 % interval lets one say (src/statistics/ratio.ts decides it). */
+export type CellVerdict = 'different' | 'equivalent' | 'undecided';
+
+/** One comparison of the findings on one benchmark, and how far its interval reached (src/statistics/resolution.ts). */
+export interface ComparisonResolution {
+  platform: string;
+  against: string;
+  /** The performance ratio (> 1: `platform` is better). */
+  ratio?: number;
+  /** The interval ratioToBaseline gives: 95 %, or 98 % where rounds were added until decided (its level). */
+  ci95?: [number, number];
+  /** Relative half-width of that interval, (hi - lo) / (2 * ratio); absent without an interval (one round). */
+  halfWidth?: number;
+  verdict: CellVerdict;
+  /** halfWidth within the run's target, or shown the same (equivalent). */
+  decided: boolean;
+}
+
+/** What a run resolved on one benchmark (src/statistics/resolution.ts). */
+export interface BenchmarkResolution {
+  benchmark: string;
+  /** The largest relative half-width of the 95 % ratio intervals among the comparisons (the smallest difference this run can tell apart on this benchmark, for all of them); undefined when none has an interval. */
+  halfWidth?: number;
+  comparisons: ComparisonResolution[];
+  /** Wall time of the benchmark's sampling, seconds: from the start of its first sample (time - seconds) to the end of its last, over all platforms. */
+  seconds: number;
+  /** The most rounds any platform took of it. */
+  rounds: number;
+}
+
 export interface ResultsFile {
   schema: typeof RESULTS_SCHEMA;
   createdAt: string;
@@ -112,4 +142,9 @@ export interface ResultsFile {
   results: BenchmarkResult[];
   /** The questions the platforms of the run pose (optional: files from older runs have none). */
   questions?: Question[];
+  /**
+   * What the run resolved, per benchmark (optional: files from older runs and merged files have none).
+   * Derived from the samples: a reader computes it again rather than trust the file, as it does the summaries.
+   */
+  resolution?: BenchmarkResolution[];
 }
