@@ -1,4 +1,4 @@
-import { connect as connectTcp } from 'node:net';
+import { Socket, connect as connectTcp } from 'node:net';
 import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
 import ssh2, { type Client, type ClientChannel } from 'ssh2';
@@ -45,6 +45,8 @@ export interface SshTarget {
   peer: SshPeer;
   /** Connecting, key exchange and login together (ssh2's readyTimeout). Default 30 s. */
   readyTimeoutMs?: number;
+  /** How often the other end is asked for an answer, and how long its silence may last (tests shorten them). */
+  keepalive?: { intervalMs: number; silenceLimitMs: number };
 }
 
 /** OpenSSH-style fingerprint of a host key blob: SHA256:<base64 without padding>. */
@@ -53,6 +55,10 @@ export function fingerprintOf(blob: Buffer): string {
 }
 
 const READY_TIMEOUT_MS = 30_000;
+/** How often ssh2 asks the other end for an answer (a keepalive request). */
+const KEEPALIVE_INTERVAL_MS = 10_000;
+/** An end that sends nothing this long, keepalives unanswered, is gone (QEMU hung, a remote off the network). */
+const SILENCE_LIMIT_MS = 60_000;
 
 export interface SshRunOptions {
   /** How errors and the result name the command (the argv it was built from). */
@@ -67,6 +73,11 @@ export interface SshSession {
   close(): void;
   /** The connection ended (closed, lost, or its keepalive went unanswered): a new one is needed. */
   readonly closed: boolean;
+  /**
+   * The other end is paused on purpose (a guest stopped through QMP between turns): while paused its
+   * silence never ends the connection, and on resume the silence is counted anew.
+   */
+  setPeerPaused(paused: boolean): void;
 }
 
 /** POSIX single-quoting: safe for any byte string but NUL. */
@@ -80,6 +91,9 @@ const { signals } = constants;
 export function connectSsh(target: SshTarget): Promise<SshSession> {
   const client = new ssh2.Client();
   let closedReason: string | undefined;
+  const liveness = watchSilence(client, target, (reason) => {
+    closedReason ??= reason;
+  });
 
   const lost = (command: string) =>
     new GuestLostError(
@@ -95,6 +109,7 @@ export function connectSsh(target: SshTarget): Promise<SshSession> {
       closedReason ??= 'closed by virtbench';
       client.end();
     },
+    setPeerPaused: (paused) => liveness.setPeerPaused(paused),
     run(command, options = {}) {
       const shown = options.argv ? options.argv.join(' ') : command;
       if (closedReason) return Promise.reject(lost(shown));
@@ -114,9 +129,45 @@ export function connectSsh(target: SshTarget): Promise<SshSession> {
     },
   };
 
-  return logIn(client, target, session, (reason) => {
+  return logIn(client, target, liveness.socket, session, (reason) => {
     closedReason ??= reason;
   });
+}
+
+function keepaliveOf(target: SshTarget): { intervalMs: number; silenceLimitMs: number } {
+  return target.keepalive ?? { intervalMs: KEEPALIVE_INTERVAL_MS, silenceLimitMs: SILENCE_LIMIT_MS };
+}
+
+/**
+ * Our own socket under ssh2, so that what arrives on it tells that the other end lives: ssh2's keepalive
+ * (which would give up on a paused guest after a minute, whatever the reason) only asks for answers,
+ * and this watch ends a connection silent for SILENCE_LIMIT_MS unless its end is paused on purpose.
+ */
+function watchSilence(
+  client: Client,
+  target: SshTarget,
+  ended: (reason: string) => void,
+): { socket: Socket; setPeerPaused(paused: boolean): void } {
+  const { intervalMs, silenceLimitMs } = keepaliveOf(target);
+  const socket = new Socket();
+  let lastHeard = performance.now();
+  let peerPaused = false;
+  socket.on('data', () => (lastHeard = performance.now()));
+  const watch = setInterval(() => {
+    if (peerPaused || performance.now() - lastHeard <= silenceLimitMs) return;
+    ended(`${target.peer.what} answered no keepalive for ${silenceLimitMs / 1000} s`);
+    client.destroy();
+  }, intervalMs);
+  // It never keeps a process alive on its own; it ends with the connection.
+  watch.unref();
+  socket.once('close', () => clearInterval(watch));
+  return {
+    socket,
+    setPeerPaused(paused) {
+      peerPaused = paused;
+      lastHeard = performance.now();
+    },
+  };
 }
 
 /**
@@ -185,7 +236,13 @@ function commandResult(
  * Connects and logs in, accepting only a pinned host key; settles with the session once ready.
  * ended() hears why the connection ended, then or later (an error, a close).
  */
-function logIn(client: Client, target: SshTarget, session: SshSession, ended: (reason: string) => void): Promise<SshSession> {
+function logIn(
+  client: Client,
+  target: SshTarget,
+  socket: Socket,
+  session: SshSession,
+  ended: (reason: string) => void,
+): Promise<SshSession> {
   const accepted = target.hostKeys.map((key) => Buffer.from(key, 'base64'));
   let presented: Buffer | undefined;
   const loginFailure = (error?: Error) => loginError(target, presented, error);
@@ -208,15 +265,17 @@ function logIn(client: Client, target: SshTarget, session: SshSession, ended: (r
       reject(loginFailure());
     });
     client.connect({
+      sock: socket.connect(target.port, target.host),
       host: target.host,
       port: target.port,
       username: target.username ?? 'root',
       privateKey: target.privateKey,
       agent: target.privateKey ? undefined : target.agent,
       readyTimeout: readyTimeoutMs,
-      // An end that stops answering (QEMU frozen, a remote gone from the network) is noticed within a minute.
-      keepaliveInterval: 10_000,
-      keepaliveCountMax: 6,
+      // Asked every interval, so that a live end always sends something; ssh2 itself never gives up
+      // (watchSilence does, unless the end is paused on purpose).
+      keepaliveInterval: keepaliveOf(target).intervalMs,
+      keepaliveCountMax: Number.POSITIVE_INFINITY,
       hostVerifier: (key: Buffer) => {
         presented = key;
         return accepted.some((known) => key.equals(known));

@@ -38,6 +38,7 @@ function fakeConnect(delayMs = 10) {
           closed = true;
         },
         run: () => Promise.reject(new Error('not here')),
+        setPeerPaused: () => {},
       };
       return session;
     },
