@@ -4,6 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { BadResultsFileError, VirtbenchError, isVirtbenchError } from '../errors.js';
 import { isStandIn, RESULTS_SCHEMA, STOP_REASONS, type BenchmarkResult, type Question, type ResultsFile, type Sample } from './schema.js';
 import { summarize } from '../statistics/descriptive.js';
+import { runResolution } from '../statistics/resolution.js';
 import { makeDirectory } from '../host/make-dir.js';
 
 /** The summary of the samples; a summary the result already had is replaced, never kept. */
@@ -393,7 +394,7 @@ class ResultsValidator {
  * Checks parsed JSON against the results schema, in full, before anyone
  * reads a field: every problem is a VIRTBENCH_BAD_RESULTS_FILE naming the file
  * and the field (`results[3].samples[7].value`), never a TypeError later on.
- * Returns the file with each summary computed from its samples.
+ * Returns the file with each summary computed from its samples (and its resolution, where it has one).
  */
 export function validateResults(data: unknown, path: string): ResultsFile {
   const check = new ResultsValidator(path);
@@ -430,8 +431,9 @@ export function validateResults(data: unknown, path: string): ResultsFile {
   });
   const questions = check.optional(data.questions, 'questions', (v, a) => check.array(v, a).map((q, i) => check.question(q, `${a}[${i}]`)));
 
-  return {
-    ...data,
+  const { resolution: stored, ...rest } = data;
+  const file: ResultsFile = {
+    ...rest,
     schema: RESULTS_SCHEMA,
     createdAt,
     profile,
@@ -439,4 +441,7 @@ export function validateResults(data: unknown, path: string): ResultsFile {
     results,
     ...(questions === undefined ? {} : { questions }),
   };
+  // What the run resolved is derived from the samples, like the summaries: computed again, never
+  // trusted (a stale or malformed one is replaced); a file without it stays without.
+  return stored === undefined ? file : { ...file, resolution: runResolution(file) };
 }

@@ -6,6 +6,7 @@ import { VirtbenchError } from '../../src/errors.js';
 import { csvFileName, readResults, toCsv, validateResults, withSummary, writeResults } from '../../src/results/results-file.js';
 import { RESULTS_SCHEMA, type ResultsFile } from '../../src/results/schema.js';
 import { summarize } from '../../src/statistics/descriptive.js';
+import { runResolution } from '../../src/statistics/resolution.js';
 
 const result = withSummary({
   platform: 'native',
@@ -221,6 +222,31 @@ describe('validateResults', () => {
     const checked = validateResults(data, 'results.json');
     expect(checked.results[0]!.summary).toEqual(summarize([0.5, 0.7]));
     expect(checked.results[1]!.summary).toBeUndefined();
+  });
+
+  it('keeps what the run resolved through a round trip, computed again from the samples, and a file without it stays without', async () => {
+    const docker = withSummary({ ...result, platform: 'docker', samples: result.samples.map((s) => ({ ...s, value: s.value * 2 })) });
+    const compared: ResultsFile = { ...file, results: [...file.results, docker] };
+    const resolution = runResolution(compared);
+    expect(resolution[0]!.comparisons).toHaveLength(1);
+    const path = join(await tempDir(), 'results.json');
+    await writeFile(path, JSON.stringify({ ...compared, resolution }));
+    expect((await readResults(path)).resolution).toEqual(resolution);
+    expect(validateResults(JSON.parse(JSON.stringify(compared)), 'results.json')).not.toHaveProperty('resolution');
+  });
+
+  it.each<[string, unknown]>([
+    ['not an array', 'wide'],
+    ['a wrong figure', [{ benchmark: 'mem', halfWidth: 'narrow', comparisons: [], seconds: -1, rounds: 0 }]],
+    ['a claim the samples do not back', [{ benchmark: 'mem', halfWidth: 0.001, comparisons: [], seconds: 1, rounds: 99 }]],
+  ])('replaces a stored resolution that is %s with the one its samples give, rather than refuse the file', (_, stored) => {
+    // Derived data, like the summaries: a stale or broken copy costs the reader nothing but is never shown.
+    const checked = validateResults(
+      edited((d) => (d.resolution = stored)),
+      'results.json',
+    );
+    expect(checked.resolution).toEqual(runResolution(file));
+    expect(checked.resolution).toEqual([{ benchmark: 'mem', comparisons: [], seconds: expect.closeTo(1.69, 6), rounds: 2 }]);
   });
 
   it("keeps a stand-in: the platform whose figure a variant's unmeasured benchmark shows", () => {
