@@ -12,6 +12,8 @@ import { recordedMedians } from '../statistics/history.js';
 import { formatPercent, formatValue } from '../results/format.js';
 import { benchmarkLabel, cellOf, formatChange, STAND_IN_LEGEND, standInShown } from './table.js';
 import { EQUIVALENCE_MARGIN, type RatioReading } from '../statistics/ratio.js';
+import { resolutionTarget, runResolution } from '../statistics/resolution.js';
+import { resolutionTable, undecidedLine } from './resolution.js';
 
 const escapeHtml = (text: string) =>
   text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
@@ -51,6 +53,20 @@ function chartData(file: ResultsFile, platforms: string[]) {
       runs: rows.flatMap((r, i) => (r ? r.samples.map((s) => ({ x: platforms[i], y: s.value })) : [])),
     };
   });
+}
+
+/** What the run resolved: the findings' last line, and a table per benchmark ('' where nothing was compared). */
+function resolutionHtml(file: ResultsFile): { undecided: string; section: string } {
+  const resolved = runResolution(file);
+  const target = resolutionTarget(file);
+  const line = undecidedLine(resolved, target);
+  const resolution = resolutionTable(resolved, file.results, target);
+  return {
+    undecided: line ? `<p>${escapeHtml(line)}</p>` : '',
+    section: resolution
+      ? `<h2>Resolution</h2>${table(resolution.header, resolution.rows)}<p>${escapeHtml(`${resolution.legend}.`)}</p>`
+      : '',
+  };
 }
 
 /** The forest plot's key: what each colour says. */
@@ -188,6 +204,7 @@ export async function renderHtml(
         .join('')}</ul></li>`,
   );
   const facts = [...warnings, ...answers];
+  const resolution = resolutionHtml(file);
   const forest = baseline ? forestSvg(forestRows(file.results, platforms, baseline), baseline) : '';
   const forestSection = forest
     ? `<figure class="forest"><figcaption>${escapeHtml(
@@ -208,7 +225,8 @@ ${forestSection}
 ${table(['benchmark', 'unit', 'better', ...platforms], summaryRows)}
 <p>Median ±half the IQR; Nx = performance vs ${escapeHtml(baseline ?? '-')}, above 1 is better.</p>
 ${standInShown(file.results, platforms) ? `<p>${escapeHtml(STAND_IN_LEGEND)}.</p>` : ''}
-${facts.length ? `<h2>Findings</h2><ul class="findings">${facts.join('')}</ul>` : ''}
+${facts.length ? `<h2>Findings</h2><ul class="findings">${facts.join('')}</ul>${resolution.undecided}` : ''}
+${resolution.section}
 ${compareSection}
 <h2>Charts</h2>
 ${charts.map((c) => `<div class="chart"><canvas id="${escapeHtml(c.id)}" role="img" aria-label="${escapeHtml(c.title)}"></canvas></div>`).join('\n')}

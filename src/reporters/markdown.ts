@@ -8,6 +8,8 @@ import { baselinePlatform, tablePlatforms } from './ordering.js';
 import { skipLines } from './skips.js';
 import { EQUIVALENCE_MARGIN } from '../statistics/ratio.js';
 import { printable, withoutControlCharacters } from '../host/printable.js';
+import { resolutionTarget, runResolution } from '../statistics/resolution.js';
+import { resolutionTable, undecidedCount, undecidedLine } from './resolution.js';
 
 /*
  * The Markdown report, for a pull-request comment and the job summary. A
@@ -227,6 +229,7 @@ function findingsPart(file: ResultsFile, baseline: string | undefined): Part | u
   const warnings = driftWarnings(file.results, baseline).map((w) => `- **Warning:** ${esc(w, MAX_FINDING)}`);
   const answers = findings(file).map((f) => `- ${esc(f, MAX_FINDING)}`);
   if (warnings.length + answers.length === 0) return undefined;
+  const undecided = undecidedLine(runResolution(file), resolutionTarget(file));
   const counts = [
     ...(answers.length > 0 ? [`${answers.length} answer${answers.length === 1 ? '' : 's'}`] : []),
     ...(warnings.length > 0 ? [`${warnings.length} warning${warnings.length === 1 ? '' : 's'}`] : []),
@@ -234,9 +237,30 @@ function findingsPart(file: ResultsFile, baseline: string | undefined): Part | u
   return {
     what: 'The findings',
     head: [`<details><summary>Findings: ${counts.join(', ')}</summary>`, ''],
-    lines: [...warnings, ...answers],
+    lines: [...warnings, ...answers, ...(undecided ? [`- ${esc(undecided, MAX_FINDING)}`] : [])],
     tail: ['', '</details>'],
     cutOrder: 1,
+  };
+}
+
+/** What the run resolved, per benchmark, folded below a line that says how many comparisons it left undecided. */
+function resolutionPart(file: ResultsFile): Part | undefined {
+  const resolved = runResolution(file);
+  const target = resolutionTarget(file);
+  const table = resolutionTable(resolved, file.results, target);
+  if (!table) return undefined;
+  // The cells are printable already; escaping keeps names and "|" inert.
+  return {
+    what: 'The resolution',
+    head: [
+      `<details><summary>Resolution: ${esc(undecidedCount(resolved, target))}</summary>`,
+      '',
+      row(table.header.map((h) => esc(h))),
+      row(table.header.map((_, i) => (i === 0 || i >= 4 ? '---' : '---:'))),
+    ],
+    lines: table.rows.map((cells) => row(cells.map((cell, i) => (i === 0 ? name(cell) : esc(cell, MAX_FINDING))))),
+    tail: ['', `${esc(table.legend, MAX_FINDING)}.`, '', '</details>'],
+    cutOrder: 3,
   };
 }
 
@@ -319,6 +343,8 @@ export function renderMarkdown(file: ResultsFile, comparisons?: readonly Compari
 
   const found = findingsPart(file, baseline);
   if (found) parts.push(found);
+  const resolution = resolutionPart(file);
+  if (resolution) parts.push(resolution);
 
   if (comparisons && comparisons.length > 0) {
     parts.push({

@@ -12,6 +12,8 @@ import { skipLines } from './skips.js';
 import { markKind } from '../host/kind.js';
 import { nameRecord } from '../host/name-keys.js';
 import { printable } from '../host/printable.js';
+import { resolutionTarget, runResolution } from '../statistics/resolution.js';
+import { resolutionLine, undecidedLine } from './resolution.js';
 
 // Its home was this module: importers of it here keep working.
 export { skipLines };
@@ -151,9 +153,14 @@ export class VirtbenchReporter implements Reporter {
     log();
     say(runHeading(file, platforms, this.options.profile));
     for (const line of renderComparisonToFit(file.results, platforms, width).lines) log(line);
+    const resolved = file.resolution ?? [];
+    const footer = resolutionLine(resolved, resolutionTarget(file));
+    if (footer) wrapText(footer, width, 2).forEach((l) => log(l));
     for (const line of skipLines(file.results)) say(`  ${line}`);
     for (const line of driftWarnings(file.results, baselinePlatform(platforms))) say(`  WARNING ${line}`);
     for (const line of findingLines(file, width)) log(line);
+    const undecided = undecidedLine(resolved, resolutionTarget(file));
+    if (undecided) say(`  ${undecided}`);
     // The error text already names the platform and the workload.
     for (const failed of file.results.filter((r) => r.status === 'failed')) say(`  FAILED ${firstLine(failed.error ?? '')}`);
     try {
@@ -207,7 +214,7 @@ export class VirtbenchReporter implements Reporter {
   private async resultsFile(): Promise<ResultsFile> {
     this.host ??= this.options.describeHost?.(this.vitest?.version ?? 'unknown') ?? Promise.resolve({});
     const results = [...this.results.values()];
-    return {
+    const file: ResultsFile = {
       schema: RESULTS_SCHEMA,
       createdAt: new Date().toISOString(),
       profile: this.options.profile,
@@ -215,13 +222,20 @@ export class VirtbenchReporter implements Reporter {
       results: sortResults(results, this.options.order),
       ...(this.options.questions?.length ? { questions: this.options.questions } : {}),
     };
+    // Every run states what it resolved, in results.json too.
+    return { ...file, resolution: runResolution(file) };
   }
 
   private async write(): Promise<string[]> {
     const file = await this.resultsFile();
     const written = await writeResults(this.reportDir(), file);
     const platforms = tablePlatforms(file.results);
-    const table = [runHeading(file, platforms, this.options.profile), ...renderComparison(file.results, platforms).lines];
+    const footer = resolutionLine(file.resolution ?? [], resolutionTarget(file));
+    const table = [
+      runHeading(file, platforms, this.options.profile),
+      ...renderComparison(file.results, platforms).lines,
+      ...(footer ? [footer] : []),
+    ];
     await writeFileAtomically(join(this.reportDir(), TABLE_FILE), table.join('\n') + '\n');
     return written;
   }

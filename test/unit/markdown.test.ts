@@ -174,11 +174,17 @@ describe('the PR comment of a full run', () => {
     ]);
   });
 
-  it('folds the findings and the full comparison', () => {
+  it('folds the findings, the resolution and the full comparison', () => {
     expect(comment).toMatch(/<details><summary>Findings: 7 answers<\/summary>\n\n- Does Docker cost CPU or memory\? slower: 0\.98x, cpu: /);
     expect(comment).toMatch(/<details><summary>Against the baseline: all 77 comparisons<\/summary>\n\n\| platform \| benchmark \|/);
-    expect(comment.match(/^<details>/gm)).toHaveLength(2);
-    expect(comment.match(/^<\/details>$/gm)).toHaveLength(2);
+    expect(comment.match(/^<details>/gm)).toHaveLength(3);
+    expect(comment.match(/^<\/details>$/gm)).toHaveLength(3);
+    // Each platform's runs spread alike in each round: every ratio interval has no width.
+    expect(comment).toMatch(
+      /<details><summary>Resolution: every comparison decided at ±5\.0%<\/summary>\n\n\| benchmark \| ± half-width \|/,
+    );
+    expect(comment).toContain('| cpu | ±0.0% | 5s | 5 | - |');
+    expect(comment).toContain('- Every comparison was decided at ±5.0%.\n\n</details>');
   });
 
   it('is the same report as renderMarkdown, less the marker', () => {

@@ -90,6 +90,38 @@ describe('VirtbenchReporter', () => {
     expect(printed).toContain('table.txt (the full table)');
   });
 
+  it('states what the run resolved: below the table, after the findings, in table.txt and in results.json', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'virtbench-resol-'));
+    // The run's precision, as a run that adds rounds until decided records it.
+    const reporter = new VirtbenchReporter({ reportDir: dir, profile: 'quick', describeHost: async () => ({ untilWithin: 0.02 }) });
+    const log = vi.fn();
+    reporter.onInit({ logger: { log }, config: { root: '/' }, version: 'test' } as never);
+    reporter.onTestRunStart();
+    const inRounds = (r: BenchmarkRecord) => (r.samples.forEach((s, round) => (s.extra = { round })), r);
+    reporter.onTestCaseResult(testCase('a', inRounds(record('native', [1, 1, 1])), { state: 'passed' } as never));
+    reporter.onTestCaseResult(testCase('b', inRounds(record('docker', [2, 2.1, 1.9])), { state: 'passed' } as never));
+    await reporter.onTestRunEnd();
+    const printed = log.mock.calls.map((c) => String(c[0] ?? ''));
+    // From native's first run (started 1 s before it ended) to the last one's end, docker's first started 2 s before: 4 s.
+    const footer = /^resolution: mem ±1\d% in 4s \(1 comparison above ±2\.0%\)$/;
+    const legend = printed.findIndex((l) => l.startsWith('median ±half the IQR'));
+    expect(printed.slice(legend + 1).find((l) => l.startsWith('resolution:'))).toMatch(footer);
+    const answer = printed.findIndex((l) => l.includes('mem: docker 0.50x'));
+    expect(printed[answer + 1]).toMatch(/^ {2}Undecided at ±2\.0% when the run ended: docker vs native on mem \(±1\d%\)\.$/);
+    expect((await readFile(join(dir, 'table.txt'), 'utf8')).trimEnd().split('\n').at(-1)).toMatch(footer);
+    const file = await readResults(join(dir, 'results.json'));
+    expect(file.resolution).toEqual([
+      {
+        benchmark: 'mem',
+        halfWidth: expect.closeTo(0.12, 1),
+        comparisons: [expect.objectContaining({ platform: 'docker', against: 'native', verdict: 'different', decided: false })],
+        seconds: 4,
+        rounds: 3,
+      },
+    ]);
+    expect(JSON.parse(await readFile(join(dir, 'results.json'), 'utf8')).resolution).toEqual(file.resolution);
+  });
+
   it('lists the benchmarks of a platform that was not run (it cannot run here) as skipped, with the reason', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'virtbench-reporter-'));
     const notRun = new Map([['qemu-kvm', 'KVM is not usable here: no /dev/kvm']]);
