@@ -3,10 +3,10 @@ import { inject, test as baseTest, type RunnerTask, type RunnerTestCase, type Te
 import { BadOptionError, isVirtbenchError } from './errors.js';
 import type { StartedPlatform } from './platforms/platform.js';
 import { resolveProfile, withRuns, type Profile } from './workloads/profiles.js';
-import { enoughRuns } from './runtime/run-count.js';
+import { cpuSeconds } from './host/cpu-time.js';
 import type { PreparedWorkload } from './runtime/runner.js';
 import { PROVIDE_KEY, type ProvidedSession } from './runtime/session.js';
-import { turnstileFile, turnstileName, workerTurnstile, type TurnRoom } from './turnstile/index.js';
+import { turnstileFile, turnstileName, workerTurnstile, type TurnGrant, type TurnRoom } from './turnstile/index.js';
 import type { BenchmarkRecord, Phase } from './results/schema.js';
 import { standInReason } from './platforms/variants.js';
 import { WORKLOAD_NAMES, workloads, type Workload, type WorkloadName } from './workloads/index.js';
@@ -55,8 +55,15 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
     if (session.skipReason) skip(session.skipReason);
 
     const turns = await turnRoomFor(session, task);
-    const exclusive = <T>(fn: () => Promise<T>): Promise<T> => (turns ? turns.exclusive(fn, signal) : fn());
     let platform: StartedPlatform | undefined;
+    const quiet = quietTurns(
+      session,
+      turns,
+      () => platform,
+      (phase, fn) => timed(phase, fn),
+    );
+    // A step runs with the platform awake, and leaves it frozen while other platforms take their samples.
+    const exclusive = <T>(fn: () => Promise<T>): Promise<T> => (turns ? turns.exclusive(() => quiet.awake(fn), signal) : fn());
     const prepared: PreparedWorkload[] = [];
     let cleanUpTimer = (fn: () => Promise<void>) => fn();
     /** A variant that does not change what this workload uses shows its base's figure: nothing to connect to or measure. */
@@ -66,11 +73,11 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
       record.standIn = session.standIn!.base;
       skipBenchmark(record, reason, turns, skip);
     };
+    const phases: Partial<Record<Phase, number>> = {};
+    const timed = phaseTimer(phases);
     try {
       const builtIn = workloads[task.name as WorkloadName] as Workload | undefined;
       if (builtIn) standIn(early, builtIn);
-      const phases: Partial<Record<Phase, number>> = {};
-      const timed = phaseTimer(phases);
       // Loaded only by a benchmark that runs: the platforms and the runner bring dockerode, ssh2 and
       // the rest, and a worker that only skips (an unavailable platform, a stand-in) starts faster without.
       const [{ createPlatform }, { prepareWorkload }] = await Promise.all([import('./platforms/index.js'), import('./runtime/runner.js')]);
@@ -78,6 +85,7 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
         timed('connect', () => createPlatform(session.platform, session.settings).connect(session.facts ?? {})),
       ));
       const described = await exclusive(() => timed('connect', () => started.describe()));
+      if (turns && started.cpuSources) turns.sources(await started.cpuSources());
       const platformInfo =
         session.provisionSeconds === undefined ? described : { ...described, provisionSeconds: session.provisionSeconds };
       early.phases = phases;
@@ -96,13 +104,15 @@ export const test = baseTest.extend<{ virtbench: VirtbenchFixture }>({
           );
           cleanUpTimer = (fn) => timed('cleanup', fn);
           prepared.push(ready);
-          return preparedBench({ session, profile, workload, record, started, ready, turns, timed, signal });
+          return preparedBench({ session, profile, workload, record, started, ready, turns, timed, signal, quiet });
         },
       });
     } finally {
       // A server that does not stop politely is still stopped by the owner of the platform's work directory.
       const cleanUp = () =>
         cleanUpTimer(async () => {
+          // A frozen platform cannot stop its servers: awake, whether or not the steps before froze it.
+          await platform?.thaw?.().catch(() => {});
           for (const ready of prepared) await ready.dispose().catch(() => {});
           await platform?.close();
         });
@@ -170,40 +180,85 @@ interface SampleSource {
   turns: TurnRoom | undefined;
   timed: PhaseTimer;
   signal: AbortSignal;
+  quiet: QuietTurns;
 }
 
 /** What prepare() hands the bench file: tinybench's task, which takes each sample in this platform's turn, and its options. */
-function preparedBench({ session, profile, workload, record, started, ready, turns, timed, signal }: SampleSource): PreparedBench {
+function preparedBench({ session, profile, workload, record, started, ready, turns, timed, signal, quiet }: SampleSource): PreparedBench {
   /** One sample: the cache flush, the run, and what disturbed it. */
-  const takeSample = async (round?: number) => {
-    // In the turn: a flush on native drops the host's page cache, which no other platform's sample may see.
-    const flushed = await timed('flush', () => started.flushCaches());
-    record.cachesFlushed = (record.cachesFlushed ?? true) && flushed;
-    const before = await cpuTimes();
-    const figure = await timed('run', () => ready.runOnce());
-    const time = Date.now() / 1000;
-    const host = await hostDisturbance(before);
-    const extra = { ...(round === undefined ? {} : { round }), ...host, ...figure.extra };
-    record.samples.push({ time, value: figure.value, seconds: figure.seconds, extra });
-    // In an IDE the test's output is where a user looks for the figure.
-    if (session.ide)
-      console.log(`virtbench [${session.platform}] ${workload.name} run ${record.samples.length}: ${figure.value} ${workload.unit}`);
-    return figure;
-  };
+  const takeSample = (grant?: TurnGrant) =>
+    quiet.awake(async () => {
+      // In the turn: a flush on native drops the host's page cache, which no other platform's sample may see.
+      const flushed = await timed('flush', () => started.flushCaches());
+      record.cachesFlushed = (record.cachesFlushed ?? true) && flushed;
+      const before = await cpuTimes();
+      const others = grant?.others.length ? await othersCpu(grant.others) : undefined;
+      const figure = await timed('run', () => ready.runOnce());
+      const time = Date.now() / 1000;
+      const host = await hostDisturbance(before);
+      const idle: Record<string, number> = others ? { othersCpu: await others() } : {};
+      const extra = { ...(grant ? { round: grant.round } : {}), ...host, ...idle, ...figure.extra };
+      record.samples.push({ time, value: figure.value, seconds: figure.seconds, extra });
+      // In an IDE the test's output is where a user looks for the figure.
+      if (session.ide)
+        console.log(`virtbench [${session.platform}] ${workload.name} run ${record.samples.length}: ${figure.value} ${workload.unit}`);
+      return { figure, round: grant?.round };
+    });
+  const until = turns ? session.untilDecided : undefined;
   return {
     async sample() {
-      const figure = turns ? await turns.turn(takeSample, signal) : await takeSample();
-      // tinybench runs while its time budget (1 ms when adaptive) is unspent or the
+      const { figure, round } = turns ? await turns.turn(takeSample, signal) : await takeSample();
+      // tinybench runs while its time budget (1 ms under rounds until decided) is unspent or the
       // minimum count unmet; a declared cost of 0 keeps it going, 1 lets it stop.
-      const done = enoughRuns(
-        record.samples.map((s) => s.value),
-        profile.runs,
-        session.untilStable,
-      );
+      let done = true;
+      if (until && turns && round !== undefined) {
+        const answer = await turns.more(round, figure.value, signal);
+        if (answer.stop) record.stoppedBy = answer.stop;
+        done = !answer.more;
+      }
       return { overriddenDuration: workload.sampleMs(figure), overriddenIterationCost: done ? 1 : 0 };
     },
     benchOptions: { perProject: true, async: true },
-    runOptions: { time: session.untilStable ? 1 : 0, iterations: profile.runs, warmup: false },
+    runOptions: until ? { time: 1, iterations: until.minRounds, warmup: false } : { time: 0, iterations: profile.runs, warmup: false },
+  };
+}
+
+/** Freezing the platform between its turns (quiet turns), and waking it for its own. */
+interface QuietTurns {
+  /** Runs fn with the platform awake; freezes it after, when quiet turns are on. */
+  awake<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+function quietTurns(
+  session: ProvidedSession,
+  turns: TurnRoom | undefined,
+  platform: () => StartedPlatform | undefined,
+  timed: PhaseTimer,
+): QuietTurns {
+  // Alone (no turnstile), no other platform's sample could be disturbed.
+  if (!turns || session.quietTurns === false) return { awake: (fn) => fn() };
+  return {
+    async awake(fn) {
+      const before = platform();
+      if (before?.thaw) await timed('quiet', () => before.thaw!());
+      try {
+        return await fn();
+      } finally {
+        const after = platform();
+        if (after?.freeze) await timed('quiet', () => after.freeze!());
+      }
+    },
+  };
+}
+
+/** Starts reading the other platforms' CPU time: the function returns the share of a core they used since (0.01 = 1 %). */
+async function othersCpu(sources: NonNullable<TurnGrant['others']>): Promise<() => Promise<number>> {
+  const start = await cpuSeconds(sources);
+  const t0 = performance.now();
+  return async () => {
+    const used = (await cpuSeconds(sources)) - start;
+    const seconds = (performance.now() - t0) / 1000;
+    return seconds > 0 ? Math.round((used / seconds) * 1e5) / 1e5 : 0;
   };
 }
 

@@ -9,7 +9,9 @@ import { isKind } from './host/kind.js';
 import type { Question } from './results/schema.js';
 
 import { PROFILE_NAMES, resolveProfile, withRuns, type Profile } from './workloads/profiles.js';
-import { resolveUntilStable, type UntilStable } from './runtime/run-count.js';
+import { resolveUntilDecided, type UntilDecidedOptions, type UntilDecidedPlan } from './runtime/run-count.js';
+import type { PlannedComparison } from './statistics/until-decided.js';
+import { baselinePlatform } from './results/ordering.js';
 import { hostEnvironment } from './host/environment.js';
 import { cacheDir } from './host/paths.js';
 import {
@@ -25,7 +27,7 @@ import {
   type PlatformOptions,
   type PlatformSettings,
 } from './platforms/index.js';
-import { roundOrderFacts, roundSeedFromEnv } from './turnstile/index.js';
+import { TURNSTILE_ENV, roundOrderFacts, roundSeedFromEnv } from './turnstile/index.js';
 import { PROVIDE_KEY, type ProvidedSession } from './runtime/session.js';
 import { TurnReporter, isTurnReporter, notRunPlatforms, runPlatformsTogether } from './runtime/turn-reporter.js';
 import { sharedTurnstile } from './turnstile/index.js';
@@ -68,10 +70,19 @@ export interface VirtbenchOptions extends PlatformOptions {
    */
   allowMissing?: boolean | string[];
   /**
-   * After the profile's runs, keep running until sd / mean <= relativeSd or
-   * maxRuns (default 30). VIRTBENCH_UNTIL_SD and VIRTBENCH_MAX_RUNS override it.
+   * Rounds until decided (on by default for the standard profile): with several platforms, each takes
+   * rounds until every comparison of the findings it is part of has an interval of at most ±within
+   * (default '5%'), at most maxRounds (30), and rounds beyond the first three stop once the run has
+   * sampled budgetMinutes (18). false: the profile's fixed count. VIRTBENCH_UNTIL_WITHIN ("off" too),
+   * VIRTBENCH_MAX_ROUNDS and VIRTBENCH_BUDGET override it.
    */
-  untilStable?: UntilStable;
+  untilDecided?: UntilDecidedOptions | false;
+  /**
+   * Quiet turns (default true): while one platform takes a sample, every other platform of the run is
+   * frozen (QEMU guests stopped, containers paused), so that idle guests take no CPU from it.
+   * VIRTBENCH_QUIET_TURNS=0 turns it off (to measure what idle platforms cost).
+   */
+  quietTurns?: boolean;
   /**
    * Runs per benchmark and platform instead of the profile's count (the profile still sets the sizes):
    * a gate wants more figures than a quick look. VIRTBENCH_RUNS overrides it.
@@ -122,7 +133,8 @@ export const OPTION_NAMES: readonly string[] = [
   'failThreshold',
   'noiseFloor',
   'allowMissing',
-  'untilStable',
+  'untilDecided',
+  'quietTurns',
   'runs',
   'variantBenchmarks',
   'aa',
@@ -139,7 +151,8 @@ export interface ResolvedOptions {
   /** Unset: 'standard' when include matches no file of the project (decided in config(), which knows the root). */
   suite?: Suite;
   cacheDir: string;
-  untilStable?: UntilStable;
+  untilDecided?: UntilDecidedPlan;
+  quietTurns: boolean;
   variantBenchmarks: VariantBenchmarks;
   /** Set in IDE runs: the platforms whose bench files run in `vitest run`. */
   ide?: { platforms: string[] };
@@ -220,7 +233,8 @@ export function resolveOptions(options: VirtbenchOptions = {}, env: NodeJS.Proce
   return {
     ...(ide ? { ide } : {}),
     settings,
-    untilStable: resolveUntilStable(options.untilStable, env, profile.runs),
+    ...untilDecidedOf(options, env, profile, Boolean(ide)),
+    quietTurns: resolveQuietTurns(options.quietTurns, env),
     variantBenchmarks: resolveVariantBenchmarks(options.variantBenchmarks, env),
     gate: baseline
       ? { baseline, threshold: fractions.threshold, failThreshold: fractions.failThreshold, noiseFloor: fractions.noiseFloor, allowMissing }
@@ -304,9 +318,9 @@ function resolveIde(option: VirtbenchOptions['ide'], env: NodeJS.ProcessEnv, pla
  * Generous bound for one benchmark test: every run at its own timeout, plus
  * preparation; times the platforms, since each waits for the others' turns.
  */
-function testTimeoutMs(profile: Profile, untilStable: UntilStable | undefined, platforms: number): number {
+function testTimeoutMs(profile: Profile, untilDecided: UntilDecidedPlan | undefined, platforms: number): number {
   const longestRun = Math.max(...Object.values(workloads).map((w) => w.timeoutMs(profile)));
-  return ((untilStable?.maxRuns ?? profile.runs) * longestRun + 600_000) * Math.max(1, platforms);
+  return ((untilDecided?.maxRounds ?? profile.runs) * longestRun + 600_000) * Math.max(1, platforms);
 }
 
 function platformProject(
@@ -326,7 +340,8 @@ function platformProject(
     requested,
     ide: Boolean(options.ide),
     settings: options.settings,
-    ...(options.untilStable ? { untilStable: options.untilStable } : {}),
+    ...(options.untilDecided ? { untilDecided: { ...options.untilDecided, comparisons: plannedComparisons(options.platforms) } } : {}),
+    ...(options.quietTurns ? {} : { quietTurns: false }),
     ...(standIn ? { standIn } : {}),
     runPlatforms: [...runPlatforms],
   };
@@ -341,7 +356,7 @@ function platformProject(
       provide: { [PROVIDE_KEY]: session },
       // Beside this module: global-setup.ts when run from src/, global-setup.js from the build in dist/.
       globalSetup: [fileURLToPath(new URL(`./runtime/global-setup${extname(new URL(import.meta.url).pathname)}`, import.meta.url))],
-      testTimeout: testTimeoutMs(options.profile, options.untilStable, options.platforms.length),
+      testTimeout: testTimeoutMs(options.profile, options.untilDecided, options.platforms.length),
       hookTimeout: 600_000,
       // One bench file of a platform at a time: a platform's workers share one provisioned instance
       // (the qemu guest is paused when a file's benchmark closes). Always off, whatever the user's
@@ -379,6 +394,42 @@ function isVirtbenchReporter(entry: unknown): boolean {
 }
 
 /** For each platform measured twice ("native" and "native#2"): how small a difference this machine resolves, per benchmark. */
+/** Rounds until decided, when on: never in an IDE run (one quick look) or under virtbench ab (its own rounds). */
+function untilDecidedOf(
+  options: VirtbenchOptions,
+  env: NodeJS.ProcessEnv,
+  profile: Profile,
+  ide: boolean,
+): { untilDecided?: UntilDecidedPlan } {
+  const plan = resolveUntilDecided(options.untilDecided, env, profile, resolveRuns(options.runs, env) !== undefined);
+  return plan && !ide && !env[TURNSTILE_ENV] ? { untilDecided: plan } : {};
+}
+
+function resolveQuietTurns(option: unknown, env: NodeJS.ProcessEnv): boolean {
+  const text = env.VIRTBENCH_QUIET_TURNS;
+  if (text !== undefined) {
+    if (text !== '0' && text !== '1')
+      throw new BadOptionError(`VIRTBENCH_QUIET_TURNS must be 0 or 1, got ${JSON.stringify(text)}; fix: unset it (on) or set 0`);
+    return text === '1';
+  }
+  if (option !== undefined && typeof option !== 'boolean') {
+    throw new BadOptionError(`option "quietTurns" must be true or false, got ${JSON.stringify(option)}`);
+  }
+  return option ?? true;
+}
+
+/**
+ * The comparisons rounds until decided waits for: those of the findings (the platforms' questions, and
+ * an A/A platform against its base on every benchmark), or without questions each platform against the baseline.
+ */
+export function plannedComparisons(platforms: readonly string[]): PlannedComparison[] {
+  const questions = questionsFor(platforms).flatMap((q) => q.comparisons);
+  const aa = aaQuestions(platforms).flatMap((q) => q.comparisons.map(({ platform, against }) => ({ platform, against })));
+  if (questions.length + aa.length > 0) return [...questions, ...aa];
+  const baseline = baselinePlatform(platforms);
+  return platforms.filter((p) => p !== baseline).map((platform) => ({ platform, against: baseline! }));
+}
+
 function aaQuestions(platforms: readonly string[]): Question[] {
   return platforms
     .filter((name) => name.includes('#') && platforms.includes(basePlatform(name)))

@@ -48,7 +48,8 @@ export interface BenchmarkResult {
   /**
    * Where this benchmark's wall time went on the host, in seconds: connecting to the platform,
    * preparing the workload (build, copy in, served files), the cache flushes, the runs themselves
-   * (the measured samples), and cleaning up. Waits for other platforms' turns are in none of them.
+   * (the measured samples), freezing and thawing the platform around its turns (quiet turns), and
+   * cleaning up. Waits for other platforms' turns are in none of them.
    */
   phases?: Partial<Record<Phase, number>>;
   /** Every run that finished, also those before a failure. */
@@ -66,7 +67,7 @@ export interface BenchmarkResult {
 export const STOP_REASONS = ['decided', 'budget', 'max-rounds', 'partner-gone'] as const;
 export type StopReason = (typeof STOP_REASONS)[number];
 
-export type Phase = 'connect' | 'prepare' | 'flush' | 'run' | 'cleanup';
+export type Phase = 'connect' | 'prepare' | 'flush' | 'run' | 'quiet' | 'cleanup';
 
 /** A result that shows another platform's figure (see standIn): it holds no figure of its own platform. */
 export function isStandIn<T extends Pick<BenchmarkResult, 'status' | 'standIn'>>(result: T): result is T & { standIn: string } {

@@ -33,7 +33,21 @@ export default async function setupPlatform(project: TestProject): Promise<(() =
   // One turnstile per run, started by the first platform's globalSetup and closed after the last teardown.
   // Under virtbench ab, the turnstile is the A/B's, shared with the other side's run.
   const external = externalTurnstile(process.env, project.config.root);
-  const turns = await useSharedTurnstile({ log: createLog('turnstile'), onExit: onExitSync, external });
+  const until = session.untilDecided;
+  const turns = await useSharedTurnstile({
+    log: createLog('turnstile'),
+    onExit: onExitSync,
+    external,
+    ...(until && !external
+      ? {
+          untilDecided: {
+            plan: { within: until.within, minRounds: until.minRounds, maxRounds: until.maxRounds, unpairedRounds: until.unpairedRounds },
+            comparisons: until.comparisons,
+            budgetMs: until.budgetMs,
+          },
+        }
+      : {}),
+  });
   const place = { turnstile: turns.place.address, turnstileTag: turns.place.tag, turnstileRoot: turns.place.root };
 
   /** A platform this machine cannot run: skipped with the reason, or an error when asked for by name. */

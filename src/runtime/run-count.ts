@@ -1,46 +1,100 @@
 import { BadOptionError } from '../errors.js';
-import { relativeSd } from '../statistics/descriptive.js';
+import type { Profile } from '../workloads/profiles.js';
 
-/**
- * How many runs a benchmark gets. Fixed (the profile's count, e.g. the
- * assignment's 48), or adaptive as in the Phoronix Test Suite: after the
- * profile's runs, keep going until the relative standard deviation of the
- * figures is under a target, or a maximum count is reached.
+/*
+ * How many rounds a benchmark gets. A fixed count (the profile's, e.g. the assignment's 48, or the
+ * runs option), or rounds until decided: with several platforms in a run, a platform takes rounds
+ * until every comparison of the findings it is part of has an interval of at most ±within, or the
+ * run's time budget is spent (src/statistics/until-decided.ts decides, the turnstile asks it).
  */
-export interface UntilStable {
-  /** Target sd / mean, e.g. 0.03. */
-  relativeSd: number;
-  maxRuns: number;
+
+/** Rounds until decided, as the options and the environment set it. */
+export interface UntilDecidedOptions {
+  /** The precision a comparison is decided at: its interval reaches at most this far either side of the ratio ('5%' or 0.05). */
+  within?: number | `${number}%`;
+  /** No platform takes more rounds than this (default 30). */
+  maxRounds?: number;
+  /** Rounds beyond the minimum stop once the run's benchmarks have sampled this many minutes (default 18). */
+  budgetMinutes?: number;
 }
 
-/** Whether a benchmark with these figures has had enough runs. */
-export function enoughRuns(values: readonly number[], minRuns: number, until?: UntilStable): boolean {
-  if (values.length < minRuns) return false;
-  if (!until) return true;
-  return values.length >= until.maxRuns || relativeSd(values) <= until.relativeSd;
+/** Rounds until decided, resolved. */
+export interface UntilDecidedPlan {
+  within: number;
+  /** Rounds every platform takes first (3: a spread from two rounds is too rough to decide on). */
+  minRounds: number;
+  maxRounds: number;
+  /** A platform in no comparison of a benchmark takes the profile's runs of it. */
+  unpairedRounds: number;
+  budgetMs: number;
 }
 
-/** Reads VIRTBENCH_UNTIL_SD ("3%" or "0.03") and VIRTBENCH_MAX_RUNS; the environment wins over the option. */
-export function resolveUntilStable(option: UntilStable | undefined, env: NodeJS.ProcessEnv, minRuns: number): UntilStable | undefined {
-  const text = env.VIRTBENCH_UNTIL_SD;
-  const relative = text ? (text.endsWith('%') ? Number(text.slice(0, -1)) / 100 : Number(text)) : option?.relativeSd;
-  if (relative === undefined) {
-    if (env.VIRTBENCH_MAX_RUNS) {
-      throw new BadOptionError(
-        `VIRTBENCH_MAX_RUNS=${env.VIRTBENCH_MAX_RUNS} bounds adding runs until the figures are stable, which is off\n` +
-          'fix: set VIRTBENCH_UNTIL_SD too (e.g. VIRTBENCH_UNTIL_SD=3%), or unset VIRTBENCH_MAX_RUNS (VIRTBENCH_RUNS sets a fixed run count)',
-      );
-    }
-    return undefined;
-  }
-  const maxRuns = env.VIRTBENCH_MAX_RUNS ? Number(env.VIRTBENCH_MAX_RUNS) : (option?.maxRuns ?? Math.max(30, minRuns));
-  if (!(relative > 0 && relative < 1)) {
-    throw new BadOptionError(`relative sd target must be between 0 and 100 % (e.g. VIRTBENCH_UNTIL_SD=3%), got ${text ?? relative}`);
-  }
-  if (!Number.isInteger(maxRuns) || maxRuns < minRuns) {
+export const UNTIL_DECIDED_DEFAULTS = { within: 0.05, minRounds: 3, maxRounds: 30, budgetMinutes: 18 } as const;
+
+const RENAMED: Record<string, string> = {
+  VIRTBENCH_UNTIL_SD:
+    'VIRTBENCH_UNTIL_WITHIN (rounds are added until the ratios between platforms are decided, not until one platform agrees with itself)',
+  VIRTBENCH_MAX_RUNS: 'VIRTBENCH_MAX_ROUNDS',
+};
+
+function percentage(name: string, text: string | number): number {
+  const value = typeof text === 'number' ? text : text.trim().endsWith('%') ? Number(text.trim().slice(0, -1)) / 100 : Number(text);
+  if (!(value > 0 && value < 1)) {
     throw new BadOptionError(
-      `maximum run count (VIRTBENCH_MAX_RUNS or untilStable.maxRuns) must be a whole number of at least ${minRuns} (the profile's runs), got ${env.VIRTBENCH_MAX_RUNS ?? maxRuns}`,
+      `${name} must be a share between 0 and 100 %, got ${JSON.stringify(text)}\nfix: write it as 5% or 0.05, or off`,
     );
   }
-  return { relativeSd: relative, maxRuns };
+  return value;
+}
+
+function wholeNumber(name: string, text: string | number, least: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < least) {
+    throw new BadOptionError(`${name} must be a whole number of at least ${least}, got ${JSON.stringify(text)}\nfix: set it to e.g. 30`);
+  }
+  return value;
+}
+
+/**
+ * Rounds until decided for this run, or undefined for a fixed count. On by default for the standard
+ * profile, unless the run count was set (a fixed count asked for); off for quick (tests) and for the
+ * assignment's 48 runs. VIRTBENCH_UNTIL_WITHIN (a share, or "off"), VIRTBENCH_MAX_ROUNDS and
+ * VIRTBENCH_BUDGET (minutes) win over the option.
+ */
+export function resolveUntilDecided(
+  option: UntilDecidedOptions | false | undefined,
+  env: NodeJS.ProcessEnv,
+  profile: Profile,
+  fixedRuns: boolean,
+): UntilDecidedPlan | undefined {
+  for (const [old, now] of Object.entries(RENAMED)) {
+    if (env[old] !== undefined) throw new BadOptionError(`${old} is replaced\nfix: use ${now}`);
+  }
+  const within = env.VIRTBENCH_UNTIL_WITHIN?.trim();
+  if (within === 'off' || (within === undefined && option === false)) return undefined;
+  const asked = within !== undefined || (option !== undefined && option !== false);
+  if (!asked && (profile.name !== 'standard' || fixedRuns)) return undefined;
+  const given = option || {};
+  const budget = env.VIRTBENCH_BUDGET?.trim().replace(/m$/, '') ?? given.budgetMinutes ?? UNTIL_DECIDED_DEFAULTS.budgetMinutes;
+  const budgetMinutes = Number(budget);
+  if (!(budgetMinutes >= 0 && Number.isFinite(budgetMinutes))) {
+    throw new BadOptionError(
+      `VIRTBENCH_BUDGET (or untilDecided.budgetMinutes) must be minutes, got ${JSON.stringify(budget)}\nfix: e.g. 18 or 18m`,
+    );
+  }
+  const minRounds = UNTIL_DECIDED_DEFAULTS.minRounds;
+  return {
+    within: percentage(
+      within ? 'VIRTBENCH_UNTIL_WITHIN' : 'untilDecided.within',
+      within || (given.within ?? UNTIL_DECIDED_DEFAULTS.within),
+    ),
+    minRounds,
+    maxRounds: wholeNumber(
+      env.VIRTBENCH_MAX_ROUNDS ? 'VIRTBENCH_MAX_ROUNDS' : 'untilDecided.maxRounds',
+      env.VIRTBENCH_MAX_ROUNDS || (given.maxRounds ?? UNTIL_DECIDED_DEFAULTS.maxRounds),
+      Math.max(minRounds, profile.runs),
+    ),
+    unpairedRounds: profile.runs,
+    budgetMs: budgetMinutes * 60_000,
+  };
 }

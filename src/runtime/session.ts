@@ -2,7 +2,8 @@ import type { BenchmarkRecord } from '../results/schema.js';
 import type { ConnectionFacts } from '../platforms/platform.js';
 import type { PlatformSettings } from '../platforms/index.js';
 import type { ProfileName } from '../workloads/profiles.js';
-import type { UntilStable } from './run-count.js';
+import type { UntilDecidedPlan } from './run-count.js';
+import type { PlannedComparison } from '../statistics/until-decided.js';
 import type { StandInPlan } from '../platforms/variants.js';
 import type {} from 'vitest'; // the module augmented below
 
@@ -30,8 +31,10 @@ export interface ProvidedSession {
   facts?: ConnectionFacts;
   /** How long provisioning took in the main process (image, boot, container start), seconds. */
   provisionSeconds?: number;
-  /** Adaptive run count: more runs until the figures are this stable. */
-  untilStable?: UntilStable;
+  /** Rounds until the findings' comparisons are decided (the turnstile decides; see run-count.ts). */
+  untilDecided?: UntilDecidedPlan & { comparisons: PlannedComparison[] };
+  /** Set to false when quiet turns are off: other platforms stay alive during this platform's samples. */
+  quietTurns?: boolean;
   /** The platforms this run measures (after --project), for provisioning them together. */
   runPlatforms?: string[];
   /** Set for a variant whose base platform runs too: benchmarks that do not use what it changes show the base's figure. */

@@ -27,6 +27,8 @@ export interface DecisionPlan {
   minRounds: number;
   /** No platform takes more rounds than this. */
   maxRounds: number;
+  /** A platform in no comparison of the benchmark takes this many rounds (the profile's runs); default minRounds. */
+  unpairedRounds?: number;
 }
 
 /** A comparison the findings make: `platform` against `against`, on these benchmarks (all when absent). */
@@ -82,7 +84,7 @@ export interface RoundLook {
 /**
  * After a round: which of the `sampling` platforms take another one. A platform goes on while one of
  * its comparisons is open and its partner still samples, until maxRounds or `outOfTime`; a platform
- * in no comparison of this benchmark stops after minRounds (it is decided by nothing it could add).
+ * in no comparison of this benchmark takes unpairedRounds (no comparison asks it for more).
  */
 export function lookAfterRound(
   figures: RoundFigures,
@@ -98,7 +100,7 @@ export function lookAfterRound(
   });
   const stops = new Map<string, StopReason | undefined>();
   // A platform's partner that stops at this look samples no more: until nothing changes, its open comparisons end too.
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     const still = new Set([...sampling].filter((p) => stops.get(p) === undefined));
     for (const platform of still) {
@@ -119,6 +121,9 @@ function stopReason(
   outOfTime: boolean,
 ): StopReason | undefined {
   if (taken < plan.minRounds) return undefined;
+  if (!looked.some((c) => c.platform === platform || c.against === platform)) {
+    return taken >= Math.min(plan.maxRounds, plan.unpairedRounds ?? plan.minRounds) ? 'decided' : undefined;
+  }
   const open = looked.filter((c) => !c.decided && (c.platform === platform || c.against === platform));
   if (open.length === 0) return 'decided';
   if (!open.some((c) => sampling.has(c.platform === platform ? c.against : c.platform))) return 'partner-gone';

@@ -10,6 +10,14 @@ import {
   type LockKind,
   type ServerMessage,
 } from './protocol.js';
+import type { CpuSource } from '../host/cpu-time.js';
+import type { StopReason } from '../results/schema.js';
+
+/** What a turn's sample is told: its round, and where the other platforms' CPU time can be read. */
+export interface TurnGrant {
+  round: number;
+  others: CpuSource[];
+}
 
 /** What a client does with what it hears: each line the turnstile sends, and the connection's failure and end. */
 export interface LinkHandlers {
@@ -54,14 +62,21 @@ export async function openLink(address: string, cannotReach: (error: Error) => s
 export interface TurnRoom {
   /** Runs fn (connect, prepare, dispose...) while no platform takes a sample; another platform's step may run alongside. */
   exclusive<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
-  /** Runs fn (one sample) in this benchmark's next turn; fn gets the round. */
-  turn<T>(fn: (round: number) => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /** Runs fn (one sample) in this benchmark's next turn; fn gets the round and the others' CPU sources. */
+  turn<T>(fn: (grant: TurnGrant) => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /**
+   * Rounds until decided: hands in this platform's figure of the round and returns once the round is
+   * over, with whether this platform takes another round (and if not, why).
+   */
+  more(round: number, value: number, signal?: AbortSignal): Promise<{ more: boolean; stop?: StopReason }>;
   /** This platform does not run this benchmark (n/a): nobody waits for it. */
   skip(): void;
   /** End barrier: returns once every platform is done with this benchmark. */
   done(signal?: AbortSignal): Promise<void>;
   /** Leaves the room, dropping whatever it still held or asked for. */
   leave(): void;
+  /** Where this platform's processes' CPU time can be read on the host (handed to the other platforms' turns). */
+  sources(sources: CpuSource[]): void;
   /**
    * Call after leave() in the file's last benchmark: returns once the platforms planned before this
    * one have ended the file (or have gone), at most finishOrderMs later. The platforms' workers then
@@ -76,6 +91,8 @@ export interface TurnRoom {
 export interface TurnstileClient {
   readonly platform: string;
   room(file: string, test: string): TurnRoom;
+  /** Where this platform's processes' CPU time can be read on the host (handed to the other platforms' turns). */
+  sources(sources: CpuSource[]): void;
   readonly closed: boolean;
   close(): void;
 }
@@ -144,14 +161,14 @@ export async function connectTurnstile(address: string, platform: string): Promi
     });
   }
 
-  async function locked<T>(kind: LockKind, room: string, fn: (round: number) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async function locked<T>(kind: LockKind, room: string, fn: (grant: TurnGrant) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const granted = await request(
       (id) => ({ op: 'lock', id, kind, room }),
       kind === 'turn' ? `a turn in ${room}` : 'an exclusive step',
       signal,
     );
     try {
-      return await fn(granted.round ?? 0);
+      return await fn({ round: granted.round ?? 0, others: granted.others ?? [] });
     } finally {
       write({ op: 'release', id: granted.id });
     }
@@ -168,16 +185,26 @@ export async function connectTurnstile(address: string, platform: string): Promi
       return {
         exclusive: (fn, signal) => locked('exclusive', key, () => fn(), signal),
         turn: (fn, signal) => locked('turn', key, fn, signal),
+        more: async (round, value, signal) => {
+          const answer = await request(
+            (id) => ({ op: 'more', id, room: key, round, value }),
+            `the end of round ${round} of ${test}`,
+            signal,
+          );
+          return { more: answer.more !== false, ...(answer.stop ? { stop: answer.stop } : {}) };
+        },
         skip: () => write({ op: 'skip', room: key, file }),
         done: async (signal) => {
           await request((id) => ({ op: 'done', id, room: key }), `the other platforms to finish ${test}`, signal);
         },
         leave: () => write({ op: 'leave', room: key }),
+        sources: (sources) => write({ op: 'sources', sources }),
         finishFile: async (signal) => {
           await request((id) => ({ op: 'finish', id, file }), `the platforms before ${platform} to finish ${file}`, signal);
         },
       };
     },
+    sources: (sources) => write({ op: 'sources', sources }),
     close() {
       fail(new TurnstileError('the turnstile connection was closed by this worker'));
       socket.destroy();

@@ -12,7 +12,7 @@
  */
 export { TURNSTILE_ENV, TURNSTILE_TAG_ENV, TurnstileError, addressToEnv, turnstileAddress } from './protocol.js';
 export { startTurnstile, type TurnstileOptions, type TurnstileServer } from './server.js';
-export type { Grant } from './rooms.js';
-export { workerTurnstile, type TurnRoom, type TurnstileClient } from './client.js';
+export type { Grant, UntilDecided } from './rooms.js';
+export { workerTurnstile, type TurnGrant, type TurnRoom, type TurnstileClient } from './client.js';
 export { externalTurnstile, sharedTurnstile, turnstileFile, turnstileName, useSharedTurnstile, type TurnstilePlace } from './shared.js';
 export { randomRoundSeed, roundOrder, roundOrderFacts, roundSeedFromEnv, type RoundOrder } from './round-order.js';

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TurnstileError } from '../errors.js';
 import type { RoundOrder } from './round-order.js';
+import type { CpuSource } from '../host/cpu-time.js';
+import type { StopReason } from '../results/schema.js';
 
 // Defined with every error in src/errors.ts; the turnstile's modules and its users import it from here.
 export { TurnstileError };
@@ -26,6 +28,10 @@ export type ClientMessage =
   | { op: 'done'; id: number; room: string }
   | { op: 'leave'; room: string }
   | { op: 'finish'; id: number; file: string }
+  // Rounds until decided: this platform's figure of the round; answered once the round is over, with whether it takes another.
+  | { op: 'more'; id: number; room: string; round: number; value: number }
+  // Where this platform's processes' CPU time can be read on the host: handed to the others' turns.
+  | { op: 'sources'; sources: CpuSource[] }
   // The first message of every connection: the secret of the turnstile's address.
   | { op: 'auth'; secret: string }
   // From the main process of a run that uses another process's turnstile (virtbench ab):
@@ -33,7 +39,16 @@ export type ClientMessage =
   | { op: 'unavailable'; platform: string }
   | { op: 'ended'; platform: string; file: string };
 
-export type ServerMessage = { id: number; round?: number; error?: string };
+export type ServerMessage = {
+  id: number;
+  round?: number;
+  error?: string;
+  /** With a turn: the CPU sources of every other platform of the run, to read around the sample. */
+  others?: CpuSource[];
+  /** The answer to 'more': take another round, or why not. */
+  more?: boolean;
+  stop?: StopReason;
+};
 /** To a run's main process that planned here (virtbench ab): how this turnstile orders its rounds, for its results.json. */
 export type PlannerNotice = { roundOrder: RoundOrder };
 
@@ -136,4 +151,13 @@ export const addressFromEnv = (value: string) => (value.startsWith('@') ? `\0${v
 /** The room of one benchmark: its bench file and test name. */
 export function roomKey(file: string, test: string): string {
   return `${file} > ${test}`;
+}
+
+/** A CPU source as a client may send it: a cgroup directory or a pid, nothing else. */
+export function isCpuSource(value: unknown): value is CpuSource {
+  const source = value as Partial<Record<string, unknown>> | null;
+  if (typeof source !== 'object' || source === null) return false;
+  if (source.kind === 'cgroup')
+    return typeof source.path === 'string' && source.path.startsWith('/sys/fs/cgroup/') && !source.path.includes('..');
+  return source.kind === 'process' && Number.isInteger(source.pid) && (source.pid as number) > 0;
 }

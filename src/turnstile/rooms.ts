@@ -1,6 +1,9 @@
-import type net from 'node:net';
 import { roundOrder } from './round-order.js';
-import { encode, type ClientMessage, type LockKind, type PlannerNotice, type ServerMessage } from './protocol.js';
+import type { Conn, Grant, Lock, Member, Room, Settings } from './room-types.js';
+import { roundEnd } from './round-end.js';
+import { encode, isCpuSource, type ClientMessage, type PlannerNotice, type ServerMessage } from './protocol.js';
+
+export type { Conn, Grant, Member, Room, Settings, UntilDecided } from './room-types.js';
 
 /*
  * The turnstile: with several platforms in one run, their benchmark workers
@@ -25,69 +28,6 @@ import { encode, type ClientMessage, type LockKind, type PlannerNotice, type Ser
  * next turn is left out of a round after `barrierMs`; and when nothing at all
  * has moved for `gatherMs`, waiting rooms start with whoever is there.
  */
-
-/** A granted turn: in which round of its room. */
-export interface Grant {
-  platform: string;
-  room: string;
-  round: number;
-  /** Date.now() when granted. */
-  at: number;
-}
-
-/** A turnstile's settings: TurnstileOptions (server.ts), defaults applied. */
-export interface Settings {
-  gatherMs: number;
-  barrierMs: number;
-  settleMs: number;
-  stepsAtOnce: number;
-  finishOrderMs: number;
-  planners: number;
-  roundSeed: number;
-  log: (line: string) => void;
-}
-
-export interface Conn {
-  readonly socket: net.Socket;
-  /** Presented the secret: until then, any other message ends the connection. */
-  authenticated: boolean;
-  platform: string;
-  readonly members: Map<string, Member>;
-}
-
-interface Member {
-  readonly conn: Conn;
-  readonly platform: string;
-  readonly room: Room;
-  /** Asked for its first turn (preparation over). */
-  joined: boolean;
-  /** Had its turn in the room's current round. */
-  served: boolean;
-  /** The id of the turn it waits for. */
-  turn?: number;
-  /** When it last finished a turn, or entered. */
-  since: number;
-}
-
-interface Room {
-  readonly key: string;
-  readonly file: string;
-  readonly firstEnter: number;
-  started: boolean;
-  round: number;
-  readonly members: Map<Conn, Member>;
-  readonly doneWaiters: { conn: Conn; id: number }[];
-  /** Platforms that said they do not run this benchmark, or are done with it. */
-  readonly settled: Set<string>;
-}
-
-interface Lock {
-  conn: Conn;
-  id: number;
-  kind: LockKind;
-  room?: string;
-  member?: Member;
-}
 
 function send(conn: Conn, message: ServerMessage | PlannerNotice): void {
   if (conn.socket.writable) conn.socket.write(encode(message));
@@ -116,6 +56,8 @@ export class TurnstileState {
   /** What is granted now: one turn alone, or up to stepsAtOnce exclusive steps. */
   readonly holders: Lock[] = [];
   lastProgress = Date.now();
+  /** Rounds until decided: when the first room started, and how many have. */
+  sampling: { since: number; rooms: number } | undefined;
   timer: NodeJS.Timeout | undefined;
   closed = false;
 
@@ -147,7 +89,18 @@ export class TurnstileState {
   roomFor(key: string, file: string): Room {
     let room = this.rooms.get(key);
     if (!room) {
-      room = { key, file, firstEnter: Date.now(), started: false, round: 0, members: new Map(), doneWaiters: [], settled: new Set() };
+      room = {
+        key,
+        file,
+        firstEnter: Date.now(),
+        started: false,
+        round: 0,
+        members: new Map(),
+        doneWaiters: [],
+        settled: new Set(),
+        figures: new Map(),
+        moreWaiters: [],
+      };
       this.rooms.set(key, room);
     }
     return room;
@@ -174,6 +127,7 @@ export class TurnstileState {
       this.release(held);
     }
     dropWhere(this.exclusiveQueue, (lock) => lock.conn === member.conn && lock.room === member.room.key);
+    dropWhere(member.room.moreWaiters, (waiter) => waiter.member === member);
   }
 
   release(lock: Lock): void {
@@ -192,7 +146,8 @@ export class TurnstileState {
       member.turn = undefined;
       member.served = true;
       this.grants.push({ platform: member.platform, room: member.room.key, round: member.room.round, at: Date.now() });
-      send(lock.conn, { id: lock.id, round: member.room.round });
+      const others = [...this.conns].filter((c) => c !== lock.conn).flatMap((c) => c.cpuSources);
+      send(lock.conn, { id: lock.id, round: member.room.round, ...(others.length ? { others } : {}) });
     } else {
       send(lock.conn, { id: lock.id });
     }
@@ -238,7 +193,7 @@ export class TurnstileState {
   /** The member whose turn it is in a started room, or when to look again. */
   nextTurn(room: Room, now: number): { member?: Member; wakeAt: number } {
     const { barrierMs } = this.settings;
-    const active = [...room.members.values()].filter((m) => m.joined);
+    const active = [...room.members.values()].filter((m) => m.joined && !m.stopped);
     for (let pass = 0; pass < 2; pass++) {
       let unserved = active.filter((m) => !m.served);
       if (unserved.length === 0) {
@@ -279,6 +234,8 @@ export class TurnstileState {
       if (conn === chosen.conn) continue;
       for (const member of conn.members.values()) {
         if (!member.joined || member.turn !== undefined || !member.room.started) continue;
+        // Waiting for its round's end (rounds until decided): it has recorded its sample.
+        if (member.room.moreWaiters.some((w) => w.member === member)) continue;
         const quietAt = member.since + this.settings.settleMs;
         if (now < quietAt) until = Math.max(until ?? 0, quietAt);
       }
@@ -294,6 +251,7 @@ export class TurnstileState {
     const now = Date.now();
     let wakeAt = this.startRooms(now);
     this.answerEndBarriers();
+    this.answerRoundEnds(now);
     wakeAt = Math.min(wakeAt, this.answerFinishWaiters(now));
     wakeAt = Math.min(wakeAt, this.grantLocks(now));
     if (wakeAt < Infinity) {
@@ -310,6 +268,7 @@ export class TurnstileState {
       const verdict = this.startable(room, now);
       if (verdict.start) {
         room.started = true;
+        room.deadline = this.budgetDeadline(now);
         const gone = [
           ...verdict.missing,
           ...[...room.members.values()].filter((m) => !m.joined).map((m) => `${m.platform} (still preparing)`),
@@ -320,6 +279,28 @@ export class TurnstileState {
       }
     }
     return wakeAt;
+  }
+
+  /** When the rooms started so far may have spent their share of the budget (see UntilDecided.budgetMs). */
+  budgetDeadline(now: number): number | undefined {
+    const until = this.settings.untilDecided;
+    if (!until) return undefined;
+    this.sampling ??= { since: now, rooms: 0 };
+    this.sampling.rooms++;
+    const planned = Math.max(this.sampling.rooms, new Set([...this.plans.values()].flatMap((plan) => [...plan.keys()])).size);
+    return this.sampling.since + (until.budgetMs * this.sampling.rooms) / planned;
+  }
+
+  /** Rounds until decided: the members that asked hear, at their round's end, whether they take another. */
+  answerRoundEnds(now: number): void {
+    const until = this.settings.untilDecided;
+    if (!until) return;
+    for (const room of this.rooms.values()) {
+      const turnHeld = this.holders.some((h) => h.kind === 'turn' && h.room === room.key);
+      if (room.moreWaiters.length === 0 || turnHeld) continue;
+      for (const { member, id, stop } of roundEnd(room, until, now, this.settings.log))
+        send(member.conn, { id, more: !stop, ...(stop ? { stop } : {}) });
+    }
   }
 
   /** End barrier: done() returns once no member is left in a started room. */
@@ -412,6 +393,12 @@ export class TurnstileState {
         if (member) this.removeMember(member);
         break;
       }
+      case 'more':
+        this.more(conn, message);
+        break;
+      case 'sources':
+        conn.cpuSources = Array.isArray(message.sources) ? message.sources.filter(isCpuSource) : [];
+        break;
       case 'finish':
         this.finishWaiters.push({ conn, id: message.id, file: String(message.file), since: Date.now() });
         break;
@@ -446,6 +433,23 @@ export class TurnstileState {
     member.turn = message.id;
   }
 
+  /** A member's figure of a round: it waits for the round's end to hear whether it takes another (answerRoundEnds). */
+  more(conn: Conn, message: Extract<ClientMessage, { op: 'more' }>): void {
+    const member = conn.members.get(message.room);
+    if (!member || !this.settings.untilDecided) {
+      // Without the rule (or a member that left), every platform keeps its own count.
+      send(conn, { id: message.id, more: true });
+      return;
+    }
+    const { round, value } = message;
+    if (Number.isInteger(round) && typeof value === 'number' && Number.isFinite(value) && value > 0) {
+      let figures = member.room.figures.get(member.platform);
+      if (!figures) member.room.figures.set(member.platform, (figures = new Map()));
+      figures.set(round, value);
+    }
+    member.room.moreWaiters.push({ member, id: message.id, round });
+  }
+
   /** A request given up by its client (aborted): whatever it held, or waited for, is dropped. */
   cancel(conn: Conn, id: number): void {
     for (const held of this.holders.filter((h) => h.conn === conn && h.id === id)) this.release(held);
@@ -455,6 +459,7 @@ export class TurnstileState {
       const i = room.doneWaiters.findIndex((w) => w.conn === conn && w.id === id);
       if (i >= 0) room.doneWaiters.splice(i, 1);
     }
+    for (const room of this.rooms.values()) dropWhere(room.moreWaiters, (w) => w.member.conn === conn && w.id === id);
     const finishing = this.finishWaiters.findIndex((w) => w.conn === conn && w.id === id);
     if (finishing >= 0) this.finishWaiters.splice(finishing, 1);
   }

@@ -14,7 +14,7 @@ import {
   splitAddress,
   type ClientMessage,
 } from './protocol.js';
-import { TurnstileState, type Conn, type Grant } from './rooms.js';
+import { TurnstileState, type Conn, type Grant, type UntilDecided } from './rooms.js';
 
 /*
  * The turnstile's server, in Vitest's main process (or virtbench ab's): it listens, checks each
@@ -53,6 +53,8 @@ export interface TurnstileOptions {
   planners?: number;
   /** Seeds the order of the turns in each round (see roundOrder). Default: VIRTBENCH_ROUND_SEED, else a random one. */
   roundSeed?: number;
+  /** Rounds until the findings' comparisons are decided (src/statistics/until-decided.ts); absent: each platform takes its own count. */
+  untilDecided?: UntilDecided;
   /** Notable events (a platform given up on). */
   log?: (line: string) => void;
 }
@@ -87,7 +89,7 @@ export interface TurnstileServer {
  */
 function serve(state: TurnstileState, socket: net.Socket, secret: string, authMs: number): void {
   const { log } = state.settings;
-  const conn: Conn = { socket, authenticated: secret === '', platform: '', members: new Map() };
+  const conn: Conn = { socket, authenticated: secret === '', platform: '', members: new Map(), cpuSources: [] };
   state.conns.add(conn);
   socket.unref();
   socket.setEncoding('utf8');
@@ -206,6 +208,7 @@ export async function startTurnstile(options: TurnstileOptions): Promise<Turnsti
     finishOrderMs: options.finishOrderMs ?? 3_000,
     planners: options.planners ?? 0,
     roundSeed: options.roundSeed ?? roundSeedFromEnv(process.env) ?? randomRoundSeed(),
+    ...(options.untilDecided ? { untilDecided: options.untilDecided } : {}),
     log: options.log ?? (() => {}),
   });
   const server = net.createServer((socket) => serve(state, socket, secret, options.authMs ?? 5_000));

@@ -38,12 +38,21 @@ describe('vitest bench with the virtbench plugin', () => {
     expect(after.filter((d) => !before.includes(d))).toEqual([]);
   });
 
-  it('adds runs until the figures are stable, up to the maximum', async () => {
-    const run = await runVitestBench([...config, 'stability'], { VIRTBENCH_UNTIL_SD: '5%', VIRTBENCH_MAX_RUNS: '6' });
+  it('adds rounds until the comparison is decided, up to the maximum, and says why each platform stopped', async () => {
+    // An A/A run (native against itself): steady's figures agree at once, noisy's never reach ±5 %.
+    const run = await runVitestBench([...config, 'stability'], {
+      VIRTBENCH_AA: 'native',
+      VIRTBENCH_UNTIL_WITHIN: '5%',
+      VIRTBENCH_MAX_ROUNDS: '6',
+    });
     expect(run.exitCode, run.output).toBe(0);
-    const runs = Object.fromEntries(run.results!.results.map((r) => [r.benchmark, r.samples.length]));
-    // quick profile: 2 runs at least; steady is stable at once, noisy never is.
-    expect(runs).toEqual({ steady: 2, noisy: 6 });
+    const runs = Object.fromEntries(run.results!.results.map((r) => [`${r.platform}/${r.benchmark}`, [r.samples.length, r.stoppedBy]]));
+    expect(runs).toEqual({
+      'native/steady': [3, 'decided'],
+      'native#2/steady': [3, 'decided'],
+      'native/noisy': [6, 'max-rounds'],
+      'native#2/noisy': [6, 'max-rounds'],
+    });
   });
 
   it('--project native runs the native benchmarks only, under its own name', async () => {

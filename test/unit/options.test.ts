@@ -34,7 +34,7 @@ describe('resolveOptions', () => {
       VIRTBENCH_DEBIAN_SUITE: ['../../etc', /a Debian suite/],
       VIRTBENCH_DEBIAN_SOURCES: ['/nonexistent/sources.list', /an apt sources file that exists/],
       VIRTBENCH_TURNSTILE_TAG: ['head', /only together with VIRTBENCH_TURNSTILE/],
-      VIRTBENCH_MAX_RUNS: ['-3', /VIRTBENCH_MAX_RUNS=-3 bounds adding runs .* which is off/s],
+      VIRTBENCH_MAX_ROUNDS: ['-3', /VIRTBENCH_MAX_ROUNDS must be a whole number/],
       VIRTBENCH_MACHINE: ['metal kvm', /a machine class such as metal-kvm/],
       VIRTBENCH_ROUND_SEED: ['-1', /a whole number from 0 to 4294967295/],
     };
@@ -210,24 +210,45 @@ describe('virtbench() plugin config', () => {
   });
 });
 
-describe('run count', () => {
-  it('stops at the profile count without a target, else when stable or at the maximum', async () => {
-    const { enoughRuns } = await import('../../src/runtime/run-count.js');
-    const { relativeSd } = await import('../../src/statistics/descriptive.js');
-    expect(relativeSd([1, 1, 1])).toBe(0);
-    expect(relativeSd([1, 3])).toBeCloseTo(Math.SQRT2 / 2, 12);
-    expect(enoughRuns([1], 2)).toBe(false);
-    expect(enoughRuns([1, 9], 2)).toBe(true);
-    expect(enoughRuns([1, 3], 2, { relativeSd: 0.03, maxRuns: 4 })).toBe(false);
-    expect(enoughRuns([1, 3, 1, 3], 2, { relativeSd: 0.03, maxRuns: 4 })).toBe(true);
-    expect(enoughRuns([1, 1.01], 2, { relativeSd: 0.03, maxRuns: 4 })).toBe(true);
+describe('rounds until decided', () => {
+  it('is on for the standard profile, off for quick, the assignment and a run count asked for', () => {
+    expect(resolveOptions({}, {}).untilDecided).toEqual({
+      within: 0.05,
+      minRounds: 3,
+      maxRounds: 30,
+      unpairedRounds: PROFILES.standard.runs,
+      budgetMs: 18 * 60_000,
+    });
+    expect(resolveOptions({ profile: 'quick' }, {}).untilDecided).toBeUndefined();
+    expect(resolveOptions({ profile: 'assignment' }, {}).untilDecided).toBeUndefined();
+    expect(resolveOptions({}, { VIRTBENCH_RUNS: '8' }).untilDecided).toBeUndefined();
+    expect(resolveOptions({ untilDecided: false }, {}).untilDecided).toBeUndefined();
+    expect(resolveOptions({}, { VIRTBENCH_UNTIL_WITHIN: 'off' }).untilDecided).toBeUndefined();
   });
 
-  it('reads the target from the environment and rejects nonsense', () => {
-    expect(resolveOptions({}, { VIRTBENCH_UNTIL_SD: '3%' }).untilStable).toEqual({ relativeSd: 0.03, maxRuns: 30 });
-    expect(resolveOptions({ untilStable: { relativeSd: 0.02, maxRuns: 10 } }, {}).untilStable).toEqual({ relativeSd: 0.02, maxRuns: 10 });
-    expect(() => resolveOptions({}, { VIRTBENCH_UNTIL_SD: '300%' })).toThrow(/between 0 and 100 %/);
-    expect(() => resolveOptions({}, { VIRTBENCH_UNTIL_SD: '3%', VIRTBENCH_MAX_RUNS: '2' })).toThrow(/at least 5/);
+  it('takes the environment over the option, and refuses nonsense with the fix', () => {
+    const quick = resolveOptions({ profile: 'quick' }, { VIRTBENCH_UNTIL_WITHIN: '3%', VIRTBENCH_MAX_ROUNDS: '9', VIRTBENCH_BUDGET: '2m' });
+    expect(quick.untilDecided).toMatchObject({ within: 0.03, maxRounds: 9, unpairedRounds: 2, budgetMs: 120_000 });
+    expect(resolveOptions({ untilDecided: { within: '2%', maxRounds: 12, budgetMinutes: 5 } }, {}).untilDecided).toMatchObject({
+      within: 0.02,
+      maxRounds: 12,
+      budgetMs: 300_000,
+    });
+    expect(() => resolveOptions({}, { VIRTBENCH_UNTIL_WITHIN: '300%' })).toThrow(/between 0 and 100 %.*\nfix: /s);
+    expect(() => resolveOptions({}, { VIRTBENCH_MAX_ROUNDS: '2' })).toThrow(/at least 5/);
+    expect(() => resolveOptions({}, { VIRTBENCH_BUDGET: 'soon' })).toThrow(/VIRTBENCH_BUDGET .* minutes/);
+    // The old per-platform target is gone; its variables name their successors.
+    expect(() => resolveOptions({}, { VIRTBENCH_UNTIL_SD: '3%' })).toThrow(
+      /VIRTBENCH_UNTIL_SD is replaced\nfix: use VIRTBENCH_UNTIL_WITHIN/,
+    );
+    expect(() => resolveOptions({}, { VIRTBENCH_MAX_RUNS: '9' })).toThrow(/fix: use VIRTBENCH_MAX_ROUNDS/);
+  });
+
+  it('quiet turns are on unless VIRTBENCH_QUIET_TURNS=0 or the option says false', () => {
+    expect(resolveOptions({}, {}).quietTurns).toBe(true);
+    expect(resolveOptions({}, { VIRTBENCH_QUIET_TURNS: '0' }).quietTurns).toBe(false);
+    expect(resolveOptions({ quietTurns: false }, {}).quietTurns).toBe(false);
+    expect(() => resolveOptions({}, { VIRTBENCH_QUIET_TURNS: 'yes' })).toThrow(/must be 0 or 1/);
   });
 
   it("takes another run count at the profile's sizes (VIRTBENCH_RUNS over the option), and refuses nonsense", () => {

@@ -42,7 +42,7 @@ describe('the turnstile and connections that have not presented its secret', () 
     );
     const a = await connect('a');
     const room = a.room(FILE, 'cpu');
-    await expect(room.turn(async (round) => round)).resolves.toBe(0);
+    await expect(room.turn(async ({ round }) => round)).resolves.toBe(0);
     await room.done();
     expect(Date.now() - started).toBeLessThan(3_000);
   });
@@ -64,7 +64,7 @@ describe('the turnstile and connections that have not presented its secret', () 
     expect(await within(big.gone, 3_000)).toBeTypeOf('number');
     expect(lines.join('\n')).toMatch(new RegExp(`dropped a connection that sent a line longer than ${LINE_MAX} characters$`, 'm'));
     const room = (await connect('a')).room(FILE, 'cpu');
-    await expect(room.turn(async (round) => round)).resolves.toBe(0);
+    await expect(room.turn(async ({ round }) => round)).resolves.toBe(0);
   });
 
   it('closes one that does not present the secret within authMs, and what it sends does not hold off the stall detector', async () => {
@@ -93,7 +93,7 @@ describe('the turnstile and connections that have not presented its secret', () 
     expect(await within(silent.gone, 2_000)).toBeTypeOf('number');
     await sleep(300);
     expect(a.closed).toBe(false);
-    await expect(a.room(FILE, 'cpu').turn(async (round) => round)).resolves.toBe(0);
+    await expect(a.room(FILE, 'cpu').turn(async ({ round }) => round)).resolves.toBe(0);
   });
 });
 
@@ -115,7 +115,7 @@ describe("the turnstile's name", () => {
     expect(secretOf(server.address)).toBe(secret);
     expect(lines.join('\n')).toMatch(/virtbench-unit-taken-\d+ is taken \(another process listens there\): listening on @?\S+ instead/);
     const room = (await connect('a')).room(FILE, 'cpu');
-    await expect(room.turn(async (round) => round)).resolves.toBe(0);
+    await expect(room.turn(async ({ round }) => round)).resolves.toBe(0);
   });
 });
 

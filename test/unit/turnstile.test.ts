@@ -37,7 +37,7 @@ async function takeTurns(clients: TurnstileClient[], runs: number | Record<strin
       const room = client.room(file, 'cpu');
       const n = typeof runs === 'number' ? runs : (runs[client.platform] ?? 0);
       for (let i = 0; i < n; i++) {
-        await room.turn(async (round) => {
+        await room.turn(async ({ round }) => {
           log.push(`${client.platform}${round}`);
           await sleep(ms);
         });
@@ -211,7 +211,7 @@ describe('turnstile', () => {
     const failing = ra.turn(async () => {
       throw new Error('the workload broke');
     });
-    const next = rb.turn(async (round) => `b got round ${round}`);
+    const next = rb.turn(async ({ round }) => `b got round ${round}`);
     await expect(failing).rejects.toThrow('the workload broke');
     expect(await next).toBe('b got round 0');
   });
@@ -258,7 +258,7 @@ describe('turnstile', () => {
     await Promise.all([
       (async () => {
         for (let i = 0; i < 2; i++) {
-          await ra.turn(async (r) => stamp(`a${r} start`));
+          await ra.turn(async ({ round: r }) => stamp(`a${r} start`));
           // a is still recording its sample: nobody else's may start meanwhile.
           stamp('a busy');
           await sleep(60);
@@ -267,7 +267,7 @@ describe('turnstile', () => {
         await ra.done();
       })(),
       (async () => {
-        for (let i = 0; i < 2; i++) await rb.turn(async (r) => stamp(`b${r} start`));
+        for (let i = 0; i < 2; i++) await rb.turn(async ({ round: r }) => stamp(`b${r} start`));
         await rb.done();
       })(),
     ]);
@@ -337,12 +337,12 @@ describe('turnstile', () => {
     const order: string[] = [];
     await Promise.all([
       (async () => {
-        await ra.turn(async (r) => void order.push(`a${r}`));
+        await ra.turn(async ({ round: r }) => void order.push(`a${r}`));
         await sleep(400); // a dawdles between its samples
-        await ra.turn(async (r) => void order.push(`a${r}`));
+        await ra.turn(async ({ round: r }) => void order.push(`a${r}`));
       })(),
       (async () => {
-        for (let i = 0; i < 3; i++) await rb.turn(async (r) => void order.push(`b${r}`));
+        for (let i = 0; i < 3; i++) await rb.turn(async ({ round: r }) => void order.push(`b${r}`));
       })(),
     ]);
     expect(order.slice(0, 3)).toEqual(['a0', 'b0', 'b1']);
@@ -363,7 +363,7 @@ describe('turnstile', () => {
     await expect(aborted).rejects.toThrow(/aborted while waiting for a turn in .*cpu/);
     release();
     await held;
-    await expect(rb.turn(async (round) => round)).resolves.toBe(0);
+    await expect(rb.turn(async ({ round }) => round)).resolves.toBe(0);
   });
 
   it('names the address when the turnstile cannot be reached', async () => {
@@ -474,7 +474,7 @@ describe('a turnstile shared by two runs (virtbench ab)', () => {
     const events: string[] = [];
     const take = async (client: TurnstileClient, test: string, n: number) => {
       const room = client.room('bench/cpu.bench.ts', test);
-      for (let i = 0; i < n; i++) await room.turn(async (r) => void events.push(`${client.platform} ${test} ${r}`));
+      for (let i = 0; i < n; i++) await room.turn(async ({ round: r }) => void events.push(`${client.platform} ${test} ${r}`));
       await room.done();
     };
     // The base's run is ready first, before the head's run has even planned: the room waits for that plan
@@ -580,5 +580,75 @@ describe('turnstileFile', () => {
     const room = 'node_modules/virtbench/dist/workloads/cpu/cpu.bench.js';
     expect(turnstileFile(`/repo/${room}`, { root: '/wt/base' })).toBe(room);
     expect(turnstileFile(`/repo/${room}`, { root: '/repo' })).toBe(room);
+  });
+});
+
+describe('rounds until decided at the turnstile', () => {
+  const untilDecided = {
+    plan: { within: 0.05, minRounds: 3, maxRounds: 6 },
+    comparisons: [
+      { platform: 'b', against: 'a' },
+      { platform: 'c', against: 'a' },
+    ],
+    budgetMs: 600_000,
+  };
+
+  /** Each client samples its figures in turn, asks for more after each, and stops when told: returns the rounds each took and why it stopped. */
+  async function sampleUntilTold(clients: TurnstileClient[], figures: Record<string, (round: number) => number>, file: string) {
+    const taken: Record<string, [number, string | undefined]> = {};
+    await Promise.all(
+      clients.map(async (client) => {
+        const room = client.room(file, 'cpu');
+        for (let rounds = 1; ; rounds++) {
+          const round = await room.turn(async ({ round }) => round);
+          const answer = await room.more(round, figures[client.platform]!(round));
+          if (!answer.more) {
+            taken[client.platform] = [rounds, answer.stop];
+            break;
+          }
+        }
+        await room.done();
+      }),
+    );
+    return taken;
+  }
+
+  it('stops a decided pair after the minimum, keeps the baseline for the open one, and stops that one at maxRounds', async () => {
+    const { connect, file, lines } = await setup(['a', 'b', 'c'], { untilDecided });
+    const clients = await Promise.all(['a', 'b', 'c'].map((p) => connect(p)));
+    const taken = await sampleUntilTold(clients, { a: () => 100, b: () => 90, c: (round) => (round % 2 ? 150 : 60) }, file);
+    expect(taken).toEqual({ a: [6, 'max-rounds'], b: [3, 'decided'], c: [6, 'max-rounds'] });
+    expect(lines.some((l) => /b stops after 3 rounds \(decided: b\/a ±0\.0 %\)/.test(l))).toBe(true);
+  });
+
+  it('spends the budget: out of time, an open pair stops after the minimum with "budget"', async () => {
+    const { connect, file } = await setup(['a', 'c'], { untilDecided: { ...untilDecided, budgetMs: 0 } });
+    const clients = await Promise.all(['a', 'c'].map((p) => connect(p)));
+    const taken = await sampleUntilTold(clients, { a: () => 100, c: (round) => (round % 2 ? 150 : 60) }, file);
+    expect(taken).toEqual({ a: [3, 'budget'], c: [3, 'budget'] });
+  });
+
+  it('without the rule, every answer is "more": each platform keeps its own count', async () => {
+    const { connect, file } = await setup(['a']);
+    const room = (await connect('a')).room(file, 'cpu');
+    const round = await room.turn(async ({ round }) => round);
+    await expect(room.more(round, 1)).resolves.toEqual({ more: true });
+  });
+
+  it("hands a turn the other platforms' CPU sources, and only well-formed ones", async () => {
+    const { connect, file } = await setup(['a', 'b']);
+    const [a, b] = await Promise.all(['a', 'b'].map((p) => connect(p)));
+    a!.sources([{ kind: 'process', pid: 123 }]);
+    b!.sources([
+      { kind: 'cgroup', path: '/sys/fs/cgroup/system.slice/x.scope' },
+      { kind: 'cgroup', path: '/etc/../sys/fs/cgroup' },
+      { kind: 'process', pid: -1 },
+    ] as never);
+    const [ofA, ofB] = await Promise.all([
+      a!.room(file, 'cpu').turn(async ({ others }) => others),
+      b!.room(file, 'cpu').turn(async ({ others }) => others),
+    ]);
+    expect(ofA).toEqual([{ kind: 'cgroup', path: '/sys/fs/cgroup/system.slice/x.scope' }]);
+    expect(ofB).toEqual([{ kind: 'process', pid: 123 }]);
   });
 });

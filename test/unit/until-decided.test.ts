@@ -62,15 +62,24 @@ function simulate(seed: number, trueRatio: number, spread: number, runs: number,
     if (stop === 'decided') decided++;
     rounds += taken;
   }
-  return { coverage: covered / runs, different: different / runs, equivalent: equivalent / runs, decided: decided / runs, rounds: rounds / runs };
+  return {
+    coverage: covered / runs,
+    different: different / runs,
+    equivalent: equivalent / runs,
+    decided: decided / runs,
+    rounds: rounds / runs,
+  };
 }
 
 describe('rounds until decided: the rule with known truth (seeded simulation)', () => {
   // 2000 runs a case: the coverage's own error is about 0.5 %.
-  it.each([0.01, 0.03, 0.06, 0.1, 0.2])('the interval reported at the stop covers the true ratio in at least 95 of 100 runs: per-round spread %s', (spread) => {
-    const { coverage } = simulate(101, 0.9, spread, 2000);
-    expect(coverage).toBeGreaterThanOrEqual(0.94);
-  });
+  it.each([0.01, 0.03, 0.06, 0.1, 0.2])(
+    'the interval reported at the stop covers the true ratio in at least 95 of 100 runs: per-round spread %s',
+    (spread) => {
+      const { coverage } = simulate(101, 0.9, spread, 2000);
+      expect(coverage).toBeGreaterThanOrEqual(0.94);
+    },
+  );
 
   it('needs its 98 % level: stopping on the 95 % interval covers about 91 % where the spread is 6 %', () => {
     const random = seeded(102);

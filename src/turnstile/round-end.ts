@@ -1,0 +1,38 @@
+import type { StopReason } from '../results/schema.js';
+import { comparisonsOf, lookAfterRound } from '../statistics/until-decided.js';
+import type { Member, Room, UntilDecided } from './room-types.js';
+
+/**
+ * Rounds until decided, at a room's round end: once every member still sampling has had its turn in
+ * the round (and given it back), each member that asked hears whether it takes another round
+ * (src/statistics/until-decided.ts decides). A member told to stop is marked so: no round waits for it.
+ * Returns nothing while the round is still going.
+ */
+export function roundEnd(
+  room: Room,
+  until: UntilDecided,
+  now: number,
+  log: (line: string) => void,
+): { member: Member; id: number; stop?: StopReason }[] {
+  const sampling = [...room.members.values()].filter((m) => m.joined && !m.stopped);
+  if (sampling.some((m) => !m.served)) return [];
+  const test = room.key.slice(room.file.length + ' > '.length);
+  const look = lookAfterRound(
+    room.figures,
+    comparisonsOf(test, until.comparisons),
+    new Set(sampling.map((m) => m.platform)),
+    until.plan,
+    now >= (room.deadline ?? Infinity),
+  );
+  return room.moreWaiters.splice(0).map(({ member, id }) => {
+    const stop = look.stops.get(member.platform);
+    if (!stop) return { member, id };
+    member.stopped = true;
+    const widths = look.comparisons
+      .filter((c) => c.platform === member.platform || c.against === member.platform)
+      .map((c) => `${c.platform}/${c.against} ±${c.halfWidth === undefined ? '?' : (c.halfWidth * 100).toFixed(1)} %`);
+    const rounds = room.figures.get(member.platform)?.size ?? 0;
+    log(`${room.key}: ${member.platform} stops after ${rounds} rounds (${stop}${widths.length ? `: ${widths.join(', ')}` : ''})`);
+    return { member, id, stop };
+  });
+}
