@@ -456,6 +456,11 @@ export function virtbench(userOptions: VirtbenchOptions = {}): Plugin {
     describeHost: async (vitestVersion) => ({
       ...(await hostEnvironment(vitestVersion)),
       ...roundOrderFacts(sharedTurnstile()?.roundOrder),
+      // How the run took its rounds: the precision and budget of rounds until decided, and whether turns were quiet.
+      ...(options.untilDecided
+        ? { untilWithin: options.untilDecided.within, untilBudgetMinutes: options.untilDecided.budgetMs / 60_000 }
+        : {}),
+      quietTurns: options.quietTurns ? 1 : 0,
     }),
     questions: [...questionsFor(options.platforms), ...aaQuestions(options.platforms)],
     notRun: notRunPlatforms,
