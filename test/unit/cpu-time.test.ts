@@ -54,6 +54,21 @@ describe('cpuSeconds', () => {
     expect(both).toBeGreaterThanOrEqual(await cpuSeconds([{ kind: 'process', pid: sleeping }]));
   });
 
+  it('keeps the time of a thread that exited between two reads: the sum never goes back', async () => {
+    // A thread busy for 400 ms, then gone; the main thread sleeps on.
+    const pid = start([
+      process.execPath,
+      '-e',
+      "new (require('node:worker_threads').Worker)('const end = Date.now() + 400; while (Date.now() < end);', { eval: true }); setInterval(() => {}, 1000)",
+    ]);
+    await sleep(350);
+    const whileBusy = await cpuSeconds([{ kind: 'process', pid }]);
+    await sleep(700);
+    const afterExit = await cpuSeconds([{ kind: 'process', pid }]);
+    expect(whileBusy).toBeGreaterThan(0.1);
+    expect(afterExit).toBeGreaterThanOrEqual(whileBusy);
+  });
+
   it('counts a process that is gone, a cgroup that is gone and a pid that is no number as 0', async () => {
     const child = spawn('true');
     await new Promise((resolve) => child.once('exit', resolve));
