@@ -309,6 +309,17 @@ async function provisionDocker(
   }
 }
 
+/**
+ * A container paused between turns is removed all the same, but a paused gVisor sandbox does not
+ * take the kill: the engine gave up on it only after 10 s (runc's frozen cgroup goes at once).
+ */
+async function unpauseForRemoval(docker: Dockerode, containerId: string): Promise<void> {
+  await docker
+    .getContainer(containerId)
+    .unpause()
+    .catch(() => {}); // not paused, or gone
+}
+
 /** Stops exactly what provision started, once: the container (with its volume), then our share of the engine. */
 function owner(
   engine: Engine,
@@ -319,6 +330,7 @@ function owner(
   const teardown = stopOnce({
     async stop() {
       try {
+        await unpauseForRemoval(engine.docker, containerId);
         await engine.docker.getContainer(containerId).remove({ force: true, v: true });
       } catch (error) {
         if ((error as { statusCode?: number }).statusCode !== 404) removeContainersSync(engine.dockerHost, [containerId]);
@@ -348,6 +360,15 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
     });
   }
   let info: PlatformInfo | undefined;
+  const { setContainerPaused, containerCpuSources } = await import('./container-pause.js');
+  // Left paused by a worker that died between turns (its close() never ran): a paused container cannot exec.
+  if (state.Paused) await setContainerPaused(docker, facts.containerId, false, name);
+  let frozen = false;
+  const setFrozen = async (paused: boolean) => {
+    if (frozen === paused) return;
+    await setContainerPaused(docker, facts.containerId, paused, name);
+    frozen = paused;
+  };
 
   return {
     name,
@@ -406,7 +427,15 @@ async function connectDocker(name: string, facts: DockerFacts): Promise<StartedP
       if (pids) return gvisorForkFits(2 * (profile!.fork.end - profile!.fork.start), profile!.runs, pids);
       return GVISOR_UNSUPPORTED[workload.name];
     },
-    async close() {},
+    // Paused between turns: a paused container cannot exec, so thaw() comes before the next command.
+    freeze: () => setFrozen(true),
+    thaw: () => setFrozen(false),
+    // Cgroups and pids are this host's only when the engine runs here.
+    cpuSources: async () => (facts.engineLocal ? containerCpuSources(docker, facts) : []),
+    async close() {
+      // The next bench file's connect finds the container running; one already gone needs nothing.
+      if (frozen) await setFrozen(false).catch(() => {});
+    },
   };
 }
 

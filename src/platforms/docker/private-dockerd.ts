@@ -159,6 +159,11 @@ function daemonProcess(): number | undefined {
   return processNamedBy(PID_FILE, RUN_DIR)?.pid;
 }
 
+/** The private dockerd's and its containerd's pids while they live (for what they cost between turns). */
+export function privateDockerdPids(): number[] {
+  return [processNamedBy(PID_FILE, RUN_DIR)?.pid, processNamedBy(CONTAINERD_PID, RUN_DIR)?.pid].filter((pid) => pid !== undefined);
+}
+
 /** Counts this process as a user. Call under the members lock. */
 function joinUsers(): PrivateDockerd {
   mkdirSync(USERS_DIR, { recursive: true });
