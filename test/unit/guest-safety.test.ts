@@ -187,6 +187,24 @@ describe('pausing a guest in use', () => {
     expect(await readdir(join(dir, 'users'))).toEqual([]);
   });
 
+  it('between turns (freeze) a worker pauses the guest only when no other live worker wants it running', async () => {
+    const dir = await tempDir();
+    const log: string[] = [];
+    const first = await useGuest(dir, control(log));
+    const second = await useGuest(dir, control(log));
+    await first.want(false);
+    expect(log).toEqual(['resume', 'resume']); // the second still wants it
+    await second.want(false);
+    expect(log).toEqual(['resume', 'resume', 'pause']);
+    await second.want(true);
+    expect(log).toEqual(['resume', 'resume', 'pause', 'resume']);
+    // A worker that leaves while the other is between turns: nobody wants the guest.
+    await second.release();
+    expect(log).toEqual(['resume', 'resume', 'pause', 'resume', 'pause']);
+    await first.release(); // released while frozen
+    expect(await readdir(join(dir, 'users'))).toEqual([]);
+  });
+
   it("a dead worker's lease does not keep the guest running", async () => {
     const dir = await tempDir();
     const log: string[] = [];

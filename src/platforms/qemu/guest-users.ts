@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GuestLostError } from '../../errors.js';
 import { withLock } from '../../host/file-lock.js';
@@ -14,12 +14,29 @@ import { isAlive, ownerOfTag, ownerTag, thisProcess, type ThisProcess } from '..
  * them share one pool of workers (runtime/turn-reporter.ts): a worker freed
  * early by one platform can start this platform's next file while its
  * current one still runs, and a plain pause in close() would freeze that one
- * in the middle of its benchmark.
+ * in the middle of its benchmark. Likewise a worker between its turns (freeze) pauses the guest only
+ * when no other live worker wants it running.
  */
 
 export interface GuestUse {
-  /** Gives the lease back; pauses the guest when no live worker holds one. Idempotent. */
+  /**
+   * Between this worker's turns its lease stops wanting the guest (freeze), and wants it again at its
+   * next turn (thaw): the guest runs while some live lease wants it. Idempotent.
+   */
+  want(running: boolean): Promise<void>;
+  /** Gives the lease back; pauses the guest when no live worker's lease wants it. Idempotent. */
   release(): Promise<void>;
+}
+
+/** A lease file's text while its worker is between turns; empty: it wants the guest running. */
+const BETWEEN_TURNS = 'frozen';
+
+/** Whether any of the leases wants the guest running (a lease removed meanwhile does not). */
+async function wantedByAny(users: string, leases: readonly string[]): Promise<boolean> {
+  for (const lease of leases) {
+    if ((await readFile(join(users, lease), 'utf8').catch(() => BETWEEN_TURNS)) !== BETWEEN_TURNS) return true;
+  }
+  return false;
 }
 
 export interface GuestControl {
@@ -81,17 +98,28 @@ export async function useGuest(dir: string, control: GuestControl, platform?: st
     }
   });
   let released = false;
+  /** The live leases; those of workers that died are dropped, so they never keep the guest running again. */
+  const liveOnly = async (users: string) => {
+    const all = await readdir(users);
+    const live = liveLeases(all);
+    for (const dead of all.filter((l) => !live.includes(l))) await rm(join(users, dead), { force: true });
+    return live;
+  };
   return {
+    async want(running) {
+      if (released) return;
+      await withLeaseLock(dir, platform, async (users) => {
+        await writeFile(join(users, lease), running ? '' : BETWEEN_TURNS);
+        if (running) await control.resume();
+        else if (!(await wantedByAny(users, await liveOnly(users)))) await control.pause();
+      });
+    },
     async release() {
       if (released) return;
       released = true;
       await withLeaseLock(dir, platform, async (users) => {
         await rm(join(users, lease), { force: true });
-        const all = await readdir(users);
-        const live = liveLeases(all);
-        // Leases of workers that died are dropped, so they never keep the guest running again.
-        for (const dead of all.filter((l) => !live.includes(l))) await rm(join(users, dead), { force: true });
-        if (live.length === 0) await control.pause();
+        if (!(await wantedByAny(users, await liveOnly(users)))) await control.pause();
       });
     },
   };

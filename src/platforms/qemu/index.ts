@@ -1,10 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { WorkloadFailedError } from '../../errors.js';
 import type { Log } from '../../host/log.js';
 import { stopOnce } from '../../host/stop-once.js';
 import { cacheDir } from '../../host/paths.js';
+import { pidNaming } from '../../host/process.js';
 import { keptSessions } from '../../host/ssh.js';
 import { factsCodec, PlatformUnavailableError } from '../platform.js';
 import type {
@@ -25,7 +26,7 @@ import { useGuest, type GuestUse } from './guest-users.js';
 import { QEMU_PACKAGES, qemuVersion } from './host-tools.js';
 import { kvmAvailability, probeKvm, readKvmHostFacts, sharedKvmProbe } from './kvm.js';
 import { GUEST_SERVICE_PORT, MACHINE_TYPE, cpuModel, type Accel, type DiskBus, type DiskFormat } from './qemu-argv.js';
-import { bootGuest, type RunningGuest } from './qemu-guest.js';
+import { QEMU_PID_FILE, bootGuest, type RunningGuest } from './qemu-guest.js';
 import { TAP_NET, tapUnavailable } from './tap.js';
 import { pauseGuest, resumeGuest } from './qmp.js';
 import { GUEST_BUSYBOX, commandLine, connectGuest, shellQuote, type SshSession } from './ssh.js';
@@ -371,6 +372,14 @@ function keptSessionFor(platform: string, facts: QemuFacts): Promise<SshSession>
 function connectQemu(name: string, facts: QemuFacts, ssh: SshSession, use: GuestUse): StartedPlatform {
   const { workDir } = facts;
   let closed = false;
+  // The kept session may come from a time the guest was paused (between bench files): it answers again now.
+  ssh.setPeerPaused(false);
+  /** Stopped through QMP between turns (the vCPUs and the guest's clock): dropbear answers nothing meanwhile. */
+  const setFrozen = async (frozen: boolean) => {
+    if (frozen) ssh.setPeerPaused(true);
+    await use.want(!frozen);
+    if (!frozen) ssh.setPeerPaused(false);
+  };
   return {
     name,
     workDir,
@@ -416,10 +425,19 @@ function connectQemu(name: string, facts: QemuFacts, ssh: SshSession, use: Guest
     async describe() {
       return { ...facts.info };
     },
+    freeze: () => setFrozen(true),
+    thaw: () => setFrozen(false),
+    // QEMU's one process: its vCPU threads, its user networking (slirp) and its I/O threads.
+    cpuSources: async () => {
+      const pid = pidNaming(join(facts.hostDir, QEMU_PID_FILE), facts.hostDir);
+      return pid === undefined ? [] : [{ kind: 'process', pid }];
+    },
     async close() {
       if (closed) return;
       closed = true;
-      // The ssh connection stays open for this worker's next benchmark (keptSessionFor).
+      // The ssh connection stays open for this worker's next benchmark (keptSessionFor), and the guest
+      // may be paused until then: its silence must not end the connection.
+      ssh.setPeerPaused(true);
       // The guest is gone when this fails (killed, or stopped by its owner): nothing to pause.
       await use.release().catch(() => {});
     },

@@ -63,6 +63,9 @@ export interface RunningGuest {
   killSync(): void;
 }
 
+/** QEMU's pid file in its work directory (RunningGuest.dir). */
+export const QEMU_PID_FILE = 'qemu.pid';
+
 /** Prefix shared by all QEMU variants, so any run cleans up stale guests of every variant. */
 const WORK_DIR_FAMILY = 'qemu';
 const PORT_ATTEMPTS = 3;
@@ -154,7 +157,7 @@ export async function bootGuest(image: GuestImage, options: BootOptions): Promis
         dataDisk: { path: disks.data, ...options.disk },
         sshPort: await freeLoopbackPort(),
         servicePort: await freeLoopbackPort(),
-        pidFile: join(runDir, 'qemu.pid'),
+        pidFile: join(runDir, QEMU_PID_FILE),
         qmpSocket: join(runDir, 'qmp.sock'),
         consoleLog: join(runDir, 'console.log'),
         tap: tap ? { ifname: tap.tap, mac: TAP_MAC } : undefined,
