@@ -25,7 +25,7 @@ import { createDockerPlatform, type DockerVariant } from '../../src/platforms/do
 import { PROFILES } from '../../src/workloads/profiles.js';
 import { prepareWorkload } from '../../src/runtime/runner.js';
 import { WORKLOAD_NAMES, workloads, type WorkloadName } from '../../src/workloads/index.js';
-import { processesMentioning } from './helpers.js';
+import { expectQuietTurns, processesMentioning } from './helpers.js';
 
 /*
  * Real containers, no fakes. When this machine cannot run Docker (no engine,
@@ -79,6 +79,11 @@ function useSession(variant: DockerVariant): Session {
 function ready(session: Session, t: TestContext): StartedPlatform {
   if (session.skip) t.skip(session.skip);
   return session.platform!;
+}
+
+/** Between turns the container is paused: its processes use no CPU until thawed (expectQuietTurns). */
+async function quietTurns(session: Session, variant: DockerVariant, t: TestContext): Promise<void> {
+  session.platform = await expectQuietTurns(ready(session, t), () => createDockerPlatform(variant).connect(session.provisioned!.facts));
 }
 
 /** The HTTP status of a HEAD request, sent from localAddress when given. */
@@ -179,6 +184,10 @@ describe('docker (container layer, published port)', () => {
     expect(await platform.flushCaches()).toBe(local && (await dropHostPageCache()));
   });
 
+  test("quiet turns: frozen between turns, the container's processes use no CPU; thawed they run; close() works frozen", async (t) => {
+    await quietTurns(session, 'layer', t);
+  });
+
   test('exec reports exit codes, a missing program, cwd and time limits like a child process', async (t) => {
     const platform = ready(session, t);
     expect(await platform.exec(['pwd'])).toMatchObject({ exitCode: 0, stdout: '/bench\n', timedOut: false });
@@ -216,6 +225,10 @@ describe('docker-hostnet (host network)', () => {
 describe('docker-gvisor (runsc, ptrace)', () => {
   const session = useSession('gvisor');
 
+  test("quiet turns: runsc pauses the sandbox's kernel, which then uses no CPU until thawed", async (t) => {
+    await quietTurns(session, 'gvisor', t);
+  });
+
   test("runs the container under gVisor's kernel, says so, and measures fork and nginx there", async (t) => {
     const platform = ready(session, t);
     expect(await platform.describe()).toMatchObject({ runtime: 'runsc', gvisorPlatform: 'ptrace' });
@@ -234,6 +247,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('podman (private podman service, CNI bridge of ours)', () => {
   const session = useSession('podman');
+
+  test('quiet turns: the container paused through the podman service uses no CPU until thawed', async (t) => {
+    await quietTurns(session, 'podman', t);
+  });
 
   test('runs the benchmark image through Podman, says so, and serves nginx on the container address to the host only', async (t) => {
     const platform = ready(session, t);
@@ -305,11 +322,17 @@ describe('cleanup', () => {
     expect(await ourContainers(engine!)).toEqual([]);
   });
 
-  test('stopping docker-gvisor leaves no gVisor process behind', async (t) => {
+  test('stopping docker-gvisor, frozen between turns, leaves no gVisor process behind, at once', async (t) => {
     const gvisor = createDockerPlatform('gvisor');
     const provisioned = await provisionOrSkip(gvisor, t);
     expect(runscProcesses().length).toBeGreaterThan(0);
+    await (
+      await gvisor.connect(provisioned.facts)
+    ).freeze!();
+    const started = performance.now();
     await provisioned.stop();
+    // Removed paused, the sandbox took the engine 10 s; unpaused first, a second or so.
+    expect(performance.now() - started).toBeLessThan(6_000);
     await vi.waitFor(() => expect(runscProcesses()).toEqual([]), { timeout: 10_000 });
   });
 
@@ -354,10 +377,15 @@ describe('cleanup', () => {
     expect(['/var/lib/cni', '/var/lib/containers', '/run/runc', '/run/crun'].filter((p) => existsSync(p))).toEqual(hostPaths);
   });
 
-  test('stopSync removes the container synchronously (the Ctrl-C path)', async (t) => {
+  test('stopSync removes the container synchronously, frozen or not (the Ctrl-C path)', async (t) => {
     if (skip) t.skip(skip);
-    const provisioned = await createDockerPlatform('volume').provision(context);
+    const volumePlatform = createDockerPlatform('volume');
+    const provisioned = await volumePlatform.provision(context);
     expect(await ourContainers(engine!)).toHaveLength(1);
+    // Frozen between turns, as a Ctrl-C may find it.
+    await (
+      await volumePlatform.connect(provisioned.facts)
+    ).freeze!();
     const inspect = await engine!.docker.getContainer(String(provisioned.facts.containerId)).inspect();
     const volume = inspect.Mounts.find((m) => m.Destination === '/bench')!.Name!;
     provisioned.stopSync();

@@ -2,6 +2,9 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { expect } from 'vitest';
+import { cpuSeconds, type CpuSource } from '../../src/host/cpu-time.js';
+import type { StartedPlatform } from '../../src/platforms/platform.js';
 import { packageRoot } from '../../src/host/paths.js';
 import { readResults } from '../../src/results/results-file.js';
 import type { ResultsFile } from '../../src/results/schema.js';
@@ -47,4 +50,52 @@ export async function processesMentioning(text: string): Promise<string[]> {
     if (cmdline.includes(text)) found.push(`${pid} ${cmdline.replaceAll('\0', ' ')}`);
   }
   return found;
+}
+
+/** The cores a platform's CPU sources used over about ms of wall time. */
+async function coresUsed(sources: CpuSource[], ms: number): Promise<{ all: number; own: number }> {
+  // Own: the platform's processes (its container's cgroup, its QEMU), without the engine's shared daemons.
+  const own = sources.filter((s) => s.kind === 'cgroup' || sources.length === 1);
+  const read = async () => Promise.all([cpuSeconds(sources), cpuSeconds(own)]);
+  const [allBefore, ownBefore] = await read();
+  const started = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const [allAfter, ownAfter] = await read();
+  const seconds = (performance.now() - started) / 1000;
+  return { all: (allAfter - allBefore) / seconds, own: (ownAfter - ownBefore) / seconds };
+}
+
+/**
+ * Quiet turns: a busy loop in the platform shows in its CPU sources; frozen, nothing of it runs; thawed,
+ * the loop runs again; close() works while frozen, and a new connection (returned) runs commands. About 4 s.
+ */
+export async function expectQuietTurns(platform: StartedPlatform, reconnect: () => Promise<StartedPlatform>): Promise<StartedPlatform> {
+  const sources = await platform.cpuSources!();
+  expect(sources.length).toBeGreaterThan(0);
+  // Detached from the exec (output to /dev/null), ended by its own timeout should anything fail.
+  const busy = await platform.exec(['sh', '-c', 'timeout 30 sh -c "while :; do :; done" </dev/null >/dev/null 2>&1 & echo $!']);
+  expect(busy.exitCode).toBe(0);
+  const busyPid = busy.stdout.trim();
+  expect(busyPid).toMatch(/^\d+$/);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await coresUsed(sources, 1_000)).own).toBeGreaterThan(0.5);
+    await platform.freeze!();
+    await platform.freeze!(); // idempotent
+    const frozen = await coresUsed(sources, 1_000);
+    expect(frozen.own).toBeLessThan(0.01);
+    // The engine's daemons (shared with its other containers) cost a little even so.
+    expect(frozen.all).toBeLessThan(0.03);
+    await platform.thaw!();
+    await platform.thaw!();
+    expect((await coresUsed(sources, 1_000)).own).toBeGreaterThan(0.5);
+  } finally {
+    // timeout passes the signal on to the loop.
+    await platform.exec(['sh', '-c', `kill ${busyPid}`]);
+  }
+  await platform.freeze!();
+  await platform.close();
+  const next = await reconnect();
+  expect((await next.exec(['echo', 'thawed'], { timeoutMs: 30_000 })).stdout).toBe('thawed\n');
+  return next;
 }

@@ -19,7 +19,7 @@ import { kvmAvailability, readKvmHostFacts } from '../../src/platforms/qemu/kvm.
 import { qmpExecute } from '../../src/platforms/qemu/qmp.js';
 import { prepareWorkload } from '../../src/runtime/runner.js';
 import { WORKLOAD_NAMES, workloads } from '../../src/workloads/index.js';
-import { processesMentioning, workDirs } from './helpers.js';
+import { expectQuietTurns, processesMentioning, workDirs } from './helpers.js';
 
 /*
  * Real guests under TCG, no fakes. Where QEMU or the image tools are missing
@@ -132,6 +132,17 @@ describe('a qemu-tcg guest', () => {
     const next = await connection(platform);
     expect(next).toMatch(/^\d+$/);
     expect(next).not.toBe(session);
+  });
+
+  test('quiet turns: the guest stopped through QMP costs QEMU no CPU until thawed, and the worker keeps its ssh connection', async (t) => {
+    needTcg(t);
+    // The shell's parent in the guest is dropbear's process for this worker's connection.
+    const connection = async (p: StartedPlatform) => (await p.exec(['sh', '-c', 'echo $PPID'])).stdout.trim();
+    const before = await connection(platform!);
+    // The file's own connection is the guest's only lease: its freeze pauses the guest.
+    platform = await expectQuietTurns(platform!, () => tcg.connect(provisioned!.facts));
+    expect(await guestStatus(provisioned!.facts)).toBe('running');
+    expect(await connection(platform)).toBe(before);
   });
 
   test('killing QEMU mid-benchmark fails that benchmark clearly, and stop() still cleans up', async (t) => {
