@@ -15,14 +15,16 @@ import { join } from 'node:path';
 export type CpuSource = { kind: 'cgroup'; path: string } | { kind: 'process'; pid: number };
 
 /**
- * The CPU seconds the sources have used so far, summed. A source that is gone
+ * The CPU seconds the sources have used so far, summed, each source once. A source that is gone
  * (an exited process, a removed cgroup) counts 0: never throws for it. A
  * process's threads that exited between two reads take their time with them,
  * so a difference over a process that churns threads reads a little low.
  */
 export async function cpuSeconds(sources: readonly CpuSource[]): Promise<number> {
+  // Once each: platforms of one engine name its daemons each (docker and docker-volume share the private dockerd).
+  const unique = new Map(sources.map((source) => [source.kind === 'cgroup' ? `cgroup ${source.path}` : `process ${source.pid}`, source]));
   const each = await Promise.all(
-    sources.map((source) => (source.kind === 'cgroup' ? cgroupSeconds(source.path) : processSeconds(source.pid))),
+    [...unique.values()].map((source) => (source.kind === 'cgroup' ? cgroupSeconds(source.path) : processSeconds(source.pid))),
   );
   return each.reduce((sum, seconds) => sum + seconds, 0);
 }

@@ -97,6 +97,13 @@ describe('cpuSeconds', () => {
           { kind: 'cgroup', path: v1 },
         ]),
       ).toBeCloseTo(4, 6);
+      // A source named twice (two platforms of one engine) counts once.
+      const twice: CpuSource[] = [
+        { kind: 'cgroup', path: dir },
+        { kind: 'cgroup', path: v1 },
+        { kind: 'cgroup', path: dir },
+      ];
+      expect(await cpuSeconds(twice)).toBeCloseTo(4, 6);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
