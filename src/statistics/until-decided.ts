@@ -93,11 +93,15 @@ export function lookAfterRound(
   plan: DecisionPlan,
   outOfTime: boolean,
 ): RoundLook {
-  const looked = comparisons.map(({ platform, against }) => {
-    const { rounds, halfWidth } = pairedHalfWidth(figures.get(platform), figures.get(against));
-    const decided = rounds >= plan.minRounds && halfWidth !== undefined && halfWidth <= plan.within;
-    return { platform, against, rounds, ...(halfWidth === undefined ? {} : { halfWidth }), decided };
-  });
+  // A comparison with a platform that never measured this benchmark (skipped, unavailable) asks nothing of anyone.
+  const present = (p: string) => sampling.has(p) || (figures.get(p)?.size ?? 0) > 0;
+  const looked = comparisons
+    .filter((c) => present(c.platform) && present(c.against))
+    .map(({ platform, against }) => {
+      const { rounds, halfWidth } = pairedHalfWidth(figures.get(platform), figures.get(against));
+      const decided = rounds >= plan.minRounds && halfWidth !== undefined && halfWidth <= plan.within;
+      return { platform, against, rounds, ...(halfWidth === undefined ? {} : { halfWidth }), decided };
+    });
   const stops = new Map<string, StopReason | undefined>();
   // A platform's partner that stops at this look samples no more: until nothing changes, its open comparisons end too.
   for (let changed = true; changed;) {

@@ -64,6 +64,8 @@ export interface Member {
   since: number;
   /** Told to take no more rounds (rounds until decided): no round waits for it. */
   stopped?: boolean;
+  /** The round of its last turn: at that round's end, its figure is waited for. */
+  turnRound?: number;
 }
 
 export interface Room {

@@ -145,6 +145,7 @@ export class TurnstileState {
     if (member) {
       member.turn = undefined;
       member.served = true;
+      member.turnRound = member.room.round;
       this.grants.push({ platform: member.platform, room: member.room.key, round: member.room.round, at: Date.now() });
       const others = [...this.conns].filter((c) => c !== lock.conn).flatMap((c) => c.cpuSources);
       send(lock.conn, { id: lock.id, round: member.room.round, ...(others.length ? { others } : {}) });

@@ -4,7 +4,7 @@ import type { Member, Room, UntilDecided } from './room-types.js';
 
 /**
  * Rounds until decided, at a room's round end: once every member still sampling has had its turn in
- * the round (and given it back), each member that asked hears whether it takes another round
+ * the round (and given it back, and handed in its figure), each member that asked hears whether it takes another round
  * (src/statistics/until-decided.ts decides). A member told to stop is marked so: no round waits for it.
  * Returns nothing while the round is still going.
  */
@@ -15,7 +15,9 @@ export function roundEnd(
   log: (line: string) => void,
 ): { member: Member; id: number; stop?: StopReason }[] {
   const sampling = [...room.members.values()].filter((m) => m.joined && !m.stopped);
-  if (sampling.some((m) => !m.served)) return [];
+  // Over once everyone has had a turn in it (or been passed over), and each who had one has handed in its figure.
+  const handedIn = new Set(room.moreWaiters.map((w) => w.member));
+  if (sampling.some((m) => !m.served || (m.turnRound === room.round && !handedIn.has(m)))) return [];
   const test = room.key.slice(room.file.length + ' > '.length);
   const look = lookAfterRound(
     room.figures,

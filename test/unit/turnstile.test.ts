@@ -594,13 +594,19 @@ describe('rounds until decided at the turnstile', () => {
   };
 
   /** Each client samples its figures in turn, asks for more after each, and stops when told: returns the rounds each took and why it stopped. */
-  async function sampleUntilTold(clients: TurnstileClient[], figures: Record<string, (round: number) => number>, file: string) {
+  async function sampleUntilTold(
+    clients: TurnstileClient[],
+    figures: Record<string, (round: number) => number>,
+    file: string,
+    recordMs: Record<string, number> = {},
+  ) {
     const taken: Record<string, [number, string | undefined]> = {};
     await Promise.all(
       clients.map(async (client) => {
         const room = client.room(file, 'cpu');
         for (let rounds = 1; ; rounds++) {
           const round = await room.turn(async ({ round }) => round);
+          await sleep(recordMs[client.platform] ?? 0);
           const answer = await room.more(round, figures[client.platform]!(round));
           if (!answer.more) {
             taken[client.platform] = [rounds, answer.stop];
@@ -619,6 +625,17 @@ describe('rounds until decided at the turnstile', () => {
     const taken = await sampleUntilTold(clients, { a: () => 100, b: () => 90, c: (round) => (round % 2 ? 150 : 60) }, file);
     expect(taken).toEqual({ a: [6, 'max-rounds'], b: [3, 'decided'], c: [6, 'max-rounds'] });
     expect(lines.some((l) => /b stops after 3 rounds \(decided: b\/a ±0\.0 %\)/.test(l))).toBe(true);
+  });
+
+  it("waits at a round's end for the figure of a platform slow to hand it in, and never for the round it has not started", async () => {
+    const { connect, file, lines } = await setup(['a', 'b'], { untilDecided, barrierMs: 3_000 });
+    const clients = await Promise.all(['a', 'b'].map((p) => connect(p)));
+    const started = Date.now();
+    // b records its sample for 150 ms after its turn: a's answer must wait for b's figure of the same round.
+    const taken = await sampleUntilTold(clients, { a: () => 100, b: () => 90 }, file, { b: 150 });
+    expect(taken).toEqual({ a: [3, 'decided'], b: [3, 'decided'] });
+    expect(lines.filter((l) => /went on without/.test(l))).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(3_000);
   });
 
   it('spends the budget: out of time, an open pair stops after the minimum with "budget"', async () => {

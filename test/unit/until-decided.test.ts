@@ -202,3 +202,19 @@ describe('rounds until decided: who takes another round', () => {
     expect(comparisonsOf('fork', planned)).toEqual([planned[1], planned[2]]);
   });
 });
+
+describe('rounds until decided: platforms that never came', () => {
+  it('a comparison with a platform that measured nothing of the benchmark (skipped, unavailable) holds nobody back', () => {
+    const figures = new Map([
+      ['native', new Map([0, 1, 2].map((r) => [r, 100]))],
+      ['docker', new Map([0, 1, 2].map((r) => [r, 90]))],
+    ]);
+    const pairs = [
+      { platform: 'docker', against: 'native' },
+      { platform: 'docker-gvisor', against: 'docker' },
+    ];
+    const look = lookAfterRound(figures, pairs, new Set(['native', 'docker']), plan, false);
+    expect(Object.fromEntries(look.stops)).toEqual({ native: 'decided', docker: 'decided' });
+    expect(look.comparisons).toHaveLength(1);
+  });
+});
