@@ -9,7 +9,7 @@ import { isKind } from './host/kind.js';
 import type { Question } from './results/schema.js';
 
 import { PROFILE_NAMES, resolveProfile, withRuns, type Profile } from './workloads/profiles.js';
-import { resolveUntilDecided, type UntilDecidedOptions, type UntilDecidedPlan } from './runtime/run-count.js';
+import { resolveQuietTurns, resolveUntilDecided, type UntilDecidedOptions, type UntilDecidedPlan } from './runtime/run-count.js';
 import type { PlannedComparison } from './statistics/until-decided.js';
 import { baselinePlatform } from './results/ordering.js';
 import { hostEnvironment } from './host/environment.js';
@@ -403,19 +403,6 @@ function untilDecidedOf(
 ): { untilDecided?: UntilDecidedPlan } {
   const plan = resolveUntilDecided(options.untilDecided, env, profile, resolveRuns(options.runs, env) !== undefined);
   return plan && !ide && !env[TURNSTILE_ENV] ? { untilDecided: plan } : {};
-}
-
-function resolveQuietTurns(option: unknown, env: NodeJS.ProcessEnv): boolean {
-  const text = env.VIRTBENCH_QUIET_TURNS;
-  if (text !== undefined) {
-    if (text !== '0' && text !== '1')
-      throw new BadOptionError(`VIRTBENCH_QUIET_TURNS must be 0 or 1, got ${JSON.stringify(text)}; fix: unset it (on) or set 0`);
-    return text === '1';
-  }
-  if (option !== undefined && typeof option !== 'boolean') {
-    throw new BadOptionError(`option "quietTurns" must be true or false, got ${JSON.stringify(option)}`);
-  }
-  return option ?? true;
 }
 
 /**

@@ -98,3 +98,17 @@ export function resolveUntilDecided(
     budgetMs: budgetMinutes * 60_000,
   };
 }
+
+/** Quiet turns (other platforms frozen during a sample): on unless VIRTBENCH_QUIET_TURNS=0 or the option says false. */
+export function resolveQuietTurns(option: unknown, env: NodeJS.ProcessEnv): boolean {
+  const text = env.VIRTBENCH_QUIET_TURNS;
+  if (text !== undefined) {
+    if (text !== '0' && text !== '1')
+      throw new BadOptionError(`VIRTBENCH_QUIET_TURNS must be 0 or 1, got ${JSON.stringify(text)}; fix: unset it (on) or set 0`);
+    return text === '1';
+  }
+  if (option !== undefined && typeof option !== 'boolean') {
+    throw new BadOptionError(`option "quietTurns" must be true or false, got ${JSON.stringify(option)}`);
+  }
+  return option ?? true;
+}
