@@ -11,7 +11,7 @@ import { isStandIn, type ResultsFile } from '../results/schema.js';
 import { recordedMedians } from '../statistics/history.js';
 import { formatPercent, formatValue } from '../results/format.js';
 import { benchmarkLabel, cellOf, formatChange, STAND_IN_LEGEND, standInShown } from './table.js';
-import { EQUIVALENCE_MARGIN, type RatioReading } from '../statistics/ratio.js';
+import { EQUIVALENCE_MARGIN, legendLevels, type RatioReading } from '../statistics/ratio.js';
 import { resolutionTarget, runResolution } from '../statistics/resolution.js';
 import { resolutionTable, undecidedLine } from './resolution.js';
 
@@ -208,7 +208,7 @@ export async function renderHtml(
   const forest = baseline ? forestSvg(forestRows(file.results, platforms, baseline), baseline) : '';
   const forestSection = forest
     ? `<figure class="forest"><figcaption>${escapeHtml(
-        `Performance against ${baseline}, every platform and benchmark (log scale): the dot is the ratio (above 1 is better), the bar its 95% interval.`,
+        `Performance against ${baseline}, every platform and benchmark (log scale): the dot is the ratio (above 1 is better), the bar its ${legendLevels(file.results).difference} interval${legendLevels(file.results).note}.`,
       )}<br>${KEYS.map(
         ([reading, words]) =>
           `<span class="key"><span class="dot" style="border-color:${READING_COLOURS[reading]};background:${reading === 'undecided' ? '#fff' : READING_COLOURS[reading]}"></span>${escapeHtml(words)}</span>`,

@@ -6,7 +6,7 @@ import { formatPercent, formatValue } from '../results/format.js';
 import { guestHostNote, benchmarkLabel, cellOf, formatChange, STAND_IN_LEGEND, standInShown } from './table.js';
 import { baselinePlatform, tablePlatforms } from './ordering.js';
 import { skipLines } from './skips.js';
-import { EQUIVALENCE_MARGIN } from '../statistics/ratio.js';
+import { EQUIVALENCE_MARGIN, legendLevels } from '../statistics/ratio.js';
 import { printable, withoutControlCharacters } from '../host/printable.js';
 import { resolutionTarget, runResolution } from '../statistics/resolution.js';
 import { resolutionTable, undecidedCount, undecidedLine } from './resolution.js';
@@ -325,7 +325,7 @@ export function renderMarkdown(file: ResultsFile, comparisons?: readonly Compari
     }),
     tail: [
       '',
-      `Median ±half the IQR; Nx = performance vs ${name(baseline)}, above 1 is better (its 95% interval excludes 1); ≈1x = the same within ±${formatPercent(EQUIVALENCE_MARGIN)} (its 90% interval lies inside); ? ±N% = cannot tell, the 95% interval reaches N% from 1.`,
+      legendLine(name(baseline), legendLevels(file.results)),
       ...(standInShown(file.results, platforms) ? ['', `${esc(STAND_IN_LEGEND)}.`] : []),
     ],
     cutOrder: 4,
@@ -367,4 +367,12 @@ export function renderMarkdown(file: ResultsFile, comparisons?: readonly Compari
 /** The report as a pull-request comment: starts with PR_COMMENT_MARKER, under GitHub's comment limit. */
 export function renderPrComment(file: ResultsFile, comparisons: readonly Comparison[] | undefined, options: MarkdownOptions = {}): string {
   return renderMarkdown(file, comparisons, { ...options, prComment: true });
+}
+
+function legendLine(baseline: string, levels: ReturnType<typeof legendLevels>): string {
+  return (
+    `Median ±half the IQR; Nx = performance vs ${baseline}, above 1 is better (its ${levels.difference} interval excludes 1); ` +
+    `≈1x = the same within ±${formatPercent(EQUIVALENCE_MARGIN)} (its ${levels.equivalence} interval lies inside); ` +
+    `? ±N% = cannot tell, the ${levels.difference} interval reaches N% from 1${levels.note}.`
+  );
 }

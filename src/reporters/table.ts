@@ -2,7 +2,7 @@ import { baselinePlatform } from './ordering.js';
 import { formatPercent, formatReach, formatSignedPercent, formatValue } from '../results/format.js';
 import { isStandIn, type BenchmarkResult } from '../results/schema.js';
 import type { Comparison } from '../statistics/compare.js';
-import { EQUIVALENCE_MARGIN, ratioToBaseline, type RatioEstimate } from '../statistics/ratio.js';
+import { EQUIVALENCE_MARGIN, legendLevels, ratioToBaseline, type RatioEstimate } from '../statistics/ratio.js';
 import { printable } from '../host/printable.js';
 
 /*
@@ -146,9 +146,10 @@ function comparisonParts(results: BenchmarkResult[], platforms: string[]) {
     const cells = [benchmarkLabel(any), any.unit, any.better, ...platforms.map((p) => cellOf(find(p, benchmark), base, find))];
     return cells.map((cell) => printable(cell));
   });
+  const levels = legendLevels(results);
   const legend = [
-    `median ±half the IQR (relative); Nx = performance vs ${printable(baseline ?? 'baseline')}, above 1 is better (its 95% interval excludes 1); ` +
-      `≈1x = the same within ±${formatPercent(EQUIVALENCE_MARGIN)} (shown: its 90% interval lies inside); ? ±N% = cannot tell: the 95% interval reaches N% from 1`,
+    `median ±half the IQR (relative); Nx = performance vs ${printable(baseline ?? 'baseline')}, above 1 is better (its ${levels.difference} interval excludes 1); ` +
+      `≈1x = the same within ±${formatPercent(EQUIVALENCE_MARGIN)} (shown: its ${levels.equivalence} interval lies inside); ? ±N% = cannot tell: the ${levels.difference} interval reaches N% from 1${levels.note}`,
     ...(standInShown(results, platforms) ? [STAND_IN_LEGEND] : []),
   ];
   return { baseline, header, rows, legend };

@@ -95,3 +95,20 @@ export function readingOf(estimate: RatioEstimate): RatioReading {
   if (estimate.verdict !== 'different') return estimate.verdict;
   return estimate.ci95 && estimate.ci95[0] > 1 ? 'faster' : 'slower';
 }
+
+/**
+ * The levels a report's legend names: 95 % for differences and 90 % for "the same", or 98 % and 96 %
+ * where any result's rounds were added until decided (its cells use those: see ratioToBaseline).
+ */
+export function legendLevels(results: readonly Pick<BenchmarkResult, 'stoppedBy'>[]): {
+  difference: string;
+  equivalence: string;
+  note: string;
+} {
+  if (!results.some((r) => r.stoppedBy !== undefined)) return { difference: '95%', equivalence: '90%', note: '' };
+  return {
+    difference: '98%',
+    equivalence: '96%',
+    note: ' (rounds were added until decided: the wider intervals keep a 95% coverage)',
+  };
+}

@@ -215,3 +215,17 @@ describe('wrapText', () => {
     expect(wrapText('averylongword x', 5)).toEqual(['averylongword', 'x']);
   });
 });
+
+describe('the legend after rounds until decided', () => {
+  it('names the 98 % and 96 % intervals the cells use once any result took its rounds until decided, and 95 % and 90 % otherwise', () => {
+    const rounds = (values: number[]) => values.map((value, round) => ({ time: round, value, seconds: 1, extra: { round } }));
+    const fixed = [result('native', 'mem', [1, 1.1, 0.9]), result('docker', 'mem', [1, 1.2, 0.9])].map((r) => ({
+      ...r,
+      samples: rounds(r.samples.map((s) => s.value)),
+    }));
+    const adaptive = fixed.map((r) => ({ ...r, stoppedBy: 'decided' as const }));
+    const text = (results: typeof fixed) => renderComparison(results, ['native', 'docker']).lines.join(' ');
+    expect(text(fixed)).toMatch(/its 95% interval excludes 1.*its 90% interval lies inside/);
+    expect(text(adaptive)).toMatch(/its 98% interval excludes 1.*its 96% interval lies inside.*keep a 95% coverage/);
+  });
+});
