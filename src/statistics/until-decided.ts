@@ -1,4 +1,5 @@
 import type { StopReason } from '../results/schema.js';
+import { studentQuantile } from './distributions.js';
 import { pairedChange, ratioInterval, ratioOf } from './estimate.js';
 
 /*
@@ -62,6 +63,19 @@ export function pairedHalfWidth(
   return { rounds: pairs.length, halfWidth: (interval[1] - interval[0]) / 2 / ratioOf(outcome.estimate) };
 }
 
+/**
+ * How many rounds in all a comparison would need to be decided, were its rounds to keep the spread they
+ * have shown (the half-width shrinks as t / √rounds); Infinity beyond `limit`.
+ */
+export function roundsNeeded(halfWidth: number, rounds: number, within: number, limit: number): number {
+  const level = 1 - (1 - UNTIL_DECIDED_LEVEL) / 2;
+  const now = studentQuantile(level, rounds - 1);
+  for (let m = rounds; m <= limit; m++) {
+    if (halfWidth * (studentQuantile(level, m - 1) / now) * Math.sqrt(rounds / m) <= within) return m;
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
 /** The comparisons of the plan that concern this benchmark, each once. */
 export function comparisonsOf(benchmark: string, planned: readonly PlannedComparison[]): PlannedComparison[] {
   const seen = new Set<string>();
@@ -75,8 +89,12 @@ export function comparisonsOf(benchmark: string, planned: readonly PlannedCompar
 }
 
 export interface RoundLook {
-  /** Whether the comparison is decided, and its half-width (undefined before it has an interval). */
-  comparisons: { platform: string; against: string; rounds: number; halfWidth?: number; decided: boolean }[];
+  /**
+   * Whether the comparison is decided, and its half-width (undefined before it has an interval); out of
+   * reach: at the spread its rounds show, the rounds it would need are more than maxRounds or than the
+   * budget affords (with half as many again to spare, the spread being an estimate itself).
+   */
+  comparisons: { platform: string; against: string; rounds: number; halfWidth?: number; decided: boolean; outOfReach?: StopReason }[];
   /** For each platform still sampling: undefined while it is needed, else why it stops. */
   stops: Map<string, StopReason | undefined>;
 }
@@ -92,6 +110,8 @@ export function lookAfterRound(
   sampling: ReadonlySet<string>,
   plan: DecisionPlan,
   outOfTime: boolean,
+  /** How many more rounds the budget affords this benchmark (from the time its rounds take); undefined: no limit. */
+  affordableRounds?: number,
 ): RoundLook {
   // A comparison with a platform that never measured this benchmark (skipped, unavailable) asks nothing of anyone.
   const present = (p: string) => sampling.has(p) || (figures.get(p)?.size ?? 0) > 0;
@@ -100,7 +120,15 @@ export function lookAfterRound(
     .map(({ platform, against }) => {
       const { rounds, halfWidth } = pairedHalfWidth(figures.get(platform), figures.get(against));
       const decided = rounds >= plan.minRounds && halfWidth !== undefined && halfWidth <= plan.within;
-      return { platform, against, rounds, ...(halfWidth === undefined ? {} : { halfWidth }), decided };
+      const outOfReach = decided || halfWidth === undefined ? undefined : reach(halfWidth, rounds, plan, affordableRounds);
+      return {
+        platform,
+        against,
+        rounds,
+        ...(halfWidth === undefined ? {} : { halfWidth }),
+        decided,
+        ...(outOfReach ? { outOfReach } : {}),
+      };
     });
   const stops = new Map<string, StopReason | undefined>();
   // A platform's partner that stops at this look samples no more: until nothing changes, its open comparisons end too.
@@ -125,12 +153,22 @@ function stopReason(
   outOfTime: boolean,
 ): StopReason | undefined {
   if (taken < plan.minRounds) return undefined;
-  if (!looked.some((c) => c.platform === platform || c.against === platform)) {
-    return taken >= Math.min(plan.maxRounds, plan.unpairedRounds ?? plan.minRounds) ? 'decided' : undefined;
-  }
-  const open = looked.filter((c) => !c.decided && (c.platform === platform || c.against === platform));
-  if (open.length === 0) return 'decided';
+  const own = looked.filter((c) => c.platform === platform || c.against === platform);
+  if (own.length === 0) return taken >= Math.min(plan.maxRounds, plan.unpairedRounds ?? plan.minRounds) ? 'decided' : undefined;
+  // Rounds go where they can decide: a comparison out of reach asks for none.
+  const open = own.filter((c) => !c.decided && !c.outOfReach);
+  if (open.length === 0) return own.find((c) => !c.decided)?.outOfReach ?? 'decided';
   if (!open.some((c) => sampling.has(c.platform === platform ? c.against : c.platform))) return 'partner-gone';
   if (taken >= plan.maxRounds) return 'max-rounds';
   return outOfTime ? 'budget' : undefined;
+}
+
+/** Why a comparison cannot be decided in this run, if it cannot: the rounds it needs are beyond maxRounds, or beyond what the budget affords. */
+function reach(halfWidth: number, rounds: number, plan: DecisionPlan, affordable: number | undefined): StopReason | undefined {
+  if (rounds < plan.minRounds) return undefined;
+  const spare = 1.5;
+  const needed = roundsNeeded(halfWidth, rounds, plan.within, Math.ceil(plan.maxRounds * spare));
+  if (needed > plan.maxRounds * spare) return 'max-rounds';
+  if (affordable !== undefined && needed - rounds > affordable * spare) return 'budget';
+  return undefined;
 }

@@ -83,6 +83,8 @@ export interface Room {
   readonly moreWaiters: { member: Member; id: number; round: number }[];
   /** Rounds beyond the minimum stop after this time (Date.now()), set when the room starts. */
   deadline?: number;
+  /** When the room started (Date.now()): the time its rounds take so far says how many more the budget affords. */
+  startedAt?: number;
 }
 
 export interface Lock {

@@ -270,6 +270,7 @@ export class TurnstileState {
       if (verdict.start) {
         room.started = true;
         room.deadline = this.budgetDeadline(now);
+        room.startedAt = now;
         const gone = [
           ...verdict.missing,
           ...[...room.members.values()].filter((m) => !m.joined).map((m) => `${m.platform} (still preparing)`),

@@ -25,6 +25,7 @@ export function roundEnd(
     new Set(sampling.map((m) => m.platform)),
     until.plan,
     now >= (room.deadline ?? Infinity),
+    affordableRounds(room, now),
   );
   return room.moreWaiters.splice(0).map(({ member, id }) => {
     const stop = look.stops.get(member.platform);
@@ -37,4 +38,11 @@ export function roundEnd(
     log(`${room.key}: ${member.platform} stops after ${rounds} rounds (${stop}${widths.length ? `: ${widths.join(', ')}` : ''})`);
     return { member, id, stop };
   });
+}
+
+/** How many more rounds the room's share of the budget affords, at the time its rounds have taken so far (all its members'). */
+function affordableRounds(room: Room, now: number): number | undefined {
+  if (room.deadline === undefined || room.startedAt === undefined) return undefined;
+  const roundMs = (now - room.startedAt) / (room.round + 1);
+  return roundMs > 0 ? Math.max(0, Math.floor((room.deadline - now) / roundMs)) : undefined;
 }

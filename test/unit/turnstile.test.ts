@@ -622,7 +622,7 @@ describe('rounds until decided at the turnstile', () => {
   it('stops a decided pair after the minimum, keeps the baseline for the open one, and stops that one at maxRounds', async () => {
     const { connect, file, lines } = await setup(['a', 'b', 'c'], { untilDecided });
     const clients = await Promise.all(['a', 'b', 'c'].map((p) => connect(p)));
-    const taken = await sampleUntilTold(clients, { a: () => 100, b: () => 90, c: (round) => (round % 2 ? 150 : 60) }, file);
+    const taken = await sampleUntilTold(clients, { a: () => 100, b: () => 90, c: (round) => (round % 2 ? 104 : 97) }, file);
     expect(taken).toEqual({ a: [6, 'max-rounds'], b: [3, 'decided'], c: [6, 'max-rounds'] });
     expect(lines.some((l) => /b stops after 3 rounds \(decided: b\/a ±0\.0 %\)/.test(l))).toBe(true);
   });
@@ -641,7 +641,7 @@ describe('rounds until decided at the turnstile', () => {
   it('spends the budget: out of time, an open pair stops after the minimum with "budget"', async () => {
     const { connect, file } = await setup(['a', 'c'], { untilDecided: { ...untilDecided, budgetMs: 0 } });
     const clients = await Promise.all(['a', 'c'].map((p) => connect(p)));
-    const taken = await sampleUntilTold(clients, { a: () => 100, c: (round) => (round % 2 ? 150 : 60) }, file);
+    const taken = await sampleUntilTold(clients, { a: () => 100, c: (round) => (round % 2 ? 104 : 97) }, file);
     expect(taken).toEqual({ a: [3, 'budget'], c: [3, 'budget'] });
   });
 

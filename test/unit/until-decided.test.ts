@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ratioToBaseline } from '../../src/statistics/ratio.js';
-import { comparisonsOf, lookAfterRound, pairedHalfWidth, type DecisionPlan } from '../../src/statistics/until-decided.js';
+import { comparisonsOf, lookAfterRound, pairedHalfWidth, roundsNeeded, type DecisionPlan } from '../../src/statistics/until-decided.js';
 import type { BenchmarkResult, StopReason } from '../../src/results/schema.js';
 import { normal, seeded } from '../simulate.js';
 
@@ -116,17 +116,22 @@ describe('rounds until decided: the rule with known truth (seeded simulation)', 
     expect(simulate(109, 1, 0.03, 1000).equivalent).toBeGreaterThanOrEqual(0.7);
   });
 
-  it('a spread too wide for the precision ends at maxRounds, undecided, and says so', () => {
-    const wide = simulate(110, 1, 0.3, 200, { ...plan, maxRounds: 8 });
-    expect(wide.rounds).toBe(8);
-    expect(wide.decided).toBe(0);
+  it('a spread too wide for the precision stops once it is out of reach, undecided, and says so', () => {
+    // At a 30 % spread, ±5 % needs about 140 rounds: after the minimum the rule sees it cannot get there in 30.
+    const random = seeded(110);
+    for (let i = 0; i < 50; i++) {
+      const { rounds, stop, estimate } = simulatedRun(random, 1, 0.3);
+      expect(stop).toBe('max-rounds');
+      expect(rounds).toBeLessThan(plan.maxRounds);
+      expect(estimate.verdict).not.toBe('different');
+    }
   });
 });
 
 describe('rounds until decided: who takes another round', () => {
   const rounds = (values: number[]) => new Map(values.map((v, i) => [i, v]));
   const steady = rounds([100, 101, 100, 99]);
-  const noisy = rounds([100, 140, 70, 120]);
+  const noisy = rounds([100, 110, 92, 105]);
 
   it('the half-width is the same whichever side is the baseline, and needs two shared rounds', () => {
     const a = pairedHalfWidth(noisy, steady);
@@ -176,7 +181,7 @@ describe('rounds until decided: who takes another round', () => {
   it('a platform whose only open partner stops (or left) stops too, in the same look', () => {
     const figures = new Map([
       ['native', steady],
-      ['docker', noisy],
+      ['docker', rounds([100, 104, 97, 102])],
       ['podman', rounds([130, 100, 95, 70, 90, 110])],
     ]);
     const pairs = [
@@ -190,6 +195,36 @@ describe('rounds until decided: who takes another round', () => {
     // native left (failed): docker's only open partner is gone.
     const left = lookAfterRound(figures, [pairs[0]!], new Set(['docker']), plan, false);
     expect(left.stops.get('docker')).toBe('partner-gone');
+  });
+
+  it('a comparison the budget cannot afford stops now, leaving its rounds to the others; the rounds it needs follow t / √n', () => {
+    const figures = new Map([
+      ['native', steady],
+      ['docker', noisy],
+    ]);
+    const pair = [{ platform: 'docker', against: 'native' }];
+    const within = (affordable?: number) =>
+      lookAfterRound(figures, pair, new Set(figures.keys()), plan, false, affordable).stops.get('docker');
+    // noisy's spread needs 16 rounds in all: 12 more; affordable with 8 (8 x 1.5 spare), not with 7.
+    const halfWidth = pairedHalfWidth(noisy, steady).halfWidth!;
+    expect(roundsNeeded(halfWidth, 4, 0.05, 45)).toBe(16);
+    expect(within()).toBeUndefined();
+    expect(within(8)).toBeUndefined();
+    expect(within(7)).toBe('budget');
+    // A steady pair is decided whatever the budget.
+    expect(
+      lookAfterRound(
+        new Map([
+          ['native', steady],
+          ['docker', steady],
+        ]),
+        pair,
+        new Set(['native', 'docker']),
+        plan,
+        false,
+        0,
+      ).stops.get('docker'),
+    ).toBe('decided');
   });
 
   it('the comparisons of a benchmark: those naming it or all benchmarks, each pair once', () => {
