@@ -251,12 +251,18 @@ function quietTurns(
   };
 }
 
-/** Starts reading the other platforms' CPU time: the function returns the share of a core they used since (0.01 = 1 %). */
+/**
+ * Starts reading the other platforms' CPU time: the function returns the share of a core they used since
+ * (0.01 = 1 %). Each source on its own: one that went away meanwhile (a container removed) counts nothing
+ * rather than taking its earlier time out of the sum.
+ */
 async function othersCpu(sources: NonNullable<TurnGrant['others']>): Promise<() => Promise<number>> {
-  const start = await cpuSeconds(sources);
+  const read = () => Promise.all(sources.map((source) => cpuSeconds([source])));
+  const start = await read();
   const t0 = performance.now();
   return async () => {
-    const used = (await cpuSeconds(sources)) - start;
+    const end = await read();
+    const used = end.reduce((sum, seconds, i) => sum + Math.max(0, seconds - start[i]!), 0);
     const seconds = (performance.now() - t0) / 1000;
     return seconds > 0 ? Math.round((used / seconds) * 1e5) / 1e5 : 0;
   };

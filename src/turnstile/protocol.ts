@@ -161,3 +161,8 @@ export function isCpuSource(value: unknown): value is CpuSource {
     return typeof source.path === 'string' && source.path.startsWith('/sys/fs/cgroup/') && !source.path.includes('..');
   return source.kind === 'process' && Number.isInteger(source.pid) && (source.pid as number) > 0;
 }
+
+/** A CPU source as one string, for telling two apart. */
+export function sourceKey(source: CpuSource): string {
+  return source.kind === 'cgroup' ? `cgroup ${source.path}` : `process ${source.pid}`;
+}

@@ -1,7 +1,7 @@
 import { roundOrder } from './round-order.js';
 import type { Conn, Grant, Lock, Member, Room, Settings } from './room-types.js';
 import { roundEnd } from './round-end.js';
-import { encode, isCpuSource, type ClientMessage, type PlannerNotice, type ServerMessage } from './protocol.js';
+import { encode, isCpuSource, sourceKey, type ClientMessage, type PlannerNotice, type ServerMessage } from './protocol.js';
 
 export type { Conn, Grant, Member, Room, Settings, UntilDecided } from './room-types.js';
 
@@ -147,8 +147,13 @@ export class TurnstileState {
       member.served = true;
       member.turnRound = member.room.round;
       this.grants.push({ platform: member.platform, room: member.room.key, round: member.room.round, at: Date.now() });
-      const others = [...this.conns].filter((c) => c !== lock.conn).flatMap((c) => c.cpuSources);
-      send(lock.conn, { id: lock.id, round: member.room.round, ...(others.length ? { others } : {}) });
+      // Not its own (a docker variant's engine daemons serve its samples too, and other variants name them as well).
+      const own = new Set(lock.conn.cpuSources.map(sourceKey));
+      const others = new Map(
+        [...this.conns].filter((c) => c !== lock.conn).flatMap((c) => c.cpuSources.map((x) => [sourceKey(x), x] as const)),
+      );
+      for (const key of own) others.delete(key);
+      send(lock.conn, { id: lock.id, round: member.room.round, ...(others.size ? { others: [...others.values()] } : {}) });
     } else {
       send(lock.conn, { id: lock.id });
     }

@@ -652,12 +652,17 @@ describe('rounds until decided at the turnstile', () => {
     await expect(room.more(round, 1)).resolves.toEqual({ more: true });
   });
 
-  it("hands a turn the other platforms' CPU sources, and only well-formed ones", async () => {
+  it("hands a turn the other platforms' CPU sources, once each, not its own, and only well-formed ones", async () => {
     const { connect, file } = await setup(['a', 'b']);
     const [a, b] = await Promise.all(['a', 'b'].map((p) => connect(p)));
-    a!.sources([{ kind: 'process', pid: 123 }]);
+    // pid 7 is an engine daemon both name: it serves a's samples, so it is no cost of b's there.
+    a!.sources([
+      { kind: 'process', pid: 123 },
+      { kind: 'process', pid: 7 },
+    ]);
     b!.sources([
       { kind: 'cgroup', path: '/sys/fs/cgroup/system.slice/x.scope' },
+      { kind: 'process', pid: 7 },
       { kind: 'cgroup', path: '/etc/../sys/fs/cgroup' },
       { kind: 'process', pid: -1 },
     ] as never);
@@ -667,5 +672,6 @@ describe('rounds until decided at the turnstile', () => {
     ]);
     expect(ofA).toEqual([{ kind: 'cgroup', path: '/sys/fs/cgroup/system.slice/x.scope' }]);
     expect(ofB).toEqual([{ kind: 'process', pid: 123 }]);
+    expect(ofA).not.toContainEqual({ kind: 'process', pid: 7 });
   });
 });
