@@ -197,34 +197,34 @@ describe('rounds until decided: who takes another round', () => {
     expect(left.stops.get('docker')).toBe('partner-gone');
   });
 
-  it('a comparison the budget cannot afford stops now, leaving its rounds to the others; the rounds it needs follow t / √n', () => {
-    const figures = new Map([
-      ['native', steady],
-      ['docker', noisy],
-    ]);
+  it('a comparison the budget cannot afford stops once its spread is known, leaving its rounds to the others', () => {
+    const six = rounds([100, 110, 92, 105, 96, 108]);
     const pair = [{ platform: 'docker', against: 'native' }];
-    const within = (affordable?: number) =>
-      lookAfterRound(figures, pair, new Set(figures.keys()), plan, false, affordable).stops.get('docker');
-    // noisy's spread needs 16 rounds in all: 12 more; affordable with 8 (8 x 1.5 spare), not with 7.
-    const halfWidth = pairedHalfWidth(noisy, steady).halfWidth!;
-    expect(roundsNeeded(halfWidth, 4, 0.05, 45)).toBe(16);
-    expect(within()).toBeUndefined();
-    expect(within(8)).toBeUndefined();
-    expect(within(7)).toBe('budget');
-    // A steady pair is decided whatever the budget.
-    expect(
+    const stopOf = (docker: Map<number, number>, native: Map<number, number>, affordable?: number) =>
       lookAfterRound(
         new Map([
-          ['native', steady],
-          ['docker', steady],
+          ['native', native],
+          ['docker', docker],
         ]),
         pair,
         new Set(['native', 'docker']),
         plan,
         false,
-        0,
-      ).stops.get('docker'),
-    ).toBe('decided');
+        affordable,
+      ).stops.get('docker');
+    const steadySix = rounds([100, 100, 100, 100, 100, 100]);
+    const needed = roundsNeeded(pairedHalfWidth(six, steadySix).halfWidth!, 6, 0.05, 45);
+    expect(needed).toBeGreaterThan(6);
+    expect(needed).toBeLessThan(30);
+    // It needs `needed - 6` more rounds: affordable with a third of them again to spare, not with fewer.
+    const enough = Math.ceil((needed - 6) / 1.5);
+    expect(stopOf(six, steadySix)).toBeUndefined();
+    expect(stopOf(six, steadySix, enough)).toBeUndefined();
+    expect(stopOf(six, steadySix, enough - 1)).toBe('budget');
+    // Before six rounds its spread is too rough to give up on, whatever the budget says (the deadline still ends it).
+    expect(stopOf(noisy, steady, 0)).toBeUndefined();
+    // A steady pair is decided whatever the budget.
+    expect(stopOf(steady, steady, 0)).toBe('decided');
   });
 
   it('the comparisons of a benchmark: those naming it or all benchmarks, each pair once', () => {
