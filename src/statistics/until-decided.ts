@@ -91,8 +91,8 @@ export function comparisonsOf(benchmark: string, planned: readonly PlannedCompar
 export interface RoundLook {
   /**
    * Whether the comparison is decided, and its half-width (undefined before it has an interval); out of
-   * reach: at the spread its rounds show, the rounds it would need are more than maxRounds or than the
-   * budget affords (with half as many again to spare, the spread being an estimate itself).
+   * reach: at the spread its rounds show, the rounds it would need are more than the budget affords
+   * (with half as many again to spare, the spread being an estimate itself).
    */
   comparisons: { platform: string; against: string; rounds: number; halfWidth?: number; decided: boolean; outOfReach?: StopReason }[];
   /** For each platform still sampling: undefined while it is needed, else why it stops. */
@@ -169,13 +169,15 @@ function stopReason(
  */
 export const REACH_ROUNDS = 6;
 
-/** Why a comparison cannot be decided in this run, if it cannot: the rounds it needs are beyond maxRounds, or beyond what the budget affords. */
+/**
+ * Why a comparison cannot be decided in this run, if it cannot: the rounds it needs are beyond what its
+ * benchmark's share of the budget affords. (Beyond maxRounds alone is no reason to stop early: rounds the
+ * budget affords still narrow the interval the report states, and maxRounds ends them.)
+ */
 function reach(halfWidth: number, rounds: number, plan: DecisionPlan, affordable: number | undefined): StopReason | undefined {
   // The spread of three rounds is too rough to give up on: it is twice the truth often enough (two degrees of freedom).
-  if (rounds < Math.max(plan.minRounds, REACH_ROUNDS)) return undefined;
+  if (affordable === undefined || rounds < Math.max(plan.minRounds, REACH_ROUNDS)) return undefined;
   const spare = 1.5;
-  const needed = roundsNeeded(halfWidth, rounds, plan.within, Math.ceil(plan.maxRounds * spare));
-  if (needed > plan.maxRounds * spare) return 'max-rounds';
-  if (affordable !== undefined && needed - rounds > affordable * spare) return 'budget';
-  return undefined;
+  const needed = roundsNeeded(halfWidth, rounds, plan.within, rounds + Math.ceil(affordable * spare));
+  return needed - rounds > affordable * spare ? 'budget' : undefined;
 }
