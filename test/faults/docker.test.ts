@@ -6,6 +6,7 @@ import { PODMAN_HOST } from '../../src/platforms/docker/private-podman.js';
 import { isAlive } from '../../src/host/process.js';
 import { acquireEngine } from '../../src/platforms/docker/engine.js';
 import { startEngineRelay } from '../engine-relay.js';
+import { roundOrder } from '../../src/turnstile/round-order.js';
 import * as fault from './inject.js';
 
 /*
@@ -130,6 +131,43 @@ describe('docker (private dockerd)', () => {
       kept: 'cpu (results.json, CSV)',
       leaked: 'nothing',
       recovery: fault.recoveryAfter('Ctrl-C', outcome, at, next),
+    });
+  });
+
+  it('Ctrl-C while the docker container is paused (quiet turns: native holds its turn) removes it', async () => {
+    const c = await open();
+    // A round order in which native takes the first turn, and holds it: docker waits frozen meanwhile.
+    let seed = 0;
+    while (roundOrder(['docker', 'native'], seed, 0)[0] !== 'native') seed++;
+    const args = ['--project', 'native', '--project', 'docker', 'steps'];
+    const run = fault.startBench(c, args, { FAULT_HOLD_SECONDS: '600', VIRTBENCH_ROUND_SEED: String(seed) });
+    const paused = fault.finished(c, 'docker-cpu.csv', run).then(() =>
+      fault.waitUntil(
+        'the docker container paused while native holds its turn',
+        async () => {
+          const id = await fault.benchContainer();
+          const info = id
+            ? await dockerClient(PRIVATE_DOCKER_HOST)
+                .getContainer(id)
+                .inspect()
+                .catch(() => undefined)
+            : undefined;
+          return info?.State.Paused ? id : undefined;
+        },
+        60_000,
+        run,
+      ),
+    );
+    const { outcome, at } = await fault.interrupt(run, paused, 1_000);
+    expect(fault.kept(outcome)).toMatchObject({ 'native/cpu': 'passed:2', 'docker/cpu': 'passed:2' });
+    expect(await fault.benchContainer()).toBeUndefined();
+    expect(fault.leftovers(c)).toEqual([]);
+    fault.record({
+      fault: 'Ctrl-C while the docker container is paused between its turns (native holds its turn)',
+      outcome: `${fault.exitOf(outcome)}; the paused container unpaused and removed, dockerd stopped`,
+      kept: 'cpu of both (results.json, CSV)',
+      leaked: 'nothing',
+      recovery: fault.recoveryAfter('Ctrl-C', outcome, at),
     });
   });
 
