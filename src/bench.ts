@@ -241,12 +241,18 @@ function quietTurns(
     async awake(fn) {
       const before = platform();
       if (before?.thaw) await timed('quiet', () => before.thaw!());
+      let result: Awaited<ReturnType<typeof fn>>;
       try {
-        return await fn();
-      } finally {
+        result = await fn();
+      } catch (error) {
+        // The failure is the news: a platform that cannot be frozen after it (its guest or container gone) says nothing new.
         const after = platform();
-        if (after?.freeze) await timed('quiet', () => after.freeze!());
+        if (after?.freeze) await timed('quiet', () => after.freeze!()).catch(() => {});
+        throw error;
       }
+      const after = platform();
+      if (after?.freeze) await timed('quiet', () => after.freeze!());
+      return result;
     },
   };
 }

@@ -55,6 +55,16 @@ function wholeNumber(name: string, text: string | number, least: number): number
   return value;
 }
 
+function budgetMinutesOf(value: string | number): number {
+  const minutes = Number(typeof value === 'string' ? value.trim().replace(/m$/, '') : value);
+  if (!(minutes >= 0 && Number.isFinite(minutes))) {
+    throw new BadOptionError(
+      `VIRTBENCH_BUDGET (or untilDecided.budgetMinutes) must be minutes, got ${JSON.stringify(value)}\nfix: e.g. 18 or 18m`,
+    );
+  }
+  return minutes;
+}
+
 /**
  * Rounds until decided for this run, or undefined for a fixed count. On by default for the standard
  * profile, unless the run count was set (a fixed count asked for); off for quick (tests) and for the
@@ -71,17 +81,16 @@ export function resolveUntilDecided(
     if (env[old] !== undefined) throw new BadOptionError(`${old} is replaced\nfix: use ${now}`);
   }
   const within = env.VIRTBENCH_UNTIL_WITHIN?.trim();
+  // Checked in every run, also one that takes a fixed count: a typo fails where it was made.
+  if (within && within !== 'off') percentage('VIRTBENCH_UNTIL_WITHIN', within);
+  if (env.VIRTBENCH_MAX_ROUNDS)
+    wholeNumber('VIRTBENCH_MAX_ROUNDS', env.VIRTBENCH_MAX_ROUNDS, Math.max(UNTIL_DECIDED_DEFAULTS.minRounds, profile.runs));
+  if (env.VIRTBENCH_BUDGET) budgetMinutesOf(env.VIRTBENCH_BUDGET);
   if (within === 'off' || (within === undefined && option === false)) return undefined;
   const asked = within !== undefined || (option !== undefined && option !== false);
   if (!asked && (profile.name !== 'standard' || fixedRuns)) return undefined;
   const given = option || {};
-  const budget = env.VIRTBENCH_BUDGET?.trim().replace(/m$/, '') ?? given.budgetMinutes ?? UNTIL_DECIDED_DEFAULTS.budgetMinutes;
-  const budgetMinutes = Number(budget);
-  if (!(budgetMinutes >= 0 && Number.isFinite(budgetMinutes))) {
-    throw new BadOptionError(
-      `VIRTBENCH_BUDGET (or untilDecided.budgetMinutes) must be minutes, got ${JSON.stringify(budget)}\nfix: e.g. 18 or 18m`,
-    );
-  }
+  const budgetMinutes = budgetMinutesOf(env.VIRTBENCH_BUDGET ?? given.budgetMinutes ?? UNTIL_DECIDED_DEFAULTS.budgetMinutes);
   const minRounds = UNTIL_DECIDED_DEFAULTS.minRounds;
   return {
     within: percentage(

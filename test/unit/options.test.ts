@@ -237,6 +237,12 @@ describe('rounds until decided', () => {
     expect(() => resolveOptions({}, { VIRTBENCH_UNTIL_WITHIN: '300%' })).toThrow(/between 0 and 100 %.*\nfix: /s);
     expect(() => resolveOptions({}, { VIRTBENCH_MAX_ROUNDS: '2' })).toThrow(/at least 5/);
     expect(() => resolveOptions({}, { VIRTBENCH_BUDGET: 'soon' })).toThrow(/VIRTBENCH_BUDGET .* minutes/);
+    // Checked in a run that takes a fixed count too.
+    expect(() => resolveOptions({ profile: 'quick' }, { VIRTBENCH_MAX_ROUNDS: '-3' })).toThrow(
+      /VIRTBENCH_MAX_ROUNDS must be a whole number/,
+    );
+    expect(() => resolveOptions({ profile: 'quick' }, { VIRTBENCH_BUDGET: 'soon' })).toThrow(/VIRTBENCH_BUDGET/);
+    expect(() => resolveOptions({ profile: 'quick' }, { VIRTBENCH_UNTIL_WITHIN: 'lots' })).toThrow(/VIRTBENCH_UNTIL_WITHIN/);
     // The old per-platform target is gone; its variables name their successors.
     expect(() => resolveOptions({}, { VIRTBENCH_UNTIL_SD: '3%' })).toThrow(
       /VIRTBENCH_UNTIL_SD is replaced\nfix: use VIRTBENCH_UNTIL_WITHIN/,
