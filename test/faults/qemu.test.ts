@@ -40,16 +40,19 @@ describe.skipIf(skip)(`qemu-tcg${skip ? ` (skipped: ${skip})` : ''}`, () => {
     return at;
   };
   const dropConnection = async (c: fault.FaultCase) => {
-    const at = Date.now();
     // Every dropbear process but those this shell descends from (the listener, our own session): the
-    // harness's connection, killed from inside.
-    const dropped = await inGuest(
+    // harness's connection, killed from inside. The kill runs detached a moment after this command
+    // returns: the harness tears the guest down as soon as its connection drops, and an injector
+    // still waiting for its own output would lose the guest too (it did, once in CI).
+    const scheduled = await inGuest(
       c,
       'mine=" "; p=$$; while [ "$p" -gt 1 ]; do mine="$mine$p "; p=$(awk \'{print $4}\' /proc/$p/stat); done; ' +
-        'for d in $(pidof dropbear); do case "$mine" in *" $d "*) ;; *) kill -9 "$d" ;; esac; done; echo done',
+        'victims=""; for d in $(pidof dropbear); do case "$mine" in *" $d "*) ;; *) victims="$victims $d" ;; esac; done; ' +
+        '[ -n "$victims" ] || { echo "no harness session"; exit 1; }; ' +
+        '(sleep 0.5; kill -9 $victims) </dev/null >/dev/null 2>&1 & echo scheduled',
     );
-    expect(dropped).toMatch(/^0: done/);
-    return at;
+    expect(scheduled).toMatch(/^0: scheduled/);
+    return Date.now() + 500;
   };
 
   it.each([
