@@ -122,6 +122,36 @@ export function removeTreeSync(dir: string): void {
  * before their directory is removed. Synchronous, for exit handlers. anyUser: also other users'
  * processes (a directory only root can write, whose programs drop privileges: gVisor's sandbox runs as nobody).
  */
+/** A process of this host: its pid and its argv. */
+export interface ProcessEntry {
+  pid: number;
+  argv: string[];
+}
+
+/**
+ * Every process of this host but this one that keep accepts. A process that exits while it is read
+ * (its /proc entry gone, or keep throwing on a file of it) is left out. Synchronous, for exit handlers too.
+ */
+export function processesWhere(keep: (entry: ProcessEntry) => boolean): ProcessEntry[] {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const kept: ProcessEntry[] = [];
+  for (const name of names) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const entry = { pid: Number(name), argv: readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0') };
+      if (keep(entry)) kept.push(entry);
+    } catch {
+      // gone while read
+    }
+  }
+  return kept;
+}
+
 export function stopProcessesUsingSync(dir: string, options: { anyUser?: boolean } = {}): void {
   // A shell script being stopped (debootstrap) may fork once more on its way out: look again until none is left.
   for (let round = 0; round < 5; round++) if (stopRound(dir, round === 0 ? 3_000 : 0, options.anyUser ?? false) === 0) return;
@@ -129,12 +159,6 @@ export function stopProcessesUsingSync(dir: string, options: { anyUser?: boolean
 
 /** One pass: TERM to each process using dir, KILL after graceMs; returns how many there were. */
 function stopRound(dir: string, graceMs: number, anyUser: boolean): number {
-  let entries: string[] = [];
-  try {
-    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid);
-  } catch {
-    return 0;
-  }
   const inside = (path: string) => path === dir || path.startsWith(dir + '/');
   const link = (path: string) => {
     try {
@@ -143,17 +167,12 @@ function stopRound(dir: string, graceMs: number, anyUser: boolean): number {
       return '';
     }
   };
-  const using = entries.filter((pid) => {
-    try {
-      if (!anyUser && statSync(`/proc/${pid}`).uid !== process.getuid?.()) return false;
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      return argv.some((a) => a.includes(dir + '/') || a === dir) || inside(link(`/proc/${pid}/root`)) || inside(link(`/proc/${pid}/cwd`));
-    } catch {
-      return false;
-    }
-  });
+  const using = processesWhere(({ pid, argv }) => {
+    if (!anyUser && statSync(`/proc/${pid}`).uid !== process.getuid?.()) return false;
+    return argv.some((a) => a.includes(dir + '/') || a === dir) || inside(link(`/proc/${pid}/root`)) || inside(link(`/proc/${pid}/cwd`));
+  }).map((entry) => entry.pid);
   // Identified once: each signal below goes to that process only, never to a later one given its pid.
-  const owners = using.map((pid) => identify(Number(pid))).filter((owner) => owner !== undefined);
+  const owners = using.map((pid) => identify(pid)).filter((owner) => owner !== undefined);
   for (const owner of owners) signalOwner(owner, 'SIGTERM');
   for (const owner of owners) terminateSync(owner, graceMs);
   return using.length;

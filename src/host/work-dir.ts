@@ -1,9 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { chmod, lstat, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { onExitSync } from './exit-cleanup.js';
 import { identify, isAlive, ownerLine, parseOwnerOrPid, signalOwner, type ThisProcess } from './owner.js';
-import { removeTreeSync, terminateSync } from './process.js';
+import { processesWhere, removeTreeSync, terminateSync } from './process.js';
 import { BadOptionError } from '../errors.js';
 import { makeDirectory } from './make-dir.js';
 
@@ -134,23 +134,11 @@ function processUid(pid: string): number | undefined {
  * random, so nothing else matches; a reused pid never does.
  */
 function processesNaming(dir: string): number[] {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
   return (
-    entries
-      .filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid)
-      .filter((pid) =>
-        readText(`/proc/${pid}/cmdline`)
-          .split('\0')
-          .some((arg) => argNames(arg, dir)),
-      )
+    processesWhere(({ argv }) => argv.some((arg) => argNames(arg, dir)))
       // Another user's process is not ours to stop, whatever it names (nginx workers run as nobody, but stop with their master).
-      .filter((pid) => processUid(pid) === process.getuid?.())
-      .map(Number)
+      .filter(({ pid }) => processUid(String(pid)) === process.getuid?.())
+      .map(({ pid }) => pid)
   );
 }
 

@@ -1,8 +1,8 @@
-import { readdir, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type Dockerode from 'dockerode';
 import { GuestLostError } from '../../errors.js';
 import { cgroupOf, type CpuSource } from '../../host/cpu-time.js';
+import { processesWhere } from '../../host/process.js';
 import { privateDockerdPids } from './private-dockerd.js';
 import { serviceProcess } from './private-podman.js';
 
@@ -33,20 +33,8 @@ export async function setContainerPaused(docker: Dockerode, containerId: string,
   }
 }
 
-/** Argument vectors of this host's processes whose program is one of programs (by file name). */
-async function processesOf(programs: readonly string[]): Promise<{ pid: number; argv: string[] }[]> {
-  const pids = (await readdir('/proc').catch(() => [])).filter((entry) => /^\d+$/.test(entry));
-  const found = await Promise.all(
-    pids.map(async (pid) => {
-      const argv = await readFile(`/proc/${pid}/cmdline`, 'utf8').then(
-        (text) => text.split('\0'),
-        () => [],
-      );
-      return programs.includes(basename(argv[0] ?? '')) ? [{ pid: Number(pid), argv }] : [];
-    }),
-  );
-  return found.flat();
-}
+/** The programs that serve a container from outside its cgroup. */
+const SERVING_PROGRAMS = ['containerd-shim-runc-v2', 'containerd-shim', 'conmon'];
 
 export interface EngineFacts {
   containerId: string;
@@ -67,9 +55,7 @@ export async function containerCpuSources(docker: Dockerode, facts: EngineFacts)
     .catch(() => 0);
   const cgroup = init > 0 ? await cgroupOf(init) : undefined;
   // The shim's argv has "-id <container>", conmon's "-c <container>".
-  const helpers = (await processesOf(['containerd-shim-runc-v2', 'containerd-shim', 'conmon'])).filter((p) =>
-    p.argv.includes(facts.containerId),
-  );
+  const helpers = processesWhere(({ argv }) => SERVING_PROGRAMS.includes(basename(argv[0] ?? '')) && argv.includes(facts.containerId));
   const daemons =
     facts.engineSource === 'private dockerd'
       ? privateDockerdPids()
