@@ -216,16 +216,23 @@ export class TurnstileState {
       );
       unserved.sort((a, b) => order.indexOf(a.platform) - order.indexOf(b.platform));
       const passedOver: string[] = [];
+      // Every pass-over is told, also when a member after it in the order takes the turn.
+      const told = <T>(next: T): T => {
+        if (passedOver.length > 0) {
+          this.settings.log(
+            `${room.key}: round ${room.round} went on without ${passedOver.join(', ')}, who did not ask for a turn within ${barrierMs} ms`,
+          );
+        }
+        return next;
+      };
       for (const member of unserved) {
-        if (member.turn !== undefined) return { member, wakeAt: Infinity };
+        if (member.turn !== undefined) return told({ member, wakeAt: Infinity });
         // Round barrier: a member between two samples gets barrierMs to ask for its turn in this round.
-        if (now - member.since < barrierMs) return { wakeAt: member.since + barrierMs };
+        if (now - member.since < barrierMs) return told({ wakeAt: member.since + barrierMs });
         member.served = true;
         passedOver.push(member.platform);
       }
-      this.settings.log(
-        `${room.key}: round ${room.round} went on without ${passedOver.join(', ')}, who did not ask for a turn within ${barrierMs} ms`,
-      );
+      told(undefined);
     }
     return { wakeAt: Infinity };
   }
@@ -305,8 +312,11 @@ export class TurnstileState {
     for (const room of this.rooms.values()) {
       const turnHeld = this.holders.some((h) => h.kind === 'turn' && h.room === room.key);
       if (room.moreWaiters.length === 0 || turnHeld) continue;
-      for (const { member, id, stop } of roundEnd(room, until, now, this.settings.log))
+      for (const { member, id, stop } of roundEnd(room, until, now, this.settings.log)) {
+        // Held here, not between two samples of its own: its barrier for the next round starts now.
+        member.since = now;
         send(member.conn, { id, more: !stop, ...(stop ? { stop } : {}) });
+      }
     }
   }
 
