@@ -1,6 +1,5 @@
-import { roundOrder } from './round-order.js';
 import type { Conn, Grant, Lock, Member, Room, Settings } from './room-types.js';
-import { roundEnd } from './round-end.js';
+import { nextTurn, roundEnd } from './round-end.js';
 import { encode, isCpuSource, sourceKey, type ClientMessage, type PlannerNotice, type ServerMessage } from './protocol.js';
 
 export type { Conn, Grant, Member, Room, Settings, UntilDecided } from './room-types.js';
@@ -196,47 +195,6 @@ export class TurnstileState {
     return { start: true, missing };
   }
 
-  /** The member whose turn it is in a started room, or when to look again. */
-  nextTurn(room: Room, now: number): { member?: Member; wakeAt: number } {
-    const { barrierMs } = this.settings;
-    const active = [...room.members.values()].filter((m) => m.joined && !m.stopped);
-    for (let pass = 0; pass < 2; pass++) {
-      let unserved = active.filter((m) => !m.served);
-      if (unserved.length === 0) {
-        // The next round, once anyone asks for a turn.
-        if (!active.some((m) => m.turn !== undefined)) return { wakeAt: Infinity };
-        room.round++;
-        for (const m of active) m.served = false;
-        unserved = active;
-      }
-      const order = roundOrder(
-        unserved.map((m) => m.platform),
-        this.settings.roundSeed,
-        room.round,
-      );
-      unserved.sort((a, b) => order.indexOf(a.platform) - order.indexOf(b.platform));
-      const passedOver: string[] = [];
-      // Every pass-over is told, also when a member after it in the order takes the turn.
-      const told = <T>(next: T): T => {
-        if (passedOver.length > 0) {
-          this.settings.log(
-            `${room.key}: round ${room.round} went on without ${passedOver.join(', ')}, who did not ask for a turn within ${barrierMs} ms`,
-          );
-        }
-        return next;
-      };
-      for (const member of unserved) {
-        if (member.turn !== undefined) return told({ member, wakeAt: Infinity });
-        // Round barrier: a member between two samples gets barrierMs to ask for its turn in this round.
-        if (now - member.since < barrierMs) return told({ wakeAt: member.since + barrierMs });
-        member.served = true;
-        passedOver.push(member.platform);
-      }
-      told(undefined);
-    }
-    return { wakeAt: Infinity };
-  }
-
   /**
    * Settle: until when another worker may still be busy with its last turn (it has not asked for its
    * next one or left), so that the chosen one's sample starts on a quiet machine; undefined when all are quiet.
@@ -358,7 +316,7 @@ export class TurnstileState {
     const candidates: Member[] = [];
     for (const room of this.rooms.values()) {
       if (!room.started) continue;
-      const next = this.nextTurn(room, now);
+      const next = nextTurn(room, now, this.settings);
       if (next.member) candidates.push(next.member);
       else wakeAt = Math.min(wakeAt, next.wakeAt);
     }

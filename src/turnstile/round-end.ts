@@ -1,6 +1,7 @@
 import type { StopReason } from '../results/schema.js';
 import { comparisonsOf, lookAfterRound } from '../statistics/until-decided.js';
-import type { Member, Room, UntilDecided } from './room-types.js';
+import type { Member, Room, Settings, UntilDecided } from './room-types.js';
+import { roundOrder } from './round-order.js';
 
 /**
  * Rounds until decided, at a room's round end: once every member still sampling has had its turn in
@@ -45,4 +46,45 @@ function affordableRounds(room: Room, now: number): number | undefined {
   if (room.deadline === undefined || room.startedAt === undefined) return undefined;
   const roundMs = (now - room.startedAt) / (room.round + 1);
   return roundMs > 0 ? Math.max(0, Math.floor((room.deadline - now) / roundMs)) : undefined;
+}
+
+/** The member whose turn it is in a started room, or when to look again; the round barrier passes over a member slow to ask. */
+export function nextTurn(room: Room, now: number, settings: Settings): { member?: Member; wakeAt: number } {
+  const { barrierMs } = settings;
+  const active = [...room.members.values()].filter((m) => m.joined && !m.stopped);
+  for (let pass = 0; pass < 2; pass++) {
+    let unserved = active.filter((m) => !m.served);
+    if (unserved.length === 0) {
+      // The next round, once anyone asks for a turn.
+      if (!active.some((m) => m.turn !== undefined)) return { wakeAt: Infinity };
+      room.round++;
+      for (const m of active) m.served = false;
+      unserved = active;
+    }
+    const order = roundOrder(
+      unserved.map((m) => m.platform),
+      settings.roundSeed,
+      room.round,
+    );
+    unserved.sort((a, b) => order.indexOf(a.platform) - order.indexOf(b.platform));
+    const passedOver: string[] = [];
+    // Every pass-over is told, also when a member after it in the order takes the turn.
+    const told = <T>(next: T): T => {
+      if (passedOver.length > 0) {
+        settings.log(
+          `${room.key}: round ${room.round} went on without ${passedOver.join(', ')}, who did not ask for a turn within ${barrierMs} ms`,
+        );
+      }
+      return next;
+    };
+    for (const member of unserved) {
+      if (member.turn !== undefined) return told({ member, wakeAt: Infinity });
+      // Round barrier: a member between two samples gets barrierMs to ask for its turn in this round.
+      if (now - member.since < barrierMs) return told({ wakeAt: member.since + barrierMs });
+      member.served = true;
+      passedOver.push(member.platform);
+    }
+    told(undefined);
+  }
+  return { wakeAt: Infinity };
 }
