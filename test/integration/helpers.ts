@@ -79,7 +79,8 @@ export async function expectQuietTurns(platform: StartedPlatform, reconnect: () 
   expect(busyPid).toMatch(/^\d+$/);
   try {
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect((await coresUsed(sources, 1_000)).own).toBeGreaterThan(0.5);
+    // Busy: a good part of a core (less than a whole one where other work shares the two cores); frozen: none.
+    expect((await coresUsed(sources, 1_000)).own).toBeGreaterThan(0.2);
     await platform.freeze!();
     await platform.freeze!(); // idempotent
     const frozen = await coresUsed(sources, 1_000);
@@ -88,7 +89,7 @@ export async function expectQuietTurns(platform: StartedPlatform, reconnect: () 
     expect(frozen.all).toBeLessThan(0.05);
     await platform.thaw!();
     await platform.thaw!();
-    expect((await coresUsed(sources, 1_000)).own).toBeGreaterThan(0.5);
+    expect((await coresUsed(sources, 1_000)).own).toBeGreaterThan(0.2);
   } finally {
     // timeout passes the signal on to the loop.
     await platform.exec(['sh', '-c', `kill ${busyPid}`]);

@@ -21,6 +21,7 @@ import {
   type StartedPlatform,
 } from '../platform.js';
 import { tarOf } from './archive.js';
+import { removeLibpodCgroupsSync } from './cgroup-leftovers.js';
 import { BRIDGE, PODMAN_BRIDGE } from './bridge.js';
 import { execInContainer } from './container-exec.js';
 import { locateEngine, type EngineLocation } from './engine-location.js';
@@ -335,11 +336,13 @@ function owner(
       } catch (error) {
         if ((error as { statusCode?: number }).statusCode !== 404) removeContainersSync(engine.dockerHost, [containerId]);
       } finally {
+        removeLibpodCgroupsSync(containerId);
         await engine.release();
       }
     },
     stopSync() {
       removeContainersSync(engine.dockerHost, [containerId]);
+      removeLibpodCgroupsSync(containerId);
       engine.releaseSync();
     },
   });
