@@ -297,10 +297,12 @@ async function startQemu(
       { platform: options.platform },
     );
   }
-  await guest.kill();
+  // Read before the kill, which removes the work directory with the console log.
+  const tail = consoleTail(layout.consoleLog);
   const help = options.timeoutHelp?.(readConsole(layout.consoleLog)) ?? '';
+  await guest.kill();
   throw new BootTimeoutError(
-    `the guest did not answer on ssh within ${(options.bootTimeoutMs / 1000).toFixed(1)} s (${options.accel}); QEMU was killed${consoleTail(layout.consoleLog)}${help}`,
+    `the guest did not answer on ssh within ${(options.bootTimeoutMs / 1000).toFixed(1)} s (${options.accel}); QEMU was killed${tail}${help}`,
     { platform: options.platform },
   );
 }
