@@ -131,3 +131,29 @@ describe('a boot that never answered', () => {
     expect(help).toMatch(/no ssh server answered.*cloud-init may not have run.*under TCG/s);
   });
 });
+
+describe("the user's own login (no seed)", () => {
+  it("takes the key and the host keys listed under the image's name, and says what is missing with the fix", async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { givenLogin } = await import('../../src/platforms/vm-image/index.js');
+    const dir = await mkdtemp(join(tmpdir(), 'vm-image-login-'));
+    const key = join(dir, 'id_ed25519');
+    const known = join(dir, 'known_hosts');
+    const host = ed25519Pair('h');
+    await writeFile(known, `other ${host.publicLine}\n`);
+    const login = { privateKeyPath: key, knownHostsPath: known };
+    expect(await givenLogin({ key: 'myvm', login })).toEqual({
+      reason: expect.stringMatching(/^cannot read the private key .*id_ed25519; fix: set vmImages\.myvm\.login\.privateKeyPath/),
+    });
+    await writeFile(key, ed25519Pair('c').privateKey, { mode: 0o600 });
+    expect(await givenLogin({ key: 'myvm', login })).toEqual({
+      reason: expect.stringMatching(
+        /known_hosts lists no key for "myvm"; fix: add the image's host key as a line "myvm ssh-ed25519 AAAA\.\.\."/,
+      ),
+    });
+    await writeFile(known, `myvm ${host.publicLine}\n`);
+    expect(await givenLogin({ key: 'myvm', login })).toEqual({ clientKey: key, hostKeys: [host.blob] });
+  });
+});

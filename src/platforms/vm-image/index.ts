@@ -120,7 +120,9 @@ function target(
 }
 
 /** The key that logs in and the accepted host keys: the user's own (login), checked before anything boots. */
-async function givenLogin(settings: VmImageSettings): Promise<{ clientKey: string; hostKeys: string[] } | { reason: string }> {
+export async function givenLogin(
+  settings: Pick<VmImageSettings, 'key' | 'login'>,
+): Promise<{ clientKey: string; hostKeys: string[] } | { reason: string }> {
   const { privateKeyPath, knownHostsPath } = settings.login!;
   if (!(await readFile(privateKeyPath).catch(() => undefined))) {
     return { reason: `cannot read the private key ${privateKeyPath}; fix: set vmImages.${settings.key}.login.privateKeyPath to your key` };
@@ -137,14 +139,17 @@ async function givenLogin(settings: VmImageSettings): Promise<{ clientKey: strin
   return { clientKey: privateKeyPath, hostKeys: keys };
 }
 
-function availabilityOf(settings: VmImageSettings): Availability {
+async function availabilityOf(settings: VmImageSettings): Promise<Availability> {
   if (settings.accel === 'kvm') {
     const kvm = kvmAvailability(readKvmHostFacts());
     if (!kvm.available) return kvm;
   }
   const missing = missingTools([QEMU_BINARY, 'qemu-img']);
   if (missing.length) return { available: false, reason: `${missing.join(', ')} not installed; fix: ${toolsFix(missing)}` };
-  if (!settings.login && !seedTool()) {
+  if (settings.login) {
+    const given = await givenLogin(settings);
+    if ('reason' in given) return { available: false, reason: given.reason };
+  } else if (!seedTool()) {
     return {
       available: false,
       reason: `no tool to write the NoCloud seed (cloud-localds, genisoimage or xorriso); fix: ${installFix(SEED_PACKAGE)}, or give vmImages.${settings.key}.login`,
