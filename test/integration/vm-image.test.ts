@@ -15,7 +15,7 @@ import { prepareWorkload } from '../../src/runtime/runner.js';
 import { PROFILES } from '../../src/workloads/profiles.js';
 import { workloads } from '../../src/workloads/index.js';
 import { ensureTestVmImage, type TestVmImage } from '../vm-image-builder.js';
-import { processesMentioning, workDirs } from './helpers.js';
+import { expectQuietTurns, processesMentioning, workDirs } from './helpers.js';
 
 /*
  * A user's VM image, booted through the generic path exactly as a user's would be: the test image
@@ -118,6 +118,11 @@ describe.skipIf(skip)(`the test VM image under TCG, through the generic path${sk
       }
     });
   }
+
+  test("quiet turns: the image's guest stopped through QMP between turns costs QEMU no CPU until thawed", async () => {
+    started = await expectQuietTurns(started!, () => platform.connect(provisioned!.facts));
+    expect((await started.exec(['true'])).exitCode).toBe(0);
+  });
 
   test('fio and nginx are n/a, with the reason, where the image lacks them', () => {
     expect(started!.unsupported?.(workloads['disk-random'])).toMatch(
