@@ -8,6 +8,7 @@ import { nativePlatforms } from './native/index.js';
 import { qemuPlatforms } from './qemu/index.js';
 import { remotePlatforms, type RemotesOptions } from './remote/index.js';
 import { unikernelPlatforms, type UnikernelImageOptions } from './unikernel/index.js';
+import { vmImagePlatforms, type VmImagesOptions } from './vm-image/index.js';
 
 /*
  * The registry: every platform virtbench can run, by project name. A new
@@ -22,6 +23,7 @@ const FAMILIES: readonly PlatformFamily[] = [
   unikernelPlatforms,
   // Named by the user; never one of the built-in names.
   remotePlatforms(() => PLATFORM_NAMES) as PlatformFamily,
+  vmImagePlatforms(() => PLATFORM_NAMES) as PlatformFamily,
 ];
 
 /** The platforms' own options in virtbench({...}), typed for users' configs. */
@@ -34,6 +36,11 @@ export interface PlatformOptions {
    * shape named by VIRTBENCH_REMOTES adds to them.
    */
   remotes?: RemotesOptions;
+  /**
+   * Your own VM images (raw or qcow2, booting with their own bootloader), each a platform per accelerator
+   * (`--project myvm-tcg`, `myvm-kvm`): { myvm: { image, format, accel, user, memoryMiB, cpus, bootTimeoutSeconds, login } }.
+   */
+  vmImages?: VmImagesOptions;
 }
 
 /** Validated platform options by key: plain data, so it reaches the workers too. */
@@ -91,9 +98,13 @@ export function validatePlatformOptions(
   return settings;
 }
 
-/** The families' questions, reduced to the comparisons whose platforms are all in `platforms`. */
-export function questionsFor(platforms: readonly string[]): Question[] {
-  return FAMILIES.flatMap((family) => family.questions ?? []).flatMap(({ question, comparisons }) => {
+/** The families' questions (with those about the platforms of the options), reduced to the comparisons whose platforms are all in `platforms`. */
+export function questionsFor(platforms: readonly string[], settings: PlatformSettings = {}): Question[] {
+  const asked = FAMILIES.flatMap((family) => [
+    ...(family.questions ?? []),
+    ...(family.questionsFor && family.optionsKey ? family.questionsFor(settings[family.optionsKey]) : []),
+  ]);
+  return asked.flatMap(({ question, comparisons }) => {
     const runnable = comparisons.filter((c) => platforms.includes(c.platform) && platforms.includes(c.against));
     return runnable.length > 0 ? [{ question, comparisons: runnable }] : [];
   });
@@ -116,4 +127,4 @@ export function createPlatform(name: string, settings: PlatformSettings = {}): P
   const platform = family.create(basePlatform(name), family.optionsKey ? settings[family.optionsKey] : undefined);
   return platform.name === name ? platform : { ...platform, name };
 }
-export type { RemotesOptions, UnikernelImageOptions };
+export type { RemotesOptions, UnikernelImageOptions, VmImagesOptions };

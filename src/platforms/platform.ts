@@ -204,6 +204,8 @@ export interface PlatformFamily<Options = unknown> {
   validateOptions?(value: unknown, env?: NodeJS.ProcessEnv): Options;
   /** What comparing these platforms (with each other or with native) answers; the report answers it from the figures. */
   readonly questions?: readonly Question[];
+  /** Questions about the platforms the user's options add (namesFor): asked with this family's validated options. */
+  questionsFor?(options: Options | undefined): readonly Question[];
   /** What each of `names` needs of the host (`virtbench setup`); the C compiler every platform needs is added by the registry. */
   readonly requirements: Readonly<Record<string, HostRequirements>>;
   /** Names among `names` that are another platform with one thing changed: they measure only what that changes (variants.ts). */

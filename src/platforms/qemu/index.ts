@@ -1,11 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { WorkloadFailedError } from '../../errors.js';
 import type { Log } from '../../host/log.js';
 import { stopOnce } from '../../host/stop-once.js';
 import { cacheDir } from '../../host/paths.js';
-import { pidNaming } from '../../host/process.js';
 import { keptSessions } from '../../host/ssh.js';
 import { factsCodec, PlatformUnavailableError } from '../platform.js';
 import type {
@@ -22,13 +21,14 @@ import type {
 import { checkProvisionedGuest, configureTapCard } from './guest-checks.js';
 import { ensureGuestImage, guestHostAvailability, type GuestImage } from './guest-image.js';
 import { GUEST_WORK_DIR } from './guest-recipe.js';
-import { useGuest, type GuestUse } from './guest-users.js';
+import type { GuestUse } from './guest-users.js';
+import { guestTurnParts, leaseGuest } from './guest-turns.js';
 import { QEMU_PACKAGES, qemuVersion } from './host-tools.js';
 import { kvmAvailability, probeKvm, readKvmHostFacts, sharedKvmProbe } from './kvm.js';
 import { GUEST_SERVICE_PORT, MACHINE_TYPE, cpuModel, type Accel, type DiskBus, type DiskFormat } from './qemu-argv.js';
-import { QEMU_PID_FILE, bootGuest, type RunningGuest } from './qemu-guest.js';
+import { bootGuest, type RunningGuest } from './qemu-guest.js';
 import { TAP_NET, tapUnavailable } from './tap.js';
-import { pauseGuest, resumeGuest } from './qmp.js';
+import { pauseGuest } from './qmp.js';
 import { GUEST_BUSYBOX, commandLine, connectGuest, shellQuote, type SshSession } from './ssh.js';
 
 /* What the unikernel platform uses of this folder: the guest image, its host checks, the KVM rule and QEMU itself. */
@@ -36,6 +36,14 @@ export { ensureGuestImage, guestHostAvailability, type GuestImage } from './gues
 export { QEMU_PACKAGES, qemuVersion } from './host-tools.js';
 export { kvmAvailability, kvmProblems, readKvmHostFacts } from './kvm.js';
 export { MACHINE_TYPE, QEMU_BINARY } from './qemu-argv.js';
+/* What the vm-image platform uses: QEMU's start and argv pieces, the guest's turns through QMP, the host tools and keys. */
+export { launchQemu, type LaunchOptions, type QemuRunFiles, type RunningGuest } from './qemu-guest.js';
+export { GUEST_SERVICE_PORT, controlArgv, cpuModel, machineArgv, userNetArgv, type Accel } from './qemu-argv.js';
+export { guestTurnParts, leaseGuest } from './guest-turns.js';
+export { pauseGuest } from './qmp.js';
+export { TOOL_TIMEOUT_MS, missingTools, runTool, toolsFix } from './host-tools.js';
+export { writePrivateFile } from './guest-build.js';
+export { writeClientKey } from './keys.js';
 /* The provisioning check, for the tests. */
 export { GUEST_CHECK_TIMEOUT_MS, checkProvisionedGuest } from './guest-checks.js';
 
@@ -329,11 +337,7 @@ function provisioned(guest: RunningGuest, facts: ConnectionFacts): Provisioned {
 
 /** A worker's connection to a provisioned guest: a lease that resumes it, over this worker's kept ssh session. */
 async function connectProvisioned(name: string, connection: QemuFacts): Promise<StartedPlatform> {
-  const use = await useGuest(
-    connection.hostDir,
-    { resume: () => resumeGuest(connection.qmpSocket, name), pause: () => pauseGuest(connection.qmpSocket, name) },
-    name,
-  );
+  const use = await leaseGuest(name, connection);
   try {
     return connectQemu(name, connection, await keptSessionFor(name, connection), use);
   } catch (error) {
@@ -361,26 +365,11 @@ function keptSessionFor(platform: string, facts: QemuFacts): Promise<SshSession>
   return keptSessions().session(`qemu ${facts.hostDir} ${facts.host}:${facts.sshPort} ${facts.hostKey}`, () => sessionFor(platform, facts));
 }
 
-/*
- * An idle guest is not free under TCG (about 1 % of a core each): while
- * other platforms are measured, a provisioned guest is paused through QMP
- * (never SIGSTOP: see qmp.ts) and resumed when a benchmark connects. The
- * plugin runs one project's bench files one after another, and close()
- * pauses the guest only when no other worker holds a lease on it
- * (guest-users.ts), should a second file of this platform run meanwhile.
- */
+/** A worker's platform on a provisioned guest: its commands over the kept ssh session, its turns through QMP (guest-turns.ts). */
 function connectQemu(name: string, facts: QemuFacts, ssh: SshSession, use: GuestUse): StartedPlatform {
   const { workDir } = facts;
-  let closed = false;
-  // The kept session may come from a time the guest was paused (between bench files): it answers again now.
-  ssh.setPeerPaused(false);
-  /** Stopped through QMP between turns (the vCPUs and the guest's clock): dropbear answers nothing meanwhile. */
-  const setFrozen = async (frozen: boolean) => {
-    if (frozen) ssh.setPeerPaused(true);
-    await use.want(!frozen);
-    if (!frozen) ssh.setPeerPaused(false);
-  };
   return {
+    ...guestTurnParts(facts.hostDir, ssh, use),
     name,
     workDir,
     exec: (argv, options = {}) =>
@@ -424,22 +413,6 @@ function connectQemu(name: string, facts: QemuFacts, ssh: SshSession, use: Guest
     },
     async describe() {
       return { ...facts.info };
-    },
-    freeze: () => setFrozen(true),
-    thaw: () => setFrozen(false),
-    // QEMU's one process: its vCPU threads, its user networking (slirp) and its I/O threads.
-    cpuSources: async () => {
-      const pid = pidNaming(join(facts.hostDir, QEMU_PID_FILE), facts.hostDir);
-      return pid === undefined ? [] : [{ kind: 'process', pid }];
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      // The ssh connection stays open for this worker's next benchmark (keptSessionFor), and the guest
-      // may be paused until then: its silence must not end the connection.
-      ssh.setPeerPaused(true);
-      // The guest is gone when this fails (killed, or stopped by its owner): nothing to pause.
-      await use.release().catch(() => {});
     },
   };
 }

@@ -69,19 +69,39 @@ export function kernelCommandLine(layout: GuestLayout): string {
   ].join(' ');
 }
 
-export function qemuArgv(layout: GuestLayout): string[] {
-  const { dataDisk } = layout;
-  const forwards = [`hostfwd=tcp:127.0.0.1:${layout.sshPort}-:22`, `hostfwd=tcp:127.0.0.1:${layout.servicePort}-:${GUEST_SERVICE_PORT}`];
+/** What every guest here runs on: the emulator, the machine, its CPU and memory, no devices of QEMU's own choosing. */
+export function machineArgv(guest: Pick<GuestLayout, 'name' | 'accel' | 'cpu' | 'cpus' | 'memoryMiB'>): string[] {
   // A flag and its value on one line:
   // prettier-ignore
   return [
     QEMU_BINARY,
-    '-name', `${layout.name},process=${layout.name}`,
-    '-machine', `${MACHINE_TYPE},accel=${layout.accel}`,
-    '-cpu', layout.cpu ?? cpuModel(layout.accel),
-    '-smp', String(layout.cpus),
-    '-m', `${layout.memoryMiB}M`,
+    '-name', `${guest.name},process=${guest.name}`,
+    '-machine', `${MACHINE_TYPE},accel=${guest.accel}`,
+    '-cpu', guest.cpu ?? cpuModel(guest.accel),
+    '-smp', String(guest.cpus),
+    '-m', `${guest.memoryMiB}M`,
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+  ];
+}
+
+/** QEMU user networking: the guest's ssh and service ports forwarded from 127.0.0.1 only. */
+export function userNetArgv(ports: Pick<GuestLayout, 'sshPort' | 'servicePort'>): string[] {
+  const forwards = [`hostfwd=tcp:127.0.0.1:${ports.sshPort}-:22`, `hostfwd=tcp:127.0.0.1:${ports.servicePort}-:${GUEST_SERVICE_PORT}`];
+  // restrict=on: the guest reaches nothing outside; only the two loopback forwards come in.
+  return ['-netdev', ['user', 'id=net0', 'restrict=on', ...forwards].join(','), '-device', 'virtio-net-pci,netdev=net0'];
+}
+
+/** The guest's serial console to a file, QEMU's pid file, and its monitor (QMP), on which the guest is paused and resumed. */
+export function controlArgv(files: Pick<GuestLayout, 'consoleLog' | 'pidFile' | 'qmpSocket'>): string[] {
+  return ['-serial', `file:${files.consoleLog}`, '-pidfile', files.pidFile, '-qmp', `unix:${files.qmpSocket},server=on,wait=off`];
+}
+
+export function qemuArgv(layout: GuestLayout): string[] {
+  const { dataDisk } = layout;
+  // A flag and its value on one line:
+  // prettier-ignore
+  return [
+    ...machineArgv(layout),
     '-kernel', layout.kernel,
     '-initrd', layout.initrd,
     '-append', kernelCommandLine(layout),
@@ -89,16 +109,12 @@ export function qemuArgv(layout: GuestLayout): string[] {
     '-drive', `file=${layout.rootDisk},format=qcow2,if=virtio,cache=unsafe`,
     // cache=none: the guest's direct I/O reaches the host disk, as native fio's does.
     '-drive', `file=${dataDisk.path},format=${dataDisk.format},if=${dataDisk.bus},cache=none,aio=threads`,
-    // restrict=on: the guest reaches nothing outside; only the two loopback forwards come in.
-    '-netdev', ['user', 'id=net0', 'restrict=on', ...forwards].join(','),
-    '-device', 'virtio-net-pci,netdev=net0',
+    ...userNetArgv(layout),
     ...(layout.tap ? [
       // An existing tap, opened by name: no helper scripts run, QEMU changes nothing on the host.
       '-netdev', `tap,id=net1,ifname=${layout.tap.ifname},script=no,downscript=no`,
       '-device', `virtio-net-pci,netdev=net1,mac=${layout.tap.mac}`,
     ] : []),
-    '-serial', `file:${layout.consoleLog}`,
-    '-pidfile', layout.pidFile,
-    '-qmp', `unix:${layout.qmpSocket},server=on,wait=off`,
+    ...controlArgv(layout),
   ];
 }

@@ -12,15 +12,7 @@ import { makeExt4, writePrivateFile } from './guest-build.js';
 import { TOOL_TIMEOUT_MS, runTool, toolsFix } from './host-tools.js';
 import { qemuArgv, type Accel, type DiskBus, type DiskFormat, type GuestLayout } from './qemu-argv.js';
 import { waitForSshBanner } from '../../host/ssh.js';
-import {
-  createTap,
-  moveTapIntoNamespace,
-  removeStaleTapNetworks,
-  removeTapNetwork,
-  TAP_MAC,
-  tapNetworkFor,
-  type TapNetwork,
-} from './tap.js';
+import { createTap, moveTapIntoNamespace, removeStaleTapNetworks, removeTapNetwork, TAP_MAC, tapNetworkFor } from './tap.js';
 
 /*
  * One QEMU process and everything it uses, in a virtbench work directory:
@@ -70,13 +62,19 @@ export const QEMU_PID_FILE = 'qemu.pid';
 const WORK_DIR_FAMILY = 'qemu';
 const PORT_ATTEMPTS = 3;
 
-function consoleTail(path: string, lines = 20): string {
+/** The guest's console so far ('' when it printed nothing, or its file is gone). */
+function readConsole(path: string): string {
   try {
-    const text = readFileSync(path, 'utf8').trimEnd();
-    return text ? `\nguest console (last lines):\n${text.split('\n').slice(-lines).join('\n')}` : '\n(guest console empty)';
+    return readFileSync(path, 'utf8').trimEnd();
   } catch {
-    return '\n(no guest console output)';
+    return '';
   }
+}
+
+function consoleTail(path: string, lines = 20): string {
+  const text = readConsole(path);
+  if (!existsSync(path)) return '\n(no guest console output)';
+  return text ? `\nguest console (last lines):\n${text.split('\n').slice(-lines).join('\n')}` : '\n(guest console empty)';
 }
 
 /** The root overlay and the benchmark disk, each 0600 from its creation on (see writePrivateFile). */
@@ -144,8 +142,8 @@ export async function bootGuest(image: GuestImage, options: BootOptions): Promis
       createTap(tap, options.platform);
     }
     const disks = await prepareDisks(image, runDir, options);
-    for (let attempt = 1; ; attempt++) {
-      const layout: GuestLayout = {
+    const argvFor = (files: QemuRunFiles) =>
+      qemuArgv({
         name: `virtbench-${options.platform}`,
         accel: options.accel,
         cpu: options.cpu,
@@ -155,34 +153,24 @@ export async function bootGuest(image: GuestImage, options: BootOptions): Promis
         initrd: image.initrd,
         rootDisk: disks.root,
         dataDisk: { path: disks.data, ...options.disk },
-        sshPort: await freeLoopbackPort(),
-        servicePort: await freeLoopbackPort(),
-        pidFile: join(runDir, QEMU_PID_FILE),
-        qmpSocket: join(runDir, 'qmp.sock'),
-        consoleLog: join(runDir, 'console.log'),
+        ...files,
         tap: tap ? { ifname: tap.tap, mac: TAP_MAC } : undefined,
-      };
-      // QEMU keeps an existing file's mode: the console may show what the guest printed.
-      await writeFile(layout.consoleLog, '', { mode: 0o600 });
-      const started = await startQemu(layout, runDir, options, tap);
-      if (started !== 'port-taken') {
-        if (tap) {
-          try {
-            moveTapIntoNamespace(tap, options.platform);
-          } catch (error) {
-            await started.kill();
-            throw error;
-          }
-        }
-        return started;
-      }
-      // Another process took a port between our check and QEMU's bind: new ports.
-      if (attempt >= PORT_ATTEMPTS) {
-        throw new BootFailedError(`QEMU could not bind its forwarded ports in ${PORT_ATTEMPTS} attempts`, {
-          platform: options.platform,
-        });
+      });
+    const started = await launchQemu(
+      runDir,
+      options,
+      argvFor,
+      tap ? { namespace: tap.namespace, cleanup: () => removeTapNetwork(tap) } : {},
+    );
+    if (tap) {
+      try {
+        moveTapIntoNamespace(tap, options.platform);
+      } catch (error) {
+        await started.kill();
+        throw error;
       }
     }
+    return started;
   } catch (error) {
     removeWorkDir(runDir);
     if (tap) removeTapNetwork(tap);
@@ -191,13 +179,64 @@ export async function bootGuest(image: GuestImage, options: BootOptions): Promis
   }
 }
 
-async function startQemu(
-  layout: GuestLayout,
+/** The ports and files of one QEMU start, in its work directory: the argv names them. */
+export type QemuRunFiles = Pick<GuestLayout, 'sshPort' | 'servicePort' | 'pidFile' | 'qmpSocket' | 'consoleLog'>;
+
+export interface LaunchOptions {
+  platform: string;
+  accel: Accel;
+  /** From spawn to the ssh banner. */
+  bootTimeoutMs: number;
+  log: Log;
+  /** Appended to a boot timeout's message (the console so far, '' when empty): the likely causes and a "fix:" line. */
+  timeoutHelp?: (console: string) => string;
+}
+
+/** What else a guest's kill removes (a tap network), and where its far end is. */
+export interface GuestExtras {
+  namespace?: string;
+  cleanup?: () => void;
+}
+
+/**
+ * Starts QEMU with the argv for free loopback ports and files in runDir, and waits for the guest's ssh
+ * banner; new ports when another process took one meanwhile. Kills QEMU on failure; the caller removes runDir.
+ */
+export async function launchQemu(
   runDir: string,
-  options: BootOptions,
-  tap: TapNetwork | undefined,
+  options: LaunchOptions,
+  argvFor: (files: QemuRunFiles) => string[],
+  extras: GuestExtras = {},
+): Promise<RunningGuest> {
+  for (let attempt = 1; ; attempt++) {
+    const files: QemuRunFiles = {
+      sshPort: await freeLoopbackPort(),
+      servicePort: await freeLoopbackPort(),
+      pidFile: join(runDir, QEMU_PID_FILE),
+      qmpSocket: join(runDir, 'qmp.sock'),
+      consoleLog: join(runDir, 'console.log'),
+    };
+    // QEMU keeps an existing file's mode: the console may show what the guest printed.
+    await writeFile(files.consoleLog, '', { mode: 0o600 });
+    const started = await startQemu(argvFor(files), files, runDir, options, extras);
+    if (started !== 'port-taken') return started;
+    // Another process took a port between our check and QEMU's bind: new ports.
+    if (attempt >= PORT_ATTEMPTS) {
+      throw new BootFailedError(`QEMU could not bind its forwarded ports in ${PORT_ATTEMPTS} attempts`, {
+        platform: options.platform,
+      });
+    }
+  }
+}
+
+async function startQemu(
+  qemu: string[],
+  layout: QemuRunFiles,
+  runDir: string,
+  options: LaunchOptions,
+  extras: GuestExtras,
 ): Promise<RunningGuest | 'port-taken'> {
-  const argv = withParentDeathSignal(qemuArgv(layout));
+  const argv = withParentDeathSignal(qemu);
   const t0 = performance.now();
   const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -224,7 +263,7 @@ async function startQemu(
     sshPort: layout.sshPort,
     servicePort: layout.servicePort,
     bootMs,
-    namespace: tap?.namespace,
+    namespace: extras.namespace,
     consoleTail: () => consoleTail(layout.consoleLog),
     async kill() {
       signalOwnChild(child, runDir);
@@ -233,12 +272,12 @@ async function startQemu(
       await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 5_000)))]);
       clearTimeout(timer);
       removeWorkDir(runDir);
-      if (tap) removeTapNetwork(tap);
+      extras.cleanup?.();
     },
     killSync() {
       signalOwnChild(child, runDir);
       removeWorkDir(runDir);
-      if (tap) removeTapNetwork(tap);
+      extras.cleanup?.();
     },
   };
   if (outcome === 'ready') {
@@ -258,9 +297,12 @@ async function startQemu(
       { platform: options.platform },
     );
   }
+  // Read before the kill, which removes the work directory with the console log.
+  const tail = consoleTail(layout.consoleLog);
+  const help = options.timeoutHelp?.(readConsole(layout.consoleLog)) ?? '';
   await guest.kill();
   throw new BootTimeoutError(
-    `the guest did not answer on ssh within ${(options.bootTimeoutMs / 1000).toFixed(1)} s (${options.accel}); QEMU was killed${consoleTail(layout.consoleLog)}`,
+    `the guest did not answer on ssh within ${(options.bootTimeoutMs / 1000).toFixed(1)} s (${options.accel}); QEMU was killed${tail}${help}`,
     { platform: options.platform },
   );
 }

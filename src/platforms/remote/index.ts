@@ -1,9 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
-import { posix } from 'node:path';
-import { BadOptionError, WorkloadFailedError, isVirtbenchError } from '../../errors.js';
+import { BadOptionError, isVirtbenchError } from '../../errors.js';
 import { onExitSync } from '../../host/exit-cleanup.js';
 import { knownHostKeys } from '../../host/known-hosts.js';
 import type { Log } from '../../host/log.js';
@@ -18,9 +16,13 @@ import {
   type Provisioned,
   type StartedPlatform,
 } from '../platform.js';
-import { toolOf } from '../../workloads/index.js';
 import { resolveRemote, validateRemotes, type RemoteHost, type RemotesOptions } from './options.js';
 import { PROBED_TOOLS, PROBE_SCRIPT, parseProbe } from './probe.js';
+import { makeWorkDir, sshCommands } from './ssh-commands.js';
+
+/* What the vm-image platform shares: a whole machine reached with ssh2, its probe and its commands. */
+export { PROBED_TOOLS, PROBE_SCRIPT, parseProbe, type RemoteProbe } from './probe.js';
+export { makeWorkDir, remoteCommandLine, sshCommands, type SshMachine } from './ssh-commands.js';
 
 /*
  * Another machine, reached with ssh2: the workloads (static x86-64 binaries)
@@ -154,12 +156,6 @@ export function cleanupCommand(workDir: string): string {
   return `sh -c ${shellQuote(script)} sh ${shellQuote(workDir)}`;
 }
 
-/** argv as the remote's shell runs it: in the work directory, killed there a little after the host gives up on it. */
-export function remoteCommandLine(argv: readonly string[], options: { cwd: string; timeoutMs?: number; guard: boolean }): string {
-  const guard = options.timeoutMs && options.guard ? ['timeout', '-s', 'KILL', `${Math.ceil(options.timeoutMs / 1000) + 5}`] : [];
-  return `cd ${shellQuote(options.cwd)} && exec ${[...guard, ...argv].map(shellQuote).join(' ')}`;
-}
-
 function createRemotePlatform(name: string, options: RemotesOptions | undefined): Platform {
   const settings = options?.[name];
   if (!settings) throw new BadOptionError(`no remote host "${name}" in option "remotes" or VIRTBENCH_REMOTES`);
@@ -235,17 +231,14 @@ async function provisionRemote(remote: RemoteHost, facts: ReturnType<typeof fact
         `${remote.host} is ${probe.arch}, and the workloads are static x86-64 binaries; fix: use an x86-64 host`,
       );
     }
-    const made = await ssh.run(
-      `umask 077 && dir=$(mktemp -d ${shellQuote(posix.join(remote.workRoot, 'virtbench-remote-XXXXXXXX'))}) && chmod 0711 "$dir" && echo "$dir"`,
-      { timeoutMs: 30_000 },
-    );
-    const workDir = made.stdout.trim();
-    if (made.exitCode !== 0 || !workDir.startsWith('/')) {
+    const made = await makeWorkDir(ssh, remote.workRoot);
+    if ('error' in made) {
       throw new PlatformUnavailableError(
         remote.name,
-        `cannot make a work directory under ${remote.workRoot} on ${remote.host}: ${made.stderr.trim() || `exit ${made.exitCode}`}; fix: set remotes.${remote.name}.workRoot to a writable directory on a disk`,
+        `cannot make a work directory under ${remote.workRoot} on ${remote.host}: ${made.error}; fix: set remotes.${remote.name}.workRoot to a writable directory on a disk`,
       );
     }
+    const { workDir } = made;
     const missing = PROBED_TOOLS.filter((tool) => !probe.tools.includes(tool));
     log(
       `${remote.username}@${remote.host}:${remote.port}: ${probe.info.os}, kernel ${probe.info.kernel}, ${probe.info.cpus} CPUs, ` +
@@ -346,44 +339,23 @@ async function sessionFor(remote: RemoteHost, facts: RemoteFacts): Promise<SshSe
 
 function connectRemote(remote: RemoteHost, facts: RemoteFacts): StartedPlatform {
   const { workDir } = facts;
-  const missing = facts.missing.split(' ').filter(Boolean);
-  const guard = !missing.includes('timeout');
   const bracketed = facts.serverAddress.includes(':') ? `[${facts.serverAddress}]` : facts.serverAddress;
   return {
     name: remote.name,
     workDir,
-    async exec(argv, options = {}) {
-      const ssh = await sessionFor(remote, facts);
-      return ssh.run(remoteCommandLine(argv, { cwd: options.cwd ?? workDir, timeoutMs: options.timeoutMs, guard }), {
-        argv,
-        timeoutMs: options.timeoutMs,
-      });
-    },
-    async copyIn(hostPath, name, options = {}) {
-      const target = posix.join(workDir, name);
-      const ssh = await sessionFor(remote, facts);
-      const command = [
-        `mkdir -p ${shellQuote(posix.dirname(target))}`,
-        `cat > ${shellQuote(target)}`,
-        ...(options.executable ? [`chmod 755 ${shellQuote(target)}`] : []),
-      ].join(' && ');
-      const result = await ssh.run(command, { stdin: createReadStream(hostPath), timeoutMs: 300_000 });
-      if (result.exitCode !== 0) {
-        throw new WorkloadFailedError(`copying ${hostPath} to ${remote.host}:${target} failed: ${result.stderr.trim()}`, {
-          platform: remote.name,
-        });
-      }
-      return target;
-    },
+    ...sshCommands({
+      name: remote.name,
+      workDir,
+      session: () => sessionFor(remote, facts),
+      missing: facts.missing.split(' ').filter(Boolean),
+      root: facts.root,
+      where: (path) => `${remote.host}:${path}`,
+      notInstalled: (tool) =>
+        `${tool.command} is not installed on ${remote.name} (${remote.host}); fix: install it there (${tool.install})`,
+    }),
     async serviceAddress() {
       const port = SERVICE_PORTS.from + Math.floor(Math.random() * SERVICE_PORTS.count);
       return { listen: `${bracketed}:${port}`, host: facts.serverAddress, port, allowFrom: facts.clientAddress };
-    },
-    async flushCaches() {
-      if (!facts.root) return false;
-      const ssh = await sessionFor(remote, facts);
-      const result = await ssh.run('sync && echo 3 > /proc/sys/vm/drop_caches', { timeoutMs: 60_000 });
-      return result.exitCode === 0;
     },
     async describe() {
       return facts.info;
@@ -391,12 +363,6 @@ function connectRemote(remote: RemoteHost, facts: RemoteFacts): StartedPlatform 
     async close() {
       // An open connection would keep a process that uses the platform (a script, not a Vitest worker) from exiting.
       keptSessions().close(sessionKey(remote, facts));
-    },
-    unsupported(workload) {
-      const tool = toolOf(workload);
-      return tool && missing.includes(tool.command)
-        ? `${tool.command} is not installed on ${remote.name} (${remote.host}); fix: install it there (${tool.install})`
-        : undefined;
     },
   };
 }
