@@ -340,7 +340,9 @@ function platformProject(
     requested,
     ide: Boolean(options.ide),
     settings: options.settings,
-    ...(options.untilDecided ? { untilDecided: { ...options.untilDecided, comparisons: plannedComparisons(options.platforms) } } : {}),
+    ...(options.untilDecided
+      ? { untilDecided: { ...options.untilDecided, comparisons: plannedComparisons(options.platforms, options.settings) } }
+      : {}),
     ...(options.quietTurns ? {} : { quietTurns: false }),
     ...(standIn ? { standIn } : {}),
     runPlatforms: [...runPlatforms],
@@ -409,8 +411,8 @@ function untilDecidedOf(
  * The comparisons rounds until decided waits for: those of the findings (the platforms' questions, and
  * an A/A platform against its base on every benchmark), or without questions each platform against the baseline.
  */
-export function plannedComparisons(platforms: readonly string[]): PlannedComparison[] {
-  const questions = questionsFor(platforms).flatMap((q) => q.comparisons);
+export function plannedComparisons(platforms: readonly string[], settings: PlatformSettings = {}): PlannedComparison[] {
+  const questions = questionsFor(platforms, settings).flatMap((q) => q.comparisons);
   const aa = aaQuestions(platforms).flatMap((q) => q.comparisons.map(({ platform, against }) => ({ platform, against })));
   if (questions.length + aa.length > 0) return [...questions, ...aa];
   const baseline = baselinePlatform(platforms);
@@ -449,7 +451,7 @@ export function virtbench(userOptions: VirtbenchOptions = {}): Plugin {
         : {}),
       quietTurns: options.quietTurns ? 1 : 0,
     }),
-    questions: [...questionsFor(options.platforms), ...aaQuestions(options.platforms)],
+    questions: [...questionsFor(options.platforms, options.settings), ...aaQuestions(options.platforms)],
     notRun: notRunPlatforms,
   });
   return {

@@ -3,7 +3,7 @@ import type { Question } from '../results/schema.js';
 import { BUILD_PACKAGES } from '../workloads/build.js';
 import type { HostRequirements, Platform, PlatformFamily } from './platform.js';
 import type { Variant } from './variants.js';
-import { dockerPlatforms } from './docker/index.js';
+import { dockerPlatforms, type ContainerImagesOptions } from './docker/index.js';
 import { nativePlatforms } from './native/index.js';
 import { qemuPlatforms } from './qemu/index.js';
 import { remotePlatforms, type RemotesOptions } from './remote/index.js';
@@ -17,7 +17,7 @@ import { unikernelPlatforms, type UnikernelImageOptions } from './unikernel/inde
 
 const FAMILIES: readonly PlatformFamily[] = [
   nativePlatforms,
-  dockerPlatforms,
+  dockerPlatforms as PlatformFamily,
   qemuPlatforms,
   unikernelPlatforms,
   // Named by the user; never one of the built-in names.
@@ -34,6 +34,13 @@ export interface PlatformOptions {
    * shape named by VIRTBENCH_REMOTES adds to them.
    */
   remotes?: RemotesOptions;
+  /**
+   * Your own container images, each run under the container platforms you name, each pair a platform
+   * "<name>-<platform>" (`--project myapp-docker`): { myapp: { image: 'myapp:1.0', under: ['docker', 'podman'] } },
+   * or { dockerfile, context } for one virtbench builds. A JSON file of the same shape named by
+   * VIRTBENCH_CONTAINER_IMAGES adds to them.
+   */
+  containerImages?: ContainerImagesOptions;
 }
 
 /** Validated platform options by key: plain data, so it reaches the workers too. */
@@ -91,9 +98,16 @@ export function validatePlatformOptions(
   return settings;
 }
 
-/** The families' questions, reduced to the comparisons whose platforms are all in `platforms`. */
-export function questionsFor(platforms: readonly string[]): Question[] {
-  return FAMILIES.flatMap((family) => family.questions ?? []).flatMap(({ question, comparisons }) => {
+/**
+ * The families' questions, and those about the platforms the options in `settings` add, reduced to the
+ * comparisons whose platforms are all in `platforms`.
+ */
+export function questionsFor(platforms: readonly string[], settings: PlatformSettings = {}): Question[] {
+  const asked = FAMILIES.flatMap((family) => [
+    ...(family.questions ?? []),
+    ...(family.questionsFor && family.optionsKey ? family.questionsFor(settings[family.optionsKey]) : []),
+  ]);
+  return asked.flatMap(({ question, comparisons }) => {
     const runnable = comparisons.filter((c) => platforms.includes(c.platform) && platforms.includes(c.against));
     return runnable.length > 0 ? [{ question, comparisons: runnable }] : [];
   });
@@ -116,4 +130,4 @@ export function createPlatform(name: string, settings: PlatformSettings = {}): P
   const platform = family.create(basePlatform(name), family.optionsKey ? settings[family.optionsKey] : undefined);
   return platform.name === name ? platform : { ...platform, name };
 }
-export type { RemotesOptions, UnikernelImageOptions };
+export type { ContainerImagesOptions, RemotesOptions, UnikernelImageOptions };

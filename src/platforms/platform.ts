@@ -58,6 +58,12 @@ export interface StartedPlatform {
    * guest has no fork()); the benchmark is then reported n/a with the reason.
    */
   unsupported?(workload: Workload, profile?: Profile): string | undefined;
+  /**
+   * Where a program is inside the platform (an absolute path is looked at as is), or undefined when it is
+   * not there, found without running anything in it: a user's container image may have no shell. Absent:
+   * the runner asks the platform's shell (`command -v`).
+   */
+  findCommand?(command: string): Promise<string | undefined>;
   /** How this platform builds a C workload, when the shared static binary is not enough. */
   buildProgram?(source: string, cacheDir: string): Promise<BuiltProgram>;
   /** Stops whatever of this platform could run between its turns (a QEMU guest's vCPUs, a container's processes); idempotent. Absent: nothing of it runs between turns. */
@@ -204,6 +210,8 @@ export interface PlatformFamily<Options = unknown> {
   validateOptions?(value: unknown, env?: NodeJS.ProcessEnv): Options;
   /** What comparing these platforms (with each other or with native) answers; the report answers it from the figures. */
   readonly questions?: readonly Question[];
+  /** Questions about the platforms its options add (namesFor), from its validated options. */
+  questionsFor?(options: Options | undefined): Question[];
   /** What each of `names` needs of the host (`virtbench setup`); the C compiler every platform needs is added by the registry. */
   readonly requirements: Readonly<Record<string, HostRequirements>>;
   /** Names among `names` that are another platform with one thing changed: they measure only what that changes (variants.ts). */

@@ -9,6 +9,8 @@ import { CRUN_RUNTIME, crunCgroupsNote } from './crun.js';
 import { CONTAINER_PORT, type DockerFacts } from './facts.js';
 import { GVISOR_PLATFORM, GVISOR_RUNTIME, GVISOR_UNSUPPORTED, gvisorForkFits, readHostPidFacts } from './gvisor.js';
 import { WORK_DIR } from './image.js';
+import { describeUserImage, userImageLacks, userImageTools } from './user-image-facts.js';
+import { findInContainer, IDLE_PATH } from './container-files.js';
 
 /*
  * A worker's side: the running container, reached with the facts provision() handed over.
@@ -28,6 +30,8 @@ export async function connectDocker(name: string, facts: DockerFacts): Promise<S
     });
   }
   let info: PlatformInfo | undefined;
+  // The user's image may lack the tools the workloads use and have no shell to ask: looked for through the engine.
+  const user = facts.userImage ? await userImageTools(docker, facts.containerId) : undefined;
   const { setContainerPaused, containerCpuSources } = await import('./container-pause.js');
   // Left paused by a worker that died between turns (its close() never ran): a paused container cannot exec.
   if (state.Paused) await setContainerPaused(docker, facts.containerId, false, name);
@@ -42,7 +46,13 @@ export async function connectDocker(name: string, facts: DockerFacts): Promise<S
     name,
     workDir: WORK_DIR,
     exec: (argv, options = {}) =>
-      execInContainer(docker, facts.containerId, argv, { cwd: options.cwd ?? WORK_DIR, timeoutMs: options.timeoutMs, platform: name }),
+      execInContainer(docker, facts.containerId, argv, {
+        cwd: options.cwd ?? WORK_DIR,
+        timeoutMs: options.timeoutMs,
+        platform: name,
+        ...(user ? { timeoutProgram: IDLE_PATH } : {}),
+      }),
+    ...(user ? { findCommand: (command: string) => findInContainer(docker, facts.containerId, command, user.path) } : {}),
     async copyIn(hostPath, fileName, options = {}) {
       const archive = await tarOf([{ name: fileName, data: await readFile(hostPath), mode: options.executable ? 0o755 : 0o644 }]);
       await docker.getContainer(facts.containerId).putArchive(archive, { path: WORK_DIR });
@@ -84,11 +94,13 @@ export async function connectDocker(name: string, facts: DockerFacts): Promise<S
       return dropHostPageCache();
     },
     async describe() {
-      info ??= await describeDocker(docker, facts);
+      info ??= { ...(await describeDocker(docker, facts)), ...(user ? await describeUserImage(docker, facts) : {}) };
       return info;
     },
     unsupported(workload, profile) {
       if (workload.kind === 'served' && !facts.publishAddress) return unreachablePorts(facts);
+      const lacking = user && userImageLacks(user, workload, facts.image);
+      if (lacking) return lacking;
       if (facts.runtime !== GVISOR_RUNTIME) return undefined;
       // The host's PIDs are the engine's only when it runs here.
       const pids = workload.name === 'fork' && profile && facts.engineLocal ? readHostPidFacts() : undefined;

@@ -1,5 +1,6 @@
 import type { FactsOf } from '../platform.js';
 import type { NetworkMode, WorkDirStorage } from './session-container.js';
+import type { UserImagePlatform } from './user-images.js';
 
 /** A served workload's port inside the container's own network namespace. */
 export const CONTAINER_PORT = 8080;
@@ -12,6 +13,8 @@ export interface Variant {
   runtime?: string;
   /** Which engine: a Docker engine (found or started, engine.ts), or the private podman service. */
   engine?: 'docker' | 'podman';
+  /** The user's own image instead of virtbench's (user-images.ts). */
+  userImage?: UserImagePlatform;
 }
 
 /**
@@ -39,6 +42,8 @@ export const FACT_FIELDS = {
   publishAddress: 'string',
   /** Where the engine runs, for the report. */
   engineWhere: 'string',
+  /** The user's own image (user-images.ts): its tools are looked for, not assumed; '' for virtbench's. */
+  userImage: 'string',
 } as const;
 
 export type DockerFacts = FactsOf<typeof FACT_FIELDS>;

@@ -4,6 +4,13 @@ import { BRIDGE, PODMAN_BRIDGE } from './bridge.js';
 import { connectDocker } from './connect.js';
 import { CRUN_RUNTIME } from './crun.js';
 import { FACT_FIELDS, type Variant } from './facts.js';
+import {
+  userImagePlatforms,
+  userImageQuestions,
+  validateContainerImages,
+  type ContainerImagesOptions,
+  type UserImagePlatform,
+} from './user-images.js';
 import { GVISOR_RUNTIME } from './gvisor.js';
 import { provisionDocker } from './provision.js';
 import { runtimeAvailability } from './runtimes.js';
@@ -40,9 +47,14 @@ const VARIANTS: Record<DockerVariant, Variant> = {
   podman: { name: 'podman', storage: 'layer', network: 'private-bridge', engine: 'podman' },
 };
 
-/** env: where DOCKER_HOST is read (tests pass their own). */
-export function createDockerPlatform(variant: DockerVariant = 'layer', options: { env?: NodeJS.ProcessEnv } = {}): Platform {
-  const chosen = VARIANTS[variant];
+/** env: where DOCKER_HOST is read (tests pass their own); userImage: the user's own image instead of virtbench's. */
+export function createDockerPlatform(
+  variant: DockerVariant = 'layer',
+  options: { env?: NodeJS.ProcessEnv; userImage?: UserImagePlatform } = {},
+): Platform {
+  const chosen: Variant = options.userImage
+    ? { ...VARIANTS[variant], name: options.userImage.platform, userImage: options.userImage }
+    : VARIANTS[variant];
   const env = options.env ?? process.env;
   const facts = factsCodec(chosen.name, FACT_FIELDS);
   return {
@@ -86,14 +98,27 @@ const REQUIREMENTS: Record<DockerVariant, HostRequirements> = {
   },
 };
 
-export const dockerPlatforms: PlatformFamily = {
+const variantNamed = (name: string) => (Object.keys(VARIANTS) as DockerVariant[]).find((v) => VARIANTS[v].name === name);
+
+export const dockerPlatforms: PlatformFamily<ContainerImagesOptions> = {
   names: Object.values(VARIANTS).map((v) => v.name),
   requirements: Object.fromEntries((Object.keys(VARIANTS) as DockerVariant[]).map((v) => [VARIANTS[v].name, REQUIREMENTS[v]])),
-  create(name) {
-    const variant = (Object.keys(VARIANTS) as DockerVariant[]).find((v) => VARIANTS[v].name === name);
+  create(name, options) {
+    const userImage = userImagePlatforms(options).find((p) => p.platform === name);
+    const variant = variantNamed(userImage?.under ?? name);
     if (!variant) throw new BadOptionError(`unknown docker platform "${name}"`);
-    return createDockerPlatform(variant);
+    return createDockerPlatform(variant, { userImage });
   },
+  // The user's own images, each under the container platforms named (user-images.ts).
+  optionsKey: 'containerImages',
+  namesFor: (options) => userImagePlatforms(options).map((p) => p.platform),
+  validateOptions: (value, env) =>
+    validateContainerImages(
+      value,
+      Object.values(VARIANTS).map((v) => v.name),
+      env,
+    ),
+  questionsFor: userImageQuestions,
   variants: {
     'docker-volume': {
       base: 'docker',
@@ -150,3 +175,5 @@ export const dockerPlatforms: PlatformFamily = {
     },
   ],
 };
+
+export type { ContainerImagesOptions };

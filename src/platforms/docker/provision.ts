@@ -1,20 +1,25 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type Dockerode from 'dockerode';
+import { sourceDir } from '../../host/paths.js';
 import { stopOnce } from '../../host/stop-once.js';
-import type { ConnectionFacts, FactsCodec, ProvisionContext, Provisioned } from '../platform.js';
+import { buildProgram } from '../../workloads/build.js';
+import { PlatformUnavailableError, type ConnectionFacts, FactsCodec, ProvisionContext, Provisioned } from '../platform.js';
 import { locateEngine, type EngineLocation } from './engine-location.js';
 import type { Engine } from './engine.js';
 import { CONTAINER_PORT, type DockerFacts, type Variant } from './facts.js';
-import { ensureImage, WORK_DIR } from './image.js';
+import { ensureImage, WORK_DIR, type BenchImage } from './image.js';
 import { SESSION_LABEL } from './labels.js';
 import { cannotStart, requireRuntime } from './runtimes.js';
+import { ensureUserImage, wrongArchitecture } from './user-image-build.js';
+import type { UserImagePlatform } from './user-images.js';
 
 /*
  * Provisioning (main process): the engine, the image, the session container, and how they are stopped.
  */
 
 export async function provisionDocker(
-  { name, storage, network, runtime, engine: engineKind }: Variant,
+  { name, storage, network, runtime, engine: engineKind, userImage }: Variant,
   codec: FactsCodec<DockerFacts>,
   context: ProvisionContext,
   env: NodeJS.ProcessEnv,
@@ -37,7 +42,11 @@ export async function provisionDocker(
         ? { local: true, publishAddress: '127.0.0.1', describe: 'this machine' }
         : await locateEngine(engine.docker, engine.dockerHost);
     if (!location.local) context.log(`the engine runs on another machine: ${location.describe}`);
-    const image = await ensureImage(engine.docker, context, { engine: engine.dockerHost, build: engine.buildImage });
+    const image = userImage
+      ? await userImageOn(engine, location.local, userImage, context)
+      : await ensureImage(engine.docker, context, { engine: engine.dockerHost, build: engine.buildImage });
+    // The user's image may have no shell or sleep: our idle program keeps its container running.
+    const idleProgram = userImage ? (await buildProgram(IDLE_SOURCE, context.cacheDir)).path : undefined;
     const started = performance.now();
     const plan = {
       platform: name,
@@ -51,6 +60,7 @@ export async function provisionDocker(
       networkName: engine.network,
       ulimits: engine.ulimits,
       publishOn: location.publishAddress || '127.0.0.1',
+      idleProgram,
     };
     const start =
       engineKind === 'podman' ? startSessionContainerDirect(engine.docker, plan) : startSessionContainer(engine.dockerHost, plan);
@@ -79,6 +89,7 @@ export async function provisionDocker(
       engineLocal: location.local,
       publishAddress: location.publishAddress,
       engineWhere: location.describe,
+      userImage: userImage?.name ?? '',
     });
     return owner(engine, containerId, facts, removeContainersSync);
   } catch (error) {
@@ -87,6 +98,18 @@ export async function provisionDocker(
     await engine.release();
     throw error;
   }
+}
+
+/** Our idle program for a user image's container (idle.c). */
+const IDLE_SOURCE = join(sourceDir, 'platforms', 'docker', 'idle.c');
+
+/** The user's image on the engine (found or built), refused when the engine cannot run its architecture. */
+async function userImageOn(engine: Engine, local: boolean, user: UserImagePlatform, context: ProvisionContext): Promise<BenchImage> {
+  const engineName = `the ${engine.source === 'private podman' ? 'private podman service' : `Docker engine (${engine.source})`}`;
+  const image = await ensureUserImage(engine.docker, engineName, user, context);
+  const wrong = wrongArchitecture(image, (await engine.docker.info()).Architecture, local, user.image ?? image.tag);
+  if (wrong) throw new PlatformUnavailableError(user.platform, wrong);
+  return image;
 }
 
 /**
