@@ -21,7 +21,8 @@ import { ownedByThisProcess } from '../../src/platforms/docker/labels.js';
 import { userImagePlatforms, validateContainerImages, type ContainerImageOptions } from '../../src/platforms/docker/user-images.js';
 import type { Provisioned, StartedPlatform } from '../../src/platforms/platform.js';
 import { prepareWorkload } from '../../src/runtime/runner.js';
-import { commandWorkload, workloads, type Workload } from '../../src/workloads/index.js';
+import { workloads, type Workload } from '../../src/workloads/index.js';
+import { app } from '../../fixtures/user-image/app.js';
 import { PROFILES } from '../../src/workloads/profiles.js';
 
 /*
@@ -44,17 +45,6 @@ const gccMissing = findExecutable('gcc') ? undefined : 'gcc is not installed (th
 
 beforeAll(async () => {
   if (!gccMissing) await execa('gcc', ['-O2', '-static', '-o', join(imageDir, 'app'), join(imageDir, 'app.c')]);
-});
-
-/** The image's own program as the user's workload (what bench/app.bench.ts describes). */
-const app = commandWorkload({
-  name: 'app',
-  title: "the image's own /app",
-  unit: 's',
-  better: 'lower',
-  program: { tool: { command: '/app', install: 'build the image with /app in it' } },
-  args: () => ['2000000'],
-  timeoutMs: () => 60_000,
 });
 
 function platformFor(name: string, entry: ContainerImageOptions, under: DockerVariant) {
