@@ -19,6 +19,7 @@ export default defineConfig({
         'docker-hostnet',
         'podman',
         'docker-gvisor',
+        'docker-crun',
         'qemu-kvm',
         'qemu-kvm-qcow2',
         'qemu-kvm-ide',

@@ -3,7 +3,7 @@ import type { Question } from '../results/schema.js';
 import { BUILD_PACKAGES } from '../workloads/build.js';
 import type { HostRequirements, Platform, PlatformFamily } from './platform.js';
 import type { Variant } from './variants.js';
-import { dockerPlatforms } from './docker/index.js';
+import { dockerPlatforms, type ContainerImagesOptions } from './docker/index.js';
 import { nativePlatforms } from './native/index.js';
 import { qemuPlatforms } from './qemu/index.js';
 import { remotePlatforms, type RemotesOptions } from './remote/index.js';
@@ -18,7 +18,7 @@ import { vmImagePlatforms, type VmImagesOptions } from './vm-image/index.js';
 
 const FAMILIES: readonly PlatformFamily[] = [
   nativePlatforms,
-  dockerPlatforms,
+  dockerPlatforms as PlatformFamily,
   qemuPlatforms,
   unikernelPlatforms,
   // Named by the user; never one of the built-in names.
@@ -41,6 +41,13 @@ export interface PlatformOptions {
    * (`--project myvm-tcg`, `myvm-kvm`): { myvm: { image, format, accel, user, memoryMiB, cpus, bootTimeoutSeconds, login } }.
    */
   vmImages?: VmImagesOptions;
+  /**
+   * Your own container images, each run under the container platforms you name, each pair a platform
+   * "<name>-<platform>" (`--project myapp-docker`): { myapp: { image: 'myapp:1.0', under: ['docker', 'podman'] } },
+   * or { dockerfile, context } for one virtbench builds. A JSON file of the same shape named by
+   * VIRTBENCH_CONTAINER_IMAGES adds to them.
+   */
+  containerImages?: ContainerImagesOptions;
 }
 
 /** Validated platform options by key: plain data, so it reaches the workers too. */
@@ -127,4 +134,4 @@ export function createPlatform(name: string, settings: PlatformSettings = {}): P
   const platform = family.create(basePlatform(name), family.optionsKey ? settings[family.optionsKey] : undefined);
   return platform.name === name ? platform : { ...platform, name };
 }
-export type { RemotesOptions, UnikernelImageOptions, VmImagesOptions };
+export type { ContainerImagesOptions, RemotesOptions, UnikernelImageOptions, VmImagesOptions };

@@ -58,6 +58,12 @@ export interface StartedPlatform {
    * guest has no fork()); the benchmark is then reported n/a with the reason.
    */
   unsupported?(workload: Workload, profile?: Profile): string | undefined;
+  /**
+   * Where a program is inside the platform (an absolute path is looked at as is), or undefined when it is
+   * not there, found without running anything in it: a user's container image may have no shell. Absent:
+   * the runner asks the platform's shell (`command -v`).
+   */
+  findCommand?(command: string): Promise<string | undefined>;
   /** How this platform builds a C workload, when the shared static binary is not enough. */
   buildProgram?(source: string, cacheDir: string): Promise<BuiltProgram>;
   /** Stops whatever of this platform could run between its turns (a QEMU guest's vCPUs, a container's processes); idempotent. Absent: nothing of it runs between turns. */

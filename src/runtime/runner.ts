@@ -53,6 +53,13 @@ function missingTool(platform: StartedPlatform, workload: Workload, tool: Tool, 
 }
 
 async function requireTool(platform: StartedPlatform, workload: Workload, tool: Tool): Promise<void> {
+  if (platform.findCommand) {
+    if (await platform.findCommand(tool.command)) return;
+    throw new MissingToolError(
+      `${workload.name} needs \`${tool.command}\`, which is not on this platform (not found on its PATH); fix: ${tool.install}`,
+      { platform: platform.name },
+    );
+  }
   // A shell builtin, not the tool itself: a large tool's start is slow under emulation (docs/measurements.md).
   const result = await platform.exec(['sh', '-c', 'command -v "$1"', 'sh', tool.command], { timeoutMs: 30_000 });
   if (result.exitCode !== 0) throw missingTool(platform, workload, tool, result);

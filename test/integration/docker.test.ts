@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test, vi, type TestContext } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
+import { dockerClient } from '../../src/platforms/docker/docker-client.js';
 import { acquireEngine, engineAvailability, podmanAvailability, type Engine } from '../../src/platforms/docker/engine.js';
 import {
   formatOwner,
@@ -240,6 +241,24 @@ describe('docker-gvisor (runsc, ptrace)', () => {
     expect(platform.unsupported?.(workloads['disk-copyup'])).toMatch(/copy-up/);
     expect((await runOnce(platform, 'fork')).value).toBeGreaterThan(0);
     expect((await runOnce(platform, 'nginx')).value).toBeGreaterThan(0);
+  });
+});
+
+describe('docker-crun (crun instead of runc)', () => {
+  const session = useSession('crun');
+
+  test('runs the container under crun, says so, and measures cpu, fork and nginx there', async (t) => {
+    const platform = ready(session, t);
+    const info = await platform.describe();
+    expect(info).toMatchObject({ runtime: 'crun', runtimePath: expect.stringMatching(/crun$/) });
+    const facts = session.provisioned!.facts;
+    const inspect = await dockerClient(String(facts.dockerHost)).getContainer(String(facts.containerId)).inspect();
+    expect(inspect.HostConfig.Runtime).toBe('crun');
+    for (const name of ['cpu', 'fork', 'nginx'] as const) expect((await runOnce(platform, name)).value).toBeGreaterThan(0);
+  });
+
+  test('quiet turns: crun pauses the container through the freezer, which then uses no CPU until thawed', async (t) => {
+    await quietTurns(session, 'crun', t);
   });
 });
 

@@ -202,7 +202,7 @@ describe('image recipe tags', () => {
 
 describe('the docker platform family', () => {
   it('offers one platform per variant, by its project name', () => {
-    expect(dockerPlatforms.names).toEqual(['docker', 'docker-volume', 'docker-hostnet', 'docker-gvisor', 'podman']);
+    expect(dockerPlatforms.names).toEqual(['docker', 'docker-volume', 'docker-hostnet', 'docker-gvisor', 'docker-crun', 'podman']);
     for (const name of dockerPlatforms.names) expect(dockerPlatforms.create(name, undefined).name).toBe(name);
   });
 });
@@ -271,11 +271,21 @@ describe('deadlines of the image build', () => {
 
 describe("the private dockerd's config", () => {
   it('registers gVisor (ptrace, the host stack of the container namespace) only where runsc is installed', () => {
-    expect(daemonConfig('/c/docker', '/usr/bin/runsc')).toEqual({
+    expect(daemonConfig('/c/docker', { runsc: '/usr/bin/runsc' })).toEqual({
       'deprecated-key-path': '/c/docker/key.json',
       runtimes: { runsc: { path: '/usr/bin/runsc', runtimeArgs: ['--platform=ptrace', '--network=host'] } },
     });
-    expect(daemonConfig('/c/docker', undefined)).toEqual({ 'deprecated-key-path': '/c/docker/key.json' });
+    expect(daemonConfig('/c/docker', {})).toEqual({ 'deprecated-key-path': '/c/docker/key.json' });
+  });
+
+  it('registers crun beside runsc where it is installed, by the path it runs', () => {
+    expect(daemonConfig('/c/docker', { runsc: '/usr/bin/runsc', crun: '/run/virtbench-docker/crun' })).toMatchObject({
+      runtimes: { runsc: { path: '/usr/bin/runsc' }, crun: { path: '/run/virtbench-docker/crun' } },
+    });
+    expect(daemonConfig('/c/docker', { crun: '/usr/bin/crun' })).toEqual({
+      'deprecated-key-path': '/c/docker/key.json',
+      runtimes: { crun: { path: '/usr/bin/crun' } },
+    });
   });
 
   it('offers docker-gvisor as a platform that measures every benchmark (not a stand-in variant)', () => {

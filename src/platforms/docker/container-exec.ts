@@ -45,6 +45,8 @@ export interface ContainerExecOptions {
   timeoutMs?: number;
   /** For errors: the platform's name. */
   platform?: string;
+  /** Our own timeout (idle.c's `timeout` mode) where the image may have no coreutils: its path in the container. */
+  timeoutProgram?: string;
 }
 
 /**
@@ -112,9 +114,12 @@ async function execOnce(
   docker: Dockerode,
   containerId: string,
   argv: readonly string[],
-  { cwd, timeoutMs }: ContainerExecOptions,
+  { cwd, timeoutMs, timeoutProgram }: ContainerExecOptions,
 ): Promise<ExecResult & { containerGone: boolean }> {
-  const command = timeoutMs ? ['timeout', `--kill-after=${KILL_AFTER_S}`, String(timeoutMs / 1000), ...argv] : [...argv];
+  const limit = timeoutProgram
+    ? [timeoutProgram, 'timeout', String(KILL_AFTER_S), String((timeoutMs ?? 0) / 1000)]
+    : ['timeout', `--kill-after=${KILL_AFTER_S}`, String((timeoutMs ?? 0) / 1000)];
+  const command = timeoutMs ? [...limit, ...argv] : [...argv];
   const started = performance.now();
   const exec = await docker.getContainer(containerId).exec({ Cmd: command, AttachStdout: true, AttachStderr: true, WorkingDir: cwd });
   const stream = await exec.start({ hijack: true, stdin: false });
@@ -173,6 +178,11 @@ async function execOnce(
   if (exitCode === 126 && /executable file not found/.test(out)) {
     exitCode = 127;
     err = `${argv[0]}: command not found\n${out}`;
+    out = '';
+  }
+  // A program of another architecture: the engine's (or our timeout's) "exec format error", said plainly.
+  if (exitCode === 126 && /exec format error/i.test(out + err)) {
+    err = `${argv[0]}: wrong architecture: this engine cannot run the program (exec format error)\n${out}${err}`;
     out = '';
   }
   const wallMs = performance.now() - started;

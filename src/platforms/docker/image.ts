@@ -107,7 +107,7 @@ function throttled(log: Log, everyMs = 4_000): Log {
 }
 
 /** Reads a Docker progress stream (JSON lines) to its end; rejects on an error item. */
-function follow(stream: NodeJS.ReadableStream, onItem: (item: { stream?: string; status?: string }) => void): Promise<void> {
+export function follow(stream: NodeJS.ReadableStream, onItem: (item: { stream?: string; status?: string }) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let failed = false;
     createInterface({ input: stream as Readable })

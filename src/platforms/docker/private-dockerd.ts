@@ -19,6 +19,7 @@ import {
 import { BRIDGE, createBridge, deleteBridge } from './bridge.js';
 import { createdSharedDirs, recordSharedDirs, removeSharedDirs, type SharedDirs } from './shared-dirs.js';
 import { GVISOR_NETWORK, GVISOR_PLATFORM, GVISOR_RUNTIME } from './gvisor.js';
+import { CRUN_RUNTIME, CRUN_WRAPPER, crunRefusesCgroups, crunWrapper, unifiedControllers } from './crun.js';
 import { dockerClient, pingEngine } from './docker-client.js';
 
 /*
@@ -34,7 +35,7 @@ import { dockerClient, pingEngine } from './docker-client.js';
  * live in <cacheDir>/docker/data-root so they survive between runs.
  */
 
-const RUN_DIR = '/run/virtbench-docker';
+const RUN_DIR = '/run/virtbench-docker'; // CRUN_WRAPPER lives here too
 const SOCKET = join(RUN_DIR, 'docker.sock');
 const PID_FILE = join(RUN_DIR, 'dockerd.pid');
 const EXEC_ROOT = join(RUN_DIR, 'exec');
@@ -193,14 +194,29 @@ function joinIfRunning(): { daemon: PrivateDockerd; pid: number } | undefined {
   });
 }
 
+/** The OCI runtimes the private dockerd registers besides runc, by the path each runs (undefined: not installed). */
+export interface ExtraRuntimes {
+  runsc?: string;
+  crun?: string;
+}
+
 /** The private dockerd's own config: no host /etc/docker/daemon.json applies, and the trust key stays out of /etc/docker. */
-export function daemonConfig(dockerDir: string, runsc: string | undefined): Record<string, unknown> {
-  return {
-    'deprecated-key-path': join(dockerDir, 'key.json'),
-    ...(runsc
-      ? { runtimes: { [GVISOR_RUNTIME]: { path: runsc, runtimeArgs: [`--platform=${GVISOR_PLATFORM}`, `--network=${GVISOR_NETWORK}`] } } }
-      : {}),
+export function daemonConfig(dockerDir: string, { runsc, crun }: ExtraRuntimes): Record<string, unknown> {
+  const runtimes = {
+    ...(runsc ? { [GVISOR_RUNTIME]: { path: runsc, runtimeArgs: [`--platform=${GVISOR_PLATFORM}`, `--network=${GVISOR_NETWORK}`] } } : {}),
+    ...(crun ? { [CRUN_RUNTIME]: { path: crun } } : {}),
   };
+  return { 'deprecated-key-path': join(dockerDir, 'key.json'), ...(Object.keys(runtimes).length > 0 ? { runtimes } : {}) };
+}
+
+/** crun as the private dockerd runs it: itself, or through the wrapper where it refuses the host's cgroups; undefined when not installed. */
+function crunForDaemon(): string | undefined {
+  const crun = findExecutable('crun');
+  const unshare = findExecutable('unshare');
+  if (!crun || !crunRefusesCgroups(unifiedControllers())) return crun;
+  if (!unshare) return undefined;
+  writeFileSync(CRUN_WRAPPER, crunWrapper(crun, unshare), { mode: 0o700 });
+  return CRUN_WRAPPER;
 }
 
 function daemonArgs(dataRoot: string): string[] {
@@ -307,7 +323,10 @@ async function startDaemon(cacheDir: string, log: Log): Promise<PrivateDockerd> 
   // Also what a daemon stopped by an older virtbench (which did not record its data root) left mounted.
   unmountDataRootLeftovers(dataRoot);
   writeFileSync(DATA_ROOT_FILE, dataRoot);
-  writeFileSync(join(RUN_DIR, 'daemon.json'), JSON.stringify(daemonConfig(dockerDir, findExecutable('runsc'))));
+  writeFileSync(
+    join(RUN_DIR, 'daemon.json'),
+    JSON.stringify(daemonConfig(dockerDir, { runsc: findExecutable('runsc'), crun: crunForDaemon() })),
+  );
   createBridge();
 
   const logFile = join(dockerDir, 'dockerd.log');

@@ -12,6 +12,7 @@ import { PlatformUnavailableError, SETUP_HINT, installFix } from '../platform.js
 import { PODMAN_BRIDGE, createBridge, deleteBridge } from './bridge.js';
 import { createdSharedDirs, recordSharedDirs, removeSharedDirs, type SharedDirs } from './shared-dirs.js';
 import { pingEngine } from './docker-client.js';
+import { crunRefusesCgroups, unifiedControllers } from './crun.js';
 import type { BuildBench } from './image.js';
 
 /*
@@ -133,20 +134,11 @@ export interface Ulimit {
  * uses, runs there.
  */
 export function chooseRuntime(unifiedControllers: string | undefined): { name: string; why?: string } {
-  if (unifiedControllers === undefined || unifiedControllers.trim() === '') return { name: 'crun' };
+  if (!crunRefusesCgroups(unifiedControllers)) return { name: 'crun' };
   return {
     name: 'runc',
-    why: `crun does not support this machine's hybrid cgroups (cgroup v1, and ${unifiedControllers.trim()} on the cgroup2 mount)`,
+    why: `crun does not support this machine's hybrid cgroups (cgroup v1, and ${unifiedControllers!.trim()} on the cgroup2 mount)`,
   };
-}
-
-function unifiedControllers(): string | undefined {
-  // Only the hybrid layout has /sys/fs/cgroup/unified; a pure cgroup2 host mounts it at /sys/fs/cgroup.
-  try {
-    return readFileSync('/sys/fs/cgroup/unified/cgroup.controllers', 'utf8');
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -1,9 +1,12 @@
+import { readFile } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import type Dockerode from 'dockerode';
 import { GenericContainer, getContainerRuntimeClient, PullPolicy, type StartedTestContainer } from 'testcontainers';
 import { BadOptionError, PlatformUnavailableError } from '../../errors.js';
 import type { Log } from '../../host/log.js';
+import { tarOf } from './archive.js';
 import { parseDockerHost } from './docker-client.js';
+import { IDLE_PATH } from './container-files.js';
 import { OWNER_LABEL, ownerIsGone, ownerValue, PLATFORM_LABEL, SESSION_LABEL, thisProcess } from './labels.js';
 
 /*
@@ -34,6 +37,16 @@ export interface ContainerPlan {
   networkName?: string;
   /** Explicit resource limits (the podman platform's: its service's own). */
   ulimits?: { Name: string; Soft: number; Hard: number }[];
+  /**
+   * Our idle program (idle.c) on the host: put into the created container at IDLE_PATH and run instead of
+   * `sleep infinity`, for an image that may have no shell or sleep (a user's image, FROM scratch).
+   */
+  idleProgram?: string;
+}
+
+/** The container's command: our idle program when it is given, else the image's sleep. */
+function idleCommand(plan: ContainerPlan): string[] {
+  return plan.idleProgram ? [IDLE_PATH] : ['sleep', 'infinity'];
 }
 
 /** GenericContainer plus what its builder lacks: a loopback-only port, an anonymous volume, an init process. */
@@ -122,7 +135,9 @@ export async function startSessionContainerDirect(docker: Dockerode, plan: Conta
   }
   const container = await docker.createContainer({
     Image: plan.image,
-    Cmd: ['sleep', 'infinity'],
+    Cmd: idleCommand(plan),
+    // The engine makes the work directory at start where the image has none.
+    WorkingDir: plan.workDir,
     Labels: { [SESSION_LABEL]: plan.session, [OWNER_LABEL]: ownerValue(), [PLATFORM_LABEL]: plan.platform },
     HostConfig: {
       // Reaps the daemonized servers a `sleep` would leave as zombies (catatonit under Podman).
@@ -131,6 +146,10 @@ export async function startSessionContainerDirect(docker: Dockerode, plan: Conta
       Ulimits: plan.ulimits,
     },
   });
+  if (plan.idleProgram) {
+    const archive = await tarOf([{ name: IDLE_PATH.slice(1), data: await readFile(plan.idleProgram), mode: 0o755 }]);
+    await container.putArchive(archive, { path: '/' });
+  }
   await container.start();
   const state = (await container.inspect()).State;
   if (!state.Running) {
@@ -144,12 +163,15 @@ export async function startSessionContainerDirect(docker: Dockerode, plan: Conta
 export async function startSessionContainer(dockerHost: string, plan: ContainerPlan): Promise<StartedTestContainer> {
   await bindTestcontainers(dockerHost);
   const container = new BenchContainer(plan.image)
-    .withCommand(['sleep', 'infinity'])
+    .withCommand(idleCommand(plan))
+    // The engine makes the work directory at start where the image has none.
+    .withWorkingDir(plan.workDir)
     .withLabels({ [SESSION_LABEL]: plan.session, [OWNER_LABEL]: ownerValue(), [PLATFORM_LABEL]: plan.platform })
     .withPullPolicy(PullPolicy.neverPull())
     // Our own labels and exit handlers clean up; the Ryuk reaper image could not be pulled anyway.
     .withAutoCleanup(false)
     .withStartupTimeout(60_000);
+  if (plan.idleProgram) container.withCopyFilesToContainer([{ source: plan.idleProgram, target: IDLE_PATH, mode: 0o755 }]);
   if (plan.storage === 'volume') container.withAnonymousVolume(plan.workDir);
   if (plan.runtime) container.withRuntime(plan.runtime);
   if (plan.ulimits) container.withUlimits(Object.fromEntries(plan.ulimits.map((u) => [u.Name, { soft: u.Soft, hard: u.Hard }])));
