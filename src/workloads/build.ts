@@ -10,7 +10,8 @@ import { installFix } from '../host/setup-command.js';
 import { ensureTrustedDirectory, pathFacts, untrustedFileReason } from '../host/trusted-dir.js';
 import { readElfFacts, type TargetArch } from './elf.js';
 
-export type { TargetArch };
+// A platform that runs another architecture's binaries reads their headers too (platforms import build.ts, not elf.ts).
+export { readElfFacts, type ElfFacts, type TargetArch } from './elf.js';
 
 /*
  * Every platform runs the same statically linked binary: native, containers
