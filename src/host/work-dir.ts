@@ -155,6 +155,26 @@ function processesNaming(dir: string): number[] {
 }
 
 /**
+ * A work directory as what a platform provisions (native's, the unikernel's, qemu-user-arm64's): fill gets
+ * it and returns the connection facts; stop() and stopSync() remove it (and stop what works in it), and it
+ * is removed at once when fill fails.
+ */
+export async function provisionWorkDir<F>(
+  platform: string,
+  fill: (workDir: string) => Promise<F>,
+  options: { root?: string; mode?: 0o700 | 0o711 } = {},
+): Promise<{ facts: F; stop(): Promise<void>; stopSync(): void }> {
+  const workDir = await createWorkDir(platform, options.root, { mode: options.mode });
+  try {
+    const facts = await fill(workDir);
+    return { facts, stop: async () => removeWorkDir(workDir), stopSync: () => removeWorkDir(workDir) };
+  } catch (error) {
+    removeWorkDir(workDir);
+    throw error;
+  }
+}
+
+/**
  * Stops every process working in dir (TERM, then KILL after 3 s) and deletes
  * dir. Synchronous on purpose: it also runs from exit and signal handlers,
  * where nothing asynchronous gets to finish. Idempotent.

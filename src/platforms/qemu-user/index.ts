@@ -1,12 +1,8 @@
-import { chmod, copyFile } from 'node:fs/promises';
-import { cpus, release, totalmem } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { WorkloadFailedError } from '../../errors.js';
 import { runChecked, runCommand } from '../../host/command.js';
-import { loopbackServiceAddress } from '../../host/net.js';
-import { dropHostPageCache } from '../../host/page-cache.js';
 import { findExecutable } from '../../host/process.js';
-import { createWorkDir, removeWorkDir, workRoot } from '../../host/work-dir.js';
+import { provisionWorkDir } from '../../host/work-dir.js';
 import { TOOLCHAINS, buildProgram, missingToolchain, readElfFacts, toolchainFix, workloadSource } from '../../workloads/build.js';
 import {
   factsCodec,
@@ -18,6 +14,7 @@ import {
   type Provisioned,
   type StartedPlatform,
 } from '../platform.js';
+import { hostFacts, hostProcessParts } from '../native/index.js';
 import { EMULATED_CPU, EMULATOR, REBUILD_FIX, emulatedArgv, parseEmulatorVersion, unsupportedWorkload, wrongProgram } from './emulator.js';
 
 /*
@@ -84,9 +81,8 @@ async function emulatorVersion(): Promise<string> {
   return parseEmulatorVersion(stdout) ?? 'unknown';
 }
 
-async function provisionQemuUser(context: ProvisionContext): Promise<Provisioned> {
-  const workDir = await createWorkDir(NAME, workRoot());
-  try {
+function provisionQemuUser(context: ProvisionContext): Promise<Provisioned> {
+  return provisionWorkDir(NAME, async (workDir) => {
     const connection: QemuUserFacts = { workDir, qemu: await emulatorVersion() };
     // One probe run: the cross compiler, the emulator and the sum check work before any benchmark.
     const started = connectQemuUser(connection);
@@ -97,15 +93,8 @@ async function provisionQemuUser(context: ProvisionContext): Promise<Provisioned
       throw new WorkloadFailedError(NAME, 'the probe run (forksum 2 10 built for aarch64)', run);
     }
     context.log(`probe run under ${EMULATOR} ${connection.qemu}: ${Math.round(run.wallMs)} ms`);
-    return {
-      facts: facts.encode(connection),
-      stop: async () => removeWorkDir(workDir),
-      stopSync: () => removeWorkDir(workDir),
-    };
-  } catch (error) {
-    removeWorkDir(workDir);
-    throw error;
-  }
+    return facts.encode(connection);
+  });
 }
 
 /** Why the program of argv cannot run under the emulator (another architecture, not a binary), or undefined. */
@@ -117,6 +106,8 @@ async function programProblem(program: string, cwd: string): Promise<string | un
 
 function connectQemuUser(connection: QemuUserFacts): StartedPlatform {
   const { workDir } = connection;
+  // Files, sockets and the page cache are the host's, as on native.
+  const host = hostProcessParts(workDir);
   return {
     name: NAME,
     workDir,
@@ -130,19 +121,14 @@ function connectQemuUser(connection: QemuUserFacts): StartedPlatform {
       const problem = await programProblem(argv[0]!, cwd);
       return problem ? { ...result, stderr: `${result.stderr.trimEnd()}\n${problem}`.trimStart() } : result;
     },
+    ...host,
     async copyIn(hostPath, name, options = {}) {
       if (options.executable) {
         const problem = wrongProgram(await readElfFacts(hostPath));
         if (problem) throw new WorkloadFailedError(`${hostPath} ${problem}\nfix: ${REBUILD_FIX}`, { platform: NAME });
       }
-      const target = join(workDir, name);
-      await copyFile(hostPath, target);
-      if (options.executable) await chmod(target, 0o755);
-      return target;
+      return host.copyIn(hostPath, name, options);
     },
-    // The emulated program's sockets are the host's: a server would listen on the host's loopback.
-    serviceAddress: loopbackServiceAddress,
-    flushCaches: dropHostPageCache,
     async describe() {
       return {
         mode: `user-mode emulation (${EMULATOR}): static aarch64 binaries, system calls to the host kernel`,
@@ -150,10 +136,8 @@ function connectQemuUser(connection: QemuUserFacts): StartedPlatform {
         emulator: EMULATOR,
         qemu: connection.qemu,
         emulatedCpu: EMULATED_CPU,
-        kernel: release(),
-        cpuModel: cpus()[0]?.model ?? 'unknown',
-        cpus: cpus().length,
-        memoryGiB: Math.round(totalmem() / 2 ** 30),
+        // The kernel is the host's: the emulator passes system calls through.
+        ...hostFacts(),
       };
     },
     async close() {},
