@@ -159,7 +159,8 @@ export async function buildProgram(source: string, cacheDir: string, options: Bu
     } else {
       await gcc(arch, [...CFLAGS, '-o', output, source, ...LIBS], source);
     }
-    await checkBuilt(output, arch, source);
+    // The host's gcc builds for the host, whatever it is; a cross compiler must build for its target.
+    if (arch !== 'x86-64') await checkBuilt(output, arch, source);
     // Whatever the umask: a group-writable binary would be refused, and rebuilt, on every later run.
     await chmod(output, 0o755);
     // rename replaces a refused file or link, but cannot put a file over a directory.
@@ -175,7 +176,7 @@ export async function buildProgram(source: string, cacheDir: string, options: Bu
   return { name, path, hash };
 }
 
-/** A compiler that is not what its name says (a wrapper, a misconfigured alternative) would put another architecture's binary in the cache. */
+/** A cross compiler that is not what its name says (a wrapper, a misconfigured alternative) would put another architecture's binary in the cache. */
 async function checkBuilt(output: string, arch: TargetArch, source: string): Promise<void> {
   const elf = await readElfFacts(output);
   const { compiler, elfMachine } = TOOLCHAINS[arch];
