@@ -154,6 +154,20 @@ function processesNaming(dir: string): number[] {
   );
 }
 
+const STOP_ROUNDS = 10;
+
+/** Stops the processes naming dir now (TERM, then KILL after graceMs); returns how many there were. */
+function stopProcessesNaming(dir: string, graceMs: number): number {
+  // Identified once (pid and start time): no signal below reaches a later process given one of these pids.
+  const owners = processesNaming(dir)
+    .map((pid) => identify(pid))
+    .filter((owner) => owner !== undefined);
+  for (const owner of owners) signalOwner(owner, 'SIGTERM');
+  // Signalled together above, so they wind down together; the grace period runs once, not once per process.
+  for (const owner of owners) terminateSync(owner, graceMs);
+  return owners.length;
+}
+
 /**
  * A work directory as what a platform provisions (native's, the unikernel's, qemu-user-arm64's): fill gets
  * it and returns the connection facts; stop() and stopSync() remove it (and stop what works in it), and it
@@ -181,13 +195,9 @@ export async function provisionWorkDir<F>(
  */
 export function removeWorkDir(dir: string): void {
   liveWorkDirs.delete(dir);
-  // Identified once (pid and start time): no signal below reaches a later process given one of these pids.
-  const owners = processesNaming(dir)
-    .map((pid) => identify(pid))
-    .filter((owner) => owner !== undefined);
-  for (const owner of owners) signalOwner(owner, 'SIGTERM');
-  // Signalled together above, so they wind down together; the grace period runs once, not once per process.
-  for (const owner of owners) terminateSync(owner, 3_000);
+  // A tree that forks on (forksum, under an emulator that takes long to die) makes processes after a scan:
+  // they name dir too, and later rounds stop them, until a scan finds none.
+  for (let round = 0; round < STOP_ROUNDS && stopProcessesNaming(dir, round === 0 ? 3_000 : 500) > 0; round++);
   // rm's own walk: it opens each directory without following links and stays on this file system, so a
   // process of another user that owns a directory inside (nginx's workers, as nobody, own its temp
   // directories) cannot swap in a symlink to make root delete outside, and a mount inside is let go, not emptied.

@@ -42,4 +42,30 @@ describe.skipIf(skip)(`qemu-user-arm64${skip ? ` (skipped: ${skip})` : ''}`, () 
       recovery: fault.recoveryAfter('Ctrl-C', outcome, at, next),
     });
   });
+
+  it('Ctrl-C while forksum forks under qemu-aarch64: every emulator of the process tree is gone', async () => {
+    const c = await open();
+    // The quick profile's fork: 126 processes a sample, a few seconds under emulation (the standard
+    // profile's 1800 make hundreds of emulators at once, which a 2-core machine shares with everything else).
+    const run = fault.startBench(c, ['--project', 'qemu-user-arm64', 'then'], { FAULT_HOLD_SECONDS: '0.1', FAULT_THEN: 'fork' });
+    const forking = () => emulators(c).filter((p) => p.argv.some((a) => /\/forksum-[0-9a-f]+$/.test(a)));
+    const tree = await fault.waitUntil(
+      'forksum forking under qemu-aarch64 (3 emulators or more)',
+      () => (forking().length >= 3 ? forking() : undefined),
+      120_000,
+      run,
+    );
+    const { outcome, at } = await fault.interrupt(run, Promise.resolve(), 0);
+    expect(fault.kept(outcome)['qemu-user-arm64/hold']).toMatch(/^passed:/);
+    expect(emulators(c)).toEqual([]);
+    expect(fault.leftovers(c)).toEqual([]);
+    const next = await fault.recovers(c, ['--project', 'qemu-user-arm64', 'then'], { FAULT_HOLD_SECONDS: '0.1' });
+    fault.record({
+      fault: 'Ctrl-C while forksum forks under qemu-aarch64 (qemu-user-arm64)',
+      outcome: `${fault.exitOf(outcome)}; ${tree.length}+ emulators of the tree stopped`,
+      kept: 'hold (results.json, CSV)',
+      leaked: 'nothing (no qemu-aarch64, no work directory)',
+      recovery: fault.recoveryAfter('Ctrl-C', outcome, at, next),
+    });
+  });
 });
