@@ -29,6 +29,7 @@ export default defineConfig({
         'qemu-tcg-ide',
         'qemu-tcg-tap',
         'unikernel',
+        'qemu-user-arm64',
       ],
     }),
   ],

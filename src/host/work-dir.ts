@@ -142,6 +142,40 @@ function processesNaming(dir: string): number[] {
   );
 }
 
+const STOP_ROUNDS = 10;
+
+/** Stops the processes naming dir now (TERM, then KILL after graceMs); returns how many there were. */
+function stopProcessesNaming(dir: string, graceMs: number): number {
+  // Identified once (pid and start time): no signal below reaches a later process given one of these pids.
+  const owners = processesNaming(dir)
+    .map((pid) => identify(pid))
+    .filter((owner) => owner !== undefined);
+  for (const owner of owners) signalOwner(owner, 'SIGTERM');
+  // Signalled together above, so they wind down together; the grace period runs once, not once per process.
+  for (const owner of owners) terminateSync(owner, graceMs);
+  return owners.length;
+}
+
+/**
+ * A work directory as what a platform provisions (native's, the unikernel's, qemu-user-arm64's): fill gets
+ * it and returns the connection facts; stop() and stopSync() remove it (and stop what works in it), and it
+ * is removed at once when fill fails.
+ */
+export async function provisionWorkDir<F>(
+  platform: string,
+  fill: (workDir: string) => Promise<F>,
+  options: { root?: string; mode?: 0o700 | 0o711 } = {},
+): Promise<{ facts: F; stop(): Promise<void>; stopSync(): void }> {
+  const workDir = await createWorkDir(platform, options.root, { mode: options.mode });
+  try {
+    const facts = await fill(workDir);
+    return { facts, stop: async () => removeWorkDir(workDir), stopSync: () => removeWorkDir(workDir) };
+  } catch (error) {
+    removeWorkDir(workDir);
+    throw error;
+  }
+}
+
 /**
  * Stops every process working in dir (TERM, then KILL after 3 s) and deletes
  * dir. Synchronous on purpose: it also runs from exit and signal handlers,
@@ -149,13 +183,9 @@ function processesNaming(dir: string): number[] {
  */
 export function removeWorkDir(dir: string): void {
   liveWorkDirs.delete(dir);
-  // Identified once (pid and start time): no signal below reaches a later process given one of these pids.
-  const owners = processesNaming(dir)
-    .map((pid) => identify(pid))
-    .filter((owner) => owner !== undefined);
-  for (const owner of owners) signalOwner(owner, 'SIGTERM');
-  // Signalled together above, so they wind down together; the grace period runs once, not once per process.
-  for (const owner of owners) terminateSync(owner, 3_000);
+  // A tree that forks on (forksum, under an emulator that takes long to die) makes processes after a scan:
+  // they name dir too, and later rounds stop them, until a scan finds none.
+  for (let round = 0; round < STOP_ROUNDS && stopProcessesNaming(dir, round === 0 ? 3_000 : 500) > 0; round++);
   // rm's own walk: it opens each directory without following links and stays on this file system, so a
   // process of another user that owns a directory inside (nginx's workers, as nobody, own its temp
   // directories) cannot swap in a symlink to make root delete outside, and a mount inside is let go, not emptied.

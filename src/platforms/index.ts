@@ -6,6 +6,7 @@ import type { Variant } from './variants.js';
 import { dockerPlatforms, type ContainerImagesOptions } from './docker/index.js';
 import { nativePlatforms } from './native/index.js';
 import { qemuPlatforms } from './qemu/index.js';
+import { qemuUserPlatforms } from './qemu-user/index.js';
 import { remotePlatforms, type RemotesOptions } from './remote/index.js';
 import { unikernelPlatforms, type UnikernelImageOptions } from './unikernel/index.js';
 import { vmImagePlatforms, type VmImagesOptions } from './vm-image/index.js';
@@ -21,6 +22,7 @@ const FAMILIES: readonly PlatformFamily[] = [
   dockerPlatforms as PlatformFamily,
   qemuPlatforms,
   unikernelPlatforms,
+  qemuUserPlatforms,
   // Named by the user; never one of the built-in names.
   remotePlatforms(() => PLATFORM_NAMES) as PlatformFamily,
   vmImagePlatforms(() => PLATFORM_NAMES) as PlatformFamily,

@@ -48,6 +48,23 @@ describe('work directories', () => {
     process.kill(stranger.pid!, 'SIGKILL');
   });
 
+  it('a process started after the first scan, as a tree that forks on makes them, is stopped too', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'virtbench-root-'));
+    const dir = await createWorkDir('unit', root);
+    // Stopped, it starts another process naming dir before it goes: one the first scan could not see.
+    const respawn = `process.on('SIGTERM', () => { require('node:child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', process.argv[1]], { stdio: 'ignore', detached: true }).unref(); process.exit(0); }); require('node:fs').writeFileSync(process.argv[1] + '/ready', ''); setInterval(() => {}, 1000);`;
+    const parent = spawn(process.execPath, ['-e', respawn, dir], { stdio: 'ignore', detached: true });
+    parent.unref();
+    // Once it handles SIGTERM.
+    expect(await waitUntil(() => existsSync(join(dir, 'ready')), 5_000)).toBe(true);
+    removeWorkDir(dir);
+    expect(existsSync(dir)).toBe(false);
+    const left = await processesMentioning(dir);
+    for (const line of left) process.kill(Number(line.split(' ')[0]), 'SIGKILL');
+    expect(left).toEqual([]);
+    await rm(root, { recursive: true, force: true });
+  });
+
   it('a directory whose owner died is stale and removed at the next start; a live owner keeps it', async () => {
     const root = await mkdtemp(join(tmpdir(), 'virtbench-root-'));
     onTestFinished(() => rm(root, { recursive: true, force: true }));

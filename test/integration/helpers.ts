@@ -2,10 +2,15 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { cpuSeconds, type CpuSource } from '../../src/host/cpu-time.js';
-import type { StartedPlatform } from '../../src/platforms/platform.js';
-import { packageRoot } from '../../src/host/paths.js';
+import type { Log } from '../../src/host/log.js';
+import type { Platform, Provisioned, StartedPlatform } from '../../src/platforms/platform.js';
+import { prepareWorkload } from '../../src/runtime/runner.js';
+import type { Figure } from '../../src/workloads/figure.js';
+import { PROFILES } from '../../src/workloads/profiles.js';
+import type { Workload } from '../../src/workloads/index.js';
+import { cacheDir, packageRoot } from '../../src/host/paths.js';
 import { readResults } from '../../src/results/results-file.js';
 import type { ResultsFile } from '../../src/results/schema.js';
 import { workRoot } from '../../src/host/work-dir.js';
@@ -99,4 +104,57 @@ export async function expectQuietTurns(platform: StartedPlatform, reconnect: () 
   const next = await reconnect();
   expect((await next.exec(['echo', 'thawed'], { timeoutMs: 30_000 })).stdout).toBe('thawed\n');
   return next;
+}
+
+/**
+ * A platform provisioned for a test file's tests (beforeAll) and stopped after them (afterAll). `platform`
+ * is the started platform once provisioned; runOnce prepares a workload, runs it once and disposes of it.
+ */
+export function platformForFile(create: () => Platform, log: Log = () => {}) {
+  let provisioned: Provisioned | undefined;
+  let started: StartedPlatform | undefined;
+  beforeAll(async () => {
+    const platform = create();
+    provisioned = await platform.provision({ cacheDir: cacheDir(), log });
+    started = await platform.connect(provisioned.facts);
+  }, 900_000);
+  afterAll(async () => {
+    await started?.close();
+    await provisioned?.stop();
+  });
+  return {
+    get platform(): StartedPlatform {
+      if (!started) throw new Error('the platform is not provisioned yet: use it inside a test');
+      return started;
+    },
+    async runOnce(workload: Workload, profile = PROFILES.quick): Promise<Figure> {
+      const prepared = await prepareWorkload(this.platform, workload, profile, { cacheDir: cacheDir() });
+      try {
+        return await prepared.runOnce();
+      } finally {
+        await prepared.dispose();
+      }
+    },
+  };
+}
+
+/**
+ * The checks a built-in workload makes of its own result, seen from outside: LINPACK's residual and its
+ * minimum time, memsweep's sizes and checksum, forksum's sum of the range in the closed form.
+ */
+export function expectOwnChecks(name: 'cpu' | 'mem' | 'fork' | 'fork-threads', figure: Figure, profile = PROFILES.quick): void {
+  if (name === 'cpu') {
+    expect(figure.unit).toBe('kFLOPS');
+    expect(figure.extra).toMatchObject({ n: profile.cpu.n, lda: profile.cpu.lda });
+    expect(Number(figure.extra.residual)).toBeLessThan(100);
+    expect(figure.seconds).toBeGreaterThanOrEqual(profile.cpu.minSeconds);
+  } else if (name === 'mem') {
+    expect(figure).toMatchObject({ unit: 's', extra: { bytes: profile.mem.bytes, passes: profile.mem.passes } });
+    expect(Number(figure.extra.checksum)).toBeGreaterThan(0);
+  } else {
+    const { start, end } = profile.fork;
+    expect(figure.extra).toMatchObject({ sum: ((end - start + 1) * (start + end)) / 2, spawned: 2 * (end - start) });
+    expect(figure.extra.mode).toBe(name === 'fork' ? 'processes' : 'threads');
+  }
+  expect(figure.value).toBeGreaterThan(0);
 }

@@ -2,61 +2,27 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createNativePlatform } from '../../src/platforms/native/index.js';
-import type { Provisioned, StartedPlatform } from '../../src/platforms/platform.js';
 import { PROFILES } from '../../src/workloads/profiles.js';
 import { prepareWorkload } from '../../src/runtime/runner.js';
 import { commandWorkload, workloads, type CommandWorkload } from '../../src/workloads/index.js';
 import { cacheDir } from '../../src/host/paths.js';
-import { processesMentioning } from './helpers.js';
+import { expectOwnChecks, platformForFile, processesMentioning } from './helpers.js';
 
 const quick = PROFILES.quick;
-let provisioned: Provisioned;
-let platform: StartedPlatform;
-
-beforeAll(async () => {
-  const native = createNativePlatform();
-  provisioned = await native.provision({ cacheDir: cacheDir(), log: () => {} });
-  platform = await native.connect(provisioned.facts);
-});
-
-afterAll(async () => {
-  await platform?.close();
-  await provisioned?.stop();
-});
-
-async function runOnce(name: keyof typeof workloads) {
-  const prepared = await prepareWorkload(platform, workloads[name], quick, { cacheDir: cacheDir() });
-  try {
-    return await prepared.runOnce();
-  } finally {
-    await prepared.dispose();
-  }
-}
+const native = platformForFile(createNativePlatform);
+const runOnce = (name: keyof typeof workloads) => native.runOnce(workloads[name]);
 
 describe('native platform, quick profile, one real run of each workload', () => {
   it('cpu: LINPACK solves a correct system and reports kFLOPS', async () => {
     const figure = await runOnce('cpu');
-    expect(figure.unit).toBe('kFLOPS');
+    expectOwnChecks('cpu', figure);
     expect(figure.value).toBeGreaterThan(1000);
-    expect(figure.extra).toMatchObject({ n: quick.cpu.n, lda: quick.cpu.lda });
-    expect(Number(figure.extra.residual)).toBeLessThan(100);
-    expect(figure.seconds).toBeGreaterThanOrEqual(quick.cpu.minSeconds);
   });
 
-  it('mem: memsweep touches every byte it allocated', async () => {
-    const figure = await runOnce('mem');
-    expect(figure).toMatchObject({ unit: 's', extra: { bytes: quick.mem.bytes, passes: quick.mem.passes } });
-    expect(figure.value).toBeGreaterThan(0);
-    expect(Number(figure.extra.checksum)).toBeGreaterThan(0);
-  });
-
-  it.each(['fork', 'fork-threads'] as const)('%s: the sum of the range matches the closed form', async (name) => {
-    const figure = await runOnce(name);
-    const { start, end } = quick.fork;
-    expect(figure.extra).toMatchObject({ sum: ((end - start + 1) * (start + end)) / 2, spawned: 2 * (end - start) });
-    expect(figure.extra.mode).toBe(name === 'fork' ? 'processes' : 'threads');
+  it.each(['mem', 'fork', 'fork-threads'] as const)("%s: the workload's own check of its result holds", async (name) => {
+    expectOwnChecks(name, await runOnce(name));
   });
 
   it('disk-random: fio writes with direct I/O on the platform disk and reports IOPS', async () => {
@@ -73,7 +39,7 @@ describe('native platform, quick profile, one real run of each workload', () => 
     expect(Number(figure.extra.downloads)).toBeGreaterThanOrEqual(2);
     expect(Number(figure.extra.MBps)).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 500)); // nginx -s quit lets workers finish
-    expect(await processesMentioning(platform.workDir)).toEqual([]);
+    expect(await processesMentioning(native.platform.workDir)).toEqual([]);
   });
 
   it('disk-copyup: the first write to an existing file, made once in the work directory (no layer to copy from)', async () => {
@@ -90,7 +56,7 @@ describe('native platform, quick profile, one real run of each workload', () => 
       name: 'needs-tool',
       program: { tool: { command: 'virtbench-no-such-tool', install: 'apt-get install virtbench-no-such-tool' } },
     };
-    await expect(prepareWorkload(platform, missing, quick, { cacheDir: cacheDir() })).rejects.toMatchObject({
+    await expect(prepareWorkload(native.platform, missing, quick, { cacheDir: cacheDir() })).rejects.toMatchObject({
       code: 'VIRTBENCH_MISSING_TOOL',
       message: expect.stringMatching(
         /needs `virtbench-no-such-tool`.*\(not found on the PATH\); fix: apt-get install virtbench-no-such-tool/,
@@ -112,15 +78,15 @@ describe('native platform, quick profile, one real run of each workload', () => 
       args: (_profile, workDir) => [workDir],
       timeoutMs: () => 10_000,
     });
-    const prepared = await prepareWorkload(platform, counting, quick, { cacheDir: cacheDir() });
+    const prepared = await prepareWorkload(native.platform, counting, quick, { cacheDir: cacheDir() });
     const figure = await prepared.runOnce();
-    expect(figure).toMatchObject({ unit: 'files', extra: { dir: platform.workDir } });
+    expect(figure).toMatchObject({ unit: 'files', extra: { dir: native.platform.workDir } });
     expect(figure.value).toBeGreaterThan(0); // at least the script itself, copied into the work directory
     await rm(dir, { recursive: true, force: true });
   });
 
   it('a run that exceeds its timeout is killed and fails', async () => {
-    const result = await platform.exec(['sleep', '10'], { timeoutMs: 200 });
+    const result = await native.platform.exec(['sleep', '10'], { timeoutMs: 200 });
     expect(result.timedOut).toBe(true);
     expect(result.wallMs).toBeLessThan(5_000);
   });
@@ -128,8 +94,7 @@ describe('native platform, quick profile, one real run of each workload', () => 
 
 describe('native provisioning', () => {
   it('stop() removes the work directory and is idempotent', async () => {
-    const native = createNativePlatform();
-    const own = await native.provision({ cacheDir: cacheDir(), log: () => {} });
+    const own = await createNativePlatform().provision({ cacheDir: cacheDir(), log: () => {} });
     const dir = String(own.facts.workDir);
     expect(existsSync(dir)).toBe(true);
     await own.stop();

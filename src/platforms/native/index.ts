@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { runCommand } from '../../host/command.js';
 import { loopbackServiceAddress } from '../../host/net.js';
 import { dropHostPageCache } from '../../host/page-cache.js';
-import { createWorkDir, removeWorkDir, workRoot } from '../../host/work-dir.js';
-import { factsCodec, type Platform, type PlatformFamily, type StartedPlatform } from '../platform.js';
+import { provisionWorkDir } from '../../host/work-dir.js';
+import { factsCodec, type Platform, type PlatformFamily, type PlatformInfo, type StartedPlatform } from '../platform.js';
 import { workloadNeeds } from '../../workloads/index.js';
 
 /**
@@ -23,16 +23,9 @@ export function createNativePlatform(): Platform {
     async availability() {
       return { available: true };
     },
-    async provision() {
-      // 0711: nginx's workers run as nobody (its config sets no user) and must traverse this directory
-      // to the served file (<workDir>/nginx/html/); nobody else may list what is here.
-      const workDir = await createWorkDir(NAME, workRoot(), { mode: 0o711 });
-      return {
-        facts: facts.encode({ workDir }),
-        stop: async () => removeWorkDir(workDir),
-        stopSync: () => removeWorkDir(workDir),
-      };
-    },
+    // 0711: nginx's workers run as nobody (its config sets no user) and must traverse this directory
+    // to the served file (<workDir>/nginx/html/); nobody else may list what is here.
+    provision: () => provisionWorkDir(NAME, async (workDir) => facts.encode({ workDir }), { mode: 0o711 }),
     async connect(encoded) {
       return connectNative(facts.decode(encoded).workDir);
     },
@@ -47,11 +40,13 @@ export const nativePlatforms: PlatformFamily = {
   requirements: { [NAME]: { packages: workloadNeeds().packages } },
 };
 
-function connectNative(workDir: string): StartedPlatform {
+/**
+ * What a platform whose programs are the host's own child processes in workDir shares with native (the
+ * emulated qemu-user-arm64 too): files are copied into the directory, servers listen on the host's loopback,
+ * the page cache is the host's.
+ */
+export function hostProcessParts(workDir: string): Pick<StartedPlatform, 'copyIn' | 'serviceAddress' | 'flushCaches'> {
   return {
-    name: NAME,
-    workDir,
-    exec: (argv, options = {}) => runCommand(argv, { cwd: options.cwd ?? workDir, timeoutMs: options.timeoutMs }),
     async copyIn(hostPath, name, options = {}) {
       const target = join(workDir, name);
       await copyFile(hostPath, target);
@@ -60,14 +55,26 @@ function connectNative(workDir: string): StartedPlatform {
     },
     serviceAddress: loopbackServiceAddress,
     flushCaches: dropHostPageCache,
-    async describe() {
-      return {
-        kernel: release(),
-        cpuModel: cpus()[0]?.model ?? 'unknown',
-        cpus: cpus().length,
-        memoryGiB: Math.round(totalmem() / 2 ** 30),
-      };
-    },
+  };
+}
+
+/** The host's kernel, CPU and memory: native's facts, and those of platforms that run on the host kernel. */
+export function hostFacts(): PlatformInfo {
+  return {
+    kernel: release(),
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    cpus: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+  };
+}
+
+function connectNative(workDir: string): StartedPlatform {
+  return {
+    name: NAME,
+    workDir,
+    exec: (argv, options = {}) => runCommand(argv, { cwd: options.cwd ?? workDir, timeoutMs: options.timeoutMs }),
+    ...hostProcessParts(workDir),
+    describe: async () => hostFacts(),
     async close() {},
   };
 }

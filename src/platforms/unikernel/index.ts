@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { BootFailedError, WorkloadFailedError } from '../../errors.js';
 import { buildProgram, workloadSource } from '../../workloads/build.js';
 import { cacheDir, sourceDir } from '../../host/paths.js';
-import { createWorkDir, removeWorkDir } from '../../host/work-dir.js';
+import { provisionWorkDir } from '../../host/work-dir.js';
 import { factsCodec } from '../platform.js';
 import type { FactsOf, Platform, PlatformFamily, ProvisionContext, Provisioned, StartedPlatform } from '../platform.js';
 import {
@@ -98,8 +98,7 @@ export function createUnikernelPlatform(image?: UnikernelImageOptions): Platform
 async function provisionUnikernel(context: ProvisionContext, image: UnikernelImageOptions | undefined): Promise<Provisioned> {
   const guest = await ensureGuestImage({ cacheDir: context.cacheDir, log: context.log });
   const kvm = kvmAvailability(readKvmHostFacts());
-  const workDir = await createWorkDir(NAME);
-  try {
+  return provisionWorkDir(NAME, async (workDir) => {
     const connection: UnikernelFacts = {
       workDir,
       // KVM where the host offers it usably, else TCG; the report says which.
@@ -126,15 +125,8 @@ async function provisionUnikernel(context: ProvisionContext, image: UnikernelIma
     }
     connection.probeBootToResultMs = Math.round(run.bootToResultMs ?? run.wallMs);
     context.log(`probe boot: result after ${connection.probeBootToResultMs} ms (${connection.accel})`);
-    return {
-      facts: facts.encode(connection),
-      stop: async () => removeWorkDir(workDir),
-      stopSync: () => removeWorkDir(workDir),
-    };
-  } catch (error) {
-    removeWorkDir(workDir);
-    throw error;
-  }
+    return facts.encode(connection);
+  });
 }
 
 /** One boot of a program copied in (a .cpio of ours, or image:<path> of the user's); QEMU is gone when it returns. */
