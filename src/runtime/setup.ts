@@ -16,9 +16,22 @@ import { kvmProblems, readKvmHostFacts } from '../platforms/qemu/index.js';
  * What the repository's tests need besides the platforms': the HTML report is checked in headless
  * Chromium; shellcheck checks the scripts the workflows run; the remote-host platform is tested against
  * OpenSSH's sshd in a namespace (where an init system runs, the package also starts the system's own
- * sshd: tests never use it).
+ * sshd: tests never use it); the user's VM image platform is tested with an image built offline
+ * (test/vm-image-builder.ts: mmdebstrap, syslinux on a FAT partition, sfdisk) and its NoCloud seed
+ * (cloud-image-utils), which `virtbench setup` cannot know of, as the platform is named in options.
  */
-export const TEST_PACKAGES: readonly string[] = ['chromium', 'shellcheck', 'openssh-server'];
+export const TEST_PACKAGES: readonly string[] = [
+  'chromium',
+  'shellcheck',
+  'openssh-server',
+  'mmdebstrap',
+  'syslinux',
+  'syslinux-common',
+  'mtools',
+  'dosfstools',
+  'fdisk',
+  'cloud-image-utils',
+];
 
 /** What setup reads of this host, once. */
 export interface HostFacts {

@@ -4,7 +4,7 @@ const USAGE = `  virtbench setup [--platforms a,b] [--install] [--test]   what t
                                packages, root, KVM; exit 1 when a platform is not ready
       --platforms a,b          only these built-in platforms (default: all)
       --install                as root: apt-get install the missing Debian packages, then check again
-      --test                   also the packages the repository's tests need (chromium shellcheck openssh-server)`;
+      --test                   also the packages the repository's tests need (chromium, shellcheck, openssh-server, and what builds the test VM image)`;
 
 export const setupCommand: CliCommand = {
   name: 'setup',
