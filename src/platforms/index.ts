@@ -104,7 +104,26 @@ export function validatePlatformOptions(
     if (!key || (options[key] === undefined && !family.namesFor)) continue;
     settings[key] = family.validateOptions ? family.validateOptions(options[key], env) : options[key];
   }
+  refuseSharedNames(settings);
   return settings;
+}
+
+/** Two options may not name the same platform (a remote "app-tcg" and the VM image "app" under TCG). */
+function refuseSharedNames(settings: PlatformSettings): void {
+  const owners = new Map<string, string>();
+  for (const family of FAMILIES) {
+    if (!family.namesFor || !family.optionsKey) continue;
+    for (const name of family.namesFor(settings[family.optionsKey])) {
+      const first = owners.get(name);
+      if (first && first !== family.optionsKey) {
+        throw new BadOptionError(
+          `the options "${first}" and "${family.optionsKey}" both name a platform "${name}"\n` +
+            `fix: rename the entry of one of them, so that every platform has a name of its own`,
+        );
+      }
+      owners.set(name, family.optionsKey);
+    }
+  }
 }
 
 /** The families' questions (with those about the platforms of the options), reduced to the comparisons whose platforms are all in `platforms`. */

@@ -64,6 +64,22 @@ describe('vmImages options', () => {
     expect(asked?.comparisons).toEqual([{ platform: 'myvm-tcg', against: 'qemu-tcg', benchmarks: ['cpu', 'mem', 'fork'] }]);
     expect(questionsFor(['native', 'myvm-tcg'], settings).find((q) => q.question.includes('my VM image'))).toBeUndefined();
   });
+
+  it('refuses two options that name the same platform (a remote and a VM image; a remote and a container image)', () => {
+    expect(
+      badOption(() =>
+        validatePlatformOptions({ remotes: { 'app-tcg': { host: '192.0.2.1' } }, vmImages: { app: { image: '/i/d.qcow2' } } }, {}),
+      ),
+    ).toMatch(/the options "remotes" and "vmImages" both name a platform "app-tcg"\nfix: rename/);
+    expect(
+      badOption(() =>
+        validatePlatformOptions(
+          { remotes: { 'app-docker': { host: '192.0.2.1' } }, containerImages: { app: { image: 'app:1', under: ['docker'] } } },
+          {},
+        ),
+      ),
+    ).toMatch(/both name a platform "app-docker"/);
+  });
 });
 
 describe('the NoCloud seed', () => {
