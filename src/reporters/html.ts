@@ -5,7 +5,7 @@ import type { Comparison } from '../statistics/compare.js';
 import { driftWarnings } from '../statistics/drift.js';
 import { findingsOf } from './findings.js';
 import { forestRows, forestSvg, READING_COLOURS } from './forest.js';
-import { baselinePlatform, tablePlatforms } from './ordering.js';
+import { baselinePlatform, rowResult, tablePlatforms } from './ordering.js';
 import { shortCommit, type HistoryEntry } from '../results/history.js';
 import { isStandIn, type ResultsFile } from '../results/schema.js';
 import { recordedMedians } from '../statistics/history.js';
@@ -42,7 +42,7 @@ function chartData(file: ResultsFile, platforms: string[]) {
   return benchmarks.map((benchmark) => {
     // A stand-in has no bar of its own: its figure is another platform's, drawn in that platform's place.
     const rows = platforms.map((p) => file.results.find((r) => r.platform === p && r.benchmark === benchmark && !isStandIn(r)));
-    const any = rows.find(Boolean) ?? file.results.find((r) => r.benchmark === benchmark)!;
+    const any = rows.find((r) => r && r.samples.length > 0) ?? rowResult(file.results, benchmark)!;
     return {
       id: `chart-${benchmark}`,
       title: `${benchmarkLabel(any)}: ${any.title} (${any.unit}, ${any.better} is better; log scale)`,
@@ -155,7 +155,7 @@ export async function renderHtml(
   const find = (p: string, b: string) => file.results.find((r) => r.platform === p && r.benchmark === b);
 
   const summaryRows = benchmarks.map((b) => {
-    const any = file.results.find((r) => r.benchmark === b)!;
+    const any = rowResult(file.results, b)!;
     return [
       benchmarkLabel(any),
       any.unit,

@@ -4,7 +4,7 @@ import { findings } from './findings.js';
 import type { ResultsFile } from '../results/schema.js';
 import { formatPercent, formatValue } from '../results/format.js';
 import { guestHostNote, benchmarkLabel, cellOf, formatChange, STAND_IN_LEGEND, standInShown } from './table.js';
-import { baselinePlatform, tablePlatforms } from './ordering.js';
+import { baselinePlatform, rowResult, tablePlatforms } from './ordering.js';
 import { skipLines } from './skips.js';
 import { EQUIVALENCE_MARGIN, legendLevels } from '../statistics/ratio.js';
 import { printable, withoutControlCharacters } from '../host/printable.js';
@@ -318,7 +318,7 @@ export function renderMarkdown(file: ResultsFile, comparisons?: readonly Compari
     what: 'the cross-platform table',
     head: [row(['benchmark', 'unit', ...platforms.map(name)]), row(['---', '---', ...platforms.map(() => '---:')])],
     lines: benchmarks.map((benchmark) => {
-      const any = file.results.find((r) => r.benchmark === benchmark)!;
+      const any = rowResult(file.results, benchmark)!;
       const base = baseline ? find(baseline, benchmark) : undefined;
       const cells = platforms.map((p) => esc(cellOf(find(p, benchmark), base, find)));
       return row([name(benchmarkLabel(any)), `${name(any.unit)} (${name(any.better)})`, ...cells]);

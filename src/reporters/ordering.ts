@@ -1,2 +1,2 @@
 // The order of tables lives with the results (the findings' default questions need the baseline too); importers of it here keep working.
-export { baselinePlatform, orderBy, sortResults, tablePlatforms, type ReportOrder } from '../results/ordering.js';
+export { baselinePlatform, orderBy, rowResult, sortResults, tablePlatforms, type ReportOrder } from '../results/ordering.js';

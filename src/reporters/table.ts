@@ -1,4 +1,4 @@
-import { baselinePlatform } from './ordering.js';
+import { baselinePlatform, rowResult } from './ordering.js';
 import { formatPercent, formatReach, formatSignedPercent, formatValue } from '../results/format.js';
 import { isStandIn, type BenchmarkResult } from '../results/schema.js';
 import type { Comparison } from '../statistics/compare.js';
@@ -141,7 +141,7 @@ function comparisonParts(results: BenchmarkResult[], platforms: string[]) {
   // Printable before the widths are measured: the split into tables counts the columns a cell takes.
   const header = ['benchmark', 'unit', 'better', ...platforms].map((cell) => printable(cell));
   const rows = benchmarks.map((benchmark) => {
-    const any = results.find((r) => r.benchmark === benchmark)!;
+    const any = rowResult(results, benchmark)!;
     const base = baseline ? find(baseline, benchmark) : undefined;
     const cells = [benchmarkLabel(any), any.unit, any.better, ...platforms.map((p) => cellOf(find(p, benchmark), base, find))];
     return cells.map((cell) => printable(cell));

@@ -55,3 +55,13 @@ export function tablePlatforms(results: readonly BenchmarkResult[]): string[] {
   const ran = all.filter((p) => results.some((r) => r.platform === p && r.status !== 'skipped'));
   return ran.length > 0 ? ran : all;
 }
+
+/**
+ * The result that speaks for a benchmark's row (its label, unit, direction): one with samples first.
+ * A platform that skipped the benchmark before it knew the workload (a bench file's own, skipped by the
+ * session) recorded only its name, with no unit.
+ */
+export function rowResult(results: readonly BenchmarkResult[], benchmark: string): BenchmarkResult | undefined {
+  const rows = results.filter((r) => r.benchmark === benchmark);
+  return rows.find((r) => r.samples.length > 0) ?? rows.find((r) => r.unit !== '') ?? rows[0];
+}

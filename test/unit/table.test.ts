@@ -3,6 +3,7 @@ import { resultOf } from '../builders.js';
 import { elevenPlatformRun } from '../eleven-platforms.js';
 import { formatReach, formatValue } from '../../src/results/format.js';
 import { displayWidth, formatCell, layoutColumns, renderComparison, renderComparisonToFit, wrapText } from '../../src/reporters/table.js';
+import { rowResult } from '../../src/results/ordering.js';
 
 const result = resultOf;
 
@@ -227,5 +228,18 @@ describe('the legend after rounds until decided', () => {
     const text = (results: typeof fixed) => renderComparison(results, ['native', 'docker']).lines.join(' ');
     expect(text(fixed)).toMatch(/its 95% interval excludes 1.*its 90% interval lies inside/);
     expect(text(adaptive)).toMatch(/its 98% interval excludes 1.*its 96% interval lies inside.*keep a 95% coverage/);
+  });
+});
+
+describe("a bench file's own workload that a platform skipped before it knew the workload", () => {
+  it("takes the row's unit and direction from a platform that measured it, not the skip record's blanks", () => {
+    // native skipped the session early: its record has only the name (unit '', the default 'lower').
+    const skipped = resultOf('native', 'app', [], { unit: '', better: 'lower', status: 'skipped', skipReason: 'not here' });
+    const measured = resultOf('myapp-docker', 'app', [40, 42], { unit: 'req/s', better: 'higher' });
+    const table = renderComparison([skipped, measured], ['native', 'myapp-docker']).lines.join('\n');
+    const row = table.split('\n').find((line) => line.startsWith('app'))!;
+    expect(row).toMatch(/^app\s+req\/s\s+higher\s/);
+    expect(rowResult([skipped, measured], 'app')).toBe(measured);
+    expect(rowResult([skipped], 'app')).toBe(skipped);
   });
 });
