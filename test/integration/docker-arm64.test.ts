@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test, type TestContext } from 'vitest';
 import { VirtbenchError } from '../../src/errors.js';
 import { cacheDir } from '../../src/host/paths.js';
-import { readBinfmtHandler } from '../../src/platforms/docker/arm64.js';
+import { readBinfmtHandler } from '../../src/platforms/docker/binfmt.js';
 import { IDLE_PATH } from '../../src/platforms/docker/container-files.js';
 import { acquireEngine, type Engine } from '../../src/platforms/docker/engine.js';
 import { FACT_FIELDS } from '../../src/platforms/docker/facts.js';

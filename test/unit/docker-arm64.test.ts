@@ -2,13 +2,8 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import {
-  arm64ImageArchive,
-  arm64ImageTag,
-  arm64Unsupported,
-  binfmtProblem,
-  parseBinfmtHandler,
-} from '../../src/platforms/docker/arm64.js';
+import { arm64ImageArchive, arm64ImageTag, arm64Unsupported } from '../../src/platforms/docker/arm64.js';
+import { binfmtProblem, parseBinfmtHandler } from '../../src/platforms/docker/binfmt.js';
 import { IDLE_PATH } from '../../src/platforms/docker/container-files.js';
 import { questionsFor, requirementsOf } from '../../src/platforms/index.js';
 import { workloads } from '../../src/workloads/index.js';
@@ -67,7 +62,7 @@ async function entries(archive: Buffer): Promise<Map<string, { type: string; mod
     const tar = extract();
     tar.on('entry', (header, body, next) => {
       const chunks: Buffer[] = [];
-      body.on('data', (chunk: Buffer) => chunks.push(chunk));
+      body.on('data', (chunk: unknown) => chunks.push(chunk as Buffer));
       body.on('end', () => {
         found.set(header.name, { type: header.type ?? 'file', mode: header.mode ?? 0, data: Buffer.concat(chunks) });
         next();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { BuildFailedError } from '../../errors.js';
@@ -9,6 +9,7 @@ import { toolOf, type Workload } from '../../workloads/index.js';
 import type { Availability, PlatformInfo, ProvisionContext } from '../platform.js';
 import { parseEmulatorVersion } from '../qemu-user/index.js';
 import { tarOf } from './archive.js';
+import { aarch64BinfmtProblem, readBinfmtHandler } from './binfmt.js';
 import { IDLE_PATH } from './container-files.js';
 import { follow, STEP_TIMEOUT_MS, withinDeadline, type BenchImage } from './image.js';
 
@@ -23,69 +24,11 @@ import { follow, STEP_TIMEOUT_MS, withinDeadline, type BenchImage } from './imag
 
 export const ARM64_PLATFORM = 'docker-arm64';
 export const ARM64_ARCH = 'aarch64';
-/** The binfmt_misc entry qemu-user-static registers for aarch64 programs. */
-export const BINFMT_ENTRY = '/proc/sys/fs/binfmt_misc/qemu-aarch64';
-export const BINFMT_FIX =
-  'apt-get install qemu-user-static binfmt-support, then update-binfmts --enable qemu-aarch64 (as root; binfmt_misc mounted at /proc/sys/fs/binfmt_misc)';
 /** Changing it (or idle.c) gives a new tag, so an older image is never taken for the current one. */
 const IMAGE_RECIPE_VERSION = 1;
 const IMAGE_REPO = 'virtbench-arm64';
 /** Our images carry this label (image.ts labels virtbench's own image "bench"). */
 export const ARM64_IMAGE_LABEL = 'virtbench.image=arm64';
-
-export interface BinfmtHandler {
-  enabled: boolean;
-  interpreter: string;
-  flags: string;
-}
-
-/** The handler an entry of /proc/sys/fs/binfmt_misc describes ("enabled\ninterpreter ...\nflags: PF\n..."), or undefined for no text. */
-export function parseBinfmtHandler(text: string | undefined): BinfmtHandler | undefined {
-  if (text === undefined) return undefined;
-  const lines = text.split('\n').map((line) => line.trim());
-  return {
-    enabled: lines[0] === 'enabled',
-    interpreter: lines.find((line) => line.startsWith('interpreter '))?.slice('interpreter '.length) ?? '',
-    flags:
-      lines
-        .find((line) => line.startsWith('flags:'))
-        ?.slice('flags:'.length)
-        .trim() ?? '',
-  };
-}
-
-/**
- * Why the kernel cannot run aarch64 programs in a container (one line, with the fix), or undefined:
- * an enabled handler, with the F flag (its interpreter opened at registration, so found in any mount
- * namespace), whose interpreter exists. binfmtMounted: whether /proc/sys/fs/binfmt_misc is mounted.
- */
-export function binfmtProblem(
-  text: string | undefined,
-  binfmtMounted: boolean,
-  interpreterExists: (path: string) => boolean,
-): string | undefined {
-  const handler = parseBinfmtHandler(text);
-  const why = !binfmtMounted
-    ? 'binfmt_misc is not mounted at /proc/sys/fs/binfmt_misc'
-    : !handler
-      ? `${BINFMT_ENTRY} does not exist`
-      : !handler.enabled
-        ? `${BINFMT_ENTRY} is disabled`
-        : !handler.flags.includes('F')
-          ? `${BINFMT_ENTRY} has flags "${handler.flags}" without F: its interpreter ${handler.interpreter} is looked for in the container, which has none`
-          : !interpreterExists(handler.interpreter)
-            ? `its interpreter ${handler.interpreter} does not exist`
-            : undefined;
-  return why && `no binfmt handler runs aarch64 programs in containers (${why}); fix: ${BINFMT_FIX}`;
-}
-
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
 function realPath(path: string): string | undefined {
   try {
@@ -95,14 +38,9 @@ function realPath(path: string): string | undefined {
   }
 }
 
-/** This kernel's aarch64 handler, as /proc shows it. */
-export function readBinfmtHandler(): BinfmtHandler | undefined {
-  return parseBinfmtHandler(readText(BINFMT_ENTRY));
-}
-
 /** Whether this host can run the platform beyond the engine: the binfmt handler, the aarch64 cross compiler. */
 export function arm64Availability(env: NodeJS.ProcessEnv = process.env): Availability {
-  const binfmt = binfmtProblem(readText(BINFMT_ENTRY), existsSync('/proc/sys/fs/binfmt_misc/status'), existsSync);
+  const binfmt = aarch64BinfmtProblem();
   if (binfmt) return { available: false, reason: binfmt };
   const compiler = missingToolchain(ARM64_ARCH, env);
   if (compiler)

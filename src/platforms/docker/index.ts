@@ -1,6 +1,7 @@
 import { BadOptionError } from '../../errors.js';
 import { TOOLCHAINS } from '../../workloads/build.js';
 import { factsCodec, type HostRequirements, type Platform, type PlatformFamily } from '../platform.js';
+import { enableAarch64Binfmt } from './binfmt.js';
 import { BRIDGE, PODMAN_BRIDGE } from './bridge.js';
 import { connectDocker } from './connect.js';
 import { CRUN_RUNTIME } from './crun.js';
@@ -97,7 +98,12 @@ const REQUIREMENTS: Record<DockerVariant, HostRequirements> = {
   crun: { ...DOCKER, packages: [...DOCKER.packages, 'crun'] },
   // QEMU's static user-mode emulators, registered with the kernel's binfmt_misc (with the F flag) by
   // binfmt-support; the aarch64 cross compiler for the workloads.
-  arm64: { ...DOCKER, packages: [...DOCKER.packages, 'qemu-user-static', 'binfmt-support', ...TOOLCHAINS.aarch64.packages] },
+  // binfmt-support's service, which enables them at boot, does not run without systemd: setup does it.
+  arm64: {
+    ...DOCKER,
+    packages: [...DOCKER.packages, 'qemu-user-static', 'binfmt-support', ...TOOLCHAINS.aarch64.packages],
+    afterInstall: enableAarch64Binfmt,
+  },
   // Rootful Podman 4.3 (crun, conmon) serving the Docker API; CNI's bridge plugin puts the container on a
   // bridge of ours; catatonit reaps its servers, as docker-init does for docker.
   podman: {
