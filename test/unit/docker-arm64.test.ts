@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { arm64ImageArchive, arm64ImageTag, arm64Unsupported } from '../../src/platforms/docker/arm64.js';
-import { binfmtProblem, parseBinfmtHandler } from '../../src/platforms/docker/binfmt.js';
+import { binfmtProblem, enableAarch64Binfmt, parseBinfmtHandler } from '../../src/platforms/docker/binfmt.js';
 import { IDLE_PATH } from '../../src/platforms/docker/container-files.js';
 import { questionsFor, requirementsOf } from '../../src/platforms/index.js';
 import { workloads } from '../../src/workloads/index.js';
@@ -117,6 +117,9 @@ describe('docker-arm64 as a platform', () => {
     expect(requirementsOf('docker-arm64').packages).toEqual(
       expect.arrayContaining(['docker.io | docker-ce', 'qemu-user-static', 'binfmt-support', 'gcc-aarch64-linux-gnu']),
     );
+    // No init system runs binfmt-support's service here: setup --install enables the handler itself.
+    expect(requirementsOf('docker-arm64').afterInstall).toBe(enableAarch64Binfmt);
+    expect(requirementsOf('docker').afterInstall).toBeUndefined();
   });
 
   it('asks what emulation costs in a container: against docker, and against qemu-user-arm64 (the same emulator, no container)', () => {
