@@ -20,6 +20,7 @@ export default defineConfig({
         'podman',
         'docker-gvisor',
         'docker-crun',
+        'docker-arm64',
         'qemu-kvm',
         'qemu-kvm-qcow2',
         'qemu-kvm-ide',

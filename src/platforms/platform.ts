@@ -189,6 +189,11 @@ export interface HostRequirements {
   readonly kvm?: boolean;
   /** The network bridge it creates on the host (reused when a killed run left it). */
   readonly bridge?: string;
+  /**
+   * What `virtbench setup --install` does after apt-get (as root) for what installing a package does not
+   * do here (no init system runs its service): says what it did; throws, with the reason, when it cannot.
+   */
+  readonly afterInstall?: () => Promise<string>;
 }
 
 /**

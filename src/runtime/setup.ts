@@ -188,20 +188,41 @@ export async function runSetup({ platforms = PLATFORM_NAMES, install = false, te
     );
   }
   const first = await report(platforms, test, log);
-  if (!install || first.missing.length === 0) return first.ready ? 0 : 1;
-  if (process.getuid?.() !== 0) throw needsRoot(first.missing, test);
-  log(`installing ${first.missing.join(' ')} (apt-get; this may take minutes)`);
-  for (const argv of aptCommands(first.missing)) {
-    await runChecked(
-      argv,
-      {
-        what: `installing Debian packages (${argv.slice(0, 2).join(' ')})`,
-        code: 'VIRTBENCH_MISSING_TOOL',
-        fix: "apt-get's output above names the cause (its sources, the network, the disk): fix that, then run again",
-      },
-      { env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 1_800_000 },
-    );
+  if (!install) return first.ready ? 0 : 1;
+  if (first.missing.length > 0) {
+    if (process.getuid?.() !== 0) throw needsRoot(first.missing, test);
+    log(`installing ${first.missing.join(' ')} (apt-get; this may take minutes)`);
+    for (const argv of aptCommands(first.missing)) {
+      await runChecked(
+        argv,
+        {
+          what: `installing Debian packages (${argv.slice(0, 2).join(' ')})`,
+          code: 'VIRTBENCH_MISSING_TOOL',
+          fix: "apt-get's output above names the cause (its sources, the network, the disk): fix that, then run again",
+        },
+        { env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 1_800_000 },
+      );
+    }
   }
-  log('installed; checking again:');
+  const steps = process.getuid?.() === 0 ? await afterInstall(platforms, log) : 0;
+  if (first.missing.length === 0 && steps === 0) return first.ready ? 0 : 1;
+  log(first.missing.length > 0 ? 'installed; checking again:' : 'checking again:');
   return (await report(platforms, test, log)).ready ? 0 : 1;
+}
+
+/**
+ * The platforms' steps after apt-get (HostRequirements.afterInstall), each once; returns how many ran. One
+ * that fails is reported and leaves its platform not ready, with the reason: never the others, nor setup.
+ */
+async function afterInstall(platforms: readonly string[], log: (line: string) => void): Promise<number> {
+  const steps = new Map<() => Promise<string>, string[]>();
+  for (const name of platforms) {
+    const step = requirementsOf(name).afterInstall;
+    if (step) steps.set(step, [...(steps.get(step) ?? []), name]);
+  }
+  for (const [step, names] of steps) {
+    const done = await step().catch((error: unknown) => `could not: ${(error as Error).message.replace(/\n/g, '; ')}`);
+    log(`${names.join(', ')}: ${done}`);
+  }
+  return steps.size;
 }

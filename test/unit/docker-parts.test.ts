@@ -202,7 +202,15 @@ describe('image recipe tags', () => {
 
 describe('the docker platform family', () => {
   it('offers one platform per variant, by its project name', () => {
-    expect(dockerPlatforms.names).toEqual(['docker', 'docker-volume', 'docker-hostnet', 'docker-gvisor', 'docker-crun', 'podman']);
+    expect(dockerPlatforms.names).toEqual([
+      'docker',
+      'docker-volume',
+      'docker-hostnet',
+      'docker-gvisor',
+      'docker-crun',
+      'docker-arm64',
+      'podman',
+    ]);
     for (const name of dockerPlatforms.names) expect(dockerPlatforms.create(name, undefined).name).toBe(name);
   });
 });

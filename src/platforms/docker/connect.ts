@@ -9,6 +9,7 @@ import { CRUN_RUNTIME, crunCgroupsNote } from './crun.js';
 import { CONTAINER_PORT, type DockerFacts } from './facts.js';
 import { GVISOR_PLATFORM, GVISOR_RUNTIME, GVISOR_UNSUPPORTED, gvisorForkFits, readHostPidFacts } from './gvisor.js';
 import { WORK_DIR } from './image.js';
+import { buildProgram } from '../../workloads/build.js';
 import { describeUserImage, userImageLacks, userImageTools } from './user-image-facts.js';
 import { findInContainer, IDLE_PATH } from './container-files.js';
 
@@ -32,6 +33,8 @@ export async function connectDocker(name: string, facts: DockerFacts): Promise<S
   let info: PlatformInfo | undefined;
   // The user's image may lack the tools the workloads use and have no shell to ask: looked for through the engine.
   const user = facts.userImage ? await userImageTools(docker, facts.containerId) : undefined;
+  // The arm64 image has nothing but our idle program (arm64.ts), which also serves as its `timeout`.
+  const arm64 = facts.arch === 'arm64' ? await import('./arm64.js') : undefined;
   const { setContainerPaused, containerCpuSources } = await import('./container-pause.js');
   // Left paused by a worker that died between turns (its close() never ran): a paused container cannot exec.
   if (state.Paused) await setContainerPaused(docker, facts.containerId, false, name);
@@ -50,9 +53,10 @@ export async function connectDocker(name: string, facts: DockerFacts): Promise<S
         cwd: options.cwd ?? WORK_DIR,
         timeoutMs: options.timeoutMs,
         platform: name,
-        ...(user ? { timeoutProgram: IDLE_PATH } : {}),
+        ...(user || arm64 ? { timeoutProgram: IDLE_PATH } : {}),
       }),
     ...(user ? { findCommand: (command: string) => findInContainer(docker, facts.containerId, command, user.path) } : {}),
+    ...(arm64 ? { buildProgram: (source: string, cacheDir: string) => buildProgram(source, cacheDir, { arch: arm64.ARM64_ARCH }) } : {}),
     async copyIn(hostPath, fileName, options = {}) {
       const archive = await tarOf([{ name: fileName, data: await readFile(hostPath), mode: options.executable ? 0o755 : 0o644 }]);
       await docker.getContainer(facts.containerId).putArchive(archive, { path: WORK_DIR });
@@ -94,12 +98,16 @@ export async function connectDocker(name: string, facts: DockerFacts): Promise<S
       return dropHostPageCache();
     },
     async describe() {
-      info ??= { ...(await describeDocker(docker, facts)), ...(user ? await describeUserImage(docker, facts) : {}) };
+      info ??= {
+        ...(await describeDocker(docker, facts)),
+        ...(user ? await describeUserImage(docker, facts) : {}),
+        ...(arm64 ? await arm64.describeArm64(docker, facts.imageId) : {}),
+      };
       return info;
     },
     unsupported(workload, profile) {
       if (workload.kind === 'served' && !facts.publishAddress) return unreachablePorts(facts);
-      const lacking = user && userImageLacks(user, workload, facts.image);
+      const lacking = (user && userImageLacks(user, workload, facts.image)) || arm64?.arm64Unsupported(workload);
       if (lacking) return lacking;
       if (facts.runtime !== GVISOR_RUNTIME) return undefined;
       // The host's PIDs are the engine's only when it runs here.

@@ -15,6 +15,8 @@ export interface Variant {
   engine?: 'docker' | 'podman';
   /** The user's own image instead of virtbench's (user-images.ts). */
   userImage?: UserImagePlatform;
+  /** Another architecture's container, run through the kernel's binfmt handler (arm64.ts). */
+  arch?: 'arm64';
 }
 
 /**
@@ -44,6 +46,8 @@ export const FACT_FIELDS = {
   engineWhere: 'string',
   /** The user's own image (user-images.ts): its tools are looked for, not assumed; '' for virtbench's. */
   userImage: 'string',
+  /** 'arm64': virtbench's arm64 image, its programs emulated through binfmt (arm64.ts); '' for the engine's own architecture. */
+  arch: 'string',
 } as const;
 
 export type DockerFacts = FactsOf<typeof FACT_FIELDS>;

@@ -1,5 +1,7 @@
 import { BadOptionError } from '../../errors.js';
+import { TOOLCHAINS } from '../../workloads/build.js';
 import { factsCodec, type HostRequirements, type Platform, type PlatformFamily } from '../platform.js';
+import { enableAarch64Binfmt } from './binfmt.js';
 import { BRIDGE, PODMAN_BRIDGE } from './bridge.js';
 import { connectDocker } from './connect.js';
 import { CRUN_RUNTIME } from './crun.js';
@@ -27,11 +29,13 @@ import { runtimeAvailability } from './runtimes.js';
  *   docker-hostnet  host network: no veth, bridge or docker-proxy between the host and a served workload
  *   docker-gvisor   the same container under gVisor's runsc
  *   docker-crun     the same container under crun instead of runc (crun.ts)
+ *   docker-arm64    an arm64 container (virtbench's own arm64 image), each process emulated by QEMU through
+ *                   the kernel's binfmt handler (arm64.ts)
  *   podman          the same image and container through Podman's Docker-compatible API (crun, no daemon
  *                   owning the container); on a bridge of ours, reached at its own address (see private-podman.ts)
  */
 
-export type DockerVariant = 'layer' | 'volume' | 'hostnet' | 'gvisor' | 'crun' | 'podman';
+export type DockerVariant = 'layer' | 'volume' | 'hostnet' | 'gvisor' | 'crun' | 'podman' | 'arm64';
 
 const VARIANTS: Record<DockerVariant, Variant> = {
   layer: { name: 'docker', storage: 'layer', network: 'bridge' },
@@ -43,6 +47,8 @@ const VARIANTS: Record<DockerVariant, Variant> = {
   // Another OCI runtime (C, not Go) for the same container: it sets up and execs every process, so it
   // measures every benchmark too.
   crun: { name: 'docker-crun', storage: 'layer', network: 'bridge', runtime: CRUN_RUNTIME },
+  // Another architecture: every instruction is translated, so it measures every benchmark it can run.
+  arm64: { name: 'docker-arm64', storage: 'layer', network: 'bridge', arch: 'arm64' },
   // Not a variant either: another engine, runtime (crun) and network path; it measures every benchmark.
   podman: { name: 'podman', storage: 'layer', network: 'private-bridge', engine: 'podman' },
 };
@@ -64,6 +70,7 @@ export function createDockerPlatform(
     availability: async () => {
       if (chosen.engine === 'podman') return (await import('./engine.js')).podmanAvailability();
       const engine = await (await import('./engine.js')).engineAvailability(env);
+      if (chosen.arch && engine.available) return (await import('./arm64.js')).arm64Availability(env);
       return chosen.runtime ? runtimeAvailability(chosen.runtime, engine, env) : engine;
     },
     provision: (context) => provisionDocker(chosen, facts, context, env),
@@ -89,6 +96,14 @@ const REQUIREMENTS: Record<DockerVariant, HostRequirements> = {
   gvisor: { ...DOCKER, packages: [...DOCKER.packages, 'runsc'] },
   // crun, which the private dockerd registers as a runtime (through a wrapper on hybrid cgroups: crun.ts).
   crun: { ...DOCKER, packages: [...DOCKER.packages, 'crun'] },
+  // QEMU's static user-mode emulators, registered with the kernel's binfmt_misc (with the F flag) by
+  // binfmt-support; the aarch64 cross compiler for the workloads.
+  // binfmt-support's service, which enables them at boot, does not run without systemd: setup does it.
+  arm64: {
+    ...DOCKER,
+    packages: [...DOCKER.packages, 'qemu-user-static', 'binfmt-support', ...TOOLCHAINS.aarch64.packages],
+    afterInstall: enableAarch64Binfmt,
+  },
   // Rootful Podman 4.3 (crun, conmon) serving the Docker API; CNI's bridge plugin puts the container on a
   // bridge of ours; catatonit reaps its servers, as docker-init does for docker.
   podman: {
@@ -128,6 +143,15 @@ export const dockerPlatforms: PlatformFamily<ContainerImagesOptions> = {
     'docker-hostnet': { base: 'docker', varies: ['network'], changes: "the network (the host's, no bridge or proxy)" },
   },
   questions: [
+    {
+      // Same engine, runtime, storage and network; the image is arm64 and each of its processes runs under
+      // qemu-aarch64-static through binfmt. Against qemu-user-arm64: the same emulator, without the container.
+      question: 'What does emulating another architecture cost in a container?',
+      comparisons: [
+        { platform: 'docker-arm64', against: 'docker', benchmarks: ['cpu', 'mem', 'fork', 'fork-threads'] },
+        { platform: 'docker-arm64', against: 'qemu-user-arm64', benchmarks: ['cpu', 'mem', 'fork', 'fork-threads'] },
+      ],
+    },
     {
       question: "What does gVisor's system call interception (runsc, ptrace) cost?",
       comparisons: [

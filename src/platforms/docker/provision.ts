@@ -5,6 +5,7 @@ import { sourceDir } from '../../host/paths.js';
 import { stopOnce } from '../../host/stop-once.js';
 import { buildProgram } from '../../workloads/build.js';
 import { PlatformUnavailableError, type ConnectionFacts, FactsCodec, ProvisionContext, Provisioned } from '../platform.js';
+import { ARM64_ARCH, ensureArm64Image } from './arm64.js';
 import { removeLibpodCgroupsSync } from './cgroup-leftovers.js';
 import { locateEngine, type EngineLocation } from './engine-location.js';
 import type { Engine } from './engine.js';
@@ -20,7 +21,7 @@ import type { UserImagePlatform } from './user-images.js';
  */
 
 export async function provisionDocker(
-  { name, storage, network, runtime, engine: engineKind, userImage }: Variant,
+  { name, storage, network, runtime, engine: engineKind, userImage, arch }: Variant,
   codec: FactsCodec<DockerFacts>,
   context: ProvisionContext,
   env: NodeJS.ProcessEnv,
@@ -43,11 +44,15 @@ export async function provisionDocker(
         ? { local: true, publishAddress: '127.0.0.1', describe: 'this machine' }
         : await locateEngine(engine.docker, engine.dockerHost);
     if (!location.local) context.log(`the engine runs on another machine: ${location.describe}`);
+    // The user's image may have no shell or sleep: our idle program keeps its container running. The
+    // arm64 image holds nothing else (arm64.ts): its idle program is built for aarch64.
+    const idleProgram =
+      userImage || arch ? (await buildProgram(IDLE_SOURCE, context.cacheDir, arch ? { arch: ARM64_ARCH } : {})).path : undefined;
     const image = userImage
       ? await userImageOn(engine, location.local, userImage, context)
-      : await ensureImage(engine.docker, context, { engine: engine.dockerHost, build: engine.buildImage });
-    // The user's image may have no shell or sleep: our idle program keeps its container running.
-    const idleProgram = userImage ? (await buildProgram(IDLE_SOURCE, context.cacheDir)).path : undefined;
+      : arch
+        ? await ensureArm64Image(engine.docker, engine.dockerHost, idleProgram!, context)
+        : await ensureImage(engine.docker, context, { engine: engine.dockerHost, build: engine.buildImage });
     const started = performance.now();
     const plan = {
       platform: name,
@@ -91,6 +96,7 @@ export async function provisionDocker(
       publishAddress: location.publishAddress,
       engineWhere: location.describe,
       userImage: userImage?.name ?? '',
+      arch: arch ?? '',
     });
     return owner(engine, containerId, facts, removeContainersSync);
   } catch (error) {

@@ -17,6 +17,9 @@ import {
 import { hostFacts, hostProcessParts } from '../native/index.js';
 import { EMULATED_CPU, EMULATOR, REBUILD_FIX, emulatedArgv, parseEmulatorVersion, unsupportedWorkload, wrongProgram } from './emulator.js';
 
+/** QEMU's own word for its version, for other platforms that run it (docker-arm64, through binfmt). */
+export { parseEmulatorVersion };
+
 /*
  * arm64 under emulation, as users pay for it when they build multi-arch images on an x86 host: our C
  * workloads cross-built for aarch64 (static, Debian's aarch64-linux-gnu-gcc) run under QEMU's user-mode
