@@ -54,17 +54,7 @@ function recipeHash(): string {
     .slice(0, 12);
 }
 
-/** The host tools the build needs, by Debian package (the platform itself needs only QEMU and cloud-image-utils). */
-export const TEST_IMAGE_PACKAGES = [
-  'mmdebstrap',
-  'syslinux',
-  'syslinux-common',
-  'mtools',
-  'dosfstools',
-  'fdisk',
-  'e2fsprogs',
-  'qemu-utils',
-];
+// The host tools the build needs come with `virtbench setup --test` (TEST_PACKAGES in src/runtime/setup.ts).
 
 export interface TestVmImage {
   /** The qcow2 image, as a user would name it. */
