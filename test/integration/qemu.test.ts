@@ -54,10 +54,11 @@ test('builds the guest image once and caches it (key pair 0600, pinned host key)
   expect(Object.keys(image.manifest.packages)).toEqual(
     expect.arrayContaining(['fio', 'nginx-light', 'dropbear-bin', image.manifest.kernelPackage]),
   );
-  // Warm: found from the cache without apt or the network.
+  // Warm: found from the cache without apt or the network: seconds at most, where a build takes minutes (1.3 s
+  // was seen while the test VM image was built beside it).
   const started = performance.now();
   expect((await ensureGuestImage(context)).dir).toBe(image.dir);
-  expect(performance.now() - started).toBeLessThan(1_000);
+  expect(performance.now() - started).toBeLessThan(10_000);
 }, 1_200_000);
 
 describe('a qemu-tcg guest', () => {
